@@ -1,0 +1,137 @@
+"""Configuration of one model pack: the network sizes and the pack-level constraints.
+
+Named configurations are built by the factories in `CONFIGS` (as in DiT's model table).
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Tuple
+
+# The word vocabulary of the small test tokenizer (see tokenizer.py); ids start after
+# the two special tokens [PAD] = 0 and [UNK] = 1.
+COLOURS = (
+    "red", "orange", "yellow", "green", "cyan", "blue",
+    "purple", "pink", "white", "black", "gray", "brown",
+)
+SHAPES = ("circle", "square", "triangle", "star", "ring", "cross", "diamond", "heart", "hexagon")
+BACKGROUNDS = ("background", "plain", "stripes", "striped", "checks", "checkered", "gradient", "dots")
+SMALL_WORDS = (
+    "a", "an", "the", "on", "and", "with", "of", "in", "one", "two", "three",
+    "big", "small", "large", "left", "right", "top", "bottom", "moving", "photo",
+)
+SHAPE_WORDS = COLOURS + SHAPES + BACKGROUNDS + SMALL_WORDS
+
+
+@dataclass
+class PackConfig:
+    """Everything that fixes the architecture of one pack and its manifest constraints."""
+
+    name: str
+    # Latent space: C channels; a VAE compresses space by s (a power of 2, one stride-2
+    # convolution per factor 2) and time by r. Without a VAE the latent is the image (C = 3, s = 1).
+    latent_channels: int
+    vae: bool
+    spatial_compression: int
+    temporal_compression: int = 1
+    vae_channels: int = 16
+    # Transformer (DiT): patch [pt, ph, pw], width dim, layers × heads × head_dim.
+    patch: Tuple[int, int, int] = (1, 2, 2)
+    dim: int = 32
+    layers: int = 3
+    heads: int = 2
+    head_dim: int = 16
+    mlp_ratio: float = 2.0
+    freq_dim: int = 64  # width of the sinusoidal timestep/guidance features
+    context_layers: Tuple[int, ...] = (0,)
+    text_mode: str = "joint"  # 'joint' | 'cross'
+    guidance: str = "cfg"  # 'cfg' | 'distilled'
+    # Text encoder: L token ids per prompt, D-wide embeddings.
+    max_tokens: int = 8
+    text_dim: int = 32
+    text_layers: int = 1
+    text_heads: int = 2
+    vocab: Tuple[str, ...] = SHAPE_WORDS
+    # Pack constraints written to the manifest.
+    max_pixels: Optional[int] = 65536
+    default_size: Optional[Tuple[int, int]] = (64, 64)  # [width, height]
+    frames_max: Optional[int] = None  # None: stills only
+    frames_step: int = 1
+    latent_scale: float = 1.0
+    latent_shift: float = 0.0
+    schedule_shift: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.text_mode not in ("joint", "cross"):
+            raise ValueError(f"text_mode must be 'joint' or 'cross', got {self.text_mode!r}")
+        if self.guidance not in ("cfg", "distilled"):
+            raise ValueError(f"guidance must be 'cfg' or 'distilled', got {self.guidance!r}")
+        s = self.spatial_compression
+        if s < 1 or s & (s - 1):
+            raise ValueError(f"spatial_compression must be a power of 2, got {s}")
+        if not self.vae and (s != 1 or self.latent_channels != 3 or self.temporal_compression != 1):
+            raise ValueError("pixel space needs latent_channels 3 and compression 1")
+        if self.temporal_compression != 1:
+            raise NotImplementedError("only temporal_compression 1 is implemented")
+        cl = list(self.context_layers)
+        if not cl or cl != sorted(set(cl)) or cl[0] < 0 or cl[-1] >= self.layers:
+            raise ValueError(f"bad context_layers {self.context_layers} for {self.layers} layers")
+        if self.heads * self.head_dim != self.dim:
+            raise ValueError("heads × head_dim must equal dim")
+        if self.image_multiple % self.patch[2]:
+            raise ValueError("image multiple must also be a multiple of the patch width")
+
+    @property
+    def vocab_size(self) -> int:
+        return 2 + len(self.vocab)  # [PAD], [UNK], then the words
+
+    @property
+    def image_multiple(self) -> int:
+        """Working height/width multiple: s · ph."""
+        return self.spatial_compression * self.patch[1]
+
+
+def tiny() -> PackConfig:
+    """Latent-space test model: s = 4 VAE, joint text, classifier-free guidance."""
+    return PackConfig(
+        name="tiny",
+        latent_channels=4,
+        vae=True,
+        spatial_compression=4,
+        patch=(1, 2, 2),
+        dim=32,
+        layers=3,
+        heads=2,
+        head_dim=16,
+        context_layers=(0, 1, 2),
+        text_mode="joint",
+        guidance="cfg",
+        max_tokens=8,
+        text_dim=32,
+        frames_max=9,
+        frames_step=1,
+    )
+
+
+def tiny_pixel() -> PackConfig:
+    """Pixel-space test model: no VAE, cross-attention text, distilled guidance."""
+    return PackConfig(
+        name="tiny-pixel",
+        latent_channels=3,
+        vae=False,
+        spatial_compression=1,
+        patch=(1, 8, 8),
+        dim=32,
+        layers=2,
+        heads=2,
+        head_dim=16,
+        context_layers=(0, 1),
+        text_mode="cross",
+        guidance="distilled",
+        max_tokens=8,
+        text_dim=32,
+    )
+
+
+CONFIGS: Dict[str, Callable[[], PackConfig]] = {
+    "tiny": tiny,
+    "tiny-pixel": tiny_pixel,
+}

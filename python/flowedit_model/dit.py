@@ -1,0 +1,193 @@
+"""Diffusion transformer (DiT, Peebles & Xie 2023) predicting rectified-flow velocity, with
+the context ports of the flowedit model pack (docs/model-pack.md, section 4).
+
+Notation: latents x_t [B, C, F', H', W'], patch (pt, ph, pw), grid Fp × Hp × Wp of n image
+tokens, width `dim`, h heads of size d, text [B, L, D]. The self-attention sequence holds
+S = L + n tokens with joint text (text first, as in FLUX/SD3) and S = n with cross text
+(text enters through cross-attention, as in Wan).
+
+Each block is conditioned by adaLN on c = emb(t) (+ emb(guidance) when guidance is distilled).
+Self-attention of a context layer i computes, with its own Q, K, V [B, h, S, d]:
+
+    K̂ = [K; ctx_k.i],  V̂ = [V; ctx_v.i]                        # [B, h, S + Sc, d]
+    out = softmax(Q K̂ᵀ / √d + ctx_bias.i[:, None, None, :]) V̂   # [B, h, S, d]
+
+and hands K and V back so that another pass can use them as its context.
+"""
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .config import PackConfig
+from .layers import (
+    MLP,
+    RMSNorm,
+    ScalarEmbedder,
+    attention,
+    grid_position_embedding,
+    init_weights,
+    layer_norm,
+    merge_heads,
+    modulate,
+    split_heads,
+)
+from .patches import patch_grid, patchify, unpatchify
+
+# (ctx_k [B, h, Sc, d], ctx_v [B, h, Sc, d], ctx_bias [B, S + Sc]) for one context layer.
+Context = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class ContextSelfAttention(nn.Module):
+    """Multi-head self-attention with QK-norm and optional extra keys/values and key bias."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int):
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim
+        self.qkv = nn.Linear(dim, 3 * heads * head_dim)
+        self.q_norm = RMSNorm(head_dim)
+        self.k_norm = RMSNorm(head_dim)
+        self.proj = nn.Linear(heads * head_dim, dim)
+
+    def forward(self, x: torch.Tensor, context: Optional[Context] = None):
+        """x: [B, S, dim] -> (out [B, S, dim], K [B, h, S, d], V [B, h, S, d])."""
+        q, k, v = self.qkv(x).chunk(3, dim=-1)  # 3 × [B, S, h·d]
+        q = self.q_norm(split_heads(q, self.heads, self.head_dim))  # [B, h, S, d]
+        k = self.k_norm(split_heads(k, self.heads, self.head_dim))  # [B, h, S, d]
+        v = split_heads(v, self.heads, self.head_dim)  # [B, h, S, d]
+        if context is None:
+            out = attention(q, k, v, self.head_dim)  # [B, h, S, d]
+        else:
+            ctx_k, ctx_v, ctx_bias = context
+            k_hat = torch.cat([k, ctx_k], dim=2)  # [B, h, S + Sc, d]
+            v_hat = torch.cat([v, ctx_v], dim=2)  # [B, h, S + Sc, d]
+            bias = ctx_bias[:, None, None, :]  # [B, 1, 1, S + Sc]
+            out = attention(q, k_hat, v_hat, self.head_dim, bias)  # [B, h, S, d]
+        return self.proj(merge_heads(out)), k, v  # [B, S, dim], [B, h, S, d], [B, h, S, d]
+
+
+class CrossAttention(nn.Module):
+    """Image tokens attend to the projected text tokens (cross text mode)."""
+
+    def __init__(self, dim: int, heads: int, head_dim: int):
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim
+        self.q = nn.Linear(dim, heads * head_dim)
+        self.kv = nn.Linear(dim, 2 * heads * head_dim)
+        self.q_norm = RMSNorm(head_dim)
+        self.k_norm = RMSNorm(head_dim)
+        self.proj = nn.Linear(heads * head_dim, dim)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """x: [B, n, dim], y: [B, L, dim] -> [B, n, dim]."""
+        q = self.q_norm(split_heads(self.q(x), self.heads, self.head_dim))  # [B, h, n, d]
+        k, v = self.kv(y).chunk(2, dim=-1)  # 2 × [B, L, h·d]
+        k = self.k_norm(split_heads(k, self.heads, self.head_dim))  # [B, h, L, d]
+        v = split_heads(v, self.heads, self.head_dim)  # [B, h, L, d]
+        return self.proj(merge_heads(attention(q, k, v, self.head_dim)))  # [B, n, dim]
+
+
+class DiTBlock(nn.Module):
+    """adaLN-modulated block: self-attention (+ cross-attention to text) + MLP."""
+
+    def __init__(self, cfg: PackConfig):
+        super().__init__()
+        dim = cfg.dim
+        self.norm1 = layer_norm(dim)
+        self.attn = ContextSelfAttention(dim, cfg.heads, cfg.head_dim)
+        self.cross = None
+        if cfg.text_mode == "cross":
+            self.norm_cross = layer_norm(dim)
+            self.cross = CrossAttention(dim, cfg.heads, cfg.head_dim)
+        self.norm2 = layer_norm(dim)
+        self.mlp = MLP(dim, int(dim * cfg.mlp_ratio))
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
+
+    def forward(self, x, c, y, context: Optional[Context] = None):
+        """x: [B, S, dim], c: [B, dim], y: [B, L, dim] -> (x [B, S, dim], K, V [B, h, S, d])."""
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)  # 6 × [B, dim]
+        a, k, v = self.attn(modulate(self.norm1(x), shift1, scale1), context)  # [B, S, dim]
+        x = x + gate1[:, None, :] * a  # [B, S, dim]
+        if self.cross is not None:
+            x = x + self.cross(self.norm_cross(x), y)  # [B, S, dim]
+        m = self.mlp(modulate(self.norm2(x), shift2, scale2))  # [B, S, dim]
+        return x + gate2[:, None, :] * m, k, v  # [B, S, dim]
+
+
+class FinalLayer(nn.Module):
+    """adaLN + linear projection of each token back to a patch of velocity."""
+
+    def __init__(self, dim: int, patch_width: int):
+        super().__init__()
+        self.norm = layer_norm(dim)
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+        self.linear = nn.Linear(dim, patch_width)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.ada(c).chunk(2, dim=-1)  # 2 × [B, dim]
+        return self.linear(modulate(self.norm(x), shift, scale))  # [B, n, C·pt·ph·pw]
+
+
+class DiT(nn.Module):
+    """Velocity network v(x_t, t, text[, guidance]) with context ports on `context_layers`."""
+
+    def __init__(self, cfg: PackConfig):
+        super().__init__()
+        self.cfg = cfg
+        pt, ph, pw = cfg.patch
+        patch_width = cfg.latent_channels * pt * ph * pw
+        self.patch_embed = nn.Linear(patch_width, cfg.dim)
+        self.t_embed = ScalarEmbedder(cfg.freq_dim, cfg.dim)
+        self.g_embed = ScalarEmbedder(cfg.freq_dim, cfg.dim) if cfg.guidance == "distilled" else None
+        self.text_embed = nn.Linear(cfg.text_dim, cfg.dim)
+        self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.layers)])
+        self.final = FinalLayer(cfg.dim, patch_width)
+        init_weights(self)
+        for ada in [blk.ada for blk in self.blocks] + [self.final.ada]:
+            init_weights(ada, gain=2.0)  # gates/scales of order 1: every input matters
+        init_weights(self.final.linear, gain=0.5)  # velocity RMS of order 0.5 at init
+
+    def forward(
+        self,
+        latents: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        guidance: Optional[torch.Tensor] = None,
+        context: Optional[Sequence[Optional[Context]]] = None,
+    ) -> Tuple[torch.Tensor, List[Tuple[torch.Tensor, torch.Tensor]]]:
+        """latents [B, C, F', H', W'], t [B], text [B, L, D], guidance [B] (distilled only),
+        context: one (ctx_k, ctx_v, ctx_bias) or None per entry of cfg.context_layers.
+
+        Returns velocity [B, C, F', H', W'] and (K, V) [B, h, S, d] per context layer.
+        """
+        cfg = self.cfg
+        grid = patch_grid(latents, cfg.patch)  # (Fp, Hp, Wp), traced sizes
+        x = self.patch_embed(patchify(latents, cfg.patch))  # [B, n, dim]
+        x = x + grid_position_embedding(*grid, cfg.dim)[None]  # [B, n, dim]
+
+        c = self.t_embed(t)  # [B, dim]
+        if self.g_embed is not None:
+            if guidance is None:
+                raise ValueError("this model needs a guidance input")
+            c = c + self.g_embed(guidance)  # [B, dim]
+
+        y = self.text_embed(text)  # [B, L, dim]
+        if cfg.text_mode == "joint":
+            x = torch.cat([y, x], dim=1)  # [B, S = L + n, dim]
+
+        slots = {layer: j for j, layer in enumerate(cfg.context_layers)}
+        kv: List[Tuple[torch.Tensor, torch.Tensor]] = []
+        for i, block in enumerate(self.blocks):
+            ctx = None
+            if i in slots and context is not None:
+                ctx = context[slots[i]]
+            x, k, v = block(x, c, y, ctx)  # [B, S, dim], [B, h, S, d], [B, h, S, d]
+            if i in slots:
+                kv.append((k, v))
+
+        if cfg.text_mode == "joint":
+            x = x[:, text.shape[1] :]  # [B, n, dim]: image tokens only
+        out = self.final(x, c)  # [B, n, C·pt·ph·pw]
+        velocity = unpatchify(out, grid, cfg.latent_channels, cfg.patch)  # [B, C, F', H', W']
+        return velocity, kv

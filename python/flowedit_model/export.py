@@ -1,0 +1,168 @@
+"""Export a model pack: ONNX graphs, tokenizer.json and manifest.json (docs/model-pack.md).
+
+Graphs are traced with the TorchScript exporter at opset 17. The transformer is traced
+with a context of Sc > 0 keys in every context layer (a different Sc per layer) so that the
+concatenation is recorded generically; Sc = 0 then runs through the same graph.
+"""
+
+import json
+import os
+import warnings
+from typing import List, Optional, Sequence
+
+import onnx
+import torch
+from torch import nn
+
+from . import manifest as mf
+from .config import PackConfig
+from .models import PackModels
+from .ports import (
+    Ports,
+    TransformerPorts,
+    VaeDecoderPort,
+    VaeEncoderPort,
+    dynamic_axes,
+    text_encoder_ports,
+    transformer_inputs,
+    transformer_outputs,
+    vae_decoder_ports,
+    vae_encoder_ports,
+)
+from .tokenizer import tokenizer_json
+
+OPSET = 17
+# Trace sizes: batch 2, 2 latent frames, a 4 × 6 patch grid, and Sc = 3, 5, 7, ... per layer.
+TRACE_BATCH, TRACE_FRAMES, TRACE_GRID = 2, 2, (4, 6)
+
+
+def trace_transformer_inputs(cfg: PackConfig) -> List[torch.Tensor]:
+    """Example inputs of the transformer graph in port order."""
+    g = torch.Generator().manual_seed(0)
+    b, c = TRACE_BATCH, cfg.latent_channels
+    pt, ph, pw = cfg.patch
+    fp, (hp, wp) = TRACE_FRAMES, TRACE_GRID
+    n = fp * hp * wp
+    s = n + (cfg.max_tokens if cfg.text_mode == "joint" else 0)
+    args = [
+        torch.randn(b, c, fp * pt, hp * ph, wp * pw, generator=g),  # [B, C, F', H', W']
+        torch.rand(b, generator=g),  # [B]
+        torch.randn(b, cfg.max_tokens, cfg.text_dim, generator=g),  # [B, L, D]
+    ]
+    if cfg.guidance == "distilled":
+        args.append(1.0 + 3.0 * torch.rand(b, generator=g))  # [B]
+    for j, _ in enumerate(cfg.context_layers):
+        sc = 3 + 2 * j
+        args += [
+            torch.randn(b, cfg.heads, sc, cfg.head_dim, generator=g),  # [B, h, Sc, d]
+            torch.randn(b, cfg.heads, sc, cfg.head_dim, generator=g),  # [B, h, Sc, d]
+            torch.randn(b, s + sc, generator=g),  # [B, S + Sc]
+        ]
+    return args
+
+
+def declare_shapes(values, ports: Ports) -> None:
+    """Write the contract's shape of each port (fixed sizes and axis names) into the graph."""
+    for value in values:
+        dims = value.type.tensor_type.shape.dim
+        shape = ports[value.name]
+        if len(dims) != len(shape):
+            raise RuntimeError(f"{value.name}: rank {len(dims)}, expected {len(shape)}")
+        for dim, size in zip(dims, shape):
+            if isinstance(size, int):
+                dim.dim_value = size
+            else:
+                dim.dim_param = size
+
+
+def export_graph(
+    module: nn.Module, args: Sequence[torch.Tensor], path: str, inputs: Ports, outputs: Ports
+) -> None:
+    """Trace `module` on `args` to an ONNX file (weights as initialisers), declare the port
+    shapes and check the result."""
+    module.eval()
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 1.13 reports a missing shape-inference rule for prim::Constant; harmless here.
+        warnings.filterwarnings("ignore", message="The shape inference of prim::Constant")
+        torch.onnx.export(
+            module,
+            tuple(args),
+            path,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=dynamic_axes(inputs, outputs),
+            opset_version=OPSET,
+            do_constant_folding=True,
+            export_params=True,
+        )
+    model = onnx.load(path)
+    got_in = [i.name for i in model.graph.input]
+    got_out = [o.name for o in model.graph.output]
+    if got_in != list(inputs) or got_out != list(outputs):
+        raise RuntimeError(
+            f"{path}: ports {got_in} -> {got_out}, expected {list(inputs)} -> {list(outputs)}"
+        )
+    declare_shapes(model.graph.input, inputs)
+    declare_shapes(model.graph.output, outputs)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def export_transformer(models: PackModels, cfg: PackConfig, path: str) -> None:
+    export_graph(
+        TransformerPorts(models.transformer),
+        trace_transformer_inputs(cfg),
+        path,
+        transformer_inputs(cfg),
+        transformer_outputs(cfg),
+    )
+
+
+def export_text_encoder(models: PackModels, cfg: PackConfig, path: str) -> None:
+    ids = torch.randint(0, cfg.vocab_size, (TRACE_BATCH, cfg.max_tokens), dtype=torch.int64)  # [B, L]
+    ids[:, -2:] = 0  # some padding
+    export_graph(models.text_encoder, [ids], path, *text_encoder_ports(cfg))
+
+
+def export_vae(models: PackModels, cfg: PackConfig, encoder_path: str, decoder_path: str) -> None:
+    s = cfg.spatial_compression
+    h, w = TRACE_GRID[0] * s * 2, TRACE_GRID[1] * s * 2
+    pixels = torch.rand(TRACE_BATCH, 3, TRACE_FRAMES, h, w) * 2 - 1  # [B, 3, F, H, W]
+    latents = torch.randn(
+        TRACE_BATCH, cfg.latent_channels, TRACE_FRAMES, h // s, w // s
+    )  # [B, C, F', H', W']
+    export_graph(VaeEncoderPort(models.vae), [pixels], encoder_path, *vae_encoder_ports(cfg))
+    export_graph(VaeDecoderPort(models.vae), [latents], decoder_path, *vae_decoder_ports(cfg))
+
+
+def export_pack(
+    models: PackModels,
+    config: PackConfig,
+    out_dir: str,
+    pack_id: str,
+    name: str,
+    defaults: Optional[dict] = None,
+    description: Optional[str] = None,
+    license: Optional[str] = None,
+) -> dict:
+    """Write the pack for `models` (built from `config`) to out_dir; returns the manifest."""
+    manifest = mf.build_manifest(config, pack_id, name, defaults, description, license)
+    os.makedirs(out_dir, exist_ok=True)
+    models.eval()
+    export_transformer(models, config, os.path.join(out_dir, mf.TRANSFORMER_FILE))
+    export_text_encoder(models, config, os.path.join(out_dir, mf.TEXT_ENCODER_FILE))
+    if config.vae:
+        export_vae(
+            models, config,
+            os.path.join(out_dir, mf.VAE_ENCODER_FILE),
+            os.path.join(out_dir, mf.VAE_DECODER_FILE),
+        )
+    write_json(os.path.join(out_dir, mf.TOKENIZER_FILE), tokenizer_json(config.vocab))
+    write_json(os.path.join(out_dir, "manifest.json"), manifest)
+    return manifest
+
+
+def write_json(path: str, obj) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, ensure_ascii=False)
+        f.write("\n")

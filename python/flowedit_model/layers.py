@@ -1,0 +1,145 @@
+"""Building blocks shared by the DiT and the text encoder.
+
+Everything here is written with plain matmul / softmax / elementwise ops so that the
+TorchScript ONNX exporter produces a portable graph, and every size is read from tensor
+shapes at run time (the traced graph then works for any batch, grid and sequence length).
+"""
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+MAX_PERIOD = 10000.0
+
+
+def sinusoid(pos: torch.Tensor, width: int) -> torch.Tensor:
+    """Sinusoidal features [sin(pos·ω_j), cos(pos·ω_j)] with ω_j = 10000^(−j/half).
+
+    pos: [N] float positions (any N) -> [N, width].
+    """
+    half = width // 2
+    j = torch.arange(half, dtype=torch.float32, device=pos.device)  # [half]
+    omega = torch.exp(j * (-math.log(MAX_PERIOD) / half))  # [half]
+    angle = pos.to(torch.float32)[:, None] * omega[None, :]  # [N, half]
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)  # [N, width]
+
+
+def grid_position_embedding(fp, hp, wp, dim: int) -> torch.Tensor:
+    """Factorised 3-D sinusoidal position embedding of a patch grid of Fp × Hp × Wp tokens.
+
+    The channels are split into (f, y, x) groups, each the 1-D sinusoid of that coordinate,
+    and the result is flattened in token order (f·Hp + y)·Wp + x. fp, hp, wp may be traced
+    sizes, so the embedding follows the input's grid at run time.
+    Returns [Fp·Hp·Wp, dim].
+    """
+    d_yx = 2 * (dim // 6)  # even width per spatial axis
+    d_f = dim - 2 * d_yx  # the rest goes to time
+    e_f = sinusoid(torch.arange(fp, dtype=torch.float32), d_f)  # [Fp, d_f]
+    e_y = sinusoid(torch.arange(hp, dtype=torch.float32), d_yx)  # [Hp, d_yx]
+    e_x = sinusoid(torch.arange(wp, dtype=torch.float32), d_yx)  # [Wp, d_yx]
+    e = torch.cat(
+        [
+            e_f[:, None, None, :].expand(fp, hp, wp, d_f),  # [Fp, Hp, Wp, d_f]
+            e_y[None, :, None, :].expand(fp, hp, wp, d_yx),  # [Fp, Hp, Wp, d_yx]
+            e_x[None, None, :, :].expand(fp, hp, wp, d_yx),  # [Fp, Hp, Wp, d_yx]
+        ],
+        dim=-1,
+    )  # [Fp, Hp, Wp, dim]
+    return e.reshape(-1, dim)  # [n, dim]
+
+
+class ScalarEmbedder(nn.Module):
+    """DiT's timestep embedder: sinusoid of 1000·t, then a two-layer MLP (also used for guidance)."""
+
+    def __init__(self, freq_dim: int, dim: int):
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        f = sinusoid(1000.0 * s, self.freq_dim)  # [B, freq_dim]
+        return self.mlp(f)  # [B, dim]
+
+
+class RMSNorm(nn.Module):
+    """x / rms(x) · w over the last axis (used as QK-norm on each head)."""
+
+    def __init__(self, width: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ms = torch.mean(x * x, dim=-1, keepdim=True)  # [..., 1]
+        return x * torch.rsqrt(ms + self.eps) * self.weight  # [..., width]
+
+
+def layer_norm(width: int) -> nn.LayerNorm:
+    """LayerNorm with affine weights (exports as one LayerNormalization op at opset 17)."""
+    return nn.LayerNorm(width, eps=1e-6, elementwise_affine=True)
+
+
+def split_heads(x: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
+    """[B, S, h·d] -> [B, h, S, d]."""
+    b, s = x.shape[0], x.shape[1]
+    return x.reshape(b, s, heads, head_dim).transpose(1, 2)  # [B, h, S, d]
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """[B, h, S, d] -> [B, S, h·d]."""
+    b, h, s, d = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+    return x.transpose(1, 2).reshape(b, s, h * d)  # [B, S, h·d]
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    head_dim: int,
+    bias: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """softmax(Q Kᵀ / √d + bias) V with explicit matmuls (d = head_dim).
+
+    q: [B, h, S, d], k and v: [B, h, T, d], bias: broadcastable to [B, h, S, T].
+    Returns [B, h, S, d].
+    """
+    a = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(head_dim)  # [B, h, S, T]
+    if bias is not None:
+        a = a + bias  # [B, h, S, T]
+    p = torch.softmax(a, dim=-1)  # [B, h, S, T]
+    return torch.matmul(p, v)  # [B, h, S, d]
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward: Linear -> GELU(tanh) -> Linear."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU(approximate="tanh")
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))  # [B, S, dim]
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: x · (1 + scale) + shift, with per-sample shift/scale [B, dim] over [B, S, dim]."""
+    return x * (1.0 + scale[:, None, :]) + shift[:, None, :]  # [B, S, dim]
+
+
+def init_weights(module: nn.Module, gain: float = 1.0, bias_std: float = 0.02) -> None:
+    """Random init with unit-variance-preserving linears (std gain/√fan_in) and small biases.
+
+    Nothing is zero-initialised, so a random-weight model responds to every input.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            fan_in = m.weight[0].numel()  # in_features, or in_channels · kH · kW
+            nn.init.normal_(m.weight, std=gain / math.sqrt(fan_in))
+            if m.bias is not None:
+                nn.init.normal_(m.bias, std=bias_std)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=1.0)

@@ -1,0 +1,86 @@
+"""Small convolutional VAE applied frame by frame.
+
+Clips [B, 3, F, H, W] are folded to [B·F, 3, H, W] and run through 2-D convolutions.
+The encoder compresses space by s with log2(s) stride-2 convolutions and predicts the
+posterior N(mean, exp(logvar)); the decoder mirrors it with nearest-neighbour ×2 upsampling.
+Only temporal compression 1 is implemented (F' = F).
+"""
+
+import math
+from typing import Tuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .config import PackConfig
+from .layers import init_weights
+
+
+def frames_to_batch(x: torch.Tensor) -> torch.Tensor:
+    """[B, C, F, H, W] -> [B·F, C, H, W]."""
+    b, c, f, h, w = x.shape[0], x.shape[1], x.shape[2], x.shape[3], x.shape[4]
+    return x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)  # [B·F, C, H, W]
+
+
+def batch_to_frames(x: torch.Tensor, b) -> torch.Tensor:
+    """[B·F, C, H, W] -> [B, C, F, H, W] for batch size b (a traced size when exporting)."""
+    c, h, w = x.shape[1], x.shape[2], x.shape[3]
+    return x.reshape(b, -1, c, h, w).permute(0, 2, 1, 3, 4)  # [B, C, F, H, W]
+
+
+class Encoder(nn.Module):
+    def __init__(self, channels: int, latent_channels: int, downsamples: int):
+        super().__init__()
+        self.conv_in = nn.Conv2d(3, channels, 3, padding=1)
+        self.down = nn.ModuleList(
+            [nn.Conv2d(channels, channels, 3, stride=2, padding=1) for _ in range(downsamples)]
+        )
+        self.conv_out = nn.Conv2d(channels, 2 * latent_channels, 3, padding=1)
+
+    def forward(self, pixels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """pixels [B, 3, F, H, W] -> (mean, logvar), each [B, C, F, H/s, W/s]."""
+        b = pixels.shape[0]
+        x = F.silu(self.conv_in(frames_to_batch(pixels)))  # [B·F, ch, H, W]
+        for conv in self.down:
+            x = F.silu(conv(x))  # [B·F, ch, H/2^k, W/2^k]
+        mean, logvar = self.conv_out(x).chunk(2, dim=1)  # 2 × [B·F, C, H/s, W/s]
+        return batch_to_frames(mean, b), batch_to_frames(logvar, b)  # [B, C, F, H/s, W/s]
+
+
+class Decoder(nn.Module):
+    def __init__(self, channels: int, latent_channels: int, upsamples: int):
+        super().__init__()
+        self.conv_in = nn.Conv2d(latent_channels, channels, 3, padding=1)
+        self.up = nn.ModuleList(
+            [nn.Conv2d(channels, channels, 3, padding=1) for _ in range(upsamples)]
+        )
+        self.conv_out = nn.Conv2d(channels, 3, 3, padding=1)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        """latents [B, C, F, h, w] -> pixels [B, 3, F, h·s, w·s]."""
+        b = latents.shape[0]
+        x = F.silu(self.conv_in(frames_to_batch(latents)))  # [B·F, ch, h, w]
+        for conv in self.up:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")  # [B·F, ch, 2h, 2w]
+            x = F.silu(conv(x))  # [B·F, ch, 2h, 2w]
+        return batch_to_frames(self.conv_out(x), b)  # [B, 3, F, H, W]
+
+
+class VAE(nn.Module):
+    def __init__(self, cfg: PackConfig):
+        super().__init__()
+        steps = int(math.log2(cfg.spatial_compression))
+        self.encoder = Encoder(cfg.vae_channels, cfg.latent_channels, steps)
+        self.decoder = Decoder(cfg.vae_channels, cfg.latent_channels, steps)
+        init_weights(self, gain=1.5)  # keeps activations O(1) through the SiLU layers
+        init_weights(self.decoder.conv_out, gain=0.5)  # pixels of RMS ~0.5 for unit-normal latents
+
+    def encode_mean(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Posterior mean [B, C, F', H/s, W/s] of pixels [B, 3, F, H, W] in [-1, 1]."""
+        mean, _ = self.encoder(pixels)
+        return mean
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """pixels [B, 3, F, H, W] of latents [B, C, F', H', W'] (before scale/shift)."""
+        return self.decoder(latents)

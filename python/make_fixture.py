@@ -1,0 +1,77 @@
+"""Write the random-weight test packs to test/fixtures/packs/{tiny,tiny-pixel}/.
+
+    /usr/bin/python3 python/make_fixture.py [--out test/fixtures/packs]
+
+The weights are deterministic in SEED, so rerunning reproduces the same numbers on the
+same torch build (the ONNX bytes may differ across torch versions).
+"""
+
+import argparse
+import os
+import sys
+from typing import Optional, Sequence
+
+import torch
+
+from flowedit_model import CONFIGS, build_models
+from flowedit_model.export import export_pack
+
+SEED = 0
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_OUT = os.path.join(REPO, "test", "fixtures", "packs")
+
+FIXTURES = {
+    "tiny": dict(
+        name="Tiny random DiT (latent space, joint text)",
+        description=(
+            "Random-weight test fixture: a 3-layer DiT over a 4-channel latent of a small "
+            "convolutional VAE (spatial compression 4), text tokens joined to the image tokens, "
+            "classifier-free guidance. Its outputs are deterministic but meaningless."
+        ),
+        defaults={
+            "steps": 8,
+            "solver": "fireflow",
+            "guidance": 2.0,
+            "shareLayers": [1, 2],
+            "shareSteps": 0.5,
+            "fit": "pad",
+        },
+    ),
+    "tiny-pixel": dict(
+        name="Tiny random DiT (pixel space, cross-attention text)",
+        description=(
+            "Random-weight test fixture: a 2-layer DiT working directly on pixels (patch 8), "
+            "text through cross-attention, distilled guidance input. Its outputs are "
+            "deterministic but meaningless."
+        ),
+        defaults={
+            "steps": 8,
+            "solver": "midpoint",
+            "guidance": 2.0,
+            "shareLayers": [1],
+            "shareSteps": 0.5,
+        },
+    ),
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Write the random-weight test packs.")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="folder that receives one folder per pack")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    for pack_id, meta in FIXTURES.items():
+        cfg = CONFIGS[pack_id]()
+        models = build_models(cfg, SEED)
+        out_dir = os.path.join(args.out, pack_id)
+        export_pack(
+            models, cfg, out_dir, pack_id, meta["name"], meta["defaults"],
+            description=meta["description"], license="Apache-2.0",
+        )
+        size = sum(os.path.getsize(os.path.join(out_dir, f)) for f in os.listdir(out_dir))
+        print(f"{out_dir}: {size / 1024:.0f} kB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+import { UserError } from '../errors.js';
+import type { GlobalArgs, ModelArgs, SolverArgs } from '../options.js';
+import { runInWorker } from '../run-in-worker.js';
+import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, settingsFrom } from './common.js';
+
+export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs {
+  image: string;
+  'source-prompt': string;
+  output: string;
+}
+
+export async function invertAction(a: InvertArgs): Promise<void> {
+  const threads = checkThreads(a);
+  const pack = await resolvePack(a);
+  const settings = await settingsFrom(pack, 'invert', a);
+  const { isInversion } = await checkInput(a.image);
+  if (isInversion) throw new UserError(`${a.image} is already an inversion file; invert takes an image`);
+  await checkOutput(a.output);
+  const summary = await runInWorker(
+    { kind: 'invert', packDir: pack.dir, input: a.image, output: a.output, sourcePrompt: a['source-prompt'], settings, ...(threads ? { threads } : {}) },
+    a,
+  );
+  reportDone('wrote inversion', summary, a.quiet);
+}

@@ -1,0 +1,23 @@
+import { UserError } from '../errors.js';
+import type { GlobalArgs, ModelArgs } from '../options.js';
+import { runInWorker } from '../run-in-worker.js';
+import { checkInput, checkOutput, checkThreads, reportDone, resolvePack } from './common.js';
+
+export interface ReconstructArgs extends GlobalArgs, ModelArgs {
+  inversion: string;
+  output: string;
+  seed: number | undefined;
+}
+
+export async function reconstructAction(a: ReconstructArgs): Promise<void> {
+  const threads = checkThreads(a);
+  const pack = await resolvePack(a);
+  const { isInversion } = await checkInput(a.inversion);
+  if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image> -o <file>.flowinv'`);
+  await checkOutput(a.output);
+  const summary = await runInWorker(
+    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}) },
+    a,
+  );
+  reportDone('wrote', summary, a.quiet);
+}

@@ -1,0 +1,38 @@
+/** What the CLI hands its inference worker, and what the worker sends back. */
+import type { Progress } from '../edit/progress.js';
+import type { Settings } from '../edit/settings.js';
+
+interface JobBase {
+  readonly packDir: string;
+  readonly output: string;
+  readonly threads?: number;
+}
+
+export type JobSpec =
+  | (JobBase & { readonly kind: 'invert'; readonly input: string; readonly sourcePrompt: string; readonly settings: Settings })
+  | (JobBase & { readonly kind: 'reconstruct'; readonly input: string; readonly seed: number })
+  | (JobBase & {
+      readonly kind: 'edit';
+      /** an image, or an inversion file to reuse */
+      readonly input: string;
+      readonly inputIsInversion: boolean;
+      readonly sourcePrompt: string;
+      readonly targetPrompt: string;
+      readonly settings: Settings;
+      /** where to also save the inversion made from an image input */
+      readonly saveInversion?: string;
+    });
+
+export interface JobSummary {
+  readonly output: string;
+  readonly seconds: number;
+  readonly calls: number;
+}
+
+export type WorkerMessage =
+  | { readonly type: 'progress'; readonly progress: Progress }
+  | { readonly type: 'done'; readonly summary: JobSummary }
+  | { readonly type: 'cancelled' }
+  | { readonly type: 'error'; readonly message: string; readonly stack?: string; readonly user: boolean };
+
+export type ParentMessage = { readonly type: 'abort' };

@@ -1,0 +1,72 @@
+/** Typed option groups shared by the commands (declarations only). */
+import type { Argv } from 'yargs';
+
+export interface GlobalArgs {
+  verbose: boolean;
+  quiet: boolean;
+}
+
+export interface ModelArgs {
+  model: string | undefined;
+  threads: number | undefined;
+}
+
+export function withModelOptions<T>(y: Argv<T>): Argv<T & ModelArgs> {
+  return y
+    .option('model', { type: 'string', describe: 'model pack folder (default: the built-in pack)', group: 'Model:' })
+    .option('threads', { type: 'number', describe: 'CPU threads for inference (default: all cores)', group: 'Model:' }) as Argv<T & ModelArgs>;
+}
+
+export interface SolverArgs {
+  steps: number | undefined;
+  solver: string | undefined;
+  fit: string | undefined;
+  seed: number | undefined;
+}
+
+export function withSolverOptions<T>(y: Argv<T>): Argv<T & SolverArgs> {
+  return y
+    .option('steps', { type: 'number', describe: 'solver steps (default: the pack\'s, else 20)', group: 'Sampling:' })
+    .option('solver', {
+      type: 'string',
+      describe: 'euler (1st order), midpoint (RF-Solver, 2 calls/step) or fireflow (2nd order, ~1 call/step)',
+      group: 'Sampling:',
+    })
+    .option('fit', { type: 'string', describe: 'pad or resize inputs whose size is not a multiple the pack needs', group: 'Sampling:' })
+    .option('seed', { type: 'number', describe: 'random seed, recorded in the output', group: 'Sampling:' }) as Argv<T & SolverArgs>;
+}
+
+export interface EditArgs {
+  guidance: number | undefined;
+  'share-layers': string | undefined;
+  'share-steps': number | undefined;
+}
+
+export function withEditOptions<T>(y: Argv<T>): Argv<T & EditArgs> {
+  return y
+    .option('guidance', { type: 'number', describe: 'classifier-free guidance on the edit path (1 = off)', group: 'Editing:' })
+    .option('share-layers', {
+      type: 'string',
+      describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values (default: the pack\'s)',
+      group: 'Editing:',
+    })
+    .option('share-steps', {
+      type: 'number',
+      describe: 'fraction of the steps, from the start, that share context (0 = none, default 0.5)',
+      group: 'Editing:',
+    }) as Argv<T & EditArgs>;
+}
+
+export function withOutput<T>(y: Argv<T>, what: string): Argv<T & { output: string }> {
+  return y.option('output', { alias: 'o', type: 'string', demandOption: true, describe: what }) as Argv<T & { output: string }>;
+}
+
+/** Parses "1,2, 3" into layer numbers; "" is the empty set. */
+export function parseLayerList(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return parts.map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`Expected comma-separated layer numbers for --share-layers but received "${text}"`);
+    return n;
+  });
+}

@@ -1,0 +1,29 @@
+/** A one-line progress bar on stderr, redrawn in place on a terminal and printed per phase otherwise. */
+export interface ProgressLine {
+  update(label: string, done: number, total: number): void;
+  done(): void;
+}
+
+export function progressLine(stream: NodeJS.WriteStream = process.stderr, quiet = false): ProgressLine {
+  const width = 24;
+  let lastLabel = '';
+  let drawn = false;
+  return {
+    update(label, done, total) {
+      if (quiet) return;
+      if (stream.isTTY) {
+        const filled = total > 0 ? Math.round((done / total) * width) : 0;
+        const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+        stream.write(`\r${label.padEnd(11)} ${bar} ${done}/${total}`);
+        drawn = true;
+      } else if (label !== lastLabel || done === total) {
+        if (label !== lastLabel || done === total) stream.write(`${label} ${done}/${total}\n`);
+      }
+      lastLabel = label;
+    },
+    done() {
+      if (drawn) stream.write('\n');
+      drawn = false;
+    },
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Main-thread side of a job: starts the inference worker, draws its progress, and turns Ctrl-C
+ * into a cancel between steps (a second Ctrl-C stops at once). Outputs are written atomically by
+ * the worker, so a cancelled or failed run leaves no partial file.
+ */
+import { Worker } from 'node:worker_threads';
+import { EXIT, UserError } from './errors.js';
+import type { JobSpec, JobSummary, WorkerMessage } from './job.js';
+import { progressLine } from './progress-bar.js';
+
+export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promise<JobSummary> {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: job });
+  const bar = progressLine(process.stderr, opts.quiet);
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      bar.done();
+      process.stderr.write('flowedit: cancelling after the current step (Ctrl-C again to stop now)\n');
+      worker.postMessage({ type: 'abort' });
+    } else {
+      void worker.terminate();
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    return await new Promise<JobSummary>((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (msg: WorkerMessage) => {
+        switch (msg.type) {
+          case 'progress':
+            bar.update(msg.progress.phase, msg.progress.step, msg.progress.steps);
+            break;
+          case 'done':
+            settled = true;
+            resolve(msg.summary);
+            break;
+          case 'cancelled':
+            settled = true;
+            reject(new UserError('cancelled; no output was written', EXIT.cancelled));
+            break;
+          case 'error': {
+            settled = true;
+            const err = msg.user ? new UserError(msg.message) : new Error(msg.message);
+            if (msg.stack) err.stack = msg.stack;
+            reject(err);
+            break;
+          }
+        }
+      });
+      worker.on('error', (err) => {
+        settled = true;
+        reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (!settled) reject(interrupts > 0 ? new UserError('stopped; no output was written', EXIT.cancelled) : new Error(`inference worker exited with code ${code}`));
+      });
+    });
+  } finally {
+    bar.done();
+    process.off('SIGINT', onSigint);
+  }
+}

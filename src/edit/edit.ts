@@ -1,0 +1,84 @@
+/**
+ * Text-guided editing with shared attention context (ContextFlow, arXiv 2509.17818): a
+ * reconstruction path (source prompt, guidance off) and an edit path (target prompt, CFG) start
+ * from the same inverted noise. For the first τ of the steps, in the plan's layers, the edit path
+ * attends to its own keys/values concatenated with the reconstruction path's from the same step
+ * and solver stage. Both paths are integrated as one state [x_rec; x_edit] so every solver
+ * stage sees both at the same t.
+ */
+import type { Tensor } from '../media/tensor.js';
+import { enrichmentFeeds, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import type { LoadedPack } from '../model/pack.js';
+import { solve, type VelocityFn } from '../solvers/index.js';
+import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
+import type { RunOptions } from './progress.js';
+import { sampleLatent } from './sample.js';
+import { condition, pathVelocity } from './velocity.js';
+
+export interface EditSettings {
+  readonly targetPrompt: string;
+  readonly guidance: number;
+  readonly share: ShareOptions;
+  /** also integrate the reconstruction path to t = 0 and return it */
+  readonly keepReconstruction?: boolean;
+}
+
+export interface Edited {
+  /** edit path at t = 0: [1, C, F', H', W'] */
+  readonly z: Tensor;
+  /** reconstruction path at t = 0, when asked for */
+  readonly reconstruction: Tensor | null;
+  readonly plan: SharePlan;
+  readonly calls: number;
+}
+
+/** Edits from an inversion (its noise, schedule, solver and source prompt). */
+export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: EditSettings, run: RunOptions = {}): Promise<Edited> {
+  const N = inv.ts.length - 1;
+  const plan = planSharing(s.share, pack.transformer.contextLayers, N);
+  const noise = noiseOf(inv); // [1, C, F', H', W']
+  const n = noise.data.length;
+  const m = s.keepReconstruction ? N : plan.sharedSteps; // steps integrated with both paths
+  const onProgress = run.onProgress;
+  const signal = run.signal ? { signal: run.signal } : {};
+
+  let state: Float32Array = Float32Array.from(noise.data); // x_edit alone, once the paths part
+  let reconstruction: Tensor | null = null;
+  let calls = 0;
+  if (m > 0) {
+    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE), noise.shape);
+    const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance), noise.shape);
+    const v = new Float32Array(2 * n); // [v_rec; v_edit]
+    const both: VelocityFn = async (x, t, at) => {
+      const shared = isShared(plan, at.step);
+      const r = await rec.call(x.subarray(0, n), t, shared ? { fetchKV: plan.layers } : {});
+      v.set(r.v, 0);
+      const feeds = shared ? enrichmentFeeds(plan, rec.sequence, r.kv, edit.batch) : undefined;
+      const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
+      v.set(e.v, n);
+      return v;
+    };
+    const x = new Float32Array(2 * n); // [x_rec; x_edit], both start at the same noise
+    x.set(noise.data, 0);
+    x.set(noise.data, n);
+    const result = await solve(inv.settings.solver, both, x, inv.ts.slice(0, m + 1), {
+      ...signal,
+      onStep: (e) => onProgress?.({ phase: 'sample', step: e.step + 1, steps: N }),
+    });
+    calls += 2 * result.calls;
+    state = result.x.slice(n);
+    if (m === N) reconstruction = { data: result.x.slice(0, n), shape: noise.shape };
+  }
+  if (m < N) {
+    // After the shared window the edit path continues alone.
+    const rest = await sampleLatent(
+      pack,
+      { data: state, shape: noise.shape },
+      { prompt: s.targetPrompt, guidance: s.guidance, solver: inv.settings.solver, ts: inv.ts.slice(m) },
+      { ...signal, ...(onProgress ? { onProgress: (p) => onProgress({ ...p, step: m + p.step, steps: N }) } : {}) },
+    );
+    calls += rest.calls;
+    state = rest.z.data;
+  }
+  return { z: { data: state, shape: noise.shape }, reconstruction, plan, calls };
+}

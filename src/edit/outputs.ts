@@ -1,0 +1,56 @@
+/**
+ * Writing results: PNGs carrying their settings in tEXt chunks ("parameters", as people read
+ * them, and "flowedit", the same as JSON), and inversion files; both written atomically so a
+ * failed or cancelled run leaves no partial file.
+ */
+import { writeFileAtomic } from '../media/atomic-file.js';
+import { encodePng, type RgbImage } from '../media/image.js';
+import { addPngTextChunks } from '../media/png-text.js';
+import { encodeInversion, type InversionFile } from './inversion-file.js';
+
+/** What produced an output: recorded in the PNG. */
+export interface OutputRecord {
+  readonly command: string;
+  readonly model: string;
+  readonly flowedit: string;
+  readonly steps: number;
+  readonly solver: string;
+  readonly seed: number;
+  readonly prompt?: string;
+  readonly sourcePrompt?: string;
+  readonly targetPrompt?: string;
+  readonly guidance?: number;
+  readonly shareLayers?: readonly number[];
+  readonly shareSteps?: number;
+  readonly source?: string;
+}
+
+/** The human-readable "parameters" text. */
+export function parametersText(r: OutputRecord): string {
+  const lines: string[] = [];
+  if (r.prompt !== undefined) lines.push(r.prompt);
+  if (r.sourcePrompt !== undefined) lines.push(`Source prompt: ${r.sourcePrompt}`);
+  if (r.targetPrompt !== undefined) lines.push(`Target prompt: ${r.targetPrompt}`);
+  const fields: [string, unknown][] = [
+    ['Command', r.command],
+    ['Steps', r.steps],
+    ['Solver', r.solver],
+    ['Guidance', r.guidance],
+    ['Seed', r.seed],
+    ['Share layers', r.shareLayers?.join(' ')],
+    ['Share steps', r.shareSteps],
+    ['Model', r.model],
+    ['Version', `flowedit ${r.flowedit}`],
+  ];
+  lines.push(fields.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${String(v)}`).join(', '));
+  return lines.join('\n');
+}
+
+export async function writeImageOutput(path: string, image: RgbImage, record: OutputRecord): Promise<void> {
+  const png = addPngTextChunks(await encodePng(image), { parameters: parametersText(record), flowedit: JSON.stringify(record) });
+  await writeFileAtomic(path, png);
+}
+
+export async function writeInversionFile(path: string, file: InversionFile): Promise<void> {
+  await writeFileAtomic(path, encodeInversion(file.header, file.inversion.trajectory));
+}

@@ -1,0 +1,62 @@
+/**
+ * Resolved run settings. Precedence: flowedit's defaults < the pack's defaults < the pack's
+ * defaults for the task < explicit options. Every value is validated here, before any model loads.
+ */
+import type { FitMode } from '../media/fit.js';
+import type { Manifest } from '../model/manifest.js';
+import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
+
+export const FLOWEDIT_DEFAULTS = {
+  steps: 20,
+  solver: 'fireflow' as SolverName,
+  guidance: 3,
+  shareSteps: 0.5,
+  fit: 'pad' as FitMode,
+  sourcePrompt: '',
+  seed: 0,
+};
+
+/** Options a user may set; undefined = not given. */
+export interface SettingOptions {
+  readonly steps?: number | undefined;
+  readonly solver?: string | undefined;
+  readonly guidance?: number | undefined;
+  readonly shareLayers?: readonly number[] | undefined;
+  readonly shareSteps?: number | undefined;
+  readonly fit?: string | undefined;
+  readonly seed?: number | undefined;
+}
+
+export interface Settings {
+  readonly steps: number;
+  readonly solver: SolverName;
+  readonly guidance: number;
+  readonly shareLayers: readonly number[];
+  readonly shareSteps: number;
+  readonly fit: FitMode;
+  readonly seed: number;
+}
+
+function expect(ok: boolean, what: string, value: unknown): void {
+  if (!ok) throw new Error(`Expected ${what} but received ${JSON.stringify(value)}`);
+}
+
+/** Resolves and validates settings for `task` (e.g. "edit") against a manifest. */
+export function resolveSettings(m: Manifest, task: string, o: SettingOptions): Settings {
+  const d = m.defaults ?? {};
+  const t = d.tasks?.[task] ?? {};
+  const steps = o.steps ?? d.steps ?? FLOWEDIT_DEFAULTS.steps;
+  expect(Number.isInteger(steps) && steps > 0, 'a positive integer for --steps', steps);
+  const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;
+  if (!isSolverName(solver)) throw new Error(`Unknown solver "${solver}": choose one of ${SOLVERS.join(', ')}`);
+  const guidance = o.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
+  expect(Number.isFinite(guidance) && guidance > 0, 'a positive number for --guidance', guidance);
+  const shareLayers = o.shareLayers ?? t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
+  const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;
+  expect(Number.isFinite(shareSteps) && shareSteps >= 0 && shareSteps <= 1, 'a number in [0, 1] for --share-steps', shareSteps);
+  const fit = o.fit ?? d.fit ?? FLOWEDIT_DEFAULTS.fit;
+  if (fit !== 'pad' && fit !== 'resize') throw new Error(`Unknown fit "${fit}": choose pad or resize`);
+  const seed = o.seed ?? FLOWEDIT_DEFAULTS.seed;
+  expect(Number.isInteger(seed) && seed >= 0, 'a non-negative integer for --seed', seed);
+  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed };
+}

@@ -1,0 +1,98 @@
+/**
+ * One path's velocity: the pack's transformer under a text condition, with classifier-free
+ * guidance (v = v_∅ + g·(v_c − v_∅), Ho & Salimans 2022) or a distilled guidance input. This is
+ * the small wrapper that keeps the solvers from ever seeing the network.
+ */
+import type { Tensor } from '../media/tensor.js';
+import type { ContextFeeds } from '../attention/plan.js';
+import type { LoadedPack } from '../model/pack.js';
+import type { LayerKV, Sequence } from '../model/transformer.js';
+
+export interface Condition {
+  /** prompt embeddings [1, L, D] */
+  readonly text: Tensor;
+  /** empty-prompt embeddings [1, L, D], present when CFG runs */
+  readonly uncond: Tensor | null;
+  readonly guidance: number;
+}
+
+/** Embeds a prompt (and the empty prompt when classifier-free guidance is on). */
+export async function condition(pack: LoadedPack, prompt: string, guidance: number): Promise<Condition> {
+  const cfg = pack.manifest.transformer.guidance === 'cfg' && guidance !== 1;
+  const text = await pack.text.encode(cfg ? [prompt, ''] : [prompt]); // [B, L, D]
+  if (!cfg) return { text, uncond: null, guidance };
+  const n = text.data.length / 2;
+  const [, L, D] = text.shape as [number, number, number];
+  return {
+    text: { data: text.data.slice(0, n), shape: [1, L, D] },
+    uncond: { data: text.data.slice(n), shape: [1, L, D] },
+    guidance,
+  };
+}
+
+export interface PathCall {
+  readonly context?: ContextFeeds;
+  readonly fetchKV?: readonly number[];
+}
+
+export interface PathResult {
+  /** v: same layout as x */
+  readonly v: Float32Array;
+  /** own keys/values of the fetched layers, conditional branch only: [1, h, S, d] */
+  readonly kv: ReadonlyMap<number, LayerKV>;
+}
+
+export interface PathVelocity {
+  /** transformer batch per call: 2 with CFG (conditional, unconditional), else 1 */
+  readonly batch: number;
+  readonly sequence: Sequence;
+  call(x: Float32Array, t: number, extra?: PathCall): Promise<PathResult>;
+}
+
+/** Lets pending events (an abort, a progress message) run between model calls. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function firstOfBatch(kv: LayerKV): LayerKV {
+  const half = (t: Tensor): Tensor => ({ data: t.data.subarray(0, t.data.length / t.shape[0]!), shape: [1, ...t.shape.slice(1)] });
+  return { k: half(kv.k), v: half(kv.v) };
+}
+
+/** The velocity of one path for latents of `latentShape` ([1, C, F', H', W']). */
+export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: readonly number[]): PathVelocity {
+  const batch = cond.uncond ? 2 : 1;
+  const n = latentShape.reduce((a, b) => a * b, 1);
+  const text: Tensor = cond.uncond
+    ? { data: Float32Array.from([...cond.text.data, ...cond.uncond.data]), shape: [2, ...cond.text.shape.slice(1)] } // [2, L, D]
+    : cond.text; // [1, L, D]
+  const sequence = pack.transformer.sequence(latentShape);
+  const xb = new Float32Array(n * batch); // [B, C, F', H', W']
+  const v = new Float32Array(n);
+  return {
+    batch,
+    sequence,
+    async call(x, t, extra = {}) {
+      await yieldToEventLoop();
+      for (let b = 0; b < batch; b++) xb.set(x, b * n);
+      const out = await pack.transformer.forward({
+        latents: { data: xb, shape: [batch, ...latentShape.slice(1)] },
+        t,
+        text,
+        guidance: cond.guidance,
+        ...(extra.context ? { context: extra.context.context, bias: extra.context.bias } : {}),
+        ...(extra.fetchKV ? { fetchKV: extra.fetchKV } : {}),
+      });
+      const vb = out.velocity.data; // [B, C, F', H', W']
+      if (cond.uncond) {
+        const g = cond.guidance;
+        for (let i = 0; i < n; i++) v[i] = vb[n + i]! + g * (vb[i]! - vb[n + i]!); // v_∅ + g (v_c − v_∅)
+      } else {
+        v.set(vb.subarray(0, n));
+      }
+      const kv = new Map<number, LayerKV>();
+      for (const [layer, lkv] of out.kv) kv.set(layer, batch === 1 ? lkv : firstOfBatch(lkv));
+      return { v, kv };
+    },
+  };
+}

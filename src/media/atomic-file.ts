@@ -1,0 +1,100 @@
+/**
+ * Safe output writing: files appear complete or not at all, and unwritable destinations are
+ * reported before any long-running work starts.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, open, rename, rm, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+
+function errnoCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** A short, human-readable reason for a failed write into `dir`. */
+function describe(err: unknown, dir: string): string {
+  switch (errnoCode(err)) {
+    case 'ENOENT':
+      return `directory ${dir} does not exist`;
+    case 'ENOTDIR':
+      return `${dir} is not a directory`;
+    case 'EACCES':
+    case 'EPERM':
+      return `directory ${dir} is not writable`;
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'EROFS':
+      return `directory ${dir} is on a read-only file system`;
+    case 'ENOSPC':
+      return 'no space left on the device';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function writeError(path: string, reason: string, cause?: unknown): Error {
+  return new Error(`Cannot write ${path}: ${reason}`, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * Writes `data` to `path` atomically: the bytes go to a temporary file `.<name>.<random>.tmp`
+ * in the same directory, are flushed to disk, and the temporary file is then renamed over
+ * `path`. Readers see either the old file or the complete new one. An existing file keeps
+ * its permission bits. On any failure the temporary file is removed and an error
+ * `Cannot write <path>: <reason>` is thrown (the original error is its `cause`).
+ */
+export async function writeFileAtomic(path: string, data: Buffer | Uint8Array): Promise<void> {
+  const dir = dirname(resolve(path));
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+
+  // A missing target is the normal case; other problems surface when opening the temp file.
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw writeError(path, 'it is a directory');
+  const mode = existing ? existing.mode & 0o7777 : undefined;
+
+  let handle: FileHandle;
+  try {
+    handle = await open(tmp, 'wx');
+  } catch (err) {
+    throw writeError(path, describe(err, dir), err);
+  }
+  try {
+    try {
+      await handle.writeFile(data);
+      if (mode !== undefined) await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(path, describe(err, dir), err);
+  }
+}
+
+/**
+ * Checks, before any long work, that `path` could be written: its directory must exist,
+ * be a directory and be writable, and `path` itself must not be an existing directory.
+ * Throws `Cannot write <path>: directory <dir> does not exist` (or `... is not writable`,
+ * `... is not a directory`, `it is a directory`).
+ */
+export async function assertWritable(path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  // A missing target is fine; other problems are explained by the directory checks below.
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isDirectory()) throw writeError(path, 'it is a directory');
+  let dirInfo;
+  try {
+    dirInfo = await stat(dir);
+  } catch (err) {
+    throw writeError(path, describe(err, dir), err);
+  }
+  if (!dirInfo.isDirectory()) throw writeError(path, `${dir} is not a directory`);
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw writeError(path, `directory ${dir} is not writable`, err);
+  }
+}

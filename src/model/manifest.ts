@@ -1,0 +1,266 @@
+/**
+ * The model-pack manifest (docs/model-pack.md, section 2): its types and a validator that
+ * collects every problem instead of stopping at the first.
+ */
+export type TextMode = 'joint' | 'cross';
+export type GuidanceMode = 'cfg' | 'distilled';
+export type FitModeName = 'resize' | 'pad';
+/** Solver names as a manifest may spell them; the solvers layer owns their meaning. */
+export type SolverNameLike = 'euler' | 'midpoint' | 'fireflow';
+
+export type ShiftSpec =
+  | { readonly kind: 'static'; readonly value: number }
+  | { readonly kind: 'resolution'; readonly baseShift: number; readonly maxShift: number; readonly baseTokens: number; readonly maxTokens: number };
+
+export interface TaskDefaults {
+  readonly shareLayers?: readonly number[];
+  readonly shareSteps?: number;
+}
+
+export interface Manifest {
+  readonly format: 'flowedit.pack';
+  readonly formatVersion: 1;
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly license?: string;
+  readonly image: { readonly multiple: number; readonly maxPixels?: number; readonly defaultSize?: readonly [number, number] };
+  readonly frames?: { readonly max: number; readonly step: number };
+  readonly latent: {
+    readonly channels: number;
+    readonly spatialCompression: number;
+    readonly temporalCompression: number;
+    readonly scale: number;
+    readonly shift: number;
+  };
+  readonly schedule: { readonly shift: ShiftSpec };
+  readonly transformer: {
+    readonly file: string;
+    readonly patchSize: readonly [number, number, number];
+    readonly layers: number;
+    readonly heads: number;
+    readonly headDim: number;
+    readonly contextLayers: readonly number[];
+    readonly text: TextMode;
+    readonly guidance: GuidanceMode;
+  };
+  readonly text: { readonly encoder: string; readonly tokenizer: string; readonly maxTokens: number; readonly dim: number; readonly padId: number };
+  readonly vae?: { readonly encoder: string; readonly decoder: string };
+  readonly defaults?: TaskDefaults & {
+    readonly steps?: number;
+    readonly solver?: SolverNameLike;
+    readonly guidance?: number;
+    readonly fit?: FitModeName;
+    readonly tasks?: Readonly<Record<string, TaskDefaults>>;
+  };
+}
+
+type Json = unknown;
+type Obj = Record<string, Json>;
+
+/** Collects problems as "<path>: expected …, received …" lines. */
+class Checker {
+  readonly problems: string[] = [];
+
+  private fail(path: string, expected: string, value: Json): void {
+    const got = value === undefined ? 'nothing' : JSON.stringify(value);
+    this.problems.push(`${path}: expected ${expected}, received ${got}`);
+  }
+
+  object(v: Json, path: string): Obj | undefined {
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Obj;
+    this.fail(path, 'an object', v);
+    return undefined;
+  }
+
+  keys(o: Obj, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.problems.push(`${path}.${k}: unknown key (allowed: ${allowed.join(', ')})`);
+    }
+  }
+
+  int(v: Json, path: string, min = 0, optional = false): void {
+    if (optional && v === undefined) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(path, `an integer ≥ ${min}`, v);
+  }
+
+  num(v: Json, path: string, optional = false, positive = false): void {
+    if (optional && v === undefined) return;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) this.fail(path, positive ? 'a positive number' : 'a number', v);
+  }
+
+  str(v: Json, path: string, optional = false): void {
+    if (optional && v === undefined) return;
+    if (typeof v !== 'string' || v.length === 0) this.fail(path, 'a non-empty string', v);
+  }
+
+  oneOf(v: Json, path: string, options: readonly string[], optional = false): void {
+    if (optional && v === undefined) return;
+    if (typeof v !== 'string' || !options.includes(v)) this.fail(path, `one of ${options.map((o) => `"${o}"`).join(', ')}`, v);
+  }
+
+  file(v: Json, path: string): void {
+    this.str(v, path);
+    if (typeof v === 'string' && (v.startsWith('/') || v.split(/[\\/]/).includes('..'))) {
+      this.problems.push(`${path}: file "${v}" must be relative to the pack folder and stay inside it`);
+    }
+  }
+
+  intArray(v: Json, path: string, opts: { length?: number; min?: number; optional?: boolean; nonEmpty?: boolean } = {}): void {
+    if (opts.optional && v === undefined) return;
+    const ok =
+      Array.isArray(v) &&
+      v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= (opts.min ?? 0)) &&
+      (opts.length === undefined || v.length === opts.length) &&
+      (!opts.nonEmpty || v.length > 0);
+    if (!ok) {
+      const what = opts.length !== undefined ? `an array of ${opts.length} integers` : `an array of integers${opts.nonEmpty ? ' (at least one)' : ''}`;
+      this.fail(path, `${what} ≥ ${opts.min ?? 0}`, v);
+    }
+  }
+}
+
+const TOP_KEYS = ['format', 'formatVersion', 'id', 'name', 'description', 'license', 'image', 'frames', 'latent', 'schedule', 'transformer', 'text', 'vae', 'defaults'];
+const SOLVER_NAMES = ['euler', 'midpoint', 'fireflow'];
+
+function checkTaskDefaults(c: Checker, o: Obj, path: string, contextLayers: readonly number[]): void {
+  c.intArray(o.shareLayers, `${path}.shareLayers`, { optional: true, nonEmpty: true });
+  if (Array.isArray(o.shareLayers)) {
+    for (const l of o.shareLayers) {
+      if (typeof l === 'number' && !contextLayers.includes(l)) {
+        c.problems.push(`${path}.shareLayers: layer ${l} has no context ports (contextLayers: ${contextLayers.join(', ')})`);
+      }
+    }
+  }
+  if (o.shareSteps !== undefined && (typeof o.shareSteps !== 'number' || !(o.shareSteps > 0 && o.shareSteps <= 1))) {
+    c.problems.push(`${path}.shareSteps: expected a number in (0, 1], received ${JSON.stringify(o.shareSteps)}`);
+  }
+}
+
+/** Validates parsed manifest JSON. Returns the manifest, or every problem found. */
+export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } | { manifest: null; problems: string[] } {
+  const c = new Checker();
+  const m = c.object(raw, 'manifest');
+  if (!m) return { manifest: null, problems: c.problems };
+  c.keys(m, 'manifest', TOP_KEYS);
+  if (m.format !== 'flowedit.pack') c.problems.push(`format: expected "flowedit.pack", received ${JSON.stringify(m.format)}`);
+  if (m.formatVersion !== 1) c.problems.push(`formatVersion: expected 1, received ${JSON.stringify(m.formatVersion)}`);
+  c.str(m.id, 'id');
+  if (typeof m.id === 'string' && !/^[a-z0-9][a-z0-9._-]*$/.test(m.id)) c.problems.push(`id: expected [a-z0-9][a-z0-9._-]*, received "${m.id}"`);
+  c.str(m.name, 'name');
+  c.str(m.description, 'description', true);
+  c.str(m.license, 'license', true);
+
+  const image = c.object(m.image, 'image');
+  if (image) {
+    c.keys(image, 'image', ['multiple', 'maxPixels', 'defaultSize']);
+    c.int(image.multiple, 'image.multiple', 1);
+    c.int(image.maxPixels, 'image.maxPixels', 1, true);
+    c.intArray(image.defaultSize, 'image.defaultSize', { length: 2, min: 1, optional: true });
+  }
+  if (m.frames !== undefined) {
+    const frames = c.object(m.frames, 'frames');
+    if (frames) {
+      c.keys(frames, 'frames', ['max', 'step']);
+      c.int(frames.max, 'frames.max', 1);
+      c.int(frames.step, 'frames.step', 1);
+    }
+  }
+  const latent = c.object(m.latent, 'latent');
+  if (latent) {
+    c.keys(latent, 'latent', ['channels', 'spatialCompression', 'temporalCompression', 'scale', 'shift']);
+    c.int(latent.channels, 'latent.channels', 1);
+    c.int(latent.spatialCompression, 'latent.spatialCompression', 1);
+    c.int(latent.temporalCompression, 'latent.temporalCompression', 1);
+    c.num(latent.scale, 'latent.scale', false, true);
+    c.num(latent.shift, 'latent.shift');
+  }
+  const schedule = c.object(m.schedule, 'schedule');
+  const shift = schedule ? c.object(schedule.shift, 'schedule.shift') : undefined;
+  if (schedule) c.keys(schedule, 'schedule', ['shift']);
+  if (shift) {
+    c.oneOf(shift.kind, 'schedule.shift.kind', ['static', 'resolution']);
+    if (shift.kind === 'static') {
+      c.keys(shift, 'schedule.shift', ['kind', 'value']);
+      c.num(shift.value, 'schedule.shift.value', false, true);
+    } else if (shift.kind === 'resolution') {
+      c.keys(shift, 'schedule.shift', ['kind', 'baseShift', 'maxShift', 'baseTokens', 'maxTokens']);
+      c.num(shift.baseShift, 'schedule.shift.baseShift');
+      c.num(shift.maxShift, 'schedule.shift.maxShift');
+      c.int(shift.baseTokens, 'schedule.shift.baseTokens', 1);
+      c.int(shift.maxTokens, 'schedule.shift.maxTokens', 1);
+      if (shift.baseTokens === shift.maxTokens) c.problems.push('schedule.shift: baseTokens and maxTokens must differ');
+    }
+  }
+  const tr = c.object(m.transformer, 'transformer');
+  let contextLayers: number[] = [];
+  if (tr) {
+    c.keys(tr, 'transformer', ['file', 'patchSize', 'layers', 'heads', 'headDim', 'contextLayers', 'text', 'guidance']);
+    c.file(tr.file, 'transformer.file');
+    c.intArray(tr.patchSize, 'transformer.patchSize', { length: 3, min: 1 });
+    c.int(tr.layers, 'transformer.layers', 1);
+    c.int(tr.heads, 'transformer.heads', 1);
+    c.int(tr.headDim, 'transformer.headDim', 1);
+    c.intArray(tr.contextLayers, 'transformer.contextLayers', { nonEmpty: true });
+    if (Array.isArray(tr.contextLayers)) {
+      contextLayers = tr.contextLayers.filter((x): x is number => typeof x === 'number');
+      const sorted = contextLayers.every((l, i) => i === 0 || l > (contextLayers[i - 1] ?? -1));
+      if (!sorted) c.problems.push('transformer.contextLayers: expected ascending unique layer indices');
+      if (typeof tr.layers === 'number' && contextLayers.some((l) => l >= (tr.layers as number))) {
+        c.problems.push(`transformer.contextLayers: every index must be < layers (${tr.layers})`);
+      }
+    }
+    c.oneOf(tr.text, 'transformer.text', ['joint', 'cross']);
+    c.oneOf(tr.guidance, 'transformer.guidance', ['cfg', 'distilled']);
+  }
+  const text = c.object(m.text, 'text');
+  if (text) {
+    c.keys(text, 'text', ['encoder', 'tokenizer', 'maxTokens', 'dim', 'padId']);
+    c.file(text.encoder, 'text.encoder');
+    c.file(text.tokenizer, 'text.tokenizer');
+    c.int(text.maxTokens, 'text.maxTokens', 1);
+    c.int(text.dim, 'text.dim', 1);
+    c.int(text.padId, 'text.padId', 0);
+  }
+  if (m.vae !== undefined) {
+    const vae = c.object(m.vae, 'vae');
+    if (vae) {
+      c.keys(vae, 'vae', ['encoder', 'decoder']);
+      c.file(vae.encoder, 'vae.encoder');
+      c.file(vae.decoder, 'vae.decoder');
+    }
+  } else if (latent) {
+    const pixel = latent.channels === 3 && latent.spatialCompression === 1 && latent.temporalCompression === 1 && latent.scale === 1 && latent.shift === 0;
+    if (!pixel) c.problems.push('latent: a pack without vae works in pixel space and needs channels 3, spatialCompression 1, temporalCompression 1, scale 1, shift 0');
+  }
+  if (image && latent && tr && Array.isArray(tr.patchSize) && typeof image.multiple === 'number') {
+    const s = Number(latent.spatialCompression);
+    const [, ph, pw] = tr.patchSize as number[];
+    if (ph && pw && (image.multiple % (s * ph) !== 0 || image.multiple % (s * pw) !== 0)) {
+      c.problems.push(`image.multiple: ${image.multiple} must be a multiple of spatialCompression × patch size (${s * ph} and ${s * pw})`);
+    }
+  }
+  if (m.defaults !== undefined) {
+    const d = c.object(m.defaults, 'defaults');
+    if (d) {
+      c.keys(d, 'defaults', ['steps', 'solver', 'guidance', 'shareLayers', 'shareSteps', 'fit', 'tasks']);
+      c.int(d.steps, 'defaults.steps', 1, true);
+      c.oneOf(d.solver, 'defaults.solver', SOLVER_NAMES, true);
+      c.num(d.guidance, 'defaults.guidance', true, true);
+      c.oneOf(d.fit, 'defaults.fit', ['resize', 'pad'], true);
+      checkTaskDefaults(c, d, 'defaults', contextLayers);
+      if (d.tasks !== undefined) {
+        const tasks = c.object(d.tasks, 'defaults.tasks');
+        for (const [name, task] of Object.entries(tasks ?? {})) {
+          const t = c.object(task, `defaults.tasks.${name}`);
+          if (t) {
+            c.keys(t, `defaults.tasks.${name}`, ['shareLayers', 'shareSteps']);
+            checkTaskDefaults(c, t, `defaults.tasks.${name}`, contextLayers);
+          }
+        }
+      }
+    }
+  }
+  if (c.problems.length > 0) return { manifest: null, problems: c.problems };
+  return { manifest: raw as Manifest, problems: [] };
+}

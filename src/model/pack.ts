@@ -1,0 +1,178 @@
+/**
+ * Model packs on disk: reading and validating a pack folder, and loading its graphs.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { checkManifest, type Manifest } from './manifest.js';
+import { graphSpecs, type GraphSpec } from './ports.js';
+import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo } from './ort.js';
+import { createTextEncoder, type TextEncoder } from './text.js';
+import { Transformer } from './transformer.js';
+import { createVae, type Vae } from './vae.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+
+/** A pack that failed validation: every problem is listed. */
+export class PackError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`Model pack ${dir} is not valid:\n  - ${problems.join('\n  - ')}\nRun 'flowedit models validate ${dir}' after fixing it; docs/model-pack.md describes the format.`);
+    this.name = 'PackError';
+  }
+}
+
+export interface PackInfo {
+  readonly dir: string;
+  readonly manifest: Manifest;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** Reads and checks a pack's manifest (no ONNX is loaded). Throws PackError listing problems. */
+export async function readPack(dir: string): Promise<PackInfo> {
+  const root = resolve(dir);
+  const manifestPath = join(root, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch {
+    const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
+    throw new PackError(dir, [isDir ? `no ${MANIFEST_FILE} in the folder` : 'folder not found']);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PackError(dir, [`${MANIFEST_FILE} is not valid JSON: ${(err as Error).message}`]);
+  }
+  const checked = checkManifest(raw);
+  if (!checked.manifest) throw new PackError(dir, checked.problems);
+  return { dir: root, manifest: checked.manifest };
+}
+
+function compareGraph(spec: GraphSpec, inputs: readonly PortInfo[], outputs: readonly PortInfo[]): string[] {
+  const problems: string[] = [];
+  const side = (kind: 'input' | 'output', want: GraphSpec['inputs'], have: readonly PortInfo[]) => {
+    const byName = new Map(have.map((p) => [p.name, p]));
+    for (const w of want) {
+      const h = byName.get(w.name);
+      const expect = `${w.dtype} [${w.shape.join(', ')}]`;
+      if (!h) {
+        problems.push(`${spec.file}: missing ${kind} '${w.name}' (${expect})`);
+        continue;
+      }
+      if (h.dtype !== w.dtype) problems.push(`${spec.file}: ${kind} '${w.name}' is ${h.dtype}, expected ${w.dtype}`);
+      if (h.shape.length !== w.shape.length) {
+        problems.push(`${spec.file}: ${kind} '${w.name}' has rank ${h.shape.length} [${h.shape.join(', ')}], expected rank ${w.shape.length} [${w.shape.join(', ')}]`);
+      } else {
+        w.shape.forEach((dim, axis) => {
+          const got = h.shape[axis];
+          if (typeof dim === 'number' && typeof got === 'number' && got >= 0 && got !== dim) {
+            problems.push(`${spec.file}: ${kind} '${w.name}' axis ${axis} is ${got}, expected ${dim}`);
+          }
+        });
+      }
+    }
+    const wanted = new Set(want.map((w) => w.name));
+    for (const h of have) {
+      if (!wanted.has(h.name) && kind === 'input') problems.push(`${spec.file}: unexpected input '${h.name}' (flowedit will not feed it)`);
+    }
+  };
+  side('input', spec.inputs, inputs);
+  side('output', spec.outputs, outputs);
+  return problems;
+}
+
+/**
+ * Checks a pack completely: manifest schema, files present, and each ONNX graph's input and
+ * output names, element types, ranks and fixed sizes. Returns every problem (empty = valid).
+ */
+export async function validatePack(dir: string): Promise<string[]> {
+  let info: PackInfo;
+  try {
+    info = await readPack(dir);
+  } catch (err) {
+    if (err instanceof PackError) return [...err.problems];
+    throw err;
+  }
+  const problems: string[] = [];
+  const tokenizer = join(info.dir, info.manifest.text.tokenizer);
+  if (!(await exists(tokenizer))) problems.push(`${info.manifest.text.tokenizer}: file not found`);
+  else {
+    try {
+      JSON.parse(await readFile(tokenizer, 'utf8'));
+    } catch (err) {
+      problems.push(`${info.manifest.text.tokenizer}: not valid JSON (${(err as Error).message})`);
+    }
+  }
+  for (const spec of graphSpecs(info.manifest)) {
+    const path = join(info.dir, spec.file);
+    if (!(await exists(path))) {
+      problems.push(`${spec.file}: file not found (the ${spec.role})`);
+      continue;
+    }
+    let graph: OnnxGraph;
+    try {
+      graph = await openGraph(path, { threads: 1 });
+    } catch (err) {
+      problems.push(`${spec.file}: ${(err as Error).message}`);
+      continue;
+    }
+    problems.push(...compareGraph(spec, graph.inputs, graph.outputs));
+    await graph.release();
+  }
+  return problems;
+}
+
+/** A pack with its graphs open, ready to run. */
+export interface LoadedPack extends PackInfo {
+  readonly transformer: Transformer;
+  readonly text: TextEncoder;
+  readonly vae: Vae;
+  release(): Promise<void>;
+}
+
+/**
+ * Loads a pack: reads the manifest, opens every graph and checks its ports against the
+ * manifest before anything runs. Throws PackError listing every problem.
+ */
+export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<LoadedPack> {
+  const info = await readPack(dir);
+  const m = info.manifest;
+  const problems: string[] = [];
+  if (!(await exists(join(info.dir, m.text.tokenizer)))) problems.push(`${m.text.tokenizer}: file not found (the tokenizer)`);
+  const graphs = new Map<GraphSpec['role'], OnnxGraph>();
+  for (const spec of graphSpecs(m)) {
+    const path = join(info.dir, spec.file);
+    if (!(await exists(path))) {
+      problems.push(`${spec.file}: file not found (the ${spec.role})`);
+      continue;
+    }
+    const graph = await openGraph(path, opts);
+    graphs.set(spec.role, graph);
+    problems.push(...compareGraph(spec, graph.inputs, graph.outputs));
+  }
+  if (problems.length > 0) {
+    await Promise.all([...graphs.values()].map((g) => g.release()));
+    throw new PackError(dir, problems);
+  }
+  const transformer = new Transformer(m, graphs.get('transformer')!);
+  const text = await createTextEncoder(m, info.dir, graphs.get('text encoder')!);
+  const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
+  return {
+    ...info,
+    transformer,
+    text,
+    vae,
+    async release() {
+      await Promise.all([...graphs.values()].map((g) => g.release()));
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/** The flowedit command line, run as a user runs it: a child process on real files. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cp, readdir, readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { readPngTextChunks } from '../../src/media/png-text.js';
+import { readImage } from '../../src/media/image.js';
+import { CLI, SAMPLE, TINY, tempDir } from '../paths.js';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function flowedit(args: string[], opts: { onStderr?: (chunk: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      opts.onStderr?.(String(d), (sig) => child.kill(sig));
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let dir: string;
+before(async () => {
+  dir = await tempDir('flowedit-cli-');
+});
+
+/** A failure is one clear line, a non-zero exit and no stack trace. */
+function assertCleanFailure(r: Result, message: RegExp): void {
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('invert → reconstruct → edit from the CLI on a sample image', { timeout: 120_000 }, async () => {
+  const inv = join(dir, 'sample.flowinv');
+  const rec = join(dir, 'rec.png');
+  const out = join(dir, 'edit.png');
+  const r1 = await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle on stripes', '--steps', '6', '--solver', 'midpoint', '-o', inv]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.match(r1.stderr, /wrote inversion .*sample\.flowinv \(12 model calls/);
+  const r2 = await flowedit(['reconstruct', inv, '-o', rec]);
+  assert.equal(r2.code, 0, r2.stderr);
+  const r3 = await flowedit(['edit', inv, '--target-prompt', 'a blue circle on stripes', '--share-layers', '1,2', '-o', out]);
+  assert.equal(r3.code, 0, r3.stderr);
+  const source = await readImage(SAMPLE);
+  for (const file of [rec, out]) {
+    const img = await readImage(file);
+    assert.equal(img.width, source.width);
+    assert.equal(img.height, source.height);
+  }
+  const text = readPngTextChunks(await readFile(out));
+  const record = JSON.parse(text.flowedit!);
+  assert.equal(record.command, 'edit');
+  assert.equal(record.sourcePrompt, 'a red circle on stripes');
+  assert.equal(record.targetPrompt, 'a blue circle on stripes');
+  assert.equal(record.steps, 6);
+  assert.equal(record.solver, 'midpoint');
+  assert.equal(record.model, 'tiny');
+  assert.deepEqual(record.shareLayers, [1, 2]);
+  assert.match(text.parameters!, /Target prompt: a blue circle on stripes/);
+  assert.match(text.parameters!, /Steps: 6, Solver: midpoint, Guidance: 2, Seed: 0/);
+  assert.match(text.parameters!, /Model: tiny, Version: flowedit \d+\.\d+\.\d+/);
+});
+
+test('edit straight from an image, saving the inversion', { timeout: 120_000 }, async () => {
+  const out = join(dir, 'direct.png');
+  const inv = join(dir, 'direct.flowinv');
+  const r = await flowedit(['edit', SAMPLE, '--source-prompt', 'a red circle', '--target-prompt', 'a green circle', '--steps', '4', '--save-inversion', inv, '-o', out, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '');
+  assert.ok((await readFile(inv)).subarray(0, 8).toString() === 'FLOWINV1');
+});
+
+test('bad input: one clear message, non-zero exit, no output left', async () => {
+  const out = join(dir, 'never.png');
+  const notImage = join(dir, 'notes.png');
+  await writeFile(notImage, 'just text');
+  const badPack = join(dir, 'bad-pack');
+  await cp(TINY, badPack, { recursive: true });
+  const m = JSON.parse(await readFile(join(badPack, 'manifest.json'), 'utf8'));
+  m.transformer.heads = 'two';
+  await writeFile(join(badPack, 'manifest.json'), JSON.stringify(m));
+  const locked = join(dir, 'locked');
+  await mkdir(locked);
+  await chmod(locked, 0o500);
+
+  assertCleanFailure(await flowedit(['invert', join(dir, 'missing.png'), '-o', out]), /flowedit: Input not found: .*missing\.png/);
+  assertCleanFailure(await flowedit(['invert', notImage, '-o', out]), /Cannot read .*notes\.png as an image \(expected PNG, JPEG or WebP\)/);
+  assertCleanFailure(await flowedit(['invert', SAMPLE, '--solver', 'rk4', '-o', out]), /Unknown solver "rk4": choose one of euler, midpoint, fireflow/);
+  assertCleanFailure(await flowedit(['invert', SAMPLE, '--steps', '0', '-o', out]), /Expected a positive integer for --steps but received 0/);
+  assertCleanFailure(await flowedit(['invert', SAMPLE, '-o', join(dir, 'no-such-dir', 'x.flowinv')]), /Cannot write .*x\.flowinv: directory .*no-such-dir does not exist/);
+  if (process.getuid?.() !== 0) {
+    assertCleanFailure(await flowedit(['invert', SAMPLE, '-o', join(locked, 'x.flowinv')]), /is not writable/);
+  }
+  assertCleanFailure(await flowedit(['invert', SAMPLE, '--model', badPack, '-o', out]), /Model pack .*bad-pack is not valid:\n\s+- transformer\.heads: expected an integer ≥ 1, received "two"/);
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--share-layers', '', '-o', out]), /share layer set is empty/);
+  assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '-o', out]), /is not an inversion file/);
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '-o', out]), /Missing required argument: target-prompt/);
+  const verbose = await flowedit(['invert', join(dir, 'missing.png'), '-o', out, '--verbose']);
+  assert.match(verbose.stderr, /\n\s+at /, '--verbose shows the stack');
+  const left = (await readdir(dir)).filter((f) => f.startsWith('never') || f.endsWith('.tmp'));
+  assert.deepEqual(left, []);
+});
+
+test('models validate prints every problem; models list shows the default pack', async () => {
+  const badPack = join(dir, 'bad-pack-2');
+  await cp(TINY, badPack, { recursive: true });
+  const m = JSON.parse(await readFile(join(badPack, 'manifest.json'), 'utf8'));
+  m.transformer.contextLayers = [0, 1, 2, 3];
+  m.transformer.layers = 4;
+  await writeFile(join(badPack, 'manifest.json'), JSON.stringify(m));
+  const bad = await flowedit(['models', 'validate', badPack]);
+  assertCleanFailure(bad, /has \d+ problems:\n\s+- transformer\.onnx: missing input 'ctx_k\.3'/);
+  assert.match(bad.stderr, /missing output 'v\.3'/);
+  const good = await flowedit(['models', 'validate', TINY]);
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /valid flowedit pack 'tiny'/);
+  const list = await flowedit(['models', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /\* tiny /);
+});
+
+test('Ctrl-C cancels between steps and leaves no partial output', { timeout: 120_000 }, async () => {
+  const out = join(dir, 'cancelled.flowinv');
+  let sent = false;
+  const r = await flowedit(['invert', SAMPLE, '--steps', '400', '--solver', 'euler', '-o', out], {
+    onStderr: (chunk, kill) => {
+      if (!sent && /invert/.test(chunk)) {
+        sent = true;
+        kill('SIGINT');
+      }
+    },
+  });
+  assert.ok(sent, 'progress was shown before the interrupt');
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /cancelled; no output was written/);
+  const left = (await readdir(dir)).filter((f) => f.includes('cancelled'));
+  assert.deepEqual(left, []);
+});
+
+test('--help explains the options without loading a model', async () => {
+  const r = await flowedit(['edit', '--help']);
+  assert.equal(r.code, 0);
+  for (const option of ['--source-prompt', '--target-prompt', '--share-layers', '--share-steps', '--solver', '--guidance', '--model', '--steps', '--seed']) {
+    assert.match(r.stdout, new RegExp(option));
+  }
+});

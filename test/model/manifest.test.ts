@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkManifest } from '../../src/model/manifest.js';
+import { TINY, TINY_PIXEL } from '../paths.js';
+
+async function fixtureManifest(dir: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+}
+
+test('the fixture manifests are valid', async () => {
+  for (const dir of [TINY, TINY_PIXEL]) {
+    assert.deepEqual(checkManifest(await fixtureManifest(dir)).problems, []);
+  }
+});
+
+test('every problem is reported, with what was expected and received', async () => {
+  const m = await fixtureManifest(TINY);
+  const bad = {
+    ...m,
+    formatVersion: 2,
+    colour: 'red',
+    transformer: { ...(m.transformer as object), heads: 0, contextLayers: [0, 9], text: 'both' },
+  };
+  const { manifest, problems } = checkManifest(bad);
+  assert.equal(manifest, null);
+  assert.ok(problems.includes('formatVersion: expected 1, received 2'), problems.join('\n'));
+  assert.ok(problems.some((p) => p.startsWith('manifest.colour: unknown key')));
+  assert.ok(problems.includes('transformer.heads: expected an integer ≥ 1, received 0'));
+  assert.ok(problems.some((p) => p.startsWith('transformer.contextLayers: every index must be < layers')));
+  assert.ok(problems.includes('transformer.text: expected one of "joint", "cross", received "both"'));
+});
+
+test('files must stay inside the pack', async () => {
+  const m = await fixtureManifest(TINY);
+  const { problems } = checkManifest({ ...m, transformer: { ...(m.transformer as object), file: '../elsewhere.onnx' } });
+  assert.ok(problems.some((p) => p.includes('must be relative to the pack folder')));
+});
+
+test('a pack without a VAE must declare pixel space', async () => {
+  const m = await fixtureManifest(TINY_PIXEL);
+  const { problems } = checkManifest({ ...m, latent: { ...(m.latent as object), channels: 4 } });
+  assert.ok(problems.some((p) => p.startsWith('latent: a pack without vae works in pixel space')));
+});
+
+test('default share layers must have context ports', async () => {
+  const m = await fixtureManifest(TINY);
+  const { problems } = checkManifest({ ...m, defaults: { shareLayers: [7], tasks: { edit: { shareSteps: 2 } } } });
+  assert.ok(problems.some((p) => p.startsWith('defaults.shareLayers: layer 7 has no context ports')));
+  assert.ok(problems.some((p) => p.startsWith('defaults.tasks.edit.shareSteps: expected a number in (0, 1]')));
+});

@@ -1,0 +1,94 @@
+/**
+ * Parity of the exported ONNX graphs (run by onnxruntime-node through the model layer) with the
+ * PyTorch modules they came from. python/parity_cases.py builds fresh models with Debian's
+ * python3-torch, exports them as packs and saves inputs with PyTorch's outputs; this test runs
+ * every case. Error measure: ‖onnx − torch‖∞ / ‖torch‖∞ per output, at most 1e-4.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { openGraph, type Feed } from '../../src/model/ort.js';
+import { validatePack } from '../../src/model/pack.js';
+import { ROOT, tempDir } from '../paths.js';
+
+const run = promisify(execFile);
+const PYTHON = process.env.FLOWEDIT_PYTHON ?? '/usr/bin/python3';
+
+interface Port {
+  dtype: 'float32' | 'int64';
+  shape: number[];
+  file: string;
+}
+interface Case {
+  graph: 'transformer' | 'text_encoder' | 'vae_encoder' | 'vae_decoder';
+  inputs: Record<string, Port>;
+  outputs: Record<string, Port>;
+}
+
+const GRAPH_FILE: Record<Case['graph'], string> = {
+  transformer: 'transformer.onnx',
+  text_encoder: 'text_encoder.onnx',
+  vae_encoder: 'vae_encoder.onnx',
+  vae_decoder: 'vae_decoder.onnx',
+};
+
+async function load(dir: string, p: Port): Promise<Feed> {
+  const buf = await readFile(join(dir, p.file));
+  const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+  return p.dtype === 'int64'
+    ? { dtype: 'int64', data: new BigInt64Array(bytes), shape: p.shape }
+    : { dtype: 'float32', data: new Float32Array(bytes), shape: p.shape };
+}
+
+function relativeError(got: Float32Array, want: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return diff / Math.max(scale, 1e-12);
+}
+
+test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 and 3 frames', { timeout: 600_000 }, async () => {
+  const out = await tempDir('flowedit-parity-');
+  try {
+    await run(PYTHON, [join(ROOT, 'python/parity_cases.py'), '--out', out], { cwd: ROOT, maxBuffer: 1 << 24 });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    assert.fail(
+      `python/parity_cases.py failed (it needs Debian's python3-torch, python3-onnx and python3-numpy; set FLOWEDIT_PYTHON to another interpreter):\n${e.stderr ?? e.message}`,
+    );
+  }
+  const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { packs: Record<string, string[]> };
+  let checked = 0;
+  let worst = 0;
+  for (const [pack, cases] of Object.entries(summary.packs)) {
+    const packDir = join(out, pack);
+    assert.deepEqual(await validatePack(packDir), [], `exported pack ${pack} validates`);
+    for (const name of cases) {
+      const caseDir = join(packDir, 'cases', name);
+      const c = JSON.parse(await readFile(join(caseDir, 'case.json'), 'utf8')) as Case;
+      const graph = await openGraph(join(packDir, GRAPH_FILE[c.graph]), { threads: 1 });
+      const feeds: Record<string, Feed> = {};
+      for (const [input, port] of Object.entries(c.inputs)) feeds[input] = await load(caseDir, port);
+      const result = await graph.run(feeds, Object.keys(c.outputs));
+      for (const [output, port] of Object.entries(c.outputs)) {
+        const want = (await load(caseDir, port)).data as Float32Array;
+        const got = result[output]!;
+        assert.deepEqual(got.shape, port.shape, `${pack}/${name}/${output} shape`);
+        const err = relativeError(got.data, want);
+        worst = Math.max(worst, err);
+        console.log(`parity ${pack}/${name}/${output}: ${err.toExponential(2)}`);
+        assert.ok(err <= 1e-4, `${pack}/${name}/${output}: relative error ${err} > 1e-4`);
+        checked += 1;
+      }
+      await graph.release();
+    }
+  }
+  console.log(`parity: ${checked} outputs, worst relative error ${worst.toExponential(2)}`);
+  assert.ok(checked >= 20, `expected at least 20 compared outputs, got ${checked}`);
+});

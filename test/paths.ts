@@ -1,0 +1,30 @@
+/** Paths the tests share: the repository root and the committed fixtures. */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root: this file runs as dist/test/paths.js. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const TINY = join(ROOT, 'test/fixtures/packs/tiny');
+export const TINY_PIXEL = join(ROOT, 'test/fixtures/packs/tiny-pixel');
+export const SAMPLE = join(ROOT, 'samples/red-circle-on-stripes.png');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+export function tempDir(prefix = 'flowedit-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** PSNR in dB between two arrays of values in [-1, 1] (peak-to-peak 2). */
+export function psnr(a: Float32Array, b: Float32Array): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  const mse = se / a.length;
+  return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
