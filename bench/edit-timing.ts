@@ -3,18 +3,20 @@
  * the same library the CLI uses. Usage: npm run bench -- [--model <pack>] [--steps N] [--solver S]
  * Prints figures; asserts nothing (timings on shared machines are noisy).
  */
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { editImage, invertImage, reconstructImage } from '../src/edit/image-jobs.js';
 import { resolveSettings } from '../src/edit/settings.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { loadPack } from '../src/model/pack.js';
 import { isSolverName } from '../src/solvers/index.js';
-import { SAMPLE } from '../test/paths.js';
 
 const { values } = parseArgs({
   options: { model: { type: 'string' }, steps: { type: 'string' }, solver: { type: 'string' }, repeat: { type: 'string', default: '3' } },
 });
 const packDir = values.model ?? builtinPackDir();
+/** This script runs as dist/bench/edit-timing.js. */
+const SAMPLE = fileURLToPath(new URL('../../samples/red-circle-on-stripes.png', import.meta.url));
 
 async function once(): Promise<Record<string, number>> {
   const t0 = performance.now();

@@ -16,14 +16,16 @@ export function tempDir(prefix = 'flowedit-test-'): Promise<string> {
 }
 
 /** PSNR in dB between two arrays of values in [-1, 1] (peak-to-peak 2). */
-export function psnr(a: Float32Array, b: Float32Array): number {
+export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`psnr needs equal lengths, got ${a.length} and ${b.length}`);
   let se = 0;
   for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
   const mse = se / a.length;
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
 }
 
-export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;

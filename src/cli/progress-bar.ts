@@ -1,4 +1,4 @@
-/** A one-line progress bar on stderr, redrawn in place on a terminal and printed per phase otherwise. */
+/** A one-line progress bar on stderr, redrawn in place on a terminal; elsewhere one line per finished phase. */
 export interface ProgressLine {
   update(label: string, done: number, total: number): void;
   done(): void;
@@ -16,10 +16,10 @@ export function progressLine(stream: NodeJS.WriteStream = process.stderr, quiet 
         const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
         stream.write(`\r${label.padEnd(11)} ${bar} ${done}/${total}`);
         drawn = true;
-      } else if (label !== lastLabel || done === total) {
-        if (label !== lastLabel || done === total) stream.write(`${label} ${done}/${total}\n`);
+      } else if (done === total && label !== lastLabel) {
+        stream.write(`${label} ${done}/${total}\n`);
       }
-      lastLabel = label;
+      lastLabel = done === total ? label : '';
     },
     done() {
       if (drawn) stream.write('\n');

@@ -3,8 +3,7 @@
  * reported before any long-running work starts.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -92,9 +91,12 @@ export async function assertWritable(path: string): Promise<void> {
     throw writeError(path, describe(err, dir), err);
   }
   if (!dirInfo.isDirectory()) throw writeError(path, `${dir} is not a directory`);
+  // Permission bits do not bind root, so create and remove a probe file rather than ask access().
+  const probe = join(dir, `.flowedit-probe-${randomBytes(6).toString('hex')}`);
   try {
-    await access(dir, constants.W_OK | constants.X_OK);
+    await (await open(probe, 'wx')).close();
   } catch (err) {
-    throw writeError(path, `directory ${dir} is not writable`, err);
+    throw writeError(path, describe(err, dir), err);
   }
+  await rm(probe, { force: true });
 }

@@ -3,7 +3,7 @@
  * sharp; everything above it sees images as planar float RGB in [-1, 1].
  */
 import { stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 
 /**
  * An RGB image held as planar float32 values: `data` has layout [3, height, width]
@@ -220,19 +220,23 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
     .toBuffer();
 }
 
+/** sharp's metadata of an input file, with this module's errors. */
+async function readMetadata(path: string): Promise<Metadata> {
+  await assertInputFile(path);
+  try {
+    return await sharp(path).metadata();
+  } catch (err) {
+    throw decodeError(path, err);
+  }
+}
+
 /**
  * Size and format of an image file without decoding its pixels. Width and height are
  * after EXIF orientation, i.e. the size readImage returns. `format` is sharp's name
  * for it (`png`, `jpeg`, `webp`, ...).
  */
 export async function imageSize(path: string): Promise<{ width: number; height: number; format: string }> {
-  await assertInputFile(path);
-  let meta;
-  try {
-    meta = await sharp(path).metadata();
-  } catch (err) {
-    throw decodeError(path, err);
-  }
+  const meta = await readMetadata(path);
   const oriented = (meta as { autoOrient?: { width: number; height: number } }).autoOrient;
   const width = oriented?.width ?? meta.width;
   const height = oriented?.height ?? meta.height;
@@ -247,13 +251,7 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
  * Returns an empty record for images without any. When a keyword repeats, the last one wins.
  */
 export async function readPngComments(path: string): Promise<Record<string, string>> {
-  await assertInputFile(path);
-  let meta;
-  try {
-    meta = await sharp(path).metadata();
-  } catch (err) {
-    throw decodeError(path, err);
-  }
+  const meta = await readMetadata(path);
   const out: Record<string, string> = {};
   for (const { keyword, text } of meta.comments ?? []) {
     // defineProperty keeps keywords such as `__proto__` as plain data

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { RgbImage } from '../../src/media/image.js';
+import { maxAbsDiff, psnr as psnrOf } from '../paths.js';
 
 /** A fresh temporary directory and a function that removes it. */
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -73,20 +74,9 @@ export async function decodeBytes(encoded: Buffer | string): Promise<{ data: Buf
 }
 
 /** Peak signal-to-noise ratio in dB between two images, on the [-1, 1] scale (peak-to-peak 2). */
+/** PSNR of two images in dB, values in [-1, 1]. */
 export function psnr(a: RgbImage, b: RgbImage): number {
-  if (a.data.length !== b.data.length) throw new Error('psnr needs images of equal size');
-  let sum = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const d = (a.data[i] as number) - (b.data[i] as number);
-    sum += d * d;
-  }
-  const mse = sum / a.data.length;
-  return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
+  return psnrOf(a.data, b.data);
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-}
+export { maxAbsDiff };

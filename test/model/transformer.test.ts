@@ -94,3 +94,19 @@ test('tokenizer pads to L and maps unknown words', () => {
   assert.equal(ids[3], 1); // [UNK]
   assert.deepEqual(ids.slice(4), [0, 0, 0, 0]);
 });
+
+test('a failed run reports every input with its dtype and shape', async () => {
+  const text = await tiny.text.encode(['a red circle']);
+  const k = { data: new Float32Array(2 * 3 * 16), shape: [1, 2, 3, 16] };
+  const v = { data: new Float32Array(2 * 4 * 16), shape: [1, 2, 4, 16] }; // Sc disagrees with the keys'
+  await assert.rejects(
+    tiny.transformer.forward({ latents: noise([1, 4, 1, 8, 8], 6), t: 0.5, text, context: new Map([[1, { k, v }]]) }),
+    (err: Error) => {
+      assert.match(err.message, /^Running .*transformer\.onnx failed: /);
+      for (const line of ['latents: float32 [1, 4, 1, 8, 8]', 't: float32 [1]', 'text: float32 [1, 8, 32]', 'ctx_k.1: float32 [1, 2, 3, 16]', 'ctx_v.1: float32 [1, 2, 4, 16]', 'ctx_bias.1: float32 [1, 27]', 'ctx_k.0: float32 [1, 2, 0, 16]']) {
+        assert.ok(err.message.includes(line), `${line} in:\n${err.message}`);
+      }
+      return true;
+    },
+  );
+});
