@@ -1,4 +1,4 @@
-"""Write the random-weight test packs to test/fixtures/packs/{tiny,tiny-pixel}/.
+"""Write the random-weight test packs to test/fixtures/packs/{tiny,tiny-pixel,tiny-uncond}/.
 
     /usr/bin/python3 python/make_fixture.py [--out test/fixtures/packs]
 
@@ -49,6 +49,20 @@ FIXTURES = {
             "solver": "midpoint",
             "guidance": 2.0,
             "shareLayers": [1],
+            "shareSteps": 0.5,
+        },
+    ),
+    "tiny-uncond": dict(
+        name="Tiny random DiT (pixel space, unconditional)",
+        description=(
+            "Unconditional random-weight test fixture: a 2-layer DiT working directly on pixels "
+            "(patch 4) with no text encoder, no tokenizer and no text input, so no guidance "
+            "either. Its outputs are deterministic but meaningless."
+        ),
+        defaults={
+            "steps": 8,
+            "solver": "midpoint",
+            "shareLayers": [0, 1],
             "shareSteps": 0.5,
         },
     ),

@@ -9,7 +9,8 @@ DIR/<name>/cases/<case>/case.json with raw little-endian tensors next to it:
      "inputs":  {"<onnx input>":  {"dtype": "float32" | "int64", "shape": [...], "file": "<name>.bin"}},
      "outputs": {"<onnx output>": {...}}}
 
-The outputs come from the exported PyTorch modules in eval mode (float32). DIR/summary.json
+An unconditional config (text mode 'none', e.g. tiny-uncond) has no `text` input and no
+text_encoder case; its prompts are ignored. The outputs come from the exported PyTorch modules in eval mode (float32). DIR/summary.json
 lists the packs and their cases: {"seed": ..., "packs": {"<name>": ["<case>", ...]}}.
 """
 
@@ -85,7 +86,7 @@ def run_transformer(
 
 
 def seq_len(cfg: PackConfig, latent_shape: Sequence[int]) -> int:
-    """S = L + n (joint text) or n (cross text)."""
+    """S = L + n (joint text) or n (cross text, no text)."""
     pt, ph, pw = cfg.patch
     n = (latent_shape[2] // pt) * (latent_shape[3] // ph) * (latent_shape[4] // pw)
     return n + (cfg.max_tokens if cfg.text_mode == "joint" else 0)
@@ -99,14 +100,15 @@ def random_bias(g: torch.Generator, b: int, width: int, masked_fraction: float =
 
 def base_inputs(models: PackModels, cfg: PackConfig, g: torch.Generator, latent_shape: List[int],
                 prompts: Sequence[str], t: Sequence[float]) -> Dict[str, torch.Tensor]:
-    """latents, t, text (from the text encoder) and guidance, without context ports."""
-    with torch.no_grad():
-        text = models.text_encoder(token_ids(cfg, prompts))  # [B, L, D]
+    """latents, t, text (from the text encoder; not for an unconditional model) and guidance,
+    without context ports."""
     inputs = {
         "latents": torch.randn(*latent_shape, generator=g),  # [B, C, F', H', W']
         "t": torch.tensor(t, dtype=torch.float32),  # [B]
-        "text": text,  # [B, L, D]
     }
+    if cfg.has_text:
+        with torch.no_grad():
+            inputs["text"] = models.text_encoder(token_ids(cfg, prompts))  # [B, L, D]
     if cfg.guidance == "distilled":
         inputs["guidance"] = torch.linspace(2.0, 4.5, latent_shape[0])  # [B]
     return inputs
@@ -213,7 +215,8 @@ def make_pack_cases(name: str, out: str) -> List[str]:
     export_pack(models, cfg, pack_dir, f"parity-{name}", f"Parity check pack ({name})")
     g = torch.Generator().manual_seed(SEED + 1)
     cases = transformer_cases(models, cfg, pack_dir, g)
-    cases.append(text_encoder_case(models, cfg, pack_dir))
+    if cfg.has_text:
+        cases.append(text_encoder_case(models, cfg, pack_dir))
     if cfg.vae:
         cases += vae_cases(models, cfg, pack_dir, g)
     return cases

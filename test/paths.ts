@@ -30,3 +30,4 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+export const TINY_UNCOND = join(ROOT, 'test/fixtures/packs/tiny-uncond');

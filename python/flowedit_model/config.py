@@ -42,9 +42,9 @@ class PackConfig:
     mlp_ratio: float = 2.0
     freq_dim: int = 64  # width of the sinusoidal timestep/guidance features
     context_layers: Tuple[int, ...] = (0,)
-    text_mode: str = "joint"  # 'joint' | 'cross'
+    text_mode: str = "joint"  # 'joint' | 'cross' | 'none' (unconditional: no text at all)
     guidance: str = "cfg"  # 'cfg' | 'distilled'
-    # Text encoder: L token ids per prompt, D-wide embeddings.
+    # Text encoder: L token ids per prompt, D-wide embeddings (unused when text_mode is 'none').
     max_tokens: int = 8
     text_dim: int = 32
     text_layers: int = 1
@@ -60,10 +60,12 @@ class PackConfig:
     schedule_shift: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.text_mode not in ("joint", "cross"):
-            raise ValueError(f"text_mode must be 'joint' or 'cross', got {self.text_mode!r}")
+        if self.text_mode not in ("joint", "cross", "none"):
+            raise ValueError(f"text_mode must be 'joint', 'cross' or 'none', got {self.text_mode!r}")
         if self.guidance not in ("cfg", "distilled"):
             raise ValueError(f"guidance must be 'cfg' or 'distilled', got {self.guidance!r}")
+        if self.text_mode == "none" and self.guidance != "cfg":
+            raise ValueError("an unconditional model (text_mode 'none') takes no guidance input: use 'cfg'")
         s = self.spatial_compression
         if s < 1 or s & (s - 1):
             raise ValueError(f"spatial_compression must be a power of 2, got {s}")
@@ -78,6 +80,11 @@ class PackConfig:
             raise ValueError("heads × head_dim must equal dim")
         if self.image_multiple % self.patch[2]:
             raise ValueError("image multiple must also be a multiple of the patch width")
+
+    @property
+    def has_text(self) -> bool:
+        """False for an unconditional model: no text encoder, tokenizer or `text` input."""
+        return self.text_mode != "none"
 
     @property
     def vocab_size(self) -> int:
@@ -131,7 +138,28 @@ def tiny_pixel() -> PackConfig:
     )
 
 
+def tiny_uncond() -> PackConfig:
+    """Unconditional pixel-space test model: no VAE, no text encoder, no guidance input."""
+    return PackConfig(
+        name="tiny-uncond",
+        latent_channels=3,
+        vae=False,
+        spatial_compression=1,
+        patch=(1, 4, 4),
+        dim=32,
+        layers=2,
+        heads=2,
+        head_dim=16,
+        context_layers=(0, 1),
+        text_mode="none",
+        guidance="cfg",
+        max_pixels=65536,
+        default_size=(64, 64),
+    )
+
+
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny": tiny,
     "tiny-pixel": tiny_pixel,
+    "tiny-uncond": tiny_uncond,
 }

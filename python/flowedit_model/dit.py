@@ -4,7 +4,8 @@ the context ports of the flowedit model pack (docs/model-pack.md, section 4).
 Notation: latents x_t [B, C, F', H', W'], patch (pt, ph, pw), grid Fp × Hp × Wp of n image
 tokens, width `dim`, h heads of size d, text [B, L, D]. The self-attention sequence holds
 S = L + n tokens with joint text (text first, as in FLUX/SD3) and S = n with cross text
-(text enters through cross-attention, as in Wan).
+(text enters through cross-attention, as in Wan). An unconditional model (text mode 'none')
+has no text input, no text embedding and no cross-attention: S = n.
 
 Each block is conditioned by adaLN on c = emb(t) (+ emb(guidance) when guidance is distilled).
 Self-attention of a context layer i computes, with its own Q, K, V [B, h, S, d]:
@@ -105,7 +106,8 @@ class DiTBlock(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
 
     def forward(self, x, c, y, context: Optional[Context] = None):
-        """x: [B, S, dim], c: [B, dim], y: [B, L, dim] -> (x [B, S, dim], K, V [B, h, S, d])."""
+        """x: [B, S, dim], c: [B, dim], y: [B, L, dim] (None without cross text)
+        -> (x [B, S, dim], K, V [B, h, S, d])."""
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)  # 6 × [B, dim]
         a, k, v = self.attn(modulate(self.norm1(x), shift1, scale1), context)  # [B, S, dim]
         x = x + gate1[:, None, :] * a  # [B, S, dim]
@@ -130,7 +132,7 @@ class FinalLayer(nn.Module):
 
 
 class DiT(nn.Module):
-    """Velocity network v(x_t, t, text[, guidance]) with context ports on `context_layers`."""
+    """Velocity network v(x_t, t[, text][, guidance]) with context ports on `context_layers`."""
 
     def __init__(self, cfg: PackConfig):
         super().__init__()
@@ -140,7 +142,7 @@ class DiT(nn.Module):
         self.patch_embed = nn.Linear(patch_width, cfg.dim)
         self.t_embed = ScalarEmbedder(cfg.freq_dim, cfg.dim)
         self.g_embed = ScalarEmbedder(cfg.freq_dim, cfg.dim) if cfg.guidance == "distilled" else None
-        self.text_embed = nn.Linear(cfg.text_dim, cfg.dim)
+        self.text_embed = nn.Linear(cfg.text_dim, cfg.dim) if cfg.has_text else None
         self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.layers)])
         self.final = FinalLayer(cfg.dim, patch_width)
         init_weights(self)
@@ -152,11 +154,12 @@ class DiT(nn.Module):
         self,
         latents: torch.Tensor,
         t: torch.Tensor,
-        text: torch.Tensor,
+        text: Optional[torch.Tensor],
         guidance: Optional[torch.Tensor] = None,
         context: Optional[Sequence[Optional[Context]]] = None,
     ) -> Tuple[torch.Tensor, List[Tuple[torch.Tensor, torch.Tensor]]]:
-        """latents [B, C, F', H', W'], t [B], text [B, L, D], guidance [B] (distilled only),
+        """latents [B, C, F', H', W'], t [B], text [B, L, D] (None for text mode 'none'),
+        guidance [B] (distilled only),
         context: one (ctx_k, ctx_v, ctx_bias) or None per entry of cfg.context_layers.
 
         Returns velocity [B, C, F', H', W'] and (K, V) [B, h, S, d] per context layer.
@@ -172,7 +175,11 @@ class DiT(nn.Module):
                 raise ValueError("this model needs a guidance input")
             c = c + self.g_embed(guidance)  # [B, dim]
 
-        y = self.text_embed(text)  # [B, L, dim]
+        y = None
+        if self.text_embed is not None:
+            if text is None:
+                raise ValueError("this model needs a text input")
+            y = self.text_embed(text)  # [B, L, dim]
         if cfg.text_mode == "joint":
             x = torch.cat([y, x], dim=1)  # [B, S = L + n, dim]
 

@@ -3,6 +3,7 @@
 Graphs are traced with the TorchScript exporter at opset 17. The transformer is traced
 with a context of Sc > 0 keys in every context layer (a different Sc per layer) so that the
 concatenation is recorded generically; Sc = 0 then runs through the same graph.
+An unconditional config (text mode 'none') writes no text encoder and no tokenizer.
 """
 
 import json
@@ -47,8 +48,9 @@ def trace_transformer_inputs(cfg: PackConfig) -> List[torch.Tensor]:
     args = [
         torch.randn(b, c, fp * pt, hp * ph, wp * pw, generator=g),  # [B, C, F', H', W']
         torch.rand(b, generator=g),  # [B]
-        torch.randn(b, cfg.max_tokens, cfg.text_dim, generator=g),  # [B, L, D]
     ]
+    if cfg.has_text:
+        args.append(torch.randn(b, cfg.max_tokens, cfg.text_dim, generator=g))  # [B, L, D]
     if cfg.guidance == "distilled":
         args.append(1.0 + 3.0 * torch.rand(b, generator=g))  # [B]
     for j, _ in enumerate(cfg.context_layers):
@@ -150,14 +152,16 @@ def export_pack(
     os.makedirs(out_dir, exist_ok=True)
     models.eval()
     export_transformer(models, config, os.path.join(out_dir, mf.TRANSFORMER_FILE))
-    export_text_encoder(models, config, os.path.join(out_dir, mf.TEXT_ENCODER_FILE))
+    if config.has_text:
+        export_text_encoder(models, config, os.path.join(out_dir, mf.TEXT_ENCODER_FILE))
     if config.vae:
         export_vae(
             models, config,
             os.path.join(out_dir, mf.VAE_ENCODER_FILE),
             os.path.join(out_dir, mf.VAE_DECODER_FILE),
         )
-    write_json(os.path.join(out_dir, mf.TOKENIZER_FILE), tokenizer_json(config.vocab))
+    if config.has_text:
+        write_json(os.path.join(out_dir, mf.TOKENIZER_FILE), tokenizer_json(config.vocab))
     write_json(os.path.join(out_dir, "manifest.json"), manifest)
     return manifest
 

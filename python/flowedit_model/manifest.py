@@ -52,13 +52,14 @@ def build_manifest(
         "text": cfg.text_mode,
         "guidance": cfg.guidance,
     }
-    manifest["text"] = {
-        "encoder": TEXT_ENCODER_FILE,
-        "tokenizer": TOKENIZER_FILE,
-        "maxTokens": cfg.max_tokens,
-        "dim": cfg.text_dim,
-        "padId": PAD_ID,
-    }
+    if cfg.has_text:  # an unconditional pack (transformer.text "none") has no text section
+        manifest["text"] = {
+            "encoder": TEXT_ENCODER_FILE,
+            "tokenizer": TOKENIZER_FILE,
+            "maxTokens": cfg.max_tokens,
+            "dim": cfg.text_dim,
+            "padId": PAD_ID,
+        }
     if cfg.vae:
         manifest["vae"] = {"encoder": VAE_ENCODER_FILE, "decoder": VAE_DECODER_FILE}
     if defaults:

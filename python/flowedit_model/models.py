@@ -14,7 +14,7 @@ from .vae import VAE
 @dataclass
 class PackModels:
     transformer: DiT
-    text_encoder: TextEncoder
+    text_encoder: Optional[TextEncoder]  # None for an unconditional model (text mode 'none')
     vae: Optional[VAE]  # None in pixel space
 
     def eval(self) -> "PackModels":
@@ -28,6 +28,6 @@ def build_models(cfg: PackConfig, seed: int) -> PackModels:
     """Random-weight networks for cfg, deterministic in seed, in eval mode."""
     torch.manual_seed(seed)
     transformer = DiT(cfg)
-    text_encoder = TextEncoder(cfg)
+    text_encoder = TextEncoder(cfg) if cfg.has_text else None
     vae = VAE(cfg) if cfg.vae else None
     return PackModels(transformer, text_encoder, vae).eval()

@@ -3,8 +3,9 @@
 
 torch.onnx.export passes inputs positionally and returns outputs as a tuple; the wrappers
 here map those flat lists to the modules' structured arguments, in the contract's order:
-transformer inputs `latents, t, text[, guidance], ctx_k.i, ctx_v.i, ctx_bias.i ...` and
-outputs `velocity, k.i, v.i ...` over i in contextLayers.
+transformer inputs `latents, t[, text][, guidance], ctx_k.i, ctx_v.i, ctx_bias.i ...` and
+outputs `velocity, k.i, v.i ...` over i in contextLayers. An unconditional model (text mode
+'none') has no `text` input and no text encoder graph.
 """
 
 from typing import Dict, List, Tuple, Union
@@ -35,12 +36,13 @@ def pixel_shape() -> Shape:
 
 
 def transformer_inputs(cfg: PackConfig) -> Ports:
-    """latents, t, text[, guidance], then ctx_k.i, ctx_v.i, ctx_bias.i for i in contextLayers."""
+    """latents, t[, text][, guidance], then ctx_k.i, ctx_v.i, ctx_bias.i for i in contextLayers."""
     ports: Ports = {
         "latents": latent_shape(cfg),
         "t": [BATCH],
-        "text": [BATCH, cfg.max_tokens, cfg.text_dim],
     }
+    if cfg.has_text:
+        ports["text"] = [BATCH, cfg.max_tokens, cfg.text_dim]
     if cfg.guidance == "distilled":
         ports["guidance"] = [BATCH]
     for i in cfg.context_layers:
@@ -69,6 +71,8 @@ def transformer_output_names(cfg: PackConfig) -> List[str]:
 
 
 def text_encoder_ports(cfg: PackConfig) -> Tuple[Ports, Ports]:
+    if not cfg.has_text:
+        raise ValueError(f"{cfg.name} is unconditional: it has no text encoder")
     return (
         {"input_ids": [BATCH, cfg.max_tokens]},
         {"text": [BATCH, cfg.max_tokens, cfg.text_dim]},
@@ -98,10 +102,14 @@ class TransformerPorts(nn.Module):
     def __init__(self, dit: DiT):
         super().__init__()
         self.dit = dit
+        self.has_text = dit.cfg.has_text
         self.distilled = dit.cfg.guidance == "distilled"
         self.n_context = len(dit.cfg.context_layers)
 
-    def forward(self, latents, t, text, *rest):
+    def forward(self, latents, t, *rest):
+        text = None
+        if self.has_text:
+            text, rest = rest[0], rest[1:]
         guidance = None
         if self.distilled:
             guidance, rest = rest[0], rest[1:]

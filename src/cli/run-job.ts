@@ -4,6 +4,7 @@ import { readInversion } from '../edit/inversion-file.js';
 import { writeImageOutput, writeInversionFile } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
 import { loadPack } from '../model/pack.js';
+import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
 import type { JobSpec, JobSummary } from './job.js';
 
@@ -26,7 +27,7 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
         run.signal?.throwIfAborted();
         const { steps, solver, sourcePrompt } = file.header.settings;
         await writeImageOutput(job.output, image, { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, source: file.header.source.path });
-        return { output: job.output, seconds: (performance.now() - started) / 1000, calls: steps };
+        return { output: job.output, seconds: (performance.now() - started) / 1000, calls: modelCallsFor(solver, steps) };
       }
       case 'edit': {
         const s = job.settings;

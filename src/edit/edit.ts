@@ -32,8 +32,16 @@ export interface Edited {
   readonly calls: number;
 }
 
+/** Text-guided editing needs a text encoder. */
+export function assertEditable(pack: { manifest: LoadedPack['manifest'] }): void {
+  if (!pack.manifest.text) {
+    throw new Error(`Pack '${pack.manifest.id}' is unconditional (it has no text encoder), so it cannot edit by prompt; choose a pack with a text encoder.`);
+  }
+}
+
 /** Edits from an inversion (its noise, schedule, solver and source prompt). */
 export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: EditSettings, run: RunOptions = {}): Promise<Edited> {
+  assertEditable(pack);
   const N = inv.ts.length - 1;
   const plan = planSharing(s.share, pack.transformer.contextLayers, N);
   const noise = noiseOf(inv); // [1, C, F', H', W']

@@ -9,7 +9,7 @@ import { readImage, type RgbImage } from '../media/image.js';
 import type { LoadedPack } from '../model/pack.js';
 import { flowEditVersion } from '../version.js';
 import { editLatent, type EditSettings } from './edit.js';
-import type { InversionFile } from './inversion-file.js';
+import type { InversionFile, InversionHeader } from './inversion-file.js';
 import { invertLatent, type InvertSettings } from './invert.js';
 import { decodeImage, encodeImage, latentShapeFor } from './latents.js';
 import type { RunOptions } from './progress.js';
@@ -57,10 +57,10 @@ export async function invertImage(pack: LoadedPack, path: string, s: InvertImage
 }
 
 /** Refuses an inversion made with another pack. */
-export function assertSameModel(pack: LoadedPack, file: InversionFile): void {
-  if (file.header.modelId !== pack.manifest.id) {
+export function assertSameModel(pack: { manifest: LoadedPack['manifest'] }, header: InversionHeader): void {
+  if (header.modelId !== pack.manifest.id) {
     throw new Error(
-      `This inversion was made with model '${file.header.modelId}' but the loaded pack is '${pack.manifest.id}'; pass --model with the pack that made it, or invert again.`,
+      `This inversion was made with model '${header.modelId}' but the pack is '${pack.manifest.id}'; pass --model with the pack that made it, or invert again.`,
     );
   }
 }
@@ -73,7 +73,7 @@ async function toSourceSize(pack: LoadedPack, file: InversionFile, z: { data: Fl
 /** Samples back from an inversion and returns the image at the source's size. */
 export async function reconstructImage(pack: LoadedPack, file: InversionFile, run: RunOptions = {}): Promise<RgbImage> {
   // 1. the inversion must come from this pack
-  assertSameModel(pack, file);
+  assertSameModel(pack, file.header);
   // 2. sample under the same condition, solver and schedule
   const { z } = await reconstructLatent(pack, file.inversion, run);
   // 3. decode and restore the source size
@@ -92,7 +92,7 @@ export interface EditedImage {
 /** Edits from an inversion: shared-context sampling, then decode and restore the source size. */
 export async function editImage(pack: LoadedPack, file: InversionFile, s: EditSettings, run: RunOptions = {}): Promise<EditedImage> {
   // 1. the inversion must come from this pack
-  assertSameModel(pack, file);
+  assertSameModel(pack, file.header);
   // 2. reconstruction and edit paths from the inverted noise
   const edited = await editLatent(pack, file.inversion, s, run);
   // 3. decode and restore the source size

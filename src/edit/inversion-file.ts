@@ -8,7 +8,7 @@
  *   then         float32 trajectory: (steps + 1) latents of the header's latentShape, from the
  *                source latent (t = 0) to the final noise (t = 1)
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { FitPlan } from '../media/fit.js';
 import { sizeOf } from '../media/tensor.js';
 import type { InvertSettings, LatentInversion } from './invert.js';
@@ -56,7 +56,8 @@ function bad(path: string, why: string): Error {
   return new Error(`${path} is not a usable flowedit inversion file (${why}); create one with 'flowedit invert <image> -o <file>${INVERSION_EXTENSION}'`);
 }
 
-export function decodeInversion(buf: Buffer, path = 'input'): InversionFile {
+/** Parses the header at the start of `buf` (which may hold only the first bytes of the file). */
+function decodeHeader(buf: Buffer, path: string): { header: InversionHeader; headerLength: number } {
   if (buf.length < 12 || buf.toString('latin1', 0, 8) !== MAGIC) throw bad(path, 'wrong magic bytes');
   const h = buf.readUInt32LE(8);
   if (12 + h > buf.length) throw bad(path, 'header runs past the end');
@@ -67,6 +68,11 @@ export function decodeInversion(buf: Buffer, path = 'input'): InversionFile {
     throw bad(path, 'header is not JSON');
   }
   if (header.format !== 'flowedit.inversion' || header.version !== 1) throw bad(path, `unsupported format ${header.format} v${header.version}`);
+  return { header, headerLength: h };
+}
+
+export function decodeInversion(buf: Buffer, path = 'input'): InversionFile {
+  const { header, headerLength: h } = decodeHeader(buf, path);
   const n = sizeOf(header.latentShape);
   const headerEnd = Math.ceil((12 + h) / 4) * 4;
   const count = header.ts.length;
@@ -96,4 +102,21 @@ export async function readInversion(path: string): Promise<InversionFile> {
     throw new Error(code === 'ENOENT' ? `Inversion file not found: ${path}` : `Cannot read ${path}: ${(err as Error).message}`);
   }
   return decodeInversion(buf, path);
+}
+
+/** Reads only the header of an inversion file: cheap checks before any model loads. */
+export async function readInversionHeader(path: string): Promise<InversionHeader> {
+  const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ENOENT' ? `Inversion file not found: ${path}` : `Cannot read ${path}: ${err.message}`);
+  });
+  try {
+    const head = Buffer.alloc(12);
+    await fh.read(head, 0, 12, 0);
+    const length = head.toString('latin1', 0, 8) === MAGIC ? head.readUInt32LE(8) : 0;
+    const buf = Buffer.alloc(12 + length);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return decodeHeader(buf.subarray(0, bytesRead), path).header;
+  } finally {
+    await fh.close();
+  }
 }

@@ -9,15 +9,24 @@ import type { LoadedPack } from '../model/pack.js';
 import type { LayerKV, Sequence } from '../model/transformer.js';
 
 export interface Condition {
-  /** prompt embeddings [1, L, D] */
-  readonly text: Tensor;
+  /** prompt embeddings [1, L, D]; null for an unconditional pack */
+  readonly text: Tensor | null;
   /** empty-prompt embeddings [1, L, D], present when CFG runs */
   readonly uncond: Tensor | null;
   readonly guidance: number;
 }
 
+/** Refuses a prompt for a pack without a text encoder. */
+export function assertPromptFits(pack: { manifest: LoadedPack['manifest'] }, prompt: string, what = 'prompt'): void {
+  if (!pack.manifest.text && prompt !== '') {
+    throw new Error(`Pack '${pack.manifest.id}' is unconditional (it has no text encoder), so it takes no ${what}; leave it empty or choose a pack with a text encoder.`);
+  }
+}
+
 /** Embeds a prompt (and the empty prompt when classifier-free guidance is on). */
 export async function condition(pack: LoadedPack, prompt: string, guidance: number): Promise<Condition> {
+  assertPromptFits(pack, prompt);
+  if (!pack.text) return { text: null, uncond: null, guidance: 1 };
   const cfg = pack.manifest.transformer.guidance === 'cfg' && guidance !== 1;
   const text = await pack.text.encode(cfg ? [prompt, ''] : [prompt]); // [B, L, D]
   if (!cfg) return { text, uncond: null, guidance };
@@ -63,9 +72,10 @@ function firstOfBatch(kv: LayerKV): LayerKV {
 export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: readonly number[]): PathVelocity {
   const batch = cond.uncond ? 2 : 1;
   const n = latentShape.reduce((a, b) => a * b, 1);
-  const text: Tensor = cond.uncond
-    ? { data: Float32Array.from([...cond.text.data, ...cond.uncond.data]), shape: [2, ...cond.text.shape.slice(1)] } // [2, L, D]
-    : cond.text; // [1, L, D]
+  const text: Tensor | null =
+    cond.text && cond.uncond
+      ? { data: Float32Array.from([...cond.text.data, ...cond.uncond.data]), shape: [2, ...cond.text.shape.slice(1)] } // [2, L, D]
+      : cond.text; // [1, L, D] or null
   const sequence = pack.transformer.sequence(latentShape);
   const xb = new Float32Array(n * batch); // [B, C, F', H', W']
   const v = new Float32Array(n);

@@ -2,7 +2,7 @@
  * The model-pack manifest (docs/model-pack.md, section 2): its types and a validator that
  * collects every problem instead of stopping at the first.
  */
-export type TextMode = 'joint' | 'cross';
+export type TextMode = 'joint' | 'cross' | 'none';
 export type GuidanceMode = 'cfg' | 'distilled';
 export type FitModeName = 'resize' | 'pad';
 /** Solver names as a manifest may spell them; the solvers layer owns their meaning. */
@@ -44,7 +44,8 @@ export interface Manifest {
     readonly text: TextMode;
     readonly guidance: GuidanceMode;
   };
-  readonly text: { readonly encoder: string; readonly tokenizer: string; readonly maxTokens: number; readonly dim: number; readonly padId: number };
+  /** absent: an unconditional pack (transformer.text is "none") */
+  readonly text?: { readonly encoder: string; readonly tokenizer: string; readonly maxTokens: number; readonly dim: number; readonly padId: number };
   readonly vae?: { readonly encoder: string; readonly decoder: string };
   readonly defaults?: TaskDefaults & {
     readonly steps?: number;
@@ -210,10 +211,14 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
         c.problems.push(`transformer.contextLayers: every index must be < layers (${tr.layers})`);
       }
     }
-    c.oneOf(tr.text, 'transformer.text', ['joint', 'cross']);
+    c.oneOf(tr.text, 'transformer.text', ['joint', 'cross', 'none']);
     c.oneOf(tr.guidance, 'transformer.guidance', ['cfg', 'distilled']);
   }
-  const text = c.object(m.text, 'text');
+  const unconditional = tr?.text === 'none';
+  if (unconditional && m.text !== undefined) c.problems.push('text: an unconditional pack (transformer.text "none") has no text section');
+  if (unconditional && tr?.guidance !== 'cfg') c.problems.push('transformer.guidance: an unconditional pack takes no guidance input: use "cfg"');
+  if (!unconditional && m.text === undefined) c.problems.push('text: expected the text encoder section (or transformer.text "none" for an unconditional pack)');
+  const text = m.text === undefined ? undefined : c.object(m.text, 'text');
   if (text) {
     c.keys(text, 'text', ['encoder', 'tokenizer', 'maxTokens', 'dim', 'padId']);
     c.file(text.encoder, 'text.encoder');

@@ -103,13 +103,15 @@ export async function validatePack(dir: string): Promise<string[]> {
     throw err;
   }
   const problems: string[] = [];
-  const tokenizer = join(info.dir, info.manifest.text.tokenizer);
-  if (!(await exists(tokenizer))) problems.push(`${info.manifest.text.tokenizer}: file not found`);
-  else {
-    try {
-      JSON.parse(await readFile(tokenizer, 'utf8'));
-    } catch (err) {
-      problems.push(`${info.manifest.text.tokenizer}: not valid JSON (${(err as Error).message})`);
+  if (info.manifest.text) {
+    const tokenizer = join(info.dir, info.manifest.text.tokenizer);
+    if (!(await exists(tokenizer))) problems.push(`${info.manifest.text.tokenizer}: file not found (the tokenizer)`);
+    else {
+      try {
+        JSON.parse(await readFile(tokenizer, 'utf8'));
+      } catch (err) {
+        problems.push(`${info.manifest.text.tokenizer}: not valid JSON (${(err as Error).message})`);
+      }
     }
   }
   for (const spec of graphSpecs(info.manifest)) {
@@ -134,7 +136,8 @@ export async function validatePack(dir: string): Promise<string[]> {
 /** A pack with its graphs open, ready to run. */
 export interface LoadedPack extends PackInfo {
   readonly transformer: Transformer;
-  readonly text: TextEncoder;
+  /** null for an unconditional pack */
+  readonly text: TextEncoder | null;
   readonly vae: Vae;
   release(): Promise<void>;
 }
@@ -147,7 +150,7 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
   const info = await readPack(dir);
   const m = info.manifest;
   const problems: string[] = [];
-  if (!(await exists(join(info.dir, m.text.tokenizer)))) problems.push(`${m.text.tokenizer}: file not found (the tokenizer)`);
+  if (m.text && !(await exists(join(info.dir, m.text.tokenizer)))) problems.push(`${m.text.tokenizer}: file not found (the tokenizer)`);
   const graphs = new Map<GraphSpec['role'], OnnxGraph>();
   for (const spec of graphSpecs(m)) {
     const path = join(info.dir, spec.file);
@@ -164,7 +167,7 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
     throw new PackError(dir, problems);
   }
   const transformer = new Transformer(m, graphs.get('transformer')!);
-  const text = await createTextEncoder(m, info.dir, graphs.get('text encoder')!);
+  const text = m.text ? await createTextEncoder(m.text, info.dir, graphs.get('text encoder')!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
   return {
     ...info,

@@ -40,25 +40,25 @@ const f32 = (name: string, shape: (number | string)[]): PortSpec => ({ name, dty
 export function graphSpecs(m: Manifest): GraphSpec[] {
   const { heads: h, headDim: d } = m.transformer;
   const C = m.latent.channels;
-  const L = m.text.maxTokens;
-  const D = m.text.dim;
   const latentShape = ['B', C, 'F', 'H', 'W'];
-  const trIn: PortSpec[] = [f32(port.latents, latentShape), f32(port.t, ['B']), f32(port.text, ['B', L, D])];
+  const trIn: PortSpec[] = [f32(port.latents, latentShape), f32(port.t, ['B'])];
+  if (m.text) trIn.push(f32(port.text, ['B', m.text.maxTokens, m.text.dim]));
   if (m.transformer.guidance === 'distilled') trIn.push(f32(port.guidance, ['B']));
   const trOut: PortSpec[] = [f32(port.velocity, latentShape)];
   for (const i of m.transformer.contextLayers) {
     trIn.push(f32(port.ctxK(i), ['B', h, `Sc${i}`, d]), f32(port.ctxV(i), ['B', h, `Sc${i}`, d]), f32(port.ctxBias(i), ['B', `S+Sc${i}`]));
     trOut.push(f32(port.k(i), ['B', h, 'S', d]), f32(port.v(i), ['B', h, 'S', d]));
   }
-  const specs: GraphSpec[] = [
-    { role: 'transformer', file: m.transformer.file, inputs: trIn, outputs: trOut },
-    {
+  const specs: GraphSpec[] = [{ role: 'transformer', file: m.transformer.file, inputs: trIn, outputs: trOut }];
+  if (m.text) {
+    const { maxTokens: L, dim: D } = m.text;
+    specs.push({
       role: 'text encoder',
       file: m.text.encoder,
       inputs: [{ name: port.inputIds, dtype: 'int64', shape: ['B', L] }],
       outputs: [f32(port.text, ['B', L, D])],
-    },
-  ];
+    });
+  }
   if (m.vae) {
     specs.push(
       { role: 'vae encoder', file: m.vae.encoder, inputs: [f32(port.pixels, ['B', 3, 'F', 'H', 'W'])], outputs: [f32(port.mean, ['B', C, 'F', 'H', 'W'])] },

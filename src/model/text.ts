@@ -18,15 +18,15 @@ export interface TextEncoder {
 }
 
 /** Reads the tokenizer and wraps the opened text-encoder graph. */
-export async function createTextEncoder(m: Manifest, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
-  const tokenizerPath = join(dir, m.text.tokenizer);
+export async function createTextEncoder(spec: NonNullable<Manifest['text']>, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
+  const tokenizerPath = join(dir, spec.tokenizer);
   let tokenizer: Tokenizer;
   try {
     tokenizer = new Tokenizer(JSON.parse(await readFile(tokenizerPath, 'utf8')), {});
   } catch (err) {
     throw new Error(`Cannot read tokenizer ${tokenizerPath}: ${(err as Error).message}`);
   }
-  const { maxTokens: L, padId } = m.text;
+  const { maxTokens: L, padId } = spec;
 
   const tokenize = (prompt: string): number[] => {
     const ids = tokenizer.encode(prompt).ids.slice(0, L);

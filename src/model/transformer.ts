@@ -19,8 +19,8 @@ export interface ForwardRequest {
   readonly latents: Tensor;
   /** one time for the whole batch, t = 1 is noise */
   readonly t: number;
-  /** text embeddings [B, L, D] */
-  readonly text: Tensor;
+  /** text embeddings [B, L, D]; null for an unconditional pack */
+  readonly text: Tensor | null;
   /** guidance scale, fed only to packs with distilled guidance */
   readonly guidance?: number;
   /** extra keys/values per context layer, [B, h, Sc, d]; absent layers get Sc = 0 */
@@ -41,7 +41,7 @@ export interface ForwardResult {
 export interface Sequence {
   /** image tokens n = Fp·Hp·Wp */
   readonly imageTokens: number;
-  /** text tokens inside self-attention (L for joint text, 0 for cross) */
+  /** text tokens inside self-attention (L for joint text, 0 for cross or none) */
   readonly textTokens: number;
   /** S = textTokens + imageTokens */
   readonly length: number;
@@ -63,6 +63,15 @@ export class Transformer {
     this.headDim = manifest.transformer.headDim;
   }
 
+  /** Zero-filled inputs, shared between calls (onnxruntime does not write to its inputs). */
+  private readonly zeroCache = new Map<number, Float32Array>();
+
+  private zeros(n: number): Float32Array {
+    let z = this.zeroCache.get(n);
+    if (!z) this.zeroCache.set(n, (z = new Float32Array(n)));
+    return z;
+  }
+
   /** The sequence a latent of shape [B, C, F', H', W'] makes; throws if it does not tile into patches. */
   sequence(latentShape: readonly number[]): Sequence {
     const [pt, ph, pw] = this.manifest.transformer.patchSize;
@@ -72,7 +81,7 @@ export class Transformer {
     }
     const grid: [number, number, number] = [F / pt, H / ph, W / pw];
     const imageTokens = grid[0] * grid[1] * grid[2];
-    const textTokens = this.manifest.transformer.text === 'joint' ? this.manifest.text.maxTokens : 0;
+    const textTokens = this.manifest.transformer.text === 'joint' && this.manifest.text ? this.manifest.text.maxTokens : 0;
     return { imageTokens, textTokens, length: textTokens + imageTokens, grid };
   }
 
@@ -82,19 +91,22 @@ export class Transformer {
     const { heads: h, headDim: d } = this;
     const feeds: Record<string, Feed> = {
       [port.latents]: floatFeed(req.latents), // [B, C, F', H', W']
-      [port.t]: { dtype: 'float32', data: new Float32Array(B).fill(req.t), shape: [B] },
-      [port.text]: floatFeed(req.text), // [B, L, D]
+      [port.t]: { dtype: 'float32', data: new Float32Array(B).fill(req.t), shape: [B] }, // [B]
     };
+    if (this.manifest.text) {
+      if (!req.text) throw new Error(`Pack '${this.manifest.id}' needs text embeddings [B, L, D]`);
+      feeds[port.text] = floatFeed(req.text); // [B, L, D]
+    }
     if (this.manifest.transformer.guidance === 'distilled') {
       feeds[port.guidance] = { dtype: 'float32', data: new Float32Array(B).fill(req.guidance ?? 1), shape: [B] };
     }
     for (const i of this.contextLayers) {
       const ctx = req.context?.get(i);
       const Sc = ctx ? ctx.k.shape[2]! : 0;
-      const empty = new Float32Array(0);
+      const empty = this.zeros(0);
       feeds[port.ctxK(i)] = ctx ? floatFeed(ctx.k) : { dtype: 'float32', data: empty, shape: [B, h, 0, d] }; // [B, h, Sc, d]
       feeds[port.ctxV(i)] = ctx ? floatFeed(ctx.v) : { dtype: 'float32', data: empty, shape: [B, h, 0, d] }; // [B, h, Sc, d]
-      const bias = req.bias?.get(i) ?? new Float32Array(B * (S + Sc));
+      const bias = req.bias?.get(i) ?? this.zeros(B * (S + Sc));
       if (bias.length !== B * (S + Sc)) {
         throw new Error(`Bias for layer ${i} holds ${bias.length} values; [B, S + Sc] = [${B}, ${S + Sc}] needs ${B * (S + Sc)}`);
       }

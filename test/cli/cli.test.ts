@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readPngTextChunks } from '../../src/media/png-text.js';
 import { readImage } from '../../src/media/image.js';
-import { CLI, SAMPLE, TINY, tempDir } from '../paths.js';
+import { CLI, ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
 
 interface Result {
   code: number | null;
@@ -155,4 +155,32 @@ test('--help explains the options without loading a model', async () => {
   for (const option of ['--source-prompt', '--target-prompt', '--share-layers', '--share-steps', '--solver', '--guidance', '--model', '--steps', '--seed']) {
     assert.match(r.stdout, new RegExp(option));
   }
+});
+
+test('an inversion file fixes steps, solver, source prompt and model: clashing flags are refused early', { timeout: 60_000 }, async () => {
+  const inv = join(dir, 'fixed.flowinv');
+  const out = join(dir, 'clash.png');
+  const r = await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle', '--steps', '3', '-o', inv, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assertCleanFailure(await flowedit(['edit', inv, '--target-prompt', 'x', '--steps', '5', '-o', out]), /was inverted with --steps 3; --steps 5 cannot change that/);
+  assertCleanFailure(await flowedit(['edit', inv, '--target-prompt', 'x', '--source-prompt', 'a blue star', '-o', out]), /was inverted with --source-prompt "a red circle"/);
+  const pixel = join(ROOT, 'test/fixtures/packs/tiny-pixel');
+  assertCleanFailure(await flowedit(['reconstruct', inv, '--model', pixel, '-o', out]), /made with model 'tiny' but the pack is 'tiny-pixel'/);
+  const same = await flowedit(['edit', inv, '--target-prompt', 'x', '--steps', '3', '--source-prompt', 'a red circle', '-o', out, '-q']);
+  assert.equal(same.code, 0, same.stderr);
+});
+
+test('an unconditional pack refuses prompts and edits before loading', async () => {
+  const uncond = join(ROOT, 'test/fixtures/packs/tiny-uncond');
+  const out = join(dir, 'uncond.png');
+  assertCleanFailure(await flowedit(['invert', SAMPLE, '--model', uncond, '--source-prompt', 'a red circle', '-o', out]), /takes no --source-prompt/);
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--model', uncond, '--target-prompt', 'a blue circle', '-o', out]), /cannot edit by prompt/);
+  const ok = await flowedit(['invert', SAMPLE, '--model', uncond, '-o', join(dir, 'uncond.flowinv'), '-q']);
+  assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('models with no subcommand lists the packs', async () => {
+  const r = await flowedit(['models']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\* tiny /);
 });

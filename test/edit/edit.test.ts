@@ -123,7 +123,7 @@ test('editImage returns the source size for inputs that are not a multiple of th
 });
 
 test('an inversion from another pack is refused', async () => {
-  await assert.rejects(reconstructImage(pixel, inv), /made with model 'tiny' but the loaded pack is 'tiny-pixel'/);
+  await assert.rejects(reconstructImage(pixel, inv), /made with model 'tiny' but the pack is 'tiny-pixel'/);
 });
 
 test('an aborted signal stops between steps', async () => {

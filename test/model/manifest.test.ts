@@ -3,14 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkManifest } from '../../src/model/manifest.js';
-import { TINY, TINY_PIXEL } from '../paths.js';
+import { TINY, TINY_PIXEL, TINY_UNCOND } from '../paths.js';
 
 async function fixtureManifest(dir: string): Promise<Record<string, unknown>> {
   return JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
 }
 
 test('the fixture manifests are valid', async () => {
-  for (const dir of [TINY, TINY_PIXEL]) {
+  for (const dir of [TINY, TINY_PIXEL, TINY_UNCOND]) {
     assert.deepEqual(checkManifest(await fixtureManifest(dir)).problems, []);
   }
 });
@@ -29,7 +29,7 @@ test('every problem is reported, with what was expected and received', async () 
   assert.ok(problems.some((p) => p.startsWith('manifest.colour: unknown key')));
   assert.ok(problems.includes('transformer.heads: expected an integer ≥ 1, received 0'));
   assert.ok(problems.some((p) => p.startsWith('transformer.contextLayers: every index must be < layers')));
-  assert.ok(problems.includes('transformer.text: expected one of "joint", "cross", received "both"'));
+  assert.ok(problems.includes('transformer.text: expected one of "joint", "cross", "none", received "both"'));
 });
 
 test('files must stay inside the pack', async () => {
@@ -49,4 +49,14 @@ test('default share layers must have context ports', async () => {
   const { problems } = checkManifest({ ...m, defaults: { shareLayers: [7], tasks: { edit: { shareSteps: 2 } } } });
   assert.ok(problems.some((p) => p.startsWith('defaults.shareLayers: layer 7 has no context ports')));
   assert.ok(problems.some((p) => p.startsWith('defaults.tasks.edit.shareSteps: expected a number in (0, 1]')));
+});
+
+test('text is optional only for an unconditional pack', async () => {
+  const cond = await fixtureManifest(TINY);
+  const { text: _text, ...withoutText } = cond;
+  assert.ok(checkManifest(withoutText).problems.some((p) => p.startsWith('text: expected the text encoder section')));
+  const uncond = await fixtureManifest(TINY_UNCOND);
+  const problems: string[] = checkManifest({ ...uncond, text: cond.text, transformer: { ...(uncond.transformer as object), guidance: 'distilled' } }).problems;
+  assert.ok(problems.includes('text: an unconditional pack (transformer.text "none") has no text section'), problems.join('\n'));
+  assert.ok(problems.includes('transformer.guidance: an unconditional pack takes no guidance input: use "cfg"'), problems.join('\n'));
 });

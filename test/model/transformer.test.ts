@@ -36,7 +36,7 @@ test('sequence length follows the token layout', () => {
 });
 
 test('forward returns velocity and only the k/v asked for', async () => {
-  const text = await tiny.text.encode(['a red circle']);
+  const text = await tiny.text!.encode(['a red circle']);
   const x = noise([1, 4, 1, 8, 8], 1);
   const out = await tiny.transformer.forward({ latents: x, t: 0.7, text, fetchKV: [2] });
   assert.deepEqual(out.velocity.shape, [1, 4, 1, 8, 8]);
@@ -46,7 +46,7 @@ test('forward returns velocity and only the k/v asked for', async () => {
 });
 
 test('zero-length context equals no context; real context changes the output', async () => {
-  const text = await tiny.text.encode(['a red circle']);
+  const text = await tiny.text!.encode(['a red circle']);
   const x = noise([1, 4, 1, 8, 8], 2);
   const plain = await tiny.transformer.forward({ latents: x, t: 0.5, text, fetchKV: [0, 1, 2] });
   const other = await tiny.transformer.forward({ latents: noise([1, 4, 1, 8, 8], 3), t: 0.5, text, fetchKV: [1] });
@@ -69,7 +69,7 @@ test('zero-length context equals no context; real context changes the output', a
 });
 
 test('text and distilled guidance reach the velocity', async () => {
-  const [a, b] = [await pixel.text.encode(['a red circle']), await pixel.text.encode(['a blue star'])];
+  const [a, b] = [await pixel.text!.encode(['a red circle']), await pixel.text!.encode(['a blue star'])];
   const x = noise([1, 3, 1, 16, 16], 4);
   const va = await pixel.transformer.forward({ latents: x, t: 0.5, text: a, guidance: 1 });
   const vb = await pixel.transformer.forward({ latents: x, t: 0.5, text: b, guidance: 1 });
@@ -79,7 +79,7 @@ test('text and distilled guidance reach the velocity', async () => {
 });
 
 test('a bad feed is refused before running, naming each problem', async () => {
-  const text = await tiny.text.encode(['a red circle']);
+  const text = await tiny.text!.encode(['a red circle']);
   await assert.rejects(
     tiny.transformer.forward({ latents: noise([1, 3, 1, 8, 8], 5), t: 0.5, text }),
     /input 'latents' axis 1 must be 4, got 3/,
@@ -89,14 +89,14 @@ test('a bad feed is refused before running, naming each problem', async () => {
 });
 
 test('tokenizer pads to L and maps unknown words', () => {
-  const ids = tiny.text.tokenize('A RED circle zzzz');
+  const ids = tiny.text!.tokenize('A RED circle zzzz');
   assert.equal(ids.length, 8);
   assert.equal(ids[3], 1); // [UNK]
   assert.deepEqual(ids.slice(4), [0, 0, 0, 0]);
 });
 
 test('a failed run reports every input with its dtype and shape', async () => {
-  const text = await tiny.text.encode(['a red circle']);
+  const text = await tiny.text!.encode(['a red circle']);
   const k = { data: new Float32Array(2 * 3 * 16), shape: [1, 2, 3, 16] };
   const v = { data: new Float32Array(2 * 4 * 16), shape: [1, 2, 4, 16] }; // Sc disagrees with the keys'
   await assert.rejects(

@@ -1,11 +1,16 @@
 import { planSharing } from '../../attention/plan.js';
+import { assertEditable } from '../../edit/edit.js';
+import { assertSameModel } from '../../edit/image-jobs.js';
+import { readInversionHeader } from '../../edit/inversion-file.js';
+import { assertPromptFits } from '../../edit/velocity.js';
+import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, SolverArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs {
   input: string;
-  'source-prompt': string;
+  'source-prompt': string | undefined;
   'target-prompt': string;
   output: string;
   'save-inversion': string | undefined;
@@ -14,9 +19,26 @@ export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, Edit
 export async function editAction(a: EditCommandArgs): Promise<void> {
   const threads = checkThreads(a);
   const pack = await resolvePack(a);
+  await userCheck(() => assertEditable(pack));
   const settings = await settingsFrom(pack, 'edit', a);
-  await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps));
   const { isInversion } = await checkInput(a.input);
+  // An inversion file fixes the steps, solver and source prompt: flags must not disagree with it.
+  const header = isInversion ? await userCheck(() => readInversionHeader(a.input)) : null;
+  if (header) {
+    await userCheck(() => assertSameModel(pack, header));
+    const fixed = header.settings;
+    const clash = (flag: string, given: unknown, stored: unknown) => {
+      if (given !== undefined && given !== stored) {
+        throw new UserError(`${a.input} was inverted with ${flag} ${JSON.stringify(stored)}; ${flag} ${JSON.stringify(given)} cannot change that: drop the flag, or edit the image itself to invert again`);
+      }
+    };
+    clash('--steps', a.steps, fixed.steps);
+    clash('--solver', a.solver, fixed.solver);
+    clash('--source-prompt', a['source-prompt'], fixed.sourcePrompt);
+  }
+  const steps = header ? header.settings.steps : settings.steps;
+  await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
+  await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
   await checkOutput(a.output);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
   const summary = await runInWorker(
@@ -26,7 +48,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       input: a.input,
       inputIsInversion: isInversion,
       output: a.output,
-      sourcePrompt: a['source-prompt'],
+      sourcePrompt: a['source-prompt'] ?? '',
       targetPrompt: a['target-prompt'],
       settings,
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),

@@ -1,7 +1,8 @@
+import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, ModelArgs, SolverArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, settingsFrom } from './common.js';
+import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs {
   image: string;
@@ -13,6 +14,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const threads = checkThreads(a);
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'invert', a);
+  await userCheck(() => assertPromptFits(pack, a['source-prompt'], '--source-prompt'));
   const { isInversion } = await checkInput(a.image);
   if (isInversion) throw new UserError(`${a.image} is already an inversion file; invert takes an image`);
   await checkOutput(a.output);

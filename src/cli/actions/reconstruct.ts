@@ -1,7 +1,9 @@
 import { UserError } from '../errors.js';
 import type { GlobalArgs, ModelArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkInput, checkOutput, checkThreads, reportDone, resolvePack } from './common.js';
+import { assertSameModel } from '../../edit/image-jobs.js';
+import { readInversionHeader } from '../../edit/inversion-file.js';
+import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface ReconstructArgs extends GlobalArgs, ModelArgs {
   inversion: string;
@@ -14,6 +16,8 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const pack = await resolvePack(a);
   const { isInversion } = await checkInput(a.inversion);
   if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image> -o <file>.flowinv'`);
+  const header = await userCheck(() => readInversionHeader(a.inversion));
+  await userCheck(() => assertSameModel(pack, header));
   await checkOutput(a.output);
   const summary = await runInWorker(
     { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}) },

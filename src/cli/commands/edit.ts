@@ -12,7 +12,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
         demandOption: true,
         describe: 'an image, or an inversion file (then its steps, solver and source prompt are used)',
       })
-      .option('source-prompt', { type: 'string', default: '', describe: 'caption of the input image' })
+      .option('source-prompt', { type: 'string', describe: 'caption of the input image (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '') as never,

@@ -3,7 +3,7 @@ import type { GlobalArgs } from '../options.js';
 
 export const modelsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'models',
-  describe: 'List the built-in model packs, or validate a pack folder',
+  describe: 'List the built-in model packs (the default), or validate a pack folder',
   builder: (y) =>
     y
       .command({
@@ -16,7 +16,6 @@ export const modelsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         describe: 'Check a pack: files, manifest schema, ONNX input/output names and ranks',
         builder: (yy) => yy.positional('dir', { type: 'string', demandOption: true, describe: 'pack folder' }),
         handler: async (argv) => (await import('../actions/models.js')).validateAction((argv as unknown as { dir: string }).dir),
-      })
-      .demandCommand(1, 'Name a subcommand: list or validate <dir>') as never,
-  handler: () => {},
+      }) as never,
+  handler: async () => (await import('../actions/models.js')).listAction(),
 };
