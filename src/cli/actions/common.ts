@@ -48,6 +48,14 @@ export function checkOutput(path: string): Promise<void> {
   return userCheck(() => assertWritable(path));
 }
 
+/** Image outputs are PNGs (their settings ride in PNG text chunks): the name must say so. */
+export async function checkPngOutput(path: string): Promise<void> {
+  if (!/\.png$/i.test(path)) {
+    throw new UserError(`flowedit writes PNG images (settings are recorded in PNG text chunks): name the output ${path.replace(/\.[^./]*$/, '')}.png`);
+  }
+  await checkOutput(path);
+}
+
 export function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs>): Promise<Settings> {
   return userCheck(() =>
     resolveSettings(pack.manifest, task, {

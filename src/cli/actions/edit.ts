@@ -6,7 +6,7 @@ import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, SolverArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkInput, checkOutput, checkPngOutput, checkThreads, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs {
   input: string;
@@ -39,7 +39,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
   await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
-  await checkOutput(a.output);
+  await checkPngOutput(a.output);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
   const summary = await runInWorker(
     {

@@ -3,7 +3,7 @@ import type { GlobalArgs, ModelArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkPngOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface ReconstructArgs extends GlobalArgs, ModelArgs {
   inversion: string;
@@ -18,7 +18,7 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image> -o <file>.flowinv'`);
   const header = await userCheck(() => readInversionHeader(a.inversion));
   await userCheck(() => assertSameModel(pack, header));
-  await checkOutput(a.output);
+  await checkPngOutput(a.output);
   const summary = await runInWorker(
     { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}) },
     a,
