@@ -72,7 +72,7 @@ class PackConfig:
         if not self.vae and (s != 1 or self.latent_channels != 3 or self.temporal_compression != 1):
             raise ValueError("pixel space needs latent_channels 3 and compression 1")
         if self.temporal_compression != 1:
-            raise NotImplementedError("only temporal_compression 1 is implemented")
+            raise ValueError(f"temporal_compression {self.temporal_compression} is not supported by this VAE; use 1 (frames are encoded one by one)")
         cl = list(self.context_layers)
         if not cl or cl != sorted(set(cl)) or cl[0] < 0 or cl[-1] >= self.layers:
             raise ValueError(f"bad context_layers {self.context_layers} for {self.layers} layers")

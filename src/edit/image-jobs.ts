@@ -32,7 +32,7 @@ export async function invertImage(pack: LoadedPack, path: string, s: InvertImage
     ...(pack.manifest.image.maxPixels ? { maxPixels: pack.manifest.image.maxPixels } : {}),
   });
   const work = await fitImage(source, fit);
-  latentShapeFor(pack, work.width, work.height);
+  latentShapeFor(pack, work.width, work.height); // throws if the fitted size does not suit the pack
   // 2. encode to the latent (VAE mean)
   run.onProgress?.({ phase: 'encode', step: 0, steps: 1 });
   const z0 = await encodeImage(pack, work); // [1, C, 1, H', W']
