@@ -53,15 +53,6 @@ export function isShared(plan: SharePlan, step: number): boolean {
   return step < plan.sharedSteps;
 }
 
-/** Repeats a batch-1 tensor [1, ...] to [B, ...]. */
-function repeatBatch(t: LayerKV['k'], B: number): LayerKV['k'] {
-  if (B === 1) return t;
-  const n = t.data.length;
-  const data = new Float32Array(n * B);
-  for (let b = 0; b < B; b++) data.set(t.data, b * n);
-  return { data, shape: [B, ...t.shape.slice(1)] };
-}
-
 /**
  * Bias over [own keys; reconstruction keys] for one shared layer: [B, S + S]. Own keys and
  * the reconstruction's image keys are 0; the reconstruction's text keys (joint text) are
@@ -82,18 +73,31 @@ export interface ContextFeeds {
 }
 
 /**
- * Context feeds for the edit path's call (batch B) from the reconstruction path's k/v of the
- * same step and solver stage ([1, h, S, d] per shared layer).
+ * Builds the context feeds for the edit path's calls (batch B) from the reconstruction path's
+ * k/v of the same step and solver stage ([1, h, S, d] per shared layer). The bias is built once
+ * and the batch-B k/v buffers are reused across calls: each feed is consumed by the edit call
+ * before the next reconstruction call replaces it.
  */
-export function enrichmentFeeds(plan: SharePlan, seq: Sequence, recKV: ReadonlyMap<number, LayerKV>, B: number): ContextFeeds {
-  const context = new Map<number, LayerKV>();
-  const bias = new Map<number, Float32Array>();
-  const b = enrichmentBias(plan, seq, B);
-  for (const layer of plan.layers) {
-    const kv = recKV.get(layer);
-    if (!kv) throw new Error(`Reconstruction keys/values of layer ${layer} were not fetched`);
-    context.set(layer, { k: repeatBatch(kv.k, B), v: repeatBatch(kv.v, B) }); // [B, h, S, d]
-    bias.set(layer, b);
-  }
-  return { context, bias };
+export function enrichment(plan: SharePlan, seq: Sequence, B: number): (recKV: ReadonlyMap<number, LayerKV>) => ContextFeeds {
+  const b = enrichmentBias(plan, seq, B); // [B, S + Sc]
+  const bias = new Map(plan.layers.map((layer) => [layer, b]));
+  const buffers = new Map<number, { k: Float32Array; v: Float32Array }>();
+  const repeat = (t: LayerKV['k'], into: () => Float32Array): LayerKV['k'] => {
+    if (B === 1) return t;
+    const n = t.data.length;
+    const data = into();
+    for (let i = 0; i < B; i++) data.set(t.data, i * n);
+    return { data, shape: [B, ...t.shape.slice(1)] }; // [B, h, S, d]
+  };
+  return (recKV) => {
+    const context = new Map<number, LayerKV>();
+    for (const layer of plan.layers) {
+      const kv = recKV.get(layer);
+      if (!kv) throw new Error(`Reconstruction keys/values of layer ${layer} were not fetched`);
+      let buf = buffers.get(layer);
+      if (!buf) buffers.set(layer, (buf = { k: new Float32Array(kv.k.data.length * B), v: new Float32Array(kv.v.data.length * B) }));
+      context.set(layer, { k: repeat(kv.k, () => buf.k), v: repeat(kv.v, () => buf.v) });
+    }
+    return { context, bias };
+  };
 }

@@ -7,7 +7,7 @@
  * stage sees both at the same t.
  */
 import type { Tensor } from '../media/tensor.js';
-import { enrichmentFeeds, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import { enrichment, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { LoadedPack } from '../model/pack.js';
 import { solve, type VelocityFn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
@@ -50,18 +50,19 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
   const onProgress = run.onProgress;
   const signal = run.signal ? { signal: run.signal } : {};
 
-  let state: Float32Array = Float32Array.from(noise.data); // x_edit alone, once the paths part
+  let state: Float32Array = noise.data; // x_edit alone, once the paths part (the solvers never write their input)
   let reconstruction: Tensor | null = null;
   let calls = 0;
   if (m > 0) {
     const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE), noise.shape);
     const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance), noise.shape);
+    const enrich = enrichment(plan, rec.sequence, edit.batch);
     const v = new Float32Array(2 * n); // [v_rec; v_edit]
     const both: VelocityFn = async (x, t, at) => {
       const shared = isShared(plan, at.step);
       const r = await rec.call(x.subarray(0, n), t, shared ? { fetchKV: plan.layers } : {});
       v.set(r.v, 0);
-      const feeds = shared ? enrichmentFeeds(plan, rec.sequence, r.kv, edit.batch) : undefined;
+      const feeds = shared ? enrich(r.kv) : undefined;
       const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
       v.set(e.v, n);
       return v;
