@@ -31,3 +31,5 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 export const TINY_UNCOND = join(ROOT, 'test/fixtures/packs/tiny-uncond');
+/** Real clips and masks (see test/fixtures/media/SOURCES.md). */
+export const MEDIA = join(ROOT, 'test/fixtures/media');

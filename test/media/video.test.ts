@@ -1,0 +1,99 @@
+/** Real ffmpeg round trips: probe, decode, encode, audio carried, and clear errors on bad files. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
+import { probeVideo, readVideo, writeVideo } from '../../src/media/video.js';
+import { MEDIA, psnr, tempDir } from '../paths.js';
+
+const run = promisify(execFile);
+let tools: FfmpegTools;
+let dir: string;
+before(async () => {
+  tools = await findFfmpeg();
+  dir = await tempDir('flowedit-video-');
+});
+
+const PORTRAIT = join(MEDIA, 'vace-test2.mp4');
+const WIDE = join(MEDIA, 'diffueraser-example1-17f.mp4');
+
+function meanPsnr(a: readonly { data: Float32Array }[], b: readonly { data: Float32Array }[]): number {
+  assert.equal(a.length, b.length);
+  return a.reduce((s, f, i) => s + psnr(f.data, b[i]!.data), 0) / a.length;
+}
+
+test('probe reads size, frame rate, frame count and audio', async () => {
+  const p = await probeVideo(PORTRAIT, tools);
+  assert.deepEqual([p.width, p.height, p.rate, p.frames, p.audio, p.rotation], [512, 768, { num: 25, den: 1 }, 25, false, 0]);
+  const w = await probeVideo(WIDE, tools);
+  assert.deepEqual([w.width, w.height, w.rate, w.frames], [854, 480, { num: 15, den: 1 }, 17]);
+});
+
+for (const [name, path] of [['portrait 512x768', PORTRAIT], ['odd-width 854x480', WIDE]] as const) {
+  test(`decode → encode keeps size, frame rate and frame count (${name})`, { timeout: 120_000 }, async () => {
+    const clip = await readVideo(path, { tools });
+    const out = join(dir, `round-${clip.info.width}.mp4`);
+    await writeVideo(out, clip.frames, { rate: clip.rate, tools });
+    const p = await probeVideo(out, tools);
+    assert.deepEqual([p.width, p.height, p.rate, p.frames], [clip.info.width, clip.info.height, clip.info.rate, clip.info.frames]);
+    const back = await readVideo(out, { tools });
+    assert.ok(meanPsnr(clip.frames, back.frames) > 38, 'visually lossless re-encode');
+  });
+}
+
+test('a clip with audio keeps its audio stream unchanged', { timeout: 60_000 }, async () => {
+  const src = join(dir, 'with-audio.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=96x64:rate=12', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=22050', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', src]);
+  const clip = await readVideo(src, { tools });
+  assert.equal(clip.info.audio, true);
+  const out = join(dir, 'with-audio-out.mp4');
+  await writeVideo(out, clip.frames, { rate: clip.rate, audioFrom: src, tools });
+  const probe = async (f: string) =>
+    JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_streams', '-of', 'json', f])).stdout).streams as { codec_type: string; codec_name: string; sample_rate?: string }[];
+  const a0 = (await probe(src)).find((s) => s.codec_type === 'audio')!;
+  const a1 = (await probe(out)).find((s) => s.codec_type === 'audio');
+  assert.ok(a1, 'audio stream present');
+  assert.deepEqual([a1.codec_name, a1.sample_rate], [a0.codec_name, a0.sample_rate]);
+  const p = await probeVideo(out, tools);
+  assert.deepEqual([p.width, p.height, p.frames, p.rate], [96, 64, 12, { num: 12, den: 1 }]);
+});
+
+test('bad inputs: not a video, zero frames, truncated; an unwritable output leaves nothing', { timeout: 60_000 }, async () => {
+  const text = join(dir, 'notes.mp4');
+  await writeFile(text, 'just text, not a video');
+  await assert.rejects(probeVideo(text, tools), /Cannot read .*notes\.mp4 as a video .*ffprobe failed/);
+  const empty = join(dir, 'empty.mp4');
+  await writeFile(empty, '');
+  await assert.rejects(probeVideo(empty, tools), /as a video .*the file is empty/);
+  const zero = join(dir, 'zero.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '0', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', zero]);
+  await assert.rejects(probeVideo(zero, tools), /as a video .*(no video stream|no video frames)/);
+  const bytes = await readFile(WIDE);
+  const truncated = join(dir, 'truncated.mp4');
+  await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 3)));
+  await assert.rejects(readVideo(truncated, { tools }), /truncated\.mp4 as a video .*(truncated or damaged|could not decode)/);
+  const clip = await readVideo(PORTRAIT, { tools });
+  await assert.rejects(writeVideo(join(dir, 'no-such-dir', 'x.mp4'), clip.frames.slice(0, 2), { rate: clip.rate, tools }), /Cannot write .*x\.mp4: ffmpeg failed/);
+  await assert.rejects(writeVideo(join(dir, 'x.webm'), clip.frames.slice(0, 2), { rate: clip.rate, tools }), /name the output .*x\.mp4/);
+  const left = (await readdir(dir)).filter((f) => f.endsWith('.tmp') || f.startsWith('x.'));
+  assert.deepEqual(left, []);
+});
+
+test('a cancelled encode leaves no file', { timeout: 60_000 }, async () => {
+  const clip = await readVideo(PORTRAIT, { tools });
+  const out = join(dir, 'cancelled.mp4');
+  const controller = new AbortController();
+  const pending = writeVideo(out, [...clip.frames, ...clip.frames, ...clip.frames], { rate: clip.rate, tools, signal: controller.signal });
+  setTimeout(() => controller.abort(new Error('stop')), 50);
+  await assert.rejects(pending, /stop/);
+  const left = (await readdir(dir)).filter((f) => f.includes('cancelled'));
+  assert.deepEqual(left, []);
+});
+
+test('ffmpeg is found on PATH, or the npm-shipped binary; a bad explicit path falls through', async () => {
+  const t = await findFfmpeg('/no/such/ffmpeg');
+  assert.ok(t.ffmpeg.length > 0 && t.ffprobe.length > 0);
+});
