@@ -1,0 +1,219 @@
+/**
+ * Edit masks: white = edit. A mask is read from one still (applied to every frame), a folder of
+ * per-frame images, or a mask video; it is thresholded to 0/1, then aligned with the input
+ * (scaled with a warning when its size differs; a differing frame count is an error), optionally
+ * inverted, grown and feathered. Growing and feathering come from one Euclidean distance
+ * transform (Felzenszwalb & Huttenlocher, "Distance Transforms of Sampled Functions", 2012).
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { readImage, type RgbImage } from './image.js';
+import type { FfmpegTools } from './ffmpeg-tools.js';
+import { isVideoPath, readVideo } from './video.js';
+
+/** Per-frame coverage in [0, 1], each frame [height, width] row-major; one frame applies to every frame. */
+export interface Mask {
+  readonly width: number;
+  readonly height: number;
+  readonly frames: readonly Float32Array[];
+}
+
+export interface MaskOptions {
+  /** dilate the edit region by this many pixels */
+  readonly grow: number;
+  /** soft edge this many pixels wide, outside the grown region */
+  readonly feather: number;
+  /** edit what is black instead of what is white */
+  readonly invert: boolean;
+}
+
+export const DEFAULT_MASK_OPTIONS: MaskOptions = { grow: 0, feather: 0, invert: false };
+
+const MASK_IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff'];
+
+/** Luma of a planar RGB frame, thresholded at mid grey: 1 = edit. */
+function threshold(img: RgbImage): Float32Array {
+  const n = img.width * img.height;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const y = 0.299 * img.data[i]! + 0.587 * img.data[n + i]! + 0.114 * img.data[2 * n + i]!; // in [-1, 1]
+    out[i] = y > 0 ? 1 : 0;
+  }
+  return out;
+}
+
+function fromFrames(frames: readonly RgbImage[], what: string): Mask {
+  const first = frames[0];
+  if (!first) throw new Error(`${what} holds no mask frames`);
+  frames.forEach((f, i) => {
+    if (f.width !== first.width || f.height !== first.height) {
+      throw new Error(`${what}: mask frame ${i} is ${f.width}x${f.height} but the first is ${first.width}x${first.height}; all frames must have one size`);
+    }
+  });
+  return { width: first.width, height: first.height, frames: frames.map(threshold) };
+}
+
+/** Natural order, so frame2.png sorts before frame10.png. */
+const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+/**
+ * Reads a mask: an image file (one mask for every frame), a folder of per-frame images (in
+ * natural name order) or a video (one mask per frame). White (luma above mid grey) = edit.
+ */
+export async function readMask(path: string, opts: { tools?: FfmpegTools; signal?: AbortSignal } = {}): Promise<Mask> {
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new Error(`Mask not found: ${path}`);
+  if (info.isDirectory()) {
+    const names = (await readdir(path)).filter((n) => MASK_IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())).sort(natural.compare);
+    if (names.length === 0) throw new Error(`Mask folder ${path} holds no images (expected one PNG per frame, e.g. 0001.png, 0002.png, …)`);
+    const frames: RgbImage[] = [];
+    for (const n of names) frames.push(await readImage(join(path, n)));
+    return fromFrames(frames, `Mask folder ${path}`);
+  }
+  if (isVideoPath(path)) {
+    const clip = await readVideo(path, opts);
+    return fromFrames(clip.frames, `Mask video ${path}`);
+  }
+  return fromFrames([await readImage(path)], `Mask ${path}`);
+}
+
+/** Nearest-neighbour scaling of one [h, w] plane to [H, W]. */
+function scalePlane(src: Float32Array, w: number, h: number, W: number, H: number): Float32Array {
+  const out = new Float32Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const sy = Math.min(h - 1, Math.floor(((y + 0.5) * h) / H));
+    for (let x = 0; x < W; x++) {
+      const sx = Math.min(w - 1, Math.floor(((x + 0.5) * w) / W));
+      out[y * W + x] = src[sy * w + sx]!;
+    }
+  }
+  return out;
+}
+
+/** Squared distance standing in for "no mask pixel": finite, and exact in float64 when q² (≤ 1e8) is added. */
+const FAR = 1e12;
+
+/** 1-D squared distance transform of f (length n) into d, using scratch v (parabola sites) and z (boundaries). */
+function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
+  let k = 0;
+  v[0] = 0;
+  z[0] = -Infinity;
+  z[1] = Infinity;
+  for (let q = 1; q < n; q++) {
+    const meet = (p: number) => (f[q]! + q * q - (f[p]! + p * p)) / (2 * q - 2 * p); // where parabolas p and q cross
+    let s = meet(v[k]!);
+    while (s <= z[k]!) s = meet(v[--k]!); // z[0] = −∞ stops it
+    k++;
+    v[k] = q;
+    z[k] = s;
+    z[k + 1] = Infinity;
+  }
+  k = 0;
+  for (let q = 0; q < n; q++) {
+    while (z[k + 1]! < q) k++;
+    const p = v[k]!;
+    d[q] = (q - p) * (q - p) + f[p]!;
+  }
+}
+
+/** Euclidean distance from every pixel to the nearest pixel with value ≥ 0.5: [h, w]. */
+export function distanceToMask(m: Float32Array, w: number, h: number): Float64Array {
+  const g = new Float64Array(w * h);
+  for (let i = 0; i < g.length; i++) g[i] = m[i]! >= 0.5 ? 0 : FAR;
+  const n = Math.max(w, h);
+  const f = new Float64Array(n);
+  const d = new Float64Array(n);
+  const v = new Int32Array(n);
+  const z = new Float64Array(n + 1);
+  for (let x = 0; x < w; x++) {
+    for (let y = 0; y < h; y++) f[y] = g[y * w + x]!;
+    edt1d(f, h, d, v, z);
+    for (let y = 0; y < h; y++) g[y * w + x] = d[y]!;
+  }
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) f[x] = g[y * w + x]!;
+    edt1d(f, w, d, v, z);
+    for (let x = 0; x < w; x++) g[y * w + x] = Math.sqrt(d[x]!);
+  }
+  return g;
+}
+
+/** Grows a binary plane by `grow` pixels and adds a linear soft edge `feather` pixels wide outside it. */
+export function growAndFeather(m: Float32Array, w: number, h: number, grow: number, feather: number): Float32Array {
+  if (grow === 0 && feather === 0) return m;
+  const dist = distanceToMask(m, w, h);
+  const out = new Float32Array(w * h);
+  for (let i = 0; i < out.length; i++) {
+    const d = dist[i]!;
+    out[i] = d <= grow ? 1 : feather > 0 ? Math.max(0, 1 - (d - grow) / feather) : 0;
+  }
+  return out;
+}
+
+function checkPixels(name: string, v: number): void {
+  if (!(Number.isFinite(v) && v >= 0)) throw new Error(`Expected a non-negative number of pixels for ${name} but received ${v}`);
+}
+
+/** Validates mask options (before any work). */
+export function checkMaskOptions(o: MaskOptions): void {
+  checkPixels('--mask-grow', o.grow);
+  checkPixels('--mask-feather', o.feather);
+}
+
+/**
+ * Checks that a mask fits an input of `frames` frames: a single still fits any; otherwise the
+ * counts must match. Throws a message stating both counts.
+ */
+export function assertMaskFrames(mask: { frames: readonly unknown[] }, frames: number, what = 'the input'): void {
+  const n = mask.frames.length;
+  if (n !== 1 && n !== frames) {
+    throw new Error(`The mask has ${n} frames but ${what} has ${frames}: give one mask per frame, or a single still for every frame`);
+  }
+}
+
+/**
+ * Aligns a mask with an input of width × height × frames and shapes it: scale (nearest, with a
+ * warning) when the size differs, invert, grow, feather. The result keeps one frame when the mask
+ * was a single still.
+ */
+export function prepareMask(
+  mask: Mask,
+  target: { width: number; height: number; frames: number },
+  o: MaskOptions,
+  onWarning?: (message: string) => void,
+): Mask {
+  checkMaskOptions(o);
+  assertMaskFrames(mask, target.frames);
+  const { width: W, height: H } = target;
+  const resize = mask.width !== W || mask.height !== H;
+  if (resize) onWarning?.(`The mask is ${mask.width}x${mask.height} but the input is ${W}x${H}: the mask was scaled to fit`);
+  const frames = mask.frames.map((f) => {
+    let m = resize ? scalePlane(f, mask.width, mask.height, W, H) : f;
+    if (o.invert) m = m.map((v) => 1 - v);
+    return growAndFeather(m, W, H, o.grow, o.feather);
+  });
+  return { width: W, height: H, frames };
+}
+
+/** The mask plane for frame i (a single still applies to every frame). */
+export function maskFrame(mask: Mask, i: number): Float32Array {
+  return mask.frames.length === 1 ? mask.frames[0]! : mask.frames[i]!;
+}
+
+/** Pixel blend out = m·edited + (1 − m)·source per pixel; where m = 0 the source is copied exactly. */
+export function blendMasked(source: RgbImage, edited: RgbImage, m: Float32Array): RgbImage {
+  if (source.width !== edited.width || source.height !== edited.height || m.length !== source.width * source.height) {
+    throw new Error(`Cannot blend ${edited.width}x${edited.height} into ${source.width}x${source.height} with a mask of ${m.length} pixels`);
+  }
+  const n = m.length;
+  const data = new Float32Array(source.data);
+  for (let i = 0; i < n; i++) {
+    const a = m[i]!;
+    if (a === 0) continue;
+    for (let c = 0; c < 3; c++) {
+      const j = c * n + i;
+      data[j] = a * edited.data[j]! + (1 - a) * source.data[j]!;
+    }
+  }
+  return { width: source.width, height: source.height, data };
+}

@@ -1,0 +1,88 @@
+/** Masks: reading stills, folders and videos; alignment; grow, feather, invert; pixel blending. */
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { encodePng } from '../../src/media/image.js';
+import { blendMasked, distanceToMask, growAndFeather, prepareMask, readMask, type Mask } from '../../src/media/mask.js';
+import { MEDIA, tempDir } from '../paths.js';
+
+let dir: string;
+before(async () => {
+  dir = await tempDir('flowedit-mask-');
+});
+
+function dot(w: number, h: number, x: number, y: number): Float32Array {
+  const m = new Float32Array(w * h);
+  m[y * w + x] = 1;
+  return m;
+}
+
+test('the distance transform is exact against brute force', () => {
+  const w = 23;
+  const h = 17;
+  const m = new Float32Array(w * h);
+  const on: [number, number][] = [[3, 4], [20, 15], [11, 0], [12, 9]];
+  for (const [x, y] of on) m[y * w + x] = 1;
+  const d = distanceToMask(m, w, h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const want = Math.min(...on.map(([px, py]) => Math.hypot(x - px, y - py)));
+      assert.ok(Math.abs(d[y * w + x]! - want) < 1e-9, `(${x}, ${y}): ${d[y * w + x]} vs ${want}`);
+    }
+  }
+});
+
+test('grow makes a disc; feather adds a linear edge outside it', () => {
+  const m = growAndFeather(dot(21, 21, 10, 10), 21, 21, 3, 4);
+  assert.equal(m[10 * 21 + 13], 1, 'inside the grown disc');
+  assert.equal(m[10 * 21 + 15], 0.5, 'half way through the feather');
+  assert.equal(m[10 * 21 + 17], 0, 'past the feather');
+  assert.ok(Math.abs(m[13 * 21 + 13]! - (1 - (Math.hypot(3, 3) - 3) / 4)) < 1e-6, 'the diagonal follows the Euclidean distance');
+});
+
+test('a mask still is read, thresholded and aligned (scaled with a warning)', async () => {
+  const mask = await readMask(join(MEDIA, 'vace-test2-mask.png'));
+  assert.deepEqual([mask.width, mask.height, mask.frames.length], [512, 768, 1]);
+  const covered = mask.frames[0]!.reduce((s, v) => s + v, 0) / (512 * 768);
+  assert.ok(covered > 0.01 && covered < 0.9, `covers part of the frame (${covered})`);
+  assert.ok(mask.frames[0]!.every((v) => v === 0 || v === 1), 'binary');
+  const warnings: string[] = [];
+  const aligned = prepareMask(mask, { width: 256, height: 384, frames: 25 }, { grow: 2, feather: 3, invert: false }, (w) => warnings.push(w));
+  assert.deepEqual([aligned.width, aligned.height, aligned.frames.length], [256, 384, 1]);
+  assert.match(warnings[0]!, /mask is 512x768 but the input is 256x384: the mask was scaled/);
+  const inverted = prepareMask(mask, { width: 512, height: 768, frames: 1 }, { grow: 0, feather: 0, invert: true });
+  assert.equal(inverted.frames[0]![0]! + mask.frames[0]![0]!, 1);
+});
+
+test('a mask video is read frame by frame; a wrong frame count is an error naming both counts', async () => {
+  const mask = await readMask(join(MEDIA, 'diffueraser-example1-mask-17f.mp4'));
+  assert.deepEqual([mask.width, mask.height, mask.frames.length], [854, 480, 17]);
+  assert.ok(mask.frames.every((f) => f.some((v) => v === 1)), 'every frame marks the object');
+  assert.throws(() => prepareMask(mask, { width: 854, height: 480, frames: 20 }, { grow: 0, feather: 0, invert: false }), /The mask has 17 frames but the input has 20/);
+});
+
+test('a folder of per-frame PNGs is read in natural order', async () => {
+  const folder = join(dir, 'frames');
+  await mkdir(folder);
+  for (const i of [1, 2, 10]) {
+    const data = new Float32Array(3 * 8 * 8).fill(-1);
+    data.fill(1, 0, 8 * i); // white rows in every channel
+    data.fill(1, 64, 64 + 8 * i);
+    data.fill(1, 128, 128 + 8 * i);
+    await writeFile(join(folder, `f${i}.png`), await encodePng({ width: 8, height: 8, data }));
+  }
+  const mask = await readMask(folder);
+  assert.deepEqual(mask.frames.map((f) => f.reduce((s, v) => s + v, 0)), [8, 16, 64]);
+  await assert.rejects(readMask(join(dir, 'nothing-here')), /Mask not found/);
+  await mkdir(join(dir, 'empty'));
+  await assert.rejects(readMask(join(dir, 'empty')), /holds no images/);
+});
+
+test('blending copies the source exactly where the mask is 0', () => {
+  const source = { width: 2, height: 1, data: Float32Array.from([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) };
+  const edited = { width: 2, height: 1, data: Float32Array.from([-1, -1, -1, -1, -1, -1]) };
+  const m: Mask = { width: 2, height: 1, frames: [Float32Array.from([0, 0.5])] };
+  const out = blendMasked(source, edited, m.frames[0]!);
+  assert.deepEqual(Array.from(out.data).map((v) => +v.toFixed(4)), [0.1, -0.4, 0.3, -0.3, 0.5, -0.2]);
+});
