@@ -76,10 +76,15 @@ export interface ContextFeeds {
  * Builds the context feeds for the edit path's calls (batch B) from the reconstruction path's
  * k/v of the same step and solver stage ([1, h, S, d] per shared layer). The bias is built once
  * and the batch-B k/v buffers are reused across calls: each feed is consumed by the edit call
- * before the next reconstruction call replaces it.
+ * before the next reconstruction call replaces it. `b` replaces the plain enrichment bias (e.g. a
+ * masked one).
  */
-export function enrichment(plan: SharePlan, seq: Sequence, B: number): (recKV: ReadonlyMap<number, LayerKV>) => ContextFeeds {
-  const b = enrichmentBias(plan, seq, B); // [B, S + Sc]
+export function enrichment(
+  plan: SharePlan,
+  seq: Sequence,
+  B: number,
+  b: Float32Array = enrichmentBias(plan, seq, B), // [B, S + Sc]
+): (recKV: ReadonlyMap<number, LayerKV>) => ContextFeeds {
   const bias = new Map(plan.layers.map((layer) => [layer, b]));
   const buffers = new Map<number, { k: Float32Array; v: Float32Array }>();
   const repeat = (t: LayerKV['k'], into: () => Float32Array): LayerKV['k'] => {

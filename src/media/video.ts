@@ -211,7 +211,7 @@ export interface EncodeOptions {
   readonly audioFrom?: string;
   readonly tools?: FfmpegTools;
   readonly signal?: AbortSignal;
-  /** x264 constant rate factor: lower is closer to the frames (default 16, visually lossless) */
+  /** x264 constant rate factor: lower is closer to the frames (default 12: unmasked pixels stay above 35 dB PSNR) */
   readonly crf?: number;
   /** reports things worth knowing that do not stop the encode */
   readonly onWarning?: (message: string) => void;
@@ -244,7 +244,7 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
   const container = CONTAINERS[extname(path).toLowerCase()]!;
   const tmp = join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const video = [
-    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(opts.crf ?? 16), '-preset', 'medium',
+    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(opts.crf ?? 12), '-preset', 'medium',
     '-r', rateText(opts.rate), '-vsync', '0',
   ];
   if (width % 2 !== 0 || height % 2 !== 0) {

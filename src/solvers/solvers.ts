@@ -52,6 +52,11 @@ export interface SolveOptions {
   onStep?: (e: StepEvent) => void;
   /** Keep a copy of the state at every time in the schedule. */
   keepTrajectory?: boolean;
+  /**
+   * Constrains the state in place after step `step` (now at `tNext`), before it is recorded or
+   * reported: masked editing pins the known region to a stored trajectory this way.
+   */
+  project?: (x: Float32Array, step: number, tNext: number) => void;
 }
 
 export interface SolveResult {
@@ -216,7 +221,7 @@ export async function solve(
   if (!(x instanceof Float32Array)) {
     throw new Error(`Expected a Float32Array for x but received ${Object.prototype.toString.call(x)}`);
   }
-  const { signal, onStep, keepTrajectory = false } = opts;
+  const { signal, onStep, keepTrajectory = false, project } = opts;
   const state = x.slice();
   const trajectory = keepTrajectory ? [x.slice()] : null;
   const steps = ts.length - 1;
@@ -226,6 +231,7 @@ export async function solve(
     probe: new Float32Array(x.length),
     calls: 0,
     report: (i, xi) => {
+      project?.(xi, i, ts[i + 1]!);
       trajectory?.push(xi.slice());
       onStep?.({ step: i, steps, t: ts[i]!, tNext: ts[i + 1]!, x: xi, calls: run.calls });
     },

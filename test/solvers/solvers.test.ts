@@ -217,3 +217,21 @@ test('bad inputs give descriptive errors', async () => {
   assert.throws(() => modelCallsFor('euler', 0), /Expected a positive integer for steps but received 0/);
   assert.throws(() => modelCallsFor('rk4' as SolverName, 4), /Unknown solver "rk4"; expected one of euler, midpoint, fireflow/);
 });
+
+test('project constrains the state after every step, before it is recorded', async () => {
+  const ts = timesteps(4, 1);
+  for (const solver of SOLVERS) {
+    const seen: number[] = [];
+    const result = await solve(solver, wavy, Float32Array.from([0.3, -0.7, 1.1]), ts, {
+      keepTrajectory: true,
+      project: (x, step, tNext) => {
+        assert.equal(tNext, ts[step + 1]);
+        seen.push(step);
+        x[0] = tNext; // pin the first component to t
+      },
+    });
+    assert.deepEqual(seen, [0, 1, 2, 3], solver);
+    assert.deepEqual(result.trajectory!.slice(1).map((x) => x[0]), ts.slice(1).map((t) => Math.fround(t)), solver);
+    assert.equal(result.x[0], 0);
+  }
+});

@@ -1,0 +1,128 @@
+/**
+ * The clip use cases, as numbered phases over the layers below: fit the frames to the pack's
+ * working size, cut the clip into the pack's windows, encode, invert, reconstruct or edit each
+ * window, decode, cross-fade the windows and restore the source size. A still is a one-frame clip.
+ */
+import { planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
+import type { RgbImage } from '../media/image.js';
+import type { FrameRate } from '../media/video.js';
+import type { LoadedPack } from '../model/pack.js';
+import { editLatent, type EditSettings } from './edit.js';
+import { invertLatent, type InvertSettings, type LatentInversion } from './invert.js';
+import { clipLatentShape, decodeFrames, encodeFrames } from './latents.js';
+import { inWindow, type RunOptions } from './progress.js';
+import { reconstructLatent } from './sample.js';
+import { crossFade, planWindows, windowFrames, type ClipWindow } from './windows.js';
+
+export interface ClipInversion {
+  readonly fit: FitPlan;
+  /** clip frames */
+  readonly frames: number;
+  readonly windows: readonly ClipWindow[];
+  /** one per window, each with its whole trajectory */
+  readonly inversions: readonly LatentInversion[];
+  readonly calls: number;
+}
+
+export interface InvertClipSettings extends InvertSettings {
+  readonly fit: FitMode;
+  /** frames shared by neighbouring windows of a long clip (default: a quarter window, at least 1) */
+  readonly overlap?: number;
+}
+
+/** How frames of width × height are brought to the pack's working size. */
+export function planWorkSize(pack: LoadedPack, width: number, height: number, fit: FitMode): FitPlan {
+  const plan = planFit(width, height, {
+    multiple: pack.manifest.image.multiple,
+    mode: fit,
+    ...(pack.manifest.image.maxPixels ? { maxPixels: pack.manifest.image.maxPixels } : {}),
+  });
+  clipLatentShape(pack, plan.workWidth, plan.workHeight, 1); // throws if the working size does not suit the pack
+  return plan;
+}
+
+export function fitFrames(frames: readonly RgbImage[], plan: FitPlan): Promise<RgbImage[]> {
+  return Promise.all(frames.map((f) => fitImage(f, plan)));
+}
+
+export function restoreFrames(frames: readonly RgbImage[], plan: FitPlan): Promise<RgbImage[]> {
+  return Promise.all(frames.map((f) => restoreImage(f, plan)));
+}
+
+/** Checks the frames have one size and returns it. */
+export function frameSize(frames: readonly RgbImage[]): { width: number; height: number } {
+  const first = frames[0];
+  if (!first) throw new Error('The clip holds no frames');
+  frames.forEach((f, i) => {
+    if (f.width !== first.width || f.height !== first.height) throw new Error(`Frame ${i} is ${f.width}x${f.height} but frame 0 is ${first.width}x${first.height}`);
+  });
+  return { width: first.width, height: first.height };
+}
+
+/** Encodes and inverts each window of working-size frames. */
+export async function invertWindows(pack: LoadedPack, work: readonly RgbImage[], windows: readonly ClipWindow[], s: InvertSettings, run: RunOptions = {}): Promise<LatentInversion[]> {
+  const inversions: LatentInversion[] = [];
+  for (const [i, w] of windows.entries()) {
+    const r = inWindow(run, i, windows.length);
+    r.onProgress?.({ phase: 'encode', step: 0, steps: 1 });
+    const z0 = await encodeFrames(pack, windowFrames(work, w)); // [1, C, F', H', W']
+    r.onProgress?.({ phase: 'encode', step: 1, steps: 1 });
+    inversions.push(await invertLatent(pack, z0, { sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver }, r));
+  }
+  return inversions;
+}
+
+/** Inverts frames (a clip, or one still): fit, cut into windows, encode, invert each window. */
+export async function invertFrames(pack: LoadedPack, frames: readonly RgbImage[], s: InvertClipSettings, run: RunOptions = {}): Promise<ClipInversion> {
+  // 1. fit the frames to the pack's working size and plan the windows
+  const { width, height } = frameSize(frames);
+  const fit = planWorkSize(pack, width, height, s.fit);
+  const windows = planWindows(frames.length, pack.manifest, s.overlap);
+  const work = await fitFrames(frames, fit);
+  // 2. encode and invert each window under the source condition, guidance off
+  const inversions = await invertWindows(pack, work, windows, s, run);
+  return { fit, frames: frames.length, windows, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
+}
+
+/**
+ * Runs `sample` on each window's inversion, decodes, cross-fades the windows and restores the
+ * source size.
+ */
+async function sampleWindows(
+  pack: LoadedPack,
+  ci: ClipInversion,
+  run: RunOptions,
+  sample: (inv: LatentInversion, run: RunOptions) => Promise<{ data: Float32Array; shape: readonly number[] }>,
+): Promise<RgbImage[]> {
+  const outputs: RgbImage[][] = [];
+  for (const [i, inv] of ci.inversions.entries()) {
+    const r = inWindow(run, i, ci.inversions.length);
+    const z = await sample(inv, r);
+    r.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
+    outputs.push(await decodeFrames(pack, z));
+    r.onProgress?.({ phase: 'decode', step: 1, steps: 1 });
+  }
+  return restoreFrames(crossFade(ci.windows, outputs, ci.frames), ci.fit);
+}
+
+/** Samples every window back under its inversion's own condition; frames at the source size. */
+export function reconstructFrames(pack: LoadedPack, ci: ClipInversion, run: RunOptions = {}): Promise<RgbImage[]> {
+  return sampleWindows(pack, ci, run, async (inv, r) => (await reconstructLatent(pack, inv, r)).z);
+}
+
+/** Edits every window with shared context; frames at the source size, and the model calls made. */
+export async function editFrames(pack: LoadedPack, ci: ClipInversion, s: EditSettings, run: RunOptions = {}): Promise<{ frames: RgbImage[]; calls: number }> {
+  let calls = 0;
+  const frames = await sampleWindows(pack, ci, run, async (inv, r) => {
+    const edited = await editLatent(pack, inv, s, r);
+    calls += edited.calls;
+    return edited.z;
+  });
+  return { frames, calls };
+}
+
+/** A clip's frames and frame rate, as the clip use cases return them. */
+export interface ClipFrames {
+  readonly frames: readonly RgbImage[];
+  readonly rate: FrameRate;
+}

@@ -1,0 +1,97 @@
+/**
+ * The swap use case on stills and clips held in memory: prepare the mask (align, grow, feather),
+ * fit, invert each window, swap inside the mask on the latent grid, decode, cross-fade windows,
+ * restore the source size, and blend in pixel space so that where the mask is 0 every pixel is
+ * exactly the source's (a VAE round trip alone would change them).
+ */
+import { latentMask } from '../attention/mask.js';
+import { fitImage, type FitMode, type FitPlan } from '../media/fit.js';
+import type { RgbImage } from '../media/image.js';
+import { blendMasked, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
+import type { LoadedPack } from '../model/pack.js';
+import type { SolverName } from '../solvers/index.js';
+import { fitFrames, frameSize, invertWindows, planWorkSize, restoreFrames, type ClipFrames } from './clip-jobs.js';
+import { decodeFrames } from './latents.js';
+import { inWindow, type RunOptions } from './progress.js';
+import { swapLatent, type SwapLatentSettings } from './swap.js';
+import { crossFade, planWindows, windowFrames, type ClipWindow } from './windows.js';
+
+export interface SwapSettings extends SwapLatentSettings {
+  readonly sourcePrompt: string;
+  readonly steps: number;
+  readonly solver: SolverName;
+  readonly fit: FitMode;
+  /** grow, feather (pixels at the source size) and invert */
+  readonly mask: MaskOptions;
+  /** frames shared by neighbouring windows of a long clip (default: a quarter window, at least 1) */
+  readonly overlap?: number;
+}
+
+export interface SwappedFrames {
+  /** at the source size and frame count */
+  readonly frames: RgbImage[];
+  /** the mask as applied: aligned, grown and feathered, at the source size (one plane = every frame) */
+  readonly mask: Mask;
+  readonly windows: readonly ClipWindow[];
+  /** model calls: inversion and swap */
+  readonly calls: number;
+}
+
+/** A mask plane [H, W] in [0, 1] brought to working size with the frames' own fit plan. */
+async function fitMaskPlane(m: Float32Array, width: number, height: number, plan: FitPlan): Promise<Float32Array> {
+  const grey = new Float32Array(3 * m.length); // [3, H, W], grey 2m − 1
+  for (let c = 0; c < 3; c++) for (let i = 0; i < m.length; i++) grey[c * m.length + i] = 2 * m[i]! - 1;
+  const fitted = await fitImage({ width, height, data: grey }, plan);
+  const n = fitted.width * fitted.height;
+  const out = new Float32Array(n); // [H_work, W_work]
+  for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (fitted.data[i]! + 1) / 2));
+  return out;
+}
+
+/**
+ * Swaps what the mask covers in `frames` (one still, or a clip's frames) for the target prompt.
+ * The mask may be one still for every frame or one plane per frame; a mask of another size is
+ * scaled, with a warning through run.onWarning.
+ */
+export async function swapFrames(pack: LoadedPack, frames: readonly RgbImage[], mask: Mask, s: SwapSettings, run: RunOptions = {}): Promise<SwappedFrames> {
+  // 1. align and shape the mask at the source size; fit frames and mask to the working size
+  const { width, height } = frameSize(frames);
+  const applied = prepareMask(mask, { width, height, frames: frames.length }, s.mask, run.onWarning);
+  const fit = planWorkSize(pack, width, height, s.fit);
+  const windows = planWindows(frames.length, pack.manifest, s.overlap);
+  const work = await fitFrames(frames, fit);
+  const workMask = await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit)));
+  // 2. invert each window under the source condition, keeping the whole trajectory
+  const inversions = await invertWindows(pack, work, windows, s, run);
+  let calls = inversions.reduce((n, v) => n + v.calls, 0);
+  // 3. swap inside the mask on each window's latent grid, then decode
+  const geometry = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
+  const outputs: RgbImage[][] = [];
+  for (const [i, w] of windows.entries()) {
+    const r = inWindow(run, i, windows.length);
+    const inv = inversions[i]!;
+    const planes = workMask.length === 1 ? workMask : windowFrames(workMask, w);
+    const m = latentMask(planes, fit.workWidth, fit.workHeight, w.padded, inv.latentShape, geometry); // [F', H', W']
+    const swapped = await swapLatent(pack, inv, m, s, r);
+    calls += swapped.calls;
+    r.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
+    outputs.push(await decodeFrames(pack, swapped.z));
+    r.onProgress?.({ phase: 'decode', step: 1, steps: 1 });
+  }
+  // 4. join the windows, restore the source size, and keep the source wherever the mask is 0
+  const edited = await restoreFrames(crossFade(windows, outputs, frames.length), fit);
+  const out = edited.map((e, f) => blendMasked(frames[f]!, e, maskFrame(applied, f)));
+  return { frames: out, mask: applied, windows, calls };
+}
+
+/** Swaps inside the mask of one still. */
+export async function swapImage(pack: LoadedPack, source: RgbImage, mask: Mask, s: SwapSettings, run: RunOptions = {}): Promise<{ image: RgbImage; mask: Float32Array; calls: number }> {
+  const r = await swapFrames(pack, [source], mask, s, run);
+  return { image: r.frames[0]!, mask: r.mask.frames[0]!, calls: r.calls };
+}
+
+/** Swaps inside the mask of a clip; the result keeps the clip's frame count and rate. */
+export async function swapClip(pack: LoadedPack, clip: ClipFrames, mask: Mask, s: SwapSettings, run: RunOptions = {}): Promise<SwappedFrames & { rate: ClipFrames['rate'] }> {
+  const r = await swapFrames(pack, clip.frames, mask, s, run);
+  return { ...r, rate: clip.rate };
+}

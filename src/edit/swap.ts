@@ -1,0 +1,111 @@
+/**
+ * Masked swap on the latent grid: replace what a mask covers, keep the rest. Outside the mask the
+ * edit path is pinned to the stored inversion trajectory after every step,
+ * x_edit ← m·x_edit + (1 − m)·x_traj(t) (the latent blending of Blended Latent Diffusion,
+ * arXiv 2206.02779, and KV-Edit's background preservation, arXiv 2502.17363); inside it the edit
+ * path generates the target prompt while, for the first τ of the steps, its self-attention also
+ * sees the reconstruction path's keys/values (ContextFlow, arXiv 2509.17818), optionally biased
+ * on the keys the mask covers. The reconstruction path is the stored trajectory itself: its state
+ * is pinned to x_traj(t) after every step, so its keys/values are those of the source.
+ */
+import { maskedEnrichmentBias, tokenMask } from '../attention/mask.js';
+import { enrichment, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import type { Tensor } from '../media/tensor.js';
+import type { LoadedPack } from '../model/pack.js';
+import { solve, type VelocityFn } from '../solvers/index.js';
+import { assertEditable } from './edit.js';
+import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
+import type { RunOptions } from './progress.js';
+import { condition, pathVelocity } from './velocity.js';
+
+export interface SwapLatentSettings {
+  readonly targetPrompt: string;
+  readonly guidance: number;
+  readonly share: ShareOptions;
+  /**
+   * Logit bias on the reconstruction path's image keys inside the mask, scaled by the mask:
+   * 0 = plain enrichment; negative values keep the edit from copying the source object;
+   * −1e4 (EXCLUDE) or less removes those keys.
+   */
+  readonly maskBias: number;
+}
+
+export interface SwappedLatent {
+  /** edit path at t = 0: [1, C, F', H', W'], equal to the source latent where the mask is 0 */
+  readonly z: Tensor;
+  readonly plan: SharePlan;
+  readonly calls: number;
+}
+
+/**
+ * Swaps inside a latent mask m [F', H', W'] (values in [0, 1], broadcast over channels), from an
+ * inversion with its full trajectory.
+ */
+export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Float32Array, s: SwapLatentSettings, run: RunOptions = {}): Promise<SwappedLatent> {
+  assertEditable(pack);
+  const N = inv.ts.length - 1;
+  const shape = inv.latentShape; // [1, C, F', H', W']
+  const plane = shape.slice(2).reduce((a, b) => a * b, 1); // F'·H'·W'
+  if (m.length !== plane) throw new Error(`Latent mask holds ${m.length} values but the latent grid [${shape.slice(2).join(', ')}] has ${plane}`);
+  if (inv.trajectory.length !== N + 1) throw new Error(`Swap needs the inversion's whole trajectory (${N + 1} latents) but it holds ${inv.trajectory.length}`);
+  const plan = planSharing(s.share, pack.transformer.contextLayers, N);
+  const noise = noiseOf(inv); // [1, C, F', H', W']
+  const n = noise.data.length;
+  const traj = (i: number) => inv.trajectory[N - i]!; // x_traj at sampling time ts[i]
+  const signal = run.signal ? { signal: run.signal } : {};
+  const onStep = (offset: number) => (e: { step: number }) => run.onProgress?.({ phase: 'sample', step: offset + e.step + 1, steps: N });
+
+  /** x_edit ← m·x_edit + (1 − m)·x_traj(ts[i]) over [C, F'·H'·W']. */
+  const pin = (x: Float32Array, i: number) => {
+    const xt = traj(i);
+    for (let j = 0; j < n; j++) {
+      const a = m[j % plane]!;
+      x[j] = a * x[j]! + (1 - a) * xt[j]!;
+    }
+  };
+
+  const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance), shape);
+  const shared = plan.sharedSteps;
+  let state: Float32Array = noise.data;
+  let calls = 0;
+  if (shared > 0) {
+    // 1. both paths for the shared steps: [x_rec; x_edit], the reconstruction pinned to the trajectory
+    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE), shape);
+    const tokens = tokenMask(m, shape, pack.manifest.transformer.patchSize); // [n_img]
+    const enrich = enrichment(plan, rec.sequence, edit.batch, maskedEnrichmentBias(plan, rec.sequence, edit.batch, tokens, s.maskBias));
+    const v = new Float32Array(2 * n); // [v_rec; v_edit]
+    const both: VelocityFn = async (x, t, at) => {
+      const sharing = isShared(plan, at.step);
+      const r = await rec.call(x.subarray(0, n), t, sharing ? { fetchKV: plan.layers } : {});
+      v.set(r.v, 0);
+      const feeds = sharing ? enrich(r.kv) : undefined;
+      const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
+      v.set(e.v, n);
+      return v;
+    };
+    const x = new Float32Array(2 * n);
+    x.set(noise.data, 0);
+    x.set(noise.data, n);
+    const result = await solve(inv.settings.solver, both, x, inv.ts.slice(0, shared + 1), {
+      ...signal,
+      onStep: onStep(0),
+      project: (xs, step) => {
+        xs.set(traj(step + 1), 0);
+        pin(xs.subarray(n), step + 1);
+      },
+    });
+    calls += 2 * result.calls;
+    state = result.x.slice(n);
+  }
+  if (shared < N) {
+    // 2. the edit path alone for the remaining steps, still pinned outside the mask
+    const result = await solve(inv.settings.solver, async (x, t) => (await edit.call(x, t)).v, state, inv.ts.slice(shared), {
+      ...signal,
+      onStep: onStep(shared),
+      project: (xs, step) => pin(xs, shared + step + 1),
+    });
+    calls += result.calls;
+    state = result.x;
+  }
+  return { z: { data: state, shape }, plan, calls };
+}
