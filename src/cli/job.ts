@@ -1,26 +1,43 @@
 /** What the CLI hands its inference worker, and what the worker sends back. */
 import type { Progress } from '../edit/progress.js';
 import type { Settings } from '../edit/settings.js';
+import type { MaskOptions } from '../media/mask.js';
 
 interface JobBase {
   readonly packDir: string;
   readonly output: string;
   readonly threads?: number;
+  /** explicit ffmpeg binary (--ffmpeg) */
+  readonly ffmpeg?: string;
+  /** window overlap for long clips (--overlap) */
+  readonly overlap?: number;
 }
 
 export type JobSpec =
-  | (JobBase & { readonly kind: 'invert'; readonly input: string; readonly sourcePrompt: string; readonly settings: Settings })
+  | (JobBase & { readonly kind: 'invert'; readonly input: string; readonly inputIsVideo: boolean; readonly sourcePrompt: string; readonly settings: Settings })
   | (JobBase & { readonly kind: 'reconstruct'; readonly input: string; readonly seed: number })
   | (JobBase & {
       readonly kind: 'edit';
       /** an image, or an inversion file to reuse */
       readonly input: string;
       readonly inputIsInversion: boolean;
+      readonly inputIsVideo: boolean;
       readonly sourcePrompt: string;
       readonly targetPrompt: string;
       readonly settings: Settings;
       /** where to also save the inversion made from an image input */
       readonly saveInversion?: string;
+    })
+  | (JobBase & {
+      readonly kind: 'swap';
+      /** an image or a clip */
+      readonly input: string;
+      readonly inputIsVideo: boolean;
+      readonly mask: string;
+      readonly maskOptions: MaskOptions;
+      readonly sourcePrompt: string;
+      readonly targetPrompt: string;
+      readonly settings: Settings;
     });
 
 export interface JobSummary {
@@ -31,6 +48,7 @@ export interface JobSummary {
 
 export type WorkerMessage =
   | { readonly type: 'progress'; readonly progress: Progress }
+  | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'done'; readonly summary: JobSummary }
   | { readonly type: 'cancelled' }
   | { readonly type: 'error'; readonly message: string; readonly stack?: string; readonly user: boolean };

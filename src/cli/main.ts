@@ -6,6 +6,7 @@ import { editCommand } from './commands/edit.js';
 import { invertCommand } from './commands/invert.js';
 import { modelsCommand } from './commands/models.js';
 import { reconstructCommand } from './commands/reconstruct.js';
+import { swapCommand } from './commands/swap.js';
 import { EXIT, reportError, UserError } from './errors.js';
 
 const argv = hideBin(process.argv);
@@ -20,6 +21,7 @@ try {
     .command(invertCommand)
     .command(reconstructCommand)
     .command(editCommand)
+    .command(swapCommand)
     .command(modelsCommand)
     .demandCommand(1, 'Name a command; see flowedit --help')
     .strict()

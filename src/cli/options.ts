@@ -70,3 +70,48 @@ export function parseLayerList(text: string): number[] {
     return n;
   });
 }
+
+export interface VideoArgs {
+  ffmpeg: string | undefined;
+  overlap: number | undefined;
+}
+
+export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
+  return y
+    .option('ffmpeg', {
+      type: 'string',
+      describe: 'ffmpeg binary for clips (default: $FLOWEDIT_FFMPEG, then ffmpeg on PATH, then the one shipped with the npm package); ffprobe is taken from beside it',
+      group: 'Video:',
+    })
+    .option('overlap', {
+      type: 'number',
+      describe: 'frames shared by neighbouring windows when a clip is longer than one model pass (cross-faded; default a quarter window)',
+      group: 'Video:',
+    }) as Argv<T & VideoArgs>;
+}
+
+export interface MaskArgs {
+  mask: string;
+  'mask-grow': number | undefined;
+  'mask-feather': number | undefined;
+  'invert-mask': boolean;
+  'mask-bias': number | undefined;
+}
+
+export function withMaskOptions<T>(y: Argv<T>): Argv<T & MaskArgs> {
+  return y
+    .option('mask', {
+      type: 'string',
+      demandOption: true,
+      describe: 'what to replace, white = edit: one image (used for every frame), a folder of per-frame PNGs, or a mask video',
+      group: 'Mask:',
+    })
+    .option('mask-grow', { type: 'number', describe: 'grow the mask by this many pixels (default 2)', group: 'Mask:' })
+    .option('mask-feather', { type: 'number', describe: 'soft edge this many pixels wide outside the grown mask (default 6)', group: 'Mask:' })
+    .option('invert-mask', { type: 'boolean', default: false, describe: 'edit what is black instead of what is white', group: 'Mask:' })
+    .option('mask-bias', {
+      type: 'number',
+      describe: 'attention logit bias (≤ 0) on the source\'s keys inside the mask: below 0 the edit copies less of what it replaces (-10000 = none of it; default: the pack\'s, else 0)',
+      group: 'Mask:',
+    }) as Argv<T & MaskArgs>;
+}

@@ -14,7 +14,7 @@ export function progressLine(stream: NodeJS.WriteStream = process.stderr, quiet 
       if (stream.isTTY) {
         const filled = total > 0 ? Math.round((done / total) * width) : 0;
         const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
-        stream.write(`\r${label.padEnd(11)} ${bar} ${done}/${total}`);
+        stream.write(`\r${label.padEnd(13)} ${bar} ${done}/${total}`);
         drawn = true;
       } else if (done === total && label !== lastLabel) {
         stream.write(`${label} ${done}/${total}\n`);

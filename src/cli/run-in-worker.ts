@@ -28,8 +28,14 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
       let settled = false;
       worker.on('message', (msg: WorkerMessage) => {
         switch (msg.type) {
-          case 'progress':
-            bar.update(msg.progress.phase, msg.progress.step, msg.progress.steps);
+          case 'progress': {
+            const { phase, step, steps, window } = msg.progress;
+            bar.update(window ? `${phase} ${window.index + 1}/${window.count}` : phase, step, steps);
+            break;
+          }
+          case 'warning':
+            bar.done();
+            process.stderr.write(`flowedit: warning: ${msg.message}\n`);
             break;
           case 'done':
             settled = true;

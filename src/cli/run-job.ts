@@ -1,49 +1,114 @@
 /** Runs one job from its validated spec: load the pack, run the use case, write the output. */
+import { existsSync } from 'node:fs';
+import { editClip, invertClip, reconstructClip } from '../edit/clip-jobs.js';
 import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js';
-import { readInversion } from '../edit/inversion-file.js';
-import { writeImageOutput, writeInversionFile } from '../edit/outputs.js';
+import { readInversion, type InversionFile } from '../edit/inversion-file.js';
+import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
-import { loadPack } from '../model/pack.js';
+import { swapClip, swapImage } from '../edit/swap-jobs.js';
+import { findFfmpeg } from '../media/ffmpeg-tools.js';
+import { readImage } from '../media/image.js';
+import { readMask } from '../media/mask.js';
+import { readVideo } from '../media/video.js';
+import { loadPack, type LoadedPack } from '../model/pack.js';
 import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
 import type { JobSpec, JobSummary } from './job.js';
+
+type Job<K extends JobSpec['kind']> = Extract<JobSpec, { kind: K }>;
+
+/** Writes a still as PNG or a clip's frames as H.264 (with the source's audio when it is still there). */
+async function writeResult(job: JobSpec, file: InversionFile, run: RunOptions, result: { image?: Parameters<typeof writeImageOutput>[1]; clip?: Parameters<typeof writeClipOutput>[1] }, record: OutputRecord): Promise<void> {
+  run.signal?.throwIfAborted();
+  if (result.image) return writeImageOutput(job.output, result.image, record);
+  const source = file.header.source.path;
+  await writeClipOutput(job.output, result.clip!, record, {
+    tools: await findFfmpeg(job.ffmpeg),
+    ...(existsSync(source) ? { audioFrom: source } : {}),
+    ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.onWarning ? { onWarning: run.onWarning } : {}),
+  });
+}
+
+async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, run: RunOptions): Promise<InversionFile> {
+  const s = job.settings;
+  const settings = { sourcePrompt: job.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit };
+  if (!job.inputIsVideo) return invertImage(pack, job.input, settings, run);
+  return invertClip(pack, job.input, { ...settings, ...(job.overlap !== undefined ? { overlap: job.overlap } : {}) }, run, await findFfmpeg(job.ffmpeg));
+}
+
+async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
+  const s = job.settings;
+  const tools = job.inputIsVideo || !/\.(png|jpe?g|webp|bmp|tiff?)$/i.test(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
+  const media = { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) };
+  const mask = await readMask(job.mask, media);
+  const settings = {
+    sourcePrompt: job.sourcePrompt,
+    targetPrompt: job.targetPrompt,
+    steps: s.steps,
+    solver: s.solver,
+    guidance: s.guidance,
+    share: { layers: s.shareLayers, fraction: s.shareSteps },
+    maskBias: s.maskBias,
+    fit: s.fit,
+    mask: job.maskOptions,
+    ...(job.overlap !== undefined ? { overlap: job.overlap } : {}),
+  };
+  const record: OutputRecord = {
+    ...base,
+    command: 'swap',
+    steps: s.steps,
+    solver: s.solver,
+    seed: s.seed,
+    sourcePrompt: job.sourcePrompt,
+    targetPrompt: job.targetPrompt,
+    guidance: s.guidance,
+    shareLayers: s.shareLayers,
+    shareSteps: s.shareSteps,
+    source: job.input,
+  };
+  if (!job.inputIsVideo) {
+    const out = await swapImage(pack, await readImage(job.input), mask, settings, run);
+    run.signal?.throwIfAborted();
+    await writeImageOutput(job.output, out.image, record);
+    return out.calls;
+  }
+  const clip = await readVideo(job.input, media);
+  const out = await swapClip(pack, clip, mask, settings, run);
+  run.signal?.throwIfAborted();
+  await writeClipOutput(job.output, out, record, { ...media, audioFrom: job.input, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  return out.calls;
+}
 
 export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary> {
   const started = performance.now();
   const pack = await loadPack(job.packDir, job.threads ? { threads: job.threads } : {});
   const base = { model: pack.manifest.id, flowedit: flowEditVersion() };
+  const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls });
   try {
     switch (job.kind) {
       case 'invert': {
-        const s = job.settings;
-        const file = await invertImage(pack, job.input, { sourcePrompt: job.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit }, run);
+        const file = await invertInput(pack, job, run);
         run.signal?.throwIfAborted();
         await writeInversionFile(job.output, file);
-        return { output: job.output, seconds: (performance.now() - started) / 1000, calls: file.inversion.calls };
+        return done(file.header.calls);
       }
       case 'reconstruct': {
         const file = await readInversion(job.input);
-        const image = await reconstructImage(pack, file, run);
-        run.signal?.throwIfAborted();
         const { steps, solver, sourcePrompt } = file.header.settings;
-        await writeImageOutput(job.output, image, { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, source: file.header.source.path });
-        return { output: job.output, seconds: (performance.now() - started) / 1000, calls: modelCallsFor(solver, steps) };
+        const record = { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, source: file.header.source.path };
+        const windows = file.header.clip?.windows.length ?? 1;
+        if (file.header.clip) await writeResult(job, file, run, { clip: await reconstructClip(pack, file, run) }, record);
+        else await writeResult(job, file, run, { image: await reconstructImage(pack, file, run) }, record);
+        return done(windows * modelCallsFor(solver, steps));
       }
       case 'edit': {
         const s = job.settings;
-        const file = job.inputIsInversion
-          ? await readInversion(job.input)
-          : await invertImage(pack, job.input, { sourcePrompt: job.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit }, run);
+        const file = job.inputIsInversion ? await readInversion(job.input) : await invertInput(pack, job, run);
         if (job.saveInversion) await writeInversionFile(job.saveInversion, file);
-        const edited = await editImage(
-          pack,
-          file,
-          { targetPrompt: job.targetPrompt, guidance: s.guidance, share: { layers: s.shareLayers, fraction: s.shareSteps } },
-          run,
-        );
-        run.signal?.throwIfAborted();
+        const settings = { targetPrompt: job.targetPrompt, guidance: s.guidance, share: { layers: s.shareLayers, fraction: s.shareSteps } };
         const { steps, solver, sourcePrompt } = file.header.settings;
-        await writeImageOutput(job.output, edited.image, {
+        const record: OutputRecord = {
           ...base,
           command: 'edit',
           steps,
@@ -55,9 +120,19 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
           shareLayers: s.shareLayers,
           shareSteps: s.shareSteps,
           source: file.header.source.path,
-        });
-        return { output: job.output, seconds: (performance.now() - started) / 1000, calls: file.inversion.calls + edited.calls };
+        };
+        const inverted = job.inputIsInversion ? 0 : file.header.calls;
+        if (file.header.clip) {
+          const edited = await editClip(pack, file, settings, run);
+          await writeResult(job, file, run, { clip: edited }, record);
+          return done(inverted + edited.calls);
+        }
+        const edited = await editImage(pack, file, settings, run);
+        await writeResult(job, file, run, { image: edited.image }, record);
+        return done(inverted + edited.calls);
       }
+      case 'swap':
+        return done(await swap(pack, job, run, base));
     }
   } finally {
     await pack.release();

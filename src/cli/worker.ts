@@ -19,6 +19,7 @@ try {
   const summary = await runJob(workerData as JobSpec, {
     signal: controller.signal,
     onProgress: (progress) => send({ type: 'progress', progress }),
+    onWarning: (message) => send({ type: 'warning', message }),
   });
   send({ type: 'done', summary });
 } catch (err) {

@@ -3,11 +3,17 @@
  * working size, cut the clip into the pack's windows, encode, invert, reconstruct or edit each
  * window, decode, cross-fade the windows and restore the source size. A still is a one-frame clip.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { FfmpegTools } from '../media/ffmpeg-tools.js';
 import { planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
-import type { FrameRate } from '../media/video.js';
+import { readVideo, type FrameRate } from '../media/video.js';
 import type { LoadedPack } from '../model/pack.js';
+import { flowEditVersion } from '../version.js';
 import { editLatent, type EditSettings } from './edit.js';
+import { assertSameModel } from './image-jobs.js';
+import { inversionsOf, type InversionFile } from './inversion-file.js';
 import { invertLatent, type InvertSettings, type LatentInversion } from './invert.js';
 import { clipLatentShape, decodeFrames, encodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from './progress.js';
@@ -125,4 +131,60 @@ export async function editFrames(pack: LoadedPack, ci: ClipInversion, s: EditSet
 export interface ClipFrames {
   readonly frames: readonly RgbImage[];
   readonly rate: FrameRate;
+}
+
+/** SHA-256 of a file, streamed. */
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Inverts a video file: decode, fit, cut into windows, encode, invert each window. */
+export async function invertClip(pack: LoadedPack, path: string, s: InvertClipSettings, run: RunOptions = {}, tools?: FfmpegTools): Promise<InversionFile> {
+  // 1. decode the clip (upright, at its displayed size)
+  const clip = await readVideo(path, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
+  // 2. fit, window, encode and invert
+  const ci = await invertFrames(pack, clip.frames, s, run);
+  const first = ci.inversions[0]!;
+  return {
+    header: {
+      format: 'flowedit.inversion',
+      version: 1,
+      flowedit: flowEditVersion(),
+      modelId: pack.manifest.id,
+      settings: first.settings,
+      ts: first.ts,
+      latentShape: first.latentShape,
+      source: { path, sha256: await sha256File(path), width: clip.info.width, height: clip.info.height },
+      fit: ci.fit,
+      calls: ci.calls,
+      clip: { frames: ci.frames, rate: clip.rate, windows: ci.windows },
+    },
+    inversion: first,
+    windows: ci.inversions,
+  };
+}
+
+/** The clip inversion an inversion file holds; throws for a still's file. */
+export function clipInversionOf(file: InversionFile): ClipInversion & { rate: FrameRate } {
+  const clip = file.header.clip;
+  if (!clip) throw new Error(`${file.header.source.path} was inverted as a still image, not a clip`);
+  const inversions = inversionsOf(file);
+  return { fit: file.header.fit, frames: clip.frames, windows: clip.windows, inversions, calls: file.header.calls, rate: clip.rate };
+}
+
+/** Samples a clip back from its inversion file: frames at the source size and rate. */
+export async function reconstructClip(pack: LoadedPack, file: InversionFile, run: RunOptions = {}): Promise<ClipFrames> {
+  assertSameModel(pack, file.header);
+  const ci = clipInversionOf(file);
+  return { frames: await reconstructFrames(pack, ci, run), rate: ci.rate };
+}
+
+/** Edits a clip from its inversion file: frames at the source size and rate. */
+export async function editClip(pack: LoadedPack, file: InversionFile, s: EditSettings, run: RunOptions = {}): Promise<ClipFrames & { calls: number }> {
+  assertSameModel(pack, file.header);
+  const ci = clipInversionOf(file);
+  const edited = await editFrames(pack, ci, s, run);
+  return { frames: edited.frames, rate: ci.rate, calls: edited.calls };
 }

@@ -6,12 +6,14 @@
  *   bytes 8-11   uint32 header length h
  *   bytes 12…    UTF-8 JSON header (InversionHeader), zero-padded to a multiple of 4 bytes
  *   then         float32 trajectory: (steps + 1) latents of the header's latentShape, from the
- *                source latent (t = 0) to the final noise (t = 1)
+ *                source latent (t = 0) to the final noise (t = 1); for a clip, one such
+ *                trajectory per window, in window order
  */
 import { open, readFile } from 'node:fs/promises';
 import type { FitPlan } from '../media/fit.js';
 import { sizeOf } from '../media/tensor.js';
 import type { InvertSettings, LatentInversion } from './invert.js';
+import type { ClipWindow } from './windows.js';
 
 const MAGIC = 'FLOWINV1';
 export const INVERSION_EXTENSION = '.flowinv';
@@ -27,17 +29,37 @@ export interface InversionHeader {
   readonly source: { readonly path: string; readonly sha256: string; readonly width: number; readonly height: number };
   readonly fit: FitPlan;
   readonly calls: number;
+  /** present for a clip: its frame count, frame rate and the windows it was inverted in */
+  readonly clip?: {
+    readonly frames: number;
+    readonly rate: { readonly num: number; readonly den: number };
+    readonly windows: readonly ClipWindow[];
+  };
 }
 
 export interface InversionFile {
   readonly header: InversionHeader;
+  /** a still's inversion; for a clip, its first window's */
   readonly inversion: LatentInversion;
+  /** a clip's inversions, one per window of header.clip.windows */
+  readonly windows?: readonly LatentInversion[];
+}
+
+/** Latents stored per window: steps + 1. Windows: 1 for a still. */
+function windowCount(header: InversionHeader): number {
+  return header.clip?.windows.length ?? 1;
+}
+
+/** Every window's inversion, in order (one for a still). */
+export function inversionsOf(file: InversionFile): readonly LatentInversion[] {
+  return file.windows ?? [file.inversion];
 }
 
 export function encodeInversion(header: InversionHeader, trajectory: readonly Float32Array[]): Buffer {
   const n = sizeOf(header.latentShape);
-  if (trajectory.length !== header.ts.length || trajectory.some((x) => x.length !== n)) {
-    throw new Error(`Trajectory must hold ${header.ts.length} latents of ${n} values`);
+  const count = header.ts.length * windowCount(header);
+  if (trajectory.length !== count || trajectory.some((x) => x.length !== n)) {
+    throw new Error(`Trajectory must hold ${count} latents of ${n} values`);
   }
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const headerEnd = Math.ceil((12 + json.length) / 4) * 4;
@@ -75,17 +97,20 @@ export function decodeInversion(buf: Buffer, path = 'input'): InversionFile {
   const { header, headerLength: h } = decodeHeader(buf, path);
   const n = sizeOf(header.latentShape);
   const headerEnd = Math.ceil((12 + h) / 4) * 4;
-  const count = header.ts.length;
+  const perWindow = header.ts.length;
+  const count = perWindow * windowCount(header);
   if (buf.length !== headerEnd + count * n * 4) throw bad(path, `expected ${count} latents of ${n} values, file size ${buf.length} does not match`);
   const trajectory: Float32Array[] = [];
   for (let i = 0; i < count; i++) {
     const start = headerEnd + i * n * 4;
     trajectory.push(new Float32Array(buf.buffer.slice(buf.byteOffset + start, buf.byteOffset + start + n * 4)));
   }
-  return {
-    header,
-    inversion: { settings: header.settings, ts: header.ts, latentShape: header.latentShape, trajectory, calls: header.calls },
-  };
+  const windows: LatentInversion[] = [];
+  for (let w = 0; w < windowCount(header); w++) {
+    const calls = Math.round(header.calls / windowCount(header));
+    windows.push({ settings: header.settings, ts: header.ts, latentShape: header.latentShape, trajectory: trajectory.slice(w * perWindow, (w + 1) * perWindow), calls });
+  }
+  return header.clip ? { header, inversion: windows[0]!, windows } : { header, inversion: windows[0]! };
 }
 
 /** True when a file starts with the inversion magic bytes. */

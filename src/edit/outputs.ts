@@ -1,12 +1,15 @@
 /**
  * Writing results: PNGs carrying their settings in tEXt chunks ("parameters", as people read
- * them, and "flowedit", the same as JSON), and inversion files; both written atomically so a
+ * them, and "flowedit", the same as JSON), H.264 clips carrying the same in their container
+ * metadata ("comment" and "description"), and inversion files; all written atomically so a
  * failed or cancelled run leaves no partial file.
  */
 import { writeFileAtomic } from '../media/atomic-file.js';
+import type { FfmpegTools } from '../media/ffmpeg-tools.js';
+import { writeVideo, type FrameRate } from '../media/video.js';
 import { encodePng, type RgbImage } from '../media/image.js';
 import { addPngTextChunks } from '../media/png-text.js';
-import { encodeInversion, type InversionFile } from './inversion-file.js';
+import { encodeInversion, inversionsOf, type InversionFile } from './inversion-file.js';
 
 /** What produced an output: recorded in the PNG. */
 export interface OutputRecord {
@@ -52,5 +55,27 @@ export async function writeImageOutput(path: string, image: RgbImage, record: Ou
 }
 
 export async function writeInversionFile(path: string, file: InversionFile): Promise<void> {
-  await writeFileAtomic(path, encodeInversion(file.header, file.inversion.trajectory));
+  await writeFileAtomic(path, encodeInversion(file.header, inversionsOf(file).flatMap((w) => w.trajectory)));
+}
+
+export interface ClipOutputOptions {
+  /** a file whose audio is copied unchanged (normally the source clip) */
+  readonly audioFrom?: string;
+  readonly tools?: FfmpegTools;
+  readonly signal?: AbortSignal;
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Writes frames as an H.264 clip at `rate`, with the record in its metadata. */
+export async function writeClipOutput(
+  path: string,
+  clip: { readonly frames: readonly RgbImage[]; readonly rate: FrameRate },
+  record: OutputRecord,
+  opts: ClipOutputOptions = {},
+): Promise<void> {
+  await writeVideo(path, clip.frames, {
+    rate: clip.rate,
+    metadata: { comment: parametersText(record), description: JSON.stringify(record) },
+    ...opts,
+  });
 }

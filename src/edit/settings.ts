@@ -14,6 +14,11 @@ export const FLOWEDIT_DEFAULTS = {
   fit: 'pad' as FitMode,
   sourcePrompt: '',
   seed: 0,
+  /** swap: no bias on the shared keys inside the mask (plain enrichment) */
+  maskBias: 0,
+  /** swap: pixels the mask grows by, and the width of its soft edge */
+  maskGrow: 2,
+  maskFeather: 6,
 };
 
 /** Options a user may set; undefined = not given. */
@@ -25,6 +30,7 @@ export interface SettingOptions {
   readonly shareSteps?: number | undefined;
   readonly fit?: string | undefined;
   readonly seed?: number | undefined;
+  readonly maskBias?: number | undefined;
 }
 
 export interface Settings {
@@ -35,6 +41,8 @@ export interface Settings {
   readonly shareSteps: number;
   readonly fit: FitMode;
   readonly seed: number;
+  /** logit bias on the shared keys inside a mask (masked tasks) */
+  readonly maskBias: number;
 }
 
 function expect(ok: boolean, what: string, value: unknown): void {
@@ -58,5 +66,7 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   if (fit !== 'pad' && fit !== 'resize') throw new Error(`Unknown fit "${fit}": choose pad or resize`);
   const seed = o.seed ?? FLOWEDIT_DEFAULTS.seed;
   expect(Number.isInteger(seed) && seed >= 0, 'a non-negative integer for --seed', seed);
-  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed };
+  const maskBias = o.maskBias ?? t.maskBias ?? FLOWEDIT_DEFAULTS.maskBias;
+  expect(Number.isFinite(maskBias) && maskBias <= 0, 'a number ≤ 0 for --mask-bias', maskBias);
+  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed, maskBias };
 }

@@ -215,6 +215,8 @@ export interface EncodeOptions {
   readonly crf?: number;
   /** reports things worth knowing that do not stop the encode */
   readonly onWarning?: (message: string) => void;
+  /** container metadata, e.g. { comment: '…' } */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Refuses output names whose container flowedit does not write. */
@@ -253,6 +255,7 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
   }
   const audio = opts.audioFrom ? ['-map', '1:a?', '-c:a', 'copy'] : [];
   const mp4 = container === 'mp4' || container === 'mov' ? ['-movflags', '+faststart'] : [];
+  const metadata = Object.entries(opts.metadata ?? {}).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
   const input = Readable.from(
     (function* () {
       for (const f of frames) yield toRgb24(f);
@@ -265,7 +268,7 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
         .input(input)
         .inputOptions(['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate)]);
       if (opts.audioFrom) command.input(opts.audioFrom);
-      command.outputOptions(['-map', '0:v:0', ...audio, ...video, ...mp4, '-f', container]).output(tmp);
+      command.outputOptions(['-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container]).output(tmp);
       const onAbort = () => command.kill('SIGKILL');
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       command

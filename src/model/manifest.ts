@@ -15,6 +15,8 @@ export type ShiftSpec =
 export interface TaskDefaults {
   readonly shareLayers?: readonly number[];
   readonly shareSteps?: number;
+  /** masked tasks (swap): logit bias on the shared keys inside the mask, ≤ 0 */
+  readonly maskBias?: number;
 }
 
 export interface Manifest {
@@ -259,7 +261,10 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
         for (const [name, task] of Object.entries(tasks ?? {})) {
           const t = c.object(task, `defaults.tasks.${name}`);
           if (t) {
-            c.keys(t, `defaults.tasks.${name}`, ['shareLayers', 'shareSteps']);
+            c.keys(t, `defaults.tasks.${name}`, ['shareLayers', 'shareSteps', 'maskBias']);
+            if (t.maskBias !== undefined && !(typeof t.maskBias === 'number' && t.maskBias <= 0)) {
+              c.problems.push(`defaults.tasks.${name}.maskBias: expected a number ≤ 0, received ${JSON.stringify(t.maskBias)}`);
+            }
             checkTaskDefaults(c, t, `defaults.tasks.${name}`, contextLayers);
           }
         }

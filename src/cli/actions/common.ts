@@ -1,6 +1,10 @@
 /** Checks every command makes before a model loads: the pack, the input, the output, the settings. */
-import { open, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { assertWritable } from '../../media/atomic-file.js';
+import { findFfmpeg } from '../../media/ffmpeg-tools.js';
+import { imageSize } from '../../media/image.js';
+import { assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
@@ -56,7 +60,7 @@ export async function checkPngOutput(path: string): Promise<void> {
   await checkOutput(path);
 }
 
-export function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs>): Promise<Settings> {
+export function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & { 'mask-bias': number | undefined }>): Promise<Settings> {
   return userCheck(() =>
     resolveSettings(pack.manifest, task, {
       steps: a.steps,
@@ -66,6 +70,7 @@ export function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs
       shareSteps: a['share-steps'],
       fit: a.fit,
       seed: a.seed,
+      maskBias: a['mask-bias'],
     }),
   );
 }
@@ -73,4 +78,45 @@ export function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs
 /** Prints the one-line result summary. */
 export function reportDone(what: string, summary: { output: string; seconds: number; calls: number }, quiet: boolean): void {
   if (!quiet) process.stderr.write(`${what} ${summary.output} (${summary.calls} model calls, ${summary.seconds.toFixed(1)} s)\n`);
+}
+
+export type MediaKind = 'image' | 'video' | 'inversion';
+
+/** What an input is (image, clip or inversion file) and its frame count; clips are probed with ffprobe. */
+export async function inspectInput(path: string, ffmpeg?: string): Promise<{ kind: MediaKind; frames: number }> {
+  const { isInversion } = await checkInput(path);
+  if (isInversion) return { kind: 'inversion', frames: 0 };
+  if (isVideoPath(path)) {
+    const tools = await userCheck(() => findFfmpeg(ffmpeg));
+    const info = await userCheck(() => probeVideo(path, tools));
+    return { kind: 'video', frames: info.frames };
+  }
+  await userCheck(() => imageSize(path));
+  return { kind: 'image', frames: 1 };
+}
+
+/** A mask's frame count (1 for a still), read without decoding its pixels. */
+export async function inspectMask(path: string, ffmpeg?: string): Promise<number> {
+  const st = await stat(path).catch(() => null);
+  if (!st) throw new UserError(`Mask not found: ${path}`);
+  if (st.isDirectory()) {
+    const names = (await readdir(path)).filter((n) => /\.(png|jpe?g|webp|bmp|tiff?)$/i.test(n));
+    if (names.length === 0) throw new UserError(`Mask folder ${path} holds no images (expected one PNG per frame, e.g. 0001.png, 0002.png, …)`);
+    await userCheck(() => imageSize(join(path, names[0]!)));
+    return names.length;
+  }
+  if (isVideoPath(path)) {
+    const tools = await userCheck(() => findFfmpeg(ffmpeg));
+    return (await userCheck(() => probeVideo(path, tools))).frames;
+  }
+  await userCheck(() => imageSize(path));
+  return 1;
+}
+
+/** Clips are written as H.264 video, stills as PNG: the output's name must say which. */
+export async function checkMediaOutput(path: string, video: boolean, ffmpeg?: string): Promise<void> {
+  if (!video) return checkPngOutput(path);
+  await userCheck(() => assertVideoOutputName(path));
+  await checkOutput(path);
+  await userCheck(() => findFfmpeg(ffmpeg));
 }

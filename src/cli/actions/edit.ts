@@ -4,11 +4,11 @@ import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
 import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
-import type { EditArgs, GlobalArgs, ModelArgs, SolverArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkInput, checkOutput, checkPngOutput, checkThreads, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkOutput, checkThreads, inspectInput, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
-export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs {
+export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs {
   input: string;
   'source-prompt': string | undefined;
   'target-prompt': string;
@@ -21,7 +21,8 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const pack = await resolvePack(a);
   await userCheck(() => assertEditable(pack));
   const settings = await settingsFrom(pack, 'edit', a);
-  const { isInversion } = await checkInput(a.input);
+  const input = await inspectInput(a.input, a.ffmpeg);
+  const isInversion = input.kind === 'inversion';
   // An inversion file fixes the steps, solver and source prompt: flags must not disagree with it.
   const header = isInversion ? await userCheck(() => readInversionHeader(a.input)) : null;
   if (header) {
@@ -29,7 +30,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
     const fixed = header.settings;
     const clash = (flag: string, given: unknown, stored: unknown) => {
       if (given !== undefined && given !== stored) {
-        throw new UserError(`${a.input} was inverted with ${flag} ${JSON.stringify(stored)}; ${flag} ${JSON.stringify(given)} cannot change that: drop the flag, or edit the image itself to invert again`);
+        throw new UserError(`${a.input} was inverted with ${flag} ${JSON.stringify(stored)}; ${flag} ${JSON.stringify(given)} cannot change that: drop the flag, or edit the image or clip itself to invert again`);
       }
     };
     clash('--steps', a.steps, fixed.steps);
@@ -39,7 +40,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
   await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
-  await checkPngOutput(a.output);
+  await checkMediaOutput(a.output, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
   const summary = await runInWorker(
     {
@@ -47,12 +48,15 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       packDir: pack.dir,
       input: a.input,
       inputIsInversion: isInversion,
+      inputIsVideo: input.kind === 'video',
       output: a.output,
       sourcePrompt: a['source-prompt'] ?? '',
       targetPrompt: a['target-prompt'],
       settings,
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),
       ...(threads ? { threads } : {}),
+      ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
+      ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
     },
     a,
   );

@@ -1,10 +1,10 @@
 import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs, SolverArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkInput, checkOutput, checkThreads, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkThreads, inspectInput, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
-export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs {
+export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs {
   image: string;
   'source-prompt': string;
   output: string;
@@ -15,11 +15,22 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'invert', a);
   await userCheck(() => assertPromptFits(pack, a['source-prompt'], '--source-prompt'));
-  const { isInversion } = await checkInput(a.image);
-  if (isInversion) throw new UserError(`${a.image} is already an inversion file; invert takes an image`);
+  const input = await inspectInput(a.image, a.ffmpeg);
+  if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
   await checkOutput(a.output);
   const summary = await runInWorker(
-    { kind: 'invert', packDir: pack.dir, input: a.image, output: a.output, sourcePrompt: a['source-prompt'], settings, ...(threads ? { threads } : {}) },
+    {
+      kind: 'invert',
+      packDir: pack.dir,
+      input: a.image,
+      inputIsVideo: input.kind === 'video',
+      output: a.output,
+      sourcePrompt: a['source-prompt'],
+      settings,
+      ...(threads ? { threads } : {}),
+      ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
+      ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+    },
     a,
   );
   reportDone('wrote inversion', summary, a.quiet);

@@ -1,11 +1,11 @@
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkPngOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkMediaOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
 
-export interface ReconstructArgs extends GlobalArgs, ModelArgs {
+export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'> {
   inversion: string;
   output: string;
   seed: number | undefined;
@@ -15,12 +15,12 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const threads = checkThreads(a);
   const pack = await resolvePack(a);
   const { isInversion } = await checkInput(a.inversion);
-  if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image> -o <file>.flowinv'`);
+  if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image or clip> -o <file>.flowinv'`);
   const header = await userCheck(() => readInversionHeader(a.inversion));
   await userCheck(() => assertSameModel(pack, header));
-  await checkPngOutput(a.output);
+  await checkMediaOutput(a.output, header.clip !== undefined, a.ffmpeg);
   const summary = await runInWorker(
-    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}) },
+    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}), ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}) },
     a,
   );
   reportDone('wrote', summary, a.quiet);

@@ -1,16 +1,16 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withModelOptions, withOutput, withSolverOptions, type GlobalArgs } from '../options.js';
+import { withEditOptions, withModelOptions, withOutput, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   command: 'edit <input>',
   describe: 'Text-guided edit: the edit path shares attention context with a reconstruction path from the same inverted noise',
   builder: (y) =>
-    withOutput(withEditOptions(withSolverOptions(withModelOptions(y))), 'PNG to write')
+    withOutput(withVideoOptions(withEditOptions(withSolverOptions(withModelOptions(y)))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip')
       .positional('input', {
         type: 'string',
         demandOption: true,
-        describe: 'an image, or an inversion file (then its steps, solver and source prompt are used)',
+        describe: 'an image, a clip, or an inversion file (then its steps, solver and source prompt are used)',
       })
       .option('source-prompt', { type: 'string', describe: 'caption of the input image (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })

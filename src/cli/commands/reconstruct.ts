@@ -6,9 +6,10 @@ export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
   command: 'reconstruct <inversion>',
   describe: 'Sample back from an inversion file under its own prompt and solver: the check of inversion fidelity',
   builder: (y) =>
-    withOutput(withModelOptions(y), 'PNG to write')
+    withOutput(withModelOptions(y), 'PNG for a still, MP4 for a clip')
       .positional('inversion', { type: 'string', demandOption: true, describe: 'file written by flowedit invert' })
       .option('seed', { type: 'number', describe: 'recorded in the output' })
+      .option('ffmpeg', { type: 'string', describe: 'ffmpeg binary for clips (default: $FLOWEDIT_FFMPEG, PATH, then the npm-shipped one)', group: 'Video:' })
       .example('$0 reconstruct photo.flowinv -o photo-rec.png', '') as never,
   handler: async (argv) => (await import('../actions/reconstruct.js')).reconstructAction(argv),
 };

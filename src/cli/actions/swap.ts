@@ -1,0 +1,61 @@
+import { planSharing } from '../../attention/plan.js';
+import { assertEditable } from '../../edit/edit.js';
+import { FLOWEDIT_DEFAULTS } from '../../edit/settings.js';
+import { assertPromptFits } from '../../edit/velocity.js';
+import { checkMaskOptions, type MaskOptions } from '../../media/mask.js';
+import { UserError } from '../errors.js';
+import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
+import { runInWorker } from '../run-in-worker.js';
+import { checkMediaOutput, checkThreads, inspectInput, inspectMask, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+
+export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs {
+  input: string;
+  'source-prompt': string | undefined;
+  'target-prompt': string;
+  output: string;
+}
+
+export async function swapAction(a: SwapArgs): Promise<void> {
+  // 1. settings and pack, before anything is read
+  const threads = checkThreads(a);
+  const pack = await resolvePack(a);
+  await userCheck(() => assertEditable(pack));
+  const settings = await settingsFrom(pack, 'swap', a);
+  await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps));
+  await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
+  const maskOptions: MaskOptions = {
+    grow: a['mask-grow'] ?? FLOWEDIT_DEFAULTS.maskGrow,
+    feather: a['mask-feather'] ?? FLOWEDIT_DEFAULTS.maskFeather,
+    invert: a['invert-mask'],
+  };
+  await userCheck(() => checkMaskOptions(maskOptions));
+  if (a.overlap !== undefined && !(Number.isInteger(a.overlap) && a.overlap >= 0)) throw new UserError(`Expected a non-negative integer for --overlap but received ${a.overlap}`);
+  // 2. the input and the mask, probed; their frame counts must agree
+  const input = await inspectInput(a.input, a.ffmpeg);
+  if (input.kind === 'inversion') throw new UserError(`swap takes an image or a clip, not an inversion file (${a.input})`);
+  const maskFrames = await inspectMask(a.mask, a.ffmpeg);
+  if (maskFrames !== 1 && maskFrames !== input.frames) {
+    throw new UserError(`The mask has ${maskFrames} frames but the input has ${input.frames}: give one mask per frame, or a single still for every frame`);
+  }
+  // 3. the output can be written
+  await checkMediaOutput(a.output, input.kind === 'video', a.ffmpeg);
+  const summary = await runInWorker(
+    {
+      kind: 'swap',
+      packDir: pack.dir,
+      input: a.input,
+      inputIsVideo: input.kind === 'video',
+      mask: a.mask,
+      maskOptions,
+      output: a.output,
+      sourcePrompt: a['source-prompt'] ?? '',
+      targetPrompt: a['target-prompt'],
+      settings,
+      ...(threads ? { threads } : {}),
+      ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
+      ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+    },
+    a,
+  );
+  reportDone('wrote', summary, a.quiet);
+}
