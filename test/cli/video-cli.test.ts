@@ -1,0 +1,178 @@
+/** The command line on clips and masks: real ffmpeg, the fixture pack, real files. */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
+import { encodePng, readImage } from '../../src/media/image.js';
+import { readMask } from '../../src/media/mask.js';
+import { probeVideo, readVideo } from '../../src/media/video.js';
+import { CLI, MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
+
+const run = promisify(execFile);
+
+interface Result {
+  code: number | null;
+  stderr: string;
+}
+
+function flowedit(args: string[], onStderr?: (chunk: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--model', TINY], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(String(d), (sig) => child.kill(sig));
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+function assertCleanFailure(r: Result, message: RegExp): void {
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+let tools: FfmpegTools;
+let dir: string;
+let clip: string;
+let maskVideo: string;
+let withAudio: string;
+before(async () => {
+  tools = await findFfmpeg();
+  dir = await tempDir('flowedit-video-cli-');
+  // The real clip and its mask video, scaled down to keep the runs short.
+  clip = join(dir, 'clip.mp4');
+  maskVideo = join(dir, 'clip-mask.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-i', join(MEDIA, 'diffueraser-example1-17f.mp4'), '-vf', 'scale=216:120', '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', clip]);
+  await run(tools.ffmpeg, ['-v', 'error', '-i', join(MEDIA, 'diffueraser-example1-mask-17f.mp4'), '-vf', 'scale=216:120', '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', maskVideo]);
+  withAudio = join(dir, 'audio.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=330', '-t', '1.2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', withAudio]);
+});
+
+test('swap on a still: outside the mask every pixel is the source\'s', { timeout: 60_000 }, async () => {
+  const mask = join(dir, 'box.png');
+  const m = new Float32Array(3 * 128 * 128).fill(-1);
+  for (let c = 0; c < 3; c++) for (let y = 40; y < 90; y++) m.fill(1, c * 128 * 128 + y * 128 + 40, c * 128 * 128 + y * 128 + 90);
+  await writeFile(mask, await encodePng({ width: 128, height: 128, data: m }));
+  const out = join(dir, 'swapped.png');
+  const r = await flowedit(['swap', SAMPLE, '--mask', mask, '--mask-grow', '0', '--mask-feather', '0', '--source-prompt', 'a red circle', '--target-prompt', 'a blue square', '--steps', '4', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /wrote .*swapped\.png \(\d+ model calls/);
+  const [a, b] = [await readImage(SAMPLE), await readImage(out)];
+  const plane = 128 * 128;
+  let changed = 0;
+  for (let i = 0; i < plane; i++) {
+    const inside = m[i] === 1;
+    for (let c = 0; c < 3; c++) {
+      const d = Math.abs(a.data[c * plane + i]! - b.data[c * plane + i]!);
+      if (!inside) assert.equal(d, 0, `pixel ${i} outside the mask`);
+      else if (d > 0) changed++;
+    }
+  }
+  assert.ok(changed > 0, 'the masked part changed');
+});
+
+test('swap on a clip with a mask video: size, rate and frame count kept; ≥ 35 dB outside the mask', { timeout: 300_000 }, async () => {
+  const out = join(dir, 'swapped.mp4');
+  const r = await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a blue square', '--steps', '3', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /sample 3\/3/, 'progress per window');
+  const p = await probeVideo(out, tools);
+  assert.deepEqual([p.width, p.height, p.rate, p.frames], [216, 120, { num: 15, den: 1 }, 17]);
+  const [src, got] = [await readVideo(clip, { tools }), await readVideo(out, { tools })];
+  // outside the mask as swap applies it: grown by 2 and feathered by 6 pixels (the defaults)
+  const mask = await readMask(maskVideo, { tools });
+  const { prepareMask } = await import('../../src/media/mask.js');
+  const applied = prepareMask(mask, { width: 216, height: 120, frames: 17 }, { grow: 2, feather: 6, invert: false });
+  let se = 0;
+  let n = 0;
+  src.frames.forEach((f, i) => {
+    const m = applied.frames[i]!;
+    const plane = 216 * 120;
+    for (let j = 0; j < plane; j++) {
+      if (m[j] !== 0) continue;
+      for (let c = 0; c < 3; c++) se += (f.data[c * plane + j]! - got.frames[i]!.data[c * plane + j]!) ** 2;
+      n += 3;
+    }
+  });
+  const db = 10 * Math.log10(4 / (se / n));
+  assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
+});
+
+test('invert → reconstruct → edit on a clip keeps frames, rate and the audio stream', { timeout: 120_000 }, async () => {
+  const inv = join(dir, 'audio.flowinv');
+  const rec = join(dir, 'audio-rec.mp4');
+  const edited = join(dir, 'audio-edit.mp4');
+  const r1 = await flowedit(['invert', withAudio, '--steps', '3', '-o', inv, '-q']);
+  assert.equal(r1.code, 0, r1.stderr);
+  const r2 = await flowedit(['reconstruct', inv, '-o', rec, '-q']);
+  assert.equal(r2.code, 0, r2.stderr);
+  const r3 = await flowedit(['edit', inv, '--target-prompt', 'a blue square', '-o', edited, '-q']);
+  assert.equal(r3.code, 0, r3.stderr);
+  for (const f of [rec, edited]) {
+    const p = await probeVideo(f, tools);
+    assert.deepEqual([p.width, p.height, p.rate, p.frames, p.audio], [64, 48, { num: 10, den: 1 }, 12, true]);
+  }
+  assertCleanFailure(await flowedit(['reconstruct', inv, '-o', join(dir, 'rec.png')]), /writes H\.264 video into .*: name the output .*rec\.mp4/);
+});
+
+test('bad clips and masks: one clear message, non-zero exit, no output left', { timeout: 120_000 }, async () => {
+  const out = join(dir, 'never.mp4');
+  const notVideo = join(dir, 'notes.mp4');
+  await writeFile(notVideo, 'just text');
+  const zero = join(dir, 'zero.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '0', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', zero]);
+  const truncated = join(dir, 'truncated.mp4');
+  await writeFile(truncated, (await readFile(join(MEDIA, 'vace-test2.mp4'))).subarray(0, 20_000));
+  const shortMask = join(dir, 'short-mask.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-i', maskVideo, '-frames:v', '9', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', shortMask]);
+  const isRoot = process.getuid?.() === 0;
+  const locked = isRoot ? '/sys' : join(dir, 'locked');
+  if (!isRoot) {
+    await mkdir(locked);
+    await chmod(locked, 0o500);
+  }
+  const swap = (input: string, mask: string, output = out) => flowedit(['swap', input, '--mask', mask, '--target-prompt', 'x', '-o', output]);
+  assertCleanFailure(await swap(notVideo, maskVideo), /Cannot read .*notes\.mp4 as a video .*ffprobe failed/);
+  assertCleanFailure(await swap(zero, maskVideo), /Cannot read .*zero\.mp4 as a video .*(no video stream|no video frames)/);
+  assertCleanFailure(await swap(truncated, maskVideo), /Cannot read .*truncated\.mp4 as a video/);
+  assertCleanFailure(await swap(clip, shortMask), /The mask has 9 frames but the input has 17/);
+  assertCleanFailure(await swap(clip, join(dir, 'missing-mask.png')), /Mask not found: .*missing-mask\.png/);
+  assertCleanFailure(await swap(clip, maskVideo, join(locked, 'x.mp4')), /Cannot write .*x\.mp4: directory .* is not writable/);
+  assertCleanFailure(await swap(clip, maskVideo, join(dir, 'no-such-dir', 'x.mp4')), /Cannot write .*x\.mp4: directory .*no-such-dir does not exist/);
+  assertCleanFailure(await swap(clip, maskVideo, join(dir, 'never.png')), /writes H\.264 video into .*: name the output .*never\.mp4/);
+  assertCleanFailure(await swap(SAMPLE, maskVideo, join(dir, 'never.png')), /The mask has 17 frames but the input has 1/);
+  assertCleanFailure(await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-grow', '-3', '-o', out]), /non-negative number of pixels for --mask-grow but received -3/);
+  assertCleanFailure(await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-bias', '5', '-o', out]), /a number ≤ 0 for --mask-bias but received 5/);
+  assertCleanFailure(await flowedit(['swap', clip, '--target-prompt', 'x', '-o', out]), /Missing required argument: mask/);
+  const left = (await readdir(dir)).filter((f) => f.startsWith('never') || f.endsWith('.tmp'));
+  assert.deepEqual(left, []);
+});
+
+test('Ctrl-C during a clip swap leaves no partial output', { timeout: 120_000 }, async () => {
+  const out = join(dir, 'cancelled.mp4');
+  let sent = false;
+  const r = await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--steps', '400', '--solver', 'euler', '-o', out], (chunk, kill) => {
+    if (!sent && /encode/.test(chunk)) {
+      sent = true;
+      kill('SIGINT');
+    }
+  });
+  assert.ok(sent, 'progress was shown before the interrupt');
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /cancelled; no output was written/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('cancelled')), []);
+});
+
+test('swap --help explains the mask and video options without loading a model', async () => {
+  const child = await run(process.execPath, [CLI, 'swap', '--help']);
+  for (const option of ['--mask', '--mask-grow', '--mask-feather', '--invert-mask', '--mask-bias', '--target-prompt', '--source-prompt', '--share-layers', '--ffmpeg', '--overlap']) {
+    assert.match(child.stdout, new RegExp(option));
+  }
+  assert.match(child.stdout, /white = edit/);
+});
