@@ -7,6 +7,8 @@ const scenes = {
       <rect width="16" height="16" fill="#e8e0c8"/><rect width="8" height="16" fill="#9bb0c8"/></pattern></defs>
     <rect width="128" height="128" fill="url(#s)"/>
     <circle cx="64" cy="60" r="30" fill="#d03030"/></svg>`,
+  'red-circle-mask.png': `<svg xmlns="http://www.w3.org/2000/svg" width="128" height="128">
+    <rect width="128" height="128" fill="#000"/><circle cx="64" cy="60" r="30" fill="#fff"/></svg>`,
   'blue-square-and-star.png': `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120">
     <defs><linearGradient id="g"><stop offset="0" stop-color="#304050"/><stop offset="1" stop-color="#a0b0a0"/></linearGradient></defs>
     <rect width="160" height="120" fill="url(#g)"/>

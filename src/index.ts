@@ -1,4 +1,4 @@
-/** flowedit's library surface: load a pack, invert, reconstruct, edit. */
+/** flowedit's library surface: load a pack; invert, reconstruct, edit and swap stills and clips; video and mask I/O. */
 export { loadPack, readPack, validatePack, PackError, type LoadedPack, type PackInfo } from './model/pack.js';
 export type { Manifest } from './model/manifest.js';
 export { builtinPackDir } from './model/builtin.js';
@@ -12,3 +12,21 @@ export { resolveSettings, type Settings } from './edit/settings.js';
 export type { Progress, RunOptions } from './edit/progress.js';
 export { solve, timesteps, inversionSchedule, type SolverName, type VelocityFn } from './solvers/index.js';
 export { readImage, encodePng, type RgbImage } from './media/image.js';
+export { swapImage, swapClip, swapFrames, type SwapSettings, type SwappedFrames } from './edit/swap-jobs.js';
+export { swapLatent, type SwapLatentSettings, type SwappedLatent } from './edit/swap.js';
+export {
+  invertClip,
+  invertFrames,
+  reconstructClip,
+  reconstructFrames,
+  editClip,
+  editFrames,
+  type ClipInversion,
+  type ClipFrames,
+  type InvertClipSettings,
+} from './edit/clip-jobs.js';
+export { planWindows, crossFade, type ClipWindow } from './edit/windows.js';
+export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './edit/outputs.js';
+export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';
+export { probeVideo, readVideo, writeVideo, type Clip, type FrameRate, type VideoInfo } from './media/video.js';
+export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
