@@ -28,7 +28,7 @@ export interface VideoInfo {
   readonly rate: FrameRate;
   /** frames in the first video stream */
   readonly frames: number;
-  /** clockwise rotation the player applies (0, 90, 180, 270); decoded frames are upright */
+  /** rotation of the display matrix in degrees as ffprobe reports it (0, 90, 180, 270); decoded frames are upright */
   readonly rotation: number;
   readonly audio: boolean;
   readonly codec: string;
@@ -110,7 +110,7 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
   const rate = parseRate(video.avg_frame_rate) ?? parseRate(video.r_frame_rate);
   if (!rate) throw notVideo(path, `its frame rate is unknown (${String(video.avg_frame_rate)})`);
   const raw = video as unknown as { rotation?: unknown; tags?: { rotate?: unknown } };
-  const rotation = (((-Number(raw.rotation ?? 0) || Number(raw.tags?.rotate ?? 0) || 0) % 360) + 360) % 360;
+  const rotation = (((Number(raw.rotation ?? raw.tags?.rotate ?? 0) || 0) % 360) + 360) % 360;
   let frames = Number(video.nb_frames);
   if (!(Number.isInteger(frames) && frames > 0)) {
     const counted = await runProbe(t, path, ['-count_frames', '-select_streams', `${video.index}`]).catch(() => null);

@@ -44,6 +44,22 @@ for (const [name, path] of [['portrait 512x768', PORTRAIT], ['odd-width 854x480'
   });
 }
 
+test('a rotated clip decodes upright at its displayed size, and is written that way', { timeout: 60_000 }, async () => {
+  const plain = join(dir, 'landscape.mp4');
+  const rotated = join(dir, 'rotated.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=96x64:rate=10', '-t', '0.5', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', plain]);
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-i', plain, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rotated]);
+  const p = await probeVideo(rotated, tools);
+  assert.deepEqual([p.width, p.height, p.frames], [64, 96, 5]);
+  assert.notEqual(p.rotation, 0);
+  const clip = await readVideo(rotated, { tools });
+  assert.deepEqual([clip.frames.length, clip.frames[0]!.width, clip.frames[0]!.height], [5, 64, 96]);
+  const out = join(dir, 'rotated-out.mp4');
+  await writeVideo(out, clip.frames, { rate: clip.rate, tools });
+  const q = await probeVideo(out, tools);
+  assert.deepEqual([q.width, q.height, q.rotation], [64, 96, 0]);
+});
+
 test('a clip with audio keeps its audio stream unchanged', { timeout: 60_000 }, async () => {
   const src = join(dir, 'with-audio.mp4');
   await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=96x64:rate=12', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=22050', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', src]);
