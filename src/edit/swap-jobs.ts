@@ -7,12 +7,14 @@
 import { latentMask } from '../attention/mask.js';
 import { fitImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
-import { blendMasked, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
+import { blendMasked, checkMaskOptions, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
+import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { SolverName } from '../solvers/index.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, restoreFrames, type ClipFrames } from './clip-jobs.js';
 import { decodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from './progress.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings, type SettingOptions } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
 import { crossFade, planWindows, windowFrames, type ClipWindow } from './windows.js';
 
@@ -25,6 +27,36 @@ export interface SwapSettings extends SwapLatentSettings {
   readonly mask: MaskOptions;
   /** frames shared by neighbouring windows of a long clip (default: a quarter window, at least 1) */
   readonly overlap?: number;
+}
+
+/**
+ * Swap settings from the pack's defaults for the `swap` task (then flowedit's), overridden by
+ * `o`; validated here, before any work.
+ */
+export function swapSettings(
+  manifest: Manifest,
+  prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
+  o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
+): SwapSettings {
+  const r = resolveSettings(manifest, 'swap', o);
+  const mask: MaskOptions = {
+    grow: o.mask?.grow ?? FLOWEDIT_DEFAULTS.maskGrow,
+    feather: o.mask?.feather ?? FLOWEDIT_DEFAULTS.maskFeather,
+    invert: o.mask?.invert ?? false,
+  };
+  checkMaskOptions(mask);
+  return {
+    sourcePrompt: prompts.sourcePrompt ?? FLOWEDIT_DEFAULTS.sourcePrompt,
+    targetPrompt: prompts.targetPrompt,
+    steps: r.steps,
+    solver: r.solver,
+    guidance: r.guidance,
+    share: { layers: r.shareLayers, fraction: r.shareSteps },
+    maskBias: r.maskBias,
+    fit: r.fit,
+    mask,
+    ...(o.overlap !== undefined ? { overlap: o.overlap } : {}),
+  };
 }
 
 export interface SwappedFrames {

@@ -9,7 +9,7 @@ import { encodeFrames } from '../../src/edit/latents.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { sampleLatent } from '../../src/edit/sample.js';
 import { swapLatent } from '../../src/edit/swap.js';
-import { swapClip, swapImage, type SwapSettings } from '../../src/edit/swap-jobs.js';
+import { swapClip, swapImage, swapSettings, type SwapSettings } from '../../src/edit/swap-jobs.js';
 import { readImage, resizeImage, type RgbImage } from '../../src/media/image.js';
 import { readMask, type Mask } from '../../src/media/mask.js';
 import { readVideo, writeVideo } from '../../src/media/video.js';
@@ -147,4 +147,15 @@ test('a mask with the wrong frame count is refused before any model call', async
   const source = await readImage(SAMPLE);
   const two: Mask = { width: 128, height: 128, frames: [new Float32Array(128 * 128), new Float32Array(128 * 128)] };
   await assert.rejects(swapClip(tiny, { frames: [source, source, source], rate: { num: 1, den: 1 } }, two, SETTINGS), /The mask has 2 frames but the input has 3/);
+});
+
+test('swapSettings takes the pack\'s swap defaults, then flowedit\'s, then the caller\'s', () => {
+  const manifest = { ...tiny.manifest, defaults: { ...tiny.manifest.defaults, tasks: { swap: { shareLayers: [2], shareSteps: 0.25, maskBias: -3 } } } };
+  const s = swapSettings(manifest, { targetPrompt: 'a blue square' });
+  assert.deepEqual([s.share.layers, s.share.fraction, s.maskBias, s.steps, s.solver, s.sourcePrompt], [[2], 0.25, -3, 8, 'fireflow', '']);
+  assert.deepEqual(s.mask, { grow: 2, feather: 6, invert: false });
+  const o = swapSettings(manifest, { sourcePrompt: 'a red circle', targetPrompt: 'x' }, { maskBias: 0, steps: 3, mask: { grow: 0 } });
+  assert.deepEqual([o.maskBias, o.steps, o.mask.grow, o.sourcePrompt], [0, 3, 0, 'a red circle']);
+  assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { maskBias: 2 }), /a number ≤ 0 for --mask-bias but received 2/);
+  assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { mask: { feather: -1 } }), /--mask-feather but received -1/);
 });

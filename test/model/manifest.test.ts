@@ -60,3 +60,10 @@ test('text is optional only for an unconditional pack', async () => {
   assert.ok(problems.includes('text: an unconditional pack (transformer.text "none") has no text section'), problems.join('\n'));
   assert.ok(problems.includes('transformer.guidance: an unconditional pack takes no guidance input: use "cfg"'), problems.join('\n'));
 });
+
+test('a task may set maskBias, a number ≤ 0', async () => {
+  const m = await fixtureManifest(TINY);
+  assert.deepEqual(checkManifest({ ...m, defaults: { tasks: { swap: { shareLayers: [2], maskBias: -4 } } } }).problems, []);
+  const problems: string[] = checkManifest({ ...m, defaults: { tasks: { swap: { maskBias: 3 } } } }).problems;
+  assert.ok(problems.includes('defaults.tasks.swap.maskBias: expected a number ≤ 0, received 3'), problems.join('\n'));
+});
