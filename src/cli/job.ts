@@ -14,14 +14,22 @@ interface JobBase {
 }
 
 export type JobSpec =
-  | (JobBase & { readonly kind: 'invert'; readonly input: string; readonly inputIsVideo: boolean; readonly sourcePrompt: string; readonly settings: Settings })
+  | (JobBase & {
+      readonly kind: 'invert';
+      readonly input: string;
+      /** the input is a clip (absent: a still) */
+      readonly inputIsVideo?: boolean;
+      readonly sourcePrompt: string;
+      readonly settings: Settings;
+    })
   | (JobBase & { readonly kind: 'reconstruct'; readonly input: string; readonly seed: number })
   | (JobBase & {
       readonly kind: 'edit';
       /** an image, or an inversion file to reuse */
       readonly input: string;
       readonly inputIsInversion: boolean;
-      readonly inputIsVideo: boolean;
+      /** the input is a clip (absent: a still or an inversion file) */
+      readonly inputIsVideo?: boolean;
       readonly sourcePrompt: string;
       readonly targetPrompt: string;
       readonly settings: Settings;
