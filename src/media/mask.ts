@@ -27,7 +27,6 @@ export interface MaskOptions {
   readonly invert: boolean;
 }
 
-export const DEFAULT_MASK_OPTIONS: MaskOptions = { grow: 0, feather: 0, invert: false };
 
 const MASK_IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff'];
 
