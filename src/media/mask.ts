@@ -27,7 +27,6 @@ export interface MaskOptions {
   readonly invert: boolean;
 }
 
-
 const MASK_IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff'];
 
 /** Luma of a planar RGB frame, thresholded at mid grey: 1 = edit. */
