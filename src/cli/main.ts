@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { editCommand } from './commands/edit.js';
 import { invertCommand } from './commands/invert.js';
 import { modelsCommand } from './commands/models.js';
+import { presetsCommand } from './commands/presets.js';
 import { reconstructCommand } from './commands/reconstruct.js';
 import { EXIT, reportError, UserError } from './errors.js';
 
@@ -21,6 +22,7 @@ try {
     .command(reconstructCommand)
     .command(editCommand)
     .command(modelsCommand)
+    .command(presetsCommand)
     .demandCommand(1, 'Name a command; see flowedit --help')
     .strict()
     .recommendCommands()

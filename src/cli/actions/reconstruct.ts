@@ -1,11 +1,11 @@
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, PresetArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkPngOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkPngOutput, checkThreads, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
 
-export interface ReconstructArgs extends GlobalArgs, ModelArgs {
+export interface ReconstructArgs extends GlobalArgs, ModelArgs, PresetArgs {
   inversion: string;
   output: string;
   seed: number | undefined;
@@ -18,9 +18,13 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image> -o <file>.flowinv'`);
   const header = await userCheck(() => readInversionHeader(a.inversion));
   await userCheck(() => assertSameModel(pack, header));
+  // an inversion fixes steps, solver and prompt: of a preset only the seed applies here
+  const seed = a.seed ?? (await presetFrom(a))?.recipe.seed ?? 0;
+  const { steps, solver, sourcePrompt } = header.settings;
+  if (printedConfig(a, { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } })) return;
   await checkPngOutput(a.output);
   const summary = await runInWorker(
-    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}) },
+    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...(threads ? { threads } : {}) },
     a,
   );
   reportDone('wrote', summary, a.quiet);
