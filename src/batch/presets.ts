@@ -26,7 +26,7 @@ export interface Preset {
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-function looksLikePath(ref: string): boolean {
+export function looksLikePath(ref: string): boolean {
   return ref.includes('/') || ref.includes('\\') || /\.ya?ml$/i.test(ref);
 }
 

@@ -2,6 +2,7 @@
 /** The flowedit command line: declarations only; each command loads its implementation lazily. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { batchCommand } from './commands/batch.js';
 import { editCommand } from './commands/edit.js';
 import { invertCommand } from './commands/invert.js';
 import { modelsCommand } from './commands/models.js';
@@ -21,6 +22,7 @@ try {
     .command(invertCommand)
     .command(reconstructCommand)
     .command(editCommand)
+    .command(batchCommand)
     .command(modelsCommand)
     .command(presetsCommand)
     .demandCommand(1, 'Name a command; see flowedit --help')
