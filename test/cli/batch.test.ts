@@ -1,0 +1,194 @@
+/** Presets and batches from the command line, run as a user runs them: a child process on real files. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, test } from 'node:test';
+import { readImage } from '../../src/media/image.js';
+import { CLI, ROOT, SAMPLE, tempDir } from '../paths.js';
+
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function flowedit(args: string[], onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, (sig) => child.kill(sig));
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function assertCleanFailure(r: Result, message: RegExp): void {
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let dir: string;
+before(async () => {
+  dir = await tempDir('flowedit-batch-cli-');
+  await copyFile(SAMPLE, join(dir, 'circle.png'));
+  await copyFile(join(ROOT, 'samples/blue-square-and-star.png'), join(dir, 'square.png'));
+});
+
+/** A manifest of `n` edit items over the two samples, each with two targets. */
+async function writeManifest(name: string, n: number, extra: string[] = []): Promise<string> {
+  const lines = ['items:'];
+  for (let i = 0; i < n; i++) {
+    lines.push(`  - id: item${i}`, `    input: ${i % 2 ? 'square.png' : 'circle.png'}`, '    sourcePrompt: a red circle on stripes');
+    lines.push('    targets:', `      blue: a blue circle number ${i}`, `      green: a green circle number ${i}`);
+  }
+  lines.push(...extra);
+  const file = join(dir, name);
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Outputs whose sidecar matches the PNG's bytes. */
+async function completeOutputs(out: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const f of (await readdir(out)).filter((n) => n.endsWith('.json') && n !== 'batch-report.json')) {
+    const side = JSON.parse(await readFile(join(out, f), 'utf8'));
+    const png = await readFile(join(out, side.output)).catch(() => null);
+    if (png && sha(png) === side.outputSha256) done.push(side.output);
+  }
+  return done.sort();
+}
+
+test('--print-config shows precedence: pack defaults < preset < flag, and runs nothing', async () => {
+  const out = join(dir, 'never.png');
+  const base = ['edit', SAMPLE, '--target-prompt', 'a blue circle', '-o', out, '--print-config'];
+  const plain = JSON.parse((await flowedit(base)).stdout);
+  assert.equal(plain.settings.steps, 8, 'the pack default');
+  assert.equal(plain.settings.guidance, 2);
+  const preset = JSON.parse((await flowedit([...base, '--preset', 'text-edit'])).stdout);
+  assert.equal(preset.preset, 'text-edit');
+  assert.deepEqual([preset.settings.steps, preset.settings.guidance, preset.settings.solver], [20, 4, 'midpoint']);
+  const flag = JSON.parse((await flowedit([...base, '--preset', 'text-edit', '--steps', '5', '--solver', 'euler'])).stdout);
+  assert.deepEqual([flag.settings.steps, flag.settings.guidance, flag.settings.solver], [5, 4, 'euler']);
+  const inv = JSON.parse((await flowedit(['invert', SAMPLE, '-o', join(dir, 'never.flowinv'), '--preset', 'reconstruct-check', '--print-config'])).stdout);
+  assert.deepEqual(inv.settings, { steps: 20, solver: 'midpoint', fit: 'pad' });
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
+});
+
+test('a bad preset is refused before anything runs, naming the file, the key and what was expected', async () => {
+  const bad = join(dir, 'bad-preset.yaml');
+  await writeFile(bad, 'steps: 12\nguidance: strong\n');
+  const out = join(dir, 'not-written.png');
+  assertCleanFailure(
+    await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--preset', bad, '-o', out]),
+    /flowedit: .*bad-preset\.yaml: guidance: expected a positive number \(1 = off\) but received "strong" of type string/,
+  );
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--preset', 'recolour', '-o', out]), /Unknown preset "recolour": choose one of .*recolor/);
+  const manifest = await writeManifest('bad-preset-manifest.yaml', 1);
+  assertCleanFailure(await flowedit(['batch', manifest, '--out', join(dir, 'bad-preset-out'), '--preset', bad]), /item 1 \(item0\): .*bad-preset\.yaml: guidance: expected a positive number/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('not-written') || f === 'bad-preset-out'), []);
+});
+
+test('presets list and show: the resolved values and where each comes from', async () => {
+  const list = await flowedit(['presets', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  for (const name of ['recolor', 'reconstruct-check', 'swap-object', 'text-edit']) assert.match(list.stdout, new RegExp(`^${name} `, 'm'));
+  const show = await flowedit(['presets', 'show', 'reconstruct-check']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /steps\s+20\s+preset/);
+  assert.match(show.stdout, /guidance\s+2\s+pack tiny/);
+  assert.match(show.stdout, /seed\s+0\s+flowedit default/);
+  assert.match((await flowedit(['presets', 'show', 'swap-object'])).stdout, /maskFeather\s+2\.5/);
+});
+
+test('batch: an invalid manifest stops before any item runs, listing every problem', async () => {
+  const file = await writeManifest('invalid.yaml', 2, ['  - id: gone', '    input: nowhere.png', '    targets: {x: y}', '  - id: ../../up', '    input: circle.png', '    targets: {x: y}', '  - id: masked', '    input: circle.png', '    mask: no-mask.png', '    targets: {x: y}']);
+  const out = join(dir, 'invalid-out');
+  const r = await flowedit(['batch', file, '--out', out]);
+  assertCleanFailure(r, /invalid\.yaml has 3 problems \(nothing was run\):/);
+  assert.match(r.stderr, /item 3 \(gone\): Input not found: .*nowhere\.png/);
+  assert.match(r.stderr, /item 4 \(\.\.\/\.\.\/up\): output .* would be written outside the output folder/);
+  assert.match(r.stderr, /item 5 \(masked\): Mask not found: .*no-mask\.png/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f === 'invalid-out'), [], 'no output folder made');
+});
+
+test('batch killed with SIGKILL after its first output, then re-run: every output made once, no partial file', { timeout: 300_000 }, async () => {
+  const total = 8;
+  const file = await writeManifest('kill.yaml', total);
+  const out = join(dir, 'kill-out');
+  let killed = false;
+  const first = await flowedit(['batch', file, '--out', out, '--steps', '8'], (text, kill) => {
+    if (!killed && /item\d: done/.test(text)) {
+      killed = true;
+      kill('SIGKILL');
+    }
+  });
+  assert.ok(killed, first.stderr);
+  assert.equal(first.signal, 'SIGKILL');
+  const before = await completeOutputs(out);
+  assert.ok(before.length >= 2, 'the first item\'s two outputs were complete when the process died');
+  assert.ok(before.length < 2 * total, 'the batch was killed midway');
+  // what a kill during a write leaves: a temporary file beside an output
+  const stale = join(out, '.item7-blue.png.0123456789ab.tmp');
+  await writeFile(stale, 'half a png');
+
+  const second = await flowedit(['batch', file, '--out', out, '--steps', '8']);
+  assert.equal(second.code, 0, second.stderr);
+  const report = JSON.parse(await readFile(join(out, 'batch-report.json'), 'utf8'));
+  const skipped = report.items.filter((i: { status: string }) => i.status === 'skipped').map((i: { id: string }) => i.id);
+  const doneFirst = [...new Set(before.map((f) => f.replace(/-(blue|green)\.png$/, '')))].filter((id) => before.includes(`${id}-blue.png`) && before.includes(`${id}-green.png`));
+  assert.deepEqual(skipped.sort(), doneFirst.sort(), 'items finished before the kill are skipped, not redone');
+  assert.equal(report.counts.done + report.counts.skipped, total);
+  assert.equal(report.counts.failed, 0);
+  assert.match(second.stdout, new RegExp(`batch: ${report.counts.done} done, ${report.counts.skipped} skipped, 0 failed`));
+  const after = await completeOutputs(out);
+  assert.equal(after.length, 2 * total, 'every output is complete and matches its sidecar');
+  const names = await readdir(out);
+  assert.deepEqual(names.filter((n) => n.endsWith('.tmp')), [], 'no temporary file left');
+  assert.equal(names.filter((n) => n.endsWith('.png')).length, 2 * total, 'no extra file');
+  for (const f of after) await readImage(join(out, f)); // each decodes
+});
+
+test('one bad item does not stop the others; the exit status and the report say which failed and why', { timeout: 120_000 }, async () => {
+  await writeFile(join(dir, 'text.png'), 'this is not an image');
+  const file = await writeManifest('one-bad.yaml', 2, ['  - id: broken', '    input: text.png', '    targets: {x: a blue circle}']);
+  const out = join(dir, 'one-bad-out');
+  const r = await flowedit(['batch', file, '--out', out, '--steps', '3', '-j', '2']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /batch: 2 done, 0 skipped, 1 failed/);
+  assert.match(r.stdout, /failed item 3 \(broken\): Cannot read .*text\.png as an image/);
+  assert.deepEqual(await completeOutputs(out), ['item0-blue.png', 'item0-green.png', 'item1-blue.png', 'item1-green.png']);
+  const report = JSON.parse(await readFile(join(out, 'batch-report.json'), 'utf8'));
+  assert.deepEqual(report.counts, { done: 2, skipped: 0, failed: 1, cancelled: 0 });
+  assert.match(report.items[2].reason, /as an image/);
+});
+
+test('the same batch twice in fresh folders gives byte-identical outputs; changed settings are redone', { timeout: 180_000 }, async () => {
+  const file = await writeManifest('repro.yaml', 2);
+  const outs = [join(dir, 'repro-a'), join(dir, 'repro-b')];
+  for (const out of outs) {
+    const r = await flowedit(['batch', file, '--out', out, '--steps', '4', '--seed', '7', '-q']);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const files = (await readdir(outs[0]!)).filter((f) => f.endsWith('.png') || (f.endsWith('.json') && f !== 'batch-report.json')).sort();
+  assert.equal(files.length, 8);
+  for (const f of files) assert.ok((await readFile(join(outs[0]!, f))).equals(await readFile(join(outs[1]!, f))), `${f} is byte-identical`);
+  const side = JSON.parse(await readFile(join(outs[0]!, 'item1-blue.json'), 'utf8'));
+  assert.equal(side.seed, side.settings.seed);
+  assert.ok(side.seed > 0, 'the item seed derives from the batch seed and the item');
+  // same settings: skipped; another step count: redone
+  const same = await flowedit(['batch', file, '--out', outs[0]!, '--steps', '4', '--seed', '7', '-q']);
+  assert.match(same.stdout, /batch: 0 done, 2 skipped, 0 failed/);
+  const changed = await flowedit(['batch', file, '--out', outs[0]!, '--steps', '5', '--seed', '7', '-q']);
+  assert.match(changed.stdout, /batch: 2 done, 0 skipped, 0 failed/);
+  assert.equal(JSON.parse(await readFile(join(outs[0]!, 'item1-blue.json'), 'utf8')).settings.steps, 5);
+});
