@@ -52,3 +52,8 @@ export async function executeItem(pack: LoadedPack, item: PlannedItem, pending: 
   }
   return done;
 }
+
+/** An item runner on an already loaded pack, in this thread: for library use (the CLI uses workers). */
+export function packRunner(pack: LoadedPack): { healthy: boolean; run: (item: PlannedItem, pending: readonly string[], hooks: RunOptions) => Promise<OutputDone[]>; close: () => Promise<void> } {
+  return { healthy: true, run: (item, pending, hooks) => executeItem(pack, item, pending, hooks), close: async () => undefined };
+}
