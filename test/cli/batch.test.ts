@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readImage } from '../../src/media/image.js';
@@ -191,4 +191,40 @@ test('the same batch twice in fresh folders gives byte-identical outputs; change
   const changed = await flowedit(['batch', file, '--out', outs[0]!, '--steps', '5', '--seed', '7', '-q']);
   assert.match(changed.stdout, /batch: 2 done, 0 skipped, 0 failed/);
   assert.equal(JSON.parse(await readFile(join(outs[0]!, 'item1-blue.json'), 'utf8')).settings.steps, 5);
+});
+
+test('Ctrl-C stops a batch between steps: exit 130, finished outputs kept, a re-run finishes the rest', { timeout: 300_000 }, async () => {
+  const total = 8;
+  const file = await writeManifest('interrupt.yaml', total);
+  const out = join(dir, 'interrupt-out');
+  let sent = false;
+  const first = await flowedit(['batch', file, '--out', out, '--steps', '8'], (text, kill) => {
+    if (!sent && /item\d: done/.test(text)) {
+      sent = true;
+      kill('SIGINT');
+    }
+  });
+  assert.ok(sent, first.stderr);
+  assert.equal(first.code, 130, first.stderr);
+  const report = JSON.parse(await readFile(join(out, 'batch-report.json'), 'utf8'));
+  assert.ok(report.counts.cancelled > 0, 'items were left for the re-run');
+  assert.equal(report.counts.done + report.counts.cancelled, total);
+  assert.match(first.stdout, /run the same command again to finish the batch/);
+  assert.deepEqual((await readdir(out)).filter((n) => n.endsWith('.tmp') || n.endsWith('.lock')), []);
+  const second = await flowedit(['batch', file, '--out', out, '--steps', '8', '-q']);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, new RegExp(`batch: ${report.counts.cancelled} done, ${report.counts.done} skipped, 0 failed`));
+  assert.equal((await completeOutputs(out)).length, 2 * total);
+});
+
+test('a second batch on the same output folder is refused while the first runs; a dead one\'s lock is taken over', { timeout: 120_000 }, async () => {
+  const file = await writeManifest('lock.yaml', 1);
+  const out = join(dir, 'lock-out');
+  await mkdir(out);
+  await writeFile(join(out, '.flowedit-batch.lock'), `${process.pid}\n`); // a live process holds it
+  assertCleanFailure(await flowedit(['batch', file, '--out', out, '--steps', '2']), /Another flowedit batch \(process \d+\) is writing to .*lock-out; wait for it, or use another --out/);
+  await writeFile(join(out, '.flowedit-batch.lock'), '999999999\n'); // no such process
+  const r = await flowedit(['batch', file, '--out', out, '--steps', '2', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await readdir(out)).filter((n) => n.endsWith('.lock')), [], 'the lock is released');
 });

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { readManifest } from '../../batch/manifest.js';
 import { planBatch, type BatchPlan } from '../../batch/plan.js';
+import { lockOutDir } from '../../batch/lock.js';
 import { looksLikePath } from '../../batch/presets.js';
 import { writeBatchReport } from '../../batch/report.js';
 import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
@@ -34,8 +35,8 @@ function planConfig(plan: BatchPlan): Record<string, unknown> {
   };
 }
 
-function eventLine(e: BatchEvent, total: number, finished: number): string | null {
-  if (e.type !== 'finish') return null;
+function eventLine(e: BatchEvent, total: number, finished: number, started: ReadonlySet<string>): string | null {
+  if (e.type !== 'finish' || (e.report.status === 'cancelled' && !started.has(e.item.id))) return null;
   const r = e.report;
   const what = r.status === 'done' ? `done (${r.seconds.toFixed(1)} s)` : r.status === 'skipped' ? 'skipped (up to date)' : r.status === 'failed' ? `FAILED: ${r.reason}` : 'cancelled';
   return `[${finished}/${total}] ${e.item.id}: ${what}\n`;
@@ -65,6 +66,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
   await checkOutput(join(plan.outDir, 'batch-report.json'));
+  const unlock = await userCheck(() => lockOutDir(plan.outDir));
 
   // 2. workers: one model session each, sharing the CPU threads
   const workers = Math.min(a.concurrency, plan.items.length);
@@ -83,23 +85,27 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   let finished = 0;
+  const started = new Set<string>();
   let report: BatchReport;
+  let reportFile: string;
   try {
     report = await runBatch(plan, {
       concurrency: workers,
       startRunner: () => startWorkerRunner({ packDir: plan.packDir, threads: perWorker }),
       signal: controller.signal,
       onEvent: (e) => {
+        if (e.type === 'start') started.add(e.item.id);
         if (e.type === 'finish') finished += 1;
-        const line = eventLine(e, plan.items.length, finished);
+        const line = eventLine(e, plan.items.length, finished, started);
         if (line && !a.quiet) process.stderr.write(line);
       },
     });
+    // 3. report and summary
+    reportFile = await writeBatchReport(report);
   } finally {
     process.off('SIGINT', onSigint);
+    await unlock();
   }
-  // 3. report and summary
-  const reportFile = await writeBatchReport(report);
   process.stdout.write(summary(report, reportFile));
   if (report.counts.failed > 0) process.exitCode = EXIT.failed;
   else if (report.counts.cancelled > 0) process.exitCode = EXIT.cancelled;

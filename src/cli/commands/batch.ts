@@ -14,14 +14,15 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         describe:
           'items with input, sourcePrompt, targets {code: prompt}, optional id, mask, preset and settings; paths are relative to the manifest',
       })
-      .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png plus a <id>-<code>.json sidecar each, and batch-report.json' })
-      .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
+      .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })
       .option('seed', { type: 'number', describe: 'batch seed: each item\'s seed is derived from it and the item id (default 0)', group: 'Sampling:' })
       .epilogue(
-        'Settings precedence: flowedit defaults < pack defaults < preset < manifest item < command-line flag.\n' +
-          '--preset is the default preset for items that name none. --threads is shared among the workers.\n' +
-          'Every item is checked before the first runs. Outputs are written atomically, each followed by its sidecar, so a batch\n' +
-          'that is interrupted (Ctrl-C, or killed) finishes when run again. Exit status 1 when any item failed.',
+        'Settings precedence: flowedit defaults < pack defaults < preset < manifest item < command-line flag. ' +
+          '--preset is the default preset for items that name none; --threads is shared among the workers.\n\n' +
+          'Every item is checked before the first runs. Outputs are written atomically, each followed by its sidecar, ' +
+          'so a batch that was interrupted (Ctrl-C, or killed) finishes when run again. ' +
+          'Exit status 1 when any item failed, 130 when interrupted.',
       )
       .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers') as never,
   handler: async (argv) => (await import('../actions/batch.js')).batchAction(argv),
