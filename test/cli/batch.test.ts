@@ -68,6 +68,19 @@ async function completeOutputs(out: string): Promise<string[]> {
   return done.sort();
 }
 
+/** Runs a batch and sends `signal` as soon as its first item is reported done. */
+async function batchSignalledAfterFirstItem(file: string, out: string, signal: NodeJS.Signals): Promise<Result> {
+  let sent = false;
+  const r = await flowedit(['batch', file, '--out', out, '--steps', '8'], (text, kill) => {
+    if (!sent && /item\d: done/.test(text)) {
+      sent = true;
+      kill(signal);
+    }
+  });
+  assert.ok(sent, `no item finished, so ${signal} was never sent: ${r.stderr}`);
+  return r;
+}
+
 test('--print-config shows precedence: pack defaults < preset < flag, and runs nothing', async () => {
   const out = join(dir, 'never.png');
   const base = ['edit', SAMPLE, '--target-prompt', 'a blue circle', '-o', out, '--print-config'];
@@ -125,14 +138,7 @@ test('batch killed with SIGKILL after its first output, then re-run: every outpu
   const total = 8;
   const file = await writeManifest('kill.yaml', total);
   const out = join(dir, 'kill-out');
-  let killed = false;
-  const first = await flowedit(['batch', file, '--out', out, '--steps', '8'], (text, kill) => {
-    if (!killed && /item\d: done/.test(text)) {
-      killed = true;
-      kill('SIGKILL');
-    }
-  });
-  assert.ok(killed, first.stderr);
+  const first = await batchSignalledAfterFirstItem(file, out, 'SIGKILL');
   assert.equal(first.signal, 'SIGKILL');
   const before = await completeOutputs(out);
   assert.ok(before.length >= 2, 'the first item\'s two outputs were complete when the process died');
@@ -197,14 +203,7 @@ test('Ctrl-C stops a batch between steps: exit 130, finished outputs kept, a re-
   const total = 8;
   const file = await writeManifest('interrupt.yaml', total);
   const out = join(dir, 'interrupt-out');
-  let sent = false;
-  const first = await flowedit(['batch', file, '--out', out, '--steps', '8'], (text, kill) => {
-    if (!sent && /item\d: done/.test(text)) {
-      sent = true;
-      kill('SIGINT');
-    }
-  });
-  assert.ok(sent, first.stderr);
+  const first = await batchSignalledAfterFirstItem(file, out, 'SIGINT');
   assert.equal(first.code, 130, first.stderr);
   const report = JSON.parse(await readFile(join(out, 'batch-report.json'), 'utf8'));
   assert.ok(report.counts.cancelled > 0, 'items were left for the re-run');
