@@ -30,3 +30,11 @@ export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './ed
 export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';
 export { probeVideo, readVideo, writeVideo, type Clip, type FrameRate, type VideoInfo } from './media/video.js';
 export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
+export { findPreset, listPresetNames, readPresetFile, type Preset } from './batch/presets.js';
+export { readRecipe, mergeRecipes, type Recipe } from './batch/recipe.js';
+export { readManifest, parseManifest, type Manifest as BatchManifest, type ManifestItem } from './batch/manifest.js';
+export { planBatch, type BatchPlan, type PlannedItem } from './batch/plan.js';
+export { runBatch, type BatchReport, type BatchEvent, type ItemRunner } from './batch/run.js';
+export { writeBatchReport } from './batch/report.js';
+export { executeItem, packRunner } from './batch/execute.js';
+export { gaussianNoise, uniformStream } from './edit/noise.js';

@@ -33,6 +33,7 @@ class PackConfig:
     spatial_compression: int
     temporal_compression: int = 1
     vae_channels: int = 16
+    vae_blocks: int = 0  # residual blocks per resolution
     # Transformer (DiT): patch [pt, ph, pw], width dim, layers × heads × head_dim.
     patch: Tuple[int, int, int] = (1, 2, 2)
     dim: int = 32
@@ -158,8 +159,46 @@ def tiny_uncond() -> PackConfig:
     )
 
 
+def flowedit_tiny() -> PackConfig:
+    """The built-in model: 128×128 stills and clips of the scene world (scenes/world.json).
+
+    VAE s = 4 with 4 latent channels (32×32×4 per frame, frames encoded one by one), a DiT
+    with patch [1, 4, 4] (64 tokens per frame), joint text of up to 16 words, CFG.
+    """
+    from flowedit_scenes.world import vocabulary  # the caption grammar's words
+
+    return PackConfig(
+        name="flowedit-tiny",
+        latent_channels=4,
+        vae=True,
+        spatial_compression=4,
+        vae_channels=48,
+        vae_blocks=1,
+        patch=(1, 4, 4),
+        dim=128,
+        layers=8,
+        heads=4,
+        head_dim=32,
+        mlp_ratio=4.0,
+        freq_dim=128,
+        context_layers=tuple(range(8)),
+        text_mode="joint",
+        guidance="cfg",
+        max_tokens=16,
+        text_dim=128,
+        text_layers=2,
+        text_heads=4,
+        vocab=tuple(vocabulary()),
+        max_pixels=65536,
+        default_size=(128, 128),
+        frames_max=17,
+        frames_step=1,
+    )
+
+
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny": tiny,
     "tiny-pixel": tiny_pixel,
     "tiny-uncond": tiny_uncond,
+    "flowedit-tiny": flowedit_tiny,
 }

@@ -3,6 +3,8 @@
 Clips [B, 3, F, H, W] are folded to [B·F, 3, H, W] and run through 2-D convolutions.
 The encoder compresses space by s with log2(s) stride-2 convolutions and predicts the
 posterior N(mean, exp(logvar)); the decoder mirrors it with nearest-neighbour ×2 upsampling.
+With `blocks` > 0 every resolution also gets that many residual blocks
+x + conv(silu(conv(silu(x)))) (the fixtures use none).
 Only temporal compression 1 is implemented (F' = F).
 """
 
@@ -29,41 +31,59 @@ def batch_to_frames(x: torch.Tensor, b) -> torch.Tensor:
     return x.reshape(b, -1, c, h, w).permute(0, 2, 1, 3, 4)  # [B, C, F, H, W]
 
 
+class ResBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.silu(self.conv1(F.silu(x))))  # [N, ch, H, W]
+
+
+def res_stack(channels: int, blocks: int) -> nn.Sequential:
+    return nn.Sequential(*[ResBlock(channels) for _ in range(blocks)])
+
+
 class Encoder(nn.Module):
-    def __init__(self, channels: int, latent_channels: int, downsamples: int):
+    def __init__(self, channels: int, latent_channels: int, downsamples: int, blocks: int = 0):
         super().__init__()
         self.conv_in = nn.Conv2d(3, channels, 3, padding=1)
         self.down = nn.ModuleList(
             [nn.Conv2d(channels, channels, 3, stride=2, padding=1) for _ in range(downsamples)]
         )
+        self.res = nn.ModuleList([res_stack(channels, blocks) for _ in range(downsamples + 1)])
         self.conv_out = nn.Conv2d(channels, 2 * latent_channels, 3, padding=1)
 
     def forward(self, pixels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """pixels [B, 3, F, H, W] -> (mean, logvar), each [B, C, F, H/s, W/s]."""
         b = pixels.shape[0]
         x = F.silu(self.conv_in(frames_to_batch(pixels)))  # [B·F, ch, H, W]
-        for conv in self.down:
-            x = F.silu(conv(x))  # [B·F, ch, H/2^k, W/2^k]
+        for conv, res in zip(self.down, self.res):
+            x = F.silu(conv(res(x)))  # [B·F, ch, H/2^k, W/2^k]
+        x = self.res[-1](x)  # [B·F, ch, H/s, W/s]
         mean, logvar = self.conv_out(x).chunk(2, dim=1)  # 2 × [B·F, C, H/s, W/s]
         return batch_to_frames(mean, b), batch_to_frames(logvar, b)  # [B, C, F, H/s, W/s]
 
 
 class Decoder(nn.Module):
-    def __init__(self, channels: int, latent_channels: int, upsamples: int):
+    def __init__(self, channels: int, latent_channels: int, upsamples: int, blocks: int = 0):
         super().__init__()
         self.conv_in = nn.Conv2d(latent_channels, channels, 3, padding=1)
         self.up = nn.ModuleList(
             [nn.Conv2d(channels, channels, 3, padding=1) for _ in range(upsamples)]
         )
+        self.res = nn.ModuleList([res_stack(channels, blocks) for _ in range(upsamples + 1)])
         self.conv_out = nn.Conv2d(channels, 3, 3, padding=1)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
         """latents [B, C, F, h, w] -> pixels [B, 3, F, h·s, w·s]."""
         b = latents.shape[0]
         x = F.silu(self.conv_in(frames_to_batch(latents)))  # [B·F, ch, h, w]
-        for conv in self.up:
+        x = self.res[0](x)  # [B·F, ch, h, w]
+        for conv, res in zip(self.up, self.res[1:]):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")  # [B·F, ch, 2h, 2w]
-            x = F.silu(conv(x))  # [B·F, ch, 2h, 2w]
+            x = res(F.silu(conv(x)))  # [B·F, ch, 2h, 2w]
         return batch_to_frames(self.conv_out(x), b)  # [B, 3, F, H, W]
 
 
@@ -71,8 +91,8 @@ class VAE(nn.Module):
     def __init__(self, cfg: PackConfig):
         super().__init__()
         steps = int(math.log2(cfg.spatial_compression))
-        self.encoder = Encoder(cfg.vae_channels, cfg.latent_channels, steps)
-        self.decoder = Decoder(cfg.vae_channels, cfg.latent_channels, steps)
+        self.encoder = Encoder(cfg.vae_channels, cfg.latent_channels, steps, cfg.vae_blocks)
+        self.decoder = Decoder(cfg.vae_channels, cfg.latent_channels, steps, cfg.vae_blocks)
         init_weights(self, gain=1.5)  # keeps activations O(1) through the SiLU layers
         init_weights(self.decoder.conv_out, gain=0.5)  # pixels of RMS ~0.5 for unit-normal latents
 

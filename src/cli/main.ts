@@ -2,9 +2,11 @@
 /** The flowedit command line: declarations only; each command loads its implementation lazily. */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { batchCommand } from './commands/batch.js';
 import { editCommand } from './commands/edit.js';
 import { invertCommand } from './commands/invert.js';
 import { modelsCommand } from './commands/models.js';
+import { presetsCommand } from './commands/presets.js';
 import { reconstructCommand } from './commands/reconstruct.js';
 import { swapCommand } from './commands/swap.js';
 import { EXIT, reportError, UserError } from './errors.js';
@@ -22,7 +24,9 @@ try {
     .command(reconstructCommand)
     .command(editCommand)
     .command(swapCommand)
+    .command(batchCommand)
     .command(modelsCommand)
+    .command(presetsCommand)
     .demandCommand(1, 'Name a command; see flowedit --help')
     .strict()
     .recommendCommands()

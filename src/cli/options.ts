@@ -115,3 +115,24 @@ export function withMaskOptions<T>(y: Argv<T>): Argv<T & MaskArgs> {
       group: 'Mask:',
     }) as Argv<T & MaskArgs>;
 }
+
+export interface PresetArgs {
+  preset: string | undefined;
+  'print-config': boolean;
+}
+
+/** --preset and --print-config: one call opts a command into presets. */
+export function withPresetOptions<T>(y: Argv<T>): Argv<T & PresetArgs> {
+  return y
+    .option('preset', {
+      type: 'string',
+      describe: 'a named recipe (flowedit presets list) or a .yaml file; flags given here override its values',
+      group: 'Presets:',
+    })
+    .option('print-config', {
+      type: 'boolean',
+      default: false,
+      describe: 'print the resolved settings (defaults < pack < preset < flags) and exit without running',
+      group: 'Presets:',
+    }) as Argv<T & PresetArgs>;
+}

@@ -5,7 +5,7 @@ import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js'
 import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
-import { swapClip, swapImage } from '../edit/swap-jobs.js';
+import { swapClip, swapImage, swapSettingsFrom } from '../edit/swap-jobs.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
 import { readImage } from '../media/image.js';
 import { readMask } from '../media/mask.js';
@@ -42,18 +42,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
   const tools = job.inputIsVideo || !/\.(png|jpe?g|webp|bmp|tiff?)$/i.test(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
   const media = { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) };
   const mask = await readMask(job.mask, media);
-  const settings = {
-    sourcePrompt: job.sourcePrompt,
-    targetPrompt: job.targetPrompt,
-    steps: s.steps,
-    solver: s.solver,
-    guidance: s.guidance,
-    share: { layers: s.shareLayers, fraction: s.shareSteps },
-    maskBias: s.maskBias,
-    fit: s.fit,
-    mask: job.maskOptions,
-    ...(job.overlap !== undefined ? { overlap: job.overlap } : {}),
-  };
+  const settings = swapSettingsFrom(s, job, job.maskOptions, job.overlap);
   const record: OutputRecord = {
     ...base,
     command: 'swap',

@@ -49,9 +49,13 @@ export function parametersText(r: OutputRecord): string {
   return lines.join('\n');
 }
 
+/** The PNG bytes of an output, its record in tEXt chunks. */
+export async function encodeImageOutput(image: RgbImage, record: OutputRecord): Promise<Buffer> {
+  return addPngTextChunks(await encodePng(image), { parameters: parametersText(record), flowedit: JSON.stringify(record) });
+}
+
 export async function writeImageOutput(path: string, image: RgbImage, record: OutputRecord): Promise<void> {
-  const png = addPngTextChunks(await encodePng(image), { parameters: parametersText(record), flowedit: JSON.stringify(record) });
-  await writeFileAtomic(path, png);
+  await writeFileAtomic(path, await encodeImageOutput(image, record));
 }
 
 export async function writeInversionFile(path: string, file: InversionFile): Promise<void> {

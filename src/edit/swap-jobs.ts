@@ -14,7 +14,7 @@ import type { SolverName } from '../solvers/index.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, restoreFrames, type ClipFrames } from './clip-jobs.js';
 import { decodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from './progress.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings, type SettingOptions } from './settings.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings, type SettingOptions, type Settings } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
 import { crossFade, planWindows, windowFrames, type ClipWindow } from './windows.js';
 
@@ -29,21 +29,13 @@ export interface SwapSettings extends SwapLatentSettings {
   readonly overlap?: number;
 }
 
-/**
- * Swap settings from the pack's defaults for the `swap` task (then flowedit's), overridden by
- * `o`; validated here, before any work.
- */
-export function swapSettings(
-  manifest: Manifest,
+/** Swap settings from resolved run settings, the prompts and the mask's shape (checked here). */
+export function swapSettingsFrom(
+  r: Settings,
   prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
-  o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
+  mask: MaskOptions,
+  overlap?: number,
 ): SwapSettings {
-  const r = resolveSettings(manifest, 'swap', o);
-  const mask: MaskOptions = {
-    grow: o.mask?.grow ?? FLOWEDIT_DEFAULTS.maskGrow,
-    feather: o.mask?.feather ?? FLOWEDIT_DEFAULTS.maskFeather,
-    invert: o.mask?.invert ?? false,
-  };
   checkMaskOptions(mask);
   return {
     sourcePrompt: prompts.sourcePrompt ?? FLOWEDIT_DEFAULTS.sourcePrompt,
@@ -55,8 +47,25 @@ export function swapSettings(
     maskBias: r.maskBias,
     fit: r.fit,
     mask,
-    ...(o.overlap !== undefined ? { overlap: o.overlap } : {}),
+    ...(overlap !== undefined ? { overlap } : {}),
   };
+}
+
+/**
+ * Swap settings from the pack's defaults for the `swap` task (then flowedit's), overridden by
+ * `o`; validated here, before any work.
+ */
+export function swapSettings(
+  manifest: Manifest,
+  prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
+  o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
+): SwapSettings {
+  const mask: MaskOptions = {
+    grow: o.mask?.grow ?? FLOWEDIT_DEFAULTS.maskGrow,
+    feather: o.mask?.feather ?? FLOWEDIT_DEFAULTS.maskFeather,
+    invert: o.mask?.invert ?? false,
+  };
+  return swapSettingsFrom(resolveSettings(manifest, 'swap', o), prompts, mask, o.overlap);
 }
 
 export interface SwappedFrames {

@@ -10,7 +10,12 @@ import { readPack, type PackInfo } from '../../model/pack.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
 import { isInversionBuffer } from '../../edit/inversion-file.js';
 import { UserError } from '../errors.js';
-import { parseLayerList, type EditArgs, type ModelArgs, type SolverArgs } from '../options.js';
+import { findPreset, type Preset } from '../../batch/presets.js';
+import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
+import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type PresetArgs, type SolverArgs } from '../options.js';
+
+/** The mask flags that are settings (swap). */
+type MaskFlagArgs = Pick<MaskArgs, 'mask-bias' | 'mask-grow' | 'mask-feather'>;
 
 /** Runs a check, turning its error into a UserError (no stack trace). */
 export async function userCheck<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -60,19 +65,48 @@ export async function checkPngOutput(path: string): Promise<void> {
   await checkOutput(path);
 }
 
-export function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & { 'mask-bias': number | undefined }>): Promise<Settings> {
-  return userCheck(() =>
-    resolveSettings(pack.manifest, task, {
-      steps: a.steps,
-      solver: a.solver,
-      guidance: a.guidance,
-      shareLayers: a['share-layers'] === undefined ? undefined : parseLayerList(a['share-layers']),
-      shareSteps: a['share-steps'],
-      fit: a.fit,
-      seed: a.seed,
-      maskBias: a['mask-bias'],
-    }),
-  );
+/** The settings flags as a recipe (the top layer of the precedence). */
+export function flagRecipe(a: Partial<SolverArgs & EditArgs & MaskFlagArgs>): Recipe {
+  return {
+    steps: a.steps,
+    solver: a.solver,
+    guidance: a.guidance,
+    shareLayers: a['share-layers'] === undefined ? undefined : parseLayerList(a['share-layers']),
+    shareSteps: a['share-steps'],
+    fit: a.fit,
+    seed: a.seed,
+    maskBias: a['mask-bias'],
+    maskGrow: a['mask-grow'],
+    maskFeather: a['mask-feather'],
+  };
+}
+
+/** The preset named by --preset, if any. */
+export function presetFrom(a: Partial<PresetArgs>): Promise<Preset | undefined> {
+  const ref = a.preset;
+  return ref === undefined ? Promise.resolve(undefined) : userCheck(() => findPreset(ref));
+}
+
+/** The recipe a command runs with: --preset, overridden by the flags given. */
+export async function recipeFrom(a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>): Promise<Recipe> {
+  const preset = await presetFrom(a);
+  return mergeRecipes(preset?.recipe ?? {}, flagRecipe(a));
+}
+
+/** Resolves settings for `task`: flowedit's defaults < pack defaults < --preset < flags. */
+export async function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>): Promise<Settings> {
+  const recipe = await recipeFrom(a);
+  return userCheck(() => resolveSettings(pack.manifest, task, settingOptions(recipe)));
+}
+
+/**
+ * With --print-config, prints what a command would run with (as JSON on stdout) and returns true:
+ * the caller then stops before any model loads.
+ */
+export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unknown>): boolean {
+  if (!a['print-config']) return false;
+  process.stdout.write(`${JSON.stringify({ ...(a.preset !== undefined ? { preset: a.preset } : {}), ...config }, null, 2)}\n`);
+  return true;
 }
 
 /** Prints the one-line result summary. */

@@ -4,11 +4,11 @@ import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
 import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
-import type { EditArgs, GlobalArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkOutput, checkThreads, inspectInput, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkOutput, checkThreads, inspectInput, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
-export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs {
+export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs {
   input: string;
   'source-prompt': string | undefined;
   'target-prompt': string;
@@ -40,6 +40,9 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
   await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
+  const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
+  const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
+  if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
   await checkMediaOutput(a.output, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
   const summary = await runInWorker(

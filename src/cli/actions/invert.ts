@@ -1,10 +1,10 @@
 import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkOutput, checkThreads, inspectInput, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkThreads, inspectInput, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
-export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs {
+export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
   image: string;
   'source-prompt': string;
   output: string;
@@ -17,6 +17,8 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   await userCheck(() => assertPromptFits(pack, a['source-prompt'], '--source-prompt'));
   const input = await inspectInput(a.image, a.ffmpeg);
   if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
+  const { steps, solver, fit } = settings;
+  if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit } })) return;
   await checkOutput(a.output);
   const summary = await runInWorker(
     {

@@ -1,11 +1,11 @@
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, PresetArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkMediaOutput, checkThreads, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkMediaOutput, checkThreads, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
 
-export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'> {
+export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs {
   inversion: string;
   output: string;
   seed: number | undefined;
@@ -18,9 +18,13 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image or clip> -o <file>.flowinv'`);
   const header = await userCheck(() => readInversionHeader(a.inversion));
   await userCheck(() => assertSameModel(pack, header));
+  // an inversion fixes steps, solver and prompt: of a preset only the seed applies here
+  const seed = a.seed ?? (await presetFrom(a))?.recipe.seed ?? 0;
+  const { steps, solver, sourcePrompt } = header.settings;
+  if (printedConfig(a, { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } })) return;
   await checkMediaOutput(a.output, header.clip !== undefined, a.ffmpeg);
   const summary = await runInWorker(
-    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed: a.seed ?? 0, ...(threads ? { threads } : {}), ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}) },
+    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...(threads ? { threads } : {}), ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}) },
     a,
   );
   reportDone('wrote', summary, a.quiet);

@@ -1,14 +1,15 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
-import { FLOWEDIT_DEFAULTS } from '../../edit/settings.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../edit/settings.js';
 import { assertPromptFits } from '../../edit/velocity.js';
 import { checkMaskOptions, type MaskOptions } from '../../media/mask.js';
 import { UserError } from '../errors.js';
-import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkThreads, inspectInput, inspectMask, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { settingOptions } from '../../batch/recipe.js';
+import { checkMediaOutput, checkThreads, inspectInput, inspectMask, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
 
-export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs {
+export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs, PresetArgs {
   input: string;
   'source-prompt': string | undefined;
   'target-prompt': string;
@@ -20,16 +21,19 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const threads = checkThreads(a);
   const pack = await resolvePack(a);
   await userCheck(() => assertEditable(pack));
-  const settings = await settingsFrom(pack, 'swap', a);
+  // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
+  const recipe = await recipeFrom(a);
+  const settings = await userCheck(() => resolveSettings(pack.manifest, 'swap', settingOptions(recipe)));
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps));
   await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
   const maskOptions: MaskOptions = {
-    grow: a['mask-grow'] ?? FLOWEDIT_DEFAULTS.maskGrow,
-    feather: a['mask-feather'] ?? FLOWEDIT_DEFAULTS.maskFeather,
+    grow: recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow,
+    feather: recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather,
     invert: a['invert-mask'],
   };
   await userCheck(() => checkMaskOptions(maskOptions));
   if (a.overlap !== undefined && !(Number.isInteger(a.overlap) && a.overlap >= 0)) throw new UserError(`Expected a non-negative integer for --overlap but received ${a.overlap}`);
+  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt: a['source-prompt'] ?? '', targetPrompt: a['target-prompt'], settings, mask: maskOptions })) return;
   // 2. the input and the mask, probed; their frame counts must agree
   const input = await inspectInput(a.input, a.ffmpeg);
   if (input.kind === 'inversion') throw new UserError(`swap takes an image or a clip, not an inversion file (${a.input})`);

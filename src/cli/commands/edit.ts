@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withModelOptions, withOutput, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { withEditOptions, withModelOptions, withOutput, withPresetOptions, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   command: 'edit <input>',
   describe: 'Text-guided edit: the edit path shares attention context with a reconstruction path from the same inverted noise',
   builder: (y) =>
-    withOutput(withVideoOptions(withEditOptions(withSolverOptions(withModelOptions(y)))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip')
+    withPresetOptions(withOutput(withVideoOptions(withEditOptions(withSolverOptions(withModelOptions(y)))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
       .positional('input', {
         type: 'string',
         demandOption: true,
@@ -15,6 +15,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
       .option('source-prompt', { type: 'string', describe: 'caption of the input image (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
-      .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '') as never,
+      .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '')
+      .example('$0 edit photo.png --preset recolor --steps 16 --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps') as never,
   handler: async (argv) => (await import('../actions/edit.js')).editAction(argv),
 };

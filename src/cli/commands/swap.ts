@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withMaskOptions, withModelOptions, withOutput, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { withEditOptions, withMaskOptions, withModelOptions, withOutput, withPresetOptions, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { SwapArgs } from '../actions/swap.js';
 
 export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
   command: 'swap <input>',
   describe: 'Replace what a mask covers (white = edit) with the target prompt, in a still or a clip',
   builder: (y) =>
-    withOutput(withVideoOptions(withMaskOptions(withEditOptions(withSolverOptions(withModelOptions(y))))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip')
+    withPresetOptions(withOutput(withVideoOptions(withMaskOptions(withEditOptions(withSolverOptions(withModelOptions(y))))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
       .positional('input', { type: 'string', demandOption: true, describe: 'an image (PNG, JPEG, WebP) or a clip (MP4, MOV, MKV, WebM, …)' })
       .option('source-prompt', { type: 'string', describe: 'caption of the input (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result, including what replaces the masked part' })
@@ -16,6 +16,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
           'A clip longer than the model takes in one pass is edited in overlapping windows, cross-faded.',
       )
       .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle on stripes" --target-prompt "a blue square on stripes" -o square.png', 'swap in a still')
+      .example('$0 swap photo.png --mask circle.png --preset swap-object --target-prompt "a blue square on stripes" -o square.png', 'swap with the swap-object preset')
       .example('$0 swap clip.mp4 --mask clip-mask.mp4 --mask-grow 4 --target-prompt "a green star on dots" -o star.mp4', 'swap in a clip with a per-frame mask video') as never,
   handler: async (argv) => (await import('../actions/swap.js')).swapAction(argv),
 };

@@ -1,0 +1,107 @@
+"""Rasterise a scene: supersampled background patterns and anti-aliased polygon objects.
+
+render(scene, size) -> pixels [F, H, W, 3] float32 in [0, 1]
+render_masks(scene, size) -> coverage [N, F, H, W] float32 in [0, 1], one per object
+"""
+
+import math
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from .scene import Scene, object_position
+from .world import COLOURS, OUTLINES, shade
+
+BG_SS = 2  # background supersampling per axis
+OBJ_SS = 4  # object coverage supersampling per axis
+
+
+def _inside(px: np.ndarray, py: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """Even-odd point-in-polygon: px, py [N] -> bool [N]."""
+    x0, y0 = poly[:, 0], poly[:, 1]  # [M]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)  # [M]
+    py_ = py[:, None]  # [N, 1]
+    crosses = (y0[None] > py_) != (y1[None] > py_)  # [N, M]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xc = x0[None] + (py_ - y0[None]) * (x1 - x0)[None] / (y1 - y0)[None]  # [N, M]
+    hit = crosses & (px[:, None] < xc)  # [N, M]
+    return (np.count_nonzero(hit, axis=1) % 2) == 1  # [N]
+
+
+def _pattern(bg: Dict[str, Any], u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Weight of the shade colour at points (u, v) in [0, 1]: [...] float."""
+    p, period, phase = bg["pattern"], bg["period"], bg["phase"]
+    a = math.radians(bg["angle"])
+    if p == "plain":
+        return np.zeros_like(u)
+    if p == "stripes":
+        w = (u * math.cos(a) + v * math.sin(a)) / period + phase
+        return (np.mod(w, 1.0) >= 0.5).astype(np.float32)
+    if p == "checks":
+        i = np.floor(u / period + phase) + np.floor(v / period + phase)
+        return np.mod(i, 2.0).astype(np.float32)
+    if p == "gradient":
+        d = u * math.cos(a) + v * math.sin(a)
+        corners = [0.0, math.cos(a), math.sin(a), math.cos(a) + math.sin(a)]
+        return np.clip((d - min(corners)) / (max(corners) - min(corners)), 0.0, 1.0).astype(np.float32)
+    if p == "dots":
+        gu = np.mod(u / period + phase, 1.0) - 0.5
+        gv = np.mod(v / period + phase, 1.0) - 0.5
+        return (gu * gu + gv * gv < 0.28 ** 2).astype(np.float32)
+    raise ValueError(f"unknown pattern {p!r}")
+
+
+def _background(bg: Dict[str, Any], frame: int, h: int, w: int) -> np.ndarray:
+    """[H, W, 3] float in 0..255."""
+    ys = (np.arange(h * BG_SS) + 0.5) / (h * BG_SS)
+    xs = (np.arange(w * BG_SS) + 0.5) / (w * BG_SS)
+    v, u = np.meshgrid(ys, xs, indexing="ij")  # [H·ss, W·ss]
+    u = u + bg["pan"][0] * frame
+    v = v + bg["pan"][1] * frame
+    m = _pattern(bg, u, v).reshape(h, BG_SS, w, BG_SS).mean(axis=(1, 3))  # [H, W]
+    base = np.array(COLOURS[bg["colour"]], dtype=np.float32)
+    return base * (1 - m[..., None]) + shade(bg["colour"]).astype(np.float32) * m[..., None]
+
+
+def _coverage(obj: Dict[str, Any], centre: Tuple[float, float], h: int, w: int) -> np.ndarray:
+    """Anti-aliased coverage [H, W] of one object."""
+    cov = np.zeros((h, w), dtype=np.float32)
+    s, (cx, cy) = obj["s"], centre
+    x_lo, x_hi = max(0, int(math.floor((cx - s) * w)) - 1), min(w, int(math.ceil((cx + s) * w)) + 1)
+    y_lo, y_hi = max(0, int(math.floor((cy - s) * h)) - 1), min(h, int(math.ceil((cy + s) * h)) + 1)
+    if x_hi <= x_lo or y_hi <= y_lo:
+        return cov
+    bw, bh = x_hi - x_lo, y_hi - y_lo
+    xs = (x_lo * OBJ_SS + np.arange(bw * OBJ_SS) + 0.5) / (w * OBJ_SS)
+    ys = (y_lo * OBJ_SS + np.arange(bh * OBJ_SS) + 0.5) / (h * OBJ_SS)
+    py, px = np.meshgrid(ys, xs, indexing="ij")  # [bh·ss, bw·ss]
+    inside = _inside(((px - cx) / s).ravel(), ((py - cy) / s).ravel(), OUTLINES[obj["shape"]])
+    cov[y_lo:y_hi, x_lo:x_hi] = inside.reshape(bh, OBJ_SS, bw, OBJ_SS).mean(axis=(1, 3))
+    return cov
+
+
+def render_masks(scene: Scene, size: Tuple[int, int]) -> np.ndarray:
+    """Coverage of each object in each frame: [N, F, H, W] in [0, 1]; size = (W, H)."""
+    w, h = size
+    frames = scene["frames"]
+    out = np.zeros((len(scene["objects"]), frames, h, w), dtype=np.float32)
+    for i, obj in enumerate(scene["objects"]):
+        for f in range(frames):
+            out[i, f] = _coverage(obj, object_position(obj, f, frames), h, w)
+    return out
+
+
+def render(scene: Scene, size: Tuple[int, int]) -> np.ndarray:
+    """Pixels [F, H, W, 3] float32 in [0, 1]; size = (W, H)."""
+    w, h = size
+    frames = scene["frames"]
+    masks = render_masks(scene, size)  # [N, F, H, W]
+    out = np.zeros((frames, h, w, 3), dtype=np.float32)
+    for f in range(frames):
+        img = _background(scene["background"], f, h, w)  # [H, W, 3]
+        for i, obj in enumerate(scene["objects"]):
+            c = np.array(COLOURS[obj["colour"]], dtype=np.float32)
+            m = masks[i, f][..., None]  # [H, W, 1]
+            img = img * (1 - m) + c * m
+        out[f] = img / 255.0
+    return out

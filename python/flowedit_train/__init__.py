@@ -1,0 +1,1 @@
+"""Training recipe of the built-in model (see python/train.py)."""

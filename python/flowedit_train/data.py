@@ -1,0 +1,73 @@
+"""Training batches rendered on the fly from the scene world.
+
+Seeds: training draws scenes from numpy generators seeded [TRAIN_STREAM, worker, k]; the
+benchmark's held-out scenes use [HELDOUT_STREAM, i] (python/make_benchmark.py), so no
+held-out scene is ever drawn in training.
+"""
+
+from typing import Callable, Iterator, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from flowedit_scenes import caption, render, sample_scene
+
+TRAIN_STREAM = 1
+HELDOUT_STREAM = 2
+
+
+def to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """[F, H, W, 3] in [0, 1] -> [3, F, H, W] in [-1, 1]."""
+    return torch.from_numpy(frames).permute(3, 0, 1, 2) * 2.0 - 1.0
+
+
+def batch(rng: np.random.Generator, size: int, count: int, frames: int) -> Tuple[torch.Tensor, List[str]]:
+    """count scenes of `frames` frames: (pixels [B, 3, F, H, W] in [-1, 1], captions)."""
+    pixels, captions = [], []
+    for _ in range(count):
+        scene = sample_scene(rng, frames=frames)
+        pixels.append(to_tensor(render(scene, (size, size))))  # [3, F, H, W]
+        captions.append(caption(scene))
+    return torch.stack(pixels), captions
+
+
+class SceneStream(torch.utils.data.IterableDataset):
+    """Endless batches: stills of `batch_size`, or with probability clip_p a clip batch of
+    clip_batch clips with a frame count drawn from clip_frames.
+
+    With an `encode` function (pixels -> latents) the stream yields latents instead of
+    pixels, so a CPU run encodes in the data process, beside the training process."""
+
+    def __init__(self, seed: int, size: int, batch_size: int, clip_p: float, clip_batch: int,
+                 clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None):
+        super().__init__()
+        self.seed, self.size, self.batch_size = seed, size, batch_size
+        self.clip_p, self.clip_batch, self.clip_frames = clip_p, clip_batch, clip_frames
+        self.encode = encode
+
+    def __iter__(self) -> Iterator[Tuple[torch.Tensor, List[str]]]:
+        if torch.utils.data.get_worker_info() is not None:
+            torch.set_num_threads(1)
+        for pixels, captions in self._batches():
+            if self.encode is not None:
+                with torch.no_grad():
+                    pixels = self.encode(pixels)
+            yield pixels, captions
+
+    def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str]]]:
+        info = torch.utils.data.get_worker_info()
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([TRAIN_STREAM, self.seed, worker])
+        while True:
+            if self.clip_p > 0 and rng.uniform() < self.clip_p:
+                frames = int(rng.choice(self.clip_frames))
+                yield batch(rng, self.size, self.clip_batch, frames)
+            else:
+                yield batch(rng, self.size, self.batch_size, 1)
+
+
+def loader(stream: SceneStream, workers: int):
+    return torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=workers, persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+    )

@@ -1,0 +1,289 @@
+"""Train the built-in model (flowedit-tiny) on the scene world and export its pack.
+
+    /usr/bin/python3 python/train.py --run runs/flowedit-tiny --export models/flowedit-tiny
+
+Stages, each resumable from its checkpoint in --run (rerun the same command to continue):
+  1. vae: the autoencoder on random crops of rendered frames (L1 + MSE reconstruction).
+  2. stats: latent shift and scale (mean and 1/std of the VAE means over rendered scenes).
+  3. dit: the transformer and the text encoder with the rectified-flow loss
+     ‖v_θ(x_t, t, c) − (ε − x_0)‖², x_t = (1 − t) x_0 + t ε, t ~ logit-normal(0, 1) (SD3),
+     captions dropped with probability --drop so classifier-free guidance works, EMA weights.
+  4. export: the pack (ONNX graphs, tokenizer.json, manifest.json) from the EMA weights.
+Budgets: --vae-steps/--dit-steps, and --vae-minutes/--dit-minutes as wall-clock limits.
+Runs on the CPU (Debian's torch) or with --device cuda.
+"""
+
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from flowedit_model import CONFIGS, build_models
+from flowedit_model.export import export_pack
+from flowedit_model.tokenizer import encode
+from flowedit_train.data import SceneStream, batch, loader
+
+PACK_NAME = "flowedit-tiny: the built-in scene-world model"
+PACK_DESCRIPTION = (
+    "A small rectified-flow DiT (8 layers, width 128, joint text) over the 4-channel latent of a "
+    "small convolutional VAE (spatial compression 4), with a 2-layer text encoder, trained by "
+    "flowedit's own recipe (python/train.py) on procedurally rendered scenes of coloured shapes "
+    "on patterned backgrounds (scenes/world.json): 128×128 stills and clips of up to 17 frames."
+)
+
+
+def log(run: str, record: Dict) -> None:
+    record = {"time": round(time.time(), 1), **record}
+    print(json.dumps(record), flush=True)
+    with open(os.path.join(run, "log.jsonl"), "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def save(path: str, state: Dict) -> None:
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
+    """PSNR in dB of images in [-1, 1] (peak-to-peak 2)."""
+    mse = torch.mean((x.clamp(-1, 1) - y) ** 2).item()
+    return 10 * math.log10(4.0 / max(mse, 1e-12))
+
+
+# ---------------------------------------------------------------- stage 1: VAE
+def train_vae(args, cfg, models, dev) -> None:
+    path = os.path.join(args.run, "vae.pt")
+    vae = models.vae.to(dev).train()
+    opt = torch.optim.Adam(vae.parameters(), lr=args.vae_lr)
+    step = 0
+    if os.path.exists(path):
+        state = torch.load(path, map_location=dev)
+        vae.load_state_dict(state["vae"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= args.vae_steps:
+        return
+    data = iter(loader(SceneStream(1000 + step, args.size, args.vae_batch, 0.0, 1, (1,)), args.workers))
+    gen = torch.Generator().manual_seed(step)
+    start, last_save = time.time(), time.time()
+    while step < args.vae_steps and (time.time() - start) < args.vae_minutes * 60:
+        pixels, _ = next(data)  # [B, 3, 1, H, W]
+        c = args.vae_crop
+        crops = []
+        for _ in range(args.vae_crops):  # several crops per render: rendering costs more than training
+            y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
+            crops.append(pixels[..., y0 : y0 + c, x0 : x0 + c])  # [B, 3, 1, c, c]
+        x = torch.cat(crops).to(dev)  # [k·B, 3, 1, c, c]
+        mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
+        rec = vae.decode(mean)  # [B, 3, 1, c, c]
+        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-5 * mean.pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(args.run, {"stage": "vae", "step": step, "loss": round(loss.item(), 5), "psnr": round(psnr(rec.detach(), x), 2)})
+        if time.time() - last_save > args.save_every or step == args.vae_steps:
+            save(path, {"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step})
+            last_save = time.time()
+    save(path, {"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step})
+
+
+# ---------------------------------------------------------------- stage 2: latent statistics
+@torch.no_grad()
+def latent_stats(args, cfg, models, dev) -> Dict[str, float]:
+    path = os.path.join(args.run, "latent_stats.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    vae = models.vae.to(dev).eval()
+    rng = np.random.default_rng([3, 0])
+    means, recs = [], []
+    for _ in range(8):
+        pixels, _ = batch(rng, args.size, 32, 1)  # [32, 3, 1, H, W]
+        mean = vae.encode_mean(pixels.to(dev))  # [32, C, 1, H', W']
+        means.append(mean.cpu())
+        recs.append(psnr(vae.decode(mean).cpu(), pixels))
+    z = torch.cat(means)
+    stats = {"shift": z.mean().item(), "scale": 1.0 / z.std().item(), "vae_psnr": float(np.mean(recs))}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(stats, f)
+    log(args.run, {"stage": "stats", **stats})
+    return stats
+
+
+# ---------------------------------------------------------------- stage 3: DiT + text encoder
+def tokens(captions: List[str], cfg, drop: float, gen: torch.Generator) -> torch.Tensor:
+    """input_ids [B, L]; each caption replaced by the empty prompt with probability drop."""
+    keep = torch.rand(len(captions), generator=gen) >= drop
+    ids = [encode(c if k else "", cfg.vocab, cfg.max_tokens) for c, k in zip(captions, keep.tolist())]
+    return torch.tensor(ids, dtype=torch.int64)
+
+
+class LatentEncoder:
+    """pixels [B, 3, F, H, W] -> normalised latents (mean − shift) · scale (picklable)."""
+
+    def __init__(self, vae, shift: float, scale: float):
+        self.vae, self.shift, self.scale = vae, shift, scale
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        return (self.vae.encode_mean(pixels) - self.shift) * self.scale
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+
+
+def train_dit(args, cfg, models, stats, dev) -> None:
+    path = os.path.join(args.run, "dit.pt")
+    dit, te, vae = models.transformer.to(dev).train(), models.text_encoder.to(dev).train(), models.vae.to(dev).eval()
+    ema_dit, ema_te = copy.deepcopy(dit).eval(), copy.deepcopy(te).eval()
+    params = list(dit.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
+    step = 0
+    if os.path.exists(path):
+        state = torch.load(path, map_location=dev)
+        dit.load_state_dict(state["dit"]); te.load_state_dict(state["te"])
+        ema_dit.load_state_dict(state["ema_dit"]); ema_te.load_state_dict(state["ema_te"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+    if step >= args.dit_steps:
+        return
+    frames = tuple(int(f) for f in args.clip_frames.split(","))
+    shift, scale = stats["shift"], stats["scale"]
+    encode = None
+    if args.encode_in_workers:  # CPU: the data process renders and encodes
+        encoder = copy.deepcopy(vae).cpu().eval()
+        encode = LatentEncoder(encoder, shift, scale)
+    stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode)
+    data = iter(loader(stream, args.workers))
+    gen = torch.Generator().manual_seed(10_000 + step)
+
+    def checkpoint() -> None:
+        save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
+                    "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step})
+
+    start, last_save, last_log, losses = time.time(), time.time(), time.time(), []
+    while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
+        inputs, captions = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
+        if encode is None:
+            with torch.no_grad():
+                x0 = (vae.encode_mean(inputs.to(dev)) - shift) * scale  # [B, C, F, H', W']
+        else:
+            x0 = inputs.to(dev)  # [B, C, F, H', W']
+        if args.repeat > 1:  # each scene twice, with its own t and noise: half the rendering
+            x0 = x0.repeat(args.repeat, 1, 1, 1, 1)  # [r·B, C, F, H', W']
+            captions = list(captions) * args.repeat
+        ids = tokens(captions, cfg, args.drop, gen).to(dev)  # [B, L]
+        b = x0.shape[0]
+        t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
+        eps = torch.randn(x0.shape, generator=gen).to(dev)  # [B, C, F, H', W']
+        tt = t.view(b, 1, 1, 1, 1)
+        xt = (1 - tt) * x0 + tt * eps  # [B, C, F, H', W']
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+        v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
+        loss = F.mse_loss(v, eps - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        ema_update(ema_dit, dit, decay)
+        ema_update(ema_te, te, decay)
+        losses.append(loss.item())
+        if step % 50 == 0:
+            log(args.run, {"stage": "dit", "step": step, "loss": round(float(np.mean(losses)), 5),
+                           "s_per_step": round((time.time() - last_log) / len(losses), 3)})
+            last_log = time.time()
+            losses = []
+        if time.time() - last_save > args.save_every:
+            checkpoint()
+            last_save = time.time()
+    checkpoint()
+
+
+# ---------------------------------------------------------------- stage 4: export
+def export(args, cfg, stats, dev) -> None:
+    models = build_models(cfg, 0)
+    models.vae.load_state_dict(torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu")["vae"])
+    state = torch.load(os.path.join(args.run, "dit.pt"), map_location="cpu")
+    models.transformer.load_state_dict(state["ema_dit"])
+    models.text_encoder.load_state_dict(state["ema_te"])
+    models.eval()
+    cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
+    defaults = json.loads(args.defaults)
+    export_pack(models, cfg, args.export, cfg.name, PACK_NAME, defaults,
+                description=PACK_DESCRIPTION + f" Training: {state['step']} transformer steps.", license="Apache-2.0")
+    size = sum(os.path.getsize(os.path.join(args.export, f)) for f in os.listdir(args.export))
+    log(args.run, {"stage": "export", "out": args.export, "bytes": size, "dit_step": state["step"]})
+
+
+DEFAULTS = {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": [0, 1, 2, 3, 4, 5, 6, 7],
+            "shareSteps": 0.5, "fit": "pad"}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="flowedit-tiny", choices=sorted(CONFIGS))
+    p.add_argument("--run", default="runs/flowedit-tiny", help="checkpoint folder (resumed when present)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--workers", type=int, default=1, help="data-rendering processes")
+    p.add_argument("--encode-in-workers", type=int, default=1, help="1: data processes also VAE-encode (CPU runs)")
+    p.add_argument("--size", type=int, default=128, help="rendered frame size (pixels)")
+    p.add_argument("--vae-steps", type=int, default=4000)
+    p.add_argument("--vae-minutes", type=float, default=1e9)
+    p.add_argument("--vae-batch", type=int, default=12)
+    p.add_argument("--vae-crop", type=int, default=32)
+    p.add_argument("--vae-crops", type=int, default=4, help="crops per rendered frame")
+    p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--dit-steps", type=int, default=100_000)
+    p.add_argument("--dit-minutes", type=float, default=1e9)
+    p.add_argument("--batch", type=int, default=16, help="rendered stills per step")
+    p.add_argument("--repeat", type=int, default=2, help="copies of each rendered scene per step (own t and noise)")
+    p.add_argument("--clip-p", type=float, default=0.2, help="share of steps that train on clips")
+    p.add_argument("--clip-batch", type=int, default=2)
+    p.add_argument("--clip-frames", default="5,9,17")
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
+    p.add_argument("--ema", type=float, default=0.998)
+    p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
+    p.add_argument("--export", default=None, help="write the pack here when training ends")
+    p.add_argument("--defaults", default=json.dumps(DEFAULTS), help="manifest defaults (JSON)")
+    p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "export"])
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.run, exist_ok=True)
+    cfg = CONFIGS[args.config]()
+    dev = torch.device(args.device)
+    models = build_models(cfg, 0)
+    if args.stage in ("all", "vae"):
+        train_vae(args, cfg, models, dev)
+    state = torch.load(os.path.join(args.run, "vae.pt"), map_location=dev)
+    models.vae.load_state_dict(state["vae"])
+    stats = latent_stats(args, cfg, models, dev)
+    if args.stage in ("all", "dit"):
+        train_dit(args, cfg, models, stats, dev)
+    if args.export and args.stage in ("all", "export"):
+        export(args, cfg, stats, dev)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

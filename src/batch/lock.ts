@@ -1,0 +1,36 @@
+/**
+ * One batch at a time per output folder: `.flowedit-batch.lock` holds the running process's id.
+ * A lock whose process is gone (killed, crashed) is taken over; a live one is refused.
+ */
+import { open, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the folder's lock; resolves to its release. */
+export async function lockOutDir(outDir: string): Promise<() => Promise<void>> {
+  const path = join(outDir, '.flowedit-batch.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rm(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`Cannot lock ${outDir}: ${(err as Error).message}`);
+      const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+      if (Number.isInteger(pid) && pid !== process.pid && alive(pid)) {
+        throw new Error(`Another flowedit batch (process ${pid}) is writing to ${outDir}; wait for it, or use another --out`);
+      }
+      await rm(path, { force: true }); // left by a run that died
+    }
+  }
+  throw new Error(`Cannot lock ${outDir}: another batch keeps taking the lock`);
+}

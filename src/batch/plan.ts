@@ -1,0 +1,194 @@
+/**
+ * From a manifest to a plan: every item's preset, settings, seed and output paths resolved and
+ * checked before the first item runs. All problems are reported together.
+ * Precedence per item: flowedit's defaults < pack defaults < preset < item < command-line flag.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { planSharing } from '../attention/plan.js';
+import { assertEditable } from '../edit/edit.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings, type Settings } from '../edit/settings.js';
+import { assertPromptFits } from '../edit/velocity.js';
+import { checkMaskOptions, type MaskOptions } from '../media/mask.js';
+import { isVideoPath } from '../media/video.js';
+import type { PackInfo } from '../model/pack.js';
+import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
+import { findPreset, type Preset } from './presets.js';
+import { mergeRecipes, settingOptions, type Recipe, type RecipeCommand } from './recipe.js';
+import { itemSeed } from './seeds.js';
+
+/** Commands a batch item can run, and what each makes from an item. */
+const BATCH_COMMANDS: Partial<Record<RecipeCommand, { readonly targets: 'required' | 'none'; readonly outputs: (item: ManifestItem) => readonly ManifestTarget[] }>> = {
+  edit: { targets: 'required', outputs: (item) => item.targets },
+  reconstruct: { targets: 'none', outputs: () => [{ code: 'rec', prompt: '' }] },
+  swap: { targets: 'required', outputs: (item) => item.targets },
+};
+
+export type BatchCommand = 'edit' | 'reconstruct' | 'swap';
+
+/** Commands whose outputs follow a target prompt. */
+const TARGETED: readonly BatchCommand[] = ['edit', 'swap'];
+
+/** Mask files a batch swap reads: one still, applied as it is. */
+const MASK_IMAGE = /\.(png|jpe?g|webp)$/i;
+
+export interface PlannedOutput {
+  readonly code: string;
+  /** edit, swap: the target prompt; reconstruct: none */
+  readonly targetPrompt?: string;
+  /** absolute paths inside the output folder */
+  readonly png: string;
+  readonly sidecar: string;
+  /** hash of everything that decides the output's bytes; a changed key means redo */
+  readonly key: string;
+}
+
+export interface PlannedItem {
+  readonly index: number;
+  readonly id: string;
+  readonly label: string;
+  readonly command: BatchCommand;
+  readonly input: string;
+  readonly inputSha256: string;
+  /** swap: the mask (white = edit), its hash, and how it is grown and feathered */
+  readonly mask?: string;
+  readonly maskSha256?: string;
+  readonly maskOptions?: MaskOptions;
+  readonly sourcePrompt: string;
+  readonly preset?: string;
+  readonly settings: Settings;
+  readonly outputs: readonly PlannedOutput[];
+}
+
+export interface BatchPlan {
+  readonly manifest: string;
+  readonly outDir: string;
+  readonly model: string;
+  readonly packDir: string;
+  readonly batchSeed: number;
+  readonly items: readonly PlannedItem[];
+}
+
+export interface PlanOptions {
+  readonly outDir: string;
+  readonly batchSeed: number;
+  /** settings given on the command line: they win over presets and items */
+  readonly flags: Recipe;
+}
+
+async function fileSha256(path: string, what: string): Promise<string> {
+  const st = await stat(path).catch(() => null);
+  if (!st) throw new Error(`${what} not found: ${path}`);
+  if (!st.isFile()) throw new Error(`${what} is not a file: ${path}`);
+  const bytes = await readFile(path).catch((err: Error) => {
+    throw new Error(`Cannot read ${what.toLowerCase()} ${path}: ${err.message}`);
+  });
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** `name` resolved inside `outDir`, or an error naming the escape. */
+export function insideOutDir(outDir: string, name: string): string {
+  const path = resolve(outDir, name);
+  const rel = relative(outDir, path);
+  if (isAbsolute(name) || rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) {
+    throw new Error(`output "${name}" would be written outside the output folder ${outDir}; use an id without ".." or a leading "/"`);
+  }
+  return path;
+}
+
+function outputKey(fields: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
+}
+
+async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, presetFor: (ref: string) => Promise<Preset>): Promise<PlannedItem> {
+  // 1. the recipe: preset < item < flags
+  const preset = item.preset !== undefined ? await presetFor(item.preset) : undefined;
+  const recipe = mergeRecipes(preset?.recipe ?? {}, item.recipe, o.flags);
+  const command = recipe.command ?? 'edit';
+  const kind = BATCH_COMMANDS[command];
+  if (!kind) throw new Error(`command "${command}"${preset ? ` (from preset ${preset.name})` : ''} cannot run in a batch; batch runs ${Object.keys(BATCH_COMMANDS).join(' and ')} items`);
+  // 2. files: the input, and the mask for a swap
+  if (isVideoPath(item.input)) throw new Error(`${item.input} is a clip; batch runs stills only: run flowedit ${command} on the clip itself`);
+  const inputSha256 = await fileSha256(item.input, 'Input');
+  let mask: { path: string; sha256: string; options: MaskOptions } | undefined;
+  if (command === 'swap') {
+    if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image, white where the edit goes');
+    if (!MASK_IMAGE.test(item.mask)) throw new Error(`mask ${item.mask}: batch swaps take one mask image (PNG, JPEG or WebP); run flowedit swap for per-frame masks`);
+    const options: MaskOptions = { grow: recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow, feather: recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather, invert: false };
+    checkMaskOptions(options);
+    mask = { path: item.mask, sha256: await fileSha256(item.mask, 'Mask'), options };
+  } else if (item.mask !== undefined) {
+    await fileSha256(item.mask, 'Mask');
+    throw new Error(`command "${command}" takes no mask (masks are for swap); remove "mask" or choose a swap preset`);
+  }
+  // 3. prompts and settings, checked against the pack
+  if (kind.targets === 'required' && item.targets.length === 0) throw new Error(`command "${command}" needs "targets": a mapping of output codes to target prompts`);
+  if (kind.targets === 'none' && item.targets.length > 0) throw new Error(`command "${command}" takes no targets; remove "targets" or use an edit preset`);
+  const targeted = TARGETED.includes(command as BatchCommand);
+  if (targeted) assertEditable(pack);
+  assertPromptFits(pack, item.sourcePrompt, 'sourcePrompt');
+  for (const t of item.targets) assertPromptFits(pack, t.prompt, `targets.${t.code}`);
+  const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
+  const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed });
+  if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
+  // 4. outputs: deterministic names inside the output folder
+  const outputs = kind.outputs(item).map((t): PlannedOutput => {
+    const png = insideOutDir(o.outDir, `${item.id}-${t.code}.png`);
+    const key = outputKey({
+      command,
+      model: pack.manifest.id,
+      inputSha256,
+      sourcePrompt: item.sourcePrompt,
+      targetPrompt: targeted ? t.prompt : null,
+      settings,
+      ...(mask ? { maskSha256: mask.sha256, mask: mask.options } : {}),
+    });
+    return { code: t.code, ...(targeted ? { targetPrompt: t.prompt } : {}), png, sidecar: png.replace(/\.png$/, '.json'), key };
+  });
+  return {
+    index: item.index,
+    id: item.id,
+    label: item.label,
+    command: command as BatchCommand,
+    input: item.input,
+    inputSha256,
+    ...(mask ? { mask: mask.path, maskSha256: mask.sha256, maskOptions: mask.options } : {}),
+    sourcePrompt: item.sourcePrompt,
+    ...(preset ? { preset: preset.name } : {}),
+    settings,
+    outputs,
+  };
+}
+
+/** Plans every item; throws one error listing every problem when any item is invalid. */
+export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptions): Promise<BatchPlan> {
+  const presets = new Map<string, Promise<Preset>>();
+  const presetFor = (ref: string) => {
+    if (!presets.has(ref)) presets.set(ref, findPreset(ref, manifest.dir));
+    return presets.get(ref)!;
+  };
+  const outDir = resolve(o.outDir);
+  const problems: string[] = [];
+  const items: PlannedItem[] = [];
+  for (const item of manifest.items) {
+    try {
+      items.push(await planItem(item, pack, { ...o, outDir }, presetFor));
+    } catch (err) {
+      problems.push(`${item.label}: ${(err as Error).message}`);
+    }
+  }
+  const owners = new Map<string, string>();
+  for (const item of items) {
+    for (const out of item.outputs) {
+      const other = owners.get(out.png);
+      if (other) problems.push(`${item.label}: writes ${relative(outDir, out.png)}, as ${other} does; give the items distinct ids`);
+      else owners.set(out.png, item.label);
+    }
+  }
+  if (problems.length > 0) {
+    const n = problems.length;
+    throw new Error(`${manifest.file} has ${n} problem${n > 1 ? 's' : ''} (nothing was run):\n  - ${problems.join('\n  - ')}`);
+  }
+  return { manifest: manifest.file, outDir, model: pack.manifest.id, packDir: pack.dir, batchSeed: o.batchSeed, items };
+}

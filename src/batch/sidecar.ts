@@ -1,0 +1,102 @@
+/**
+ * Sidecars: `<name>.json` beside each batch output, recording what made it. An output counts as
+ * done when its sidecar's key matches the plan and the PNG's hash matches the sidecar, so a
+ * re-run skips finished work, redoes changed settings, and never trusts a damaged file.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../media/atomic-file.js';
+import type { Settings } from '../edit/settings.js';
+import type { PlannedItem, PlannedOutput } from './plan.js';
+
+export interface Sidecar {
+  readonly format: 'flowedit.batch-output';
+  readonly version: 1;
+  readonly key: string;
+  readonly item: string;
+  readonly code: string;
+  readonly command: string;
+  readonly model: string;
+  readonly flowedit: string;
+  readonly input: string;
+  readonly inputSha256: string;
+  /** swap: the mask, its hash, and how it was grown and feathered */
+  readonly mask?: { readonly path: string; readonly sha256: string; readonly grow: number; readonly feather: number };
+  readonly preset: string | null;
+  readonly sourcePrompt: string;
+  readonly targetPrompt: string | null;
+  readonly seed: number;
+  readonly settings: Settings;
+  readonly output: string;
+  readonly outputSha256: string;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function makeSidecar(item: PlannedItem, out: PlannedOutput, model: string, flowedit: string, png: Uint8Array): Sidecar {
+  return {
+    format: 'flowedit.batch-output',
+    version: 1,
+    key: out.key,
+    item: item.id,
+    code: out.code,
+    command: item.command,
+    model,
+    flowedit,
+    input: item.input,
+    inputSha256: item.inputSha256,
+    ...(item.mask !== undefined && item.maskSha256 !== undefined && item.maskOptions !== undefined
+      ? { mask: { path: item.mask, sha256: item.maskSha256, grow: item.maskOptions.grow, feather: item.maskOptions.feather } }
+      : {}),
+    preset: item.preset ?? null,
+    sourcePrompt: item.sourcePrompt,
+    targetPrompt: out.targetPrompt ?? null,
+    seed: item.settings.seed,
+    settings: item.settings,
+    output: basename(out.png),
+    outputSha256: sha256(png),
+  };
+}
+
+export async function writeSidecar(path: string, sidecar: Sidecar): Promise<void> {
+  await writeFileAtomic(path, Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`));
+}
+
+/** Whether `out` is finished: sidecar present with the planned key, PNG present with the recorded hash. */
+export async function isDone(out: PlannedOutput): Promise<boolean> {
+  const text = await readFile(out.sidecar, 'utf8').catch(() => null);
+  if (text === null) return false;
+  let sidecar: Partial<Sidecar>;
+  try {
+    sidecar = JSON.parse(text) as Partial<Sidecar>;
+  } catch {
+    return false;
+  }
+  if (sidecar.format !== 'flowedit.batch-output' || sidecar.key !== out.key) return false;
+  const png = await readFile(out.png).catch(() => null);
+  return png !== null && sha256(png) === sidecar.outputSha256;
+}
+
+/**
+ * Removes temporary files an earlier run left when it was killed mid-write: writeFileAtomic's
+ * `.<name>.<12 hex>.tmp` beside the outputs this plan owns (no other file is touched).
+ */
+export async function removeStaleTemps(outputs: readonly PlannedOutput[]): Promise<number> {
+  const owned = new Set(outputs.flatMap((o) => [o.png, o.sidecar]));
+  const dirs = new Set([...owned].map((p) => dirname(p)));
+  let removed = 0;
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const m = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(name);
+      if (m && owned.has(join(dir, m[1]!))) {
+        await rm(join(dir, name), { force: true });
+        removed += 1;
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,112 @@
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { readManifest } from '../../batch/manifest.js';
+import { planBatch, type BatchPlan } from '../../batch/plan.js';
+import { lockOutDir } from '../../batch/lock.js';
+import { looksLikePath } from '../../batch/presets.js';
+import { writeBatchReport } from '../../batch/report.js';
+import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
+import { startWorkerRunner } from '../batch-runner.js';
+import { EXIT, UserError } from '../errors.js';
+import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs } from '../options.js';
+import { checkOutput, checkThreads, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
+
+export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, PresetArgs {
+  manifest: string;
+  out: string;
+  concurrency: number;
+}
+
+function planConfig(plan: BatchPlan): Record<string, unknown> {
+  return {
+    command: 'batch',
+    model: plan.model,
+    batchSeed: plan.batchSeed,
+    items: plan.items.map((i) => ({
+      id: i.id,
+      command: i.command,
+      preset: i.preset ?? null,
+      input: i.input,
+      sourcePrompt: i.sourcePrompt,
+      settings: i.settings,
+      outputs: i.outputs.map((o) => ({ file: relative(plan.outDir, o.png), ...(o.targetPrompt !== undefined ? { targetPrompt: o.targetPrompt } : {}) })),
+    })),
+  };
+}
+
+function eventLine(e: BatchEvent, total: number, finished: number, started: ReadonlySet<string>): string | null {
+  if (e.type !== 'finish' || (e.report.status === 'cancelled' && !started.has(e.item.id))) return null;
+  const r = e.report;
+  const what = r.status === 'done' ? `done (${r.seconds.toFixed(1)} s)` : r.status === 'skipped' ? 'skipped (up to date)' : r.status === 'failed' ? `FAILED: ${r.reason}` : 'cancelled';
+  return `[${finished}/${total}] ${e.item.id}: ${what}\n`;
+}
+
+function summary(report: BatchReport, reportFile: string): string {
+  const c = report.counts;
+  const lines = [`batch: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed${c.cancelled ? `, ${c.cancelled} cancelled` : ''} (report: ${reportFile})`];
+  for (const r of report.items.filter((i) => i.status === 'failed')) lines.push(`  failed item ${r.index} (${r.id}): ${r.reason}`);
+  if (c.cancelled) lines.push('  run the same command again to finish the batch');
+  return `${lines.join('\n')}\n`;
+}
+
+export async function batchAction(a: BatchArgs): Promise<void> {
+  // 1. flags, pack, manifest, every item: checked before anything runs
+  const threads = checkThreads(a);
+  if (!(Number.isInteger(a.concurrency) && a.concurrency > 0)) throw new UserError(`Expected a positive integer for --concurrency but received ${a.concurrency}`);
+  const batchSeed = a.seed ?? 0;
+  if (!(Number.isInteger(batchSeed) && batchSeed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${batchSeed}`);
+  const pack = await resolvePack(a);
+  const manifest = await userCheck(() => readManifest(a.manifest));
+  // --preset is the default for items that name none; its path is relative to here, not the manifest
+  const cliPreset = a.preset !== undefined && looksLikePath(a.preset) ? resolve(a.preset) : a.preset;
+  const items = manifest.items.map((i) => (i.preset === undefined && cliPreset !== undefined ? { ...i, preset: cliPreset } : i));
+  const flags = await userCheck(() => ({ ...flagRecipe(a), seed: undefined }));
+  const plan = await userCheck(() => planBatch({ ...manifest, items }, pack, { outDir: a.out, batchSeed, flags }));
+  if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
+  await userCheck(() => mkdir(plan.outDir, { recursive: true }));
+  await checkOutput(join(plan.outDir, 'batch-report.json'));
+  const unlock = await userCheck(() => lockOutDir(plan.outDir));
+
+  // 2. workers: one model session each, sharing the CPU threads
+  const workers = Math.min(a.concurrency, plan.items.length);
+  const perWorker = Math.max(1, Math.floor((threads ?? availableParallelism()) / workers));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      process.stderr.write('flowedit: finishing no new items; cancelling the running ones after their current step (Ctrl-C again to stop now)\n');
+      controller.abort();
+    } else {
+      process.stderr.write('flowedit: stopped; finished outputs are kept, run again to finish the batch\n');
+      process.exit(EXIT.cancelled);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  let finished = 0;
+  const started = new Set<string>();
+  let report: BatchReport;
+  let reportFile: string;
+  try {
+    report = await runBatch(plan, {
+      concurrency: workers,
+      startRunner: () => startWorkerRunner({ packDir: plan.packDir, threads: perWorker }),
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'start') started.add(e.item.id);
+        if (e.type === 'finish') finished += 1;
+        const line = eventLine(e, plan.items.length, finished, started);
+        if (line && !a.quiet) process.stderr.write(line);
+      },
+    });
+    // 3. report and summary
+    reportFile = await writeBatchReport(report);
+  } finally {
+    process.off('SIGINT', onSigint);
+    await unlock();
+  }
+  process.stdout.write(summary(report, reportFile));
+  if (report.counts.failed > 0) process.exitCode = EXIT.failed;
+  else if (report.counts.cancelled > 0) process.exitCode = EXIT.cancelled;
+}

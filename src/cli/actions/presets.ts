@@ -1,0 +1,39 @@
+import { listPresetNames, findPreset, builtinPresetDir } from '../../batch/presets.js';
+import { settingOptions } from '../../batch/recipe.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../edit/settings.js';
+import type { ModelArgs } from '../options.js';
+import { resolvePack, userCheck } from './common.js';
+
+export async function listPresetsAction(): Promise<void> {
+  const rows: string[] = [];
+  for (const name of await listPresetNames()) {
+    const p = await userCheck(() => findPreset(name));
+    rows.push(`${name.padEnd(20)} ${(p.recipe.command ?? 'edit').padEnd(13)} ${p.description}`);
+  }
+  process.stdout.write(`${rows.join('\n')}\n(presets in ${builtinPresetDir()}; use one with --preset <name>, or pass a path to your own .yaml)\n`);
+}
+
+export async function showPresetAction(a: ModelArgs & { preset: string }): Promise<void> {
+  const preset = await userCheck(() => findPreset(a.preset));
+  const pack = await resolvePack(a);
+  const command = preset.recipe.command ?? 'edit';
+  const settings = await userCheck(() => resolveSettings(pack.manifest, command, settingOptions(preset.recipe)));
+  const d = pack.manifest.defaults ?? {};
+  const t = d.tasks?.[command] ?? {};
+  const origin = (key: string): string => {
+    if (Object.hasOwn(preset.recipe, key)) return 'preset';
+    if (Object.hasOwn(t, key) || Object.hasOwn(d, key)) return `pack ${pack.manifest.id}`;
+    if (key === 'shareLayers') return `pack ${pack.manifest.id} (context layers)`;
+    return 'flowedit default';
+  };
+  // the mask's settings matter to swap alone
+  const { maskBias, ...common } = settings;
+  const values: [string, unknown][] = [['command', command], ...Object.entries(common)];
+  if (command === 'swap') {
+    values.push(['maskBias', maskBias]);
+    values.push(['maskGrow', preset.recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow]);
+    values.push(['maskFeather', preset.recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather]);
+  }
+  const lines = values.map(([k, v]) => `  ${k.padEnd(12)} ${JSON.stringify(v).padEnd(14)} ${k === 'command' ? (preset.recipe.command ? 'preset' : 'default') : origin(k)}`);
+  process.stdout.write(`${preset.name}: ${preset.description}\n  file ${preset.file}\n${lines.join('\n')}\n`);
+}

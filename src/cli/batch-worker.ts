@@ -1,0 +1,40 @@
+/**
+ * A batch inference worker: loads the pack once, with its share of the CPU threads, then runs
+ * the items the main thread sends, one at a time, until it is told to stop.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { executeItem } from '../batch/execute.js';
+import { loadPack } from '../model/pack.js';
+import type { BatchParentMessage, BatchWorkerData, BatchWorkerMessage } from './batch-job.js';
+
+const port = parentPort;
+if (!port) throw new Error('batch-worker.js must run as a worker thread');
+const send = (m: BatchWorkerMessage) => port.postMessage(m);
+const { packDir, threads } = workerData as BatchWorkerData;
+
+const pack = await loadPack(packDir, { threads }).catch((err: Error) => {
+  send({ type: 'failed', message: `cannot load the model pack: ${err.message}` });
+  return null;
+});
+let controller = new AbortController();
+port.on('message', (msg: BatchParentMessage) => {
+  switch (msg.type) {
+    case 'abort':
+      controller.abort();
+      break;
+    case 'stop':
+      void pack?.release().finally(() => port.close());
+      break;
+    case 'run': {
+      if (!pack) return;
+      controller = new AbortController();
+      const signal = controller.signal;
+      executeItem(pack, msg.item, msg.pending, { signal, onProgress: (progress) => send({ type: 'progress', progress }) }).then(
+        (outputs) => send({ type: 'done', outputs }),
+        (err: Error) => send({ type: 'failed', message: signal.aborted ? 'cancelled' : err.message }),
+      );
+      break;
+    }
+  }
+});
+if (pack) send({ type: 'ready' });

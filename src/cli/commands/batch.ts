@@ -1,0 +1,29 @@
+import type { CommandModule } from 'yargs';
+import { withEditOptions, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import type { BatchArgs } from '../actions/batch.js';
+
+export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
+  command: 'batch <manifest>',
+  describe:
+    'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
+  builder: (y) =>
+    withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y))))
+      .positional('manifest', {
+        type: 'string',
+        demandOption: true,
+        describe:
+          'items with input (a still), sourcePrompt, targets {code: prompt}, optional id, mask (one image, for swap presets), preset and settings; paths are relative to the manifest',
+      })
+      .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
+      .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })
+      .option('seed', { type: 'number', describe: 'batch seed: each item\'s seed is derived from it and the item id (default 0)', group: 'Sampling:' })
+      .epilogue(
+        'Settings precedence: flowedit defaults < pack defaults < preset < manifest item < command-line flag. ' +
+          '--preset is the default preset for items that name none; --threads is shared among the workers.\n\n' +
+          'Every item is checked before the first runs. Outputs are written atomically, each followed by its sidecar, ' +
+          'so a batch that was interrupted (Ctrl-C, or killed) finishes when run again. ' +
+          'Exit status 1 when any item failed, 130 when interrupted.',
+      )
+      .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers') as never,
+  handler: async (argv) => (await import('../actions/batch.js')).batchAction(argv),
+};

@@ -1,0 +1,55 @@
+/**
+ * The benchmark's measurements must read the renderer's own output correctly: on the
+ * ground-truth renders of every held-out scene, every caption checks out and every edited
+ * object is found right, and a wrong caption is caught.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { labelPixels } from '../../bench/eval/classify.js';
+import { loadCase, readIndex } from '../../bench/eval/dataset.js';
+import { binary, centroid, checkCaption, checkObject } from '../../bench/eval/metrics.js';
+import { loadWorld } from '../../bench/eval/world.js';
+import { ROOT } from '../paths.js';
+
+const world = loadWorld(ROOT);
+const cases = readIndex(ROOT);
+
+test('the held-out set has at least 50 stills and 16 clips of 17 frames', () => {
+  assert.ok(cases.filter((c) => c.kind === 'still').length >= 50);
+  const clips = cases.filter((c) => c.kind === 'clip');
+  assert.ok(clips.length >= 16);
+  assert.ok(clips.every((c) => c.frames === 17));
+});
+
+test('ground-truth renders match their captions and their edited objects, frame by frame', async () => {
+  let frames = 0;
+  for (const c of cases) {
+    const lc = await loadCase(ROOT, c);
+    for (let f = 0; f < c.frames; f++) {
+      const src = labelPixels(world, lc.source[f]!);
+      const check = checkCaption(world, src, c.objects, c.background);
+      assert.ok(check.full, `${c.id} frame ${f}: ${JSON.stringify(check)} for "${c.caption}"`);
+      const truth = labelPixels(world, lc.truth[f]!);
+      const obj = checkObject(world, truth, binary(lc.truthMask[f]!), c.target.colour, c.target.shape);
+      assert.ok(obj.right, `${c.id} frame ${f}: target ${c.target.colour} ${c.target.shape} read as ${JSON.stringify(obj)}`);
+      const [tx, ty] = centroid(binary(lc.truthMask[f]!), c.size[0])!;
+      assert.ok(Math.hypot(obj.centre![0] - tx, obj.centre![1] - ty) < 0.5, `${c.id} frame ${f}: centre ${obj.centre} vs ${tx},${ty}`);
+      frames++;
+    }
+  }
+  assert.ok(frames >= 50 + 16 * 17);
+});
+
+test('a source render fails the target caption when the edit changed the object', async () => {
+  let caught = 0;
+  const stills = cases.filter((c) => c.kind === 'still');
+  for (const c of stills) {
+    const lc = await loadCase(ROOT, c);
+    const labels = labelPixels(world, lc.source[0]!);
+    const target = c.objects.map((o, i) => (i === c.edit.object ? { colour: c.target.colour, shape: c.target.shape } : o));
+    if (!checkCaption(world, labels, target, c.background).full) caught++;
+    const obj = checkObject(world, labels, binary(lc.truthMask[0]!), c.target.colour, c.target.shape);
+    assert.equal(obj.right, false, `${c.id}: the unedited source must not pass as the edit`);
+  }
+  assert.equal(caught, stills.length);
+});
