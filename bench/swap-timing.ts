@@ -6,8 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { resolveSettings } from '../src/edit/settings.js';
-import { swapClip, swapImage, type SwapSettings } from '../src/edit/swap-jobs.js';
+import { swapClip, swapImage, swapSettings, type SwapSettings } from '../src/edit/swap-jobs.js';
 import { readImage, resizeImage } from '../src/media/image.js';
 import { readMask } from '../src/media/mask.js';
 import { readVideo } from '../src/media/video.js';
@@ -25,18 +24,11 @@ const MASK = fileURLToPath(new URL('../../samples/red-circle-mask.png', import.m
 const t0 = performance.now();
 const pack = await loadPack(packDir);
 const load = performance.now() - t0;
-const r = resolveSettings(pack.manifest, 'swap', { steps: values.steps ? Number(values.steps) : undefined });
-const settings: SwapSettings = {
-  sourcePrompt: 'a red circle on stripes',
-  targetPrompt: 'a blue square on stripes',
-  steps: r.steps,
-  solver: r.solver,
-  guidance: r.guidance,
-  share: { layers: r.shareLayers, fraction: r.shareSteps },
-  maskBias: r.maskBias,
-  fit: r.fit,
-  mask: { grow: 2, feather: 6, invert: false },
-};
+const settings: SwapSettings = swapSettings(
+  pack.manifest,
+  { sourcePrompt: 'a red circle on stripes', targetPrompt: 'a blue square on stripes' },
+  { steps: values.steps ? Number(values.steps) : undefined, mask: { grow: 2, feather: 6 } },
+);
 const [w, h] = pack.manifest.image.defaultSize ?? [64, 64];
 const still = await resizeImage(await readImage(SAMPLE), w, h);
 const mask = await readMask(MASK);
@@ -45,7 +37,7 @@ const time = async (label: string, fn: () => Promise<{ calls: number }>) => {
   const { calls } = await fn();
   console.log(`  ${label.padEnd(44)} ${((performance.now() - t) / 1000).toFixed(2)} s (${calls} model calls)`);
 };
-console.log(`pack ${pack.manifest.id} (${packDir}), steps ${r.steps}, solver ${r.solver}, load ${(load / 1000).toFixed(2)} s`);
+console.log(`pack ${pack.manifest.id} (${packDir}), steps ${settings.steps}, solver ${settings.solver}, load ${(load / 1000).toFixed(2)} s`);
 await time(`still ${w}×${h}`, () => swapImage(pack, still, mask, settings));
 // A 17-frame clip: the still drifting one pixel a frame.
 const frames = Array.from({ length: 17 }, (_, f) => {

@@ -1,39 +1,12 @@
 /** Presets and batches from the command line, run as a user runs them: a child process on real files. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodePng, readImage } from '../../src/media/image.js';
-import { CLI, ROOT, SAMPLE, tempDir } from '../paths.js';
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function flowedit(args: string[], onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, (sig) => child.kill(sig));
-    });
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
-
-function assertCleanFailure(r: Result, message: RegExp): void {
-  assert.notEqual(r.code, 0, r.stderr);
-  assert.match(r.stderr, message);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
+import { ROOT, SAMPLE, tempDir } from '../paths.js';
+import { assertCleanFailure, flowedit, type Result } from './run.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 

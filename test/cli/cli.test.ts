@@ -1,44 +1,17 @@
 /** The flowedit command line, run as a user runs it: a child process on real files. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, readdir, readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readPngTextChunks } from '../../src/media/png-text.js';
 import { readImage } from '../../src/media/image.js';
-import { CLI, ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function flowedit(args: string[], opts: { onStderr?: (chunk: string, kill: (sig: NodeJS.Signals) => void) => void } = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      opts.onStderr?.(String(d), (sig) => child.kill(sig));
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
+import { assertCleanFailure, flowedit } from './run.js';
 
 let dir: string;
 before(async () => {
   dir = await tempDir('flowedit-cli-');
 });
-
-/** A failure is one clear line, a non-zero exit and no stack trace. */
-function assertCleanFailure(r: Result, message: RegExp): void {
-  assert.notEqual(r.code, 0, r.stderr);
-  assert.match(r.stderr, message);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
 
 test('invert → reconstruct → edit from the CLI on a sample image', { timeout: 120_000 }, async () => {
   const inv = join(dir, 'sample.flowinv');
@@ -135,13 +108,11 @@ test('models validate prints every problem; models list shows the default pack',
 test('Ctrl-C cancels between steps and leaves no partial output', { timeout: 120_000 }, async () => {
   const out = join(dir, 'cancelled.flowinv');
   let sent = false;
-  const r = await flowedit(['invert', SAMPLE, '--steps', '400', '--solver', 'euler', '-o', out], {
-    onStderr: (chunk, kill) => {
-      if (!sent && /encode 1\/1/.test(chunk)) {
-        sent = true;
-        kill('SIGINT');
-      }
-    },
+  const r = await flowedit(['invert', SAMPLE, '--steps', '400', '--solver', 'euler', '-o', out], (stderr, kill) => {
+    if (!sent && /encode 1\/1/.test(stderr)) {
+      sent = true;
+      kill('SIGINT');
+    }
   });
   assert.ok(sent, 'progress was shown before the interrupt');
   assert.equal(r.code, 130, r.stderr);

@@ -1,6 +1,6 @@
 /** The command line on clips and masks: real ffmpeg, the fixture pack, real files. */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -9,32 +9,14 @@ import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
 import { encodePng, readImage } from '../../src/media/image.js';
 import { readMask } from '../../src/media/mask.js';
 import { probeVideo, readVideo } from '../../src/media/video.js';
-import { CLI, MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
+import { MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
+import { assertCleanFailure, flowedit as runCli, type Result } from './run.js';
 
 const run = promisify(execFile);
 
-interface Result {
-  code: number | null;
-  stderr: string;
-}
-
-function flowedit(args: string[], onStderr?: (chunk: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args, '--model', TINY], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stdout.resume();
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(String(d), (sig) => child.kill(sig));
-    });
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
-function assertCleanFailure(r: Result, message: RegExp): void {
-  assert.notEqual(r.code, 0, r.stderr);
-  assert.match(r.stderr, message);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+/** The CLI on the fixture pack. */
+function flowedit(args: string[], onStderr?: (stderr: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
+  return runCli([...args, '--model', TINY], onStderr);
 }
 
 let tools: FfmpegTools;
@@ -157,8 +139,8 @@ test('bad clips and masks: one clear message, non-zero exit, no output left', { 
 test('Ctrl-C during a clip swap leaves no partial output', { timeout: 120_000 }, async () => {
   const out = join(dir, 'cancelled.mp4');
   let sent = false;
-  const r = await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--steps', '400', '--solver', 'euler', '-o', out], (chunk, kill) => {
-    if (!sent && /encode/.test(chunk)) {
+  const r = await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--steps', '400', '--solver', 'euler', '-o', out], (stderr, kill) => {
+    if (!sent && /encode/.test(stderr)) {
       sent = true;
       kill('SIGINT');
     }
@@ -170,8 +152,8 @@ test('Ctrl-C during a clip swap leaves no partial output', { timeout: 120_000 },
 });
 
 test('swap --help explains the mask and video options without loading a model', async () => {
-  const child = await run(process.execPath, [CLI, 'swap', '--help']);
-  for (const option of ['--mask', '--mask-grow', '--mask-feather', '--invert-mask', '--mask-bias', '--target-prompt', '--source-prompt', '--share-layers', '--ffmpeg', '--overlap']) {
+  const child = await runCli(['swap', '--help']);
+  for (const option of ['--mask', '--mask-grow', '--mask-feather', '--invert-mask', '--mask-bias', '--target-prompt', '--source-prompt', '--share-layers', '--ffmpeg', '--overlap', '--preset', '--print-config']) {
     assert.match(child.stdout, new RegExp(option));
   }
   assert.match(child.stdout, /white = edit/);

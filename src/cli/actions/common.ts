@@ -12,7 +12,7 @@ import { isInversionBuffer } from '../../edit/inversion-file.js';
 import { UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
-import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type PresetArgs, type SolverArgs } from '../options.js';
+import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type PresetArgs, type SolverArgs, type VideoArgs } from '../options.js';
 
 /** The mask flags that are settings (swap). */
 type MaskFlagArgs = Pick<MaskArgs, 'mask-bias' | 'mask-grow' | 'mask-feather'>;
@@ -107,6 +107,15 @@ export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unk
   if (!a['print-config']) return false;
   process.stdout.write(`${JSON.stringify({ ...(a.preset !== undefined ? { preset: a.preset } : {}), ...config }, null, 2)}\n`);
   return true;
+}
+
+/** The job fields a command passes on only when given: threads, and for clips ffmpeg and overlap. */
+export function jobExtras(a: Partial<VideoArgs>, threads: number | undefined): { threads?: number; ffmpeg?: string; overlap?: number } {
+  return {
+    ...(threads ? { threads } : {}),
+    ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
+    ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+  };
 }
 
 /** Prints the one-line result summary. */

@@ -6,7 +6,7 @@ import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkOutput, checkThreads, inspectInput, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkOutput, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs {
   input: string;
@@ -57,9 +57,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       targetPrompt: a['target-prompt'],
       settings,
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),
-      ...(threads ? { threads } : {}),
-      ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
-      ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+      ...jobExtras(a, threads),
     },
     a,
   );

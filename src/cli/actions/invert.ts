@@ -2,7 +2,7 @@ import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkOutput, checkThreads, inspectInput, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
   image: string;
@@ -29,9 +29,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
       output: a.output,
       sourcePrompt: a['source-prompt'],
       settings,
-      ...(threads ? { threads } : {}),
-      ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
-      ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+      ...jobExtras(a, threads),
     },
     a,
   );

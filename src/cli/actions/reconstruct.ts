@@ -3,7 +3,7 @@ import type { GlobalArgs, ModelArgs, PresetArgs, VideoArgs } from '../options.js
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkMediaOutput, checkThreads, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkMediaOutput, checkThreads, jobExtras, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs {
   inversion: string;
@@ -24,7 +24,7 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   if (printedConfig(a, { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } })) return;
   await checkMediaOutput(a.output, header.clip !== undefined, a.ffmpeg);
   const summary = await runInWorker(
-    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...(threads ? { threads } : {}), ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}) },
+    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...jobExtras(a, threads) },
     a,
   );
   reportDone('wrote', summary, a.quiet);

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { settingOptions } from '../../batch/recipe.js';
-import { checkMediaOutput, checkThreads, inspectInput, inspectMask, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
+import { checkMediaOutput, checkThreads, inspectInput, inspectMask, jobExtras, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs, PresetArgs {
   input: string;
@@ -55,9 +55,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
       sourcePrompt: a['source-prompt'] ?? '',
       targetPrompt: a['target-prompt'],
       settings,
-      ...(threads ? { threads } : {}),
-      ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
-      ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+      ...jobExtras(a, threads),
     },
     a,
   );

@@ -1,0 +1,33 @@
+/** The flowedit command line, run as a user runs it: a child process, and how a failure must look. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { CLI } from '../paths.js';
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `flowedit args`; `onStderr` sees all of stderr so far and may signal the process. */
+export function flowedit(args: readonly string[], onStderr?: (stderr: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, (sig) => child.kill(sig));
+    });
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** A failure is one clear message, a non-zero exit and no stack trace. */
+export function assertCleanFailure(r: Result, message: RegExp): void {
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
