@@ -8,6 +8,7 @@ Stages, each resumable from its checkpoint in --run (rerun the same command to c
   3. dit: the transformer and the text encoder with the rectified-flow loss
      ‖v_θ(x_t, t, c) − (ε − x_0)‖², x_t = (1 − t) x_0 + t ε, t ~ logit-normal(0, 1) (SD3),
      captions dropped with probability --drop so classifier-free guidance works, EMA weights.
+  3b. polish (optional, --polish-minutes): the decoder alone, encoder frozen.
   4. export: the pack (ONNX graphs, tokenizer.json, manifest.json) from the EMA weights.
 Budgets: --vae-steps/--dit-steps, and --vae-minutes/--dit-minutes as wall-clock limits.
 Runs on the CPU (Debian's torch) or with --device cuda.
@@ -99,6 +100,55 @@ def train_vae(args, cfg, models, dev) -> None:
     save(path, {"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step})
 
 
+# ---------------------------------------------------------------- stage 1b: decoder polish
+def polish_decoder(args, cfg, models, dev) -> None:
+    """Fine-tunes the decoder alone (cosine learning rate to 0). The encoder, and so every
+    latent the transformer learned from, stays as it is, so this may run after the DiT stage."""
+    path = os.path.join(args.run, "vae.pt")
+    state = torch.load(path, map_location=dev)
+    vae = models.vae.to(dev)
+    vae.load_state_dict(state["vae"])
+    vae.encoder.eval()
+    vae.decoder.train()
+    for p_ in vae.encoder.parameters():
+        p_.requires_grad_(False)
+    opt = torch.optim.Adam(vae.decoder.parameters(), lr=args.polish_lr)
+    data = iter(loader(SceneStream(3000 + state.get("polish_step", 0), args.size, args.vae_batch, 0.0, 1, (1,)), args.workers))
+    gen = torch.Generator().manual_seed(7)
+    start, step = time.time(), 0
+    budget = args.polish_minutes * 60
+    while (elapsed := time.time() - start) < budget:
+        for g in opt.param_groups:
+            g["lr"] = args.polish_lr * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
+        pixels, _ = next(data)  # [B, 3, 1, H, W]
+        c = args.vae_crop * 2
+        y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
+        x = pixels[..., y0 : y0 + c, x0 : x0 + c].to(dev)  # [B, 3, 1, c, c]
+        with torch.no_grad():
+            mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
+        rec = vae.decode(mean)  # [B, 3, 1, c, c]
+        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(args.run, {"stage": "polish", "step": step, "loss": round(loss.item(), 5), "psnr": round(psnr(rec.detach(), x), 2)})
+    state["vae"] = vae.state_dict()
+    state["polish_step"] = state.get("polish_step", 0) + step
+    save(path, state)
+    stats_path = os.path.join(args.run, "latent_stats.json")
+    if os.path.exists(stats_path):  # refresh the recorded round-trip figure; shift and scale stay
+        with open(stats_path, encoding="utf-8") as f:
+            stats = json.load(f)
+        stats["vae_psnr_before_polish"] = stats.get("vae_psnr_before_polish", stats["vae_psnr"])
+        os.remove(stats_path)
+        fresh = latent_stats(args, cfg, models, dev)
+        stats["vae_psnr"] = fresh["vae_psnr"]
+        with open(stats_path, "w", encoding="utf-8") as f:
+            json.dump(stats, f)
+
+
 # ---------------------------------------------------------------- stage 2: latent statistics
 @torch.no_grad()
 def latent_stats(args, cfg, models, dev) -> Dict[str, float]:
@@ -174,6 +224,8 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     def checkpoint() -> None:
         save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
                     "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step})
+        # the EMA weights alone (what export needs), small enough to fetch from a remote machine
+        save(os.path.join(args.run, "dit-ema.pt"), {"ema_dit": ema_dit.state_dict(), "ema_te": ema_te.state_dict(), "step": step})
 
     start, last_save, last_log, losses = time.time(), time.time(), time.time(), []
     while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
@@ -220,7 +272,8 @@ def train_dit(args, cfg, models, stats, dev) -> None:
 def export(args, cfg, stats, dev) -> None:
     models = build_models(cfg, 0)
     models.vae.load_state_dict(torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu")["vae"])
-    state = torch.load(os.path.join(args.run, "dit.pt"), map_location="cpu")
+    slim = os.path.join(args.run, "dit-ema.pt")
+    state = torch.load(slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt"), map_location="cpu")
     models.transformer.load_state_dict(state["ema_dit"])
     models.text_encoder.load_state_dict(state["ema_te"])
     models.eval()
@@ -265,7 +318,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
     p.add_argument("--export", default=None, help="write the pack here when training ends")
     p.add_argument("--defaults", default=json.dumps(DEFAULTS), help="manifest defaults (JSON)")
-    p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "export"])
+    p.add_argument("--polish-minutes", type=float, default=0, help="decoder-only fine-tuning after the DiT stage")
+    p.add_argument("--polish-lr", type=float, default=3e-4)
+    p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -280,6 +335,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     stats = latent_stats(args, cfg, models, dev)
     if args.stage in ("all", "dit"):
         train_dit(args, cfg, models, stats, dev)
+    if args.polish_minutes > 0 and args.stage in ("all", "polish"):
+        polish_decoder(args, cfg, models, dev)
     if args.export and args.stage in ("all", "export"):
         export(args, cfg, stats, dev)
     return 0

@@ -94,9 +94,15 @@ def ordered(scene: Scene) -> List[Dict[str, Any]]:
     return sorted(scene["objects"], key=lambda o: object_position(o, 0, scene["frames"])[0])
 
 
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 def caption(scene: Scene) -> str:
     g = WORLD["grammar"]
-    objs = g["objectsJoin"].join(g["object"].format(colour=o["colour"], shape=o["shape"]) for o in ordered(scene))
+    objs = g["objectsJoin"].join(
+        g["object"].format(article=article(o["colour"]), colour=o["colour"], shape=o["shape"]) for o in ordered(scene)
+    )
     bg = g["background"][scene["background"]["pattern"]].format(colour=scene["background"]["colour"])
     return g["sentence"].format(objects=objs, background=bg)
 

@@ -54,7 +54,7 @@ PATTERNS: List[str] = list(WORLD["patterns"])
 def vocabulary() -> List[str]:
     """Every word the caption grammar can produce, in a fixed order."""
     words: List[str] = []
-    for w in ["a", "and", "on", "plain", "stripes", "checks", "gradient", "dots"] + list(COLOURS) + SHAPES:
+    for w in ["a", "an", "and", "on", "plain", "stripes", "checks", "gradient", "dots"] + list(COLOURS) + SHAPES:
         if w not in words:
             words.append(w)
     return words

@@ -1,5 +1,6 @@
 /** What the CLI hands its inference worker, and what the worker sends back. */
 import type { Progress } from '../edit/progress.js';
+import type { GenerateSettings } from '../edit/generate.js';
 import type { Settings } from '../edit/settings.js';
 import type { MaskOptions } from '../media/mask.js';
 
@@ -46,7 +47,8 @@ export type JobSpec =
       readonly sourcePrompt: string;
       readonly targetPrompt: string;
       readonly settings: Settings;
-    });
+    })
+  | (JobBase & { readonly kind: 'generate'; readonly request: GenerateSettings; readonly fps: number });
 
 export interface JobSummary {
   readonly output: string;

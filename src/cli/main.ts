@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { batchCommand } from './commands/batch.js';
 import { editCommand } from './commands/edit.js';
+import { generateCommand } from './commands/generate.js';
 import { invertCommand } from './commands/invert.js';
 import { modelsCommand } from './commands/models.js';
 import { presetsCommand } from './commands/presets.js';
@@ -17,6 +18,7 @@ const verbose = argv.includes('--verbose');
 try {
   await yargs(argv)
     .scriptName('flowedit')
+    .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one counts
     .usage('$0 <command> [options]\n\nEdit images with rectified-flow diffusion transformers, training-free.')
     .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces on errors' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
@@ -24,6 +26,7 @@ try {
     .command(reconstructCommand)
     .command(editCommand)
     .command(swapCommand)
+    .command(generateCommand)
     .command(batchCommand)
     .command(modelsCommand)
     .command(presetsCommand)

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { editClip, invertClip, reconstructClip } from '../edit/clip-jobs.js';
 import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js';
+import { generateFrames } from '../edit/generate.js';
 import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
@@ -69,6 +70,20 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
   return out.calls;
 }
 
+async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
+  const r = job.request;
+  const out = await generateFrames(pack, r, run);
+  run.signal?.throwIfAborted();
+  const record: OutputRecord = { ...base, command: 'generate', steps: r.steps, solver: r.solver, seed: r.seed, prompt: r.prompt, guidance: r.guidance };
+  if (r.frames === 1) await writeImageOutput(job.output, out.frames[0]!, record);
+  else {
+    const tools = await findFfmpeg(job.ffmpeg);
+    const rate = { num: Math.round(job.fps * 1000), den: 1000 };
+    await writeClipOutput(job.output, { frames: out.frames, rate }, record, { tools, ...(run.signal ? { signal: run.signal } : {}), ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  }
+  return out.calls;
+}
+
 export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary> {
   const started = performance.now();
   const pack = await loadPack(job.packDir, job.threads ? { threads: job.threads } : {});
@@ -122,6 +137,8 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
       }
       case 'swap':
         return done(await swap(pack, job, run, base));
+      case 'generate':
+        return done(await generate(pack, job, run, base));
     }
   } finally {
     await pack.release();

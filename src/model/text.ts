@@ -11,7 +11,7 @@ import type { OnnxGraph } from './ort.js';
 import { port } from './ports.js';
 
 export interface TextEncoder {
-  /** Token ids of one prompt, truncated to L and right-padded with padId. */
+  /** Token ids of one prompt, right-padded with padId to L; a prompt of more than L tokens is refused. */
   tokenize(prompt: string): number[];
   /** Embeddings of several prompts: [B, L, D]. */
   encode(prompts: readonly string[]): Promise<Tensor>;
@@ -29,7 +29,10 @@ export async function createTextEncoder(spec: NonNullable<Manifest['text']>, dir
   const { maxTokens: L, padId } = spec;
 
   const tokenize = (prompt: string): number[] => {
-    const ids = tokenizer.encode(prompt).ids.slice(0, L);
+    const ids = tokenizer.encode(prompt).ids;
+    if (ids.length > L) {
+      throw new Error(`The prompt "${prompt}" has ${ids.length} tokens but this pack reads at most ${L}: shorten it`);
+    }
     while (ids.length < L) ids.push(padId);
     return ids;
   };

@@ -1,0 +1,160 @@
+/**
+ * The benchmark's sections, each run through the same library the command line uses.
+ * Every figure is a mean over the cases measured (PSNR: mean of per-case PSNR; shares: the
+ * fraction of cases that pass). Definitions of the measures: metrics.ts and classify.ts.
+ */
+import { performance } from 'node:perf_hooks';
+import { editLatent } from '../../src/edit/edit.js';
+import { generateFrames } from '../../src/edit/generate.js';
+import { invertLatent } from '../../src/edit/invert.js';
+import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
+import { reconstructLatent } from '../../src/edit/sample.js';
+import { resolveSettings } from '../../src/edit/settings.js';
+import type { RgbImage } from '../../src/media/image.js';
+import type { LoadedPack } from '../../src/model/pack.js';
+import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
+import { labelPixels } from './classify.js';
+import type { LoadedCase } from './dataset.js';
+import { binary, checkCaption, checkObject, clipPsnr, grow, not, union } from './metrics.js';
+import type { Row } from './table.js';
+import type { World } from './world.js';
+
+export interface Context {
+  readonly pack: LoadedPack;
+  readonly world: World;
+  readonly stills: readonly LoadedCase[];
+  readonly clips: readonly LoadedCase[];
+  readonly log: (line: string) => void;
+}
+
+const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const share = (xs: readonly boolean[]) => (xs.length ? xs.filter(Boolean).length / xs.length : NaN);
+
+/** Runs `f` over stills and clips, returning per-kind results. */
+async function both<T>(ctx: Context, f: (c: LoadedCase) => Promise<T>, clips = ctx.clips): Promise<[T[], T[]]> {
+  const s: T[] = [];
+  for (const c of ctx.stills) s.push(await f(c));
+  const k: T[] = [];
+  for (const c of clips) k.push(await f(c));
+  return [s, k];
+}
+
+export async function vaeRoundTrip(ctx: Context): Promise<Row[]> {
+  const [s, c] = await both(ctx, async (lc) => clipPsnr(await decodeFrames(ctx.pack, await encodeFrames(ctx.pack, lc.source)), lc.source));
+  return [{ section: 'VAE round trip', setting: 'encode → decode', metric: 'PSNR', stills: mean(s), clips: mean(c), n: [s.length, c.length], target: '≥ 32 / ≥ 30', met: mean(s) >= 32 && mean(c) >= 30 }];
+}
+
+/** Largest step count whose model calls fit the budget. */
+export function stepsFor(solver: SolverName, budget: number): number {
+  let steps = 1;
+  while (modelCallsFor(solver, steps + 1) <= budget) steps++;
+  return steps;
+}
+
+async function roundTrip(ctx: Context, lc: LoadedCase, solver: SolverName, steps: number): Promise<number> {
+  const z0 = await encodeFrames(ctx.pack, lc.source); // [1, C, F, H', W']
+  const inv = await invertLatent(ctx.pack, z0, { sourcePrompt: lc.caption, steps, solver });
+  const rec = await reconstructLatent(ctx.pack, inv);
+  return clipPsnr(await decodeFrames(ctx.pack, rec.z), lc.source);
+}
+
+export async function inversion(ctx: Context, sweepClips: number): Promise<Row[]> {
+  const rows: Row[] = [];
+  const clips = ctx.clips.slice(0, sweepClips);
+  const runs: [SolverName, number, string][] = [];
+  for (const budget of [10, 20, 50]) {
+    for (const solver of ['euler', 'midpoint', 'fireflow'] as SolverName[]) runs.push([solver, stepsFor(solver, budget), `${budget} calls`]);
+  }
+  runs.push(['midpoint', 20, '20 steps = 40 calls'], ['fireflow', stepsFor('fireflow', 40), '40 calls']);
+  const byKey = new Map<string, number>();
+  for (const [solver, steps, label] of runs) {
+    const [s, c] = await both(ctx, (lc) => roundTrip(ctx, lc, solver, steps), clips);
+    ctx.log(`  invert + reconstruct ${solver} ${steps} steps: stills ${mean(s).toFixed(2)} dB, clips ${mean(c).toFixed(2)} dB`);
+    byKey.set(`${solver}/${label}`, mean(s));
+    byKey.set(`${solver}/${label}/clips`, mean(c));
+    const row: Row = { section: 'invert + reconstruct', setting: `${solver}, ${steps} steps (${label})`, metric: 'PSNR', stills: mean(s), clips: mean(c), n: [s.length, c.length] };
+    if (solver === 'midpoint' && steps === 20) rows.push({ ...row, target: '≥ 28 / ≥ 26', met: mean(s) >= 28 && mean(c) >= 26 });
+    else if (label === '40 calls') {
+      const ok = mean(s) >= (byKey.get('midpoint/20 steps = 40 calls') ?? Infinity) && mean(c) >= (byKey.get('midpoint/20 steps = 40 calls/clips') ?? Infinity);
+      rows.push({ ...row, target: '≥ midpoint 20 steps', met: ok });
+    } else rows.push(row);
+  }
+  return rows;
+}
+
+export async function generation(ctx: Context): Promise<Row[]> {
+  const st = resolveSettings(ctx.pack.manifest, 'generate', {});
+  const results = await both(ctx, async (lc) => {
+    const [width, height] = lc.size;
+    const seed = Number.parseInt(lc.id.slice(-3), 10);
+    const out = await generateFrames(ctx.pack, { prompt: lc.caption, guidance: st.guidance, solver: st.solver, steps: st.steps, seed, width, height, frames: lc.frames });
+    const checks = out.frames.map((f) => checkCaption(ctx.world, labelPixels(ctx.world, f), lc.objects, lc.background));
+    return {
+      full: checks.every((k) => k.full),
+      objects: checks.every((k) => k.objects.every(Boolean)),
+      background: checks.every((k) => k.background),
+    };
+  });
+  const [s, c] = results;
+  const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}`;
+  const n: [number, number] = [s.length, c.length];
+  return [
+    { section: 'generate', setting, metric: 'share fully matching caption', stills: share(s.map((r) => r.full)), clips: share(c.map((r) => r.full)), n, target: '≥ 80% (stills)', met: share(s.map((r) => r.full)) >= 0.8 },
+    { section: 'generate', setting, metric: 'share all objects right', stills: share(s.map((r) => r.objects)), clips: share(c.map((r) => r.objects)), n },
+    { section: 'generate', setting, metric: 'share background right', stills: share(s.map((r) => r.background)), clips: share(c.map((r) => r.background)), n },
+  ];
+}
+
+/** Background region of a case frame: outside both the source and the target object, grown by 2 px. */
+export function backgroundOf(lc: LoadedCase, f: number): Uint8Array {
+  const [w, h] = lc.size;
+  return not(grow(union(binary(lc.sourceMask[f]!), binary(lc.truthMask[f]!)), w, h, 2));
+}
+
+export interface EditScore {
+  readonly right: boolean;
+  readonly psnrTruth: number;
+  readonly psnrBackground: number;
+}
+
+/** Scores edited frames against the case's ground truth. */
+export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImage[]): EditScore & { centreError: number } {
+  let right = true;
+  let err = 0;
+  frames.forEach((f, i) => {
+    const chk = checkObject(ctx.world, labelPixels(ctx.world, f), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
+    right &&= chk.right;
+    const truth = checkObject(ctx.world, labelPixels(ctx.world, lc.truth[i]!), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
+    err += chk.centre && truth.centre ? Math.hypot(chk.centre[0] - truth.centre[0], chk.centre[1] - truth.centre[1]) : Infinity;
+  });
+  return {
+    right,
+    psnrTruth: clipPsnr(frames, lc.truth),
+    psnrBackground: clipPsnr(frames, lc.source, frames.map((_, i) => backgroundOf(lc, i))),
+    centreError: err / frames.length,
+  };
+}
+
+export async function textEdit(ctx: Context): Promise<Row[]> {
+  const st = resolveSettings(ctx.pack.manifest, 'edit', {});
+  const [s, c] = await both(ctx, async (lc) => {
+    const z0 = await encodeFrames(ctx.pack, lc.source);
+    const inv = await invertLatent(ctx.pack, z0, { sourcePrompt: lc.caption, steps: st.steps, solver: st.solver });
+    const out = await editLatent(ctx.pack, inv, { targetPrompt: lc.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
+    return scoreEdit(ctx, lc, await decodeFrames(ctx.pack, out.z));
+  });
+  const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}, layers ${st.shareLayers.join(',')}, τ ${st.shareSteps}`;
+  const n: [number, number] = [s.length, c.length];
+  return [
+    { section: 'text edit', setting, metric: 'share target object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 70%', met: share(s.map((r) => r.right)) >= 0.7 && share(c.map((r) => r.right)) >= 0.7 },
+    { section: 'text edit', setting, metric: 'PSNR vs ground truth', stills: mean(s.map((r) => r.psnrTruth)), clips: mean(c.map((r) => r.psnrTruth)), n },
+    { section: 'text edit', setting, metric: 'PSNR background vs source', stills: mean(s.map((r) => r.psnrBackground)), clips: mean(c.map((r) => r.psnrBackground)), n, target: '≥ 25', met: mean(s.map((r) => r.psnrBackground)) >= 25 && mean(c.map((r) => r.psnrBackground)) >= 25 },
+  ];
+}
+
+/** Wall time of one call, in seconds. */
+export async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const out = await f();
+  return [out, (performance.now() - t0) / 1000];
+}

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Train the built-in model on a CUDA machine (torch 2.x) and leave what export needs under
+# $OUT/run: vae.pt, latent_stats.json, dit-ema.pt (each well under 16 MiB) and log.jsonl.
+# Export on the project's own machine afterwards (Debian's torch writes the reference graphs):
+#   /usr/bin/python3 python/train.py --run <fetched>/run --stage export --export models/flowedit-tiny
+# Budget: VAE_MIN + DIT_MIN + POLISH_MIN minutes of training plus start-up.
+set -eu
+cd "$(dirname "$0")"
+: "${OUT:?set OUT to the folder that comes back}"
+RUN="${RUN_DIR:-/tmp/flowedit-run}"
+mkdir -p "$RUN" "$OUT/run"
+python3 train.py --run "$RUN" --device cuda --threads 4 --workers "${WORKERS:-12}" --encode-in-workers 0 \
+  --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
+  --batch "${BATCH:-128}" --repeat 1 --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" \
+  --polish-minutes "${POLISH_MIN:-0.5}" --save-every 60
+cp "$RUN/vae.pt" "$RUN/latent_stats.json" "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/"
+ls -la "$OUT/run"

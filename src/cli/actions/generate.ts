@@ -1,0 +1,31 @@
+import { checkGenerate } from '../../edit/generate.js';
+import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import { runInWorker } from '../run-in-worker.js';
+import { checkMediaOutput, checkThreads, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { UserError } from '../errors.js';
+
+export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
+  prompt: string;
+  frames: number;
+  fps: number;
+  width: number | undefined;
+  height: number | undefined;
+  guidance: number | undefined;
+  output: string;
+}
+
+export async function generateAction(a: GenerateArgs): Promise<void> {
+  // 1. settings, pack and request, checked before any model loads
+  const threads = checkThreads(a);
+  const pack = await resolvePack(a);
+  const settings = await settingsFrom(pack, 'generate', a);
+  const [defaultW, defaultH] = pack.manifest.image.defaultSize ?? [pack.manifest.image.multiple * 8, pack.manifest.image.multiple * 8];
+  const request = { prompt: a.prompt, guidance: settings.guidance, solver: settings.solver, steps: settings.steps, seed: settings.seed, width: a.width ?? defaultW, height: a.height ?? defaultH, frames: a.frames };
+  await userCheck(() => checkGenerate(pack, request));
+  if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
+  if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
+  // 2. the output can be written (an MP4 needs ffmpeg)
+  await checkMediaOutput(a.output, a.frames > 1, a.ffmpeg);
+  const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, threads) }, a);
+  reportDone('wrote', summary, a.quiet);
+}

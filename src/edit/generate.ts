@@ -1,0 +1,68 @@
+/**
+ * Text to image or clip: seeded Gaussian noise x_1 integrated along the prompt's velocity
+ * from t = 1 to 0 with classifier-free guidance (or the pack's distilled guidance input).
+ */
+import type { RgbImage } from '../media/image.js';
+import { sizeOf } from '../media/tensor.js';
+import type { LoadedPack } from '../model/pack.js';
+import type { SolverName } from '../solvers/index.js';
+import { clipLatentShape, decodeFrames } from './latents.js';
+import { gaussianNoise } from './noise.js';
+import type { RunOptions } from './progress.js';
+import { sampleLatent } from './sample.js';
+import { scheduleFor } from './schedule.js';
+import { assertPromptFits } from './velocity.js';
+
+export interface GenerateSettings {
+  readonly prompt: string;
+  readonly guidance: number;
+  readonly solver: SolverName;
+  readonly steps: number;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  /** 1 for a still */
+  readonly frames: number;
+}
+
+export interface Generated {
+  readonly frames: RgbImage[];
+  readonly calls: number;
+}
+
+/** Checks a generation request against the pack before any model runs. */
+export function checkGenerate(pack: { manifest: LoadedPack['manifest'] }, s: GenerateSettings): void {
+  const m = pack.manifest;
+  if (m.text) assertPromptFits(pack, s.prompt);
+  else if (s.prompt.trim()) throw new Error(`Pack '${m.id}' is unconditional (no text encoder): leave out --prompt`);
+  const multiple = m.image.multiple;
+  for (const [what, v] of [['width', s.width], ['height', s.height]] as const) {
+    if (!Number.isInteger(v) || v < multiple || v % multiple !== 0) {
+      throw new Error(`--${what} must be a positive multiple of ${multiple} for pack '${m.id}', got ${v}`);
+    }
+  }
+  if (m.image.maxPixels && s.width * s.height > m.image.maxPixels) {
+    throw new Error(`${s.width}×${s.height} is more than pack '${m.id}' takes (${m.image.maxPixels} pixels): ask for a smaller size`);
+  }
+  if (!Number.isInteger(s.frames) || s.frames < 1) throw new Error(`--frames must be a positive integer, got ${s.frames}`);
+  if (s.frames > 1) {
+    if (!m.frames) throw new Error(`Pack '${m.id}' makes stills only: leave out --frames`);
+    const r = m.latent.temporalCompression;
+    if (s.frames > m.frames.max) throw new Error(`Pack '${m.id}' generates at most ${m.frames.max} frames in one pass, got --frames ${s.frames}`);
+    if ((s.frames - 1) % (m.frames.step * r) !== 0) {
+      throw new Error(`Pack '${m.id}' needs 1 + ${m.frames.step * r}·k frames, got --frames ${s.frames}`);
+    }
+  }
+}
+
+export async function generateFrames(pack: LoadedPack, s: GenerateSettings, run: RunOptions = {}): Promise<Generated> {
+  checkGenerate(pack, s);
+  const shape = clipLatentShape(pack, s.width, s.height, s.frames); // [1, C, F', H', W']
+  const noise = { data: gaussianNoise(sizeOf(shape), s.seed), shape }; // x_1 [1, C, F', H', W']
+  const ts = scheduleFor(pack, shape, s.steps);
+  const sampled = await sampleLatent(pack, noise, { prompt: s.prompt, guidance: s.guidance, solver: s.solver, ts }, run);
+  run.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
+  const frames = await decodeFrames(pack, sampled.z);
+  run.onProgress?.({ phase: 'decode', step: 1, steps: 1 });
+  return { frames, calls: sampled.calls };
+}
