@@ -43,54 +43,63 @@ if (values.help) {
 const only = new Set(values.only.split(','));
 for (const s of only) if (!SECTIONS.includes(s as (typeof SECTIONS)[number])) throw new Error(`Unknown section '${s}': choose from ${SECTIONS.join(', ')}`);
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const packDir = values.model ? resolve(values.model) : builtinPackDir();
-const [pack, loadS] = await timed(() => loadPack(packDir));
-const world = loadWorld(ROOT);
-const cases = readIndex(ROOT);
-const stills = await Promise.all(cases.filter((c) => c.kind === 'still').slice(0, Number(values.stills)).map((c) => loadCase(ROOT, c)));
-const clips = await Promise.all(cases.filter((c) => c.kind === 'clip').slice(0, Number(values.clips)).map((c) => loadCase(ROOT, c)));
-const ctx: Context = { pack, world, stills, clips, log };
-log(`flowedit eval: pack ${pack.manifest.id} (${relative(ROOT, packDir)}), ${stills.length} stills, ${clips.length} clips of ${clips[0]?.frames ?? 0} frames`);
+async function main(): Promise<void> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const packDir = values.model ? resolve(values.model) : builtinPackDir();
+  const [pack, loadS] = await timed(() => loadPack(packDir));
+  const world = loadWorld(ROOT);
+  const cases = readIndex(ROOT);
+  const stills = await Promise.all(cases.filter((c) => c.kind === 'still').slice(0, Number(values.stills)).map((c) => loadCase(ROOT, c)));
+  const clips = await Promise.all(cases.filter((c) => c.kind === 'clip').slice(0, Number(values.clips)).map((c) => loadCase(ROOT, c)));
+  const ctx: Context = { pack, world, stills, clips, log };
+  log(`flowedit eval: pack ${pack.manifest.id} (${relative(ROOT, packDir)}), ${stills.length} stills, ${clips.length} clips of ${clips[0]?.frames ?? 0} frames`);
 
-const rows: Row[] = [];
-const section = async (name: (typeof SECTIONS)[number], f: () => Promise<Row[]>) => {
-  if (!only.has(name)) return;
-  const [r, s] = await timed(f);
-  log(`${name}: ${s.toFixed(1)} s`);
-  rows.push(...r);
-};
-await section('vae', () => vaeRoundTrip(ctx));
-await section('inversion', () => inversion(ctx, Number(values['sweep-clips'])));
-await section('generate', () => generation(ctx));
-await section('edit', () => textEdit(ctx));
-await section('swap', () => swap(ctx));
-await section('timing', async () => {
-  // a 128×128 still edited from its file with the pack's defaults, model load included
-  const still = stills[0]!;
-  const st = resolveSettings(pack.manifest, 'edit', {});
-  const [, stillS] = await timed(async () => {
-    const p = await loadPack(packDir);
-    const inv = await invertImage(p, join(heldoutDir(ROOT), `${still.id}.png`), { sourcePrompt: still.caption, steps: st.steps, solver: st.solver, fit: st.fit });
-    await editImage(p, inv, { targetPrompt: still.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
-  });
-  const out: Row[] = [{ section: 'wall time', setting: `edit with defaults, model load included`, metric: 'time', stills: stillS, clips: null, n: [1, 0], target: '≤ 10 s (still)', met: stillS <= 10 }];
-  const clip = clips[0];
-  if (clip) {
-    const [, clipS] = await timed(async () => {
+  const rows: Row[] = [];
+  const section = async (name: (typeof SECTIONS)[number], f: () => Promise<Row[]>) => {
+    if (!only.has(name)) return;
+    const [r, s] = await timed(f);
+    log(`${name}: ${s.toFixed(1)} s`);
+    rows.push(...r);
+  };
+  await section('vae', () => vaeRoundTrip(ctx));
+  await section('inversion', () => inversion(ctx, Number(values['sweep-clips'])));
+  await section('generate', () => generation(ctx));
+  await section('edit', () => textEdit(ctx));
+  await section('swap', () => swap(ctx));
+  await section('timing', async () => {
+    // a 128×128 still edited from its file with the pack's defaults, model load included
+    const still = stills[0]!;
+    const st = resolveSettings(pack.manifest, 'edit', {});
+    const [, stillS] = await timed(async () => {
       const p = await loadPack(packDir);
-      const inv = await invertLatent(p, await encodeFrames(p, clip.source), { sourcePrompt: clip.caption, steps: st.steps, solver: st.solver });
-      const e = await editLatent(p, inv, { targetPrompt: clip.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
-      await decodeFrames(p, e.z);
+      const inv = await invertImage(p, join(heldoutDir(ROOT), `${still.id}.png`), { sourcePrompt: still.caption, steps: st.steps, solver: st.solver, fit: st.fit });
+      await editImage(p, inv, { targetPrompt: still.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
     });
-    out[0] = { ...out[0]!, clips: clipS, n: [1, 1] };
-  }
-  return out;
-});
+    const out: Row[] = [{ section: 'wall time', setting: `edit with defaults, model load included`, metric: 'time', stills: stillS, clips: null, n: [1, 0], target: '≤ 10 s (still)', met: stillS <= 10 }];
+    const clip = clips[0];
+    if (clip) {
+      const [, clipS] = await timed(async () => {
+        const p = await loadPack(packDir);
+        const inv = await invertLatent(p, await encodeFrames(p, clip.source), { sourcePrompt: clip.caption, steps: st.steps, solver: st.solver });
+        const e = await editLatent(p, inv, { targetPrompt: clip.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
+        await decodeFrames(p, e.z);
+      });
+      out[0] = { ...out[0]!, clips: clipS, n: [1, 1] };
+    }
+    return out;
+  });
 
-const table = formatTable(rows);
-console.log(`flowedit eval: pack ${pack.manifest.id}, ${stills.length} stills, ${clips.length} clips (${clips[0]?.frames ?? 0} frames), ${pack.manifest.image.defaultSize?.join('×') ?? ''} px; pack load ${loadS.toFixed(2)} s\n`);
-console.log(table);
-await mkdir(dirname(values.out), { recursive: true });
-await writeFile(values.out, `${JSON.stringify({ pack: pack.manifest.id, packDir: relative(ROOT, packDir), date: new Date().toISOString(), stills: stills.length, clips: clips.length, rows }, null, 1)}\n`);
-log(`written ${relative(ROOT, values.out)}`);
+  const table = formatTable(rows);
+  console.log(`flowedit eval: pack ${pack.manifest.id}, ${stills.length} stills, ${clips.length} clips (${clips[0]?.frames ?? 0} frames), ${pack.manifest.image.defaultSize?.join('×') ?? ''} px; pack load ${loadS.toFixed(2)} s\n`);
+  console.log(table);
+  await mkdir(dirname(values.out), { recursive: true });
+  await writeFile(values.out, `${JSON.stringify({ pack: pack.manifest.id, packDir: relative(ROOT, packDir), date: new Date().toISOString(), stills: stills.length, clips: clips.length, rows }, null, 1)}\n`);
+  log(`written ${relative(ROOT, values.out)}`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`eval failed: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

@@ -189,7 +189,7 @@ def flowedit_tiny() -> PackConfig:
         text_layers=2,
         text_heads=4,
         vocab=tuple(vocabulary()),
-        max_pixels=65536,
+        max_pixels=128 * 128,  # trained at 128×128: larger inputs are scaled down to it and back
         default_size=(128, 128),
         frames_max=17,
         frames_step=1,

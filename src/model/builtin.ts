@@ -1,6 +1,6 @@
 /**
- * Where the built-in pack lives. Until the trained flowedit-tiny pack is committed under
- * models/, the tiny random-weight fixture pack stands in so every command runs after npm ci.
+ * Where the built-in pack lives: models/flowedit-tiny, the project's own trained model
+ * (docs/built-in-model.md), committed so every command runs after npm ci with no download.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 /** The package root: this file is dist/src/model/builtin.js inside it. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-const CANDIDATES = ['models/flowedit-tiny', 'test/fixtures/packs/tiny'] as const;
+const CANDIDATES = ['models/flowedit-tiny'] as const;
 
 /** Built-in pack folders that exist, the default first. */
 export function builtinPackDirs(): string[] {

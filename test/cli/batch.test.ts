@@ -5,7 +5,7 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodePng, readImage } from '../../src/media/image.js';
-import { ROOT, SAMPLE, tempDir } from '../paths.js';
+import { ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
 import { assertCleanFailure, flowedit, type Result } from './run.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -56,7 +56,7 @@ async function batchSignalledAfterFirstItem(file: string, out: string, signal: N
 
 test('--print-config shows precedence: pack defaults < preset < flag, and runs nothing', async () => {
   const out = join(dir, 'never.png');
-  const base = ['edit', SAMPLE, '--target-prompt', 'a blue circle', '-o', out, '--print-config'];
+  const base = ['edit', SAMPLE, '--model', TINY, '--target-prompt', 'a blue circle', '-o', out, '--print-config'];
   const plain = JSON.parse((await flowedit(base)).stdout);
   assert.equal(plain.settings.steps, 8, 'the pack default');
   assert.equal(plain.settings.guidance, 2);
@@ -65,7 +65,7 @@ test('--print-config shows precedence: pack defaults < preset < flag, and runs n
   assert.deepEqual([preset.settings.steps, preset.settings.guidance, preset.settings.solver], [20, 4, 'midpoint']);
   const flag = JSON.parse((await flowedit([...base, '--preset', 'text-edit', '--steps', '5', '--solver', 'euler'])).stdout);
   assert.deepEqual([flag.settings.steps, flag.settings.guidance, flag.settings.solver], [5, 4, 'euler']);
-  const inv = JSON.parse((await flowedit(['invert', SAMPLE, '-o', join(dir, 'never.flowinv'), '--preset', 'reconstruct-check', '--print-config'])).stdout);
+  const inv = JSON.parse((await flowedit(['invert', SAMPLE, '--model', TINY, '-o', join(dir, 'never.flowinv'), '--preset', 'reconstruct-check', '--print-config'])).stdout);
   assert.deepEqual(inv.settings, { steps: 20, solver: 'midpoint', fit: 'pad' });
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
 });
@@ -141,7 +141,7 @@ test('presets list and show: the resolved values and where each comes from', asy
   const list = await flowedit(['presets', 'list']);
   assert.equal(list.code, 0, list.stderr);
   for (const name of ['recolor', 'reconstruct-check', 'swap-object', 'text-edit']) assert.match(list.stdout, new RegExp(`^${name} `, 'm'));
-  const show = await flowedit(['presets', 'show', 'reconstruct-check']);
+  const show = await flowedit(['presets', 'show', 'reconstruct-check', '--model', TINY]);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout, /steps\s+20\s+preset/);
   assert.match(show.stdout, /guidance\s+2\s+pack tiny/);

@@ -17,12 +17,12 @@ test('invert → reconstruct → edit from the CLI on a sample image', { timeout
   const inv = join(dir, 'sample.flowinv');
   const rec = join(dir, 'rec.png');
   const out = join(dir, 'edit.png');
-  const r1 = await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle on stripes', '--steps', '6', '--solver', 'midpoint', '-o', inv]);
+  const r1 = await flowedit(['invert', SAMPLE, '--model', TINY, '--source-prompt', 'a red circle on stripes', '--steps', '6', '--solver', 'midpoint', '-o', inv]);
   assert.equal(r1.code, 0, r1.stderr);
   assert.match(r1.stderr, /wrote inversion .*sample\.flowinv \(12 model calls/);
-  const r2 = await flowedit(['reconstruct', inv, '-o', rec]);
+  const r2 = await flowedit(['reconstruct', inv, '--model', TINY, '-o', rec]);
   assert.equal(r2.code, 0, r2.stderr);
-  const r3 = await flowedit(['edit', inv, '--target-prompt', 'a blue circle on stripes', '--share-layers', '1,2', '-o', out]);
+  const r3 = await flowedit(['edit', inv, '--model', TINY, '--target-prompt', 'a blue circle on stripes', '--share-layers', '1,2', '-o', out]);
   assert.equal(r3.code, 0, r3.stderr);
   const source = await readImage(SAMPLE);
   for (const file of [rec, out]) {
@@ -102,7 +102,7 @@ test('models validate prints every problem; models list shows the default pack',
   assert.match(good.stdout, /valid flowedit pack 'tiny'/);
   const list = await flowedit(['models', 'list']);
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, /\* tiny /);
+  assert.match(list.stdout, /\* flowedit-tiny /);
 });
 
 test('Ctrl-C cancels between steps and leaves no partial output', { timeout: 120_000 }, async () => {
@@ -132,13 +132,13 @@ test('--help explains the options without loading a model', async () => {
 test('an inversion file fixes steps, solver, source prompt and model: clashing flags are refused early', { timeout: 60_000 }, async () => {
   const inv = join(dir, 'fixed.flowinv');
   const out = join(dir, 'clash.png');
-  const r = await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle', '--steps', '3', '-o', inv, '-q']);
+  const r = await flowedit(['invert', SAMPLE, '--model', TINY, '--source-prompt', 'a red circle', '--steps', '3', '-o', inv, '-q']);
   assert.equal(r.code, 0, r.stderr);
-  assertCleanFailure(await flowedit(['edit', inv, '--target-prompt', 'x', '--steps', '5', '-o', out]), /was inverted with --steps 3; --steps 5 cannot change that/);
-  assertCleanFailure(await flowedit(['edit', inv, '--target-prompt', 'x', '--source-prompt', 'a blue star', '-o', out]), /was inverted with --source-prompt "a red circle"/);
+  assertCleanFailure(await flowedit(['edit', inv, '--model', TINY, '--target-prompt', 'x', '--steps', '5', '-o', out]), /was inverted with --steps 3; --steps 5 cannot change that/);
+  assertCleanFailure(await flowedit(['edit', inv, '--model', TINY, '--target-prompt', 'x', '--source-prompt', 'a blue star', '-o', out]), /was inverted with --source-prompt "a red circle"/);
   const pixel = join(ROOT, 'test/fixtures/packs/tiny-pixel');
   assertCleanFailure(await flowedit(['reconstruct', inv, '--model', pixel, '-o', out]), /made with model 'tiny' but the pack is 'tiny-pixel'/);
-  const same = await flowedit(['edit', inv, '--target-prompt', 'x', '--steps', '3', '--source-prompt', 'a red circle', '-o', out, '-q']);
+  const same = await flowedit(['edit', inv, '--model', TINY, '--target-prompt', 'x', '--steps', '3', '--source-prompt', 'a red circle', '-o', out, '-q']);
   assert.equal(same.code, 0, same.stderr);
 });
 
@@ -154,5 +154,5 @@ test('an unconditional pack refuses prompts and edits before loading', async () 
 test('models with no subcommand lists the packs', async () => {
   const r = await flowedit(['models']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\* tiny /);
+  assert.match(r.stdout, /\* flowedit-tiny /);
 });
