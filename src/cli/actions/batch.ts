@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { readManifest } from '../../batch/manifest.js';
 import { planBatch, type BatchPlan } from '../../batch/plan.js';
 import { lockOutDir } from '../../batch/lock.js';
 import { looksLikePath } from '../../batch/presets.js';
-import { writeBatchReport } from '../../batch/report.js';
+import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
 import { EXIT, UserError } from '../errors.js';
@@ -65,7 +65,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   const plan = await userCheck(() => planBatch({ ...manifest, items }, pack, { outDir: a.out, batchSeed, flags }));
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
-  await checkOutput(join(plan.outDir, 'batch-report.json'));
+  await checkOutput(reportPath(plan.outDir));
   const unlock = await userCheck(() => lockOutDir(plan.outDir));
 
   // 2. workers: one model session each, sharing the CPU threads
