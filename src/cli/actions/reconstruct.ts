@@ -13,6 +13,7 @@ export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 
 
 export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const threads = checkThreads(a);
+  if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${a.seed}`);
   const pack = await resolvePack(a);
   const { isInversion } = await checkInput(a.inversion);
   if (!isInversion) throw new UserError(`${a.inversion} is not an inversion file; create one with 'flowedit invert <image or clip> -o <file>.flowinv'`);
