@@ -1,5 +1,5 @@
 /**
- * Finding working ffmpeg and ffprobe binaries: an explicit path (`--ffmpeg`), then the
+ * Finding working ffmpeg and ffprobe binaries: an explicit path (`--ffmpeg`, the only one tried when given), else the
  * FLOWEDIT_FFMPEG environment variable, then PATH, then the binaries shipped inside the
  * @ffmpeg-installer/@ffprobe-installer npm packages. This is the only module that knows about
  * those packages; each candidate is checked by running it with `-version`.
@@ -47,8 +47,9 @@ function probeCandidates(ffmpeg: string): string[] {
 const cache = new Map<string, Promise<FfmpegTools>>();
 
 /**
- * Finds ffmpeg and ffprobe. `explicit` (from --ffmpeg) is tried first, then FLOWEDIT_FFMPEG,
- * then PATH, then the npm-shipped binaries. Throws one message saying what was tried and how to
+ * Finds ffmpeg and ffprobe. `explicit` (from --ffmpeg), when given, is the only one tried: a path
+ * that does not work is an error naming it. Otherwise FLOWEDIT_FFMPEG, then PATH, then the
+ * npm-shipped binaries. Throws one message saying what was tried and how to
  * install ffmpeg when none works. Results are cached per explicit path.
  */
 export function findFfmpeg(explicit?: string): Promise<FfmpegTools> {
@@ -63,9 +64,17 @@ export function findFfmpeg(explicit?: string): Promise<FfmpegTools> {
 }
 
 async function locate(explicit: string | undefined): Promise<FfmpegTools> {
+  if (explicit) {
+    // a path the user named is used or refused, never silently replaced by another ffmpeg
+    if (!(await versionOf(explicit))) throw new Error(`--ffmpeg ${explicit} does not run as ffmpeg: give the path of a working ffmpeg binary, or leave out --ffmpeg to use the one on PATH`);
+    for (const ffprobe of probeCandidates(explicit)) {
+      if (await versionOf(ffprobe)) return { ffmpeg: explicit, ffprobe };
+    }
+    throw new Error(`--ffmpeg ${explicit} has no working ffprobe beside it or on PATH: put ffprobe next to it, or leave out --ffmpeg`);
+  }
   const env = process.env[FFMPEG_ENV];
   const npm = npmBinary('@ffmpeg-installer/ffmpeg');
-  const candidates = [...(explicit ? [explicit] : []), ...(env ? [env] : []), 'ffmpeg', ...(npm ? [npm] : [])];
+  const candidates = [...(env ? [env] : []), 'ffmpeg', ...(npm ? [npm] : [])];
   const tried: string[] = [];
   for (const ffmpeg of candidates) {
     if (!(await versionOf(ffmpeg))) {

@@ -1,7 +1,7 @@
 /** Flags and inputs refused before any model loads or any media is decoded: one clear message, non-zero exit. */
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { SAMPLE, tempDir } from '../paths.js';
+import { MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
 import { assertCleanFailure, flowedit } from './run.js';
 
 let dir: string;
@@ -11,4 +11,11 @@ before(async () => {
 
 test('reconstruct refuses a seed that is not a non-negative integer', async () => {
   assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '--seed', '1.5', '-o', join(dir, 'never.png')]), /Expected a non-negative integer for --seed but received 1\.5/);
+});
+
+test('an explicit --ffmpeg that does not run is refused by name, not replaced by another ffmpeg', async () => {
+  const clip = join(MEDIA, 'diffueraser-example1-17f.mp4');
+  const bad = join(dir, 'no-such-ffmpeg');
+  const r = await flowedit(['invert', clip, '--model', TINY, '--source-prompt', 'a scene', '--ffmpeg', bad, '-o', join(dir, 'never.flowinv')]);
+  assertCleanFailure(r, /--ffmpeg .*no-such-ffmpeg does not run as ffmpeg: give the path of a working ffmpeg binary/);
 });
