@@ -22,16 +22,25 @@ export async function startWorkerRunner(data: BatchWorkerData): Promise<ItemRunn
     healthy = false;
     if (!closed) onDeath?.(new Error(`the inference worker stopped (exit code ${code})`));
   });
-  await new Promise<void>((resolve, reject) => {
-    onDeath = reject;
-    onMessage = (m) => {
-      if (m.type === 'ready') resolve();
-      else if (m.type === 'failed') {
-        healthy = false;
-        reject(new Error(m.message));
-      }
-    };
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onDeath = reject;
+      onMessage = (m) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'failed') {
+          healthy = false;
+          reject(new Error(m.message));
+        }
+      };
+    });
+  } catch (err) {
+    // a worker that could not start must not keep the process alive
+    closed = true;
+    onMessage = null;
+    onDeath = null;
+    await worker.terminate();
+    throw err;
+  }
   const runner: ItemRunner = {
     get healthy() {
       return healthy;

@@ -2,9 +2,9 @@
  * A batch inference worker: loads the pack once, with its share of the CPU threads, then runs
  * the items the main thread sends, one at a time, until it is told to stop.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { executeItem } from '../batch/execute.js';
-import { loadPack } from '../model/pack.js';
+import { loadPack, type LoadedPack } from '../model/pack.js';
 import type { BatchParentMessage, BatchWorkerData, BatchWorkerMessage } from './batch-job.js';
 
 const port = parentPort;
@@ -14,27 +14,33 @@ const { packDir, threads } = workerData as BatchWorkerData;
 
 const pack = await loadPack(packDir, { threads }).catch((err: Error) => {
   send({ type: 'failed', message: `cannot load the model pack: ${err.message}` });
+  port.close(); // nothing to run: let the thread end
   return null;
 });
-let controller = new AbortController();
-port.on('message', (msg: BatchParentMessage) => {
-  switch (msg.type) {
-    case 'abort':
-      controller.abort();
-      break;
-    case 'stop':
-      void pack?.release().finally(() => port.close());
-      break;
-    case 'run': {
-      if (!pack) return;
-      controller = new AbortController();
-      const signal = controller.signal;
-      executeItem(pack, msg.item, msg.pending, { signal, onProgress: (progress) => send({ type: 'progress', progress }) }).then(
-        (outputs) => send({ type: 'done', outputs }),
-        (err: Error) => send({ type: 'failed', message: signal.aborted ? 'cancelled' : err.message }),
-      );
-      break;
+
+/** Runs the items the main thread sends, one at a time, until told to stop. */
+function serve(pack: LoadedPack, port: MessagePort): void {
+  let controller = new AbortController();
+  port.on('message', (msg: BatchParentMessage) => {
+    switch (msg.type) {
+      case 'abort':
+        controller.abort();
+        break;
+      case 'stop':
+        void pack.release().finally(() => port.close());
+        break;
+      case 'run': {
+        controller = new AbortController();
+        const signal = controller.signal;
+        executeItem(pack, msg.item, msg.pending, { signal, onProgress: (progress) => send({ type: 'progress', progress }) }).then(
+          (outputs) => send({ type: 'done', outputs }),
+          (err: Error) => send({ type: 'failed', message: signal.aborted ? 'cancelled' : err.message }),
+        );
+        break;
+      }
     }
-  }
-});
-if (pack) send({ type: 'ready' });
+  });
+  send({ type: 'ready' });
+}
+
+if (pack) serve(pack, port);

@@ -253,3 +253,15 @@ test('a second batch on the same output folder is refused while the first runs; 
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual((await readdir(out)).filter((n) => n.endsWith('.lock')), [], 'the lock is released');
 });
+
+test('a pack that fails to load in the workers fails the batch with its reason instead of hanging', { timeout: 60_000 }, async () => {
+  const broken = join(dir, 'broken-pack');
+  await mkdir(broken);
+  for (const f of await readdir(TINY)) await copyFile(join(TINY, f), join(broken, f));
+  await writeFile(join(broken, 'transformer.onnx'), (await readFile(join(TINY, 'transformer.onnx'))).subarray(0, 1000));
+  const file = await writeManifest('broken-pack.yaml', 2);
+  const r = await flowedit(['batch', file, '--out', join(dir, 'out-broken-pack'), '--model', broken, '--steps', '2', '--concurrency', '2']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /0 done, 0 skipped, 2 failed/);
+  assert.match(r.stdout, /cannot load the model pack: Cannot load ONNX graph .*transformer\.onnx/);
+});
