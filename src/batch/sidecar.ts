@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomic } from '../media/atomic-file.js';
+import { removeTempFiles, writeFileAtomic } from '../media/atomic-file.js';
 import type { Settings } from '../edit/settings.js';
 import type { PlannedItem, PlannedOutput } from './plan.js';
 
@@ -82,21 +82,10 @@ export async function isDone(out: PlannedOutput): Promise<boolean> {
 
 /**
  * Removes temporary files an earlier run left when it was killed mid-write: writeFileAtomic's
- * `.<name>.<12 hex>.tmp` beside the outputs this plan owns (no other file is touched).
+ * temporaries beside the outputs this plan owns (no other file is touched).
  */
 export async function removeStaleTemps(outputs: readonly PlannedOutput[]): Promise<number> {
-  const owned = new Set(outputs.flatMap((o) => [o.png, o.sidecar]));
-  const dirs = new Set([...owned].map((p) => dirname(p)));
   let removed = 0;
-  for (const dir of dirs) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    for (const name of names) {
-      const m = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(name);
-      if (m && owned.has(join(dir, m[1]!))) {
-        await rm(join(dir, name), { force: true });
-        removed += 1;
-      }
-    }
-  }
+  for (const path of new Set(outputs.flatMap((o) => [o.png, o.sidecar]))) removed += await removeTempFiles(path);
   return removed;
 }

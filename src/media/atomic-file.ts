@@ -3,7 +3,7 @@
  * reported before any long-running work starts.
  */
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
@@ -36,8 +36,31 @@ function writeError(path: string, reason: string, cause?: unknown): Error {
   return new Error(`Cannot write ${path}: ${reason}`, cause === undefined ? undefined : { cause });
 }
 
+/** The temporary name a write of `path` goes through: `.<name>.<12 hex>.tmp` in the same folder. */
+export function tempPathFor(path: string): string {
+  return join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
 /**
- * Writes `data` to `path` atomically: the bytes go to a temporary file `.<name>.<random>.tmp`
+ * Removes the temporary files that unfinished writes of `path` left (see tempPathFor); no other
+ * file is touched. Resolves to how many were removed.
+ */
+export async function removeTempFiles(path: string): Promise<number> {
+  const dir = dirname(resolve(path));
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) {
+      await rm(join(dir, name), { force: true });
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Writes `data` to `path` atomically: the bytes go to a temporary file (tempPathFor)
  * in the same directory, are flushed to disk, and the temporary file is then renamed over
  * `path`. Readers see either the old file or the complete new one. An existing file keeps
  * its permission bits. On any failure the temporary file is removed and an error
@@ -45,7 +68,7 @@ function writeError(path: string, reason: string, cause?: unknown): Error {
  */
 export async function writeFileAtomic(path: string, data: Buffer | Uint8Array): Promise<void> {
   const dir = dirname(resolve(path));
-  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
 
   // A missing target is the normal case; other problems surface when opening the temp file.
   const existing = await stat(path).catch(() => undefined);

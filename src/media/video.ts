@@ -6,12 +6,12 @@
  * Only raw options are passed to fluent-ffmpeg (no format or codec setters), so it never parses
  * ffmpeg's capability lists (which changed in ffmpeg 7).
  */
-import { randomBytes } from 'node:crypto';
 import { rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { extname } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
 import { byteToFloat, floatToByte, type RgbImage } from './image.js';
+import { tempPathFor } from './atomic-file.js';
 import { findFfmpeg, type FfmpegTools } from './ffmpeg-tools.js';
 
 /** A frame rate as the exact fraction ffmpeg reports (e.g. 30000/1001). */
@@ -167,6 +167,7 @@ export interface DecodeOptions {
  * fewer frames decode than the file declares (a truncated or damaged file).
  */
 export async function readVideo(path: string, opts: DecodeOptions = {}): Promise<Clip & { info: VideoInfo }> {
+  opts.signal?.throwIfAborted();
   const tools = opts.tools ?? (await findFfmpeg());
   const info = opts.info ?? (await probeVideo(path, tools));
   const frameBytes = info.width * info.height * 3;
@@ -187,6 +188,9 @@ export async function readVideo(path: string, opts: DecodeOptions = {}): Promise
     const onAbort = () => command.kill('SIGKILL');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     command
+      .on('start', () => {
+        if (opts.signal?.aborted) onAbort(); // aborted before ffmpeg existed to be killed
+      })
       .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
         opts.signal?.removeEventListener('abort', onAbort);
         reject(opts.signal?.aborted ? opts.signal.reason : notVideo(path, `ffmpeg could not decode it${tail(stderr)}`));
@@ -234,6 +238,7 @@ export function assertVideoOutputName(path: string): void {
  */
 export async function writeVideo(path: string, frames: readonly RgbImage[], opts: EncodeOptions): Promise<void> {
   assertVideoOutputName(path);
+  opts.signal?.throwIfAborted();
   const first = frames[0];
   if (!first) throw new Error(`Cannot write ${path}: there are no frames`);
   for (const [i, f] of frames.entries()) {
@@ -244,7 +249,7 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
   const tools = opts.tools ?? (await findFfmpeg());
   const { width, height } = first;
   const container = CONTAINERS[extname(path).toLowerCase()]!;
-  const tmp = join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathFor(path);
   const video = [
     '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(opts.crf ?? 12), '-preset', 'medium',
     '-r', rateText(opts.rate), '-vsync', '0',
@@ -272,6 +277,9 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
       const onAbort = () => command.kill('SIGKILL');
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       command
+        .on('start', () => {
+          if (opts.signal?.aborted) onAbort(); // aborted before ffmpeg existed to be killed
+        })
         .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
           opts.signal?.removeEventListener('abort', onAbort);
           reject(opts.signal?.aborted ? opts.signal.reason : new Error(`Cannot write ${path}: ffmpeg failed${tail(stderr) || `: ${err.message}`}`));
@@ -282,6 +290,8 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
         })
         .run();
     });
+    // a cancel that came as ffmpeg finished still leaves no output
+    opts.signal?.throwIfAborted();
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined);

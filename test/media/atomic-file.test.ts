@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assertWritable, writeFileAtomic } from '../../src/media/atomic-file.js';
+import { assertWritable, removeTempFiles, tempPathFor, writeFileAtomic } from '../../src/media/atomic-file.js';
 import { tempDir } from './helpers.js';
 
 let root: string;
@@ -164,5 +164,18 @@ describe('assertWritable', () => {
     } finally {
       if (!isRoot) await chmod(dir, 0o755);
     }
+  });
+});
+
+describe('removeTempFiles', () => {
+  it('removes the temporaries of one output and nothing else', async () => {
+    const dir = join(root, 'sweep');
+    await mkdir(dir);
+    const out = join(dir, 'clip.mp4');
+    const mine = [tempPathFor(out), tempPathFor(out)];
+    const others = [join(dir, 'clip.mp4'), tempPathFor(join(dir, 'other.mp4')), join(dir, '.clip.mp4.notes.tmp'), join(dir, '.clip.mp4.0123456789ab.tmp.keep')];
+    for (const f of [...mine, ...others]) await writeFile(f, 'x');
+    assert.equal(await removeTempFiles(out), 2);
+    assert.deepEqual((await readdir(dir)).sort(), others.map((f) => f.slice(dir.length + 1)).sort());
   });
 });

@@ -109,7 +109,22 @@ test('a cancelled encode leaves no file', { timeout: 60_000 }, async () => {
   assert.deepEqual(left, []);
 });
 
-test('ffmpeg is found on PATH, or the npm-shipped binary; a bad explicit path falls through', async () => {
-  const t = await findFfmpeg('/no/such/ffmpeg');
+test('ffmpeg is found on PATH, or the npm-shipped binary; a bad explicit path is refused by name', async () => {
+  const t = await findFfmpeg();
   assert.ok(t.ffmpeg.length > 0 && t.ffprobe.length > 0);
+  await assert.rejects(findFfmpeg('/no/such/ffmpeg'), /--ffmpeg \/no\/such\/ffmpeg does not run as ffmpeg/);
+});
+
+test('a cancel that comes before ffmpeg starts is not lost: nothing is decoded or written', { timeout: 60_000 }, async () => {
+  const aborted = AbortSignal.abort(new Error('stopped early'));
+  await assert.rejects(readVideo(PORTRAIT, { tools, signal: aborted }), /stopped early/);
+  const clip = await readVideo(PORTRAIT, { tools });
+  const odd = clip.frames.slice(0, 3).map((f) => ({ ...f, width: f.width - 1, data: f.data.subarray(0, 3 * (f.width - 1) * f.height) }));
+  const out = join(dir, 'early-cancel.mp4');
+  await assert.rejects(writeVideo(out, clip.frames.slice(0, 3), { rate: clip.rate, tools, signal: aborted }), /stopped early/);
+  // the odd size's warning comes before ffmpeg starts: a cancel there must still stop the encode
+  const controller = new AbortController();
+  const pending = writeVideo(out, odd, { rate: clip.rate, tools, signal: controller.signal, onWarning: () => controller.abort(new Error('stopped at the warning')) });
+  await assert.rejects(pending, /stopped at the warning/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.includes('early-cancel')), []);
 });
