@@ -4,6 +4,7 @@
  * the worker, so a cancelled or failed run leaves no partial file.
  */
 import { Worker } from 'node:worker_threads';
+import { removeTempFiles } from '../media/atomic-file.js';
 import { EXIT, UserError } from './errors.js';
 import type { JobSpec, JobSummary, WorkerMessage } from './job.js';
 import { progressLine } from './progress-bar.js';
@@ -47,6 +48,11 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
             break;
           case 'error': {
             settled = true;
+            // ffmpeg gets the terminal's Ctrl-C too: its failure after an interrupt is the cancel
+            if (interrupts > 0) {
+              reject(new UserError('cancelled; no output was written', EXIT.cancelled));
+              break;
+            }
             const err = msg.user ? new UserError(msg.message) : new Error(msg.message);
             if (msg.stack) err.stack = msg.stack;
             reject(err);
@@ -59,7 +65,11 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
         reject(err);
       });
       worker.on('exit', (code) => {
-        if (!settled) reject(interrupts > 0 ? new UserError('stopped; no output was written', EXIT.cancelled) : new Error(`inference worker exited with code ${code}`));
+        if (settled) return;
+        if (interrupts === 0) return reject(new Error(`inference worker exited with code ${code}`));
+        // stopped mid-write: sweep what the unfinished writes left
+        const outputs = [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : [])];
+        void Promise.all(outputs.map((o) => removeTempFiles(o))).finally(() => reject(new UserError('stopped; no output was written', EXIT.cancelled)));
       });
     });
   } finally {
