@@ -26,19 +26,26 @@ export function allowedFrameCounts(m: Pick<Manifest, 'frames' | 'latent'>): numb
   return out;
 }
 
+/** Validates a window overlap (--overlap): frames shared by neighbouring windows, a non-negative integer. */
+export function checkOverlap(overlap: number | undefined): void {
+  if (overlap !== undefined && !(Number.isInteger(overlap) && overlap >= 0)) {
+    throw new Error(`Expected a non-negative integer for --overlap but received ${overlap}`);
+  }
+}
+
 /**
  * Plans the windows for a clip of `frames` frames. `overlap` (frames shared by neighbouring
  * windows, default a quarter of a window, at least 1) applies only when the clip needs several.
  */
 export function planWindows(frames: number, m: Pick<Manifest, 'frames' | 'latent'>, overlap?: number): ClipWindow[] {
   if (!(Number.isInteger(frames) && frames > 0)) throw new Error(`Expected a positive frame count but received ${frames}`);
+  checkOverlap(overlap);
   const counts = allowedFrameCounts(m);
   const W = counts[counts.length - 1]!;
   const fits = counts.find((c) => c >= frames);
   if (fits !== undefined) return [{ start: 0, length: frames, padded: fits }];
   if (W === 1) return Array.from({ length: frames }, (_, i) => ({ start: i, length: 1, padded: 1 }));
   const O = Math.min(W - 1, overlap ?? Math.max(1, Math.round(W / 4)));
-  if (!(Number.isInteger(O) && O >= 0)) throw new Error(`Expected a non-negative integer for the window overlap but received ${overlap}`);
   const n = Math.ceil((frames - O) / (W - O));
   return Array.from({ length: n }, (_, i) => ({ start: Math.round((i * (frames - W)) / (n - 1)), length: W, padded: W }));
 }

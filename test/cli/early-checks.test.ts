@@ -19,3 +19,14 @@ test('an explicit --ffmpeg that does not run is refused by name, not replaced by
   const r = await flowedit(['invert', clip, '--model', TINY, '--source-prompt', 'a scene', '--ffmpeg', bad, '-o', join(dir, 'never.flowinv')]);
   assertCleanFailure(r, /--ffmpeg .*no-such-ffmpeg does not run as ffmpeg: give the path of a working ffmpeg binary/);
 });
+
+test('--overlap is checked by every clip command before anything is read', async () => {
+  const out = join(dir, 'never.png');
+  for (const args of [
+    ['edit', SAMPLE, '--target-prompt', 'x', '-o', out],
+    ['invert', SAMPLE, '--source-prompt', 'x', '-o', join(dir, 'never.flowinv')],
+    ['swap', SAMPLE, '--mask', SAMPLE, '--target-prompt', 'x', '-o', out],
+  ]) {
+    assertCleanFailure(await flowedit([...args, '--model', TINY, '--overlap', '2.5']), /Expected a non-negative integer for --overlap but received 2\.5/);
+  }
+});

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeInversion, encodeInversion, inversionsOf, type InversionHeader } from '../../src/edit/inversion-file.js';
-import { allowedFrameCounts, crossFade, planWindows, windowFrames, windowWeight } from '../../src/edit/windows.js';
+import { allowedFrameCounts, checkOverlap, crossFade, planWindows, windowFrames, windowWeight } from '../../src/edit/windows.js';
 
 const pack = (max: number, step: number, r = 1) => ({ frames: { max, step }, latent: { channels: 4, spatialCompression: 4, temporalCompression: r, scale: 1, shift: 0 } });
 
@@ -60,4 +60,14 @@ test('a clip inversion file stores every window\'s trajectory and reads them bac
   assert.deepEqual(windows.map((w) => w.trajectory.map((x) => x[0])), [[0, 1], [2, 3]]);
   assert.deepEqual(file.header.clip?.rate, { num: 25, den: 1 });
   assert.throws(() => encodeInversion(header, trajectory.slice(0, 2)), /Trajectory must hold 4 latents/);
+});
+
+test('the overlap must be a non-negative integer, whether or not the clip needs several windows', () => {
+  const m = pack(9, 1, 4);
+  for (const frames of [5, 40]) {
+    assert.throws(() => planWindows(frames, m, 1.5), /Expected a non-negative integer for --overlap but received 1\.5/);
+    assert.throws(() => planWindows(frames, m, -1), /--overlap but received -1/);
+  }
+  assert.doesNotThrow(() => checkOverlap(undefined));
+  assert.doesNotThrow(() => checkOverlap(0));
 });

@@ -9,6 +9,7 @@ import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
 import { isInversionBuffer } from '../../edit/inversion-file.js';
+import { checkOverlap } from '../../edit/windows.js';
 import { UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
@@ -34,6 +35,15 @@ export function checkThreads(args: ModelArgs): number | undefined {
   const t = args.threads;
   if (t !== undefined && !(Number.isInteger(t) && t > 0)) throw new UserError(`Expected a positive integer for --threads but received ${t}`);
   return t;
+}
+
+/** The clip flags every video command takes, checked before anything is read. */
+export function checkVideoFlags(a: Partial<VideoArgs>): void {
+  try {
+    checkOverlap(a.overlap);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
 }
 
 /** The input must be a readable file; returns whether it is an inversion file. */

@@ -6,7 +6,7 @@ import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkOutput, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs {
   input: string;
@@ -18,6 +18,7 @@ export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, Edit
 
 export async function editAction(a: EditCommandArgs): Promise<void> {
   const threads = checkThreads(a);
+  checkVideoFlags(a);
   const pack = await resolvePack(a);
   await userCheck(() => assertEditable(pack));
   const settings = await settingsFrom(pack, 'edit', a);

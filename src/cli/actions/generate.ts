@@ -1,7 +1,7 @@
 import { checkGenerate } from '../../edit/generate.js';
 import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkThreads, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkVideoFlags, checkThreads, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 import { UserError } from '../errors.js';
 
 export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
@@ -17,6 +17,7 @@ export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoAr
 export async function generateAction(a: GenerateArgs): Promise<void> {
   // 1. settings, pack and request, checked before any model loads
   const threads = checkThreads(a);
+  checkVideoFlags(a);
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'generate', a);
   const [defaultW, defaultH] = pack.manifest.image.defaultSize ?? [pack.manifest.image.multiple * 8, pack.manifest.image.multiple * 8];

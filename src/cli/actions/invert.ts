@@ -2,7 +2,7 @@ import { assertPromptFits } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkOutput, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkVideoFlags, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
   image: string;
@@ -12,6 +12,7 @@ export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs
 
 export async function invertAction(a: InvertArgs): Promise<void> {
   const threads = checkThreads(a);
+  checkVideoFlags(a);
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'invert', a);
   await userCheck(() => assertPromptFits(pack, a['source-prompt'], '--source-prompt'));

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { settingOptions } from '../../batch/recipe.js';
-import { checkMediaOutput, checkThreads, inspectInput, inspectMask, jobExtras, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
+import { checkMediaOutput, checkVideoFlags, checkThreads, inspectInput, inspectMask, jobExtras, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs, PresetArgs {
   input: string;
@@ -19,6 +19,7 @@ export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, V
 export async function swapAction(a: SwapArgs): Promise<void> {
   // 1. settings and pack, before anything is read
   const threads = checkThreads(a);
+  checkVideoFlags(a);
   const pack = await resolvePack(a);
   await userCheck(() => assertEditable(pack));
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
@@ -32,7 +33,6 @@ export async function swapAction(a: SwapArgs): Promise<void> {
     invert: a['invert-mask'],
   };
   await userCheck(() => checkMaskOptions(maskOptions));
-  if (a.overlap !== undefined && !(Number.isInteger(a.overlap) && a.overlap >= 0)) throw new UserError(`Expected a non-negative integer for --overlap but received ${a.overlap}`);
   if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt: a['source-prompt'] ?? '', targetPrompt: a['target-prompt'], settings, mask: maskOptions })) return;
   // 2. the input and the mask, probed; their frame counts must agree
   const input = await inspectInput(a.input, a.ffmpeg);
