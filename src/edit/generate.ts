@@ -12,6 +12,7 @@ import type { RunOptions } from './progress.js';
 import { sampleLatent } from './sample.js';
 import { scheduleFor } from './schedule.js';
 import { assertPromptFits } from './velocity.js';
+import { allowedFrameCounts } from './windows.js';
 
 export interface GenerateSettings {
   readonly prompt: string;
@@ -47,10 +48,11 @@ export function checkGenerate(pack: { manifest: LoadedPack['manifest'] }, s: Gen
   if (!Number.isInteger(s.frames) || s.frames < 1) throw new Error(`--frames must be a positive integer, got ${s.frames}`);
   if (s.frames > 1) {
     if (!m.frames) throw new Error(`Pack '${m.id}' makes stills only: leave out --frames`);
-    const r = m.latent.temporalCompression;
     if (s.frames > m.frames.max) throw new Error(`Pack '${m.id}' generates at most ${m.frames.max} frames in one pass, got --frames ${s.frames}`);
-    if ((s.frames - 1) % (m.frames.step * r) !== 0) {
-      throw new Error(`Pack '${m.id}' needs 1 + ${m.frames.step * r}·k frames, got --frames ${s.frames}`);
+    const counts = allowedFrameCounts(m);
+    if (!counts.includes(s.frames)) {
+      const near = counts.filter((c) => c > 1);
+      throw new Error(`Pack '${m.id}' takes ${near.length > 6 ? `${near.slice(0, 5).join(', ')}, …, ${near[near.length - 1]}` : near.join(', ')} frames in one pass, got --frames ${s.frames}: ask for one of those`);
     }
   }
 }

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { generateFrames, checkGenerate } from '../../src/edit/generate.js';
 import { readImage } from '../../src/media/image.js';
 import { probeVideo } from '../../src/media/video.js';
-import { loadPack } from '../../src/model/pack.js';
+import { allowedFrameCounts } from '../../src/edit/windows.js';
+import { loadPack, readPack } from '../../src/model/pack.js';
 import { TINY, TINY_UNCOND, maxAbsDiff, tempDir } from '../paths.js';
 import { assertCleanFailure, flowedit } from './run.js';
 
@@ -75,4 +76,13 @@ test('generateFrames: seeded noise, the requested frame count, and an unconditio
   } finally {
     await uncond.release();
   }
+});
+
+test('checkGenerate takes the frame counts clips are planned with (allowedFrameCounts)', async () => {
+  const info = await readPack(TINY);
+  const manifest = { ...info.manifest, frames: { max: 9, step: 2 }, latent: { ...info.manifest.latent, temporalCompression: 4 } };
+  const s = { prompt: 'a red circle', guidance: 2, solver: 'fireflow' as const, steps: 4, seed: 5, width: 32, height: 48, frames: 5 };
+  for (const frames of allowedFrameCounts(manifest)) assert.doesNotThrow(() => checkGenerate({ manifest }, { ...s, frames }));
+  assert.throws(() => checkGenerate({ manifest }, { ...s, frames: 3 }), /takes 5, 9 frames in one pass, got --frames 3/);
+  assert.throws(() => checkGenerate({ manifest }, { ...s, frames: 13 }), /at most 9 frames in one pass/);
 });
