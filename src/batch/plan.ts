@@ -9,7 +9,7 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { planSharing } from '../attention/plan.js';
 import { assertEditable } from '../edit/edit.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings, type Settings } from '../edit/settings.js';
-import { assertPromptFits } from '../edit/velocity.js';
+import { assertPromptsFit } from '../edit/velocity.js';
 import { checkMaskOptions, type MaskOptions } from '../media/mask.js';
 import { isVideoPath } from '../media/video.js';
 import type { PackInfo } from '../model/pack.js';
@@ -127,8 +127,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   if (kind.targets === 'none' && item.targets.length > 0) throw new Error(`command "${command}" takes no targets; remove "targets" or use an edit preset`);
   const targeted = TARGETED.includes(command as BatchCommand);
   if (targeted) assertEditable(pack);
-  assertPromptFits(pack, item.sourcePrompt, 'sourcePrompt');
-  for (const t of item.targets) assertPromptFits(pack, t.prompt, `targets.${t.code}`);
+  await assertPromptsFit(pack, [{ text: item.sourcePrompt, what: 'sourcePrompt' }, ...item.targets.map((t) => ({ text: t.prompt, what: `targets.${t.code}` }))]);
   const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
   const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed });
   if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);

@@ -5,7 +5,8 @@
  */
 import type { Tensor } from '../media/tensor.js';
 import type { ContextFeeds } from '../attention/plan.js';
-import type { LoadedPack } from '../model/pack.js';
+import type { LoadedPack, PackInfo } from '../model/pack.js';
+import { assertPromptTokens } from '../model/text.js';
 import type { LayerKV, Sequence } from '../model/transformer.js';
 
 export interface Condition {
@@ -21,6 +22,15 @@ export function assertPromptFits(pack: { manifest: LoadedPack['manifest'] }, pro
   if (!pack.manifest.text && prompt !== '') {
     throw new Error(`Pack '${pack.manifest.id}' is unconditional (it has no text encoder), so it takes no ${what}; leave it empty or choose a pack with a text encoder.`);
   }
+}
+
+/**
+ * Checks prompts fit the pack before it loads: none for a pack without a text encoder, and none
+ * longer than its tokenizer's limit (read from the pack's tokenizer alone).
+ */
+export async function assertPromptsFit(pack: PackInfo, prompts: readonly { text: string; what: string }[]): Promise<void> {
+  for (const p of prompts) assertPromptFits(pack, p.text, p.what);
+  if (pack.manifest.text) await assertPromptTokens(pack.manifest.text, pack.dir, prompts);
 }
 
 /** Embeds a prompt (and the empty prompt when classifier-free guidance is on). */

@@ -17,22 +17,42 @@ export interface TextEncoder {
   encode(prompts: readonly string[]): Promise<Tensor>;
 }
 
-/** Reads the tokenizer and wraps the opened text-encoder graph. */
-export async function createTextEncoder(spec: NonNullable<Manifest['text']>, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
+type TextSpec = NonNullable<Manifest['text']>;
+
+async function readTokenizer(spec: TextSpec, dir: string): Promise<Tokenizer> {
   const tokenizerPath = join(dir, spec.tokenizer);
-  let tokenizer: Tokenizer;
   try {
-    tokenizer = new Tokenizer(JSON.parse(await readFile(tokenizerPath, 'utf8')), {});
+    return new Tokenizer(JSON.parse(await readFile(tokenizerPath, 'utf8')), {});
   } catch (err) {
     throw new Error(`Cannot read tokenizer ${tokenizerPath}: ${(err as Error).message}`);
   }
+}
+
+/** A prompt's token ids, refused when there are more than the pack reads. */
+function tokenIds(tokenizer: Tokenizer, spec: TextSpec, prompt: string, what = 'prompt'): number[] {
+  const ids = tokenizer.encode(prompt).ids;
+  if (ids.length > spec.maxTokens) {
+    throw new Error(`The ${what} "${prompt}" has ${ids.length} tokens but this pack reads at most ${spec.maxTokens}: shorten it`);
+  }
+  return ids;
+}
+
+/**
+ * Checks prompts against the pack's token limit with its tokenizer alone (no graph is opened),
+ * so an over-long prompt is refused before the pack loads or any media is decoded.
+ */
+export async function assertPromptTokens(spec: TextSpec, dir: string, prompts: readonly { text: string; what: string }[]): Promise<void> {
+  const tokenizer = await readTokenizer(spec, dir);
+  for (const p of prompts) tokenIds(tokenizer, spec, p.text, p.what);
+}
+
+/** Reads the tokenizer and wraps the opened text-encoder graph. */
+export async function createTextEncoder(spec: TextSpec, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
+  const tokenizer = await readTokenizer(spec, dir);
   const { maxTokens: L, padId } = spec;
 
   const tokenize = (prompt: string): number[] => {
-    const ids = tokenizer.encode(prompt).ids;
-    if (ids.length > L) {
-      throw new Error(`The prompt "${prompt}" has ${ids.length} tokens but this pack reads at most ${L}: shorten it`);
-    }
+    const ids = tokenIds(tokenizer, spec, prompt);
     while (ids.length < L) ids.push(padId);
     return ids;
   };

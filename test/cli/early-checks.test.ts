@@ -30,3 +30,19 @@ test('--overlap is checked by every clip command before anything is read', async
     assertCleanFailure(await flowedit([...args, '--model', TINY, '--overlap', '2.5']), /Expected a non-negative integer for --overlap but received 2\.5/);
   }
 });
+
+test('a prompt longer than the pack reads is refused before the pack loads or the clip is decoded', async () => {
+  const long = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ');
+  const clip = join(MEDIA, 'diffueraser-example1-17f.mp4');
+  const mask = join(MEDIA, 'diffueraser-example1-mask-17f.mp4');
+  const out = join(dir, 'never.mp4');
+  for (const [args, flag] of [
+    [['swap', clip, '--mask', mask, '--source-prompt', long, '--target-prompt', 'x', '-o', out], '--source-prompt'],
+    [['edit', clip, '--source-prompt', long, '--target-prompt', 'x', '-o', out], '--source-prompt'],
+    [['edit', clip, '--target-prompt', long, '-o', out], '--target-prompt'],
+    [['invert', clip, '--source-prompt', long, '-o', join(dir, 'never.flowinv')], '--source-prompt'],
+  ] as const) {
+    const r = await flowedit([...args, '--model', TINY, '--print-config']);
+    assertCleanFailure(r, new RegExp(`The ${flag} "word0 .*" has \\d+ tokens but this pack reads at most \\d+: shorten it`));
+  }
+});

@@ -2,7 +2,7 @@ import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { assertPromptFits } from '../../edit/velocity.js';
+import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
@@ -40,7 +40,8 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   }
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
-  await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
+  const prompts = [{ text: a['target-prompt'], what: '--target-prompt' }, ...(header ? [] : [{ text: a['source-prompt'] ?? '', what: '--source-prompt' }])];
+  await userCheck(() => assertPromptsFit(pack, prompts));
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
   if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;

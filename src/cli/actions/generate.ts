@@ -1,4 +1,5 @@
 import { checkGenerate } from '../../edit/generate.js';
+import { assertPromptsFit } from '../../edit/velocity.js';
 import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { checkMediaOutput, checkVideoFlags, checkThreads, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
@@ -23,6 +24,7 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   const [defaultW, defaultH] = pack.manifest.image.defaultSize ?? [pack.manifest.image.multiple * 8, pack.manifest.image.multiple * 8];
   const request = { prompt: a.prompt, guidance: settings.guidance, solver: settings.solver, steps: settings.steps, seed: settings.seed, width: a.width ?? defaultW, height: a.height ?? defaultH, frames: a.frames };
   await userCheck(() => checkGenerate(pack, request));
+  await userCheck(() => assertPromptsFit(pack, [{ text: a.prompt, what: '--prompt' }]));
   if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
   if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
   // 2. the output can be written (an MP4 needs ffmpeg)

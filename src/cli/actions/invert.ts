@@ -1,4 +1,4 @@
-import { assertPromptFits } from '../../edit/velocity.js';
+import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
@@ -15,7 +15,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   checkVideoFlags(a);
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'invert', a);
-  await userCheck(() => assertPromptFits(pack, a['source-prompt'], '--source-prompt'));
+  await userCheck(() => assertPromptsFit(pack, [{ text: a['source-prompt'], what: '--source-prompt' }]));
   const input = await inspectInput(a.image, a.ffmpeg);
   if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
   const { steps, solver, fit } = settings;

@@ -1,7 +1,7 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../edit/settings.js';
-import { assertPromptFits } from '../../edit/velocity.js';
+import { assertPromptsFit } from '../../edit/velocity.js';
 import { checkMaskOptions, type MaskOptions } from '../../media/mask.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
@@ -26,7 +26,12 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const recipe = await recipeFrom(a);
   const settings = await userCheck(() => resolveSettings(pack.manifest, 'swap', settingOptions(recipe)));
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps));
-  await userCheck(() => assertPromptFits(pack, a['target-prompt'], '--target-prompt'));
+  await userCheck(() =>
+    assertPromptsFit(pack, [
+      { text: a['source-prompt'] ?? '', what: '--source-prompt' },
+      { text: a['target-prompt'], what: '--target-prompt' },
+    ]),
+  );
   const maskOptions: MaskOptions = {
     grow: recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow,
     feather: recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather,
