@@ -10,7 +10,7 @@ import { planSharing } from '../attention/plan.js';
 import { assertEditable } from '../edit/edit.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings, type Settings } from '../edit/settings.js';
 import { assertPromptsFit } from '../edit/velocity.js';
-import { checkMaskOptions, type MaskOptions } from '../media/mask.js';
+import { checkMaskOptions, isMaskImagePath, type MaskOptions } from '../media/mask.js';
 import { isVideoPath } from '../media/video.js';
 import type { PackInfo } from '../model/pack.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
@@ -30,8 +30,6 @@ export type BatchCommand = 'edit' | 'reconstruct' | 'swap';
 /** Commands whose outputs follow a target prompt. */
 const TARGETED: readonly BatchCommand[] = ['edit', 'swap'];
 
-/** Mask files a batch swap reads: one still, applied as it is. */
-const MASK_IMAGE = /\.(png|jpe?g|webp)$/i;
 
 export interface PlannedOutput {
   readonly code: string;
@@ -114,7 +112,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   let mask: { path: string; sha256: string; options: MaskOptions } | undefined;
   if (command === 'swap') {
     if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image, white where the edit goes');
-    if (!MASK_IMAGE.test(item.mask)) throw new Error(`mask ${item.mask}: batch swaps take one mask image (PNG, JPEG or WebP); run flowedit swap for per-frame masks`);
+    if (!isMaskImagePath(item.mask)) throw new Error(`mask ${item.mask}: batch swaps take one mask image (PNG, JPEG, WebP, BMP or TIFF); run flowedit swap for per-frame masks`);
     const options: MaskOptions = { grow: recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow, feather: recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather, invert: false };
     checkMaskOptions(options);
     mask = { path: item.mask, sha256: await fileSha256(item.mask, 'Mask'), options };

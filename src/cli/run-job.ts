@@ -10,7 +10,7 @@ import { swapClip, swapImage, swapSettingsFrom } from '../edit/swap-jobs.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
 import { readImage } from '../media/image.js';
 import { readMask } from '../media/mask.js';
-import { readVideo } from '../media/video.js';
+import { isVideoPath, readVideo } from '../media/video.js';
 import { loadPack, type LoadedPack } from '../model/pack.js';
 import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
@@ -40,7 +40,7 @@ async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, r
 
 async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
   const s = job.settings;
-  const tools = job.inputIsVideo || !/\.(png|jpe?g|webp|bmp|tiff?)$/i.test(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
+  const tools = job.inputIsVideo || isVideoPath(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
   const media = { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) };
   const mask = await readMask(job.mask, media);
   const settings = swapSettingsFrom(s, job, job.maskOptions, job.overlap);

@@ -7,9 +7,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { readImage, type RgbImage } from './image.js';
+import { imageSize, readImage, type RgbImage } from './image.js';
 import type { FfmpegTools } from './ffmpeg-tools.js';
-import { isVideoPath, readVideo } from './video.js';
+import { isVideoPath, probeVideo, readVideo } from './video.js';
 
 /** Per-frame coverage in [0, 1], each frame [height, width] row-major; one frame applies to every frame. */
 export interface Mask {
@@ -27,7 +27,39 @@ export interface MaskOptions {
   readonly invert: boolean;
 }
 
+/** Natural order, so frame2.png sorts before frame10.png. */
+const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
 const MASK_IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff'];
+
+/** Whether a file name is a mask image (a still, or one frame of a mask folder). */
+export function isMaskImagePath(path: string): boolean {
+  return MASK_IMAGE_EXTENSIONS.includes(extname(path).toLowerCase());
+}
+
+/** The mask images of a folder, in natural name order; throws when there are none. */
+async function maskFolderNames(path: string): Promise<string[]> {
+  const names = (await readdir(path)).filter(isMaskImagePath).sort(natural.compare);
+  if (names.length === 0) throw new Error(`Mask folder ${path} holds no images (expected one PNG per frame, e.g. 0001.png, 0002.png, …)`);
+  return names;
+}
+
+/**
+ * A mask's frame count (1 for a still) without decoding its pixels: a folder's images are
+ * counted (the first is checked to be readable), a mask video is probed with ffprobe.
+ */
+export async function maskFrameCount(path: string, tools?: FfmpegTools): Promise<number> {
+  const info = await stat(path).catch(() => null);
+  if (!info) throw new Error(`Mask not found: ${path}`);
+  if (info.isDirectory()) {
+    const names = await maskFolderNames(path);
+    await imageSize(join(path, names[0]!));
+    return names.length;
+  }
+  if (isVideoPath(path)) return (await probeVideo(path, tools)).frames;
+  await imageSize(path);
+  return 1;
+}
 
 /** Luma of a planar RGB frame, thresholded at mid grey: 1 = edit. */
 function threshold(img: RgbImage): Float32Array {
@@ -51,9 +83,6 @@ function fromFrames(frames: readonly RgbImage[], what: string): Mask {
   return { width: first.width, height: first.height, frames: frames.map(threshold) };
 }
 
-/** Natural order, so frame2.png sorts before frame10.png. */
-const natural = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
-
 /**
  * Reads a mask: an image file (one mask for every frame), a folder of per-frame images (in
  * natural name order) or a video (one mask per frame). White (luma above mid grey) = edit.
@@ -62,8 +91,7 @@ export async function readMask(path: string, opts: { tools?: FfmpegTools; signal
   const info = await stat(path).catch(() => null);
   if (!info) throw new Error(`Mask not found: ${path}`);
   if (info.isDirectory()) {
-    const names = (await readdir(path)).filter((n) => MASK_IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())).sort(natural.compare);
-    if (names.length === 0) throw new Error(`Mask folder ${path} holds no images (expected one PNG per frame, e.g. 0001.png, 0002.png, …)`);
+    const names = await maskFolderNames(path);
     const frames: RgbImage[] = [];
     for (const n of names) frames.push(await readImage(join(path, n)));
     return fromFrames(frames, `Mask folder ${path}`);

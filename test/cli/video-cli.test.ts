@@ -1,7 +1,7 @@
 /** The command line on clips and masks: real ffmpeg, the fixture pack, real files. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -157,4 +157,16 @@ test('swap --help explains the mask and video options without loading a model', 
     assert.match(child.stdout, new RegExp(option));
   }
   assert.match(child.stdout, /white = edit/);
+});
+
+test('swap on a still with a mask folder needs no ffmpeg', { timeout: 60_000 }, async () => {
+  const folder = join(dir, 'mask-folder');
+  await mkdir(folder, { recursive: true });
+  const m = new Float32Array(3 * 128 * 128).fill(-1).fill(1, 40 * 128, 90 * 128);
+  await writeFile(join(folder, '0001.png'), await encodePng({ width: 128, height: 128, data: m }));
+  const out = join(dir, 'folder-swapped.png');
+  // a --ffmpeg that does not run is refused whenever ffmpeg is asked for: here it must not be
+  const r = await flowedit(['swap', SAMPLE, '--mask', folder, '--target-prompt', 'a blue square', '--steps', '2', '--ffmpeg', join(dir, 'no-such-ffmpeg'), '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok((await stat(out)).isFile());
 });

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodePng } from '../../src/media/image.js';
-import { blendMasked, distanceToMask, growAndFeather, prepareMask, readMask, type Mask } from '../../src/media/mask.js';
+import { blendMasked, distanceToMask, growAndFeather, maskFrameCount, prepareMask, readMask, type Mask } from '../../src/media/mask.js';
 import { MEDIA, tempDir } from '../paths.js';
 
 let dir: string;
@@ -85,4 +85,19 @@ test('blending copies the source exactly where the mask is 0', () => {
   const m: Mask = { width: 2, height: 1, frames: [Float32Array.from([0, 0.5])] };
   const out = blendMasked(source, edited, m.frames[0]!);
   assert.deepEqual(Array.from(out.data).map((v) => +v.toFixed(4)), [0.1, -0.4, 0.3, -0.3, 0.5, -0.2]);
+});
+
+test('maskFrameCount: a still is 1, a folder its images, a video its frames; an empty folder is refused', async () => {
+  const folder = join(dir, 'count');
+  await mkdir(folder);
+  const frame = await encodePng({ width: 4, height: 4, data: new Float32Array(48).fill(1) });
+  for (const n of ['1.png', '2.png', '10.png']) await writeFile(join(folder, n), frame);
+  await writeFile(join(folder, 'notes.txt'), 'not a frame');
+  assert.equal(await maskFrameCount(join(folder, '1.png')), 1);
+  assert.equal(await maskFrameCount(folder), 3);
+  assert.equal(await maskFrameCount(join(MEDIA, 'diffueraser-example1-mask-17f.mp4')), 17);
+  const empty = join(dir, 'count-empty');
+  await mkdir(empty);
+  await assert.rejects(maskFrameCount(empty), /Mask folder .*count-empty holds no images/);
+  await assert.rejects(maskFrameCount(join(dir, 'missing.png')), /Mask not found/);
 });

@@ -1,9 +1,9 @@
 /** Checks every command makes before a model loads: the pack, the input, the output, the settings. */
-import { open, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, stat } from 'node:fs/promises';
 import { assertWritable } from '../../media/atomic-file.js';
 import { findFfmpeg } from '../../media/ffmpeg-tools.js';
 import { imageSize } from '../../media/image.js';
+import { maskFrameCount } from '../../media/mask.js';
 import { assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
@@ -148,22 +148,10 @@ export async function inspectInput(path: string, ffmpeg?: string): Promise<{ kin
   return { kind: 'image', frames: 1 };
 }
 
-/** A mask's frame count (1 for a still), read without decoding its pixels. */
+/** A mask's frame count (1 for a still), read without decoding its pixels; only a mask video needs ffmpeg. */
 export async function inspectMask(path: string, ffmpeg?: string): Promise<number> {
-  const st = await stat(path).catch(() => null);
-  if (!st) throw new UserError(`Mask not found: ${path}`);
-  if (st.isDirectory()) {
-    const names = (await readdir(path)).filter((n) => /\.(png|jpe?g|webp|bmp|tiff?)$/i.test(n));
-    if (names.length === 0) throw new UserError(`Mask folder ${path} holds no images (expected one PNG per frame, e.g. 0001.png, 0002.png, …)`);
-    await userCheck(() => imageSize(join(path, names[0]!)));
-    return names.length;
-  }
-  if (isVideoPath(path)) {
-    const tools = await userCheck(() => findFfmpeg(ffmpeg));
-    return (await userCheck(() => probeVideo(path, tools))).frames;
-  }
-  await userCheck(() => imageSize(path));
-  return 1;
+  const tools = isVideoPath(path) ? await userCheck(() => findFfmpeg(ffmpeg)) : undefined;
+  return userCheck(() => maskFrameCount(path, tools));
 }
 
 /** Clips are written as H.264 video, stills as PNG: the output's name must say which. */
