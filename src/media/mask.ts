@@ -9,7 +9,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { imageSize, readImage, type RgbImage } from './image.js';
 import type { FfmpegTools } from './ffmpeg-tools.js';
-import { isVideoPath, probeVideo, readVideo } from './video.js';
+import { DECLARED_FRAME_SLACK, isVideoPath, probeVideo, readVideo } from './video.js';
 
 /** Per-frame coverage in [0, 1], each frame [height, width] row-major; one frame applies to every frame. */
 export interface Mask {
@@ -187,19 +187,32 @@ export function checkMaskOptions(o: MaskOptions): void {
 }
 
 /**
- * Checks that a mask fits an input of `frames` frames: a single still fits any; otherwise the
- * counts must match. Throws a message stating both counts.
+ * Checks that a mask of `maskFrames` frames fits an input of `frames` frames: a single still fits
+ * any; otherwise the counts must match. Throws a message stating both counts.
  */
-export function assertMaskFrames(mask: { frames: readonly unknown[] }, frames: number, what = 'the input'): void {
-  const n = mask.frames.length;
-  if (n !== 1 && n !== frames) {
-    throw new Error(`The mask has ${n} frames but ${what} has ${frames}: give one mask per frame, or a single still for every frame`);
+export function assertMaskFrames(maskFrames: number, frames: number, what = 'the input'): void {
+  if (maskFrames !== 1 && maskFrames !== frames) {
+    throw new Error(`The mask has ${maskFrames} frames but ${what} has ${frames}: give one mask per frame, or a single still for every frame`);
   }
 }
 
 /**
- * Aligns a mask with an input of width × height × frames and shapes it: scale (nearest, with a
- * warning) when the size differs, invert, grow, feather. The result keeps one frame when the mask
+ * A per-frame mask brought to `frames` frames. A clip and a mask video whose declared counts agree
+ * can decode up to DECLARED_FRAME_SLACK frames apart (containers overstate their counts): such a
+ * mask is trimmed, or its last frame repeated. Larger differences are refused.
+ */
+function conformFrames(frames: readonly Float32Array[], count: number): readonly Float32Array[] {
+  const n = frames.length;
+  if (n === 1 || n === count || Math.abs(n - count) > DECLARED_FRAME_SLACK) {
+    assertMaskFrames(n, count);
+    return frames;
+  }
+  return Array.from({ length: count }, (_, i) => frames[Math.min(i, n - 1)]!);
+}
+
+/**
+ * Aligns a mask with an input of width × height × frames and shapes it: conform its frame count
+ * (see conformFrames), scale (nearest, with a warning) when the size differs, invert, grow, feather. The result keeps one frame when the mask
  * was a single still.
  */
 export function prepareMask(
@@ -209,11 +222,11 @@ export function prepareMask(
   onWarning?: (message: string) => void,
 ): Mask {
   checkMaskOptions(o);
-  assertMaskFrames(mask, target.frames);
+  const planes = conformFrames(mask.frames, target.frames);
   const { width: W, height: H } = target;
   const resize = mask.width !== W || mask.height !== H;
   if (resize) onWarning?.(`The mask is ${mask.width}x${mask.height} but the input is ${W}x${H}: the mask was scaled to fit`);
-  const frames = mask.frames.map((f) => {
+  const frames = planes.map((f) => {
     let m = resize ? scalePlane(f, mask.width, mask.height, W, H) : f;
     if (o.invert) m = m.map((v) => 1 - v);
     return growAndFeather(m, W, H, o.grow, o.feather);

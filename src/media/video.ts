@@ -155,6 +155,9 @@ function toRgb24(img: RgbImage): Buffer {
   return out;
 }
 
+/** Frames a container may overstate its count (nb_frames) by: decoding that many fewer is not an error. */
+export const DECLARED_FRAME_SLACK = 2;
+
 export interface DecodeOptions {
   readonly tools?: FfmpegTools;
   readonly signal?: AbortSignal;
@@ -201,9 +204,9 @@ export async function readVideo(path: string, opts: DecodeOptions = {}): Promise
       })
       .pipe(out, { end: true });
   });
-  // Containers may overstate nb_frames by one or two; fewer is a damaged file only when it is clearly short.
+  // fewer frames than declared is a damaged file only when it is clearly short
   if (frames.length === 0) throw notVideo(path, 'no frame could be decoded');
-  if (frames.length < info.frames - 2) {
+  if (frames.length < info.frames - DECLARED_FRAME_SLACK) {
     throw notVideo(path, `only ${frames.length} of its ${info.frames} frames decode; the file is truncated or damaged`);
   }
   return { frames, rate: info.rate, info: { ...info, frames: frames.length } };

@@ -101,3 +101,15 @@ test('maskFrameCount: a still is 1, a folder its images, a video its frames; an 
   await assert.rejects(maskFrameCount(empty), /Mask folder .*count-empty holds no images/);
   await assert.rejects(maskFrameCount(join(dir, 'missing.png')), /Mask not found/);
 });
+
+test('a mask video that decodes a frame or two apart from its clip is trimmed or extended, never refused', () => {
+  const plane = (v: number) => new Float32Array(4).fill(v);
+  const mask: Mask = { width: 2, height: 2, frames: [plane(0), plane(1), plane(0), plane(1), plane(1)] };
+  const o = { grow: 0, feather: 0, invert: false };
+  const shorter = prepareMask(mask, { width: 2, height: 2, frames: 3 }, o);
+  assert.deepEqual(shorter.frames.map((f) => f[0]), [0, 1, 0]);
+  const longer = prepareMask(mask, { width: 2, height: 2, frames: 7 }, o);
+  assert.deepEqual(longer.frames.map((f) => f[0]), [0, 1, 0, 1, 1, 1, 1]);
+  assert.throws(() => prepareMask(mask, { width: 2, height: 2, frames: 8 }, o), /The mask has 5 frames but the input has 8/);
+  assert.throws(() => prepareMask(mask, { width: 2, height: 2, frames: 2 }, o), /The mask has 5 frames but the input has 2/);
+});

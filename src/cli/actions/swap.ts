@@ -2,7 +2,7 @@ import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../edit/settings.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import { checkMaskOptions, type MaskOptions } from '../../media/mask.js';
+import { assertMaskFrames, checkMaskOptions, type MaskOptions } from '../../media/mask.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
@@ -43,9 +43,8 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const input = await inspectInput(a.input, a.ffmpeg);
   if (input.kind === 'inversion') throw new UserError(`swap takes an image or a clip, not an inversion file (${a.input})`);
   const maskFrames = await inspectMask(a.mask, a.ffmpeg);
-  if (maskFrames !== 1 && maskFrames !== input.frames) {
-    throw new UserError(`The mask has ${maskFrames} frames but the input has ${input.frames}: give one mask per frame, or a single still for every frame`);
-  }
+  // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
+  await userCheck(() => assertMaskFrames(maskFrames, input.frames));
   // 3. the output can be written
   await checkMediaOutput(a.output, input.kind === 'video', a.ffmpeg);
   const summary = await runInWorker(
