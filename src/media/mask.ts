@@ -210,9 +210,18 @@ function conformFrames(frames: readonly Float32Array[], count: number): readonly
   return Array.from({ length: count }, (_, i) => frames[Math.min(i, n - 1)]!);
 }
 
+/** Refuses a mask that selects nothing (all black; all white when inverted): the edit would change nothing. */
+function assertCovers(planes: readonly Float32Array[], invert: boolean): void {
+  const covers = planes.some((m) => m.some((v) => (invert ? v < 0.5 : v >= 0.5)));
+  if (!covers) {
+    throw new Error(invert ? 'the mask covers no pixels: with --invert-mask, paint the region to edit black' : 'the mask covers no pixels: paint the region to edit white');
+  }
+}
+
 /**
  * Aligns a mask with an input of width × height × frames and shapes it: conform its frame count
- * (see conformFrames), scale (nearest, with a warning) when the size differs, invert, grow, feather. The result keeps one frame when the mask
+ * (see conformFrames), refuse it when it selects no pixel, scale (nearest, with a warning) when the
+ * size differs, invert, grow, feather. The result keeps one frame when the mask
  * was a single still.
  */
 export function prepareMask(
@@ -223,6 +232,7 @@ export function prepareMask(
 ): Mask {
   checkMaskOptions(o);
   const planes = conformFrames(mask.frames, target.frames);
+  assertCovers(planes, o.invert);
   const { width: W, height: H } = target;
   const resize = mask.width !== W || mask.height !== H;
   if (resize) onWarning?.(`The mask is ${mask.width}x${mask.height} but the input is ${W}x${H}: the mask was scaled to fit`);

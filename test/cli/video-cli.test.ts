@@ -170,3 +170,12 @@ test('swap on a still with a mask folder needs no ffmpeg', { timeout: 60_000 }, 
   assert.equal(r.code, 0, r.stderr);
   assert.ok((await stat(out)).isFile());
 });
+
+test('swap with an all-black mask is refused before any inference', { timeout: 60_000 }, async () => {
+  const mask = join(dir, 'black.png');
+  await writeFile(mask, await encodePng({ width: 128, height: 128, data: new Float32Array(3 * 128 * 128).fill(-1) }));
+  const out = join(dir, 'black-swapped.png');
+  const r = await flowedit(['swap', SAMPLE, '--mask', mask, '--target-prompt', 'a blue square', '--steps', '2', '-o', out]);
+  assertCleanFailure(r, /the mask covers no pixels: paint the region to edit white/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('black-swapped')), []);
+});

@@ -113,3 +113,13 @@ test('a mask video that decodes a frame or two apart from its clip is trimmed or
   assert.throws(() => prepareMask(mask, { width: 2, height: 2, frames: 8 }, o), /The mask has 5 frames but the input has 8/);
   assert.throws(() => prepareMask(mask, { width: 2, height: 2, frames: 2 }, o), /The mask has 5 frames but the input has 2/);
 });
+
+test('a mask that selects no pixel is refused, inverted or not', () => {
+  const black: Mask = { width: 2, height: 2, frames: [new Float32Array(4), new Float32Array(4)] };
+  const white: Mask = { width: 2, height: 2, frames: [new Float32Array(4).fill(1)] };
+  const target = { width: 2, height: 2, frames: 2 };
+  assert.throws(() => prepareMask(black, target, { grow: 2, feather: 2, invert: false }), /the mask covers no pixels: paint the region to edit white/);
+  assert.throws(() => prepareMask(white, target, { grow: 0, feather: 0, invert: true }), /the mask covers no pixels: with --invert-mask, paint the region to edit black/);
+  assert.doesNotThrow(() => prepareMask(black, target, { grow: 0, feather: 0, invert: true }));
+  assert.doesNotThrow(() => prepareMask(white, target, { grow: 0, feather: 0, invert: false }));
+});
