@@ -8,9 +8,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { planSharing } from '../attention/plan.js';
 import { assertEditable } from '../edit/edit.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings, type Settings } from '../edit/settings.js';
+import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertPromptsFit } from '../edit/velocity.js';
-import { checkMaskOptions, isMaskImagePath, type MaskOptions } from '../media/mask.js';
+import { isMaskImagePath, type MaskOptions } from '../media/mask.js';
 import { isVideoPath } from '../media/video.js';
 import type { PackInfo } from '../model/pack.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
@@ -109,13 +109,11 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   // 2. files: the input, and the mask for a swap
   if (isVideoPath(item.input)) throw new Error(`${item.input} is a clip; batch runs stills only: run flowedit ${command} on the clip itself`);
   const inputSha256 = await fileSha256(item.input, 'Input');
-  let mask: { path: string; sha256: string; options: MaskOptions } | undefined;
+  let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
     if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image, white where the edit goes');
     if (!isMaskImagePath(item.mask)) throw new Error(`mask ${item.mask}: batch swaps take one mask image (PNG, JPEG, WebP, BMP or TIFF); run flowedit swap for per-frame masks`);
-    const options: MaskOptions = { grow: recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow, feather: recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather, invert: false };
-    checkMaskOptions(options);
-    mask = { path: item.mask, sha256: await fileSha256(item.mask, 'Mask'), options };
+    mask = { path: item.mask, sha256: await fileSha256(item.mask, 'Mask') };
   } else if (item.mask !== undefined) {
     await fileSha256(item.mask, 'Mask');
     throw new Error(`command "${command}" takes no mask (masks are for swap); remove "mask" or choose a swap preset`);
@@ -129,6 +127,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
   const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed });
   if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
+  const maskOptions: MaskOptions | undefined = mask ? { grow: settings.maskGrow, feather: settings.maskFeather, invert: false } : undefined;
   // 4. outputs: deterministic names inside the output folder
   const outputs = kind.outputs(item).map((t): PlannedOutput => {
     const png = insideOutDir(o.outDir, `${item.id}-${t.code}.png`);
@@ -139,7 +138,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
       sourcePrompt: item.sourcePrompt,
       targetPrompt: targeted ? t.prompt : null,
       settings,
-      ...(mask ? { maskSha256: mask.sha256, mask: mask.options } : {}),
+      ...(mask ? { maskSha256: mask.sha256, mask: maskOptions } : {}),
     });
     return { code: t.code, ...(targeted ? { targetPrompt: t.prompt } : {}), png, sidecar: png.replace(/\.png$/, '.json'), key };
   });
@@ -150,7 +149,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
     command: command as BatchCommand,
     input: item.input,
     inputSha256,
-    ...(mask ? { mask: mask.path, maskSha256: mask.sha256, maskOptions: mask.options } : {}),
+    ...(mask && maskOptions ? { mask: mask.path, maskSha256: mask.sha256, maskOptions } : {}),
     sourcePrompt: item.sourcePrompt,
     ...(preset ? { preset: preset.name } : {}),
     settings,

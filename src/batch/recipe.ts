@@ -91,5 +91,5 @@ export function mergeRecipes(...layers: readonly Recipe[]): Recipe {
 
 /** The part of a recipe that resolveSettings takes. */
 export function settingOptions(r: Recipe): SettingOptions {
-  return { steps: r.steps, solver: r.solver, guidance: r.guidance, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias };
+  return { steps: r.steps, solver: r.solver, guidance: r.guidance, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather };
 }

@@ -3,6 +3,7 @@
  * defaults for the task < explicit options. Every value is validated here, before any model loads.
  */
 import type { FitMode } from '../media/fit.js';
+import { checkMaskOptions } from '../media/mask.js';
 import type { Manifest } from '../model/manifest.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
 
@@ -31,6 +32,8 @@ export interface SettingOptions {
   readonly fit?: string | undefined;
   readonly seed?: number | undefined;
   readonly maskBias?: number | undefined;
+  readonly maskGrow?: number | undefined;
+  readonly maskFeather?: number | undefined;
 }
 
 export interface Settings {
@@ -43,6 +46,9 @@ export interface Settings {
   readonly seed: number;
   /** logit bias on the shared keys inside a mask (masked tasks) */
   readonly maskBias: number;
+  /** pixels a mask grows by, and the width of its soft edge (masked tasks) */
+  readonly maskGrow: number;
+  readonly maskFeather: number;
 }
 
 function expect(ok: boolean, what: string, value: unknown): void {
@@ -68,5 +74,8 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   expect(Number.isInteger(seed) && seed >= 0, 'a non-negative integer for --seed', seed);
   const maskBias = o.maskBias ?? t.maskBias ?? FLOWEDIT_DEFAULTS.maskBias;
   expect(Number.isFinite(maskBias) && maskBias <= 0, 'a number ≤ 0 for --mask-bias', maskBias);
-  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed, maskBias };
+  const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
+  const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
+  checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
+  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather };
 }

@@ -60,12 +60,8 @@ export function swapSettings(
   prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
   o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
 ): SwapSettings {
-  const mask: MaskOptions = {
-    grow: o.mask?.grow ?? FLOWEDIT_DEFAULTS.maskGrow,
-    feather: o.mask?.feather ?? FLOWEDIT_DEFAULTS.maskFeather,
-    invert: o.mask?.invert ?? false,
-  };
-  return swapSettingsFrom(resolveSettings(manifest, 'swap', o), prompts, mask, o.overlap);
+  const r = resolveSettings(manifest, 'swap', { ...o, maskGrow: o.mask?.grow ?? o.maskGrow, maskFeather: o.mask?.feather ?? o.maskFeather });
+  return swapSettingsFrom(r, prompts, { grow: r.maskGrow, feather: r.maskFeather, invert: o.mask?.invert ?? false }, o.overlap);
 }
 
 export interface SwappedFrames {

@@ -9,6 +9,7 @@ import { encodeFrames } from '../../src/edit/latents.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { sampleLatent } from '../../src/edit/sample.js';
 import { swapLatent } from '../../src/edit/swap.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../src/edit/settings.js';
 import { swapClip, swapImage, swapSettings, type SwapSettings } from '../../src/edit/swap-jobs.js';
 import { readImage, resizeImage, type RgbImage } from '../../src/media/image.js';
 import { readMask, type Mask } from '../../src/media/mask.js';
@@ -158,4 +159,14 @@ test('swapSettings takes the pack\'s swap defaults, then flowedit\'s, then the c
   assert.deepEqual([o.maskBias, o.steps, o.mask.grow, o.sourcePrompt], [0, 3, 0, 'a red circle']);
   assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { maskBias: 2 }), /a number ≤ 0 for --mask-bias but received 2/);
   assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { mask: { feather: -1 } }), /--mask-feather but received -1/);
+});
+
+test('resolveSettings resolves the mask\'s grow and feather once, for every caller', () => {
+  const s = resolveSettings(tiny.manifest, 'swap', {});
+  assert.deepEqual([s.maskGrow, s.maskFeather], [FLOWEDIT_DEFAULTS.maskGrow, FLOWEDIT_DEFAULTS.maskFeather]);
+  const o = resolveSettings(tiny.manifest, 'swap', { maskGrow: 0, maskFeather: 3 });
+  assert.deepEqual([o.maskGrow, o.maskFeather], [0, 3]);
+  assert.throws(() => resolveSettings(tiny.manifest, 'swap', { maskGrow: -2 }), /non-negative number of pixels for --mask-grow but received -2/);
+  const viaSwap = swapSettings(tiny.manifest, { targetPrompt: 'x' }, { maskFeather: 1 });
+  assert.deepEqual(viaSwap.mask, { grow: FLOWEDIT_DEFAULTS.maskGrow, feather: 1, invert: false });
 });

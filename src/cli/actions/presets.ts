@@ -1,6 +1,6 @@
 import { listPresetNames, findPreset, builtinPresetDir } from '../../batch/presets.js';
 import { settingOptions } from '../../batch/recipe.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../edit/settings.js';
+import { resolveSettings } from '../../edit/settings.js';
 import type { ModelArgs } from '../options.js';
 import { resolvePack, userCheck } from './common.js';
 
@@ -27,13 +27,9 @@ export async function showPresetAction(a: ModelArgs & { preset: string }): Promi
     return 'flowedit default';
   };
   // the mask's settings matter to swap alone
-  const { maskBias, ...common } = settings;
+  const { maskBias, maskGrow, maskFeather, ...common } = settings;
   const values: [string, unknown][] = [['command', command], ...Object.entries(common)];
-  if (command === 'swap') {
-    values.push(['maskBias', maskBias]);
-    values.push(['maskGrow', preset.recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow]);
-    values.push(['maskFeather', preset.recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather]);
-  }
+  if (command === 'swap') values.push(['maskBias', maskBias], ['maskGrow', maskGrow], ['maskFeather', maskFeather]);
   const lines = values.map(([k, v]) => `  ${k.padEnd(12)} ${JSON.stringify(v).padEnd(14)} ${k === 'command' ? (preset.recipe.command ? 'preset' : 'default') : origin(k)}`);
   process.stdout.write(`${preset.name}: ${preset.description}\n  file ${preset.file}\n${lines.join('\n')}\n`);
 }

@@ -1,8 +1,8 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../edit/settings.js';
+import { resolveSettings } from '../../edit/settings.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import { assertMaskFrames, checkMaskOptions, type MaskOptions } from '../../media/mask.js';
+import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
@@ -32,12 +32,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
       { text: a['target-prompt'], what: '--target-prompt' },
     ]),
   );
-  const maskOptions: MaskOptions = {
-    grow: recipe.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow,
-    feather: recipe.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather,
-    invert: a['invert-mask'],
-  };
-  await userCheck(() => checkMaskOptions(maskOptions));
+  const maskOptions: MaskOptions = { grow: settings.maskGrow, feather: settings.maskFeather, invert: a['invert-mask'] };
   if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt: a['source-prompt'] ?? '', targetPrompt: a['target-prompt'], settings, mask: maskOptions })) return;
   // 2. the input and the mask, probed; their frame counts must agree
   const input = await inspectInput(a.input, a.ffmpeg);
