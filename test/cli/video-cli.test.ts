@@ -162,7 +162,8 @@ test('swap --help explains the mask and video options without loading a model', 
 test('swap on a still with a mask folder needs no ffmpeg', { timeout: 60_000 }, async () => {
   const folder = join(dir, 'mask-folder');
   await mkdir(folder, { recursive: true });
-  const m = new Float32Array(3 * 128 * 128).fill(-1).fill(1, 40 * 128, 90 * 128);
+  const m = new Float32Array(3 * 128 * 128).fill(-1);
+  for (let c = 0; c < 3; c++) m.fill(1, c * 128 * 128 + 40 * 128, c * 128 * 128 + 90 * 128); // white rows 40-89
   await writeFile(join(folder, '0001.png'), await encodePng({ width: 128, height: 128, data: m }));
   const out = join(dir, 'folder-swapped.png');
   // a --ffmpeg that does not run is refused whenever ffmpeg is asked for: here it must not be
