@@ -13,7 +13,7 @@ import { isDone, removeStaleTemps } from './sidecar.js';
 
 export interface ItemRunner {
   /** Makes the pending outputs of one item. */
-  run(item: PlannedItem, pending: readonly string[], hooks: { signal: AbortSignal; onProgress: (p: Progress) => void }): Promise<OutputDone[]>;
+  run(item: PlannedItem, pending: readonly string[], hooks: { signal: AbortSignal; onProgress: (p: Progress) => void; onWarning: (message: string) => void }): Promise<OutputDone[]>;
   /** false once the runner broke (its worker died): it is closed and replaced */
   readonly healthy: boolean;
   close(): Promise<void>;
@@ -48,6 +48,7 @@ export interface BatchReport {
 export type BatchEvent =
   | { readonly type: 'start'; readonly item: PlannedItem; readonly pending: readonly string[] }
   | { readonly type: 'progress'; readonly item: PlannedItem; readonly progress: Progress }
+  | { readonly type: 'warning'; readonly item: PlannedItem; readonly message: string }
   | { readonly type: 'finish'; readonly item: PlannedItem; readonly report: ItemReport };
 
 export interface RunBatchOptions {
@@ -103,7 +104,11 @@ export async function runBatch(plan: BatchPlan, o: RunBatchOptions): Promise<Bat
     try {
       runner = await acquire();
       o.onEvent?.({ type: 'start', item, pending });
-      await runner.run(item, pending, { signal, onProgress: (progress) => o.onEvent?.({ type: 'progress', item, progress }) });
+      await runner.run(item, pending, {
+        signal,
+        onProgress: (progress) => o.onEvent?.({ type: 'progress', item, progress }),
+        onWarning: (message) => o.onEvent?.({ type: 'warning', item, message }),
+      });
       return report(item, 'done', started);
     } catch (err) {
       if (signal.aborted) return report(item, 'cancelled', started, 'the batch was interrupted');

@@ -16,5 +16,6 @@ export type BatchParentMessage =
 export type BatchWorkerMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'progress'; readonly progress: Progress }
+  | { readonly type: 'warning'; readonly message: string }
   | { readonly type: 'done'; readonly outputs: OutputDone[] }
   | { readonly type: 'failed'; readonly message: string };

@@ -60,6 +60,7 @@ export async function startWorkerRunner(data: BatchWorkerData): Promise<ItemRunn
         };
         onMessage = (m) => {
           if (m.type === 'progress') hooks.onProgress(m.progress);
+          else if (m.type === 'warning') hooks.onWarning(m.message);
           else if (m.type === 'done') {
             settle();
             resolve(m.outputs);

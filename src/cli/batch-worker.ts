@@ -5,6 +5,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { executeItem } from '../batch/execute.js';
 import { loadPack, type LoadedPack } from '../model/pack.js';
+import type { Progress } from '../edit/progress.js';
 import type { BatchParentMessage, BatchWorkerData, BatchWorkerMessage } from './batch-job.js';
 
 const port = parentPort;
@@ -32,7 +33,8 @@ function serve(pack: LoadedPack, port: MessagePort): void {
       case 'run': {
         controller = new AbortController();
         const signal = controller.signal;
-        executeItem(pack, msg.item, msg.pending, { signal, onProgress: (progress) => send({ type: 'progress', progress }) }).then(
+        const hooks = { signal, onProgress: (progress: Progress) => send({ type: 'progress', progress }), onWarning: (message: string) => send({ type: 'warning', message }) };
+        executeItem(pack, msg.item, msg.pending, hooks).then(
           (outputs) => send({ type: 'done', outputs }),
           (err: Error) => send({ type: 'failed', message: signal.aborted ? 'cancelled' : err.message }),
         );

@@ -265,3 +265,15 @@ test('a pack that fails to load in the workers fails the batch with its reason i
   assert.match(r.stdout, /0 done, 0 skipped, 2 failed/);
   assert.match(r.stdout, /cannot load the model pack: Cannot load ONNX graph .*transformer\.onnx/);
 });
+
+test('warnings from a batch item reach the terminal, named by the item', { timeout: 120_000 }, async () => {
+  const small = new Float32Array(3 * 64 * 64).fill(-1);
+  for (let c = 0; c < 3; c++) small.fill(1, c * 64 * 64 + 20 * 64, c * 64 * 64 + 44 * 64); // white rows 20-43
+  await writeFile(join(dir, 'small-box.png'), await encodePng({ width: 64, height: 64, data: small }));
+  const file = join(dir, 'warned.yaml');
+  const item = ['  - id: scaled', '    input: circle.png', '    mask: small-box.png', '    sourcePrompt: a red circle on stripes', '    preset: swap-object'];
+  await writeFile(file, ['items:', ...item, '    targets: {blue: a blue square}', ''].join('\n'));
+  const r = await flowedit(['batch', file, '--out', join(dir, 'warned-out'), '--model', TINY, '--steps', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /flowedit: warning: scaled: The mask is 64x64 but the input is 128x128: the mask was scaled to fit/);
+});

@@ -96,6 +96,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
       onEvent: (e) => {
         if (e.type === 'start') started.add(e.item.id);
         if (e.type === 'finish') finished += 1;
+        if (e.type === 'warning') process.stderr.write(`flowedit: warning: ${e.item.id}: ${e.message}\n`);
         const line = eventLine(e, plan.items.length, finished, started);
         if (line && !a.quiet) process.stderr.write(line);
       },
