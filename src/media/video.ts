@@ -32,12 +32,24 @@ export interface VideoInfo {
   readonly rotation: number;
   readonly audio: boolean;
   readonly codec: string;
+  /** codecs of the audio streams, in stream order (empty without audio) */
+  readonly audioCodecs: readonly string[];
+  /** index of the video stream used (the first that is not cover art) among all the file's streams */
+  readonly stream: number;
 }
 
 /** A clip in memory: upright frames of one size and its frame rate. */
 export interface Clip {
   readonly frames: readonly RgbImage[];
   readonly rate: FrameRate;
+}
+
+/** Audio codecs an MP4 holds; a MOV also holds PCM, Matroska holds them all. Others are re-encoded to AAC. */
+const MP4_AUDIO = ['aac', 'mp3', 'alac', 'ac3', 'eac3', 'opus', 'flac'];
+
+function containerHoldsAudio(container: string, codec: string): boolean {
+  if (container === 'matroska') return true;
+  return MP4_AUDIO.includes(codec) || (container === 'mov' && codec.startsWith('pcm_'));
 }
 
 /** Output containers flowedit writes H.264 into. */
@@ -118,6 +130,7 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
   }
   if (!(frames > 0)) throw notVideo(path, 'it holds no video frames');
   const swap = rotation === 90 || rotation === 270;
+  const audioCodecs = data.streams.filter((s) => s.codec_type === 'audio').map((s) => String(s.codec_name ?? 'unknown'));
   return {
     path,
     width: swap ? height : width,
@@ -125,8 +138,10 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
     rate,
     frames,
     rotation,
-    audio: data.streams.some((s) => s.codec_type === 'audio'),
+    audio: audioCodecs.length > 0,
     codec: String(video.codec_name ?? 'unknown'),
+    audioCodecs,
+    stream: Number(video.index),
   };
 }
 
@@ -166,7 +181,7 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes every frame of the first video stream, upright, at its displayed size. Throws when
+ * Decodes every frame of the probed video stream (the first that is not cover art), upright, at its displayed size. Throws when
  * fewer frames decode than the file declares (a truncated or damaged file).
  */
 export async function readVideo(path: string, opts: DecodeOptions = {}): Promise<Clip & { info: VideoInfo }> {
@@ -187,7 +202,7 @@ export async function readVideo(path: string, opts: DecodeOptions = {}): Promise
     });
     const command = ffmpeg(path)
       .setFfmpegPath(tools.ffmpeg)
-      .outputOptions(['-map', '0:v:0', '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
+      .outputOptions(['-map', `0:${info.stream}`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
     const onAbort = () => command.kill('SIGKILL');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     command
@@ -214,7 +229,7 @@ export async function readVideo(path: string, opts: DecodeOptions = {}): Promise
 
 export interface EncodeOptions {
   readonly rate: FrameRate;
-  /** a file whose audio streams are copied unchanged into the output */
+  /** a file whose audio streams go into the output: copied when the container holds their codec, else as AAC */
   readonly audioFrom?: string;
   readonly tools?: FfmpegTools;
   readonly signal?: AbortSignal;
@@ -234,7 +249,8 @@ export function assertVideoOutputName(path: string): void {
 }
 
 /**
- * Encodes frames to H.264 (yuv420p) at `rate`, copying the audio of `audioFrom` unchanged. The
+ * Encodes frames to H.264 (yuv420p) at `rate`, with the audio of `audioFrom` (copied unchanged,
+ * or re-encoded to AAC when the container cannot hold its codec). The
  * file is written under a temporary name in the same folder and renamed when ffmpeg finishes, so
  * a failed or cancelled encode leaves nothing behind. Odd sizes are padded by one pixel
  * (yuv420p needs even sides), with a warning.
@@ -261,7 +277,19 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
     opts.onWarning?.(`${width}x${height} is not even on both sides, which H.264 yuv420p needs: the video is padded to ${width + (width % 2)}x${height + (height % 2)}`);
     video.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2');
   }
-  const audio = opts.audioFrom ? ['-map', '1:a?', '-c:a', 'copy'] : [];
+  // audio is copied unchanged when the container holds its codec, else re-encoded to AAC
+  const audioFrom = opts.audioFrom;
+  const audioCodecs = audioFrom
+    ? await probeVideo(audioFrom, tools).then(
+        (info) => info.audioCodecs,
+        (err: Error) => {
+          opts.onWarning?.(`the audio of ${audioFrom} cannot be read, so the video is written without it (${err.message})`);
+          return [];
+        },
+      )
+    : [];
+  const copy = audioCodecs.every((c) => containerHoldsAudio(container, c));
+  const audio = audioCodecs.length > 0 ? ['-map', '1:a', ...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k'])] : [];
   const mp4 = container === 'mp4' || container === 'mov' ? ['-movflags', '+faststart'] : [];
   const metadata = Object.entries(opts.metadata ?? {}).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
   const input = Readable.from(
@@ -275,7 +303,7 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
         .setFfmpegPath(tools.ffmpeg)
         .input(input)
         .inputOptions(['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate)]);
-      if (opts.audioFrom) command.input(opts.audioFrom);
+      if (audioFrom && audio.length > 0) command.input(audioFrom);
       command.outputOptions(['-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container]).output(tmp);
       const onAbort = () => command.kill('SIGKILL');
       opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -77,6 +77,19 @@ test('a clip with audio keeps its audio stream unchanged', { timeout: 60_000 }, 
   assert.deepEqual([p.width, p.height, p.frames, p.rate], [96, 64, 12, { num: 12, den: 1 }]);
 });
 
+test('audio an MP4 cannot hold (PCM from a MOV) is re-encoded to AAC; a MOV keeps it as it is', { timeout: 60_000 }, async () => {
+  const src = join(dir, 'pcm.mov');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=96x64:rate=12', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=22050', '-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'pcm_s16le', '-shortest', src]);
+  const clip = await readVideo(src, { tools });
+  assert.deepEqual(clip.info.audioCodecs, ['pcm_s16le']);
+  const mp4 = join(dir, 'pcm-out.mp4');
+  await writeVideo(mp4, clip.frames, { rate: clip.rate, audioFrom: src, tools });
+  assert.deepEqual((await probeVideo(mp4, tools)).audioCodecs, ['aac']);
+  const mov = join(dir, 'pcm-out.mov');
+  await writeVideo(mov, clip.frames, { rate: clip.rate, audioFrom: src, tools });
+  assert.deepEqual((await probeVideo(mov, tools)).audioCodecs, ['pcm_s16le']);
+});
+
 test('bad inputs: not a video, zero frames, truncated; an unwritable output leaves nothing', { timeout: 60_000 }, async () => {
   const text = join(dir, 'notes.mp4');
   await writeFile(text, 'just text, not a video');
