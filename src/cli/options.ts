@@ -80,7 +80,7 @@ export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
   return y
     .option('ffmpeg', {
       type: 'string',
-      describe: 'ffmpeg binary for clips (default: $FLOWEDIT_FFMPEG, then ffmpeg on PATH, then the one shipped with the npm package); ffprobe is taken from beside it',
+      describe: 'ffmpeg binary for clips, used alone when given (default: $FLOWEDIT_FFMPEG, then ffmpeg on PATH, then the one shipped with the npm package); ffprobe is taken from beside it',
       group: 'Video:',
     })
     .option('overlap', {
