@@ -120,18 +120,19 @@ export interface EditScore {
 /** Scores edited frames against the case's ground truth. */
 export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImage[]): EditScore & { centreError: number } {
   let right = true;
-  let err = 0;
+  const errors: number[] = [];
   frames.forEach((f, i) => {
     const chk = checkObject(ctx.world, labelPixels(ctx.world, f), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
     right &&= chk.right;
     const truth = checkObject(ctx.world, labelPixels(ctx.world, lc.truth[i]!), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
-    err += chk.centre && truth.centre ? Math.hypot(chk.centre[0] - truth.centre[0], chk.centre[1] - truth.centre[1]) : Infinity;
+    if (chk.right && truth.centre) errors.push(Math.hypot(chk.centre![0] - truth.centre[0], chk.centre![1] - truth.centre[1]));
   });
   return {
     right,
     psnrTruth: clipPsnr(frames, lc.truth),
     psnrBackground: clipPsnr(frames, lc.source, frames.map((_, i) => backgroundOf(lc, i))),
-    centreError: err / frames.length,
+    // centre error: mean over frames, only for an object right in every frame (else NaN)
+    centreError: right ? mean(errors) : NaN,
   };
 }
 

@@ -14,11 +14,22 @@ export interface Row {
   readonly met?: boolean | null;
 }
 
+/** PSNR above this is an exact match (the MSE floor of 1e-12 gives 126 dB). */
+const EXACT_DB = 100;
+
 const fmt = (v: number | null, unit: string) =>
-  v === null || Number.isNaN(v) ? '—' : unit === '%' ? `${(100 * v).toFixed(0)}%` : unit === 's' ? `${v.toFixed(2)} s` : v.toFixed(2);
+  v === null || Number.isNaN(v)
+    ? '—'
+    : unit === '%'
+      ? `${(100 * v).toFixed(0)}%`
+      : unit === 's'
+        ? `${v.toFixed(2)} s`
+        : unit === 'dB' && v > EXACT_DB
+          ? 'exact'
+          : v.toFixed(2);
 
 export function unitOf(metric: string): string {
-  return metric.includes('share') ? '%' : metric.includes('time') ? 's' : 'dB';
+  return metric.includes('share') ? '%' : metric.includes('time') ? 's' : metric.includes('px') ? 'px' : 'dB';
 }
 
 export function formatTable(rows: readonly Row[]): string {
