@@ -4,6 +4,7 @@
  * swap defaults. Outside the applied mask (coverage exactly 0) the output is compared with the
  * source before any encoding; inside, the new object with the ground truth (metrics.ts).
  */
+import { maskFrame } from '../../src/media/mask.js';
 import { swapFrames, swapSettings } from '../../src/index.js';
 import { binary, clipPsnr, union } from './metrics.js';
 import { scoreEdit, type Context } from './sections.js';
@@ -18,10 +19,7 @@ export async function swap(ctx: Context): Promise<Row[]> {
     const frames = lc.source.map((_, f) => Float32Array.from(union(binary(lc.sourceMask[f]!), binary(lc.truthMask[f]!))));
     const s = swapSettings(ctx.pack.manifest, { sourcePrompt: lc.caption, targetPrompt: lc.targetCaption });
     const out = await swapFrames(ctx.pack, lc.source, { width, height, frames }, s);
-    const outside = out.frames.map((_, f) => {
-      const m = out.mask.frames.length === 1 ? out.mask.frames[0]! : out.mask.frames[f]!;
-      return Uint8Array.from(m, (v) => (v === 0 ? 1 : 0));
-    });
+    const outside = out.frames.map((_, f) => Uint8Array.from(maskFrame(out.mask, f), (v) => (v === 0 ? 1 : 0)));
     return { ...scoreEdit(ctx, lc, out.frames), outside: clipPsnr(out.frames, lc.source, outside) };
   };
   const s = [];

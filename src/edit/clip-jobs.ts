@@ -10,10 +10,9 @@ import { planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../
 import type { RgbImage } from '../media/image.js';
 import { readVideo, type FrameRate } from '../media/video.js';
 import type { LoadedPack } from '../model/pack.js';
-import { flowEditVersion } from '../version.js';
 import { editLatent, type EditSettings } from './edit.js';
 import { assertSameModel } from './image-jobs.js';
-import { inversionsOf, type InversionFile } from './inversion-file.js';
+import { inversionHeader, inversionsOf, type InversionFile } from './inversion-file.js';
 import { invertLatent, type InvertSettings, type LatentInversion } from './invert.js';
 import { clipLatentShape, decodeFrames, encodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from './progress.js';
@@ -148,19 +147,12 @@ export async function invertClip(pack: LoadedPack, path: string, s: InvertClipSe
   const ci = await invertFrames(pack, clip.frames, s, run);
   const first = ci.inversions[0]!;
   return {
-    header: {
-      format: 'flowedit.inversion',
-      version: 1,
-      flowedit: flowEditVersion(),
-      modelId: pack.manifest.id,
-      settings: first.settings,
-      ts: first.ts,
-      latentShape: first.latentShape,
+    header: inversionHeader(pack.manifest.id, first, {
       source: { path, sha256: await sha256File(path), width: clip.info.width, height: clip.info.height },
       fit: ci.fit,
       calls: ci.calls,
       clip: { frames: ci.frames, rate: clip.rate, windows: ci.windows },
-    },
+    }),
     inversion: first,
     windows: ci.inversions,
   };

@@ -7,9 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { fitImage, planFit, restoreImage, type FitMode } from '../media/fit.js';
 import { readImage, type RgbImage } from '../media/image.js';
 import type { LoadedPack } from '../model/pack.js';
-import { flowEditVersion } from '../version.js';
 import { editLatent, type EditSettings } from './edit.js';
-import type { InversionFile, InversionHeader } from './inversion-file.js';
+import { inversionHeader, type InversionFile, type InversionHeader } from './inversion-file.js';
 import { invertLatent, type InvertSettings } from './invert.js';
 import { decodeImage, encodeImage, latentShapeFor } from './latents.js';
 import type { RunOptions } from './progress.js';
@@ -40,18 +39,11 @@ export async function invertImage(pack: LoadedPack, path: string, s: InvertImage
   // 3. invert under the source condition, guidance off
   const inversion = await invertLatent(pack, z0, { sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver }, run);
   return {
-    header: {
-      format: 'flowedit.inversion',
-      version: 1,
-      flowedit: flowEditVersion(),
-      modelId: pack.manifest.id,
-      settings: inversion.settings,
-      ts: inversion.ts,
-      latentShape: inversion.latentShape,
+    header: inversionHeader(pack.manifest.id, inversion, {
       source: { path, sha256: createHash('sha256').update(bytes).digest('hex'), width: source.width, height: source.height },
       fit,
       calls: inversion.calls,
-    },
+    }),
     inversion,
   };
 }

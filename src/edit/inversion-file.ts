@@ -13,6 +13,7 @@ import { open, readFile } from 'node:fs/promises';
 import type { FitPlan } from '../media/fit.js';
 import { sizeOf } from '../media/tensor.js';
 import type { InvertSettings, LatentInversion } from './invert.js';
+import { flowEditVersion } from '../version.js';
 import type { ClipWindow } from './windows.js';
 
 const MAGIC = 'FLOWINV1';
@@ -43,6 +44,24 @@ export interface InversionFile {
   readonly inversion: LatentInversion;
   /** a clip's inversions, one per window of header.clip.windows */
   readonly windows?: readonly LatentInversion[];
+}
+
+/** The header of an inversion made now by this flowedit: settings, schedule and shape from `first` (a still's, or a clip's first window). */
+export function inversionHeader(
+  modelId: string,
+  first: LatentInversion,
+  rest: Pick<InversionHeader, 'source' | 'fit' | 'calls' | 'clip'>,
+): InversionHeader {
+  return {
+    format: 'flowedit.inversion',
+    version: 1,
+    flowedit: flowEditVersion(),
+    modelId,
+    settings: first.settings,
+    ts: first.ts,
+    latentShape: first.latentShape,
+    ...rest,
+  };
 }
 
 /** Latents stored per window: steps + 1. Windows: 1 for a still. */

@@ -180,6 +180,16 @@ export interface DecodeOptions {
   readonly info?: VideoInfo;
 }
 
+/** Kills ffmpeg when the signal aborts, also if it aborted before ffmpeg started; returns the cleanup. */
+function killOnAbort(command: ReturnType<typeof ffmpeg>, signal: AbortSignal | undefined): () => void {
+  const onAbort = () => command.kill('SIGKILL');
+  signal?.addEventListener('abort', onAbort, { once: true });
+  command.on('start', () => {
+    if (signal?.aborted) onAbort(); // aborted before ffmpeg existed to be killed
+  });
+  return () => signal?.removeEventListener('abort', onAbort);
+}
+
 /**
  * Decodes every frame of the probed video stream (the first that is not cover art), upright, at its displayed size. Throws when
  * fewer frames decode than the file declares (a truncated or damaged file).
@@ -203,18 +213,14 @@ export async function readVideo(path: string, opts: DecodeOptions = {}): Promise
     const command = ffmpeg(path)
       .setFfmpegPath(tools.ffmpeg)
       .outputOptions(['-map', `0:${info.stream}`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
-    const onAbort = () => command.kill('SIGKILL');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const release = killOnAbort(command, opts.signal);
     command
-      .on('start', () => {
-        if (opts.signal?.aborted) onAbort(); // aborted before ffmpeg existed to be killed
-      })
       .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
-        opts.signal?.removeEventListener('abort', onAbort);
+        release();
         reject(opts.signal?.aborted ? opts.signal.reason : notVideo(path, `ffmpeg could not decode it${tail(stderr)}`));
       })
       .on('end', () => {
-        opts.signal?.removeEventListener('abort', onAbort);
+        release();
         resolvePromise();
       })
       .pipe(out, { end: true });
@@ -305,18 +311,14 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
         .inputOptions(['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate)]);
       if (audioFrom && audio.length > 0) command.input(audioFrom);
       command.outputOptions(['-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container]).output(tmp);
-      const onAbort = () => command.kill('SIGKILL');
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const release = killOnAbort(command, opts.signal);
       command
-        .on('start', () => {
-          if (opts.signal?.aborted) onAbort(); // aborted before ffmpeg existed to be killed
-        })
         .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
-          opts.signal?.removeEventListener('abort', onAbort);
+          release();
           reject(opts.signal?.aborted ? opts.signal.reason : new Error(`Cannot write ${path}: ffmpeg failed${tail(stderr) || `: ${err.message}`}`));
         })
         .on('end', () => {
-          opts.signal?.removeEventListener('abort', onAbort);
+          release();
           resolvePromise();
         })
         .run();
