@@ -196,6 +196,16 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
+def dit_lr(args, step: int, elapsed: float) -> float:
+    """Linear warm-up over the first steps; with --lr-schedule cosine, a cosine decay to
+    lr · lr_floor over this run's wall-clock budget (a resumed run decays over its own budget)."""
+    lr = args.lr * min(1.0, (step + 1) / args.warmup)
+    if args.lr_schedule == "cosine" and args.dit_minutes < 1e8:
+        frac = min(1.0, elapsed / (args.dit_minutes * 60))
+        lr *= args.lr_floor + (1 - args.lr_floor) * 0.5 * (1 + math.cos(math.pi * frac))
+    return lr
+
+
 def train_dit(args, cfg, models, stats, dev) -> None:
     path = os.path.join(args.run, "dit.pt")
     dit, te, vae = models.transformer.to(dev).train(), models.text_encoder.to(dev).train(), models.vae.to(dev).eval()
@@ -245,7 +255,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         tt = t.view(b, 1, 1, 1, 1)
         xt = (1 - tt) * x0 + tt * eps  # [B, C, F, H', W']
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / args.warmup)
+            g["lr"] = dit_lr(args, step, time.time() - start)
         v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
         loss = F.mse_loss(v, eps - x0)
         opt.zero_grad(set_to_none=True)
@@ -313,6 +323,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--clip-frames", default="5,9,17")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: decay over --dit-minutes of this run")
+    p.add_argument("--lr-floor", type=float, default=0.1, help="cosine: final lr as a share of --lr")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
