@@ -4,14 +4,15 @@
  * Precedence per item: flowedit's defaults < pack defaults < preset < item < command-line flag.
  */
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { planSharing } from '../attention/plan.js';
 import { assertEditable } from '../edit/edit.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertPromptsFit } from '../edit/velocity.js';
-import { isMaskImagePath, type MaskOptions } from '../media/mask.js';
-import { isVideoPath } from '../media/video.js';
+import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
+import { assertMaskFrames, isMaskImagePath, maskFrameCount, type MaskOptions } from '../media/mask.js';
+import { isVideoPath, probeVideo } from '../media/video.js';
 import type { PackInfo } from '../model/pack.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
 import { findPreset, type Preset } from './presets.js';
@@ -35,8 +36,8 @@ export interface PlannedOutput {
   readonly code: string;
   /** edit, swap: the target prompt; reconstruct: none */
   readonly targetPrompt?: string;
-  /** absolute paths inside the output folder */
-  readonly png: string;
+  /** absolute paths inside the output folder: a PNG for a still, an MP4 for a clip */
+  readonly file: string;
   readonly sidecar: string;
   /** hash of everything that decides the output's bytes; a changed key means redo */
   readonly key: string;
@@ -49,6 +50,10 @@ export interface PlannedItem {
   readonly command: BatchCommand;
   readonly input: string;
   readonly inputSha256: string;
+  /** the input is a clip: its frame count (outputs are MP4 files at its size, rate and frame count) */
+  readonly clip?: { readonly frames: number };
+  /** ffmpeg and ffprobe, for items with a clip or a mask video */
+  readonly tools?: FfmpegTools;
   /** swap: the mask (white = edit), its hash, and how it is grown and feathered */
   readonly mask?: string;
   readonly maskSha256?: string;
@@ -73,6 +78,8 @@ export interface PlanOptions {
   readonly batchSeed: number;
   /** settings given on the command line: they win over presets and items */
   readonly flags: Recipe;
+  /** the ffmpeg binary for clips (default: found as flowedit finds it) */
+  readonly ffmpeg?: string;
 }
 
 async function fileSha256(path: string, what: string): Promise<string> {
@@ -95,6 +102,26 @@ export function insideOutDir(outDir: string, name: string): string {
   return path;
 }
 
+/** SHA-256 of a mask folder: each image's name and bytes, in name order. */
+async function folderSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const name of (await readdir(path)).filter(isMaskImagePath).sort()) {
+    hash.update(name).update(await fileSha256(join(path, name), 'Mask frame'));
+  }
+  return hash.digest('hex');
+}
+
+/** The mask's hash and frame count; a folder or video mask only for clips. */
+async function planMask(path: string, clip: boolean, tools: () => Promise<FfmpegTools>): Promise<{ sha256: string; frames: number }> {
+  const st = await stat(path).catch(() => null);
+  if (!st) throw new Error(`Mask not found: ${path}`);
+  const perFrame = st.isDirectory() || isVideoPath(path);
+  if (!perFrame && !isMaskImagePath(path)) throw new Error(`mask ${path}: expected an image (PNG, JPEG, WebP, BMP or TIFF), or for a clip a folder of per-frame images or a mask video`);
+  if (perFrame && !clip) throw new Error(`mask ${path} has a mask per frame, but the input is a still: give one mask image`);
+  const frames = await maskFrameCount(path, isVideoPath(path) ? await tools() : undefined);
+  return { sha256: st.isDirectory() ? await folderSha256(path) : await fileSha256(path, 'Mask'), frames };
+}
+
 function outputKey(fields: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
@@ -106,14 +133,17 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   const command = recipe.command ?? 'edit';
   const kind = BATCH_COMMANDS[command];
   if (!kind) throw new Error(`command "${command}"${preset ? ` (from preset ${preset.name})` : ''} cannot run in a batch; batch runs ${Object.keys(BATCH_COMMANDS).join(' and ')} items`);
-  // 2. files: the input, and the mask for a swap
-  if (isVideoPath(item.input)) throw new Error(`${item.input} is a clip; batch runs stills only: run flowedit ${command} on the clip itself`);
+  // 2. files: the input (a still, or a clip probed for its frames), and the mask for a swap
   const inputSha256 = await fileSha256(item.input, 'Input');
+  const isClip = isVideoPath(item.input);
+  const tools = () => ffmpegFor(o.ffmpeg);
+  const clip = isClip ? { frames: (await probeVideo(item.input, await tools())).frames } : undefined;
   let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
-    if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image, white where the edit goes');
-    if (!isMaskImagePath(item.mask)) throw new Error(`mask ${item.mask}: batch swaps take one mask image (PNG, JPEG, WebP, BMP or TIFF); run flowedit swap for per-frame masks`);
-    mask = { path: item.mask, sha256: await fileSha256(item.mask, 'Mask') };
+    if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image (or for a clip, a folder of per-frame images or a mask video), white where the edit goes');
+    const m = await planMask(item.mask, isClip, tools);
+    assertMaskFrames(m.frames, clip?.frames ?? 1);
+    mask = { path: item.mask, sha256: m.sha256 };
   } else if (item.mask !== undefined) {
     await fileSha256(item.mask, 'Mask');
     throw new Error(`command "${command}" takes no mask (masks are for swap); remove "mask" or choose a swap preset`);
@@ -130,7 +160,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   const maskOptions: MaskOptions | undefined = mask ? { grow: settings.maskGrow, feather: settings.maskFeather, invert: false } : undefined;
   // 4. outputs: deterministic names inside the output folder
   const outputs = kind.outputs(item).map((t): PlannedOutput => {
-    const png = insideOutDir(o.outDir, `${item.id}-${t.code}.png`);
+    const file = insideOutDir(o.outDir, `${item.id}-${t.code}${clip ? '.mp4' : '.png'}`);
     const key = outputKey({
       command,
       model: pack.manifest.id,
@@ -140,7 +170,7 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
       settings,
       ...(mask ? { maskSha256: mask.sha256, mask: maskOptions } : {}),
     });
-    return { code: t.code, ...(targeted ? { targetPrompt: t.prompt } : {}), png, sidecar: png.replace(/\.png$/, '.json'), key };
+    return { code: t.code, ...(targeted ? { targetPrompt: t.prompt } : {}), file, sidecar: file.replace(/\.(png|mp4)$/, '.json'), key };
   });
   return {
     index: item.index,
@@ -149,12 +179,22 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
     command: command as BatchCommand,
     input: item.input,
     inputSha256,
+    ...(clip ? { clip } : {}),
+    ...(clip || (mask && isVideoPath(mask.path)) ? { tools: await tools() } : {}),
     ...(mask && maskOptions ? { mask: mask.path, maskSha256: mask.sha256, maskOptions } : {}),
     sourcePrompt: item.sourcePrompt,
     ...(preset ? { preset: preset.name } : {}),
     settings,
     outputs,
   };
+}
+
+/** ffmpeg, found once per process (and per --ffmpeg value). */
+const ffmpegCache = new Map<string, Promise<FfmpegTools>>();
+function ffmpegFor(explicit: string | undefined): Promise<FfmpegTools> {
+  const k = explicit ?? '';
+  if (!ffmpegCache.has(k)) ffmpegCache.set(k, findFfmpeg(explicit));
+  return ffmpegCache.get(k)!;
 }
 
 /** Plans every item; throws one error listing every problem when any item is invalid. */
@@ -177,9 +217,9 @@ export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptio
   const owners = new Map<string, string>();
   for (const item of items) {
     for (const out of item.outputs) {
-      const other = owners.get(out.png);
-      if (other) problems.push(`${item.label}: writes ${relative(outDir, out.png)}, as ${other} does; give the items distinct ids`);
-      else owners.set(out.png, item.label);
+      const other = owners.get(out.file);
+      if (other) problems.push(`${item.label}: writes ${relative(outDir, out.file)}, as ${other} does; give the items distinct ids`);
+      else owners.set(out.file, item.label);
     }
   }
   if (problems.length > 0) {

@@ -88,7 +88,7 @@ export async function runBatch(plan: BatchPlan, o: RunBatchOptions): Promise<Bat
       status,
       ...(reason !== undefined ? { reason } : {}),
       seed: item.settings.seed,
-      outputs: item.outputs.map((out) => relative(plan.outDir, out.png)),
+      outputs: item.outputs.map((out) => relative(plan.outDir, out.file)),
       seconds: Math.round((performance.now() - started) / 10) / 100,
     };
     o.onEvent?.({ type: 'finish', item, report: r });

@@ -1,6 +1,6 @@
 /**
  * Sidecars: `<name>.json` beside each batch output, recording what made it. An output counts as
- * done when its sidecar's key matches the plan and the PNG's hash matches the sidecar, so a
+ * done when its sidecar's key matches the plan and the output's hash matches the sidecar, so a
  * re-run skips finished work, redoes changed settings, and never trusts a damaged file.
  */
 import { createHash } from 'node:crypto';
@@ -36,7 +36,7 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export function makeSidecar(item: PlannedItem, out: PlannedOutput, model: string, flowedit: string, png: Uint8Array): Sidecar {
+export function makeSidecar(item: PlannedItem, out: PlannedOutput, model: string, flowedit: string, output: Uint8Array): Sidecar {
   return {
     format: 'flowedit.batch-output',
     version: 1,
@@ -56,8 +56,8 @@ export function makeSidecar(item: PlannedItem, out: PlannedOutput, model: string
     targetPrompt: out.targetPrompt ?? null,
     seed: item.settings.seed,
     settings: item.settings,
-    output: basename(out.png),
-    outputSha256: sha256(png),
+    output: basename(out.file),
+    outputSha256: sha256(output),
   };
 }
 
@@ -65,7 +65,7 @@ export async function writeSidecar(path: string, sidecar: Sidecar): Promise<void
   await writeFileAtomic(path, Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`));
 }
 
-/** Whether `out` is finished: sidecar present with the planned key, PNG present with the recorded hash. */
+/** Whether `out` is finished: sidecar present with the planned key, output present with the recorded hash. */
 export async function isDone(out: PlannedOutput): Promise<boolean> {
   const text = await readFile(out.sidecar, 'utf8').catch(() => null);
   if (text === null) return false;
@@ -76,8 +76,8 @@ export async function isDone(out: PlannedOutput): Promise<boolean> {
     return false;
   }
   if (sidecar.format !== 'flowedit.batch-output' || sidecar.key !== out.key) return false;
-  const png = await readFile(out.png).catch(() => null);
-  return png !== null && sha256(png) === sidecar.outputSha256;
+  const bytes = await readFile(out.file).catch(() => null);
+  return bytes !== null && sha256(bytes) === sidecar.outputSha256;
 }
 
 /**
@@ -86,6 +86,6 @@ export async function isDone(out: PlannedOutput): Promise<boolean> {
  */
 export async function removeStaleTemps(outputs: readonly PlannedOutput[]): Promise<number> {
   let removed = 0;
-  for (const path of new Set(outputs.flatMap((o) => [o.png, o.sidecar]))) removed += await removeTempFiles(path);
+  for (const path of new Set(outputs.flatMap((o) => [o.file, o.sidecar]))) removed += await removeTempFiles(path);
   return removed;
 }

@@ -76,13 +76,17 @@ export interface VideoArgs {
   overlap: number | undefined;
 }
 
+/** --ffmpeg alone (batch takes it without --overlap). */
+export function withFfmpegOption<T>(y: Argv<T>): Argv<T & Pick<VideoArgs, 'ffmpeg'>> {
+  return y.option('ffmpeg', {
+    type: 'string',
+    describe: 'ffmpeg binary for clips, used alone when given (default: $FLOWEDIT_FFMPEG, then ffmpeg on PATH, then the one shipped with the npm package); ffprobe is taken from beside it',
+    group: 'Video:',
+  }) as Argv<T & Pick<VideoArgs, 'ffmpeg'>>;
+}
+
 export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
-  return y
-    .option('ffmpeg', {
-      type: 'string',
-      describe: 'ffmpeg binary for clips, used alone when given (default: $FLOWEDIT_FFMPEG, then ffmpeg on PATH, then the one shipped with the npm package); ffprobe is taken from beside it',
-      group: 'Video:',
-    })
+  return withFfmpegOption(y)
     .option('overlap', {
       type: 'number',
       describe: 'frames shared by neighbouring windows when a clip is longer than one model pass (cross-faded; default a quarter window)',

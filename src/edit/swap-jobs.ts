@@ -1,6 +1,7 @@
 /**
  * The swap use case on stills and clips held in memory: prepare the mask (align, grow, feather),
- * fit, invert each window, swap inside the mask on the latent grid, decode, cross-fade windows,
+ * fit, invert each window (once for any number of target prompts), swap inside the mask on the
+ * latent grid, decode, cross-fade windows,
  * restore the source size, and blend in pixel space so that where the mask is 0 every pixel is
  * exactly the source's (a VAE round trip alone would change them).
  */
@@ -11,6 +12,7 @@ import { blendMasked, checkMaskOptions, maskFrame, prepareMask, type Mask, type 
 import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { SolverName } from '../solvers/index.js';
+import type { LatentInversion } from './invert.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, restoreFrames, type ClipFrames } from './clip-jobs.js';
 import { decodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from './progress.js';
@@ -86,11 +88,36 @@ async function fitMaskPlane(m: Float32Array, width: number, height: number, plan
 }
 
 /**
- * Swaps what the mask covers in `frames` (one still, or a clip's frames) for the target prompt.
- * The mask may be one still for every frame or one plane per frame; a mask of another size is
- * scaled, with a warning through run.onWarning.
+ * A swap's source side, shared by every target prompt: the mask as applied, the frames and mask
+ * at the working size, and each window's inversion with its whole trajectory.
  */
-export async function swapFrames(pack: LoadedPack, frames: readonly RgbImage[], mask: Mask, s: SwapSettings, run: RunOptions = {}): Promise<SwappedFrames> {
+export interface PreparedSwap {
+  /** the source frames, at the source size */
+  readonly frames: readonly RgbImage[];
+  /** the mask as applied: aligned, grown and feathered, at the source size */
+  readonly mask: Mask;
+  readonly fit: FitPlan;
+  readonly windows: readonly ClipWindow[];
+  /** mask planes at the working size: one for every frame, or one per frame */
+  readonly workMask: readonly Float32Array[];
+  readonly inversions: readonly LatentInversion[];
+  /** model calls of the inversions */
+  readonly calls: number;
+}
+
+/**
+ * Prepares a swap of `frames` (one still, or a clip's frames): aligns and shapes the mask, fits
+ * frames and mask to the working size and inverts each window under the source prompt. The mask
+ * may be one still for every frame or one plane per frame; a mask of another size is scaled, with
+ * a warning through run.onWarning.
+ */
+export async function prepareSwap(
+  pack: LoadedPack,
+  frames: readonly RgbImage[],
+  mask: Mask,
+  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'fit' | 'mask' | 'overlap'>,
+  run: RunOptions = {},
+): Promise<PreparedSwap> {
   // 1. align and shape the mask at the source size; fit frames and mask to the working size
   const { width, height } = frameSize(frames);
   const applied = prepareMask(mask, { width, height, frames: frames.length }, s.mask, run.onWarning);
@@ -100,25 +127,35 @@ export async function swapFrames(pack: LoadedPack, frames: readonly RgbImage[], 
   const workMask = await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit)));
   // 2. invert each window under the source condition, keeping the whole trajectory
   const inversions = await invertWindows(pack, work, windows, s, run);
-  let calls = inversions.reduce((n, v) => n + v.calls, 0);
-  // 3. swap inside the mask on each window's latent grid, then decode
+  return { frames, mask: applied, fit, windows, workMask, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
+}
+
+/** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */
+export async function swapPrepared(pack: LoadedPack, p: PreparedSwap, s: SwapLatentSettings, run: RunOptions = {}): Promise<SwappedFrames> {
+  // 1. swap inside the mask on each window's latent grid, then decode
   const geometry = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
   const outputs: RgbImage[][] = [];
-  for (const [i, w] of windows.entries()) {
-    const r = inWindow(run, i, windows.length);
-    const inv = inversions[i]!;
-    const planes = workMask.length === 1 ? workMask : windowFrames(workMask, w);
-    const m = latentMask(planes, fit.workWidth, fit.workHeight, w.padded, inv.latentShape, geometry); // [F', H', W']
+  let calls = p.calls;
+  for (const [i, w] of p.windows.entries()) {
+    const r = inWindow(run, i, p.windows.length);
+    const inv = p.inversions[i]!;
+    const planes = p.workMask.length === 1 ? p.workMask : windowFrames(p.workMask, w);
+    const m = latentMask(planes, p.fit.workWidth, p.fit.workHeight, w.padded, inv.latentShape, geometry); // [F', H', W']
     const swapped = await swapLatent(pack, inv, m, s, r);
     calls += swapped.calls;
     r.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
     outputs.push(await decodeFrames(pack, swapped.z));
     r.onProgress?.({ phase: 'decode', step: 1, steps: 1 });
   }
-  // 4. join the windows, restore the source size, and keep the source wherever the mask is 0
-  const edited = await restoreFrames(crossFade(windows, outputs, frames.length), fit);
-  const out = edited.map((e, f) => blendMasked(frames[f]!, e, maskFrame(applied, f)));
-  return { frames: out, mask: applied, windows, calls };
+  // 2. join the windows, restore the source size, and keep the source wherever the mask is 0
+  const edited = await restoreFrames(crossFade(p.windows, outputs, p.frames.length), p.fit);
+  const out = edited.map((e, f) => blendMasked(p.frames[f]!, e, maskFrame(p.mask, f)));
+  return { frames: out, mask: p.mask, windows: p.windows, calls };
+}
+
+/** Swaps what the mask covers in `frames` (one still, or a clip's frames) for the target prompt. */
+export async function swapFrames(pack: LoadedPack, frames: readonly RgbImage[], mask: Mask, s: SwapSettings, run: RunOptions = {}): Promise<SwappedFrames> {
+  return swapPrepared(pack, await prepareSwap(pack, frames, mask, s, run), s, run);
 }
 
 /** Swaps inside the mask of one still. */

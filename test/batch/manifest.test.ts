@@ -40,9 +40,11 @@ test('YAML and JSON Lines manifests read the same items, paths relative to the m
   assert.throws(() => parseManifest('items: []\n', 'm.yaml'), /m\.yaml lists no items/);
 });
 
-test('validation reports every bad item at once: missing input, bad mask path, unknown preset, escaping or clashing outputs', async () => {
+test('validation reports every bad item at once: missing input, bad mask path, unknown preset, escaping or clashing outputs, broken clips, per-frame masks on stills', async () => {
   const dir = await fixture();
   const file = join(dir, 'm.yaml');
+  await writeFile(join(dir, 'in/clip.mp4'), 'not a video');
+  await writeFile(join(dir, 'in/mask.mp4'), 'not a video either');
   await writeFile(
     file,
     [
@@ -98,8 +100,8 @@ test('validation reports every bad item at once: missing input, bad mask path, u
   assert.match(m, /item 6 \(circle\): writes circle-blue\.png, as item 1 \(circle\) does; give the items distinct ids/);
   assert.match(m, /item 7 \(swapped\): command "swap" needs "mask"/);
   assert.match(m, /item 8 \(rec\): command "reconstruct" takes no targets/);
-  assert.match(m, /item 9 \(film\): .*clip\.mp4 is a clip; batch runs stills only: run flowedit edit on the clip itself/);
-  assert.match(m, /item 10 \(swap-clip-mask\): mask .*mask\.mp4: batch swaps take one mask image/);
+  assert.match(m, /item 9 \(film\): Cannot read .*clip\.mp4 as a video/);
+  assert.match(m, /item 10 \(swap-clip-mask\): mask .*mask\.mp4 has a mask per frame, but the input is a still: give one mask image/);
   assert.doesNotMatch(m, /- item 1 /, 'the good item is not a problem');
 });
 
@@ -117,7 +119,7 @@ test('a valid plan: preset < item < flag, seeds from the batch seed, names insid
   assert.equal(a!.settings.steps, 12, 'preset over pack default (8)');
   assert.equal(a!.settings.guidance, 3.5, 'item over preset (2.5)');
   assert.equal(a!.settings.solver, 'euler', 'flag over item (midpoint) and preset (fireflow)');
-  assert.equal(a!.outputs[0]!.png, join(out, 'shapes', 'circle-blue.png'));
+  assert.equal(a!.outputs[0]!.file, join(out, 'shapes', 'circle-blue.png'));
   assert.equal(a!.outputs[0]!.sidecar, join(out, 'shapes', 'circle-blue.json'));
   assert.equal(b!.settings.seed, 9, 'an explicit seed wins');
   const again = await planBatch(await readManifest(file), pack, { outDir: out, batchSeed: 2, flags: { solver: 'euler' } });

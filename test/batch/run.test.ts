@@ -18,7 +18,7 @@ async function plan(n: number): Promise<BatchPlan> {
     inputSha256: '0',
     sourcePrompt: '',
     settings: { ...FLOWEDIT_DEFAULTS, shareLayers: [1] },
-    outputs: [{ code: 'x', targetPrompt: 'x', png: join(outDir, `item${i}-x.png`), sidecar: join(outDir, `item${i}-x.json`), key: 'k' }],
+    outputs: [{ code: 'x', targetPrompt: 'x', file: join(outDir, `item${i}-x.png`), sidecar: join(outDir, `item${i}-x.json`), key: 'k' }],
   }));
   return { manifest: 'm.yaml', outDir, model: 'fake', packDir: '', batchSeed: 0, items };
 }

@@ -9,10 +9,10 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
 import { EXIT, UserError } from '../errors.js';
-import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { checkOutput, checkThreads, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
 
-export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, PresetArgs {
+export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, PresetArgs, Pick<VideoArgs, 'ffmpeg'> {
   manifest: string;
   out: string;
   concurrency: number;
@@ -30,7 +30,7 @@ function planConfig(plan: BatchPlan): Record<string, unknown> {
       input: i.input,
       sourcePrompt: i.sourcePrompt,
       settings: i.settings,
-      outputs: i.outputs.map((o) => ({ file: relative(plan.outDir, o.png), ...(o.targetPrompt !== undefined ? { targetPrompt: o.targetPrompt } : {}) })),
+      outputs: i.outputs.map((o) => ({ file: relative(plan.outDir, o.file), ...(o.targetPrompt !== undefined ? { targetPrompt: o.targetPrompt } : {}) })),
     })),
   };
 }
@@ -62,7 +62,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   const cliPreset = a.preset !== undefined && looksLikePath(a.preset) ? resolve(a.preset) : a.preset;
   const items = manifest.items.map((i) => (i.preset === undefined && cliPreset !== undefined ? { ...i, preset: cliPreset } : i));
   const flags = await userCheck(() => ({ ...flagRecipe(a), seed: undefined }));
-  const plan = await userCheck(() => planBatch({ ...manifest, items }, pack, { outDir: a.out, batchSeed, flags }));
+  const plan = await userCheck(() => planBatch({ ...manifest, items }, pack, { outDir: a.out, batchSeed, flags, ...(a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {}) }));
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
   await checkOutput(reportPath(plan.outDir));

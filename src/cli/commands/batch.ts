@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { withEditOptions, withFfmpegOption, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -7,14 +7,14 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   describe:
     'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
   builder: (y) =>
-    withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y))))
+    withFfmpegOption(withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y)))))
       .positional('manifest', {
         type: 'string',
         demandOption: true,
         describe:
-          'items with input (a still), sourcePrompt, targets {code: prompt}, optional id, mask (one image, for swap presets), preset and settings; paths are relative to the manifest',
+          'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), preset and settings; paths are relative to the manifest',
       })
-      .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png (stills) or .mp4 (clips) plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
       .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })
       .option('seed', { type: 'number', describe: 'batch seed: each item\'s seed is derived from it and the item id (default 0)', group: 'Sampling:' })
       .epilogue(
