@@ -12,7 +12,7 @@ export { resolveSettings, type Settings } from './edit/settings.js';
 export type { Progress, RunOptions } from './edit/progress.js';
 export { solve, timesteps, inversionSchedule, type SolverName, type VelocityFn } from './solvers/index.js';
 export { readImage, encodePng, type RgbImage } from './media/image.js';
-export { swapImage, swapClip, swapFrames, swapSettings, type SwapSettings, type SwappedFrames } from './edit/swap-jobs.js';
+export { swapImage, swapClip, swapFrames, swapSettings, prepareSwap, preparedFromInversion, swapPrepared, type SwapSettings, type SwappedFrames, type PreparedSwap } from './edit/swap-jobs.js';
 export { swapLatent, type SwapLatentSettings, type SwappedLatent } from './edit/swap.js';
 export {
   invertClip,

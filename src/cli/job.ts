@@ -39,8 +39,10 @@ export type JobSpec =
     })
   | (JobBase & {
       readonly kind: 'swap';
-      /** an image or a clip */
+      /** an image or a clip, or an inversion file of one */
       readonly input: string;
+      readonly inputIsInversion: boolean;
+      /** the input, or the inversion's source, is a clip */
       readonly inputIsVideo: boolean;
       readonly mask: string;
       readonly maskOptions: MaskOptions;

@@ -6,7 +6,7 @@ import { generateFrames } from '../edit/generate.js';
 import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
-import { swapClip, swapImage, swapSettingsFrom } from '../edit/swap-jobs.js';
+import { preparedFromInversion, prepareSwap, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
 import { readImage } from '../media/image.js';
 import { readMask } from '../media/mask.js';
@@ -40,6 +40,8 @@ async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, r
 
 async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
   const s = job.settings;
+  const file = job.inputIsInversion ? await readInversion(job.input) : null;
+  const source = file ? file.header.source.path : job.input;
   const tools = job.inputIsVideo || isVideoPath(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
   const media = { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) };
   const mask = await readMask(job.mask, media);
@@ -55,18 +57,16 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     guidance: s.guidance,
     shareLayers: s.shareLayers,
     shareSteps: s.shareSteps,
-    source: job.input,
+    source,
   };
-  if (!job.inputIsVideo) {
-    const out = await swapImage(pack, await readImage(job.input), mask, settings, run);
-    run.signal?.throwIfAborted();
-    await writeImageOutput(job.output, out.image, record);
-    return out.calls;
-  }
-  const clip = await readVideo(job.input, media);
-  const out = await swapClip(pack, clip, mask, settings, run);
+  // the source side: from the saved inversion, or inverted now
+  const clip = job.inputIsVideo ? await readVideo(source, media) : null;
+  const frames = clip ? clip.frames : [await readImage(source)];
+  const prepared = file ? await preparedFromInversion(pack, file, frames, mask, job.maskOptions, run) : await prepareSwap(pack, frames, mask, settings, run);
+  const out = await swapPrepared(pack, prepared, settings, run);
   run.signal?.throwIfAborted();
-  await writeClipOutput(job.output, out, record, { ...media, audioFrom: job.input, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  if (!clip) await writeImageOutput(job.output, out.frames[0]!, record);
+  else await writeClipOutput(job.output, { frames: out.frames, rate: clip.rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
   return out.calls;
 }
 

@@ -13,6 +13,8 @@ import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { SolverName } from '../solvers/index.js';
 import type { LatentInversion } from './invert.js';
+import { assertSameModel } from './image-jobs.js';
+import { inversionsOf, type InversionFile } from './inversion-file.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, restoreFrames, type ClipFrames } from './clip-jobs.js';
 import { decodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from './progress.js';
@@ -118,16 +120,46 @@ export async function prepareSwap(
   s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'fit' | 'mask' | 'overlap'>,
   run: RunOptions = {},
 ): Promise<PreparedSwap> {
-  // 1. align and shape the mask at the source size; fit frames and mask to the working size
+  // 1. fit the frames to the working size; align, shape and fit the mask alike
   const { width, height } = frameSize(frames);
-  const applied = prepareMask(mask, { width, height, frames: frames.length }, s.mask, run.onWarning);
   const fit = planWorkSize(pack, width, height, s.fit);
   const windows = planWindows(frames.length, pack.manifest, s.overlap);
   const work = await fitFrames(frames, fit);
-  const workMask = await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit)));
+  const shaped = await shapeMask(frames, mask, s.mask, fit, run);
   // 2. invert each window under the source condition, keeping the whole trajectory
   const inversions = await invertWindows(pack, work, windows, s, run);
-  return { frames, mask: applied, fit, windows, workMask, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
+  return { frames, ...shaped, fit, windows, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
+}
+
+/** The mask aligned with the frames and shaped at the source size, and its planes at the working size. */
+async function shapeMask(frames: readonly RgbImage[], mask: Mask, o: MaskOptions, fit: FitPlan, run: RunOptions): Promise<Pick<PreparedSwap, 'mask' | 'workMask'>> {
+  const { width, height } = frameSize(frames);
+  const applied = prepareMask(mask, { width, height, frames: frames.length }, o, run.onWarning);
+  return { mask: applied, workMask: await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit))) };
+}
+
+/**
+ * Prepares a swap from a saved inversion: its own fit, windows and trajectories, so no model call
+ * is spent. `frames` are the source the inversion was made from (the final blend keeps their
+ * pixels outside the mask); their count and size must be the inversion's.
+ */
+export async function preparedFromInversion(
+  pack: LoadedPack,
+  file: InversionFile,
+  frames: readonly RgbImage[],
+  mask: Mask,
+  o: MaskOptions,
+  run: RunOptions = {},
+): Promise<PreparedSwap> {
+  assertSameModel(pack, file.header);
+  const h = file.header;
+  const { width, height } = frameSize(frames);
+  const count = h.clip?.frames ?? 1;
+  if (frames.length !== count || width !== h.source.width || height !== h.source.height) {
+    throw new Error(`${h.source.path} now gives ${frames.length} frame(s) of ${width}x${height}, but it was inverted as ${count} of ${h.source.width}x${h.source.height}: invert it again`);
+  }
+  const windows = h.clip?.windows ?? planWindows(1, pack.manifest);
+  return { frames, ...(await shapeMask(frames, mask, o, h.fit, run)), fit: h.fit, windows, inversions: inversionsOf(file), calls: 0 };
 }
 
 /** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */

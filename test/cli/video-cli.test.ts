@@ -9,7 +9,7 @@ import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
 import { encodePng, readImage } from '../../src/media/image.js';
 import { readMask } from '../../src/media/mask.js';
 import { probeVideo, readVideo } from '../../src/media/video.js';
-import { MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
+import { maxAbsDiff, MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
 import { assertCleanFailure, flowedit as runCli, type Result } from './run.js';
 
 const run = promisify(execFile);
@@ -66,8 +66,14 @@ test('swap on a clip with a mask video: size, rate and frame count kept; ≥ 35 
   assert.match(r.stderr, /sample 3\/3/, 'progress per window');
   const p = await probeVideo(out, tools);
   assert.deepEqual([p.width, p.height, p.rate, p.frames], [216, 120, { num: 15, den: 1 }, 17]);
+  const db = await psnrOutsideMask(out);
+  assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
+});
+
+/** PSNR of a swapped clip against the source clip, outside the mask video as swap applies it by default. */
+async function psnrOutsideMask(out: string): Promise<number> {
   const [src, got] = [await readVideo(clip, { tools }), await readVideo(out, { tools })];
-  // outside the mask as swap applies it: grown by 2 and feathered by 6 pixels (the defaults)
+  // grown by 2 and feathered by 6 pixels (the defaults)
   const mask = await readMask(maskVideo, { tools });
   const { prepareMask } = await import('../../src/media/mask.js');
   const applied = prepareMask(mask, { width: 216, height: 120, frames: 17 }, { grow: 2, feather: 6, invert: false });
@@ -82,8 +88,47 @@ test('swap on a clip with a mask video: size, rate and frame count kept; ≥ 35 
       n += 3;
     }
   });
-  const db = 10 * Math.log10(4 / (se / n));
+  return 10 * Math.log10(4 / (se / n));
+}
+
+test('swap from a saved inversion: a still gives the same pixels as swapping the image; a clip keeps its frames and the source outside the mask', { timeout: 300_000 }, async () => {
+  // a still: invert once, swap from the file, compare with the direct swap
+  const box = new Float32Array(3 * 128 * 128).fill(-1);
+  for (let c = 0; c < 3; c++) for (let y = 30; y < 80; y++) box.fill(1, c * 128 * 128 + y * 128 + 50, c * 128 * 128 + y * 128 + 100);
+  const mask = join(dir, 'inv-box.png');
+  await writeFile(mask, await encodePng({ width: 128, height: 128, data: box }));
+  const inv = join(dir, 'still.flowinv');
+  const common = ['--mask', mask, '--target-prompt', 'a blue square', '-q'];
+  assert.equal((await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle', '--steps', '4', '-o', inv, '-q'])).code, 0);
+  const fromFile = await flowedit(['swap', inv, ...common, '-o', join(dir, 'from-inv.png')]);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  const direct = await flowedit(['swap', SAMPLE, ...common, '--source-prompt', 'a red circle', '--steps', '4', '-o', join(dir, 'direct.png')]);
+  assert.equal(direct.code, 0, direct.stderr);
+  const [a, b] = [await readImage(join(dir, 'from-inv.png')), await readImage(join(dir, 'direct.png'))];
+  assert.ok(maxAbsDiff(a.data, b.data) <= 2 / 255, `from the inversion and direct differ by ${maxAbsDiff(a.data, b.data)}`);
+  // the file fixes its settings, and the source must be unchanged
+  assertCleanFailure(await flowedit(['swap', inv, ...common, '--steps', '6', '-o', join(dir, 'never.png')]), /was inverted with --steps 4; --steps 6 cannot change that/);
+  const moved = join(dir, 'moved-source.png');
+  await writeFile(moved, await readFile(SAMPLE));
+  const movedInv = join(dir, 'moved.flowinv');
+  assert.equal((await flowedit(['invert', moved, '--steps', '2', '-o', movedInv, '-q'])).code, 0);
+  await writeFile(moved, await encodePng({ width: 128, height: 128, data: box }));
+  assertCleanFailure(await flowedit(['swap', movedInv, ...common, '-o', join(dir, 'never.png')]), /moved-source\.png changed since it was inverted/);
+  // a clip: the inversion's windows and trajectories are reused; a still mask fits every frame
+  const clipInv = join(dir, 'clip.flowinv');
+  assert.equal((await flowedit(['invert', clip, '--steps', '2', '-o', clipInv, '-q'])).code, 0);
+  const out = join(dir, 'clip-from-inv.mp4');
+  const r = await flowedit(['swap', clipInv, '--mask', maskVideo, '--target-prompt', 'a blue square', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /wrote .*clip-from-inv\.mp4 \(\d+ model calls/);
+  const p = await probeVideo(out, tools);
+  assert.deepEqual([p.width, p.height, p.rate, p.frames], [216, 120, { num: 15, den: 1 }, 17]);
+  const db = await psnrOutsideMask(out);
   assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
+  const nine = join(dir, 'nine-mask.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-i', maskVideo, '-frames:v', '9', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', nine]);
+  assertCleanFailure(await flowedit(['swap', clipInv, '--mask', nine, '--target-prompt', 'x', '-o', join(dir, 'never.mp4')]), /The mask has 9 frames but the input has 17/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
 });
 
 test('invert → reconstruct → edit on a clip keeps frames, rate and the audio stream', { timeout: 120_000 }, async () => {

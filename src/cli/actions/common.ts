@@ -8,7 +8,9 @@ import { assertVideoOutputName, isVideoPath, probeVideo } from '../../media/vide
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
-import { isInversionBuffer } from '../../edit/inversion-file.js';
+import { sha256File } from '../../edit/clip-jobs.js';
+import { isInversionBuffer, readInversionHeader, type InversionHeader } from '../../edit/inversion-file.js';
+import { assertSameModel } from '../../edit/image-jobs.js';
 import { checkOverlap } from '../../edit/windows.js';
 import { UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
@@ -160,4 +162,38 @@ export async function checkMediaOutput(path: string, video: boolean, ffmpeg?: st
   await userCheck(() => assertVideoOutputName(path));
   await checkOutput(path);
   await userCheck(() => findFfmpeg(ffmpeg));
+}
+
+/**
+ * An inversion file given as input: its header, checked against the pack. The file fixes the
+ * steps, solver and source prompt, so flags that disagree with it are refused.
+ */
+export async function inversionInput(
+  a: Pick<SolverArgs, 'steps' | 'solver'> & { input: string; 'source-prompt': string | undefined },
+  pack: PackInfo,
+  command: string,
+): Promise<InversionHeader> {
+  const header = await userCheck(() => readInversionHeader(a.input));
+  await userCheck(() => assertSameModel(pack, header));
+  const fixed = header.settings;
+  const clash = (flag: string, given: unknown, stored: unknown) => {
+    if (given !== undefined && given !== stored) {
+      throw new UserError(`${a.input} was inverted with ${flag} ${JSON.stringify(stored)}; ${flag} ${JSON.stringify(given)} cannot change that: drop the flag, or ${command} the image or clip itself to invert again`);
+    }
+  };
+  clash('--steps', a.steps, fixed.steps);
+  clash('--solver', a.solver, fixed.solver);
+  clash('--source-prompt', a['source-prompt'], fixed.sourcePrompt);
+  return header;
+}
+
+/**
+ * A swap from an inversion keeps the source's pixels outside the mask, so the source must still
+ * be where it was, unchanged.
+ */
+export async function assertSourceUnchanged(header: InversionHeader): Promise<void> {
+  const path = header.source.path;
+  const now = await sha256File(path).catch(() => null);
+  if (now === null) throw new Error(`The inversion's source ${path} cannot be read; a swap keeps the source's pixels outside the mask, so it needs that file: put it back, or swap the image or clip itself`);
+  if (now !== header.source.sha256) throw new Error(`${path} changed since it was inverted: swap the image or clip itself, or invert it again`);
 }

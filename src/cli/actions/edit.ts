@@ -1,12 +1,10 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
-import { assertSameModel } from '../../edit/image-jobs.js';
-import { readInversionHeader } from '../../edit/inversion-file.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, inversionInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs {
   input: string;
@@ -25,19 +23,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const input = await inspectInput(a.input, a.ffmpeg);
   const isInversion = input.kind === 'inversion';
   // An inversion file fixes the steps, solver and source prompt: flags must not disagree with it.
-  const header = isInversion ? await userCheck(() => readInversionHeader(a.input)) : null;
-  if (header) {
-    await userCheck(() => assertSameModel(pack, header));
-    const fixed = header.settings;
-    const clash = (flag: string, given: unknown, stored: unknown) => {
-      if (given !== undefined && given !== stored) {
-        throw new UserError(`${a.input} was inverted with ${flag} ${JSON.stringify(stored)}; ${flag} ${JSON.stringify(given)} cannot change that: drop the flag, or edit the image or clip itself to invert again`);
-      }
-    };
-    clash('--steps', a.steps, fixed.steps);
-    clash('--solver', a.solver, fixed.solver);
-    clash('--source-prompt', a['source-prompt'], fixed.sourcePrompt);
-  }
+  const header = isInversion ? await inversionInput(a, pack, 'edit') : null;
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
   const prompts = [{ text: a['target-prompt'], what: '--target-prompt' }, ...(header ? [] : [{ text: a['source-prompt'] ?? '', what: '--source-prompt' }])];

@@ -7,7 +7,7 @@ import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { settingOptions } from '../../batch/recipe.js';
-import { checkMediaOutput, checkVideoFlags, checkThreads, inspectInput, inspectMask, jobExtras, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
+import { assertSourceUnchanged, checkMediaOutput, checkVideoFlags, checkThreads, inspectInput, inspectMask, inversionInput, jobExtras, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs, PresetArgs {
   input: string;
@@ -33,27 +33,34 @@ export async function swapAction(a: SwapArgs): Promise<void> {
     ]),
   );
   const maskOptions: MaskOptions = { grow: settings.maskGrow, feather: settings.maskFeather, invert: a['invert-mask'] };
-  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt: a['source-prompt'] ?? '', targetPrompt: a['target-prompt'], settings, mask: maskOptions })) return;
-  // 2. the input and the mask, probed; their frame counts must agree
+  // 2. the input: an image, a clip, or an inversion of one (which fixes steps, solver and source prompt)
   const input = await inspectInput(a.input, a.ffmpeg);
-  if (input.kind === 'inversion') throw new UserError(`swap takes an image or a clip, not an inversion file (${a.input})`);
+  const header = input.kind === 'inversion' ? await inversionInput(a, pack, 'swap') : null;
+  if (header) await userCheck(() => assertSourceUnchanged(header));
+  const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
+  const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
+  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used, mask: maskOptions })) return;
+  const isVideo = header ? header.clip !== undefined : input.kind === 'video';
+  const frames = header ? (header.clip?.frames ?? 1) : input.frames;
+  // 3. the mask, probed: its frame count must agree with the input's
   const maskFrames = await inspectMask(a.mask, a.ffmpeg);
   // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
-  await userCheck(() => assertMaskFrames(maskFrames, input.frames));
-  // 3. the output can be written
-  await checkMediaOutput(a.output, input.kind === 'video', a.ffmpeg);
+  await userCheck(() => assertMaskFrames(maskFrames, frames));
+  // 4. the output can be written
+  await checkMediaOutput(a.output, isVideo, a.ffmpeg);
   const summary = await runInWorker(
     {
       kind: 'swap',
       packDir: pack.dir,
       input: a.input,
-      inputIsVideo: input.kind === 'video',
+      inputIsInversion: header !== null,
+      inputIsVideo: isVideo,
       mask: a.mask,
       maskOptions,
       output: a.output,
-      sourcePrompt: a['source-prompt'] ?? '',
+      sourcePrompt,
       targetPrompt: a['target-prompt'],
-      settings,
+      settings: used,
       ...jobExtras(a, threads),
     },
     a,
