@@ -4,8 +4,8 @@
  * re-run skips finished work, redoes changed settings, and never trusts a damaged file.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { removeTempFiles, writeFileAtomic } from '../media/atomic-file.js';
 import type { Settings } from '../edit/settings.js';
 import type { PlannedItem, PlannedOutput } from './plan.js';

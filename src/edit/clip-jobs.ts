@@ -93,16 +93,16 @@ export async function invertFrames(pack: LoadedPack, frames: readonly RgbImage[]
  * Runs `sample` on each window's inversion, decodes, cross-fades the windows and restores the
  * source size.
  */
-async function sampleWindows(
+export async function sampleWindows(
   pack: LoadedPack,
-  ci: ClipInversion,
+  ci: Pick<ClipInversion, 'fit' | 'frames' | 'windows' | 'inversions'>,
   run: RunOptions,
-  sample: (inv: LatentInversion, run: RunOptions) => Promise<{ data: Float32Array; shape: readonly number[] }>,
+  sample: (inv: LatentInversion, run: RunOptions, window: ClipWindow) => Promise<{ data: Float32Array; shape: readonly number[] }>,
 ): Promise<RgbImage[]> {
   const outputs: RgbImage[][] = [];
   for (const [i, inv] of ci.inversions.entries()) {
     const r = inWindow(run, i, ci.inversions.length);
-    const z = await sample(inv, r);
+    const z = await sample(inv, r, ci.windows[i]!);
     r.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
     outputs.push(await decodeFrames(pack, z));
     r.onProgress?.({ phase: 'decode', step: 1, steps: 1 });

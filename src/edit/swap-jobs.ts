@@ -15,12 +15,11 @@ import type { SolverName } from '../solvers/index.js';
 import type { LatentInversion } from './invert.js';
 import { assertSameModel } from './image-jobs.js';
 import { inversionsOf, type InversionFile } from './inversion-file.js';
-import { fitFrames, frameSize, invertWindows, planWorkSize, restoreFrames, type ClipFrames } from './clip-jobs.js';
-import { decodeFrames } from './latents.js';
-import { inWindow, type RunOptions } from './progress.js';
+import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWindows, type ClipFrames } from './clip-jobs.js';
+import type { RunOptions } from './progress.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings, type SettingOptions, type Settings } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
-import { crossFade, planWindows, windowFrames, type ClipWindow } from './windows.js';
+import { planWindows, windowFrames, type ClipWindow } from './windows.js';
 
 export interface SwapSettings extends SwapLatentSettings {
   readonly sourcePrompt: string;
@@ -164,23 +163,17 @@ export async function preparedFromInversion(
 
 /** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */
 export async function swapPrepared(pack: LoadedPack, p: PreparedSwap, s: SwapLatentSettings, run: RunOptions = {}): Promise<SwappedFrames> {
-  // 1. swap inside the mask on each window's latent grid, then decode
+  // 1. swap inside the mask on each window's latent grid; decode, join the windows, restore the source size
   const geometry = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
-  const outputs: RgbImage[][] = [];
   let calls = p.calls;
-  for (const [i, w] of p.windows.entries()) {
-    const r = inWindow(run, i, p.windows.length);
-    const inv = p.inversions[i]!;
+  const edited = await sampleWindows(pack, { ...p, frames: p.frames.length }, run, async (inv, r, w) => {
     const planes = p.workMask.length === 1 ? p.workMask : windowFrames(p.workMask, w);
     const m = latentMask(planes, p.fit.workWidth, p.fit.workHeight, w.padded, inv.latentShape, geometry); // [F', H', W']
     const swapped = await swapLatent(pack, inv, m, s, r);
     calls += swapped.calls;
-    r.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
-    outputs.push(await decodeFrames(pack, swapped.z));
-    r.onProgress?.({ phase: 'decode', step: 1, steps: 1 });
-  }
-  // 2. join the windows, restore the source size, and keep the source wherever the mask is 0
-  const edited = await restoreFrames(crossFade(p.windows, outputs, p.frames.length), p.fit);
+    return swapped.z;
+  });
+  // 2. keep the source wherever the mask is 0
   const out = edited.map((e, f) => blendMasked(p.frames[f]!, e, maskFrame(p.mask, f)));
   return { frames: out, mask: p.mask, windows: p.windows, calls };
 }

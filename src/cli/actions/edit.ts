@@ -1,7 +1,6 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, inversionInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';

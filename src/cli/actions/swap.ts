@@ -3,7 +3,6 @@ import { assertEditable } from '../../edit/edit.js';
 import { resolveSettings } from '../../edit/settings.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
-import { UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { settingOptions } from '../../batch/recipe.js';
