@@ -4,14 +4,22 @@
 # Export on the project's own machine afterwards (Debian's torch writes the reference graphs):
 #   /usr/bin/python3 python/train.py --run <fetched>/run --stage export --export models/flowedit-tiny
 # Budget: VAE_MIN + DIT_MIN + POLISH_MIN minutes of training plus start-up.
+# RESUME=<run folder> (e.g. runs/flowedit-tiny, carried to the machine) continues an earlier run:
+# its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
+# transformer has learned) and the transformer goes on from its checkpoint.
 set -eu
+if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"
 : "${OUT:?set OUT to the folder that comes back}"
 RUN="${RUN_DIR:-/tmp/flowedit-run}"
 mkdir -p "$RUN" "$OUT/run"
-python3 train.py --run "$RUN" --device cuda --threads 4 --workers "${WORKERS:-12}" --encode-in-workers 0 \
+if [ -n "${RESUME:-}" ]; then
+  cp -r "$RESUME/." "$RUN/"
+  VAE_MIN=0
+fi
+"${PYTHON:-python3}" train.py --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
   --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
-  --batch "${BATCH:-128}" --repeat 1 --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" \
+  --batch "${BATCH:-128}" --repeat 1 --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr-schedule cosine \
   --polish-minutes "${POLISH_MIN:-0.5}" --save-every 60
 cp "$RUN/vae.pt" "$RUN/latent_stats.json" "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/"
 ls -la "$OUT/run"

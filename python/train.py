@@ -102,7 +102,7 @@ def train_vae(args, cfg, models, dev) -> None:
 
 # ---------------------------------------------------------------- stage 1b: decoder polish
 def polish_decoder(args, cfg, models, dev) -> None:
-    """Fine-tunes the decoder alone (cosine learning rate to 0). The encoder, and so every
+    """Fine-tunes the decoder alone (warm-up, then cosine learning rate to 0). The encoder, and so every
     latent the transformer learned from, stays as it is, so this may run after the DiT stage."""
     path = os.path.join(args.run, "vae.pt")
     state = torch.load(path, map_location=dev)
@@ -119,7 +119,10 @@ def polish_decoder(args, cfg, models, dev) -> None:
     budget = args.polish_minutes * 60
     while (elapsed := time.time() - start) < budget:
         for g in opt.param_groups:
-            g["lr"] = args.polish_lr * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
+            # a short warm-up (fresh Adam moments would jolt a decoder that is already trained),
+            # then cosine to 0
+            warm = min(1.0, elapsed / (0.05 * budget))
+            g["lr"] = args.polish_lr * warm * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
         pixels, _ = next(data)  # [B, 3, 1, H, W]
         c = args.vae_crop * 2
         y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
