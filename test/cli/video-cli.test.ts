@@ -70,18 +70,21 @@ test('swap on a clip with a mask video: size, rate and frame count kept; ≥ 35 
   assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
 });
 
-/** PSNR of a swapped clip against the source clip, outside the mask video as swap applies it by default. */
-async function psnrOutsideMask(out: string): Promise<number> {
-  const [src, got] = [await readVideo(clip, { tools }), await readVideo(out, { tools })];
-  // grown by 2 and feathered by 6 pixels (the defaults)
-  const mask = await readMask(maskVideo, { tools });
-  const { prepareMask } = await import('../../src/media/mask.js');
-  const applied = prepareMask(mask, { width: 216, height: 120, frames: 17 }, { grow: 2, feather: 6, invert: false });
+/**
+ * PSNR of a swapped clip against its source, outside the mask as swap applies it by default
+ * (grown by 2 and feathered by 6 pixels).
+ */
+async function psnrOutsideMask(out: string, source = clip, maskPath = maskVideo): Promise<number> {
+  const [src, got] = [await readVideo(source, { tools }), await readVideo(out, { tools })];
+  const { width, height } = src.info;
+  const mask = await readMask(maskPath, { tools });
+  const { prepareMask, maskFrame } = await import('../../src/media/mask.js');
+  const applied = prepareMask(mask, { width, height, frames: src.frames.length }, { grow: 2, feather: 6, invert: false });
   let se = 0;
   let n = 0;
   src.frames.forEach((f, i) => {
-    const m = applied.frames[i]!;
-    const plane = 216 * 120;
+    const m = maskFrame(applied, i);
+    const plane = width * height;
     for (let j = 0; j < plane; j++) {
       if (m[j] !== 0) continue;
       for (let c = 0; c < 3; c++) se += (f.data[c * plane + j]! - got.frames[i]!.data[c * plane + j]!) ** 2;
@@ -90,6 +93,28 @@ async function psnrOutsideMask(out: string): Promise<number> {
   });
   return 10 * Math.log10(4 / (se / n));
 }
+
+test('swap with the built-in model on the real clips: a mask video and a single mask still; ≥ 35 dB outside the mask after re-encoding', { timeout: 300_000 }, async (t) => {
+  // the DiffuEraser clip (scaled) with its mask video
+  const a = join(dir, 'builtin-video-mask.mp4');
+  const r1 = await runCli(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a red square on gray stripes', '--steps', '6', '-q', '-o', a]);
+  assert.equal(r1.code, 0, r1.stderr);
+  const tags = JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_entries', 'format_tags=description', '-of', 'json', a])).stdout);
+  assert.equal(JSON.parse(tags.format.tags.description).model, 'flowedit-tiny', 'the built-in pack is the default');
+  const pa = await psnrOutsideMask(a);
+  assert.ok(pa >= 35, `mask video: ${pa.toFixed(1)} dB outside the mask`);
+  // the portrait VACE clip (512×768, 25 frames: two windows) with one mask still for every frame
+  const vace = join(MEDIA, 'vace-test2.mp4');
+  const stillMask = join(MEDIA, 'vace-test2-mask.png');
+  const b = join(dir, 'builtin-still-mask.mp4');
+  const r2 = await runCli(['swap', vace, '--mask', stillMask, '--target-prompt', 'a green star on white dots', '--steps', '6', '-q', '-o', b]);
+  assert.equal(r2.code, 0, r2.stderr);
+  const p = await probeVideo(b, tools);
+  assert.deepEqual([p.width, p.height, p.frames], [512, 768, 25]);
+  const pb = await psnrOutsideMask(b, vace, stillMask);
+  assert.ok(pb >= 35, `mask still: ${pb.toFixed(1)} dB outside the mask`);
+  t.diagnostic(`outside the mask: mask video ${pa.toFixed(1)} dB, mask still ${pb.toFixed(1)} dB`);
+});
 
 test('swap from a saved inversion: a still gives the same pixels as swapping the image; a clip keeps its frames and the source outside the mask', { timeout: 300_000 }, async () => {
   // a still: invert once, swap from the file, compare with the direct swap
