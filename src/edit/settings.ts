@@ -63,7 +63,7 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   expect(Number.isInteger(steps) && steps > 0, 'a positive integer for --steps', steps);
   const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;
   if (!isSolverName(solver)) throw new Error(`Unknown solver "${solver}": choose one of ${SOLVERS.join(', ')}`);
-  const guidance = o.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
+  const guidance = o.guidance ?? t.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
   expect(Number.isFinite(guidance) && guidance > 0, 'a positive number for --guidance', guidance);
   const shareLayers = o.shareLayers ?? t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
   const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;

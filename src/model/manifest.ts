@@ -13,6 +13,8 @@ export type ShiftSpec =
   | { readonly kind: 'resolution'; readonly baseShift: number; readonly maxShift: number; readonly baseTokens: number; readonly maxTokens: number };
 
 export interface TaskDefaults {
+  /** classifier-free guidance scale for this task (1 = off) */
+  readonly guidance?: number;
   readonly shareLayers?: readonly number[];
   readonly shareSteps?: number;
   /** masked tasks (swap): logit bias on the shared keys inside the mask, ≤ 0 */
@@ -261,7 +263,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
         for (const [name, task] of Object.entries(tasks ?? {})) {
           const t = c.object(task, `defaults.tasks.${name}`);
           if (t) {
-            c.keys(t, `defaults.tasks.${name}`, ['shareLayers', 'shareSteps', 'maskBias']);
+            c.keys(t, `defaults.tasks.${name}`, ['guidance', 'shareLayers', 'shareSteps', 'maskBias']);
+            c.num(t.guidance, `defaults.tasks.${name}.guidance`, true, true);
             if (t.maskBias !== undefined && !(typeof t.maskBias === 'number' && t.maskBias <= 0)) {
               c.problems.push(`defaults.tasks.${name}.maskBias: expected a number ≤ 0, received ${JSON.stringify(t.maskBias)}`);
             }

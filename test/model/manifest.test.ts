@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { resolveSettings } from '../../src/edit/settings.js';
 import { checkManifest } from '../../src/model/manifest.js';
 import { TINY, TINY_PIXEL, TINY_UNCOND } from '../paths.js';
 
@@ -66,4 +67,16 @@ test('a task may set maskBias, a number ≤ 0', async () => {
   assert.deepEqual(checkManifest({ ...m, defaults: { tasks: { swap: { shareLayers: [2], maskBias: -4 } } } }).problems, []);
   const problems: string[] = checkManifest({ ...m, defaults: { tasks: { swap: { maskBias: 3 } } } }).problems;
   assert.ok(problems.includes('defaults.tasks.swap.maskBias: expected a number ≤ 0, received 3'), problems.join('\n'));
+});
+
+test('a task may set its own guidance: it wins over the pack-wide value and loses to a flag', async () => {
+  const m = await fixtureManifest(TINY);
+  const checked = checkManifest({ ...m, defaults: { guidance: 4, tasks: { edit: { guidance: 2 } } } });
+  assert.deepEqual(checked.problems, []);
+  const manifest = checked.manifest!;
+  assert.equal(resolveSettings(manifest, 'edit', {}).guidance, 2);
+  assert.equal(resolveSettings(manifest, 'generate', {}).guidance, 4);
+  assert.equal(resolveSettings(manifest, 'edit', { guidance: 6 }).guidance, 6);
+  const problems: string[] = checkManifest({ ...m, defaults: { tasks: { edit: { guidance: 0 } } } }).problems;
+  assert.ok(problems.some((p) => p.startsWith('defaults.tasks.edit.guidance: expected a positive number')), problems.join('\n'));
 });
