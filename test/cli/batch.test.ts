@@ -73,7 +73,9 @@ test('--print-config shows precedence: pack defaults < preset < flag, and runs n
 test('swap takes presets: swap-object shapes the mask, flags win, a bad maskBias is refused', async () => {
   const base = ['swap', SAMPLE, '--mask', join(ROOT, 'samples/red-circle-mask.png'), '--target-prompt', 'a blue square', '-o', join(dir, 'never-swap.png'), '--print-config'];
   const plain = JSON.parse((await flowedit(base)).stdout);
-  assert.deepEqual([plain.command, plain.mask.grow, plain.mask.feather, plain.settings.maskBias], ['swap', 2, 6, 0]);
+  const builtin = JSON.parse(await readFile(join(ROOT, 'models/flowedit-tiny/manifest.json'), 'utf8'));
+  const packBias = builtin.defaults?.tasks?.swap?.maskBias ?? 0; // the built-in pack's own default for swaps
+  assert.deepEqual([plain.command, plain.mask.grow, plain.mask.feather, plain.settings.maskBias], ['swap', 2, 6, packBias]);
   const preset = JSON.parse((await flowedit([...base, '--preset', 'swap-object'])).stdout);
   assert.deepEqual([preset.settings.steps, preset.settings.shareLayers, preset.mask.grow, preset.mask.feather], [16, [2], 4, 2.5]);
   const flag = JSON.parse((await flowedit([...base, '--preset', 'swap-object', '--mask-grow', '1', '--mask-bias', '-3'])).stdout);
