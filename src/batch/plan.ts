@@ -4,9 +4,10 @@
  * Precedence per item: flowedit's defaults < pack defaults < preset < item < command-line flag.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { planSharing } from '../attention/plan.js';
+import { sha256File } from '../edit/clip-jobs.js';
 import { assertEditable } from '../edit/edit.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertPromptsFit } from '../edit/velocity.js';
@@ -86,10 +87,9 @@ async function fileSha256(path: string, what: string): Promise<string> {
   const st = await stat(path).catch(() => null);
   if (!st) throw new Error(`${what} not found: ${path}`);
   if (!st.isFile()) throw new Error(`${what} is not a file: ${path}`);
-  const bytes = await readFile(path).catch((err: Error) => {
+  return sha256File(path).catch((err: Error) => {
     throw new Error(`Cannot read ${what.toLowerCase()} ${path}: ${err.message}`);
   });
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** `name` resolved inside `outDir`, or an error naming the escape. */
@@ -126,7 +126,13 @@ function outputKey(fields: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
-async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, presetFor: (ref: string) => Promise<Preset>): Promise<PlannedItem> {
+async function planItem(
+  item: ManifestItem,
+  pack: PackInfo,
+  o: PlanOptions,
+  presetFor: (ref: string) => Promise<Preset>,
+  tools: () => Promise<FfmpegTools>,
+): Promise<PlannedItem> {
   // 1. the recipe: preset < item < flags
   const preset = item.preset !== undefined ? await presetFor(item.preset) : undefined;
   const recipe = mergeRecipes(preset?.recipe ?? {}, item.recipe, o.flags);
@@ -136,7 +142,6 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   // 2. files: the input (a still, or a clip probed for its frames), and the mask for a swap
   const inputSha256 = await fileSha256(item.input, 'Input');
   const isClip = isVideoPath(item.input);
-  const tools = () => ffmpegFor(o.ffmpeg);
   const clip = isClip ? { frames: (await probeVideo(item.input, await tools())).frames } : undefined;
   let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
@@ -189,14 +194,6 @@ async function planItem(item: ManifestItem, pack: PackInfo, o: PlanOptions, pres
   };
 }
 
-/** ffmpeg, found once per process (and per --ffmpeg value). */
-const ffmpegCache = new Map<string, Promise<FfmpegTools>>();
-function ffmpegFor(explicit: string | undefined): Promise<FfmpegTools> {
-  const k = explicit ?? '';
-  if (!ffmpegCache.has(k)) ffmpegCache.set(k, findFfmpeg(explicit));
-  return ffmpegCache.get(k)!;
-}
-
 /** Plans every item; throws one error listing every problem when any item is invalid. */
 export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptions): Promise<BatchPlan> {
   const presets = new Map<string, Promise<Preset>>();
@@ -204,12 +201,15 @@ export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptio
     if (!presets.has(ref)) presets.set(ref, findPreset(ref, manifest.dir));
     return presets.get(ref)!;
   };
+  // ffmpeg is looked for once, and only when an item has a clip or a mask video
+  let found: Promise<FfmpegTools> | undefined;
+  const tools = () => (found ??= findFfmpeg(o.ffmpeg));
   const outDir = resolve(o.outDir);
   const problems: string[] = [];
   const items: PlannedItem[] = [];
   for (const item of manifest.items) {
     try {
-      items.push(await planItem(item, pack, { ...o, outDir }, presetFor));
+      items.push(await planItem(item, pack, { ...o, outDir }, presetFor, tools));
     } catch (err) {
       problems.push(`${item.label}: ${(err as Error).message}`);
     }

@@ -124,16 +124,22 @@ export async function prepareSwap(
   const fit = planWorkSize(pack, width, height, s.fit);
   const windows = planWindows(frames.length, pack.manifest, s.overlap);
   const work = await fitFrames(frames, fit);
-  const shaped = await shapeMask(frames, mask, s.mask, fit, run);
+  const shaped = await shapeMask({ width, height, frames: frames.length }, mask, s.mask, fit, run);
   // 2. invert each window under the source condition, keeping the whole trajectory
   const inversions = await invertWindows(pack, work, windows, s, run);
   return { frames, ...shaped, fit, windows, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
 }
 
 /** The mask aligned with the frames and shaped at the source size, and its planes at the working size. */
-async function shapeMask(frames: readonly RgbImage[], mask: Mask, o: MaskOptions, fit: FitPlan, run: RunOptions): Promise<Pick<PreparedSwap, 'mask' | 'workMask'>> {
-  const { width, height } = frameSize(frames);
-  const applied = prepareMask(mask, { width, height, frames: frames.length }, o, run.onWarning);
+async function shapeMask(
+  target: { width: number; height: number; frames: number },
+  mask: Mask,
+  o: MaskOptions,
+  fit: FitPlan,
+  run: RunOptions,
+): Promise<Pick<PreparedSwap, 'mask' | 'workMask'>> {
+  const { width, height } = target;
+  const applied = prepareMask(mask, target, o, run.onWarning);
   return { mask: applied, workMask: await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit))) };
 }
 
@@ -158,7 +164,8 @@ export async function preparedFromInversion(
     throw new Error(`${h.source.path} now gives ${frames.length} frame(s) of ${width}x${height}, but it was inverted as ${count} of ${h.source.width}x${h.source.height}: invert it again`);
   }
   const windows = h.clip?.windows ?? planWindows(1, pack.manifest);
-  return { frames, ...(await shapeMask(frames, mask, o, h.fit, run)), fit: h.fit, windows, inversions: inversionsOf(file), calls: 0 };
+  const shaped = await shapeMask({ width, height, frames: count }, mask, o, h.fit, run);
+  return { frames, ...shaped, fit: h.fit, windows, inversions: inversionsOf(file), calls: 0 };
 }
 
 /** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */

@@ -24,7 +24,6 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
   const recipe = await recipeFrom(a);
   const settings = await userCheck(() => resolveSettings(pack.manifest, 'swap', settingOptions(recipe)));
-  await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps));
   await userCheck(() =>
     assertPromptsFit(pack, [
       { text: a['source-prompt'] ?? '', what: '--source-prompt' },
@@ -37,6 +36,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const header = input.kind === 'inversion' ? await inversionInput(a, pack, 'swap') : null;
   if (header) await userCheck(() => assertSourceUnchanged(header));
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
+  await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
   if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used, mask: maskOptions })) return;
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
