@@ -199,10 +199,11 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
-def dit_lr(args, step: int, elapsed: float) -> float:
-    """Linear warm-up over the first steps; with --lr-schedule cosine, a cosine decay to
-    lr · lr_floor over this run's wall-clock budget (a resumed run decays over its own budget)."""
-    lr = args.lr * min(1.0, (step + 1) / args.warmup)
+def dit_lr(args, steps_run: int, elapsed: float) -> float:
+    """Linear warm-up over this run's first --warmup steps (a resumed run warms up again, so its
+    first steps do not jump from where the last run's schedule ended); with --lr-schedule cosine,
+    a cosine decay to lr · lr_floor over this run's wall-clock budget."""
+    lr = args.lr * min(1.0, (steps_run + 1) / args.warmup)
     if args.lr_schedule == "cosine" and args.dit_minutes < 1e8:
         frac = min(1.0, elapsed / (args.dit_minutes * 60))
         lr *= args.lr_floor + (1 - args.lr_floor) * 0.5 * (1 + math.cos(math.pi * frac))
@@ -240,6 +241,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         # the EMA weights alone (what export needs), small enough to fetch from a remote machine
         save(os.path.join(args.run, "dit-ema.pt"), {"ema_dit": ema_dit.state_dict(), "ema_te": ema_te.state_dict(), "step": step})
 
+    first_step = step
     start, last_save, last_log, losses = time.time(), time.time(), time.time(), []
     while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
         inputs, captions = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
@@ -258,7 +260,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         tt = t.view(b, 1, 1, 1, 1)
         xt = (1 - tt) * x0 + tt * eps  # [B, C, F, H', W']
         for g in opt.param_groups:
-            g["lr"] = dit_lr(args, step, time.time() - start)
+            g["lr"] = dit_lr(args, step - first_step, time.time() - start)
         v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
         loss = F.mse_loss(v, eps - x0)
         opt.zero_grad(set_to_none=True)

@@ -76,6 +76,8 @@ export function not(a: Uint8Array): Uint8Array {
 
 export interface ObjectCheck {
   readonly right: boolean;
+  /** a component of the right colour covers the truth (IoU ≥ 0.5), whatever its shape */
+  readonly placed: boolean;
   readonly iou: number;
   readonly shape: string | null;
   /** centre of the found component in pixels, or null */
@@ -87,7 +89,7 @@ export function checkObject(world: World, labels: Labels, truth: Uint8Array, col
   const { width: W } = labels;
   const region = grow(truth, W, labels.height, slack);
   const comp = largestComponent(labels, colour, region);
-  if (!comp) return { right: false, iou: 0, shape: null, centre: null };
+  if (!comp) return { right: false, placed: false, iou: 0, shape: null, centre: null };
   let inter = 0;
   let uni = 0;
   let sx = 0;
@@ -104,7 +106,7 @@ export function checkObject(world: World, labels: Labels, truth: Uint8Array, col
   }
   const iou = uni ? inter / uni : 0;
   const found = classifyShape(world, comp, W).shape;
-  return { right: iou >= 0.5 && found === shape, iou, shape: found, centre: [sx / comp.area + 0.5, sy / comp.area + 0.5] };
+  return { right: iou >= 0.5 && found === shape, placed: iou >= 0.5, iou, shape: found, centre: [sx / comp.area + 0.5, sy / comp.area + 0.5] };
 }
 
 /** Smallest component (pixels at 128×128, scaled with the frame area) that counts as an object. */
@@ -113,6 +115,8 @@ export const MIN_OBJECT_AREA = 40;
 export interface CaptionCheck {
   /** per caption object: found with its colour and classified as its shape */
   readonly objects: readonly boolean[];
+  /** per caption object: found with its colour (at least the minimum area), whatever its shape */
+  readonly coloured: readonly boolean[];
   readonly background: boolean;
   /** every object and the background right */
   readonly full: boolean;
@@ -128,14 +132,15 @@ export function checkCaption(world: World, labels: Labels, objects: readonly { c
   const covered = new Uint8Array(labels.width * labels.height);
   const found = objects.map((o) => {
     const comp = largestComponent(labels, o.colour);
-    if (!comp || comp.area < minArea) return false;
+    if (!comp || comp.area < minArea) return { coloured: false, right: false };
     comp.mask.forEach((v, i) => {
       if (v) covered[i] = 1;
     });
-    return classifyShape(world, comp, labels.width).shape === o.shape;
+    return { coloured: true, right: classifyShape(world, comp, labels.width).shape === o.shape };
   });
   const bg = backgroundColour(world, labels, grow(covered, labels.width, labels.height, 1)) === background;
-  return { objects: found, background: bg, full: bg && found.every(Boolean) };
+  const right = found.map((o) => o.right);
+  return { objects: right, coloured: found.map((o) => o.coloured), background: bg, full: bg && right.every(Boolean) };
 }
 
 /** Mean position (pixel centres) of a binary mask's pixels, or null when empty. */

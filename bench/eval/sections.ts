@@ -89,10 +89,14 @@ export async function generation(ctx: Context): Promise<Row[]> {
     const seed = Number.parseInt(lc.id.slice(-3), 10);
     const out = await generateFrames(ctx.pack, { prompt: lc.caption, guidance: st.guidance, solver: st.solver, steps: st.steps, seed, width, height, frames: lc.frames });
     const checks = out.frames.map((f) => checkCaption(ctx.world, labelPixels(ctx.world, f), lc.objects, lc.background));
+    // per caption object, over frames: right (or in its colour) in every frame
+    const each = (pick: (k: (typeof checks)[number]) => readonly boolean[]) => lc.objects.map((_, o) => checks.every((k) => pick(k)[o]));
     return {
       full: checks.every((k) => k.full),
       objects: checks.every((k) => k.objects.every(Boolean)),
       background: checks.every((k) => k.background),
+      objectsRight: each((k) => k.objects),
+      objectsColoured: each((k) => k.coloured),
     };
   });
   const [s, c] = results;
@@ -102,6 +106,9 @@ export async function generation(ctx: Context): Promise<Row[]> {
     { section: 'generate', setting, metric: 'share fully matching caption', stills: share(s.map((r) => r.full)), clips: share(c.map((r) => r.full)), n, target: '≥ 80% (stills)', met: share(s.map((r) => r.full)) >= 0.8 },
     { section: 'generate', setting, metric: 'share all objects right', stills: share(s.map((r) => r.objects)), clips: share(c.map((r) => r.objects)), n },
     { section: 'generate', setting, metric: 'share background right', stills: share(s.map((r) => r.background)), clips: share(c.map((r) => r.background)), n },
+    // diagnostics, counted per caption object rather than per output (n counts outputs)
+    { section: 'generate', setting, metric: 'share of caption objects right', stills: share(s.flatMap((r) => r.objectsRight)), clips: share(c.flatMap((r) => r.objectsRight)), n },
+    { section: 'generate', setting, metric: 'share of caption objects in their colour', stills: share(s.flatMap((r) => r.objectsColoured)), clips: share(c.flatMap((r) => r.objectsColoured)), n },
   ];
 }
 
@@ -113,6 +120,8 @@ export function backgroundOf(lc: LoadedCase, f: number): Uint8Array {
 
 export interface EditScore {
   readonly right: boolean;
+  /** the target colour covers the ground-truth object in every frame (IoU ≥ 0.5), shape not judged */
+  readonly placed: boolean;
   readonly psnrTruth: number;
   readonly psnrBackground: number;
 }
@@ -120,15 +129,18 @@ export interface EditScore {
 /** Scores edited frames against the case's ground truth. */
 export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImage[]): EditScore & { centreError: number } {
   let right = true;
+  let placed = true;
   const errors: number[] = [];
   frames.forEach((f, i) => {
     const chk = checkObject(ctx.world, labelPixels(ctx.world, f), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
     right &&= chk.right;
+    placed &&= chk.placed;
     const truth = checkObject(ctx.world, labelPixels(ctx.world, lc.truth[i]!), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
     if (chk.right && truth.centre) errors.push(Math.hypot(chk.centre![0] - truth.centre[0], chk.centre![1] - truth.centre[1]));
   });
   return {
     right,
+    placed,
     psnrTruth: clipPsnr(frames, lc.truth),
     psnrBackground: clipPsnr(frames, lc.source, frames.map((_, i) => backgroundOf(lc, i))),
     // centre error: mean over frames, only for an object right in every frame (else NaN)
@@ -148,6 +160,7 @@ export async function textEdit(ctx: Context): Promise<Row[]> {
   const n: [number, number] = [s.length, c.length];
   return [
     { section: 'text edit', setting, metric: 'share target object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 70%', met: share(s.map((r) => r.right)) >= 0.7 && share(c.map((r) => r.right)) >= 0.7 },
+    { section: 'text edit', setting, metric: 'share target colour in place (shape not judged)', stills: share(s.map((r) => r.placed)), clips: share(c.map((r) => r.placed)), n },
     { section: 'text edit', setting, metric: 'PSNR vs ground truth', stills: mean(s.map((r) => r.psnrTruth)), clips: mean(c.map((r) => r.psnrTruth)), n },
     { section: 'text edit', setting, metric: 'PSNR background vs source', stills: mean(s.map((r) => r.psnrBackground)), clips: mean(c.map((r) => r.psnrBackground)), n, target: '≥ 25', met: mean(s.map((r) => r.psnrBackground)) >= 25 && mean(c.map((r) => r.psnrBackground)) >= 25 },
   ];

@@ -67,7 +67,8 @@ class SceneStream(torch.utils.data.IterableDataset):
 
 
 def loader(stream: SceneStream, workers: int):
+    if workers == 0:  # render in this process (torch 1.13 rejects any prefetch_factor here)
+        return torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0)
     return torch.utils.data.DataLoader(
-        stream, batch_size=None, num_workers=workers, persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None,
+        stream, batch_size=None, num_workers=workers, persistent_workers=True, prefetch_factor=4,
     )

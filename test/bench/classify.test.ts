@@ -29,9 +29,10 @@ test('ground-truth renders match their captions and their edited objects, frame 
       const src = labelPixels(world, lc.source[f]!);
       const check = checkCaption(world, src, c.objects, c.background);
       assert.ok(check.full, `${c.id} frame ${f}: ${JSON.stringify(check)} for "${c.caption}"`);
+      assert.ok(check.coloured.every(Boolean), `${c.id} frame ${f}: every caption object is found in its colour`);
       const truth = labelPixels(world, lc.truth[f]!);
       const obj = checkObject(world, truth, binary(lc.truthMask[f]!), c.target.colour, c.target.shape);
-      assert.ok(obj.right, `${c.id} frame ${f}: target ${c.target.colour} ${c.target.shape} read as ${JSON.stringify(obj)}`);
+      assert.ok(obj.right && obj.placed, `${c.id} frame ${f}: target ${c.target.colour} ${c.target.shape} read as ${JSON.stringify(obj)}`);
       const [tx, ty] = centroid(binary(lc.truthMask[f]!), c.size[0])!;
       assert.ok(Math.hypot(obj.centre![0] - tx, obj.centre![1] - ty) < 1, `${c.id} frame ${f}: centre ${obj.centre} vs ${tx},${ty}`);
       frames++;
@@ -50,6 +51,8 @@ test('a source render fails the target caption when the edit changed the object'
     if (!checkCaption(world, labels, target, c.background).full) caught++;
     const obj = checkObject(world, labels, binary(lc.truthMask[0]!), c.target.colour, c.target.shape);
     assert.equal(obj.right, false, `${c.id}: the unedited source must not pass as the edit`);
+    // a recolour's new colour is nowhere on the old object
+    if (c.edit.kind === 'colour') assert.equal(obj.placed, false, `${c.id}: recolour, target colour found in place`);
   }
   assert.equal(caught, stills.length);
 });
