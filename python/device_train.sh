@@ -4,6 +4,8 @@
 # Export on the project's own machine afterwards (Debian's torch writes the reference graphs):
 #   /usr/bin/python3 python/train.py --run <fetched>/run --stage export --export models/flowedit-tiny
 # Budget: VAE_MIN + DIT_MIN + POLISH_MIN minutes of training plus start-up.
+# Rendering, not the GPU, limits the transformer's steps, so each rendered scene is used REPEAT
+# times per step, each copy with its own t and noise (default 4: a step of 4 × BATCH samples).
 # RESUME=<run folder> (e.g. runs/flowedit-tiny, carried to the machine) continues an earlier run:
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
 # transformer has learned) and the transformer goes on from its checkpoint.
@@ -19,7 +21,7 @@ if [ -n "${RESUME:-}" ]; then
 fi
 "${PYTHON:-python3}" train.py --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
   --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
-  --batch "${BATCH:-128}" --repeat 1 --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr-schedule cosine \
+  --batch "${BATCH:-128}" --repeat "${REPEAT:-4}" --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr-schedule cosine \
   --polish-minutes "${POLISH_MIN:-0.5}" --save-every 60
 cp "$RUN/vae.pt" "$RUN/latent_stats.json" "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/"
 ls -la "$OUT/run"
