@@ -91,11 +91,12 @@ export async function generation(ctx: Context): Promise<Row[]> {
     const checks = out.frames.map((f) => checkCaption(ctx.world, labelPixels(ctx.world, f), lc.objects, lc.background));
     // per caption object, over frames: right (or in its colour) in every frame
     const each = (pick: (k: (typeof checks)[number]) => readonly boolean[]) => lc.objects.map((_, o) => checks.every((k) => pick(k)[o]));
+    const objectsRight = each((k) => k.objects);
     return {
       full: checks.every((k) => k.full),
-      objects: checks.every((k) => k.objects.every(Boolean)),
+      objects: objectsRight.every(Boolean),
       background: checks.every((k) => k.background),
-      objectsRight: each((k) => k.objects),
+      objectsRight,
       objectsColoured: each((k) => k.coloured),
     };
   });
