@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.export import export_pack
 from flowedit_model.tokenizer import encode
+from flowedit_model.vae import load_vae_state
 from flowedit_train.data import SceneStream, batch, loader
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
@@ -69,8 +70,8 @@ def train_vae(args, cfg, models, dev) -> None:
     step = 0
     if os.path.exists(path):
         state = torch.load(path, map_location=dev)
-        vae.load_state_dict(state["vae"])
-        opt.load_state_dict(state["opt"])
+        if not load_vae_state(vae, state["vae"]):  # a grown decoder starts a fresh optimiser
+            opt.load_state_dict(state["opt"])
         step = state["step"]
     if step >= args.vae_steps:
         return
@@ -107,7 +108,7 @@ def polish_decoder(args, cfg, models, dev) -> None:
     path = os.path.join(args.run, "vae.pt")
     state = torch.load(path, map_location=dev)
     vae = models.vae.to(dev)
-    vae.load_state_dict(state["vae"])
+    load_vae_state(vae, state["vae"])
     vae.encoder.eval()
     vae.decoder.train()
     for p_ in vae.encoder.parameters():
@@ -286,7 +287,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
 # ---------------------------------------------------------------- stage 4: export
 def export(args, cfg, stats, dev) -> None:
     models = build_models(cfg, 0)
-    models.vae.load_state_dict(torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu")["vae"])
+    load_vae_state(models.vae, torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu")["vae"])
     slim = os.path.join(args.run, "dit-ema.pt")
     state = torch.load(slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt"), map_location="cpu")
     models.transformer.load_state_dict(state["ema_dit"])
@@ -354,7 +355,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.stage in ("all", "vae"):
         train_vae(args, cfg, models, dev)
     state = torch.load(os.path.join(args.run, "vae.pt"), map_location=dev)
-    models.vae.load_state_dict(state["vae"])
+    load_vae_state(models.vae, state["vae"])
     stats = latent_stats(args, cfg, models, dev)
     if args.stage in ("all", "dit"):
         train_dit(args, cfg, models, stats, dev)

@@ -30,6 +30,7 @@ export async function swap(ctx: Context): Promise<Row[]> {
   const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}, grow ${st.mask.grow}, feather ${st.mask.feather}`;
   const n: [number, number] = [s.length, c.length];
   const centred = c.map((r) => r.centreError).filter((e) => !Number.isNaN(e));
+  const placed = c.map((r) => r.placedCentreError).filter((e) => !Number.isNaN(e));
   return [
     { section: 'swap (mask)', setting, metric: 'PSNR outside mask vs source', stills: mean(s.map((r) => r.outside)), clips: mean(c.map((r) => r.outside)), n, target: '≥ 40', met: mean(s.map((r) => r.outside)) >= 40 && mean(c.map((r) => r.outside)) >= 40 },
     { section: 'swap (mask)', setting, metric: 'share new object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 85% / ≥ 75%', met: share(s.map((r) => r.right)) >= 0.85 && share(c.map((r) => r.right)) >= 0.75 },
@@ -37,5 +38,7 @@ export async function swap(ctx: Context): Promise<Row[]> {
     { section: 'swap (mask)', setting, metric: 'PSNR vs ground truth', stills: mean(s.map((r) => r.psnrTruth)), clips: mean(c.map((r) => r.psnrTruth)), n },
     // over the clips whose new object is right in every frame (n counts those)
     { section: 'swap (mask)', setting, metric: 'centre error px (right clips, mean over frames)', stills: null, clips: mean(centred), n: [0, centred.length], target: '≤ 2 px', met: centred.length > 0 && mean(centred) <= 2 },
+    // diagnostic: the same over the clips whose new colour is in place in every frame, shape not judged
+    { section: 'swap (mask)', setting, metric: 'centre error px (colour-in-place clips, mean over frames)', stills: null, clips: mean(placed), n: [0, placed.length] },
   ];
 }

@@ -34,6 +34,7 @@ class PackConfig:
     temporal_compression: int = 1
     vae_channels: int = 16
     vae_blocks: int = 0  # residual blocks per resolution
+    vae_refine_blocks: int = 0  # extra decoder residual blocks at full resolution (see vae.py)
     # Transformer (DiT): patch [pt, ph, pw], width dim, layers × heads × head_dim.
     patch: Tuple[int, int, int] = (1, 2, 2)
     dim: int = 32
@@ -174,6 +175,7 @@ def flowedit_tiny() -> PackConfig:
         spatial_compression=4,
         vae_channels=48,
         vae_blocks=1,
+        vae_refine_blocks=2,
         patch=(1, 4, 4),
         dim=128,
         layers=8,

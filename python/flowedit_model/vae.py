@@ -6,6 +6,9 @@ posterior N(mean, exp(logvar)); the decoder mirrors it with nearest-neighbour ×
 With `blocks` > 0 every resolution also gets that many residual blocks
 x + conv(silu(conv(silu(x)))) (the fixtures use none).
 Only temporal compression 1 is implemented (F' = F).
+`refine_blocks` more residual blocks end the decoder at full resolution. Their last convolution
+starts at zero, so each starts as the identity: they can be added to a trained decoder (see
+`load_vae_state`) without changing its output, and then trained with the encoder frozen.
 """
 
 import math
@@ -67,13 +70,14 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, channels: int, latent_channels: int, upsamples: int, blocks: int = 0):
+    def __init__(self, channels: int, latent_channels: int, upsamples: int, blocks: int = 0, refine_blocks: int = 0):
         super().__init__()
         self.conv_in = nn.Conv2d(latent_channels, channels, 3, padding=1)
         self.up = nn.ModuleList(
             [nn.Conv2d(channels, channels, 3, padding=1) for _ in range(upsamples)]
         )
         self.res = nn.ModuleList([res_stack(channels, blocks) for _ in range(upsamples + 1)])
+        self.refine = res_stack(channels, refine_blocks)
         self.conv_out = nn.Conv2d(channels, 3, 3, padding=1)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
@@ -84,6 +88,7 @@ class Decoder(nn.Module):
         for conv, res in zip(self.up, self.res[1:]):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")  # [B·F, ch, 2h, 2w]
             x = res(F.silu(conv(x)))  # [B·F, ch, 2h, 2w]
+        x = self.refine(x)  # [B·F, ch, H, W]
         return batch_to_frames(self.conv_out(x), b)  # [B, 3, F, H, W]
 
 
@@ -92,9 +97,12 @@ class VAE(nn.Module):
         super().__init__()
         steps = int(math.log2(cfg.spatial_compression))
         self.encoder = Encoder(cfg.vae_channels, cfg.latent_channels, steps, cfg.vae_blocks)
-        self.decoder = Decoder(cfg.vae_channels, cfg.latent_channels, steps, cfg.vae_blocks)
+        self.decoder = Decoder(cfg.vae_channels, cfg.latent_channels, steps, cfg.vae_blocks, cfg.vae_refine_blocks)
         init_weights(self, gain=1.5)  # keeps activations O(1) through the SiLU layers
         init_weights(self.decoder.conv_out, gain=0.5)  # pixels of RMS ~0.5 for unit-normal latents
+        for block in self.decoder.refine:  # identity at the start
+            nn.init.zeros_(block.conv2.weight)
+            nn.init.zeros_(block.conv2.bias)
 
     def encode_mean(self, pixels: torch.Tensor) -> torch.Tensor:
         """Posterior mean [B, C, F', H/s, W/s] of pixels [B, 3, F, H, W] in [-1, 1]."""
@@ -104,3 +112,13 @@ class VAE(nn.Module):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """pixels [B, 3, F, H, W] of latents [B, C, F', H', W'] (before scale/shift)."""
         return self.decoder(latents)
+
+
+def load_vae_state(vae: VAE, state: dict) -> bool:
+    """Loads a VAE state dict, also one saved before the decoder's refine blocks were added
+    (those keep their identity start). Returns True when the refine blocks were missing."""
+    missing, unexpected = vae.load_state_dict(state, strict=False)
+    grown = [k for k in missing if k.startswith("decoder.refine.")]
+    if unexpected or len(grown) != len(missing):
+        raise RuntimeError(f"VAE checkpoint does not fit the config: missing {missing}, unexpected {unexpected}")
+    return bool(grown)

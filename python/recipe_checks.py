@@ -1,0 +1,57 @@
+"""Checks of the training recipe's model surgery, run by test/model/recipe.test.ts.
+
+    /usr/bin/python3 python/recipe_checks.py
+
+Prints one JSON line of findings; exits non-zero when a check fails.
+- grow: a VAE state saved without decoder refine blocks loads into a config with them
+  (load_vae_state reports the growth) and the decoder's output is unchanged;
+- train: after one optimiser step on the grown decoder its refine blocks are no longer the identity;
+- refuse: a state that does not fit the config (unexpected keys) is refused.
+"""
+
+import dataclasses
+import json
+import sys
+
+import torch
+from torch.nn import functional as F
+
+from flowedit_model import CONFIGS, build_models
+from flowedit_model.vae import load_vae_state
+
+
+def main() -> int:
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    base = dataclasses.replace(CONFIGS["tiny"](), vae=True, spatial_compression=4, vae_channels=16, vae_blocks=1, vae_refine_blocks=0)
+    grown_cfg = dataclasses.replace(base, vae_refine_blocks=2)
+    old = build_models(base, 0).vae.eval()
+    new = build_models(grown_cfg, 1).vae.eval()
+    grew = load_vae_state(new, old.state_dict())
+    z = torch.randn(1, base.latent_channels, 2, 8, 8)  # [B, C, F, h, w]
+    with torch.no_grad():
+        same = (old.decode(z) - new.decode(z)).abs().max().item()  # over [B, 3, F, H, W]
+
+    opt = torch.optim.Adam(new.decoder.parameters(), lr=1e-2)
+    for _ in range(2):  # the first step moves conv2 off zero, the second reaches conv1 too
+        x = torch.rand(1, 3, 1, 32, 32) * 2 - 1  # [B, 3, F, H, W]
+        loss = F.mse_loss(new.decode(new.encode_mean(x)), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    moved = sum(b.conv2.weight.abs().sum().item() for b in new.decoder.refine)
+
+    try:
+        load_vae_state(old, new.state_dict())
+        refused = False
+    except RuntimeError:
+        refused = True
+
+    found = {"grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused}
+    print(json.dumps(found))
+    ok = grew and same == 0.0 and moved > 0 and refused
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
