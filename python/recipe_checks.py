@@ -5,7 +5,7 @@
 Prints one JSON line of findings; exits non-zero when a check fails.
 - grow: a VAE state saved without decoder refine blocks loads into a config with them
   (load_vae_state reports the growth) and the decoder's output is unchanged;
-- train: after one optimiser step on the grown decoder its refine blocks are no longer the identity;
+- train: after two optimiser steps on the grown decoder its refine blocks are no longer the identity;
 - refuse: a state that does not fit the config (unexpected keys) is refused.
 """
 

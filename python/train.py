@@ -114,10 +114,15 @@ def polish_decoder(args, cfg, models, dev) -> None:
     for p_ in vae.encoder.parameters():
         p_.requires_grad_(False)
     opt = torch.optim.Adam(vae.decoder.parameters(), lr=args.polish_lr)
-    data = iter(loader(SceneStream(3000 + state.get("polish_step", 0), args.size, args.vae_batch, 0.0, 1, (1,)), args.workers))
+    first = state.get("polish_step", 0)
+    data = iter(loader(SceneStream(3000 + first, args.size, args.vae_batch, 0.0, 1, (1,)), args.workers))
     gen = torch.Generator().manual_seed(7)
     start, step, last_save = time.time(), 0, time.time()
-    first = state.get("polish_step", 0)
+
+    def checkpoint() -> None:
+        state["vae"], state["polish_step"] = vae.state_dict(), first + step
+        save(path, state)
+
     budget = args.polish_minutes * 60
     while (elapsed := time.time() - start) < budget:
         for g in opt.param_groups:
@@ -140,11 +145,9 @@ def polish_decoder(args, cfg, models, dev) -> None:
         if step % 50 == 0:
             log(args.run, {"stage": "polish", "step": step, "loss": round(loss.item(), 5), "psnr": round(psnr(rec.detach(), x), 2)})
         if time.time() - last_save > args.save_every:  # an interrupted polish keeps its progress
-            state["vae"], state["polish_step"] = vae.state_dict(), first + step
-            save(path, state)
+            checkpoint()
             last_save = time.time()
-    state["vae"], state["polish_step"] = vae.state_dict(), first + step
-    save(path, state)
+    checkpoint()
     stats_path = os.path.join(args.run, "latent_stats.json")
     if os.path.exists(stats_path):  # refresh the recorded round-trip figure; shift and scale stay
         with open(stats_path, encoding="utf-8") as f:

@@ -12,10 +12,9 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { openGraph, type Feed } from '../../src/model/ort.js';
 import { validatePack } from '../../src/model/pack.js';
-import { ROOT, tempDir } from '../paths.js';
+import { PYTHON, ROOT, tempDir } from '../paths.js';
 
 const run = promisify(execFile);
-const PYTHON = process.env.FLOWEDIT_PYTHON ?? '/usr/bin/python3';
 
 interface Port {
   dtype: 'float32' | 'int64';

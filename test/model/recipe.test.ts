@@ -8,10 +8,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { ROOT } from '../paths.js';
+import { PYTHON, ROOT } from '../paths.js';
 
 const run = promisify(execFile);
-const PYTHON = process.env.FLOWEDIT_PYTHON ?? '/usr/bin/python3';
 
 test('a grown VAE decoder keeps its output until trained, and an unfitting checkpoint is refused', { timeout: 300_000 }, async () => {
   let stdout: string;
