@@ -8,7 +8,8 @@
 # times per step, each copy with its own t and noise (default 4: a step of 4 × BATCH samples).
 # RESUME=<run folder> (e.g. runs/flowedit-tiny, carried to the machine) continues an earlier run:
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
-# transformer has learned) and the transformer goes on from its checkpoint.
+# transformer has learned) and the transformer goes on from its checkpoint (dit.pt, or the EMA
+# weights alone in dit-ema.pt with a fresh optimiser).
 set -eu
 if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"
@@ -19,9 +20,16 @@ if [ -n "${RESUME:-}" ]; then
   cp -r "$RESUME/." "$RUN/"
   VAE_MIN=0
 fi
+# Bring the newest EMA weights out as the run goes, so a run stopped at its time limit still
+# returns its progress (each checkpoint is written to a temporary file and renamed, so a copy
+# never sees half a file).
+( while sleep 20; do cp "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/" 2>/dev/null || true; done ) &
+COPIER=$!
+trap 'kill $COPIER 2>/dev/null || true' EXIT
 "${PYTHON:-python3}" train.py --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
   --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
-  --batch "${BATCH:-128}" --repeat "${REPEAT:-4}" --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr-schedule cosine \
-  --polish-minutes "${POLISH_MIN:-0.5}" --save-every 60
+  --batch "${BATCH:-128}" --repeat "${REPEAT:-4}" --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr "${LR:-4e-4}" --lr-schedule cosine \
+  --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
+kill $COPIER 2>/dev/null || true
 cp "$RUN/vae.pt" "$RUN/latent_stats.json" "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/"
 ls -la "$OUT/run"

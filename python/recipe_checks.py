@@ -6,18 +6,46 @@ Prints one JSON line of findings; exits non-zero when a check fails.
 - grow: a VAE state saved without decoder refine blocks loads into a config with them
   (load_vae_state reports the growth) and the decoder's output is unchanged;
 - train: after two optimiser steps on the grown decoder its refine blocks are no longer the identity;
-- refuse: a state that does not fit the config (unexpected keys) is refused.
+- refuse: a state that does not fit the config (unexpected keys) is refused;
+- resume: a run folder holding only the EMA weights (dit-ema.pt, as a remote run brings back)
+  continues from their step, and a VAE given no minutes (--vae-minutes 0) is kept byte for byte.
 """
 
 import dataclasses
+import hashlib
 import json
+import os
 import sys
+import tempfile
 
 import torch
 from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.vae import load_vae_state
+import train
+
+
+def resume_from_ema() -> dict:
+    """Train 3 steps, drop dit.pt, train on to step 5 with the VAE frozen in place."""
+    with tempfile.TemporaryDirectory() as run:
+        common = ["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
+                  "--batch", "2", "--repeat", "1", "--clip-p", "0", "--vae-batch", "2", "--vae-crop", "16",
+                  "--vae-crops", "1", "--save-every", "1e9"]
+        train.main(common + ["--vae-steps", "2", "--dit-steps", "3"])
+
+        def digest() -> str:
+            with open(os.path.join(run, "vae.pt"), "rb") as f:
+                return hashlib.sha256(f.read()).hexdigest()
+
+        vae_before = digest()
+        os.remove(os.path.join(run, "dit.pt"))
+        train.main(common + ["--vae-steps", "50", "--vae-minutes", "0", "--dit-steps", "5"])
+        ema = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)
+        with open(os.path.join(run, "log.jsonl"), encoding="utf-8") as f:
+            resumed = [json.loads(line) for line in f if "resumed_from" in line]
+        return {"resumed_at": resumed[0]["step"] if resumed else None, "step_after": ema["step"],
+                "vae_kept": digest() == vae_before}
 
 
 def main() -> int:
@@ -47,9 +75,11 @@ def main() -> int:
     except RuntimeError:
         refused = True
 
-    found = {"grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused}
+    resume = resume_from_ema()
+    found = {"grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
+             "resume": resume}
     print(json.dumps(found))
-    ok = grew and same == 0.0 and moved > 0 and refused
+    ok = grew and same == 0.0 and moved > 0 and refused and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True}
     return 0 if ok else 1
 
 

@@ -29,7 +29,6 @@ import torch
 from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
-from flowedit_model.export import export_pack
 from flowedit_model.tokenizer import encode
 from flowedit_model.vae import load_vae_state
 from flowedit_train.data import SceneStream, batch, loader
@@ -56,6 +55,12 @@ def save(path: str, state: Dict) -> None:
     os.replace(tmp, path)
 
 
+def load(path: str, dev) -> Dict:
+    """A checkpoint this recipe wrote. torch 2.6+ loads weights only by default and refuses the
+    optimiser state's Python objects; these files are the run's own, so they are unpickled whole."""
+    return torch.load(path, map_location=dev, weights_only=False)
+
+
 def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
     """PSNR in dB of images in [-1, 1] (peak-to-peak 2)."""
     mse = torch.mean((x.clamp(-1, 1) - y) ** 2).item()
@@ -65,11 +70,13 @@ def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
 # ---------------------------------------------------------------- stage 1: VAE
 def train_vae(args, cfg, models, dev) -> None:
     path = os.path.join(args.run, "vae.pt")
+    if args.vae_minutes <= 0 and os.path.exists(path):  # kept as it is (a resumed run's latents)
+        return
     vae = models.vae.to(dev).train()
     opt = torch.optim.Adam(vae.parameters(), lr=args.vae_lr)
     step = 0
     if os.path.exists(path):
-        state = torch.load(path, map_location=dev)
+        state = load(path, dev)
         if not load_vae_state(vae, state["vae"]):  # a grown decoder starts a fresh optimiser
             opt.load_state_dict(state["opt"])
         step = state["step"]
@@ -106,7 +113,7 @@ def polish_decoder(args, cfg, models, dev) -> None:
     """Fine-tunes the decoder alone (warm-up, then cosine learning rate to 0). The encoder, and so every
     latent the transformer learned from, stays as it is, so this may run after the DiT stage."""
     path = os.path.join(args.run, "vae.pt")
-    state = torch.load(path, map_location=dev)
+    state = load(path, dev)
     vae = models.vae.to(dev)
     load_vae_state(vae, state["vae"])
     vae.encoder.eval()
@@ -225,12 +232,19 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     params = list(dit.parameters()) + list(te.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     step = 0
+    slim = os.path.join(args.run, "dit-ema.pt")
     if os.path.exists(path):
-        state = torch.load(path, map_location=dev)
+        state = load(path, dev)
         dit.load_state_dict(state["dit"]); te.load_state_dict(state["te"])
         ema_dit.load_state_dict(state["ema_dit"]); ema_te.load_state_dict(state["ema_te"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
+    elif os.path.exists(slim):  # the EMA weights alone (e.g. fetched from a remote run): the online
+        state = load(slim, dev)  # weights start from them too, with a fresh optimiser (warm-up)
+        for m, key in ((dit, "ema_dit"), (ema_dit, "ema_dit"), (te, "ema_te"), (ema_te, "ema_te")):
+            m.load_state_dict(state[key])
+        step = state["step"]
+        log(args.run, {"stage": "dit", "resumed_from": "dit-ema.pt", "step": step})
     if step >= args.dit_steps:
         return
     frames = tuple(int(f) for f in args.clip_frames.split(","))
@@ -293,10 +307,12 @@ def train_dit(args, cfg, models, stats, dev) -> None:
 
 # ---------------------------------------------------------------- stage 4: export
 def export(args, cfg, stats, dev) -> None:
+    from flowedit_model.export import export_pack  # needs onnx, which a training machine may lack
+
     models = build_models(cfg, 0)
-    load_vae_state(models.vae, torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu")["vae"])
+    load_vae_state(models.vae, load(os.path.join(args.run, "vae.pt"), "cpu")["vae"])
     slim = os.path.join(args.run, "dit-ema.pt")
-    state = torch.load(slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt"), map_location="cpu")
+    state = load(slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt"), "cpu")
     models.transformer.load_state_dict(state["ema_dit"])
     models.text_encoder.load_state_dict(state["ema_te"])
     models.eval()
@@ -355,13 +371,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
 
     torch.set_num_threads(args.threads)
+    torch.set_float32_matmul_precision("high")  # TF32 matmuls on CUDA; no effect on the CPU
     os.makedirs(args.run, exist_ok=True)
     cfg = CONFIGS[args.config]()
     dev = torch.device(args.device)
     models = build_models(cfg, 0)
     if args.stage in ("all", "vae"):
         train_vae(args, cfg, models, dev)
-    state = torch.load(os.path.join(args.run, "vae.pt"), map_location=dev)
+    state = load(os.path.join(args.run, "vae.pt"), dev)
     load_vae_state(models.vae, state["vae"])
     stats = latent_stats(args, cfg, models, dev)
     if args.stage in ("all", "dit"):

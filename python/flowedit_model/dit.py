@@ -167,7 +167,7 @@ class DiT(nn.Module):
         cfg = self.cfg
         grid = patch_grid(latents, cfg.patch)  # (Fp, Hp, Wp), traced sizes
         x = self.patch_embed(patchify(latents, cfg.patch))  # [B, n, dim]
-        x = x + grid_position_embedding(*grid, cfg.dim)[None]  # [B, n, dim]
+        x = x + grid_position_embedding(*grid, cfg.dim).to(x.device)[None]  # [B, n, dim]
 
         c = self.t_embed(t)  # [B, dim]
         if self.g_embed is not None:

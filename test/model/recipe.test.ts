@@ -1,7 +1,8 @@
 /**
  * The training recipe's decoder growth (python/recipe_checks.py, with Debian's python3-torch):
  * refine blocks added to a trained decoder start as the identity, then train; a checkpoint that
- * does not fit the config is refused.
+ * does not fit the config is refused; a run holding only the EMA weights resumes from their step
+ * and a VAE given no minutes stays as it was.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +13,7 @@ import { PYTHON, ROOT } from '../paths.js';
 
 const run = promisify(execFile);
 
-test('a grown VAE decoder keeps its output until trained, and an unfitting checkpoint is refused', { timeout: 300_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, and a run resumes from its EMA weights', { timeout: 300_000 }, async () => {
   let stdout: string;
   try {
     ({ stdout } = await run(PYTHON, [join(ROOT, 'python/recipe_checks.py')], { cwd: join(ROOT, 'python'), env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } }));
@@ -20,9 +21,10 @@ test('a grown VAE decoder keeps its output until trained, and an unfitting check
     const e = err as { stdout?: string; stderr?: string; message: string };
     assert.fail(`python/recipe_checks.py failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
   }
-  const found = JSON.parse(stdout.trim().split('\n').pop()!) as { grew: boolean; max_output_change: number; refine_weight_after_training: number; refused_unfitting: boolean };
+  const found = JSON.parse(stdout.trim().split('\n').pop()!) as { grew: boolean; max_output_change: number; refine_weight_after_training: number; refused_unfitting: boolean; resume: { resumed_at: number | null; step_after: number; vae_kept: boolean } };
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
   assert.ok(found.refine_weight_after_training > 0, 'training moves the refine blocks off the identity');
   assert.equal(found.refused_unfitting, true, 'an unfitting checkpoint is refused');
+  assert.deepEqual(found.resume, { resumed_at: 3, step_after: 5, vae_kept: true }, 'dit-ema.pt alone resumes at its step; the VAE is kept');
 });

@@ -1,0 +1,76 @@
+"""Checks of the scene renderer's rasteriser, run by test/model/render.test.ts.
+
+    /usr/bin/python3 python/render_checks.py OUT_DIR [CASE_ID ...]
+
+- oracle: the grid rasteriser (render._inside) against the plain per-point even-odd test on
+  every outline at random positions and sizes: the number of sample points where they differ;
+- reproduce: each named held-out case's source and edited scene (scenes/heldout/index.json)
+  rendered again and written to OUT_DIR as <id>.rgb and <id>-edit.rgb (uint8 RGB, frames top
+  to bottom, rounded as make_benchmark.py saves them), for the test to compare with the
+  committed PNGs byte for byte.
+Prints one JSON line of findings.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+
+from flowedit_scenes import render
+from flowedit_scenes.render import OBJ_SS, _inside
+from flowedit_scenes.world import OUTLINES
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def inside_per_point(px: np.ndarray, py: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """The even-odd rule point by point: px, py [N] -> bool [N]."""
+    x0, y0 = poly[:, 0], poly[:, 1]  # [M]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)  # [M]
+    out = np.zeros(px.shape[0], dtype=bool)
+    for n in range(px.shape[0]):
+        hits = 0
+        for m in range(poly.shape[0]):
+            if (y0[m] > py[n]) != (y1[m] > py[n]):
+                xc = x0[m] + (py[n] - y0[m]) * (x1[m] - x0[m]) / (y1[m] - y0[m])
+                hits += px[n] < xc
+        out[n] = hits % 2 == 1
+    return out
+
+
+def oracle_mismatches(rng: np.random.Generator) -> int:
+    bad = 0
+    for name, poly in OUTLINES.items():
+        for _ in range(3):
+            s, cx, cy = rng.uniform(0.05, 0.3), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)
+            xs = (np.arange(24 * OBJ_SS) + 0.5) / (128 * OBJ_SS) + cx - 12 / 128  # [C]
+            ys = (np.arange(20 * OBJ_SS) + 0.5) / (128 * OBJ_SS) + cy - 10 / 128  # [R]
+            u, v = (xs - cx) / s, (ys - cy) / s
+            grid = _inside(u, v, poly)  # [R, C]
+            vv, uu = np.meshgrid(v, u, indexing="ij")  # [R, C]
+            bad += int(np.count_nonzero(grid.ravel() != inside_per_point(uu.ravel(), vv.ravel(), poly)))
+    return bad
+
+
+def as_bytes(frames: np.ndarray) -> bytes:
+    """[F, H, W, 3] in [0, 1] -> uint8 RGB, frames stacked top to bottom."""
+    return np.round(frames.reshape(-1, *frames.shape[2:]) * 255).astype(np.uint8).tobytes()
+
+
+def main() -> int:
+    out, ids = sys.argv[1], sys.argv[2:]
+    with open(os.path.join(REPO, "scenes/heldout/index.json"), encoding="utf-8") as f:
+        cases = {c["id"]: c for c in json.load(f)["cases"]}
+    for case_id in ids:
+        c = cases[case_id]
+        size = tuple(c["size"])
+        for suffix, scene in (("", c["scene"]), ("-edit", c["editedScene"])):
+            with open(os.path.join(out, f"{case_id}{suffix}.rgb"), "wb") as f:
+                f.write(as_bytes(render(scene, size)))
+    print(json.dumps({"oracle_mismatches": oracle_mismatches(np.random.default_rng(0)), "written": ids}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
