@@ -343,7 +343,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--encode-in-workers", type=int, default=1, help="1: data processes also VAE-encode (CPU runs)")
     p.add_argument("--size", type=int, default=128, help="rendered frame size (pixels)")
     p.add_argument("--vae-steps", type=int, default=4000)
-    p.add_argument("--vae-minutes", type=float, default=1e9)
+    p.add_argument("--vae-minutes", type=float, default=1e9, help="wall-clock limit; 0 keeps an existing vae.pt as it is")
     p.add_argument("--vae-batch", type=int, default=12)
     p.add_argument("--vae-crop", type=int, default=32)
     p.add_argument("--vae-crops", type=int, default=4, help="crops per rendered frame")
