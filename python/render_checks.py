@@ -1,4 +1,4 @@
-"""Checks of the scene renderer's rasteriser, run by test/model/render.test.ts.
+"""Checks of the scene renderer's rasteriser, run by test/bench/render.test.ts.
 
     /usr/bin/python3 python/render_checks.py OUT_DIR [CASE_ID ...]
 
@@ -41,7 +41,7 @@ def inside_per_point(px: np.ndarray, py: np.ndarray, poly: np.ndarray) -> np.nda
 
 def oracle_mismatches(rng: np.random.Generator) -> int:
     bad = 0
-    for name, poly in OUTLINES.items():
+    for poly in OUTLINES.values():
         for _ in range(3):
             s, cx, cy = rng.uniform(0.05, 0.3), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8)
             xs = (np.arange(24 * OBJ_SS) + 0.5) / (128 * OBJ_SS) + cx - 12 / 128  # [C]

@@ -261,7 +261,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
                     "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step})
         # the EMA weights alone (what export needs), small enough to fetch from a remote machine
-        save(os.path.join(args.run, "dit-ema.pt"), {"ema_dit": ema_dit.state_dict(), "ema_te": ema_te.state_dict(), "step": step})
+        save(slim, {"ema_dit": ema_dit.state_dict(), "ema_te": ema_te.state_dict(), "step": step})
 
     first_step = step
     start, last_save, last_log, losses = time.time(), time.time(), time.time(), []

@@ -167,10 +167,7 @@ class DiT(nn.Module):
         cfg = self.cfg
         grid = patch_grid(latents, cfg.patch)  # (Fp, Hp, Wp), traced sizes
         x = self.patch_embed(patchify(latents, cfg.patch))  # [B, n, dim]
-        pos = grid_position_embedding(*grid, cfg.dim)  # [n, dim], built on the CPU
-        if pos.device != x.device:  # training on CUDA (the exported graph is traced on the CPU)
-            pos = pos.to(x.device)
-        x = x + pos[None]  # [B, n, dim]
+        x = x + grid_position_embedding(*grid, cfg.dim, x.device)[None]  # [B, n, dim]
 
         c = self.t_embed(t)  # [B, dim]
         if self.g_embed is not None:

@@ -26,19 +26,20 @@ def sinusoid(pos: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)  # [N, width]
 
 
-def grid_position_embedding(fp, hp, wp, dim: int) -> torch.Tensor:
+def grid_position_embedding(fp, hp, wp, dim: int, device: Optional[torch.device] = None) -> torch.Tensor:
     """Factorised 3-D sinusoidal position embedding of a patch grid of Fp × Hp × Wp tokens.
 
     The channels are split into (f, y, x) groups, each the 1-D sinusoid of that coordinate,
     and the result is flattened in token order (f·Hp + y)·Wp + x. fp, hp, wp may be traced
-    sizes, so the embedding follows the input's grid at run time.
+    sizes, so the embedding follows the input's grid at run time. It is built on `device`
+    (the CPU when None), the device of the tokens it is added to.
     Returns [Fp·Hp·Wp, dim].
     """
     d_yx = 2 * (dim // 6)  # even width per spatial axis
     d_f = dim - 2 * d_yx  # the rest goes to time
-    e_f = sinusoid(torch.arange(fp, dtype=torch.float32), d_f)  # [Fp, d_f]
-    e_y = sinusoid(torch.arange(hp, dtype=torch.float32), d_yx)  # [Hp, d_yx]
-    e_x = sinusoid(torch.arange(wp, dtype=torch.float32), d_yx)  # [Wp, d_yx]
+    e_f = sinusoid(torch.arange(fp, dtype=torch.float32, device=device), d_f)  # [Fp, d_f]
+    e_y = sinusoid(torch.arange(hp, dtype=torch.float32, device=device), d_yx)  # [Hp, d_yx]
+    e_x = sinusoid(torch.arange(wp, dtype=torch.float32, device=device), d_yx)  # [Wp, d_yx]
     e = torch.cat(
         [
             e_f[:, None, None, :].expand(fp, hp, wp, d_f),  # [Fp, Hp, Wp, d_f]

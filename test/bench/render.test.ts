@@ -4,28 +4,19 @@
  * byte for byte, so training and the benchmark draw from the same world.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { PYTHON, ROOT, tempDir } from '../paths.js';
+import { ROOT, tempDir } from '../paths.js';
+import { pythonFindings } from '../python.js';
 
-const run = promisify(execFile);
 const CASES = ['still-000', 'still-007', 'clip-003'];
 
 test('the renderer matches the per-point rule and reproduces the committed held-out renders', { timeout: 300_000 }, async () => {
   const dir = await tempDir();
   try {
-    let stdout: string;
-    try {
-      ({ stdout } = await run(PYTHON, [join(ROOT, 'python/render_checks.py'), dir, ...CASES], { cwd: join(ROOT, 'python') }));
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string; message: string };
-      assert.fail(`python/render_checks.py failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
-    }
-    const found = JSON.parse(stdout.trim().split('\n').pop()!) as { oracle_mismatches: number };
+    const found = await pythonFindings<{ oracle_mismatches: number }>('render_checks.py', [dir, ...CASES]);
     assert.equal(found.oracle_mismatches, 0, 'grid and per-point rasterisers agree at every sample point');
     for (const id of CASES) {
       for (const suffix of ['', '-edit']) {
