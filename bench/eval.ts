@@ -8,15 +8,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { editImage, invertImage } from '../src/edit/image-jobs.js';
-import { editLatent } from '../src/edit/edit.js';
-import { invertLatent } from '../src/edit/invert.js';
-import { decodeFrames, encodeFrames } from '../src/edit/latents.js';
 import { resolveSettings } from '../src/edit/settings.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { loadPack } from '../src/model/pack.js';
+import { readImage } from '../src/media/image.js';
 import { loadCase, readIndex, heldoutDir } from './eval/dataset.js';
-import { generation, inversion, textEdit, timed, vaeRoundTrip, type Context } from './eval/sections.js';
+import { editAsCommand, generation, inversion, textEdit, timed, vaeRoundTrip, type Context } from './eval/sections.js';
 import { swap } from './eval/swap.js';
 import { formatTable, type Row } from './eval/table.js';
 import { loadWorld } from './eval/world.js';
@@ -32,12 +29,14 @@ const { values } = parseArgs({
     clips: { type: 'string', default: '16' },
     'sweep-clips': { type: 'string', default: '4' },
     only: { type: 'string', default: SECTIONS.join(',') },
+    'auto-mask': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
-  console.log(`npm run eval -- [--model DIR] [--out FILE] [--stills N] [--clips N] [--sweep-clips N] [--only ${SECTIONS.join(',')}]
-  --sweep-clips: clips in the invert + reconstruct solver sweep (each costs 18 round trips)`);
+  console.log(`npm run eval -- [--model DIR] [--out FILE] [--stills N] [--clips N] [--sweep-clips N] [--auto-mask θ] [--only ${SECTIONS.join(',')}]
+  --sweep-clips: clips in the invert + reconstruct solver sweep (each costs 18 round trips)
+  --auto-mask θ: the text edit's automatic mask instead of the pack's (0 = none, edit everywhere)`);
   process.exit(0);
 }
 const only = new Set(values.only.split(','));
@@ -51,7 +50,8 @@ async function main(): Promise<void> {
   const cases = readIndex(ROOT);
   const stills = await Promise.all(cases.filter((c) => c.kind === 'still').slice(0, Number(values.stills)).map((c) => loadCase(ROOT, c)));
   const clips = await Promise.all(cases.filter((c) => c.kind === 'clip').slice(0, Number(values.clips)).map((c) => loadCase(ROOT, c)));
-  const ctx: Context = { pack, world, stills, clips, log };
+  const autoMask = values['auto-mask'] === undefined ? undefined : Number(values['auto-mask']);
+  const ctx: Context = { pack, world, stills, clips, log, ...(autoMask !== undefined ? { edit: { autoMask } } : {}) };
   log(`flowedit eval: pack ${pack.manifest.id} (${relative(ROOT, packDir)}), ${stills.length} stills, ${clips.length} clips of ${clips[0]?.frames ?? 0} frames`);
 
   const rows: Row[] = [];
@@ -69,20 +69,18 @@ async function main(): Promise<void> {
   await section('timing', async () => {
     // a 128×128 still edited from its file with the pack's defaults, model load included
     const still = stills[0]!;
-    const st = resolveSettings(pack.manifest, 'edit', {});
+    const st = resolveSettings(pack.manifest, 'edit', ctx.edit ?? {});
     const [, stillS] = await timed(async () => {
       const p = await loadPack(packDir);
-      const inv = await invertImage(p, join(heldoutDir(ROOT), `${still.id}.png`), { sourcePrompt: still.caption, steps: st.steps, solver: st.solver, fit: st.fit });
-      await editImage(p, inv, { targetPrompt: still.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
+      const frames = [await readImage(join(heldoutDir(ROOT), `${still.id}.png`))];
+      await editAsCommand(p, frames, { source: still.caption, target: still.targetCaption }, st);
     });
     const out: Row[] = [{ section: 'wall time', setting: `edit with defaults, model load included`, metric: 'time', stills: stillS, clips: null, n: [1, 0], target: '≤ 10 s (still)', met: stillS <= 10 }];
     const clip = clips[0];
     if (clip) {
       const [, clipS] = await timed(async () => {
         const p = await loadPack(packDir);
-        const inv = await invertLatent(p, await encodeFrames(p, clip.source), { sourcePrompt: clip.caption, steps: st.steps, solver: st.solver });
-        const e = await editLatent(p, inv, { targetPrompt: clip.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
-        await decodeFrames(p, e.z);
+        await editAsCommand(p, clip.source, { source: clip.caption, target: clip.targetCaption }, st);
       });
       out[0] = { ...out[0]!, clips: clipS, n: [1, 1] };
     }

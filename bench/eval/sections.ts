@@ -4,12 +4,14 @@
  * fraction of cases that pass). Definitions of the measures: metrics.ts and classify.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { editLatent } from '../../src/edit/edit.js';
+import { editInEstimatedMask } from '../../src/edit/auto-edit.js';
+import { editFrames, invertFrames } from '../../src/edit/clip-jobs.js';
 import { generateFrames } from '../../src/edit/generate.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
 import { reconstructLatent } from '../../src/edit/sample.js';
-import { resolveSettings } from '../../src/edit/settings.js';
+import { resolveSettings, type SettingOptions, type Settings } from '../../src/edit/settings.js';
+import { swapSettingsFrom } from '../../src/edit/swap-jobs.js';
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
@@ -25,6 +27,8 @@ export interface Context {
   readonly stills: readonly LoadedCase[];
   readonly clips: readonly LoadedCase[];
   readonly log: (line: string) => void;
+  /** overrides of the pack's edit defaults (e.g. autoMask) */
+  readonly edit?: SettingOptions;
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
@@ -166,15 +170,24 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
   };
 }
 
+/**
+ * A text edit of `frames` as `flowedit edit` runs it with settings `st`: invert, then edit inside
+ * the mask the prompts give when st.autoMask > 0, else everywhere with shared context.
+ */
+export async function editAsCommand(pack: LoadedPack, frames: readonly RgbImage[], prompts: { source: string; target: string }, st: Settings): Promise<RgbImage[]> {
+  const ci = await invertFrames(pack, frames, { sourcePrompt: prompts.source, steps: st.steps, solver: st.solver, fit: st.fit });
+  if (st.autoMask > 0) {
+    const s = swapSettingsFrom(st, { sourcePrompt: prompts.source, targetPrompt: prompts.target }, { grow: st.maskGrow, feather: st.maskFeather, invert: false });
+    return (await editInEstimatedMask(pack, ci, frames, { ...s, threshold: st.autoMask })).frames;
+  }
+  return (await editFrames(pack, ci, { targetPrompt: prompts.target, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } })).frames;
+}
+
 export async function textEdit(ctx: Context): Promise<Row[]> {
-  const st = resolveSettings(ctx.pack.manifest, 'edit', {});
-  const [s, c] = await both(ctx, async (lc) => {
-    const z0 = await encodeFrames(ctx.pack, lc.source);
-    const inv = await invertLatent(ctx.pack, z0, { sourcePrompt: lc.caption, steps: st.steps, solver: st.solver });
-    const out = await editLatent(ctx.pack, inv, { targetPrompt: lc.targetCaption, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } });
-    return scoreEdit(ctx, lc, await decodeFrames(ctx.pack, out.z));
-  });
-  const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}, layers ${st.shareLayers.join(',')}, τ ${st.shareSteps}`;
+  const st = resolveSettings(ctx.pack.manifest, 'edit', ctx.edit ?? {});
+  const [s, c] = await both(ctx, async (lc) => scoreEdit(ctx, lc, await editAsCommand(ctx.pack, lc.source, { source: lc.caption, target: lc.targetCaption }, st)));
+  const mask = st.autoMask > 0 ? `, auto mask θ ${st.autoMask} (grow ${st.maskGrow}, feather ${st.maskFeather}, mask bias ${st.maskBias})` : ', no mask';
+  const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}, layers ${st.shareLayers.join(',')}, τ ${st.shareSteps}${mask}`;
   const n: [number, number] = [s.length, c.length];
   return [
     { section: 'text edit', setting, metric: 'share target object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 70%', met: share(s.map((r) => r.right)) >= 0.7 && share(c.map((r) => r.right)) >= 0.7 },

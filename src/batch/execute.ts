@@ -12,6 +12,7 @@ import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js'
 import type { InversionFile } from '../edit/inversion-file.js';
 import { encodeImageOutput, writeClipOutput, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
+import { editInversionInAutoMask } from '../edit/auto-edit.js';
 import { prepareSwap, swapPrepared, swapSettingsFrom, type PreparedSwap } from '../edit/swap-jobs.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
 import { readImage, type RgbImage } from '../media/image.js';
@@ -33,7 +34,7 @@ type Made = { readonly image: RgbImage } | { readonly frames: readonly RgbImage[
 
 /** What an item's targets start from, made once per item. */
 type Source =
-  | { readonly kind: 'inversion'; readonly file: InversionFile }
+  | { readonly kind: 'inversion'; readonly file: InversionFile; readonly frames?: readonly RgbImage[] }
   | { readonly kind: 'swap'; readonly prepared: PreparedSwap; readonly rate?: FrameRate };
 
 async function prepareSource(pack: LoadedPack, item: PlannedItem, run: RunOptions): Promise<Source> {
@@ -42,7 +43,10 @@ async function prepareSource(pack: LoadedPack, item: PlannedItem, run: RunOption
   if (item.command !== 'swap') {
     const settings = { sourcePrompt: item.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit };
     const file = item.clip ? await invertClip(pack, item.input, settings, run, item.tools) : await invertImage(pack, item.input, settings, run);
-    return { kind: 'inversion', file };
+    if (item.command !== 'edit' || !(s.autoMask > 0)) return { kind: 'inversion', file };
+    // an edit in an automatic mask keeps the source's pixels outside it
+    const frames = item.clip ? (await readVideo(item.input, media)).frames : [await readImage(item.input)];
+    return { kind: 'inversion', file, frames };
   }
   const mask = await readMask(item.mask!, media);
   const shape = swapSettingsFrom(s, { sourcePrompt: item.sourcePrompt, targetPrompt: '' }, item.maskOptions!);
@@ -61,6 +65,11 @@ async function makeOutput(pack: LoadedPack, item: PlannedItem, src: Source, targ
     return { made: src.rate ? { frames: out.frames, rate: src.rate } : { image: out.frames[0]! }, calls: out.calls };
   }
   const file = src.file;
+  if (src.frames) {
+    const out = await editInversionInAutoMask(pack, file, src.frames, s, targetPrompt, run);
+    const rate = file.header.clip?.rate;
+    return { made: rate ? { frames: out.frames, rate } : { image: out.frames[0]! }, calls: file.header.calls + out.calls };
+  }
   if (item.clip) {
     const ci = clipInversionOf(file);
     if (item.command === 'edit') {
@@ -80,7 +89,16 @@ function recordOf(pack: LoadedPack, item: PlannedItem, out: PlannedOutput): Outp
   const s = item.settings;
   const base = { model: pack.manifest.id, flowedit: flowEditVersion(), steps: s.steps, solver: s.solver, seed: s.seed };
   if (item.command === 'reconstruct') return { ...base, command: 'reconstruct', prompt: item.sourcePrompt };
-  return { ...base, command: item.command, sourcePrompt: item.sourcePrompt, targetPrompt: out.targetPrompt ?? '', guidance: s.guidance, shareLayers: s.shareLayers, shareSteps: s.shareSteps };
+  return {
+    ...base,
+    command: item.command,
+    sourcePrompt: item.sourcePrompt,
+    targetPrompt: out.targetPrompt ?? '',
+    guidance: s.guidance,
+    shareLayers: s.shareLayers,
+    shareSteps: s.shareSteps,
+    ...(item.command === 'edit' && s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
+  };
 }
 
 /** Writes the output atomically and returns its bytes (for the sidecar's hash). */

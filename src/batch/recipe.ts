@@ -25,6 +25,8 @@ export interface Recipe {
   readonly maskFeather?: number;
   /** swap: attention logit bias (≤ 0) on the source's keys inside the mask */
   readonly maskBias?: number;
+  /** edit: θ of the mask estimated from the prompts, in [0, 1) (0 = none) */
+  readonly autoMask?: number;
 }
 
 interface KeyRule {
@@ -48,6 +50,7 @@ export const RECIPE_KEYS: Readonly<Record<keyof Recipe, KeyRule>> = {
   maskGrow: { expected: 'a non-negative integer (pixels)', ok: (v) => isInt(v) && v >= 0 },
   maskFeather: { expected: 'a non-negative number (pixels)', ok: (v) => isNum(v) && v >= 0 },
   maskBias: { expected: 'a number ≤ 0', ok: (v) => isNum(v) && v <= 0 },
+  autoMask: { expected: 'a number in [0, 1) (0 = no automatic mask)', ok: (v) => isNum(v) && v >= 0 && v < 1 },
 };
 
 export const RECIPE_KEY_NAMES = Object.keys(RECIPE_KEYS) as (keyof Recipe)[];
@@ -91,5 +94,5 @@ export function mergeRecipes(...layers: readonly Recipe[]): Recipe {
 
 /** The part of a recipe that resolveSettings takes. */
 export function settingOptions(r: Recipe): SettingOptions {
-  return { steps: r.steps, solver: r.solver, guidance: r.guidance, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather };
+  return { steps: r.steps, solver: r.solver, guidance: r.guidance, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask };
 }

@@ -40,6 +40,7 @@ export interface EditArgs {
   guidance: number | undefined;
   'share-layers': string | undefined;
   'share-steps': number | undefined;
+  'auto-mask': number | undefined;
 }
 
 export function withEditOptions<T>(y: Argv<T>): Argv<T & EditArgs> {
@@ -53,6 +54,12 @@ export function withEditOptions<T>(y: Argv<T>): Argv<T & EditArgs> {
     .option('share-steps', {
       type: 'number',
       describe: 'fraction of the steps, from the start, that share context (0 = none, default 0.5)',
+      group: 'Editing:',
+    })
+    .option('auto-mask', {
+      type: 'number',
+      describe:
+        'edit only where the source and target prompts make the model disagree: θ in (0, 1) is the share of the largest disagreement a place needs to be edited (lower edits more), 0 lets the edit change every pixel (default: the pack\'s, else 0). Everything outside the estimated mask is kept exactly; the edit takes the swap defaults',
       group: 'Editing:',
     }) as Argv<T & EditArgs>;
 }

@@ -7,6 +7,7 @@ import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
 import { preparedFromInversion, prepareSwap, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
+import { editInversionInAutoMask } from '../edit/auto-edit.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
 import { readImage } from '../media/image.js';
 import { readMask } from '../media/mask.js';
@@ -70,6 +71,19 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
   return out.calls;
 }
 
+/** An edit inside the mask its prompts give: the source's pixels are kept outside it. */
+async function editInAutoMask(pack: LoadedPack, job: Job<'edit'>, file: InversionFile, run: RunOptions, record: OutputRecord): Promise<number> {
+  const source = file.header.source.path;
+  const media = { ...(file.header.clip ? { tools: await findFfmpeg(job.ffmpeg) } : {}), ...(run.signal ? { signal: run.signal } : {}) };
+  const clip = file.header.clip ? await readVideo(source, media) : null;
+  const frames = clip ? clip.frames : [await readImage(source)];
+  const out = await editInversionInAutoMask(pack, file, frames, job.settings, job.targetPrompt, run);
+  run.signal?.throwIfAborted();
+  if (!clip) await writeImageOutput(job.output, out.frames[0]!, record);
+  else await writeClipOutput(job.output, { frames: out.frames, rate: clip.rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  return out.calls;
+}
+
 async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
   const r = job.request;
   const out = await generateFrames(pack, r, run);
@@ -123,9 +137,11 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
           guidance: s.guidance,
           shareLayers: s.shareLayers,
           shareSteps: s.shareSteps,
+          ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
           source: file.header.source.path,
         };
         const inverted = job.inputIsInversion ? 0 : file.header.calls;
+        if (s.autoMask > 0) return done(inverted + (await editInAutoMask(pack, job, file, run, record)));
         if (file.header.clip) {
           const edited = await editClip(pack, file, settings, run);
           await writeResult(job, file, run, { clip: edited }, record);

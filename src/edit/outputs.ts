@@ -25,6 +25,8 @@ export interface OutputRecord {
   readonly guidance?: number;
   readonly shareLayers?: readonly number[];
   readonly shareSteps?: number;
+  /** edit: θ of the mask estimated from the prompts */
+  readonly autoMask?: number;
   readonly source?: string;
 }
 
@@ -42,6 +44,7 @@ export function parametersText(r: OutputRecord): string {
     ['Seed', r.seed],
     ['Share layers', r.shareLayers?.join(' ')],
     ['Share steps', r.shareSteps],
+    ['Auto mask', r.autoMask],
     ['Model', r.model],
     ['Version', `flowedit ${r.flowedit}`],
   ];

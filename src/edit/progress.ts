@@ -1,5 +1,5 @@
 /** How the edit layer reports progress and warnings and honours cancellation; it never prints. */
-export type Phase = 'encode' | 'invert' | 'sample' | 'decode';
+export type Phase = 'encode' | 'invert' | 'mask' | 'sample' | 'decode';
 
 export interface Progress {
   readonly phase: Phase;

@@ -20,6 +20,8 @@ export const FLOWEDIT_DEFAULTS = {
   /** swap: pixels the mask grows by, and the width of its soft edge */
   maskGrow: 2,
   maskFeather: 6,
+  /** edit: no automatic mask (the edit path may change every pixel) */
+  autoMask: 0,
 };
 
 /** Options a user may set; undefined = not given. */
@@ -34,6 +36,7 @@ export interface SettingOptions {
   readonly maskBias?: number | undefined;
   readonly maskGrow?: number | undefined;
   readonly maskFeather?: number | undefined;
+  readonly autoMask?: number | undefined;
 }
 
 export interface Settings {
@@ -49,6 +52,11 @@ export interface Settings {
   /** pixels a mask grows by, and the width of its soft edge (masked tasks) */
   readonly maskGrow: number;
   readonly maskFeather: number;
+  /**
+   * edit: θ of the mask estimated from the prompts (auto-mask.ts), in (0, 1); 0 = no mask. With
+   * a mask, the edit is a swap inside it and takes the pack's swap defaults.
+   */
+  readonly autoMask: number;
 }
 
 function expect(ok: boolean, what: string, value: unknown): void {
@@ -58,7 +66,10 @@ function expect(ok: boolean, what: string, value: unknown): void {
 /** Resolves and validates settings for `task` (e.g. "edit") against a manifest. */
 export function resolveSettings(m: Manifest, task: string, o: SettingOptions): Settings {
   const d = m.defaults ?? {};
-  const t = d.tasks?.[task] ?? {};
+  const autoMask = task === 'edit' ? (o.autoMask ?? d.tasks?.edit?.autoMask ?? FLOWEDIT_DEFAULTS.autoMask) : 0;
+  expect(Number.isFinite(autoMask) && autoMask >= 0 && autoMask < 1, 'a number in [0, 1) for --auto-mask', autoMask);
+  // an edit inside an estimated mask is a swap: it takes the swap task's defaults
+  const t = d.tasks?.[autoMask > 0 ? 'swap' : task] ?? {};
   const steps = o.steps ?? d.steps ?? FLOWEDIT_DEFAULTS.steps;
   expect(Number.isInteger(steps) && steps > 0, 'a positive integer for --steps', steps);
   const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;
@@ -77,5 +88,5 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
-  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather };
+  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
 }

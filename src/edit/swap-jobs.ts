@@ -8,10 +8,11 @@
 import { latentMask } from '../attention/mask.js';
 import { fitImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
-import { blendMasked, checkMaskOptions, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
+import { blendMasked, checkMaskOptions, mapMaskPlane, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
 import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { SolverName } from '../solvers/index.js';
+import type { InvertedSource } from './auto-mask.js';
 import type { LatentInversion } from './invert.js';
 import { assertSameModel } from './image-jobs.js';
 import { inversionsOf, type InversionFile } from './inversion-file.js';
@@ -78,14 +79,8 @@ export interface SwappedFrames {
 }
 
 /** A mask plane [H, W] in [0, 1] brought to working size with the frames' own fit plan. */
-async function fitMaskPlane(m: Float32Array, width: number, height: number, plan: FitPlan): Promise<Float32Array> {
-  const grey = new Float32Array(3 * m.length); // [3, H, W], grey 2m − 1
-  for (let c = 0; c < 3; c++) for (let i = 0; i < m.length; i++) grey[c * m.length + i] = 2 * m[i]! - 1;
-  const fitted = await fitImage({ width, height, data: grey }, plan);
-  const n = fitted.width * fitted.height;
-  const out = new Float32Array(n); // [H_work, W_work]
-  for (let i = 0; i < n; i++) out[i] = Math.min(1, Math.max(0, (fitted.data[i]! + 1) / 2));
-  return out;
+function fitMaskPlane(m: Float32Array, width: number, height: number, plan: FitPlan): Promise<Float32Array> {
+  return mapMaskPlane(m, width, height, (img) => fitImage(img, plan)); // [H_work, W_work]
 }
 
 /**
@@ -143,10 +138,43 @@ async function shapeMask(
   return { mask: applied, workMask: await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit))) };
 }
 
+/** The fit, windows and inversions an inversion file holds (a still's file holds one window). */
+export function invertedSourceOf(pack: LoadedPack, file: InversionFile): InvertedSource & { calls: number } {
+  const h = file.header;
+  return { fit: h.fit, windows: h.clip?.windows ?? planWindows(1, pack.manifest), inversions: inversionsOf(file), calls: 0 };
+}
+
+/** Refuses source frames that are not the ones the inversion file was made from (count and size). */
+export function assertInvertedFrames(pack: LoadedPack, file: InversionFile, frames: readonly RgbImage[]): void {
+  assertSameModel(pack, file.header);
+  const h = file.header;
+  const { width, height } = frameSize(frames);
+  const count = h.clip?.frames ?? 1;
+  if (frames.length !== count || width !== h.source.width || height !== h.source.height) {
+    throw new Error(`${h.source.path} now gives ${frames.length} frame(s) of ${width}x${height}, but it was inverted as ${count} of ${h.source.width}x${h.source.height}: invert it again`);
+  }
+}
+
 /**
- * Prepares a swap from a saved inversion: its own fit, windows and trajectories, so no model call
- * is spent. `frames` are the source the inversion was made from (the final blend keeps their
- * pixels outside the mask); their count and size must be the inversion's.
+ * Prepares a swap from a source already inverted (its fit, windows and trajectories), so no model
+ * call is spent. `frames` are that source at its own size (the final blend keeps their pixels
+ * outside the mask).
+ */
+export async function preparedFromSource(
+  src: InvertedSource & { calls: number },
+  frames: readonly RgbImage[],
+  mask: Mask,
+  o: MaskOptions,
+  run: RunOptions = {},
+): Promise<PreparedSwap> {
+  const { width, height } = frameSize(frames);
+  const shaped = await shapeMask({ width, height, frames: frames.length }, mask, o, src.fit, run);
+  return { frames, ...shaped, fit: src.fit, windows: src.windows, inversions: src.inversions, calls: src.calls };
+}
+
+/**
+ * Prepares a swap from a saved inversion. `frames` are the source the inversion was made from;
+ * their count and size must be the inversion's.
  */
 export async function preparedFromInversion(
   pack: LoadedPack,
@@ -156,16 +184,8 @@ export async function preparedFromInversion(
   o: MaskOptions,
   run: RunOptions = {},
 ): Promise<PreparedSwap> {
-  assertSameModel(pack, file.header);
-  const h = file.header;
-  const { width, height } = frameSize(frames);
-  const count = h.clip?.frames ?? 1;
-  if (frames.length !== count || width !== h.source.width || height !== h.source.height) {
-    throw new Error(`${h.source.path} now gives ${frames.length} frame(s) of ${width}x${height}, but it was inverted as ${count} of ${h.source.width}x${h.source.height}: invert it again`);
-  }
-  const windows = h.clip?.windows ?? planWindows(1, pack.manifest);
-  const shaped = await shapeMask({ width, height, frames: count }, mask, o, h.fit, run);
-  return { frames, ...shaped, fit: h.fit, windows, inversions: inversionsOf(file), calls: 0 };
+  assertInvertedFrames(pack, file, frames);
+  return preparedFromSource(invertedSourceOf(pack, file), frames, mask, o, run);
 }
 
 /** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */

@@ -19,6 +19,11 @@ export interface TaskDefaults {
   readonly shareSteps?: number;
   /** masked tasks (swap): logit bias on the shared keys inside the mask, ≤ 0 */
   readonly maskBias?: number;
+  /**
+   * edit: θ in [0, 1) of the mask estimated from the prompts (0 = none); with one, the edit
+   * takes the swap task's other defaults
+   */
+  readonly autoMask?: number;
 }
 
 export interface Manifest {
@@ -263,10 +268,13 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
         for (const [name, task] of Object.entries(tasks ?? {})) {
           const t = c.object(task, `defaults.tasks.${name}`);
           if (t) {
-            c.keys(t, `defaults.tasks.${name}`, ['guidance', 'shareLayers', 'shareSteps', 'maskBias']);
+            c.keys(t, `defaults.tasks.${name}`, ['guidance', 'shareLayers', 'shareSteps', 'maskBias', 'autoMask']);
             c.num(t.guidance, `defaults.tasks.${name}.guidance`, true, true);
             if (t.maskBias !== undefined && !(typeof t.maskBias === 'number' && t.maskBias <= 0)) {
               c.problems.push(`defaults.tasks.${name}.maskBias: expected a number ≤ 0, received ${JSON.stringify(t.maskBias)}`);
+            }
+            if (t.autoMask !== undefined && !(typeof t.autoMask === 'number' && t.autoMask >= 0 && t.autoMask < 1)) {
+              c.problems.push(`defaults.tasks.${name}.autoMask: expected a number in [0, 1), received ${JSON.stringify(t.autoMask)}`);
             }
             checkTaskDefaults(c, t, `defaults.tasks.${name}`, contextLayers);
           }

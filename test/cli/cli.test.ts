@@ -53,6 +53,32 @@ test('edit straight from an image, saving the inversion', { timeout: 120_000 }, 
   assert.ok((await readFile(inv)).subarray(0, 8).toString() === 'FLOWINV1');
 });
 
+test('edit --auto-mask: the built-in pack edits inside the mask its prompts give and keeps the rest', { timeout: 120_000 }, async () => {
+  const copy = join(dir, 'auto-source.png');
+  await cp(SAMPLE, copy);
+  const inv = join(dir, 'auto.flowinv');
+  const out = join(dir, 'auto.png');
+  const r = await flowedit(['edit', copy, '--source-prompt', 'a red circle on pink stripes', '--target-prompt', 'a blue circle on pink stripes', '--steps', '6', '--save-inversion', inv, '-o', out, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const record = JSON.parse(readPngTextChunks(await readFile(out)).flowedit!);
+  assert.equal(record.autoMask, 0.5, 'the built-in pack edits in an automatic mask by default');
+  assert.equal(record.guidance, 7, 'and then takes its swap guidance');
+  const [a, b] = [await readImage(out), await readImage(copy)];
+  const n = a.width * a.height;
+  let kept = 0;
+  for (let i = 0; i < n; i++) if ([0, 1, 2].every((c) => a.data[c * n + i] === b.data[c * n + i])) kept++;
+  assert.ok(kept > n / 2 && kept < n, `most pixels are the source's exactly, not all (${kept} of ${n})`);
+  // --auto-mask 0: the plain edit, which re-renders every pixel
+  const plain = join(dir, 'plain.png');
+  const r2 = await flowedit(['edit', inv, '--auto-mask', '0', '--target-prompt', 'a blue circle on pink stripes', '-o', plain, '-q']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal(JSON.parse(readPngTextChunks(await readFile(plain)).flowedit!).autoMask, undefined);
+  // from an inversion, the automatic mask needs the source itself
+  await writeFile(copy, 'gone');
+  assertCleanFailure(await flowedit(['edit', inv, '--target-prompt', 'a blue circle', '-o', join(dir, 'never-auto.png')]), /changed since it was inverted: edit the image or clip itself, or invert it again/);
+  assertCleanFailure(await flowedit(['edit', inv, '--auto-mask', '1.5', '--target-prompt', 'a blue circle', '-o', join(dir, 'never-auto.png')]), /Expected a number in \[0, 1\) for --auto-mask but received 1\.5/);
+});
+
 test('bad input: one clear message, non-zero exit, no output left', async () => {
   const out = join(dir, 'never.png');
   const notImage = join(dir, 'notes.png');

@@ -90,6 +90,7 @@ export function flagRecipe(a: Partial<SolverArgs & EditArgs & MaskFlagArgs>): Re
     maskBias: a['mask-bias'],
     maskGrow: a['mask-grow'],
     maskFeather: a['mask-feather'],
+    autoMask: a['auto-mask'],
   };
 }
 
@@ -188,12 +189,13 @@ export async function inversionInput(
 }
 
 /**
- * A swap from an inversion keeps the source's pixels outside the mask, so the source must still
- * be where it was, unchanged.
+ * A swap (or an edit in an automatic mask) from an inversion keeps the source's pixels outside
+ * the mask, so the source must still be where it was, unchanged.
  */
-export async function assertSourceUnchanged(header: InversionHeader): Promise<void> {
+export async function assertSourceUnchanged(header: InversionHeader, command: 'swap' | 'edit' = 'swap'): Promise<void> {
   const path = header.source.path;
   const now = await sha256File(path).catch(() => null);
-  if (now === null) throw new Error(`The inversion's source ${path} cannot be read; a swap keeps the source's pixels outside the mask, so it needs that file: put it back, or swap the image or clip itself`);
-  if (now !== header.source.sha256) throw new Error(`${path} changed since it was inverted: swap the image or clip itself, or invert it again`);
+  const what = command === 'swap' ? 'a swap' : 'an edit with --auto-mask';
+  if (now === null) throw new Error(`The inversion's source ${path} cannot be read; ${what} keeps the source's pixels outside the mask, so it needs that file: put it back, or ${command} the image or clip itself`);
+  if (now !== header.source.sha256) throw new Error(`${path} changed since it was inverted: ${command} the image or clip itself, or invert it again`);
 }

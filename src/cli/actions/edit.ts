@@ -3,7 +3,7 @@ import { assertEditable } from '../../edit/edit.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, inversionInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { assertSourceUnchanged, checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, inversionInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs {
   input: string;
@@ -23,6 +23,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const isInversion = input.kind === 'inversion';
   // An inversion file fixes the steps, solver and source prompt: flags must not disagree with it.
   const header = isInversion ? await inversionInput(a, pack, 'edit') : null;
+  if (header && settings.autoMask > 0) await userCheck(() => assertSourceUnchanged(header, 'edit'));
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
   const prompts = [{ text: a['target-prompt'], what: '--target-prompt' }, ...(header ? [] : [{ text: a['source-prompt'] ?? '', what: '--source-prompt' }])];

@@ -19,17 +19,20 @@ export async function showPresetAction(a: ModelArgs & { preset: string }): Promi
   const command = preset.recipe.command ?? 'edit';
   const settings = await userCheck(() => resolveSettings(pack.manifest, command, settingOptions(preset.recipe)));
   const d = pack.manifest.defaults ?? {};
-  const t = d.tasks?.[command] ?? {};
+  // an edit inside an estimated mask takes the swap task's defaults (settings.ts)
+  const t = d.tasks?.[settings.autoMask > 0 ? 'swap' : command] ?? {};
   const origin = (key: string): string => {
     if (Object.hasOwn(preset.recipe, key)) return 'preset';
-    if (Object.hasOwn(t, key) || Object.hasOwn(d, key)) return `pack ${pack.manifest.id}`;
+    const own = key === 'autoMask' ? (d.tasks?.edit ?? {}) : t;
+    if (Object.hasOwn(own, key) || Object.hasOwn(d, key)) return `pack ${pack.manifest.id}`;
     if (key === 'shareLayers') return `pack ${pack.manifest.id} (context layers)`;
     return 'flowedit default';
   };
   // the mask's settings matter to swap alone
-  const { maskBias, maskGrow, maskFeather, ...common } = settings;
+  const { maskBias, maskGrow, maskFeather, autoMask, ...common } = settings;
   const values: [string, unknown][] = [['command', command], ...Object.entries(common)];
-  if (command === 'swap') values.push(['maskBias', maskBias], ['maskGrow', maskGrow], ['maskFeather', maskFeather]);
+  if (command === 'edit') values.push(['autoMask', autoMask]);
+  if (command === 'swap' || autoMask > 0) values.push(['maskBias', maskBias], ['maskGrow', maskGrow], ['maskFeather', maskFeather]);
   const lines = values.map(([k, v]) => `  ${k.padEnd(12)} ${JSON.stringify(v).padEnd(14)} ${k === 'command' ? (preset.recipe.command ? 'preset' : 'default') : origin(k)}`);
   process.stdout.write(`${preset.name}: ${preset.description}\n  file ${preset.file}\n${lines.join('\n')}\n`);
 }

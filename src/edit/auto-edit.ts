@@ -1,0 +1,62 @@
+/**
+ * Text-guided edit without a drawn mask: the mask is estimated from where the source and target
+ * prompts make the model disagree (auto-mask.ts), then the masked swap (swap-jobs.ts) edits inside
+ * it under the target prompt and keeps every pixel outside it exactly.
+ */
+import type { RgbImage } from '../media/image.js';
+import type { Mask, MaskOptions } from '../media/mask.js';
+import type { LoadedPack } from '../model/pack.js';
+import { estimateEditMask, MASK_PROBE, type InvertedSource } from './auto-mask.js';
+import type { RunOptions } from './progress.js';
+import type { InversionFile } from './inversion-file.js';
+import type { Settings } from './settings.js';
+import type { SwapLatentSettings } from './swap.js';
+import { assertInvertedFrames, invertedSourceOf, preparedFromSource, swapPrepared, swapSettingsFrom, type SwappedFrames } from './swap-jobs.js';
+
+export interface AutoMaskEditSettings extends SwapLatentSettings {
+  readonly sourcePrompt: string;
+  /** θ: share of the largest prompt disagreement a latent position needs to be edited, in (0, 1) */
+  readonly threshold: number;
+  /** grow and feather (pixels at the source size) of the estimated mask */
+  readonly mask: MaskOptions;
+}
+
+export interface AutoMaskEdited extends SwappedFrames {
+  /** the mask as estimated, before it is grown and feathered, at the source size */
+  readonly estimated: Mask;
+}
+
+/** Edits an inverted source (frames at the source size) inside the mask its prompts give. */
+export async function editInEstimatedMask(
+  pack: LoadedPack,
+  src: InvertedSource & { calls: number },
+  frames: readonly RgbImage[],
+  s: AutoMaskEditSettings,
+  run: RunOptions = {},
+): Promise<AutoMaskEdited> {
+  // 1. estimate the mask from the prompts on each window's source latent
+  const estimated = await estimateEditMask(pack, src, frames.length, { source: s.sourcePrompt, target: s.targetPrompt }, s.threshold, run);
+  const maskCalls = 2 * MASK_PROBE.draws * src.inversions.length;
+  // 2. swap inside it, keeping the source outside
+  const prepared = await preparedFromSource(src, frames, estimated, s.mask, run);
+  const out = await swapPrepared(pack, prepared, s, run);
+  return { ...out, calls: out.calls + maskCalls, estimated };
+}
+
+/**
+ * Edits from an inversion file in the mask its prompts give, with resolved edit settings
+ * (`s.autoMask` > 0 is θ). `frames` are the source the file was made from, at its own size.
+ */
+export function editInversionInAutoMask(
+  pack: LoadedPack,
+  file: InversionFile,
+  frames: readonly RgbImage[],
+  s: Settings,
+  targetPrompt: string,
+  run: RunOptions = {},
+): Promise<AutoMaskEdited> {
+  assertInvertedFrames(pack, file, frames);
+  const prompts = { sourcePrompt: file.header.settings.sourcePrompt, targetPrompt };
+  const settings = swapSettingsFrom(s, prompts, { grow: s.maskGrow, feather: s.maskFeather, invert: false });
+  return editInEstimatedMask(pack, invertedSourceOf(pack, file), frames, { ...settings, threshold: s.autoMask }, run);
+}
