@@ -4,7 +4,8 @@ import type { EditCommandArgs } from '../actions/edit.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   command: 'edit <input>',
-  describe: 'Text-guided edit: the edit path shares attention context with a reconstruction path from the same inverted noise',
+  describe:
+    'Text-guided edit: the edit path shares attention context with a reconstruction path from the same inverted noise; with --auto-mask (the built-in pack\'s default) it edits only where the source and target prompts disagree and keeps every other pixel',
   builder: (y) =>
     withPresetOptions(withOutput(withVideoOptions(withEditOptions(withSolverOptions(withModelOptions(y)))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
       .positional('input', {
@@ -16,6 +17,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '')
-      .example('$0 edit photo.png --preset recolor --steps 16 --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps') as never,
+      .example('$0 edit photo.png --preset recolor --steps 16 --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
+      .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" --auto-mask 0 -o blue.png', 'edit everywhere, no automatic mask') as never,
   handler: async (argv) => (await import('../actions/edit.js')).editAction(argv),
 };
