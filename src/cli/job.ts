@@ -36,6 +36,8 @@ export type JobSpec =
       readonly settings: Settings;
       /** where to also save the inversion made from an image input */
       readonly saveInversion?: string;
+      /** where to also save the automatic mask as applied (PNG for a still, a video for a clip) */
+      readonly saveMask?: string;
     })
   | (JobBase & {
       readonly kind: 'swap';

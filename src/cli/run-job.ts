@@ -9,9 +9,10 @@ import type { RunOptions } from '../edit/progress.js';
 import { preparedFromInversion, prepareSwap, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
 import { editInversionInAutoMask } from '../edit/auto-edit.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
-import { readImage } from '../media/image.js';
-import { readMask } from '../media/mask.js';
-import { isVideoPath, readVideo } from '../media/video.js';
+import { encodePng, readImage } from '../media/image.js';
+import { maskFrame, maskPlaneImage, readMask } from '../media/mask.js';
+import { writeFileAtomic } from '../media/atomic-file.js';
+import { isVideoPath, readVideo, writeVideo } from '../media/video.js';
 import { loadPack, type LoadedPack } from '../model/pack.js';
 import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
@@ -81,6 +82,11 @@ async function editInAutoMask(pack: LoadedPack, job: Job<'edit'>, file: Inversio
   run.signal?.throwIfAborted();
   if (!clip) await writeImageOutput(job.output, out.frames[0]!, record);
   else await writeClipOutput(job.output, { frames: out.frames, rate: clip.rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  if (job.saveMask) {
+    const planes = out.frames.map((_, f) => maskPlaneImage(maskFrame(out.mask, f), out.mask.width, out.mask.height));
+    if (!clip) await writeFileAtomic(job.saveMask, await encodePng(planes[0]!));
+    else await writeVideo(job.saveMask, planes, { ...media, rate: clip.rate });
+  }
   return out.calls;
 }
 

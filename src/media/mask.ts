@@ -272,9 +272,15 @@ export function blendMasked(source: RgbImage, edited: RgbImage, m: Float32Array)
  * as a grey image (2m − 1 in every channel) and comes out clamped to [0, 1].
  */
 export async function mapMaskPlane(m: Float32Array, width: number, height: number, op: (img: RgbImage) => Promise<RgbImage>): Promise<Float32Array> {
-  const grey = new Float32Array(3 * m.length); // [3, H, W]
-  for (let c = 0; c < 3; c++) for (let i = 0; i < m.length; i++) grey[c * m.length + i] = 2 * m[i]! - 1;
-  const out = await op({ width, height, data: grey });
+  const out = await op(maskPlaneImage(m, width, height));
   const n = out.width * out.height;
   return Float32Array.from(out.data.subarray(0, n), (v) => Math.min(1, Math.max(0, (v + 1) / 2))); // [H', W']
+}
+
+/** A mask plane [H, W] in [0, 1] as a grey image (white = 1), e.g. to save it. */
+export function maskPlaneImage(m: Float32Array, width: number, height: number): RgbImage {
+  if (m.length !== width * height) throw new Error(`A mask plane of ${m.length} values is not ${width}x${height}`);
+  const grey = new Float32Array(3 * m.length); // [3, H, W], 2m − 1 in every channel
+  for (let c = 0; c < 3; c++) for (let i = 0; i < m.length; i++) grey[c * m.length + i] = 2 * m[i]! - 1;
+  return { width, height, data: grey };
 }

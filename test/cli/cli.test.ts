@@ -58,7 +58,8 @@ test('edit --auto-mask: the built-in pack edits inside the mask its prompts give
   await cp(SAMPLE, copy);
   const inv = join(dir, 'auto.flowinv');
   const out = join(dir, 'auto.png');
-  const r = await flowedit(['edit', copy, '--source-prompt', 'a red circle on pink stripes', '--target-prompt', 'a blue circle on pink stripes', '--steps', '6', '--save-inversion', inv, '-o', out, '-q']);
+  const mask = join(dir, 'auto-mask.png');
+  const r = await flowedit(['edit', copy, '--source-prompt', 'a red circle on pink stripes', '--target-prompt', 'a blue circle on pink stripes', '--steps', '6', '--save-inversion', inv, '--save-mask', mask, '-o', out, '-q']);
   assert.equal(r.code, 0, r.stderr);
   const record = JSON.parse(readPngTextChunks(await readFile(out)).flowedit!);
   assert.equal(record.autoMask, 0.5, 'the built-in pack edits in an automatic mask by default');
@@ -68,6 +69,21 @@ test('edit --auto-mask: the built-in pack edits inside the mask its prompts give
   let kept = 0;
   for (let i = 0; i < n; i++) if ([0, 1, 2].every((c) => a.data[c * n + i] === b.data[c * n + i])) kept++;
   assert.ok(kept > n / 2 && kept < n, `most pixels are the source's exactly, not all (${kept} of ${n})`);
+  // the saved mask: white where the edit ran; every pixel it leaves black is the source's
+  const m = await readImage(mask);
+  assert.deepEqual([m.width, m.height], [a.width, a.height]);
+  let black = 0;
+  for (let i = 0; i < n; i++) {
+    if (m.data[i]! > -1) continue;
+    black++;
+    assert.ok([0, 1, 2].every((c) => a.data[c * n + i] === b.data[c * n + i]), `pixel ${i} outside the mask is the source's`);
+  }
+  assert.ok(black > 0 && black < n, `the mask covers part of the frame (${n - black} pixels)`);
+  // and swap takes it back
+  const swapped = join(dir, 'auto-swap.png');
+  const rs = await flowedit(['swap', inv, '--mask', mask, '--target-prompt', 'a green circle on pink stripes', '-o', swapped, '-q']);
+  assert.equal(rs.code, 0, rs.stderr);
+  assertCleanFailure(await flowedit(['edit', inv, '--auto-mask', '0', '--save-mask', join(dir, 'm.png'), '--target-prompt', 'a blue circle', '-o', join(dir, 'never-auto.png')]), /--save-mask saves the automatic mask, which is off for this edit/);
   // --auto-mask 0: the plain edit, which re-renders every pixel
   const plain = join(dir, 'plain.png');
   const r2 = await flowedit(['edit', inv, '--auto-mask', '0', '--target-prompt', 'a blue circle on pink stripes', '-o', plain, '-q']);

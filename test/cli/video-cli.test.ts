@@ -9,7 +9,7 @@ import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
 import { encodePng, readImage } from '../../src/media/image.js';
 import { readMask } from '../../src/media/mask.js';
 import { probeVideo, readVideo } from '../../src/media/video.js';
-import { maxAbsDiff, MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
+import { maxAbsDiff, MEDIA, ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
 import { assertCleanFailure, flowedit as runCli, type Result } from './run.js';
 
 const run = promisify(execFile);
@@ -68,6 +68,19 @@ test('swap on a clip with a mask video: size, rate and frame count kept; ≥ 35 
   assert.deepEqual([p.width, p.height, p.rate, p.frames], [216, 120, { num: 15, den: 1 }, 17]);
   const db = await psnrOutsideMask(out);
   assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
+});
+
+test('edit a clip in its automatic mask with the built-in model; the saved mask video lines up and the outside stays the source', { timeout: 300_000 }, async () => {
+  const scene = join(ROOT, 'samples/scenes/clip-5.mp4');
+  const out = join(dir, 'auto-edit.mp4');
+  const mask = join(dir, 'auto-edit-mask.mp4');
+  const r = await runCli(['edit', scene, '--source-prompt', 'a yellow square and an orange square on purple stripes', '--target-prompt', 'a yellow square and a cyan square on purple stripes', '--steps', '6', '--save-mask', mask, '-q', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const [po, pm, ps] = [await probeVideo(out, tools), await probeVideo(mask, tools), await probeVideo(scene, tools)];
+  assert.deepEqual([pm.width, pm.height, pm.frames, pm.rate], [ps.width, ps.height, ps.frames, ps.rate]);
+  assert.deepEqual([po.width, po.height, po.frames], [ps.width, ps.height, ps.frames]);
+  const db = await psnrOutsideMask(out, scene, mask);
+  assert.ok(db >= 35, `PSNR outside the saved mask ${db.toFixed(1)} dB`);
 });
 
 /**

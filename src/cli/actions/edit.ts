@@ -2,6 +2,7 @@ import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import { UserError } from '../errors.js';
 import { runInWorker } from '../run-in-worker.js';
 import { assertSourceUnchanged, checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, inversionInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
@@ -11,6 +12,7 @@ export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, Edit
   'target-prompt': string;
   output: string;
   'save-inversion': string | undefined;
+  'save-mask': string | undefined;
 }
 
 export async function editAction(a: EditCommandArgs): Promise<void> {
@@ -33,6 +35,11 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
   await checkMediaOutput(a.output, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
+  const saveMask = a['save-mask'];
+  if (saveMask !== undefined) {
+    if (!(settings.autoMask > 0)) throw new UserError(`--save-mask saves the automatic mask, which is off for this edit: give --auto-mask θ (0 < θ < 1) as well`);
+    await checkMediaOutput(saveMask, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
+  }
   const summary = await runInWorker(
     {
       kind: 'edit',
@@ -45,6 +52,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       targetPrompt: a['target-prompt'],
       settings,
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),
+      ...(saveMask !== undefined ? { saveMask } : {}),
       ...jobExtras(a, threads),
     },
     a,

@@ -16,6 +16,10 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
       .option('source-prompt', { type: 'string', describe: 'caption of the input image (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
+      .option('save-mask', {
+        type: 'string',
+        describe: 'also save the automatic mask as applied (grown and feathered, white = edited): a PNG for a still, a video for a clip; `flowedit swap --mask` takes it back',
+      })
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '')
       .example('$0 edit photo.png --preset recolor --steps 16 --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" --auto-mask 0 -o blue.png', 'edit everywhere, no automatic mask') as never,
