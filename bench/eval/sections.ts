@@ -4,14 +4,13 @@
  * fraction of cases that pass). Definitions of the measures: metrics.ts and classify.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { editInEstimatedMask } from '../../src/edit/auto-edit.js';
+import { autoMaskEditSettings, editInEstimatedMask } from '../../src/edit/auto-edit.js';
 import { editFrames, invertFrames } from '../../src/edit/clip-jobs.js';
 import { generateFrames } from '../../src/edit/generate.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
 import { reconstructLatent } from '../../src/edit/sample.js';
 import { resolveSettings, type SettingOptions, type Settings } from '../../src/edit/settings.js';
-import { swapSettingsFrom } from '../../src/edit/swap-jobs.js';
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
@@ -177,8 +176,7 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
 export async function editAsCommand(pack: LoadedPack, frames: readonly RgbImage[], prompts: { source: string; target: string }, st: Settings): Promise<RgbImage[]> {
   const ci = await invertFrames(pack, frames, { sourcePrompt: prompts.source, steps: st.steps, solver: st.solver, fit: st.fit });
   if (st.autoMask > 0) {
-    const s = swapSettingsFrom(st, { sourcePrompt: prompts.source, targetPrompt: prompts.target }, { grow: st.maskGrow, feather: st.maskFeather, invert: false });
-    return (await editInEstimatedMask(pack, ci, frames, { ...s, threshold: st.autoMask })).frames;
+    return (await editInEstimatedMask(pack, ci, frames, autoMaskEditSettings(st, { sourcePrompt: prompts.source, targetPrompt: prompts.target }))).frames;
   }
   return (await editFrames(pack, ci, { targetPrompt: prompts.target, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } })).frames;
 }

@@ -8,11 +8,11 @@ import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecor
 import type { RunOptions } from '../edit/progress.js';
 import { preparedFromInversion, prepareSwap, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
 import { editInversionInAutoMask } from '../edit/auto-edit.js';
-import { findFfmpeg } from '../media/ffmpeg-tools.js';
-import { encodePng, readImage } from '../media/image.js';
+import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
+import { encodePng, readImage, type RgbImage } from '../media/image.js';
 import { maskFrame, maskPlaneImage, readMask } from '../media/mask.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
-import { isVideoPath, readVideo, writeVideo } from '../media/video.js';
+import { isVideoPath, readVideo, writeVideo, type FrameRate } from '../media/video.js';
 import { loadPack, type LoadedPack } from '../model/pack.js';
 import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
@@ -31,6 +31,13 @@ async function writeResult(job: JobSpec, file: InversionFile, run: RunOptions, r
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.onWarning ? { onWarning: run.onWarning } : {}),
   });
+}
+
+/** The source's frames (and a clip's rate) for the pixel blend outside a mask. */
+async function readSource(path: string, isClip: boolean, media: { tools?: FfmpegTools; signal?: AbortSignal }): Promise<{ frames: readonly RgbImage[]; rate?: FrameRate }> {
+  if (!isClip) return { frames: [await readImage(path)] };
+  const clip = await readVideo(path, media);
+  return { frames: clip.frames, rate: clip.rate };
 }
 
 async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, run: RunOptions): Promise<InversionFile> {
@@ -62,30 +69,25 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     source,
   };
   // the source side: from the saved inversion, or inverted now
-  const clip = job.inputIsVideo ? await readVideo(source, media) : null;
-  const frames = clip ? clip.frames : [await readImage(source)];
+  const { frames, rate } = await readSource(source, job.inputIsVideo === true, media);
   const prepared = file ? await preparedFromInversion(pack, file, frames, mask, job.maskOptions, run) : await prepareSwap(pack, frames, mask, settings, run);
   const out = await swapPrepared(pack, prepared, settings, run);
   run.signal?.throwIfAborted();
-  if (!clip) await writeImageOutput(job.output, out.frames[0]!, record);
-  else await writeClipOutput(job.output, { frames: out.frames, rate: clip.rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  if (!rate) await writeImageOutput(job.output, out.frames[0]!, record);
+  else await writeClipOutput(job.output, { frames: out.frames, rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
   return out.calls;
 }
 
 /** An edit inside the mask its prompts give: the source's pixels are kept outside it. */
 async function editInAutoMask(pack: LoadedPack, job: Job<'edit'>, file: InversionFile, run: RunOptions, record: OutputRecord): Promise<number> {
-  const source = file.header.source.path;
   const media = { ...(file.header.clip ? { tools: await findFfmpeg(job.ffmpeg) } : {}), ...(run.signal ? { signal: run.signal } : {}) };
-  const clip = file.header.clip ? await readVideo(source, media) : null;
-  const frames = clip ? clip.frames : [await readImage(source)];
+  const { frames, rate } = await readSource(file.header.source.path, file.header.clip !== undefined, media);
   const out = await editInversionInAutoMask(pack, file, frames, job.settings, job.targetPrompt, run);
-  run.signal?.throwIfAborted();
-  if (!clip) await writeImageOutput(job.output, out.frames[0]!, record);
-  else await writeClipOutput(job.output, { frames: out.frames, rate: clip.rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  await writeResult(job, file, run, rate ? { clip: { frames: out.frames, rate } } : { image: out.frames[0]! }, record);
   if (job.saveMask) {
     const planes = out.frames.map((_, f) => maskPlaneImage(maskFrame(out.mask, f), out.mask.width, out.mask.height));
-    if (!clip) await writeFileAtomic(job.saveMask, await encodePng(planes[0]!));
-    else await writeVideo(job.saveMask, planes, { ...media, rate: clip.rate });
+    if (!rate) await writeFileAtomic(job.saveMask, await encodePng(planes[0]!));
+    else await writeVideo(job.saveMask, planes, { ...media, rate });
   }
   return out.calls;
 }

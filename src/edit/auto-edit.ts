@@ -43,6 +43,11 @@ export async function editInEstimatedMask(
   return { ...out, calls: out.calls + maskCalls, estimated };
 }
 
+/** The automatic-mask edit's settings from resolved edit settings (`s.autoMask` > 0 is θ). */
+export function autoMaskEditSettings(s: Settings, prompts: { readonly sourcePrompt: string; readonly targetPrompt: string }): AutoMaskEditSettings {
+  return { ...swapSettingsFrom(s, prompts, { grow: s.maskGrow, feather: s.maskFeather, invert: false }), threshold: s.autoMask };
+}
+
 /**
  * Edits from an inversion file in the mask its prompts give, with resolved edit settings
  * (`s.autoMask` > 0 is θ). `frames` are the source the file was made from, at its own size.
@@ -56,7 +61,6 @@ export function editInversionInAutoMask(
   run: RunOptions = {},
 ): Promise<AutoMaskEdited> {
   assertInvertedFrames(pack, file, frames);
-  const prompts = { sourcePrompt: file.header.settings.sourcePrompt, targetPrompt };
-  const settings = swapSettingsFrom(s, prompts, { grow: s.maskGrow, feather: s.maskFeather, invert: false });
-  return editInEstimatedMask(pack, invertedSourceOf(pack, file), frames, { ...settings, threshold: s.autoMask }, run);
+  const settings = autoMaskEditSettings(s, { sourcePrompt: file.header.settings.sourcePrompt, targetPrompt });
+  return editInEstimatedMask(pack, invertedSourceOf(pack, file), frames, settings, run);
 }

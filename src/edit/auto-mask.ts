@@ -19,7 +19,7 @@ import type { LoadedPack } from '../model/pack.js';
 import type { LatentInversion } from './invert.js';
 import { gaussianNoise } from './noise.js';
 import type { RunOptions } from './progress.js';
-import { condition, pathVelocity } from './velocity.js';
+import { condition, pathVelocity, type Condition } from './velocity.js';
 import type { ClipWindow } from './windows.js';
 
 /** Where the prompts are compared: the noise level t, the draws of ε and their first seed. */
@@ -32,24 +32,30 @@ export function checkMaskThreshold(threshold: number): void {
   }
 }
 
+/** The source and target prompts embedded once, guidance off, for every window's estimate. */
+export async function promptConditions(pack: LoadedPack, prompts: { source: string; target: string }): Promise<{ source: Condition; target: Condition }> {
+  return { source: await condition(pack, prompts.source, 1), target: await condition(pack, prompts.target, 1) };
+}
+
 /**
  * D over the latent grid [F'·H'·W'] of z_0 [1, C, F', H', W']: 2 · draws model calls. Progress is
  * reported as phase 'mask', one step per draw.
  */
-export async function disagreement(pack: LoadedPack, z0: Tensor, prompts: { source: string; target: string }, run: RunOptions = {}): Promise<Float32Array> {
+export async function disagreement(pack: LoadedPack, z0: Tensor, conds: { source: Condition; target: Condition }, run: RunOptions = {}): Promise<Float32Array> {
   const [, C, F, H, W] = z0.shape as [number, number, number, number, number];
   const plane = F * H * W;
   const n = C * plane;
-  const source = pathVelocity(pack, await condition(pack, prompts.source, 1), z0.shape);
-  const target = pathVelocity(pack, await condition(pack, prompts.target, 1), z0.shape);
+  const source = pathVelocity(pack, conds.source, z0.shape);
+  const target = pathVelocity(pack, conds.target, z0.shape);
   const { t, draws, seed } = MASK_PROBE;
   const d = new Float32Array(plane); // [F'·H'·W']
   const x = new Float32Array(n); // x_t: [1, C, F', H', W']
+  const vSource = new Float32Array(n); // the call's output buffer is reused: keep a copy
   for (let k = 0; k < draws; k++) {
     run.signal?.throwIfAborted();
     const eps = gaussianNoise(n, seed + k);
     for (let i = 0; i < n; i++) x[i] = (1 - t) * z0.data[i]! + t * eps[i]!;
-    const vSource = Float32Array.from((await source.call(x, t)).v); // the call's buffer is reused: copy
+    vSource.set((await source.call(x, t)).v);
     const vTarget = (await target.call(x, t)).v;
     for (let i = 0; i < n; i++) d[i % plane]! += Math.abs(vTarget[i]! - vSource[i]!);
     run.onProgress?.({ phase: 'mask', step: k + 1, steps: draws });
@@ -112,11 +118,12 @@ export async function estimateEditMask(
 ): Promise<Mask> {
   checkMaskThreshold(threshold);
   const g = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
+  const conds = await promptConditions(pack, prompts);
   const work: (Float32Array | null)[] = Array.from({ length: frames }, () => null);
   for (const [i, inv] of src.inversions.entries()) {
     const w = src.windows[i]!;
     const z0 = { data: inv.trajectory[0]!, shape: inv.latentShape }; // [1, C, F', H', W']
-    const m = thresholdMap(await disagreement(pack, z0, prompts, run), threshold); // [F'·H'·W']
+    const m = thresholdMap(await disagreement(pack, z0, conds, run), threshold); // [F'·H'·W']
     pixelPlanes(m, inv.latentShape, w.length, g).forEach((plane, f) => {
       const have = work[w.start + f];
       if (!have) work[w.start + f] = plane;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { editInEstimatedMask } from '../../src/edit/auto-edit.js';
-import { checkMaskThreshold, disagreement, estimateEditMask, MASK_PROBE, pixelPlanes, thresholdMap } from '../../src/edit/auto-mask.js';
+import { checkMaskThreshold, disagreement, estimateEditMask, MASK_PROBE, pixelPlanes, promptConditions, thresholdMap } from '../../src/edit/auto-mask.js';
 import { invertFrames } from '../../src/edit/clip-jobs.js';
 import { encodeFrames } from '../../src/edit/latents.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../src/edit/settings.js';
@@ -46,13 +46,14 @@ test('pixelPlanes spreads each latent cell over its pixels and frames', () => {
 test('disagreement: none between a prompt and itself, some between different prompts', async () => {
   const z0 = await encodeFrames(tiny, [await readImage(SAMPLE)]); // [1, 4, 1, 32, 32]
   const steps: number[] = [];
-  const same = await disagreement(tiny, z0, { source: PROMPTS.source, target: PROMPTS.source });
+  const same = await disagreement(tiny, z0, await promptConditions(tiny, { source: PROMPTS.source, target: PROMPTS.source }));
   assert.equal(same.length, 32 * 32);
   assert.equal(Math.max(...same), 0);
-  const d = await disagreement(tiny, z0, PROMPTS, { onProgress: (p) => steps.push(p.step) });
+  const conds = await promptConditions(tiny, PROMPTS);
+  const d = await disagreement(tiny, z0, conds, { onProgress: (p) => steps.push(p.step) });
   assert.ok(Math.max(...d) > 0);
   assert.deepEqual(steps, Array.from({ length: MASK_PROBE.draws }, (_, k) => k + 1), 'one progress step per draw of ε');
-  const again = await disagreement(tiny, z0, PROMPTS);
+  const again = await disagreement(tiny, z0, conds);
   assert.deepEqual(Array.from(again), Array.from(d), 'the draws are seeded: the same inputs give the same map');
 });
 
