@@ -14,12 +14,13 @@ import { loadPack } from '../src/model/pack.js';
 import { readImage } from '../src/media/image.js';
 import { loadCase, readIndex, heldoutDir } from './eval/dataset.js';
 import { editAsCommand, generation, inversion, textEdit, timed, vaeRoundTrip, type Context } from './eval/sections.js';
+import { layerSets } from './eval/layer-sets.js';
 import { swap } from './eval/swap.js';
 import { formatTable, type Row } from './eval/table.js';
-import { loadWorld } from './eval/world.js';
+import { loadWorld } from '../src/world/world.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SECTIONS = ['vae', 'inversion', 'generate', 'edit', 'swap', 'timing'] as const;
+const SECTIONS = ['vae', 'inversion', 'generate', 'edit', 'swap', 'layers', 'timing'] as const;
 
 const { values } = parseArgs({
   options: {
@@ -35,7 +36,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(`npm run eval -- [--model DIR] [--out FILE] [--stills N] [--clips N] [--sweep-clips N] [--auto-mask θ] [--only ${SECTIONS.join(',')}]
-  --sweep-clips: clips in the invert + reconstruct solver sweep (each costs 18 round trips)
+  --sweep-clips: clips in the invert + reconstruct solver sweep (each costs 18 round trips) and in the layer-set comparison
   --auto-mask θ: the text edit's automatic mask instead of the pack's (0 = none, edit everywhere)`);
   process.exit(0);
 }
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
   await section('generate', () => generation(ctx));
   await section('edit', () => textEdit(ctx));
   await section('swap', () => swap(ctx));
+  await section('layers', () => layerSets(ctx, Number(values['sweep-clips'])));
   await section('timing', async () => {
     // a 128×128 still edited from its file with the pack's defaults, model load included
     const still = stills[0]!;

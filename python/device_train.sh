@@ -30,6 +30,7 @@ trap 'kill $COPIER 2>/dev/null || true' EXIT
 "${PYTHON:-python3}" train.py --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
   --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
   --batch "${BATCH:-128}" --repeat "${REPEAT:-4}" --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr "${LR:-4e-4}" --lr-schedule cosine \
+  --object-weight "${OBJECT_WEIGHT:-0}" \
   --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
 kill $COPIER 2>/dev/null || true
 cp "$RUN/vae.pt" "$RUN/latent_stats.json" "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/"

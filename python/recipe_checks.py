@@ -8,7 +8,9 @@ Prints one JSON line of findings; exits non-zero when a check fails.
 - train: after two optimiser steps on the grown decoder its refine blocks are no longer the identity;
 - refuse: a state that does not fit the config (unexpected keys) is refused;
 - resume: a run folder holding only the EMA weights (dit-ema.pt, as a remote run brings back)
-  continues from their step, and a VAE given no minutes (--vae-minutes 0) is kept byte for byte.
+  continues from their step, and a VAE given no minutes (--vae-minutes 0) is kept byte for byte;
+- object weights: the loss weights of --object-weight λ are 1 + λ on the latent cells an object
+  covers and their neighbours and 1 elsewhere, and a run with them trains (with rendered masks).
 """
 
 import dataclasses
@@ -48,6 +50,24 @@ def resume_from_ema() -> dict:
                 "vae_kept": digest() == vae_before}
 
 
+def object_weight_checks() -> dict:
+    """A square covering pixels 8..15 of a 32×32 frame covers latent cells 2..3 of 8×8 (s = 4);
+    grown by one cell, 4×4 cells weigh 1 + λ."""
+    cover = torch.zeros(1, 1, 1, 32, 32)  # [B, 1, F, H, W]
+    cover[..., 8:16, 8:16] = 1
+    w = train.object_weights(cover, (1, 4, 1, 8, 8), 3.0)  # [B, 1, F, h, w]
+    heavy = (w == 4.0).nonzero()[:, -2:].tolist()
+    with tempfile.TemporaryDirectory() as run:
+        train.main(["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
+                    "--batch", "2", "--repeat", "2", "--clip-p", "0", "--vae-batch", "2", "--vae-crop", "16",
+                    "--vae-crops", "1", "--save-every", "1e9", "--vae-steps", "2", "--dit-steps", "2",
+                    "--object-weight", "3"])
+        step = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)["step"]
+    return {"light_min": float(w.min()), "heavy_cells": len(heavy),
+            "heavy_box": [min(r for r, _ in heavy), max(r for r, _ in heavy), min(c for _, c in heavy), max(c for _, c in heavy)],
+            "weighted_steps": step}
+
+
 def main() -> int:
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -76,10 +96,12 @@ def main() -> int:
         refused = True
 
     resume = resume_from_ema()
+    weights = object_weight_checks()
     found = {"grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
-             "resume": resume}
+             "resume": resume, "object_weights": weights}
     print(json.dumps(found))
-    ok = grew and same == 0.0 and moved > 0 and refused and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True}
+    ok = (grew and same == 0.0 and moved > 0 and refused and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True}
+          and weights == {"light_min": 1.0, "heavy_cells": 16, "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})
     return 0 if ok else 1
 
 

@@ -208,6 +208,18 @@ class LatentEncoder:
         return (self.vae.encode_mean(pixels) - self.shift) * self.scale
 
 
+def object_weights(cover: torch.Tensor, latent_shape, lam: float) -> torch.Tensor:
+    """Loss weights 1 + λ·m at latent resolution, m the objects' coverage [B, 1, F, H, W]
+    averaged over each latent cell and grown by one cell, so a shape's outline (where a circle
+    and a square differ) counts with the inside. Objects cover a small part of a frame and the
+    outline a smaller one, so under the plain mean a caption's shape word barely moves the loss
+    (docs/built-in-model.md)."""
+    b, _, f, h, w = latent_shape
+    m = F.adaptive_avg_pool2d(cover.flatten(0, 2)[:, None], (h, w))  # [B·F, 1, H', W']
+    m = F.max_pool2d(m, 3, stride=1, padding=1)  # [B·F, 1, H', W'] grown by one latent cell
+    return 1.0 + lam * m.view(b, 1, f, h, w)  # [B, 1, F, H', W']
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
@@ -253,7 +265,8 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     if args.encode_in_workers:  # CPU: the data process renders and encodes
         encoder = copy.deepcopy(vae).cpu().eval()
         encode = LatentEncoder(encoder, shift, scale)
-    stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode)
+    weighted = args.object_weight > 0
+    stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode, masks=weighted)
     data = iter(loader(stream, args.workers))
     gen = torch.Generator().manual_seed(10_000 + step)
 
@@ -264,17 +277,19 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         save(slim, {"ema_dit": ema_dit.state_dict(), "ema_te": ema_te.state_dict(), "step": step})
 
     first_step = step
-    start, last_save, last_log, losses = time.time(), time.time(), time.time(), []
+    start, last_save, last_log, losses, mses = time.time(), time.time(), time.time(), [], []
     while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
-        inputs, captions = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
+        inputs, captions, *cover = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
         if encode is None:
             with torch.no_grad():
                 x0 = (vae.encode_mean(inputs.to(dev)) - shift) * scale  # [B, C, F, H', W']
         else:
             x0 = inputs.to(dev)  # [B, C, F, H', W']
+        w = object_weights(cover[0].to(dev), x0.shape, args.object_weight) if weighted else None  # [B, 1, F, H', W']
         if args.repeat > 1:  # each scene twice, with its own t and noise: half the rendering
             x0 = x0.repeat(args.repeat, 1, 1, 1, 1)  # [r·B, C, F, H', W']
             captions = list(captions) * args.repeat
+            w = w.repeat(args.repeat, 1, 1, 1, 1) if w is not None else None  # [r·B, 1, F, H', W']
         ids = tokens(captions, cfg, args.drop, gen).to(dev)  # [B, L]
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
@@ -284,7 +299,8 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         for g in opt.param_groups:
             g["lr"] = dit_lr(args, step - first_step, time.time() - start)
         v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
-        loss = F.mse_loss(v, eps - x0)
+        se = (v - (eps - x0)) ** 2  # [B, C, F, H', W']
+        loss = se.mean() if w is None else (w * se).mean() / w.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -294,11 +310,15 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         ema_update(ema_dit, dit, decay)
         ema_update(ema_te, te, decay)
         losses.append(loss.item())
+        mses.append(se.mean().item())
         if step % 50 == 0:
-            log(args.run, {"stage": "dit", "step": step, "loss": round(float(np.mean(losses)), 5),
-                           "s_per_step": round((time.time() - last_log) / len(losses), 3)})
+            record = {"stage": "dit", "step": step, "loss": round(float(np.mean(losses)), 5),
+                      "s_per_step": round((time.time() - last_log) / len(losses), 3)}
+            if weighted:  # the plain mean too, comparable with unweighted runs
+                record["mse"] = round(float(np.mean(mses)), 5)
+            log(args.run, record)
             last_log = time.time()
-            losses = []
+            losses, mses = [], []
         if time.time() - last_save > args.save_every:
             checkpoint()
             last_save = time.time()
@@ -331,7 +351,13 @@ def export(args, cfg, stats, dev) -> None:
 DEFAULTS = {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": [0, 1, 2, 3, 4, 5, 6, 7],
             "shareSteps": 0.5, "fit": "pad",
             "tasks": {"edit": {"guidance": 2.0, "shareSteps": 1.0, "autoMask": 0.5},
-                      "swap": {"guidance": 7.0, "shareSteps": 0.2, "maskBias": -10000.0}}}
+                      # layer sets and sharing ranges measured by `flowedit layers --sweep --write`
+                      # (docs/built-in-model.md); rerun it after training the pack further
+                      "swap": {"guidance": 7.0, "shareSteps": 0.5, "maskBias": -10000.0, "shareLayers": [0, 1, 2, 3]},
+                      "recolor": {"shareLayers": [1, 2, 3, 4], "shareSteps": 0.2},
+                      "insert": {"shareLayers": [0, 1, 2, 3, 4, 5, 6, 7], "shareSteps": 1.0},
+                      "remove": {"shareLayers": [0, 1, 2, 3, 4, 5, 6, 7], "shareSteps": 0.2},
+                      "auto-edit": {"shareLayers": [2], "shareSteps": 0.2}}}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -361,6 +387,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="cosine: decay over --dit-minutes of this run")
     p.add_argument("--lr-floor", type=float, default=0.1, help="cosine: final lr as a share of --lr")
+    p.add_argument("--object-weight", type=float, default=0.0,
+                   help="λ: weigh the loss by 1 + λ·(object coverage, grown by one latent cell); 0 = plain mean")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")

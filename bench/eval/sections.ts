@@ -4,8 +4,7 @@
  * fraction of cases that pass). Definitions of the measures: metrics.ts and classify.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { autoMaskEditSettings, editInEstimatedMask } from '../../src/edit/auto-edit.js';
-import { editFrames, invertFrames } from '../../src/edit/clip-jobs.js';
+import { textEditFrames } from '../../src/edit/auto-edit.js';
 import { generateFrames } from '../../src/edit/generate.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
@@ -14,11 +13,11 @@ import { resolveSettings, type SettingOptions, type Settings } from '../../src/e
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
-import { labelPixels } from './classify.js';
+import { labelPixels } from '../../src/world/classify.js';
 import type { LoadedCase } from './dataset.js';
-import { binary, checkCaption, checkObject, clipPsnr, grow, not, union } from './metrics.js';
+import { binary, checkCaption, checkObject, clipPsnr, grow, not, union } from '../../src/world/metrics.js';
 import type { Row } from './table.js';
-import type { World } from './world.js';
+import type { World } from '../../src/world/world.js';
 
 export interface Context {
   readonly pack: LoadedPack;
@@ -28,6 +27,8 @@ export interface Context {
   readonly log: (line: string) => void;
   /** overrides of the pack's edit defaults (e.g. autoMask) */
   readonly edit?: SettingOptions;
+  /** overrides of the pack's swap defaults (e.g. the layer set) */
+  readonly swap?: SettingOptions;
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
@@ -169,16 +170,9 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
   };
 }
 
-/**
- * A text edit of `frames` as `flowedit edit` runs it with settings `st`: invert, then edit inside
- * the mask the prompts give when st.autoMask > 0, else everywhere with shared context.
- */
-export async function editAsCommand(pack: LoadedPack, frames: readonly RgbImage[], prompts: { source: string; target: string }, st: Settings): Promise<RgbImage[]> {
-  const ci = await invertFrames(pack, frames, { sourcePrompt: prompts.source, steps: st.steps, solver: st.solver, fit: st.fit });
-  if (st.autoMask > 0) {
-    return (await editInEstimatedMask(pack, ci, frames, autoMaskEditSettings(st, { sourcePrompt: prompts.source, targetPrompt: prompts.target }))).frames;
-  }
-  return (await editFrames(pack, ci, { targetPrompt: prompts.target, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } })).frames;
+/** A text edit of `frames` as `flowedit edit` runs it with settings `st` (auto-edit.ts). */
+export function editAsCommand(pack: LoadedPack, frames: readonly RgbImage[], prompts: { source: string; target: string }, st: Settings): Promise<RgbImage[]> {
+  return textEditFrames(pack, frames, { sourcePrompt: prompts.source, targetPrompt: prompts.target }, st);
 }
 
 export async function textEdit(ctx: Context): Promise<Row[]> {

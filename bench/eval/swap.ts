@@ -6,7 +6,7 @@
  */
 import { maskFrame } from '../../src/media/mask.js';
 import { swapFrames, swapSettings } from '../../src/index.js';
-import { binary, clipPsnr, union } from './metrics.js';
+import { binary, clipPsnr, union } from '../../src/world/metrics.js';
 import { scoreEdit, type Context } from './sections.js';
 import type { Row } from './table.js';
 
@@ -17,7 +17,7 @@ export async function swap(ctx: Context): Promise<Row[]> {
   const run = async (lc: Context['stills'][number]) => {
     const [width, height] = lc.size;
     const frames = lc.source.map((_, f) => Float32Array.from(union(binary(lc.sourceMask[f]!), binary(lc.truthMask[f]!))));
-    const s = swapSettings(ctx.pack.manifest, { sourcePrompt: lc.caption, targetPrompt: lc.targetCaption });
+    const s = swapSettings(ctx.pack.manifest, { sourcePrompt: lc.caption, targetPrompt: lc.targetCaption }, ctx.swap ?? {});
     const out = await swapFrames(ctx.pack, lc.source, { width, height, frames }, s);
     const outside = out.frames.map((_, f) => Uint8Array.from(maskFrame(out.mask, f), (v) => (v === 0 ? 1 : 0)));
     return { ...scoreEdit(ctx, lc, out.frames), outside: clipPsnr(out.frames, lc.source, outside) };
@@ -26,8 +26,8 @@ export async function swap(ctx: Context): Promise<Row[]> {
   for (const lc of ctx.stills) s.push(await run(lc));
   const c = [];
   for (const lc of ctx.clips) c.push(await run(lc));
-  const st = swapSettings(ctx.pack.manifest, { targetPrompt: '' });
-  const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}, grow ${st.mask.grow}, feather ${st.mask.feather}`;
+  const st = swapSettings(ctx.pack.manifest, { targetPrompt: '' }, ctx.swap ?? {});
+  const setting = `${st.solver}, ${st.steps} steps, guidance ${st.guidance}, layers ${st.share.layers.join(',')}, τ ${st.share.fraction}, grow ${st.mask.grow}, feather ${st.mask.feather}`;
   const n: [number, number] = [s.length, c.length];
   const centred = c.map((r) => r.centreError).filter((e) => !Number.isNaN(e));
   const placed = c.map((r) => r.placedCentreError).filter((e) => !Number.isNaN(e));

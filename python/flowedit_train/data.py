@@ -10,7 +10,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-from flowedit_scenes import caption, render, sample_scene
+from flowedit_scenes import caption, render, render_masks, sample_scene
 
 TRAIN_STREAM = 1
 HELDOUT_STREAM = 2
@@ -23,12 +23,21 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def batch(rng: np.random.Generator, size: int, count: int, frames: int) -> Tuple[torch.Tensor, List[str]]:
     """count scenes of `frames` frames: (pixels [B, 3, F, H, W] in [-1, 1], captions)."""
-    pixels, captions = [], []
+    pixels, captions, _ = batch_with_masks(rng, size, count, frames, masks=False)
+    return pixels, captions
+
+
+def batch_with_masks(rng: np.random.Generator, size: int, count: int, frames: int,
+                     masks: bool = True) -> Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]:
+    """As batch, plus (with masks) the union of the objects' coverage [B, 1, F, H, W] in [0, 1]."""
+    pixels, captions, covers = [], [], []
     for _ in range(count):
         scene = sample_scene(rng, frames=frames)
         pixels.append(to_tensor(render(scene, (size, size))))  # [3, F, H, W]
         captions.append(caption(scene))
-    return torch.stack(pixels), captions
+        if masks:
+            covers.append(torch.from_numpy(render_masks(scene, (size, size)).max(axis=0))[None])  # [1, F, H, W]
+    return torch.stack(pixels), captions, (torch.stack(covers) if masks else None)
 
 
 class SceneStream(torch.utils.data.IterableDataset):
@@ -36,34 +45,36 @@ class SceneStream(torch.utils.data.IterableDataset):
     clip_batch clips with a frame count drawn from clip_frames.
 
     With an `encode` function (pixels -> latents) the stream yields latents instead of
-    pixels, so a CPU run encodes in the data process, beside the training process."""
+    pixels, so a CPU run encodes in the data process, beside the training process. With
+    masks=True each batch also carries the objects' coverage [B, 1, F, H, W] (pixel size)."""
 
     def __init__(self, seed: int, size: int, batch_size: int, clip_p: float, clip_batch: int,
-                 clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None):
+                 clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+                 masks: bool = False):
         super().__init__()
         self.seed, self.size, self.batch_size = seed, size, batch_size
         self.clip_p, self.clip_batch, self.clip_frames = clip_p, clip_batch, clip_frames
-        self.encode = encode
+        self.encode, self.masks = encode, masks
 
-    def __iter__(self) -> Iterator[Tuple[torch.Tensor, List[str]]]:
+    def __iter__(self) -> Iterator[Tuple]:
         if torch.utils.data.get_worker_info() is not None:
             torch.set_num_threads(1)
-        for pixels, captions in self._batches():
+        for pixels, captions, cover in self._batches():
             if self.encode is not None:
                 with torch.no_grad():
                     pixels = self.encode(pixels)
-            yield pixels, captions
+            yield (pixels, captions, cover) if self.masks else (pixels, captions)
 
-    def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str]]]:
+    def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]]:
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         rng = np.random.default_rng([TRAIN_STREAM, self.seed, worker])
         while True:
             if self.clip_p > 0 and rng.uniform() < self.clip_p:
                 frames = int(rng.choice(self.clip_frames))
-                yield batch(rng, self.size, self.clip_batch, frames)
+                yield batch_with_masks(rng, self.size, self.clip_batch, frames, self.masks)
             else:
-                yield batch(rng, self.size, self.batch_size, 1)
+                yield batch_with_masks(rng, self.size, self.batch_size, 1, self.masks)
 
 
 def loader(stream: SceneStream, workers: int):

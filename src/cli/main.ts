@@ -6,6 +6,7 @@ import { batchCommand } from './commands/batch.js';
 import { editCommand } from './commands/edit.js';
 import { generateCommand } from './commands/generate.js';
 import { invertCommand } from './commands/invert.js';
+import { layersCommand } from './commands/layers.js';
 import { modelsCommand } from './commands/models.js';
 import { presetsCommand } from './commands/presets.js';
 import { reconstructCommand } from './commands/reconstruct.js';
@@ -28,6 +29,7 @@ try {
     .command(swapCommand)
     .command(generateCommand)
     .command(batchCommand)
+    .command(layersCommand)
     .command(modelsCommand)
     .command(presetsCommand)
     .demandCommand(1, 'Name a command; see flowedit --help')

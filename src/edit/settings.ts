@@ -4,8 +4,11 @@
  */
 import type { FitMode } from '../media/fit.js';
 import { checkMaskOptions } from '../media/mask.js';
-import type { Manifest } from '../model/manifest.js';
+import type { Manifest, TaskDefaults } from '../model/manifest.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
+import { AUTO_EDIT, isMaskedTask } from './tasks.js';
+
+export { MASKED_TASKS, isMaskedTask, type MaskedTask } from './tasks.js';
 
 export const FLOWEDIT_DEFAULTS = {
   steps: 20,
@@ -63,13 +66,28 @@ function expect(ok: boolean, what: string, value: unknown): void {
   if (!ok) throw new Error(`Expected ${what} but received ${JSON.stringify(value)}`);
 }
 
+/** The task defaults that apply to `task`: a masked task's over the swap task's. */
+function taskDefaults(m: Manifest, task: string): TaskDefaults {
+  const tasks = m.defaults?.tasks ?? {};
+  return isMaskedTask(task) ? { ...tasks.swap, ...tasks[task] } : (tasks[task] ?? {});
+}
+
+/**
+ * The pack's task defaults that apply to a run of `task`. An edit inside an estimated mask
+ * (autoMask > 0) is a swap: it takes the swap task's defaults, overridden by the `auto-edit`
+ * task's own (as flowedit layers --write measures them).
+ */
+export function appliedTaskDefaults(m: Manifest, task: string, autoMask: number): TaskDefaults {
+  if (autoMask <= 0) return taskDefaults(m, task);
+  return { ...taskDefaults(m, 'swap'), ...m.defaults?.tasks?.[AUTO_EDIT] };
+}
+
 /** Resolves and validates settings for `task` (e.g. "edit") against a manifest. */
 export function resolveSettings(m: Manifest, task: string, o: SettingOptions): Settings {
   const d = m.defaults ?? {};
   const autoMask = task === 'edit' ? (o.autoMask ?? d.tasks?.edit?.autoMask ?? FLOWEDIT_DEFAULTS.autoMask) : 0;
   expect(Number.isFinite(autoMask) && autoMask >= 0 && autoMask < 1, 'a number in [0, 1) for --auto-mask', autoMask);
-  // an edit inside an estimated mask is a swap: it takes the swap task's defaults
-  const t = d.tasks?.[autoMask > 0 ? 'swap' : task] ?? {};
+  const t = appliedTaskDefaults(m, task, autoMask);
   const steps = o.steps ?? d.steps ?? FLOWEDIT_DEFAULTS.steps;
   expect(Number.isInteger(steps) && steps > 0, 'a positive integer for --steps', steps);
   const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;

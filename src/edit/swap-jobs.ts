@@ -18,7 +18,7 @@ import { assertSameModel } from './image-jobs.js';
 import { inversionsOf, type InversionFile } from './inversion-file.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWindows, type ClipFrames } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings, type SettingOptions, type Settings } from './settings.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings, type MaskedTask, type SettingOptions, type Settings } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
 import { planWindows, windowFrames, type ClipWindow } from './windows.js';
 
@@ -56,15 +56,17 @@ export function swapSettingsFrom(
 }
 
 /**
- * Swap settings from the pack's defaults for the `swap` task (then flowedit's), overridden by
- * `o`; validated here, before any work.
+ * Swap settings from the pack's defaults for a masked task (`swap` unless `task` names another of
+ * MASKED_TASKS, whose defaults override the swap's), then flowedit's, overridden by `o`;
+ * validated here, before any work.
  */
 export function swapSettings(
   manifest: Manifest,
   prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
   o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
+  task: MaskedTask = 'swap',
 ): SwapSettings {
-  const r = resolveSettings(manifest, 'swap', { ...o, maskGrow: o.mask?.grow ?? o.maskGrow, maskFeather: o.mask?.feather ?? o.maskFeather });
+  const r = resolveSettings(manifest, task, { ...o, maskGrow: o.mask?.grow ?? o.maskGrow, maskFeather: o.mask?.feather ?? o.maskFeather });
   return swapSettingsFrom(r, prompts, { grow: r.maskGrow, feather: r.maskFeather, invert: o.mask?.invert ?? false }, o.overlap);
 }
 

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { labelPixels } from '../../bench/eval/classify.js';
+import { labelPixels } from '../../src/world/classify.js';
 import { loadCase, readIndex } from '../../bench/eval/dataset.js';
-import { binary, centroid, checkCaption, checkObject } from '../../bench/eval/metrics.js';
-import { loadWorld } from '../../bench/eval/world.js';
+import { binary, centroid, checkCaption, checkObject } from '../../src/world/metrics.js';
+import { loadWorld } from '../../src/world/world.js';
 import { ROOT } from '../paths.js';
 
 const world = loadWorld(ROOT);

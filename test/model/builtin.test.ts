@@ -7,7 +7,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCase, readIndex } from '../../bench/eval/dataset.js';
-import { clipPsnr } from '../../bench/eval/metrics.js';
+import { clipPsnr } from '../../src/world/metrics.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
 import { reconstructLatent } from '../../src/edit/sample.js';

@@ -1,6 +1,6 @@
 import { listPresetNames, findPreset, builtinPresetDir } from '../../batch/presets.js';
 import { settingOptions } from '../../batch/recipe.js';
-import { resolveSettings } from '../../edit/settings.js';
+import { appliedTaskDefaults, resolveSettings } from '../../edit/settings.js';
 import type { ModelArgs } from '../options.js';
 import { resolvePack, userCheck } from './common.js';
 
@@ -19,8 +19,7 @@ export async function showPresetAction(a: ModelArgs & { preset: string }): Promi
   const command = preset.recipe.command ?? 'edit';
   const settings = await userCheck(() => resolveSettings(pack.manifest, command, settingOptions(preset.recipe)));
   const d = pack.manifest.defaults ?? {};
-  // an edit inside an estimated mask takes the swap task's defaults (settings.ts)
-  const t = d.tasks?.[settings.autoMask > 0 ? 'swap' : command] ?? {};
+  const t = appliedTaskDefaults(pack.manifest, command, settings.autoMask);
   const origin = (key: string): string => {
     if (Object.hasOwn(preset.recipe, key)) return 'preset';
     const own = key === 'autoMask' ? (d.tasks?.edit ?? {}) : t;

@@ -1,6 +1,6 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
-import { resolveSettings } from '../../edit/settings.js';
+import { resolveSettings, type MaskedTask } from '../../edit/settings.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
@@ -10,6 +10,7 @@ import { assertSourceUnchanged, checkMediaOutput, checkVideoFlags, checkThreads,
 
 export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs, PresetArgs {
   input: string;
+  task: MaskedTask;
   'source-prompt': string | undefined;
   'target-prompt': string;
   output: string;
@@ -23,7 +24,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   await userCheck(() => assertEditable(pack));
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
   const recipe = await recipeFrom(a);
-  const settings = await userCheck(() => resolveSettings(pack.manifest, 'swap', settingOptions(recipe)));
+  const settings = await userCheck(() => resolveSettings(pack.manifest, a.task, settingOptions(recipe)));
   await userCheck(() =>
     assertPromptsFit(pack, [
       { text: a['source-prompt'] ?? '', what: '--source-prompt' },

@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { withEditOptions, withMaskOptions, withModelOptions, withOutput, withPresetOptions, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { SwapArgs } from '../actions/swap.js';
+import { MASKED_TASKS } from '../../edit/tasks.js';
 
 export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
   command: 'swap <input>',
@@ -10,6 +11,13 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
       .positional('input', { type: 'string', demandOption: true, describe: 'an image (PNG, JPEG, WebP) or a clip (MP4, MOV, MKV, WebM, …), or its inversion file from flowedit invert (the source must still be where it was)' })
       .option('source-prompt', { type: 'string', describe: 'caption of the input (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result, including what replaces the masked part' })
+      .option('task', {
+        type: 'string',
+        choices: MASKED_TASKS,
+        default: 'swap',
+        describe: 'which of the pack\'s task defaults apply (guidance, layer set, sharing range, mask bias): swap replaces an object, recolor changes its colour, insert adds one where the mask is, remove leaves background there; each falls back to swap\'s (flowedit layers measures them)',
+        group: 'Editing:',
+      })
       .epilog(
         'The source is inverted (source prompt, guidance off). Outside the mask the result then follows that inversion at every step ' +
           'and ends as the source\'s own pixels; inside, the target is generated while sharing attention context with the source. ' +
@@ -18,6 +26,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
       )
       .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle on stripes" --target-prompt "a blue square on stripes" -o square.png', 'swap in a still')
       .example('$0 swap photo.png --mask circle.png --preset swap-object --target-prompt "a blue square on stripes" -o square.png', 'swap with the swap-object preset')
+      .example('$0 swap photo.png --mask empty-spot.png --task insert --source-prompt "a red circle on stripes" --target-prompt "a red circle and a green star on stripes" -o added.png', 'add an object where the mask is, with the pack\'s insert defaults')
       .example('$0 swap photo.flowinv --mask circle.png --target-prompt "a green star on stripes" -o star.png', 'swap from a saved inversion')
       .example('$0 swap clip.mp4 --mask clip-mask.mp4 --mask-grow 4 --target-prompt "a green star on dots" -o star.mp4', 'swap in a clip with a per-frame mask video') as never,
   handler: async (argv) => (await import('../actions/swap.js')).swapAction(argv),

@@ -1,0 +1,47 @@
+import type { CommandModule } from 'yargs';
+import { withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import type { LayersArgs } from '../actions/layers.js';
+import { ANALYSIS_TASKS } from '../../edit/tasks.js';
+
+export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
+  command: 'layers',
+  describe: 'Find the layers where shared context matters for a task, on calibration edits, and optionally make them the pack\'s default',
+  builder: (y) =>
+    withSolverOptions(withModelOptions(y))
+      .hide('seed') // the analysis draws no noise
+      .option('task', {
+        type: 'string',
+        demandOption: true,
+        choices: ANALYSIS_TASKS,
+        describe: 'the edit to analyse: a masked task (flowedit swap --task) or text-edit (flowedit edit)',
+        group: 'Analysis:',
+      })
+      .option('calibration', {
+        type: 'string',
+        array: true,
+        describe:
+          'calibration file(s) (docs/calibration.md); the first chooses and scores the layer set, each further one is ranked too and compared with it (rank correlation). Default: the built-in scenes, seeds 0 and 1',
+        group: 'Analysis:',
+      })
+      .option('cases', { type: 'number', describe: 'at most this many of the task\'s cases per calibration file (default: all)', group: 'Analysis:' })
+      .option('top-k', { type: 'number', describe: 'size k of the chosen layer set (default: half the shareable layers, rounded up)', group: 'Analysis:' })
+      .option('share-steps', { type: 'number', describe: 'τ: fraction of the steps that share, for the probes and the chosen set (default: the task\'s)', group: 'Analysis:' })
+      .option('sweep', {
+        type: 'boolean',
+        default: false,
+        describe: 'also try k = 1, 2, 4, … and τ = 0.2, 0.5, 1.0 and print what each keeps of the source and achieves of the edit; with --write, the best (k, τ) is written',
+        group: 'Analysis:',
+      })
+      .option('write', { type: 'boolean', default: false, describe: 'write the chosen layer set and τ into the pack\'s manifest as the task\'s default', group: 'Analysis:' })
+      .option('json', { type: 'string', describe: 'also write every score to this JSON file', group: 'Analysis:' })
+      .epilog(
+        'Each shareable layer is scored by its guidance responsiveness: how far sharing the reconstruction path\'s keys/values at that ' +
+          'layer alone moves the edit path\'s velocity, relative to how far the edit is from reconstructing the source, averaged over ' +
+          'probe steps in the sharing range and over the calibration edits. The k most responsive layers are then run as the task runs ' +
+          'and scored against the calibration\'s ground truth, next to all layers and no sharing.',
+      )
+      .example('$0 layers --task swap', 'rank the built-in pack\'s layers for swaps on the built-in calibration scenes')
+      .example('$0 layers --task insert --sweep --write', 'sweep k and τ for insertions and make the best the pack\'s default')
+      .example('$0 layers --model my-pack --task recolor --calibration my-edits/calibration.json', 'analyse your own pack on your own edits') as never,
+  handler: async (argv) => (await import('../actions/layers.js')).layersAction(argv),
+};

@@ -1,0 +1,162 @@
+/**
+ * The vital-layer analysis of one task on a calibration set: every shareable layer's guidance
+ * responsiveness (responsiveness.ts) averaged over the task's calibration edits and ranked; then
+ * layer sets run as the task's command runs them and scored against the calibration's ground truth
+ * (judge.ts).
+ */
+import { textEditFrames } from '../edit/auto-edit.js';
+import { estimateEditMask } from '../edit/auto-mask.js';
+import { invertFrames } from '../edit/clip-jobs.js';
+import type { RunOptions } from '../edit/progress.js';
+import { resolveSettings, type SettingOptions, type Settings } from '../edit/settings.js';
+import { prepareSwap, preparedFromSource, swapFrames, swapSettingsFrom } from '../edit/swap-jobs.js';
+import type { RgbImage } from '../media/image.js';
+import type { LoadedPack } from '../model/pack.js';
+import type { World } from '../world/world.js';
+import { defaultsKeyOf, type AnalysisTask, type LoadedCalibrationCase } from './calibration.js';
+import { judgeCase, type CaseJudgement } from './judge.js';
+import { caseResponsiveness, preparedRegion, probeSteps, type ProbeCase } from './responsiveness.js';
+
+/** Probe steps per edit, spread over the sharing range. */
+export const PROBES = 4;
+
+/** The task's settings from the pack's defaults (and flowedit's), overridden by `o`. */
+export function taskSettings(pack: LoadedPack, task: AnalysisTask, o: SettingOptions = {}): Settings {
+  return resolveSettings(pack.manifest, defaultsKeyOf(task), o);
+}
+
+const maskOptions = (st: Settings) => ({ grow: st.maskGrow, feather: st.maskFeather, invert: false });
+const prompts = (lc: LoadedCalibrationCase) => ({ sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt });
+
+/** The edit as its task runs it up to the sampling: the inversion, and the region it edits. */
+async function probeCaseOf(pack: LoadedPack, lc: LoadedCalibrationCase, task: AnalysisTask, st: Settings, run: RunOptions): Promise<{ probe: ProbeCase; calls: number }> {
+  const base = { sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt, guidance: st.guidance };
+  const invert = { sourcePrompt: lc.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit };
+  if (task !== 'text-edit' || st.autoMask > 0) {
+    let prepared;
+    if (task === 'text-edit') {
+      // the automatic-mask edit: the region is the mask the prompts give
+      const ci = await invertFrames(pack, [lc.source], invert, run);
+      const estimated = await estimateEditMask(pack, ci, 1, { source: lc.sourcePrompt, target: lc.targetPrompt }, st.autoMask, run);
+      prepared = await preparedFromSource(ci, [lc.source], estimated, maskOptions(st), run);
+    } else {
+      prepared = await prepareSwap(pack, [lc.source], lc.region, { ...invert, mask: maskOptions(st) }, run);
+    }
+    const probe = { ...base, inversion: prepared.inversions[0]!, region: preparedRegion(pack, prepared), maskBias: st.maskBias };
+    return { probe, calls: prepared.calls };
+  }
+  const ci = await invertFrames(pack, [lc.source], invert, run);
+  return { probe: { ...base, inversion: ci.inversions[0]!, region: null, maskBias: 0 }, calls: ci.calls };
+}
+
+export interface LayerScores {
+  readonly task: AnalysisTask;
+  /** the pack's shareable (context) layers, in order */
+  readonly layers: readonly number[];
+  /** R_l per case (rows) and layer (columns) */
+  readonly perCase: readonly (readonly number[])[];
+  /** R_l averaged over the cases, per layer */
+  readonly mean: readonly number[];
+  /** layers from the most responsive to the least */
+  readonly ranking: readonly number[];
+  readonly probes: readonly number[];
+  readonly calls: number;
+}
+
+/**
+ * Scores every context layer of the pack on the task's calibration edits, with the task's
+ * settings `st` (steps, solver, guidance, mask handling; the probes cover its sharing range τ).
+ */
+export async function scoreLayers(pack: LoadedPack, cases: readonly LoadedCalibrationCase[], task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<LayerScores> {
+  const layers = pack.transformer.contextLayers;
+  const probes = probeSteps(st.steps, Math.max(st.shareSteps, 1 / st.steps), PROBES);
+  const perCase: number[][] = [];
+  let calls = 0;
+  for (const [i, lc] of cases.entries()) {
+    run.signal?.throwIfAborted();
+    const { probe, calls: prepCalls } = await probeCaseOf(pack, lc, task, st, {});
+    const r = await caseResponsiveness(pack, probe, layers, probes, {});
+    perCase.push(r.scores);
+    calls += prepCalls + r.calls;
+    run.onProgress?.({ phase: 'sample', step: i + 1, steps: cases.length });
+  }
+  const mean = layers.map((_, k) => perCase.reduce((a, row) => a + row[k]!, 0) / perCase.length);
+  return { task, layers, perCase, mean, ranking: rankLayers(layers, mean), probes, calls };
+}
+
+/** Layers by descending score (ties: the lower layer first). */
+export function rankLayers(layers: readonly number[], scores: readonly number[]): number[] {
+  return layers.map((l, k) => ({ l, s: scores[k]! })).sort((a, b) => b.s - a.s || a.l - b.l).map((e) => e.l);
+}
+
+/** The k highest-ranked layers, in layer order. */
+export function topLayers(ranking: readonly number[], k: number): number[] {
+  return ranking.slice(0, Math.max(1, Math.min(k, ranking.length))).sort((a, b) => a - b);
+}
+
+/** Spearman's rank correlation of two score lists over the same items (average ranks for ties). */
+export function spearman(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length || a.length < 2) throw new Error('Rank correlation needs two lists of the same length, at least 2');
+  const ranks = (xs: readonly number[]) => {
+    const order = xs.map((x, i) => ({ x, i })).sort((p, q) => q.x - p.x);
+    const r = new Array<number>(xs.length);
+    for (let i = 0; i < order.length; ) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]!.x === order[i]!.x) j++;
+      for (let k = i; k <= j; k++) r[order[k]!.i] = (i + j) / 2 + 1;
+      i = j + 1;
+    }
+    return r;
+  };
+  const [ra, rb] = [ranks(a), ranks(b)];
+  const mean = (a.length + 1) / 2;
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (ra[i]! - mean) * (rb[i]! - mean);
+    da += (ra[i]! - mean) ** 2;
+    db += (rb[i]! - mean) ** 2;
+  }
+  return da === 0 || db === 0 ? NaN : num / Math.sqrt(da * db);
+}
+
+/** Runs one calibration edit as the task's command runs it with settings `st`. */
+export async function runTask(pack: LoadedPack, lc: LoadedCalibrationCase, task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<RgbImage> {
+  if (task === 'text-edit') return (await textEditFrames(pack, [lc.source], prompts(lc), st, run))[0]!;
+  return (await swapFrames(pack, [lc.source], lc.region, swapSettingsFrom(st, prompts(lc), maskOptions(st)), run)).frames[0]!;
+}
+
+export interface SettingScore {
+  /** share of edits whose object is right (null without checks or a world) */
+  readonly right: number | null;
+  /** share of edits whose object's colour is in place, shape not judged (null likewise) */
+  readonly placed: number | null;
+  /** mean PSNR against the ground truth (null without expected images) */
+  readonly psnrTruth: number | null;
+  /** mean PSNR outside the edit region against the source */
+  readonly psnrBackground: number;
+  readonly cases: readonly CaseJudgement[];
+}
+
+/** Runs the task with settings `st` on every case and scores the results. */
+export async function scoreSetting(pack: LoadedPack, cases: readonly LoadedCalibrationCase[], task: AnalysisTask, st: Settings, world: World | null, run: RunOptions = {}): Promise<SettingScore> {
+  const judged: CaseJudgement[] = [];
+  for (const lc of cases) {
+    run.signal?.throwIfAborted();
+    judged.push(judgeCase(lc, await runTask(pack, lc, task, st), world));
+  }
+  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const shareOf = (xs: readonly (boolean | null)[]) => {
+    const known = xs.filter((x): x is boolean => x !== null);
+    return known.length ? known.filter(Boolean).length / known.length : null;
+  };
+  const truths = judged.flatMap((j) => (j.psnrTruth === null ? [] : [j.psnrTruth]));
+  return {
+    right: shareOf(judged.map((j) => j.right)),
+    placed: shareOf(judged.map((j) => j.placed)),
+    psnrTruth: truths.length ? mean(truths) : null,
+    psnrBackground: mean(judged.map((j) => j.psnrBackground)),
+    cases: judged,
+  };
+}
