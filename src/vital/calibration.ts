@@ -132,7 +132,14 @@ export async function loadTaskCases(cal: Calibration, task: AnalysisTask, limit 
     if (truth && (truth.width !== source.width || truth.height !== source.height)) {
       throw new Error(`${cal.file}: case ${c.id}: the expected image is ${truth.width}×${truth.height} but the source is ${source.width}×${source.height}`);
     }
-    out.push({ ...c, source, region: await readMask(c.mask), truth, checkMask: c.check ? await readMask(c.check.mask) : null });
+    const region = await readMask(c.mask);
+    const checkMask = c.check ? await readMask(c.check.mask) : null;
+    for (const [what, m] of [['mask', region], ['check mask', checkMask]] as const) {
+      if (m && (m.width !== source.width || m.height !== source.height || m.frames.length !== 1)) {
+        throw new Error(`${cal.file}: case ${c.id}: the ${what} is ${m.width}×${m.height}${m.frames.length !== 1 ? ` with ${m.frames.length} frames` : ''} but the source is a ${source.width}×${source.height} still; draw it at the image's size`);
+      }
+    }
+    out.push({ ...c, source, region, truth, checkMask });
   }
   return out;
 }

@@ -1,12 +1,12 @@
 /** Calibration files: the committed built-in sets load; a bad file is refused with what to fix. */
 import assert from 'node:assert/strict';
 import { copyFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { builtinCalibration, loadTaskCases, readCalibration } from '../../src/vital/calibration.js';
 import { judgeCase } from '../../src/vital/judge.js';
 import { readWorld } from '../../src/world/world.js';
-import { tempDir } from '../paths.js';
+import { ROOT, tempDir } from '../paths.js';
 
 test('the built-in calibration sets hold every task, and their ground truth judges itself right', async () => {
   for (const seed of [0, 1]) {
@@ -46,6 +46,9 @@ test('a bad calibration file is refused with what to fix', async () => {
   await assert.rejects(readCalibration(await cases([{ ...ok, image: 'b.png' }])), /case 1: b.png not found .*relative to the calibration file/);
   await assert.rejects(readCalibration(await cases([ok, ok])), /case 2: id "a" repeats/);
   await assert.rejects(readCalibration(await cases([{ ...ok, targetPrompt: '' }])), /targetPrompt: expected non-empty text/);
+  const small = await cases([{ ...ok, mask: 'm.png' }]);
+  await copyFile(join(ROOT, 'samples', 'blue-square-and-star.png'), join(dirname(small), 'm.png'));
+  await assert.rejects(loadTaskCases(await readCalibration(small), 'swap'), /case a: the mask is 160×120 but the source is a 128×128 still; draw it at the image's size/);
   const one = await readCalibration(await cases([ok]));
   await assert.rejects(loadTaskCases(one, 'insert'), /has no insert cases \(it has swap\); add some or choose another --task/);
 });
