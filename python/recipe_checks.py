@@ -10,10 +10,13 @@ Prints one JSON line of findings; exits non-zero when a check fails.
 - resume: a run folder holding only the EMA weights (dit-ema.pt, as a remote run brings back)
   continues from their step, and a VAE given no minutes (--vae-minutes 0) is kept byte for byte;
 - object weights: the loss weights of --object-weight λ are 1 + λ on the latent cells an object
-  covers and their neighbours and 1 elsewhere, and a run with them trains (with rendered masks).
+  covers and their neighbours and 1 elsewhere, and a run with them trains (with rendered masks);
+  caption_probe.py reads that run and reports a loss gap for each changed caption part.
 """
 
+import contextlib
 import dataclasses
+import io
 import hashlib
 import json
 import os
@@ -25,6 +28,7 @@ from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.vae import load_vae_state
+import caption_probe
 import train
 
 
@@ -63,7 +67,11 @@ def object_weight_checks() -> dict:
                     "--vae-crops", "1", "--save-every", "1e9", "--vae-steps", "2", "--dit-steps", "2",
                     "--object-weight", "3"])
         step = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)["step"]
-    return {"light_min": float(w.min()), "heavy_cells": len(heavy),
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            caption_probe.main(["--config", "tiny", "--run", run, "--scenes", "2", "--threads", "1"])
+        last = json.loads(out.getvalue().strip().splitlines()[-1])
+    return {"probe_step": last["step"], "probe_gaps": sorted(last["mean_gap"]),"light_min": float(w.min()), "heavy_cells": len(heavy),
             "heavy_box": [min(r for r, _ in heavy), max(r for r, _ in heavy), min(c for _, c in heavy), max(c for _, c in heavy)],
             "weighted_steps": step}
 
@@ -101,7 +109,8 @@ def main() -> int:
              "resume": resume, "object_weights": weights}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True}
-          and weights == {"light_min": 1.0, "heavy_cells": 16, "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})
+          and weights == {"probe_step": 2, "probe_gaps": ["colour", "empty", "shape"], "light_min": 1.0, "heavy_cells": 16,
+                          "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})
     return 0 if ok else 1
 
 
