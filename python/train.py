@@ -310,7 +310,8 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         ema_update(ema_dit, dit, decay)
         ema_update(ema_te, te, decay)
         losses.append(loss.item())
-        mses.append(se.mean().item())
+        if weighted:  # the plain mean is the loss itself otherwise
+            mses.append(se.mean().item())
         if step % 50 == 0:
             record = {"stage": "dit", "step": step, "loss": round(float(np.mean(losses)), 5),
                       "s_per_step": round((time.time() - last_log) / len(losses), 3)}

@@ -7,12 +7,12 @@ import type { RgbImage } from '../media/image.js';
 import type { Mask, MaskOptions } from '../media/mask.js';
 import type { LoadedPack } from '../model/pack.js';
 import { estimateEditMask, MASK_PROBE, type InvertedSource } from './auto-mask.js';
-import { editFrames, invertFrames } from './clip-jobs.js';
+import { editFrames, invertFrames, type ClipInversion } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
 import type { InversionFile } from './inversion-file.js';
 import type { Settings } from './settings.js';
 import type { SwapLatentSettings } from './swap.js';
-import { assertInvertedFrames, invertedSourceOf, preparedFromSource, swapPrepared, swapSettingsFrom, type SwappedFrames } from './swap-jobs.js';
+import { invertedSourceOf, preparedFromSource, swapPrepared, swapSettingsFrom, type SwappedFrames } from './swap-jobs.js';
 
 export interface AutoMaskEditSettings extends SwapLatentSettings {
   readonly sourcePrompt: string;
@@ -61,16 +61,29 @@ export function editInversionInAutoMask(
   targetPrompt: string,
   run: RunOptions = {},
 ): Promise<AutoMaskEdited> {
-  assertInvertedFrames(pack, file, frames);
+  const src = invertedSourceOf(pack, file, frames);
   const settings = autoMaskEditSettings(s, { sourcePrompt: file.header.settings.sourcePrompt, targetPrompt });
-  return editInEstimatedMask(pack, invertedSourceOf(pack, file), frames, settings, run);
+  return editInEstimatedMask(pack, src, frames, settings, run);
 }
 
 /**
- * A text edit of `frames` (one still, or a clip's frames) as `flowedit edit` runs it with resolved
- * settings `st`: invert under the source prompt, then edit inside the mask the prompts give when
+ * A text edit of an inverted source (`frames`, one still or a clip's frames, at their own size) as
+ * `flowedit edit` runs it with resolved settings `st`: inside the mask the prompts give when
  * st.autoMask > 0, else everywhere with shared context.
  */
+export async function textEditInverted(
+  pack: LoadedPack,
+  ci: ClipInversion,
+  frames: readonly RgbImage[],
+  prompts: { readonly sourcePrompt: string; readonly targetPrompt: string },
+  st: Settings,
+  run: RunOptions = {},
+): Promise<RgbImage[]> {
+  if (st.autoMask > 0) return (await editInEstimatedMask(pack, ci, frames, autoMaskEditSettings(st, prompts), run)).frames;
+  return (await editFrames(pack, ci, { targetPrompt: prompts.targetPrompt, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } }, run)).frames;
+}
+
+/** The same from the frames themselves: inverted first under the source prompt. */
 export async function textEditFrames(
   pack: LoadedPack,
   frames: readonly RgbImage[],
@@ -79,7 +92,5 @@ export async function textEditFrames(
   run: RunOptions = {},
 ): Promise<RgbImage[]> {
   const ci = await invertFrames(pack, frames, { sourcePrompt: prompts.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit }, run);
-  if (st.autoMask > 0) return (await editInEstimatedMask(pack, ci, frames, autoMaskEditSettings(st, prompts), run)).frames;
-  return (await editFrames(pack, ci, { targetPrompt: prompts.targetPrompt, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } }, run)).frames;
+  return textEditInverted(pack, ci, frames, prompts, st, run);
 }
-

@@ -57,7 +57,7 @@ export interface Settings {
   readonly maskFeather: number;
   /**
    * edit: θ of the mask estimated from the prompts (auto-mask.ts), in (0, 1); 0 = no mask. With
-   * a mask, the edit is a swap inside it and takes the pack's swap defaults.
+   * a mask, the edit is a swap inside it and takes the pack's swap defaults, then its auto-edit ones.
    */
   readonly autoMask: number;
 }

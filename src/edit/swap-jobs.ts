@@ -140,14 +140,11 @@ async function shapeMask(
   return { mask: applied, workMask: await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit))) };
 }
 
-/** The fit, windows and inversions an inversion file holds (a still's file holds one window). */
-export function invertedSourceOf(pack: LoadedPack, file: InversionFile): InvertedSource & { calls: number } {
-  const h = file.header;
-  return { fit: h.fit, windows: h.clip?.windows ?? planWindows(1, pack.manifest), inversions: inversionsOf(file), calls: 0 };
-}
-
-/** Refuses source frames that are not the ones the inversion file was made from (count and size). */
-export function assertInvertedFrames(pack: LoadedPack, file: InversionFile, frames: readonly RgbImage[]): void {
+/**
+ * The fit, windows and inversions an inversion file holds (a still's file holds one window), for
+ * `frames`, the source it was made from: their count and size must be the inversion's.
+ */
+export function invertedSourceOf(pack: LoadedPack, file: InversionFile, frames: readonly RgbImage[]): InvertedSource & { calls: number } {
   assertSameModel(pack, file.header);
   const h = file.header;
   const { width, height } = frameSize(frames);
@@ -155,6 +152,7 @@ export function assertInvertedFrames(pack: LoadedPack, file: InversionFile, fram
   if (frames.length !== count || width !== h.source.width || height !== h.source.height) {
     throw new Error(`${h.source.path} now gives ${frames.length} frame(s) of ${width}x${height}, but it was inverted as ${count} of ${h.source.width}x${h.source.height}: invert it again`);
   }
+  return { fit: h.fit, windows: h.clip?.windows ?? planWindows(1, pack.manifest), inversions: inversionsOf(file), calls: 0 };
 }
 
 /**
@@ -186,8 +184,7 @@ export async function preparedFromInversion(
   o: MaskOptions,
   run: RunOptions = {},
 ): Promise<PreparedSwap> {
-  assertInvertedFrames(pack, file, frames);
-  return preparedFromSource(invertedSourceOf(pack, file), frames, mask, o, run);
+  return preparedFromSource(invertedSourceOf(pack, file, frames), frames, mask, o, run);
 }
 
 /** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */

@@ -21,7 +21,7 @@ export interface TaskDefaults {
   readonly maskBias?: number;
   /**
    * edit: θ in [0, 1) of the mask estimated from the prompts (0 = none); with one, the edit
-   * takes the swap task's other defaults
+   * takes the swap task's other defaults, overridden by the auto-edit task's
    */
   readonly autoMask?: number;
 }

@@ -4,13 +4,14 @@
  * layer sets run as the task's command runs them and scored against the calibration's ground truth
  * (judge.ts).
  */
-import { textEditFrames } from '../edit/auto-edit.js';
+import { textEditInverted } from '../edit/auto-edit.js';
 import { estimateEditMask } from '../edit/auto-mask.js';
-import { invertFrames } from '../edit/clip-jobs.js';
+import { invertFrames, type ClipInversion } from '../edit/clip-jobs.js';
 import type { RunOptions } from '../edit/progress.js';
 import { resolveSettings, type SettingOptions, type Settings } from '../edit/settings.js';
-import { prepareSwap, preparedFromSource, swapFrames, swapSettingsFrom } from '../edit/swap-jobs.js';
+import { preparedFromSource, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
 import type { RgbImage } from '../media/image.js';
+import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { World } from '../world/world.js';
 import { defaultsKeyOf, type AnalysisTask, type LoadedCalibrationCase } from './calibration.js';
@@ -21,32 +22,56 @@ import { caseResponsiveness, preparedRegion, probeSteps, type ProbeCase } from '
 export const PROBES = 4;
 
 /** The task's settings from the pack's defaults (and flowedit's), overridden by `o`. */
-export function taskSettings(pack: LoadedPack, task: AnalysisTask, o: SettingOptions = {}): Settings {
-  return resolveSettings(pack.manifest, defaultsKeyOf(task), o);
+export function taskSettings(manifest: Manifest, task: AnalysisTask, o: SettingOptions = {}): Settings {
+  return resolveSettings(manifest, defaultsKeyOf(task), o);
 }
 
 const maskOptions = (st: Settings) => ({ grow: st.maskGrow, feather: st.maskFeather, invert: false });
 const prompts = (lc: LoadedCalibrationCase) => ({ sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt });
 
-/** The edit as its task runs it up to the sampling: the inversion, and the region it edits. */
-async function probeCaseOf(pack: LoadedPack, lc: LoadedCalibrationCase, task: AnalysisTask, st: Settings, run: RunOptions): Promise<{ probe: ProbeCase; calls: number }> {
-  const base = { sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt, guidance: st.guidance };
-  const invert = { sourcePrompt: lc.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit };
-  if (task !== 'text-edit' || st.autoMask > 0) {
-    let prepared;
-    if (task === 'text-edit') {
-      // the automatic-mask edit: the region is the mask the prompts give
-      const ci = await invertFrames(pack, [lc.source], invert, run);
-      const estimated = await estimateEditMask(pack, ci, 1, { source: lc.sourcePrompt, target: lc.targetPrompt }, st.autoMask, run);
-      prepared = await preparedFromSource(ci, [lc.source], estimated, maskOptions(st), run);
-    } else {
-      prepared = await prepareSwap(pack, [lc.source], lc.region, { ...invert, mask: maskOptions(st) }, run);
-    }
-    const probe = { ...base, inversion: prepared.inversions[0]!, region: preparedRegion(pack, prepared), maskBias: st.maskBias };
-    return { probe, calls: prepared.calls };
+/**
+ * A calibration edit with its source inverted under the source prompt. The layer sets and
+ * sharing ranges the analysis tries change only the sampling, so one inversion serves the scoring
+ * and every run of the task.
+ */
+export interface InvertedCase {
+  readonly lc: LoadedCalibrationCase;
+  readonly inverted: ClipInversion;
+}
+
+/** Inverts every case with the task's steps, solver and fit. */
+export async function invertCases(pack: LoadedPack, cases: readonly LoadedCalibrationCase[], st: Settings, run: RunOptions = {}): Promise<InvertedCase[]> {
+  const out: InvertedCase[] = [];
+  for (const [i, lc] of cases.entries()) {
+    run.signal?.throwIfAborted();
+    out.push({ lc, inverted: await invertFrames(pack, [lc.source], { sourcePrompt: lc.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit }) });
+    run.onProgress?.({ phase: 'invert', step: i + 1, steps: cases.length });
   }
-  const ci = await invertFrames(pack, [lc.source], invert, run);
-  return { probe: { ...base, inversion: ci.inversions[0]!, region: null, maskBias: 0 }, calls: ci.calls };
+  return out;
+}
+
+/** Refuses settings whose steps, solver or fit are not those the case was inverted with. */
+function assertInvertedWith(c: InvertedCase, st: Settings): void {
+  const inv = c.inverted.inversions[0]!.settings;
+  if (inv.steps !== st.steps || inv.solver !== st.solver || c.inverted.fit.mode !== st.fit) {
+    throw new Error(`Case ${c.lc.id} was inverted with ${inv.steps} ${inv.solver} steps (fit ${c.inverted.fit.mode}); these settings need ${st.steps} ${st.solver} steps (fit ${st.fit})`);
+  }
+}
+
+/** The masked swap's prepared source for a case: its region as the task applies it (the mask its prompts give, for an automatic-mask edit). */
+async function preparedCase(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings) {
+  const { lc, inverted } = c;
+  const region = task === 'text-edit' ? await estimateEditMask(pack, inverted, 1, { source: lc.sourcePrompt, target: lc.targetPrompt }, st.autoMask) : lc.region;
+  return preparedFromSource(inverted, [lc.source], region, maskOptions(st));
+}
+
+/** The edit as its task runs it up to the sampling: the inversion, and the region it edits. */
+async function probeCaseOf(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings): Promise<ProbeCase> {
+  assertInvertedWith(c, st);
+  const base = { sourcePrompt: c.lc.sourcePrompt, targetPrompt: c.lc.targetPrompt, guidance: st.guidance };
+  if (task === 'text-edit' && !(st.autoMask > 0)) return { ...base, inversion: c.inverted.inversions[0]!, region: null, maskBias: 0 };
+  const prepared = await preparedCase(pack, c, task, st);
+  return { ...base, inversion: prepared.inversions[0]!, region: preparedRegion(pack, prepared), maskBias: st.maskBias };
 }
 
 export interface LayerScores {
@@ -67,17 +92,16 @@ export interface LayerScores {
  * Scores every context layer of the pack on the task's calibration edits, with the task's
  * settings `st` (steps, solver, guidance, mask handling; the probes cover its sharing range τ).
  */
-export async function scoreLayers(pack: LoadedPack, cases: readonly LoadedCalibrationCase[], task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<LayerScores> {
+export async function scoreLayers(pack: LoadedPack, cases: readonly InvertedCase[], task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<LayerScores> {
   const layers = pack.transformer.contextLayers;
   const probes = probeSteps(st.steps, Math.max(st.shareSteps, 1 / st.steps), PROBES);
   const perCase: number[][] = [];
   let calls = 0;
-  for (const [i, lc] of cases.entries()) {
+  for (const [i, c] of cases.entries()) {
     run.signal?.throwIfAborted();
-    const { probe, calls: prepCalls } = await probeCaseOf(pack, lc, task, st, {});
-    const r = await caseResponsiveness(pack, probe, layers, probes, {});
+    const r = await caseResponsiveness(pack, await probeCaseOf(pack, c, task, st), layers, probes);
     perCase.push(r.scores);
-    calls += prepCalls + r.calls;
+    calls += c.inverted.calls + r.calls;
     run.onProgress?.({ phase: 'sample', step: i + 1, steps: cases.length });
   }
   const mean = layers.map((_, k) => perCase.reduce((a, row) => a + row[k]!, 0) / perCase.length);
@@ -121,10 +145,13 @@ export function spearman(a: readonly number[], b: readonly number[]): number {
   return da === 0 || db === 0 ? NaN : num / Math.sqrt(da * db);
 }
 
-/** Runs one calibration edit as the task's command runs it with settings `st`. */
-export async function runTask(pack: LoadedPack, lc: LoadedCalibrationCase, task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<RgbImage> {
-  if (task === 'text-edit') return (await textEditFrames(pack, [lc.source], prompts(lc), st, run))[0]!;
-  return (await swapFrames(pack, [lc.source], lc.region, swapSettingsFrom(st, prompts(lc), maskOptions(st)), run)).frames[0]!;
+/** Runs one calibration edit from its inversion as the task's command runs it with settings `st`. */
+export async function runTask(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<RgbImage> {
+  assertInvertedWith(c, st);
+  const { lc, inverted } = c;
+  if (task === 'text-edit') return (await textEditInverted(pack, inverted, [lc.source], prompts(lc), st, run))[0]!;
+  const prepared = await preparedFromSource(inverted, [lc.source], lc.region, maskOptions(st), run);
+  return (await swapPrepared(pack, prepared, swapSettingsFrom(st, prompts(lc), maskOptions(st)), run)).frames[0]!;
 }
 
 export interface SettingScore {
@@ -140,11 +167,11 @@ export interface SettingScore {
 }
 
 /** Runs the task with settings `st` on every case and scores the results. */
-export async function scoreSetting(pack: LoadedPack, cases: readonly LoadedCalibrationCase[], task: AnalysisTask, st: Settings, world: World | null, run: RunOptions = {}): Promise<SettingScore> {
+export async function scoreSetting(pack: LoadedPack, cases: readonly InvertedCase[], task: AnalysisTask, st: Settings, world: World | null, run: RunOptions = {}): Promise<SettingScore> {
   const judged: CaseJudgement[] = [];
-  for (const lc of cases) {
+  for (const c of cases) {
     run.signal?.throwIfAborted();
-    judged.push(judgeCase(lc, await runTask(pack, lc, task, st), world));
+    judged.push(judgeCase(c.lc, await runTask(pack, c, task, st), world));
   }
   const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const shareOf = (xs: readonly (boolean | null)[]) => {

@@ -1,11 +1,11 @@
 import { join, relative } from 'node:path';
 import { assertEditable } from '../../edit/edit.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import { resolveSettings, type Settings } from '../../edit/settings.js';
+import type { Settings } from '../../edit/settings.js';
 import { assertWritable, writeFileAtomic } from '../../media/atomic-file.js';
 import { loadPack, MANIFEST_FILE, type LoadedPack } from '../../model/pack.js';
 import { writeTaskSharing } from '../../model/task-defaults.js';
-import { scoreLayers, scoreSetting, spearman, taskSettings, topLayers, type LayerScores, type SettingScore } from '../../vital/analysis.js';
+import { invertCases, scoreLayers, scoreSetting, spearman, taskSettings, topLayers, type InvertedCase, type LayerScores, type SettingScore } from '../../vital/analysis.js';
 import { builtinCalibration, defaultsKeyOf, isAnalysisTask, loadTaskCases, readCalibration, type LoadedCalibrationCase } from '../../vital/calibration.js';
 import { readWorld, type World } from '../../world/world.js';
 import { UserError } from '../errors.js';
@@ -79,7 +79,7 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   const info = await resolvePack(a);
   await userCheck(() => assertEditable(info));
   const options = { steps: a.steps, solver: a.solver, fit: a.fit, shareSteps: a['share-steps'] };
-  const base = await userCheck(() => resolveSettings(info.manifest, defaultsKeyOf(task), options));
+  const base = await userCheck(() => taskSettings(info.manifest, task, options));
   // the key the task's runs read, and --write writes (an automatic-mask edit has its own)
   const key = defaultsKeyOf(task, base.autoMask);
   const L = info.manifest.transformer.contextLayers.length;
@@ -97,17 +97,19 @@ export async function layersAction(a: LayersArgs): Promise<void> {
 
   // 2. the pack and the task's calibration edits
   const pack: LoadedPack = await loadPack(info.dir, threads ? { threads } : {});
-  const sets: LoadedCalibrationCase[][] = [];
-  for (const cal of cals) sets.push(await userCheck(() => loadTaskCases(cal, task, a.cases)));
+  const loaded: LoadedCalibrationCase[][] = [];
+  for (const cal of cals) loaded.push(await userCheck(() => loadTaskCases(cal, task, a.cases)));
   const world: World | null = cals[0]!.world ? readWorld(cals[0]!.world) : null;
   const bar = progressLine(process.stderr, a.quiet);
   const t0 = performance.now();
   const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
 
-  // 3. every layer's responsiveness, on each calibration file
+  // 3. every layer's responsiveness, on each calibration file (each edit inverted once, for everything below)
+  const sets: InvertedCase[][] = [];
   const scores: LayerScores[] = [];
-  for (const [i, cases] of sets.entries()) {
-    scores.push(await scoreLayers(pack, cases, task, base, { onProgress: (p) => bar.update(`scoring ${i + 1}/${sets.length}`, p.step, p.steps) }));
+  for (const [i, cases] of loaded.entries()) {
+    sets.push(await invertCases(pack, cases, base, { onProgress: (p) => bar.update(`inverting ${i + 1}/${loaded.length}`, p.step, p.steps) }));
+    scores.push(await scoreLayers(pack, sets[i]!, task, base, { onProgress: (p) => bar.update(`scoring ${i + 1}/${loaded.length}`, p.step, p.steps) }));
   }
   bar.done();
   const names = files.map((f, i) => (a.calibration ? `set ${i + 1}` : `seed ${i}`));
@@ -119,8 +121,8 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   // 4. the chosen set against all layers and no sharing, as the task runs, on the first calibration file
   const cases = sets[0]!;
   const trialOf = async (name: string, layers: readonly number[], fraction: number): Promise<Trial> => {
-    const st: Settings = taskSettings(pack, task, { ...options, shareLayers: layers.length ? layers : pack.transformer.contextLayers, shareSteps: layers.length ? fraction : 0 });
-    const score = await scoreSetting(pack, cases, task, st, world, { onProgress: () => undefined });
+    const st: Settings = taskSettings(pack.manifest, task, { ...options, shareLayers: layers.length ? layers : pack.transformer.contextLayers, shareSteps: layers.length ? fraction : 0 });
+    const score = await scoreSetting(pack, cases, task, st, world);
     bar.update(`running ${name}`, 1, 1);
     return { name, k: layers.length, layers, fraction: layers.length ? fraction : 0, score };
   };
