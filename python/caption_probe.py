@@ -9,6 +9,10 @@ with the object's shape word changed, with its colour word changed, and the empt
 A model that has learned what a word means predicts worse when it is wrong, so the gap
 loss(changed) − loss(true) says how much the model uses that word; a gap near 0 means it ignores
 it. Prints one JSON line per t and a last line with the gaps averaged over t.
+
+--sheet out.png also writes what the model makes of each noised latent under the true caption:
+one row per t of the one-step estimates x̂_0 = x_t − t·v_θ(x_t, t, c), decoded, under a first row
+of the source's VAE round trip, for the first --sheet-scenes scenes (columns).
 """
 
 import argparse
@@ -26,6 +30,7 @@ from flowedit_model.vae import load_vae_state
 from flowedit_scenes import caption, render, sample_scene
 from flowedit_scenes.world import OBJECT_COLOURS, SHAPES
 from flowedit_train.data import to_tensor
+from train import load_weights
 
 PROBE_STREAM = 7  # training draws from stream 1, the benchmark from 2, the samples from 4
 TIMES = (0.2, 0.4, 0.6, 0.8, 0.9)
@@ -53,6 +58,8 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--scenes", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--sheet", default=None, help="PNG of the one-step estimates x̂_0 per t (rows) and scene (columns)")
+    p.add_argument("--sheet-scenes", type=int, default=6)
     args = p.parse_args(argv)
     for name in ("vae.pt", "latent_stats.json", "dit-ema.pt"):
         if not os.path.exists(os.path.join(args.run, name)):
@@ -61,9 +68,10 @@ def main(argv: List[str] = None) -> int:
     cfg = CONFIGS[args.config]()
     models = build_models(cfg, 0)
     load_vae_state(models.vae, torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu", weights_only=False)["vae"])
-    state = torch.load(os.path.join(args.run, "dit-ema.pt"), map_location="cpu", weights_only=False)
-    models.transformer.load_state_dict(state["ema_dit"])
-    models.text_encoder.load_state_dict(state["ema_te"])
+    weights = os.path.join(args.run, "dit-ema.pt")
+    state = torch.load(weights, map_location="cpu", weights_only=False)
+    load_weights(models.transformer, state["ema_dit"], weights, args.config)
+    load_weights(models.text_encoder, state["ema_te"], weights, args.config)
     with open(os.path.join(args.run, "latent_stats.json"), encoding="utf-8") as f:
         stats = json.load(f)
 
@@ -74,8 +82,11 @@ def main(argv: List[str] = None) -> int:
            for k in KINDS}  # each [N, L]
     gen = torch.Generator().manual_seed(args.seed)
     gaps: Dict[str, List[float]] = {k: [] for k in KINDS[1:]}
+    shown = min(args.sheet_scenes, len(scenes))
+    decode = lambda z: models.vae.decode(z / stats["scale"] + stats["shift"])  # [n, C, 1, h, w] -> [n, 3, 1, H, W]
     with torch.no_grad():
         x0 = (models.vae.encode_mean(pixels) - stats["shift"]) * stats["scale"]  # [N, C, 1, h, w]
+        rows = [decode(x0[:shown])]  # each [n, 3, 1, H, W]
         text = {k: models.text_encoder(v) for k, v in ids.items()}  # each [N, L, D]
         for t in TIMES:
             eps = torch.randn(x0.shape, generator=gen)  # [N, C, 1, h, w]
@@ -85,11 +96,25 @@ def main(argv: List[str] = None) -> int:
             for k in KINDS:
                 v, _ = models.transformer(xt, tt, text[k])  # [N, C, 1, h, w]
                 loss[k] = float(((v - (eps - x0)) ** 2).mean())
+                if k == "true" and args.sheet:
+                    rows.append(decode((xt - t * v)[:shown]))  # x̂_0 [n, 3, 1, H, W]
             for k in gaps:
                 gaps[k].append(loss[k] - loss["true"])
             print(json.dumps({"t": t, "loss": {k: round(v, 5) for k, v in loss.items()}}))
+    if args.sheet:
+        write_sheet(args.sheet, torch.stack(rows))
     print(json.dumps({"step": state["step"], "mean_gap": {k: round(float(np.mean(v)), 5) for k, v in gaps.items()}}))
     return 0
+
+
+def write_sheet(path: str, rows: torch.Tensor) -> None:
+    """rows [R, n, 3, 1, H, W] in [-1, 1] -> one PNG, R tiles high and n wide."""
+    from PIL import Image  # only for the sheet (Debian's python3-pil)
+
+    r, n, _, _, h, w = rows.shape
+    tiles = ((rows[:, :, :, 0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # [R, n, 3, H, W]
+    grid = tiles.permute(0, 3, 1, 4, 2).reshape(r * h, n * w, 3)  # [R·H, n·W, 3]
+    Image.fromarray(grid.numpy()).save(path)
 
 
 if __name__ == "__main__":

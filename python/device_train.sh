@@ -10,7 +10,11 @@
 # RESUME=<run folder> (e.g. runs/flowedit-tiny, copied to the machine) continues an earlier run:
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
 # transformer has learned) and the transformer goes on from its checkpoint (dit.pt, or the EMA
-# weights alone in dit-ema.pt with a fresh optimiser).
+# weights alone in dit-ema.pt with a fresh optimiser); a RESUME folder holding only vae.pt and
+# latent_stats.json keeps that VAE and trains a new transformer.
+# CONFIG=<train.py --config> picks the network (default flowedit-tiny; flowedit-tiny-wide is the
+# larger transformer on the same VAE: start it from a folder without dit-ema.pt, and export with
+# the same --config).
 set -eu
 if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"
@@ -27,7 +31,7 @@ fi
 ( while sleep 20; do cp "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/" 2>/dev/null || true; done ) &
 COPIER=$!
 trap 'kill $COPIER 2>/dev/null || true' EXIT
-"${PYTHON:-python3}" train.py --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
+"${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
   --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
   --batch "${BATCH:-128}" --repeat "${REPEAT:-4}" --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr "${LR:-4e-4}" --lr-schedule cosine \
   --object-weight "${OBJECT_WEIGHT:-0}" \

@@ -11,7 +11,12 @@ Prints one JSON line of findings; exits non-zero when a check fails.
   continues from their step, and a VAE given no minutes (--vae-minutes 0) is kept byte for byte;
 - object weights: the loss weights of --object-weight λ are 1 + λ on the latent cells an object
   covers and their neighbours and 1 elsewhere, and a run with them trains (with rendered masks);
-  caption_probe.py reads that run and reports a loss gap for each changed caption part.
+  caption_probe.py reads that run, reports a loss gap for each changed caption part and draws its
+  sheet of one-step estimates (a round-trip row and one row per t, a column per scene);
+- configs: the EMA-only checkpoint holds half-precision weights (the run's own dit.pt full ones);
+  a checkpoint of one --config is refused by another with a message that says what to do; the
+  wider built-in transformer (flowedit-tiny-wide) brings its EMA weights back in one file under
+  16 MiB and exports a pack under 40 MB.
 """
 
 import contextlib
@@ -48,10 +53,41 @@ def resume_from_ema() -> dict:
         os.remove(os.path.join(run, "dit.pt"))
         train.main(common + ["--vae-steps", "50", "--vae-minutes", "0", "--dit-steps", "5"])
         ema = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)
+        full = torch.load(os.path.join(run, "dit.pt"), map_location="cpu", weights_only=False)
         with open(os.path.join(run, "log.jsonl"), encoding="utf-8") as f:
             resumed = [json.loads(line) for line in f if "resumed_from" in line]
         return {"resumed_at": resumed[0]["step"] if resumed else None, "step_after": ema["step"],
-                "vae_kept": digest() == vae_before}
+                "vae_kept": digest() == vae_before,
+                "slim_dtypes": sorted({str(v.dtype) for k in ("ema_dit", "ema_te") for v in ema[k].values()}),
+                "full_dtypes": sorted({str(v.dtype) for v in full["dit"].values()})}
+
+
+def config_checks() -> dict:
+    """The wider transformer's files, and a checkpoint refused by a config it does not fit."""
+    wide = build_models(CONFIGS["flowedit-tiny-wide"](), 0)
+    small = build_models(CONFIGS["flowedit-tiny"](), 0)
+    try:
+        train.load_weights(wide.transformer, small.transformer.state_dict(), "run/dit-ema.pt", "flowedit-tiny-wide")
+        refusal = ""
+    except SystemExit as stop:
+        refusal = str(stop)
+    with tempfile.TemporaryDirectory() as tmp:
+        slim = os.path.join(tmp, "dit-ema.pt")
+        train.save(slim, {"ema_dit": train.half(wide.transformer.state_dict()),
+                          "ema_te": train.half(wide.text_encoder.state_dict()), "step": 0})
+        slim_bytes = os.path.getsize(slim)
+        pack_bytes = export_bytes(wide, CONFIGS["flowedit-tiny-wide"](), os.path.join(tmp, "pack"))
+    return {"refusal_names_config": "--config flowedit-tiny-wide" in refusal and "new --run folder" in refusal,
+            "wide_slim_under_16MiB": slim_bytes < 16 * 2**20, "wide_pack_under_40MB": pack_bytes < 40e6,
+            "wide_slim_bytes": slim_bytes, "wide_pack_bytes": pack_bytes}
+
+
+def export_bytes(models, cfg, out: str) -> int:
+    from flowedit_model.export import export_pack  # needs onnx
+
+    models.eval()
+    export_pack(models, cfg, out, cfg.name, train.PACK_NAME, train.defaults_for(cfg.layers), description=train.pack_description(cfg))
+    return sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
 
 
 def object_weight_checks() -> dict:
@@ -69,9 +105,14 @@ def object_weight_checks() -> dict:
         step = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)["step"]
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            caption_probe.main(["--config", "tiny", "--run", run, "--scenes", "2", "--threads", "1"])
+            caption_probe.main(["--config", "tiny", "--run", run, "--scenes", "2", "--threads", "1",
+                                "--sheet", os.path.join(run, "sheet.png")])
         last = json.loads(out.getvalue().strip().splitlines()[-1])
-    return {"probe_step": last["step"], "probe_gaps": sorted(last["mean_gap"]),"light_min": float(w.min()), "heavy_cells": len(heavy),
+        from PIL import Image
+
+        with Image.open(os.path.join(run, "sheet.png")) as sheet:
+            sheet_size = list(sheet.size)
+    return {"probe_step": last["step"], "probe_gaps": sorted(last["mean_gap"]), "sheet_size": sheet_size, "light_min": float(w.min()), "heavy_cells": len(heavy),
             "heavy_box": [min(r for r, _ in heavy), max(r for r, _ in heavy), min(c for _, c in heavy), max(c for _, c in heavy)],
             "weighted_steps": step}
 
@@ -105,11 +146,15 @@ def main() -> int:
 
     resume = resume_from_ema()
     weights = object_weight_checks()
+    configs = config_checks()
     found = {"grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
-             "resume": resume, "object_weights": weights}
+             "resume": resume, "object_weights": weights, "configs": configs}
     print(json.dumps(found))
-    ok = (grew and same == 0.0 and moved > 0 and refused and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True}
-          and weights == {"probe_step": 2, "probe_gaps": ["colour", "empty", "shape"], "light_min": 1.0, "heavy_cells": 16,
+    ok = (grew and same == 0.0 and moved > 0 and refused
+          and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True, "slim_dtypes": ["torch.float16"],
+                         "full_dtypes": ["torch.float32"]}
+          and configs["refusal_names_config"] and configs["wide_slim_under_16MiB"] and configs["wide_pack_under_40MB"]
+          and weights == {"probe_step": 2, "probe_gaps": ["colour", "empty", "shape"], "sheet_size": [256, 768], "light_min": 1.0, "heavy_cells": 16,
                           "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})
     return 0 if ok else 1
 

@@ -11,7 +11,9 @@ Stages, each resumable from its checkpoint in --run (rerun the same command to c
   3b. polish (optional, --polish-minutes): the decoder alone, encoder frozen.
   4. export: the pack (ONNX graphs, tokenizer.json, manifest.json) from the EMA weights.
 Budgets: --vae-steps/--dit-steps, and --vae-minutes/--dit-minutes as wall-clock limits.
-Runs on the CPU (Debian's torch) or with --device cuda.
+Runs on the CPU (Debian's torch) or with --device cuda. --config flowedit-tiny-wide trains the wider
+transformer on the same VAE (docs/built-in-model.md); a run folder belongs to one config, and a
+checkpoint of another is refused.
 """
 
 import argparse
@@ -34,12 +36,16 @@ from flowedit_model.vae import load_vae_state
 from flowedit_train.data import SceneStream, batch, loader
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
-PACK_DESCRIPTION = (
-    "A small rectified-flow DiT (8 layers, width 128, joint text) over the 4-channel latent of a "
-    "small convolutional VAE (spatial compression 4), with a 2-layer text encoder, trained by "
-    "flowedit's own recipe (python/train.py) on procedurally rendered scenes of coloured shapes "
-    "on patterned backgrounds (scenes/world.json): 128×128 stills and clips of up to 17 frames."
-)
+
+
+def pack_description(cfg) -> str:
+    return (
+        f"A small rectified-flow DiT ({cfg.layers} layers, width {cfg.dim}, joint text) over the "
+        f"{cfg.latent_channels}-channel latent of a small convolutional VAE (spatial compression "
+        f"{cfg.spatial_compression}), with a {cfg.text_layers}-layer text encoder, trained by "
+        "flowedit's own recipe (python/train.py) on procedurally rendered scenes of coloured shapes "
+        "on patterned backgrounds (scenes/world.json): 128×128 stills and clips of up to 17 frames."
+    )
 
 
 def log(run: str, record: Dict) -> None:
@@ -59,6 +65,30 @@ def load(path: str, dev) -> Dict:
     """A checkpoint this recipe wrote. torch 2.6+ loads weights only by default and refuses the
     optimiser state's Python objects; these files are the run's own, so they are unpickled whole."""
     return torch.load(path, map_location=dev, weights_only=False)
+
+
+def load_weights(module: torch.nn.Module, weights: Dict, path: str, config: str) -> None:
+    """Weights a checkpoint holds, into a module of --config; refused with what to do when the
+    checkpoint was trained with another configuration (its tensors do not fit)."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights]
+    extra = [k for k in weights if k not in own]
+    resized = [k for k in own if k in weights and own[k].shape != weights[k].shape]
+    if missing or extra or resized:
+        raise SystemExit(
+            f"{path} was trained with another configuration than --config {config} "
+            f"({len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
+            f"{', e.g. ' + resized[0] if resized else ''}). Train this configuration in a new --run folder "
+            "(copy vae.pt and latent_stats.json into it to keep the VAE), or give the --config that run "
+            "was trained with."
+        )
+    module.load_state_dict(weights)
+
+
+def half(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Floating-point tensors in half precision: the EMA-only checkpoint of a larger transformer
+    stays under the 16 MiB a remote machine's files may each take (loading casts them back)."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -247,18 +277,20 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     slim = os.path.join(args.run, "dit-ema.pt")
     if os.path.exists(path):
         state = load(path, dev)
-        dit.load_state_dict(state["dit"]); te.load_state_dict(state["te"])
-        ema_dit.load_state_dict(state["ema_dit"]); ema_te.load_state_dict(state["ema_te"])
+        for m, key in ((dit, "dit"), (te, "te"), (ema_dit, "ema_dit"), (ema_te, "ema_te")):
+            load_weights(m, state[key], path, args.config)
         opt.load_state_dict(state["opt"])
         step = state["step"]
     elif os.path.exists(slim):  # the EMA weights alone (e.g. fetched from a remote run): the online
         state = load(slim, dev)  # weights start from them too, with a fresh optimiser (warm-up)
         for m, key in ((dit, "ema_dit"), (ema_dit, "ema_dit"), (te, "ema_te"), (ema_te, "ema_te")):
-            m.load_state_dict(state[key])
+            load_weights(m, state[key], slim, args.config)
         step = state["step"]
         log(args.run, {"stage": "dit", "resumed_from": "dit-ema.pt", "step": step})
     if step >= args.dit_steps:
         return
+    log(args.run, {"stage": "dit", "start_step": step, "config": args.config,
+                   "parameters": sum(p.numel() for p in params)})
     frames = tuple(int(f) for f in args.clip_frames.split(","))
     shift, scale = stats["shift"], stats["scale"]
     encode = None
@@ -274,7 +306,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
                     "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step})
         # the EMA weights alone (what export needs), small enough to fetch from a remote machine
-        save(slim, {"ema_dit": ema_dit.state_dict(), "ema_te": ema_te.state_dict(), "step": step})
+        save(slim, {"ema_dit": half(ema_dit.state_dict()), "ema_te": half(ema_te.state_dict()), "step": step})
 
     first_step = step
     start, last_save, last_log, losses, mses = time.time(), time.time(), time.time(), [], []
@@ -333,14 +365,15 @@ def export(args, cfg, stats, dev) -> None:
     models = build_models(cfg, 0)
     load_vae_state(models.vae, load(os.path.join(args.run, "vae.pt"), "cpu")["vae"])
     slim = os.path.join(args.run, "dit-ema.pt")
-    state = load(slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt"), "cpu")
-    models.transformer.load_state_dict(state["ema_dit"])
-    models.text_encoder.load_state_dict(state["ema_te"])
+    weights = slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt")
+    state = load(weights, "cpu")
+    load_weights(models.transformer, state["ema_dit"], weights, args.config)
+    load_weights(models.text_encoder, state["ema_te"], weights, args.config)
     models.eval()
     cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
-    defaults = json.loads(args.defaults)
+    defaults = json.loads(args.defaults) if args.defaults else defaults_for(cfg.layers)
     export_pack(models, cfg, args.export, cfg.name, PACK_NAME, defaults,
-                description=PACK_DESCRIPTION + f" Training: {state['step']} transformer steps.", license="Apache-2.0")
+                description=pack_description(cfg) + f" Training: {state['step']} transformer steps.", license="Apache-2.0")
     size = sum(os.path.getsize(os.path.join(args.export, f)) for f in os.listdir(args.export))
     log(args.run, {"stage": "export", "out": args.export, "bytes": size, "dit_step": state["step"]})
 
@@ -349,15 +382,18 @@ def export(args, cfg, stats, dev) -> None:
 # background best with light guidance and context shared at every step; swaps draw the new object
 # more often with strong guidance and the source's keys inside the mask removed; an edit inside the
 # mask its prompts give (autoMask θ 0.5, then the swap settings) beats an edit everywhere.
-DEFAULTS = {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": [0, 1, 2, 3, 4, 5, 6, 7],
+def defaults_for(layers: int) -> Dict:
+    """The manifest defaults of a transformer with `layers` blocks ("all layers" is every one of them)."""
+    every = list(range(layers))
+    return {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": every,
             "shareSteps": 0.5, "fit": "pad",
             "tasks": {"edit": {"guidance": 2.0, "shareSteps": 1.0, "autoMask": 0.5},
                       # layer sets and sharing ranges measured by `flowedit layers --sweep --write`
                       # (docs/built-in-model.md); rerun it after training the pack further
                       "swap": {"guidance": 7.0, "shareSteps": 0.5, "maskBias": -10000.0, "shareLayers": [0, 1, 2, 3]},
                       "recolor": {"shareLayers": [1, 2, 3, 4], "shareSteps": 0.2},
-                      "insert": {"shareLayers": [0, 1, 2, 3, 4, 5, 6, 7], "shareSteps": 1.0},
-                      "remove": {"shareLayers": [0, 1, 2, 3, 4, 5, 6, 7], "shareSteps": 0.2},
+                      "insert": {"shareLayers": every, "shareSteps": 1.0},
+                      "remove": {"shareLayers": every, "shareSteps": 0.2},
                       "auto-edit": {"shareLayers": [2], "shareSteps": 0.2}}}
 
 
@@ -394,7 +430,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
     p.add_argument("--export", default=None, help="write the pack here when training ends")
-    p.add_argument("--defaults", default=json.dumps(DEFAULTS), help="manifest defaults (JSON)")
+    p.add_argument("--defaults", default=None, help="manifest defaults (JSON; default: the built-in model's, every layer of --config for 'all')")
     p.add_argument("--polish-minutes", type=float, default=0, help="decoder-only fine-tuning after the DiT stage")
     p.add_argument("--polish-lr", type=float, default=3e-4)
     p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])

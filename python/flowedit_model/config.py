@@ -160,11 +160,12 @@ def tiny_uncond() -> PackConfig:
     )
 
 
-def flowedit_tiny() -> PackConfig:
+def flowedit_tiny(dim: int = 128, layers: int = 8) -> PackConfig:
     """The built-in model: 128×128 stills and clips of the scene world (scenes/world.json).
 
     VAE s = 4 with 4 latent channels (32×32×4 per frame, frames encoded one by one), a DiT
-    with patch [1, 4, 4] (64 tokens per frame), joint text of up to 16 words, CFG.
+    with patch [1, 4, 4] (64 tokens per frame) of `layers` blocks `dim` wide (heads of 32, all
+    of them context layers), joint text of up to 16 words, CFG.
     """
     from flowedit_scenes.world import vocabulary  # the caption grammar's words
 
@@ -177,13 +178,13 @@ def flowedit_tiny() -> PackConfig:
         vae_blocks=1,
         vae_refine_blocks=2,
         patch=(1, 4, 4),
-        dim=128,
-        layers=8,
-        heads=4,
+        dim=dim,
+        layers=layers,
+        heads=dim // 32,
         head_dim=32,
         mlp_ratio=4.0,
         freq_dim=128,
-        context_layers=tuple(range(8)),
+        context_layers=tuple(range(layers)),
         text_mode="joint",
         guidance="cfg",
         max_tokens=16,
@@ -198,9 +199,18 @@ def flowedit_tiny() -> PackConfig:
     )
 
 
+def flowedit_tiny_wide() -> PackConfig:
+    """flowedit-tiny's VAE, text encoder and token grid with a transformer 192 wide and 10 deep
+    (2.6 times the parameters): for CUDA runs, where rendering the scenes, not the transformer,
+    limits the step rate, so a larger transformer learns more from each rendered sample
+    (docs/built-in-model.md, "A wider transformer")."""
+    return flowedit_tiny(dim=192, layers=10)
+
+
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny": tiny,
     "tiny-pixel": tiny_pixel,
     "tiny-uncond": tiny_uncond,
     "flowedit-tiny": flowedit_tiny,
+    "flowedit-tiny-wide": flowedit_tiny_wide,
 }

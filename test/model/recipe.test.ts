@@ -3,7 +3,9 @@
  * refine blocks added to a trained decoder start as the identity, then train; a checkpoint that
  * does not fit the config is refused; a run holding only the EMA weights resumes from their step
  * and a VAE given no minutes stays as it was; the object-weighted loss weighs the cells an object
- * covers, grown by one, and trains; the caption probe reads the run it leaves.
+ * covers, grown by one, and trains; the caption probe reads the run it leaves and draws its sheet; the EMA-only
+ * checkpoint is half precision; a checkpoint of another --config is refused with what to do; the
+ * wider built-in transformer's EMA file and exported pack fit their size limits.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,17 +16,22 @@ interface Found {
   max_output_change: number;
   refine_weight_after_training: number;
   refused_unfitting: boolean;
-  resume: { resumed_at: number | null; step_after: number; vae_kept: boolean };
-  object_weights: { probe_step: number; probe_gaps: string[]; light_min: number; heavy_cells: number; heavy_box: number[]; weighted_steps: number };
+  resume: { resumed_at: number | null; step_after: number; vae_kept: boolean; slim_dtypes: string[]; full_dtypes: string[] };
+  object_weights: { probe_step: number; probe_gaps: string[]; sheet_size: number[]; light_min: number; heavy_cells: number; heavy_box: number[]; weighted_steps: number };
+  configs: { refusal_names_config: boolean; wide_slim_bytes: number; wide_pack_bytes: number };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, and the object-weighted loss trains', { timeout: 300_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, and the wider transformer fits its file limits', { timeout: 300_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
   assert.ok(found.refine_weight_after_training > 0, 'training moves the refine blocks off the identity');
   assert.equal(found.refused_unfitting, true, 'an unfitting checkpoint is refused');
-  assert.deepEqual(found.resume, { resumed_at: 3, step_after: 5, vae_kept: true }, 'dit-ema.pt alone resumes at its step; the VAE is kept');
-  assert.deepEqual(found.object_weights, { probe_step: 2, probe_gaps: ['colour', 'empty', 'shape'], light_min: 1, heavy_cells: 16, heavy_box: [1, 4, 1, 4], weighted_steps: 2 },
-    'an 8-pixel square at pixel 8 covers latent cells 2-3; grown by one cell, cells 1-4 weigh 1 + λ; a weighted run trains; the caption probe reads it');
+  assert.deepEqual(found.resume, { resumed_at: 3, step_after: 5, vae_kept: true, slim_dtypes: ['torch.float16'], full_dtypes: ['torch.float32'] },
+    'dit-ema.pt alone (half precision) resumes at its step; the VAE is kept; dit.pt stays full precision');
+  assert.deepEqual(found.object_weights, { probe_step: 2, probe_gaps: ['colour', 'empty', 'shape'], sheet_size: [256, 768], light_min: 1, heavy_cells: 16, heavy_box: [1, 4, 1, 4], weighted_steps: 2 },
+    'an 8-pixel square at pixel 8 covers latent cells 2-3; grown by one cell, cells 1-4 weigh 1 + λ; a weighted run trains; the caption probe reads it and draws 6 rows (round trip + 5 t) of 2 scenes at 128×128');
+  assert.equal(found.configs.refusal_names_config, true, 'a checkpoint of another config is refused, naming --config and a new run folder');
+  assert.ok(found.configs.wide_slim_bytes < 16 * 2 ** 20, `the wider EMA file is ${found.configs.wide_slim_bytes} bytes, over 16 MiB`);
+  assert.ok(found.configs.wide_pack_bytes < 40e6, `the wider pack is ${found.configs.wide_pack_bytes} bytes, over 40 MB`);
 });
