@@ -30,7 +30,7 @@ from flowedit_model.vae import load_vae_state
 from flowedit_scenes import caption, render, sample_scene
 from flowedit_scenes.world import OBJECT_COLOURS, SHAPES
 from flowedit_train.data import to_tensor
-from train import load_weights
+from train import load, load_weights
 
 PROBE_STREAM = 7  # training draws from stream 1, the benchmark from 2, the samples from 4
 TIMES = (0.2, 0.4, 0.6, 0.8, 0.9)
@@ -67,9 +67,9 @@ def main(argv: List[str] = None) -> int:
     torch.set_num_threads(args.threads)
     cfg = CONFIGS[args.config]()
     models = build_models(cfg, 0)
-    load_vae_state(models.vae, torch.load(os.path.join(args.run, "vae.pt"), map_location="cpu", weights_only=False)["vae"])
+    load_vae_state(models.vae, load(os.path.join(args.run, "vae.pt"), "cpu")["vae"])
     weights = os.path.join(args.run, "dit-ema.pt")
-    state = torch.load(weights, map_location="cpu", weights_only=False)
+    state = load(weights, "cpu")
     load_weights(models.transformer, state["ema_dit"], weights, args.config)
     load_weights(models.text_encoder, state["ema_te"], weights, args.config)
     with open(os.path.join(args.run, "latent_stats.json"), encoding="utf-8") as f:
@@ -86,7 +86,7 @@ def main(argv: List[str] = None) -> int:
     decode = lambda z: models.vae.decode(z / stats["scale"] + stats["shift"])  # [n, C, 1, h, w] -> [n, 3, 1, H, W]
     with torch.no_grad():
         x0 = (models.vae.encode_mean(pixels) - stats["shift"]) * stats["scale"]  # [N, C, 1, h, w]
-        rows = [decode(x0[:shown])]  # each [n, 3, 1, H, W]
+        rows = [decode(x0[:shown])] if args.sheet else []  # each [n, 3, 1, H, W]
         text = {k: models.text_encoder(v) for k, v in ids.items()}  # each [N, L, D]
         for t in TIMES:
             eps = torch.randn(x0.shape, generator=gen)  # [N, C, 1, h, w]

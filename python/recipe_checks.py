@@ -87,7 +87,7 @@ def export_bytes(models, cfg, out: str) -> int:
 
     models.eval()
     export_pack(models, cfg, out, cfg.name, train.PACK_NAME, train.defaults_for(cfg.layers), description=train.pack_description(cfg))
-    return sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
+    return train.pack_bytes(out)
 
 
 def object_weight_checks() -> dict:

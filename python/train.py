@@ -374,16 +374,22 @@ def export(args, cfg, stats, dev) -> None:
     defaults = json.loads(args.defaults) if args.defaults else defaults_for(cfg.layers)
     export_pack(models, cfg, args.export, cfg.name, PACK_NAME, defaults,
                 description=pack_description(cfg) + f" Training: {state['step']} transformer steps.", license="Apache-2.0")
-    size = sum(os.path.getsize(os.path.join(args.export, f)) for f in os.listdir(args.export))
-    log(args.run, {"stage": "export", "out": args.export, "bytes": size, "dit_step": state["step"]})
+    log(args.run, {"stage": "export", "out": args.export, "bytes": pack_bytes(args.export), "dit_step": state["step"]})
 
 
-# Measured on the benchmark's held-out stills (docs/built-in-model.md, "Defaults"): edits keep the
-# background best with light guidance and context shared at every step; swaps draw the new object
-# more often with strong guidance and the source's keys inside the mask removed; an edit inside the
-# mask its prompts give (autoMask θ 0.5, then the swap settings) beats an edit everywhere.
+def pack_bytes(folder: str) -> int:
+    """The size of an exported pack: its files' bytes."""
+    return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+
+
 def defaults_for(layers: int) -> Dict:
-    """The manifest defaults of a transformer with `layers` blocks ("all layers" is every one of them)."""
+    """The manifest defaults of a transformer with `layers` blocks ("all layers" is every one of them).
+
+    Measured on the benchmark's held-out stills (docs/built-in-model.md, "Defaults"): edits keep the
+    background best with light guidance and context shared at every step; swaps draw the new object
+    more often with strong guidance and the source's keys inside the mask removed; an edit inside the
+    mask its prompts give (autoMask θ 0.5, then the swap settings) beats an edit everywhere.
+    """
     every = list(range(layers))
     return {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": every,
             "shareSteps": 0.5, "fit": "pad",

@@ -14,6 +14,12 @@ import type { Settings } from './settings.js';
 import type { SwapLatentSettings } from './swap.js';
 import { invertedSourceOf, preparedFromSource, swapPrepared, swapSettingsFrom, type SwappedFrames } from './swap-jobs.js';
 
+/** The prompts of an edit: the source's, which it was inverted under, and the target's. */
+export interface EditPrompts {
+  readonly sourcePrompt: string;
+  readonly targetPrompt: string;
+}
+
 export interface AutoMaskEditSettings extends SwapLatentSettings {
   readonly sourcePrompt: string;
   /** θ: share of the largest prompt disagreement a latent position needs to be edited, in (0, 1) */
@@ -45,7 +51,7 @@ export async function editInEstimatedMask(
 }
 
 /** The automatic-mask edit's settings from resolved edit settings (`s.autoMask` > 0 is θ). */
-export function autoMaskEditSettings(s: Settings, prompts: { readonly sourcePrompt: string; readonly targetPrompt: string }): AutoMaskEditSettings {
+export function autoMaskEditSettings(s: Settings, prompts: EditPrompts): AutoMaskEditSettings {
   return { ...swapSettingsFrom(s, prompts, { grow: s.maskGrow, feather: s.maskFeather, invert: false }), threshold: s.autoMask };
 }
 
@@ -75,7 +81,7 @@ export async function textEditInverted(
   pack: LoadedPack,
   ci: ClipInversion,
   frames: readonly RgbImage[],
-  prompts: { readonly sourcePrompt: string; readonly targetPrompt: string },
+  prompts: EditPrompts,
   st: Settings,
   run: RunOptions = {},
 ): Promise<RgbImage[]> {
@@ -87,7 +93,7 @@ export async function textEditInverted(
 export async function textEditFrames(
   pack: LoadedPack,
   frames: readonly RgbImage[],
-  prompts: { readonly sourcePrompt: string; readonly targetPrompt: string },
+  prompts: EditPrompts,
   st: Settings,
   run: RunOptions = {},
 ): Promise<RgbImage[]> {

@@ -4,7 +4,7 @@
  * layer sets run as the task's command runs them and scored against the calibration's ground truth
  * (judge.ts).
  */
-import { textEditInverted } from '../edit/auto-edit.js';
+import { textEditInverted, type EditPrompts } from '../edit/auto-edit.js';
 import { estimateEditMask } from '../edit/auto-mask.js';
 import { invertFrames, type ClipInversion } from '../edit/clip-jobs.js';
 import type { RunOptions } from '../edit/progress.js';
@@ -27,7 +27,7 @@ export function taskSettings(manifest: Manifest, task: AnalysisTask, o: SettingO
 }
 
 const maskOptions = (st: Settings) => ({ grow: st.maskGrow, feather: st.maskFeather, invert: false });
-const prompts = (lc: LoadedCalibrationCase) => ({ sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt });
+const prompts = (lc: LoadedCalibrationCase): EditPrompts => ({ sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt });
 
 /**
  * A calibration edit with its source inverted under the source prompt. The layer sets and
@@ -68,7 +68,7 @@ async function preparedCase(pack: LoadedPack, c: InvertedCase, task: AnalysisTas
 /** The edit as its task runs it up to the sampling: the inversion, and the region it edits. */
 async function probeCaseOf(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings): Promise<ProbeCase> {
   assertInvertedWith(c, st);
-  const base = { sourcePrompt: c.lc.sourcePrompt, targetPrompt: c.lc.targetPrompt, guidance: st.guidance };
+  const base = { ...prompts(c.lc), guidance: st.guidance };
   if (task === 'text-edit' && !(st.autoMask > 0)) return { ...base, inversion: c.inverted.inversions[0]!, region: null, maskBias: 0 };
   const prepared = await preparedCase(pack, c, task, st);
   return { ...base, inversion: prepared.inversions[0]!, region: preparedRegion(pack, prepared), maskBias: st.maskBias };
