@@ -4,9 +4,14 @@
 # Export on the project's own machine afterwards (Debian's torch writes the reference graphs):
 #   /usr/bin/python3 python/train.py --run <fetched>/run --stage export --export models/flowedit-tiny
 # Budget: VAE_MIN + DIT_MIN + POLISH_MIN minutes of training plus start-up.
-# Rendering limits the transformer's steps (measured on an H100: 0.12 s per step of 128 scenes × 4
-# with 14 rendering processes, before the renderer was made ~3x faster), so each scene is used REPEAT
-# times per step, each copy with its own t and noise (default 4: a step of 4 × BATCH samples).
+# RENDER_ON=device (the default) renders the transformer's batches on the GPU (train.py --render-on
+# device): the WORKERS processes only draw scenes and tokenise captions, and every sample is a scene
+# of its own (BATCH 512 scenes a step, REPEAT 1, clip steps of CLIP_BATCH 32 clips). Should that
+# fail, the script goes on for the minutes left with RENDER_ON=workers.
+# RENDER_ON=workers renders in the WORKERS processes (numpy). That limited the transformer's steps
+# (measured on an H100: 0.12 s per step of 128 scenes × 4 with 14 rendering processes, before the
+# renderer was made ~3x faster), so there each scene is used REPEAT times per step, each copy with
+# its own t and noise (default BATCH 128, REPEAT 4, CLIP_BATCH 8).
 # RESUME=<run folder> (e.g. runs/flowedit-tiny, copied to the machine) continues an earlier run:
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
 # transformer has learned) and the transformer goes on from its checkpoint (dit.pt, or the EMA
@@ -31,11 +36,24 @@ fi
 ( while sleep 20; do cp "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/" 2>/dev/null || true; done ) &
 COPIER=$!
 trap 'kill $COPIER 2>/dev/null || true' EXIT
-"${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
-  --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
-  --batch "${BATCH:-128}" --repeat "${REPEAT:-4}" --clip-batch 8 --dit-minutes "${DIT_MIN:-6}" --lr "${LR:-4e-4}" --lr-schedule cosine \
-  --object-weight "${OBJECT_WEIGHT:-0}" \
-  --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
+RENDER_ON="${RENDER_ON:-device}"
+START=$(date +%s)
+train() {  # $1: where batches are rendered; $2: transformer minutes
+  if [ "$1" = device ]; then b=512; r=1; cb=32; else b=128; r=4; cb=8; fi
+  "${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
+    --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
+    --render-on "$1" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
+    --dit-minutes "$2" --lr "${LR:-4e-4}" --lr-schedule cosine \
+    --object-weight "${OBJECT_WEIGHT:-0}" \
+    --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
+}
+if ! train "$RENDER_ON" "${DIT_MIN:-6}"; then
+  [ "$RENDER_ON" = device ] || exit 1
+  LEFT=$(awk -v m="${DIT_MIN:-6}" -v s="$(( $(date +%s) - START ))" 'BEGIN { l = m - s / 60; print (l > 0.5 ? l : 0.5) }')
+  echo "rendering on the device failed; going on with rendering processes for $LEFT minutes" >&2
+  if [ -f "$RUN/vae.pt" ]; then VAE_MIN=0; fi  # a VAE trained already stays as it is
+  train workers "$LEFT"
+fi
 kill $COPIER 2>/dev/null || true
 cp "$RUN/vae.pt" "$RUN/latent_stats.json" "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/"
 ls -la "$OUT/run"

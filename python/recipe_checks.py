@@ -16,7 +16,13 @@ Prints one JSON line of findings; exits non-zero when a check fails.
 - configs: the EMA-only checkpoint holds half-precision weights (the run's own dit.pt full ones);
   a checkpoint of one --config is refused by another with a message that says what to do; the
   wider built-in transformer (flowedit-tiny-wide) brings its EMA weights back in one file under
-  16 MiB and exports a pack under 40 MB.
+  16 MiB and exports a pack under 40 MB;
+- convolutional head: a transformer saved without the config's convolutional head loads with the head at zero
+  and predicts exactly as before (stills and clips), training moves the head's last convolution,
+  and a state that misfits elsewhere is still refused;
+- render on device: a run whose data processes only draw scenes, rendered in the training process
+  (--render-on device), trains to the same weights as a run whose data processes render them, with
+  clips and the object-weighted loss in its steps.
 """
 
 import contextlib
@@ -117,6 +123,61 @@ def object_weight_checks() -> dict:
             "weighted_steps": step}
 
 
+def conv_head_check() -> dict:
+    """The convolutional head grown onto a trained transformer (tiny config, head 8 wide)."""
+    from flowedit_model.dit import load_dit_state
+
+    base = CONFIGS["tiny"]()
+    plain = build_models(base, 0).transformer.eval()
+    headed = build_models(dataclasses.replace(base, conv_head_channels=8), 1).transformer.eval()
+    grown = load_dit_state(headed, plain.state_dict())
+    text = torch.randn(2, base.max_tokens, base.text_dim)  # [B, L, D]
+    t = torch.tensor([0.3, 0.8])  # [B]
+    change = 0.0
+    for frames in (1, 3):
+        x = torch.randn(2, base.latent_channels, frames, 8, 8)  # [B, C, F, h, w]
+        with torch.no_grad():
+            change = max(change, (plain(x, t, text)[0] - headed(x, t, text)[0]).abs().max().item())
+    headed.train()
+    opt = torch.optim.Adam(headed.parameters(), lr=1e-2)
+    for _ in range(2):
+        x = torch.randn(2, base.latent_channels, 1, 8, 8)  # [B, C, F, h, w]
+        loss = headed(x, t, text)[0].pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    state = plain.state_dict()
+    state.pop("final.linear.bias")
+    try:
+        load_dit_state(headed, state)
+        refused = False
+    except KeyError:
+        refused = True
+    return {"grown": grown, "max_output_change": change,
+            "head_moved": headed.conv_head.conv3.weight.abs().sum().item() > 0, "misfit_refused": refused}
+
+
+def render_on_device_check() -> dict:
+    """Three transformer steps (stills and clips, object-weighted) with each way of rendering,
+    from one VAE: the largest difference between the two runs' weights."""
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
+                  "--repeat", "1", "--clip-p", "0.5", "--clip-batch", "2", "--clip-frames", "5", "--vae-batch", "2",
+                  "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--object-weight", "3",
+                  "--encode-in-workers", "0"]
+        first, second = os.path.join(tmp, "workers"), os.path.join(tmp, "device")
+        train.main(common + ["--run", first, "--vae-steps", "2", "--dit-steps", "0"])
+        os.makedirs(second)
+        for name in ("vae.pt", "latent_stats.json"):
+            with open(os.path.join(first, name), "rb") as src, open(os.path.join(second, name), "wb") as dst:
+                dst.write(src.read())
+        for run, where in ((first, "workers"), (second, "device")):
+            train.main(common + ["--run", run, "--vae-minutes", "0", "--dit-steps", "3", "--render-on", where])
+        a, b = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (first, second))
+        diff = max((a[k][n] - b[k][n]).abs().max().item() for k in ("dit", "te") for n in a[k])
+        return {"steps": [a["step"], b["step"]], "max_weight_difference": diff}
+
+
 def main() -> int:
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -147,12 +208,16 @@ def main() -> int:
     resume = resume_from_ema()
     weights = object_weight_checks()
     configs = config_checks()
-    found = {"grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
+    on_device = render_on_device_check()
+    head = conv_head_check()
+    found = {"render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
              "resume": resume, "object_weights": weights, "configs": configs}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused
           and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True, "slim_dtypes": ["torch.float16"],
                          "full_dtypes": ["torch.float32"]}
+          and on_device == {"steps": [3, 3], "max_weight_difference": 0.0}
+          and head == {"grown": True, "max_output_change": 0.0, "head_moved": True, "misfit_refused": True}
           and configs["refusal_names_config"] and configs["wide_slim_under_16MiB"] and configs["wide_pack_under_40MB"]
           and weights == {"probe_step": 2, "probe_gaps": ["colour", "empty", "shape"], "sheet_size": [256, 768], "light_min": 1.0, "heavy_cells": 16,
                           "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})

@@ -7,7 +7,9 @@
 - reproduce: each named held-out case's source and edited scene (scenes/heldout/index.json)
   rendered again and written to OUT_DIR as <id>.rgb and <id>-edit.rgb (uint8 RGB, frames top
   to bottom, rounded as make_benchmark.py saves them), for the test to compare with the
-  committed PNGs byte for byte.
+  committed PNGs byte for byte;
+- batch: the torch renderer (render_batch, which a GPU run renders its batches with) against
+  render.py on random stills and clips: the number of pixel values and mask values that differ.
 Prints one JSON line of findings.
 """
 
@@ -17,7 +19,8 @@ import sys
 
 import numpy as np
 
-from flowedit_scenes import render
+from flowedit_scenes import render, render_masks, sample_scene
+from flowedit_scenes.render_batch import render_batch
 from flowedit_scenes.render import OBJ_SS, _inside
 from flowedit_scenes.world import OUTLINES
 
@@ -53,6 +56,20 @@ def oracle_mismatches(rng: np.random.Generator) -> int:
     return bad
 
 
+def batch_mismatches(rng: np.random.Generator) -> dict:
+    """render_batch against render/render_masks on 32 stills, 3 clips of 17 frames and 4 of 5
+    frames at 128×128 and on 8 stills at 96×64."""
+    pixels = masks = 0
+    for frames, count, size in ((1, 32, (128, 128)), (17, 3, (128, 128)), (5, 4, (128, 128)), (1, 8, (96, 64))):
+        scenes = [sample_scene(rng, frames=frames) for _ in range(count)]
+        got, cover = render_batch(scenes, size, "cpu", masks=True)  # [B, F, H, W, 3], [B, 1, F, H, W]
+        want = np.stack([render(sc, size) for sc in scenes])  # [B, F, H, W, 3]
+        want_cover = np.stack([render_masks(sc, size).max(axis=0) for sc in scenes])[:, None]  # [B, 1, F, H, W]
+        pixels += int(np.count_nonzero(got.numpy() != want))
+        masks += int(np.count_nonzero(cover.numpy() != want_cover))
+    return {"pixel_values": pixels, "mask_values": masks}
+
+
 def as_bytes(frames: np.ndarray) -> bytes:
     """[F, H, W, 3] in [0, 1] -> uint8 RGB, frames stacked top to bottom."""
     return np.round(frames.reshape(-1, *frames.shape[2:]) * 255).astype(np.uint8).tobytes()
@@ -68,7 +85,8 @@ def main() -> int:
         for suffix, scene in (("", c["scene"]), ("-edit", c["editedScene"])):
             with open(os.path.join(out, f"{case_id}{suffix}.rgb"), "wb") as f:
                 f.write(as_bytes(render(scene, size)))
-    print(json.dumps({"oracle_mismatches": oracle_mismatches(np.random.default_rng(0)), "written": ids}))
+    print(json.dumps({"oracle_mismatches": oracle_mismatches(np.random.default_rng(0)),
+                      "batch_mismatches": batch_mismatches(np.random.default_rng(1)), "written": ids}))
     return 0
 
 

@@ -31,8 +31,10 @@ import torch
 from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
+from flowedit_model.dit import DiT, load_dit_state
 from flowedit_model.tokenizer import encode
 from flowedit_model.vae import load_vae_state
+from flowedit_scenes.render_batch import draw
 from flowedit_train.data import SceneStream, batch, loader
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
@@ -40,8 +42,9 @@ PACK_NAME = "flowedit-tiny: the built-in scene-world model"
 
 def pack_description(cfg) -> str:
     return (
-        f"A small rectified-flow DiT ({cfg.layers} layers, width {cfg.dim}, joint text) over the "
-        f"{cfg.latent_channels}-channel latent of a small convolutional VAE (spatial compression "
+        f"A small rectified-flow DiT ({cfg.layers} layers, width {cfg.dim}, joint text)"
+        + (f" with a {cfg.conv_head_channels}-channel convolutional head," if cfg.conv_head_channels else "")
+        + f" over the {cfg.latent_channels}-channel latent of a small convolutional VAE (spatial compression "
         f"{cfg.spatial_compression}), with a {cfg.text_layers}-layer text encoder, trained by "
         "flowedit's own recipe (python/train.py) on procedurally rendered scenes of coloured shapes "
         "on patterned backgrounds (scenes/world.json): 128×128 stills and clips of up to 17 frames."
@@ -67,22 +70,29 @@ def load(path: str, dev) -> Dict:
     return torch.load(path, map_location=dev, weights_only=False)
 
 
-def load_weights(module: torch.nn.Module, weights: Dict, path: str, config: str) -> None:
+def load_weights(module: torch.nn.Module, weights: Dict, path: str, config: str) -> bool:
     """Weights a checkpoint holds, into a module of --config; refused with what to do when the
-    checkpoint was trained with another configuration (its tensors do not fit)."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in weights]
-    extra = [k for k in weights if k not in own]
-    resized = [k for k in own if k in weights and own[k].shape != weights[k].shape]
-    if missing or extra or resized:
+    checkpoint was trained with another configuration (its tensors do not fit). A transformer
+    saved without the config's convolutional head gets the head at zero (returns True: grown)."""
+    try:
+        if isinstance(module, DiT):
+            return load_dit_state(module, weights)
+        own = module.state_dict()
+        missing = [k for k in own if k not in weights]
+        extra = [k for k in weights if k not in own]
+        resized = [k for k in own if k in weights and own[k].shape != weights[k].shape]
+        if missing or extra or resized:
+            raise KeyError(f"{len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
+                           f"{', e.g. ' + resized[0] if resized else ''}")
+    except KeyError as misfit:
         raise SystemExit(
             f"{path} was trained with another configuration than --config {config} "
-            f"({len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
-            f"{', e.g. ' + resized[0] if resized else ''}). Train this configuration in a new --run folder "
+            f"({misfit.args[0]}). Train this configuration in a new --run folder "
             "(copy vae.pt and latent_stats.json into it to keep the VAE), or give the --config that run "
             "was trained with."
         )
     module.load_state_dict(weights)
+    return False
 
 
 def half(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -221,11 +231,25 @@ def latent_stats(args, cfg, models, dev) -> Dict[str, float]:
 
 
 # ---------------------------------------------------------------- stage 3: DiT + text encoder
-def tokens(captions: List[str], cfg, drop: float, gen: torch.Generator) -> torch.Tensor:
-    """input_ids [B, L]; each caption replaced by the empty prompt with probability drop."""
-    keep = torch.rand(len(captions), generator=gen) >= drop
-    ids = [encode(c if k else "", cfg.vocab, cfg.max_tokens) for c, k in zip(captions, keep.tolist())]
-    return torch.tensor(ids, dtype=torch.int64)
+class Tokenize:
+    """caption -> token ids [L] of a config's vocabulary (picklable, for the data processes)."""
+
+    def __init__(self, cfg):
+        self.vocab, self.max_tokens = cfg.vocab, cfg.max_tokens
+
+    def __call__(self, text: str) -> List[int]:
+        return encode(text, self.vocab, self.max_tokens)
+
+
+def tokens(captions: List[str], cfg, drop: float, gen: torch.Generator,
+           ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """input_ids [B, L]; each caption replaced by the empty prompt with probability drop. ids: the
+    captions' ids when the data process has tokenised them already."""
+    keep = torch.rand(len(captions), generator=gen) >= drop  # [B]
+    if ids is None:
+        ids = torch.tensor([Tokenize(cfg)(c) for c in captions], dtype=torch.int64)  # [B, L]
+    empty = torch.tensor(Tokenize(cfg)(""), dtype=torch.int64)  # [L]
+    return torch.where(keep[:, None], ids, empty[None])  # [B, L]
 
 
 class LatentEncoder:
@@ -251,9 +275,19 @@ def object_weights(cover: torch.Tensor, latent_shape, lam: float) -> torch.Tenso
 
 
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema ← decay · ema + (1 − decay) · model, over all parameters at once (two kernels a step
+    on a GPU instead of two per parameter)."""
     with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.mul_(decay).add_(p.detach(), alpha=1 - decay)
+        e, p = list(ema.parameters()), [q.detach() for q in model.parameters()]
+        torch._foreach_mul_(e, decay)
+        torch._foreach_add_(e, p, alpha=1 - decay)
+
+
+def device_batch(plan, dev, masks: bool):
+    """A batch's render plan drawn on the training device: (pixels [B, 3, F, H, W] in [-1, 1],
+    coverage [B, 1, F, H, W] or None), the pixels the rendering processes would have sent."""
+    pixels, cover = draw(plan, dev, masks=masks)  # [B, F, H, W, 3], [B, 1, F, H, W]
+    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover  # [B, 3, F, H, W]
 
 
 def dit_lr(args, steps_run: int, elapsed: float) -> float:
@@ -277,30 +311,38 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     slim = os.path.join(args.run, "dit-ema.pt")
     if os.path.exists(path):
         state = load(path, dev)
-        for m, key in ((dit, "dit"), (te, "te"), (ema_dit, "ema_dit"), (ema_te, "ema_te")):
-            load_weights(m, state[key], path, args.config)
-        opt.load_state_dict(state["opt"])
+        grown = [load_weights(m, state[key], path, args.config)
+                 for m, key in ((dit, "dit"), (te, "te"), (ema_dit, "ema_dit"), (ema_te, "ema_te"))]
+        if any(grown):  # new parameters: a fresh optimiser (with its warm-up)
+            log(args.run, {"stage": "dit", "grown": "convolutional head", "step": state["step"]})
+        else:
+            opt.load_state_dict(state["opt"])
         step = state["step"]
     elif os.path.exists(slim):  # the EMA weights alone (e.g. fetched from a remote run): the online
         state = load(slim, dev)  # weights start from them too, with a fresh optimiser (warm-up)
-        for m, key in ((dit, "ema_dit"), (ema_dit, "ema_dit"), (te, "ema_te"), (ema_te, "ema_te")):
-            load_weights(m, state[key], slim, args.config)
+        grown = [load_weights(m, state[key], slim, args.config)
+                 for m, key in ((dit, "ema_dit"), (ema_dit, "ema_dit"), (te, "ema_te"), (ema_te, "ema_te"))]
         step = state["step"]
-        log(args.run, {"stage": "dit", "resumed_from": "dit-ema.pt", "step": step})
+        log(args.run, {"stage": "dit", "resumed_from": "dit-ema.pt", "step": step,
+                       **({"grown": "convolutional head"} if any(grown) else {})})
     if step >= args.dit_steps:
         return
-    log(args.run, {"stage": "dit", "start_step": step, "config": args.config,
+    log(args.run, {"stage": "dit", "start_step": step, "config": args.config, "render_on": args.render_on,
                    "parameters": sum(p.numel() for p in params)})
     frames = tuple(int(f) for f in args.clip_frames.split(","))
     shift, scale = stats["shift"], stats["scale"]
     encode = None
-    if args.encode_in_workers:  # CPU: the data process renders and encodes
+    on_device = args.render_on == "device"
+    if args.encode_in_workers and not on_device:  # CPU: the data process renders and encodes
         encoder = copy.deepcopy(vae).cpu().eval()
         encode = LatentEncoder(encoder, shift, scale)
     weighted = args.object_weight > 0
-    stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode, masks=weighted)
+    stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode,
+                         masks=weighted and not on_device, scenes_only=on_device, tokenize=Tokenize(cfg))
     data = iter(loader(stream, args.workers))
     gen = torch.Generator().manual_seed(10_000 + step)
+    # noise drawn where it is used (a CPU run keeps its one generator, and so its stream)
+    noise_gen = gen if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(20_000 + step)
 
     def checkpoint() -> None:
         save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
@@ -311,7 +353,14 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     first_step = step
     start, last_save, last_log, losses, mses = time.time(), time.time(), time.time(), [], []
     while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
-        inputs, captions, *cover = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
+        ids = None
+        if on_device:  # scenes as arrays, rendered here
+            plan, captions, ids = next(data)
+            ids = torch.as_tensor(ids)  # [B, L]
+            inputs, covered = device_batch(plan, dev, weighted)  # [B, 3, F, H, W]
+            cover = [covered]
+        else:
+            inputs, captions, *cover = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
         if encode is None:
             with torch.no_grad():
                 x0 = (vae.encode_mean(inputs.to(dev)) - shift) * scale  # [B, C, F, H', W']
@@ -321,11 +370,12 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         if args.repeat > 1:  # each scene twice, with its own t and noise: half the rendering
             x0 = x0.repeat(args.repeat, 1, 1, 1, 1)  # [r·B, C, F, H', W']
             captions = list(captions) * args.repeat
+            ids = ids.repeat(args.repeat, 1) if ids is not None else None  # [r·B, L]
             w = w.repeat(args.repeat, 1, 1, 1, 1) if w is not None else None  # [r·B, 1, F, H', W']
-        ids = tokens(captions, cfg, args.drop, gen).to(dev)  # [B, L]
+        ids = tokens(captions, cfg, args.drop, gen, ids).to(dev)  # [B, L]
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
-        eps = torch.randn(x0.shape, generator=gen).to(dev)  # [B, C, F, H', W']
+        eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(dev)  # [B, C, F, H', W']
         tt = t.view(b, 1, 1, 1, 1)
         xt = (1 - tt) * x0 + tt * eps  # [B, C, F, H', W']
         for g in opt.param_groups:
@@ -341,14 +391,14 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         decay = min(args.ema, (1 + step) / (10 + step))
         ema_update(ema_dit, dit, decay)
         ema_update(ema_te, te, decay)
-        losses.append(loss.item())
+        losses.append(loss.detach())  # read at the log, so a GPU step does not wait for its loss
         if weighted:  # the plain mean is the loss itself otherwise
-            mses.append(se.mean().item())
+            mses.append(se.mean().detach())
         if step % 50 == 0:
-            record = {"stage": "dit", "step": step, "loss": round(float(np.mean(losses)), 5),
+            record = {"stage": "dit", "step": step, "loss": round(torch.stack(losses).double().mean().item(), 5),
                       "s_per_step": round((time.time() - last_log) / len(losses), 3)}
             if weighted:  # the plain mean too, comparable with unweighted runs
-                record["mse"] = round(float(np.mean(mses)), 5)
+                record["mse"] = round(torch.stack(mses).double().mean().item(), 5)
             log(args.run, record)
             last_log = time.time()
             losses, mses = [], []
@@ -411,6 +461,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--workers", type=int, default=1, help="data-rendering processes")
     p.add_argument("--encode-in-workers", type=int, default=1, help="1: data processes also VAE-encode (CPU runs)")
+    p.add_argument("--render-on", choices=["workers", "device"], default="workers",
+                   help="transformer stage: 'workers' renders in the data processes (numpy); 'device' has them "
+                        "draw scene descriptions only and renders each batch on --device (torch), for a GPU run")
     p.add_argument("--size", type=int, default=128, help="rendered frame size (pixels)")
     p.add_argument("--vae-steps", type=int, default=4000)
     p.add_argument("--vae-minutes", type=float, default=1e9, help="wall-clock limit; 0 keeps an existing vae.pt as it is")

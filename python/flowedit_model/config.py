@@ -44,6 +44,10 @@ class PackConfig:
     mlp_ratio: float = 2.0
     freq_dim: int = 64  # width of the sinusoidal timestep/guidance features
     context_layers: Tuple[int, ...] = (0,)
+    # Convolutional head (dit.ConvHead): convolutions of this width at latent resolution after the
+    # patch projection, fed k = conv_head_features features per latent cell; 0 = none.
+    conv_head_channels: int = 0
+    conv_head_features: int = 8
     text_mode: str = "joint"  # 'joint' | 'cross' | 'none' (unconditional: no text at all)
     guidance: str = "cfg"  # 'cfg' | 'distilled'
     # Text encoder: L token ids per prompt, D-wide embeddings (unused when text_mode is 'none').
@@ -160,7 +164,7 @@ def tiny_uncond() -> PackConfig:
     )
 
 
-def flowedit_tiny(dim: int = 128, layers: int = 8) -> PackConfig:
+def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0) -> PackConfig:
     """The built-in model: 128×128 stills and clips of the scene world (scenes/world.json).
 
     VAE s = 4 with 4 latent channels (32×32×4 per frame, frames encoded one by one), a DiT
@@ -185,6 +189,7 @@ def flowedit_tiny(dim: int = 128, layers: int = 8) -> PackConfig:
         mlp_ratio=4.0,
         freq_dim=128,
         context_layers=tuple(range(layers)),
+        conv_head_channels=conv_head_channels,
         text_mode="joint",
         guidance="cfg",
         max_tokens=16,
@@ -201,10 +206,15 @@ def flowedit_tiny(dim: int = 128, layers: int = 8) -> PackConfig:
 
 def flowedit_tiny_wide() -> PackConfig:
     """flowedit-tiny's VAE, text encoder and token grid with a transformer 192 wide and 10 deep
-    (2.6 times the parameters): for CUDA runs, where rendering the scenes, not the transformer,
-    limits the step rate, so a larger transformer learns more from each rendered sample
-    (docs/built-in-model.md, "A wider transformer")."""
-    return flowedit_tiny(dim=192, layers=10)
+    (2.6 times the parameters) and a convolutional head of 48 channels: for CUDA runs, where a larger
+    transformer learns more from each sample (docs/built-in-model.md, "A wider transformer")."""
+    return flowedit_tiny(dim=192, layers=10, conv_head_channels=48)
+
+
+def flowedit_tiny_convhead() -> PackConfig:
+    """flowedit-tiny with a convolutional head of 48 channels (dit.ConvHead) after its patch
+    projection: a checkpoint of flowedit-tiny loads into it with the head at zero."""
+    return flowedit_tiny(conv_head_channels=48)
 
 
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
@@ -213,4 +223,5 @@ CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny-uncond": tiny_uncond,
     "flowedit-tiny": flowedit_tiny,
     "flowedit-tiny-wide": flowedit_tiny_wide,
+    "flowedit-tiny-convhead": flowedit_tiny_convhead,
 }

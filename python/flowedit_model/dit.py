@@ -8,6 +8,8 @@ S = L + n tokens with joint text (text first, as in FLUX/SD3) and S = n with cro
 has no text input, no text embedding and no cross-attention: S = n.
 
 Each block is conditioned by adaLN on c = emb(t) (+ emb(guidance) when guidance is distilled).
+With cfg.conv_head_channels > 0 a convolutional head (ConvHead) adds convolutions at latent resolution
+after the patch projection.
 Self-attention of a context layer i computes, with its own Q, K, V [B, h, S, d]:
 
     K̂ = [K; ctx_k.i],  V̂ = [V; ctx_v.i]                        # [B, h, S + Sc, d]
@@ -16,7 +18,7 @@ Self-attention of a context layer i computes, with its own Q, K, V [B, h, S, d]:
 and hands K and V back so that another pass can use them as its context.
 """
 
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -126,9 +128,52 @@ class FinalLayer(nn.Module):
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.linear = nn.Linear(dim, patch_width)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """x: [B, n, dim] -> (patches [B, n, C·pt·ph·pw], the modulated features h [B, n, dim])."""
         shift, scale = self.ada(c).chunk(2, dim=-1)  # 2 × [B, dim]
-        return self.linear(modulate(self.norm(x), shift, scale))  # [B, n, C·pt·ph·pw]
+        h = modulate(self.norm(x), shift, scale)  # [B, n, dim]
+        return self.linear(h), h
+
+
+class ConvHead(nn.Module):
+    """Convolutions at latent resolution after the patch projection, added to the velocity.
+
+    Each token's patch comes out of one linear map of that token alone, so an outline that
+    crosses a token border is drawn in pieces that do not see each other. Here every latent cell
+    sees x_t, the transformer's velocity and k features of its token (a linear map of h,
+    unpatchified) in a 3 × 3 neighbourhood, three convolutions deep, frame by frame:
+
+        z = [x_t; v; unpatchify(W_f h)]                    # [B·F', 2C + k, H', W']
+        r = conv3(σ(conv2(σ(conv1(z) · (1 + γ(c)) + β(c)))))
+        v' = v + r
+    """
+
+    def __init__(self, cfg: PackConfig):
+        super().__init__()
+        pt, ph, pw = cfg.patch
+        c, k, ch = cfg.latent_channels, cfg.conv_head_features, cfg.conv_head_channels
+        self.patch, self.k = cfg.patch, k
+        self.features = nn.Linear(cfg.dim, k * pt * ph * pw)
+        self.film = nn.Sequential(nn.SiLU(), nn.Linear(cfg.dim, 2 * ch))
+        self.conv1 = nn.Conv2d(2 * c + k, ch, 3, padding=1)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1)
+        self.conv3 = nn.Conv2d(ch, c, 3, padding=1)
+
+    def forward(self, h: torch.Tensor, grid, latents: torch.Tensor, velocity: torch.Tensor,
+                c: torch.Tensor) -> torch.Tensor:
+        """h [B, n, dim], latents and velocity [B, C, F', H', W'], c [B, dim] -> velocity [B, C, F', H', W']."""
+        f = unpatchify(self.features(h), grid, self.k, self.patch)  # [B, k, F', H', W']
+        z = torch.cat([latents, velocity, f], dim=1)  # [B, 2C + k, F', H', W']
+        b, width, frames, hh, ww = z.shape
+        z = z.transpose(1, 2).reshape(-1, width, hh, ww)  # [B·F', 2C + k, H', W']
+        y = self.conv1(z)  # [B·F', ch, H', W']
+        shift, scale = self.film(c).chunk(2, dim=-1)  # 2 × [B, ch]
+        y = y.reshape(b, frames, -1, hh, ww)  # [B, F', ch, H', W']
+        y = y * (1.0 + scale[:, None, :, None, None]) + shift[:, None, :, None, None]  # [B, F', ch, H', W']
+        y = self.conv2(nn.functional.silu(y).reshape(-1, y.shape[2], hh, ww))  # [B·F', ch, H', W']
+        r = self.conv3(nn.functional.silu(y))  # [B·F', C, H', W']
+        r = r.reshape(b, frames, -1, hh, ww).transpose(1, 2)  # [B, C, F', H', W']
+        return velocity + r  # [B, C, F', H', W']
 
 
 class DiT(nn.Module):
@@ -145,6 +190,7 @@ class DiT(nn.Module):
         self.text_embed = nn.Linear(cfg.text_dim, cfg.dim) if cfg.has_text else None
         self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.layers)])
         self.final = FinalLayer(cfg.dim, patch_width)
+        self.conv_head = ConvHead(cfg) if cfg.conv_head_channels > 0 else None
         init_weights(self)
         for ada in [blk.ada for blk in self.blocks] + [self.final.ada]:
             init_weights(ada, gain=2.0)  # gates/scales of order 1: every input matters
@@ -195,6 +241,29 @@ class DiT(nn.Module):
 
         if cfg.text_mode == "joint":
             x = x[:, text.shape[1] :]  # [B, n, dim]: image tokens only
-        out = self.final(x, c)  # [B, n, C·pt·ph·pw]
+        out, h = self.final(x, c)  # [B, n, C·pt·ph·pw], [B, n, dim]
         velocity = unpatchify(out, grid, cfg.latent_channels, cfg.patch)  # [B, C, F', H', W']
+        if self.conv_head is not None:
+            velocity = self.conv_head(h, grid, latents, velocity, c)  # [B, C, F', H', W']
         return velocity, kv
+
+
+def load_dit_state(dit: DiT, state: Dict[str, torch.Tensor]) -> bool:
+    """Loads a transformer state dict, also one saved before the config's convolutional head existed:
+    the head then starts with its last convolution at zero, so the transformer predicts exactly
+    what it did, and training grows the head from there. Returns True when the head was added;
+    raises KeyError naming what does not fit otherwise."""
+    own = dit.state_dict()
+    missing = [k for k in own if k not in state]
+    grown = bool(missing) and all(k.startswith("conv_head.") for k in missing)
+    if grown:
+        state = {**state, **{k: own[k] for k in missing}}
+        state["conv_head.conv3.weight"] = torch.zeros_like(own["conv_head.conv3.weight"])
+        state["conv_head.conv3.bias"] = torch.zeros_like(own["conv_head.conv3.bias"])
+    extra = [k for k in state if k not in own]
+    resized = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if (missing and not grown) or extra or resized:
+        raise KeyError(f"{len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
+                       f"{', e.g. ' + resized[0] if resized else ''}")
+    dit.load_state_dict(state)
+    return grown

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from flowedit_scenes import caption, render, render_masks, sample_scene
+from flowedit_scenes.render_batch import plan
 
 TRAIN_STREAM = 1
 HELDOUT_STREAM = 2
@@ -46,35 +47,52 @@ class SceneStream(torch.utils.data.IterableDataset):
 
     With an `encode` function (pixels -> latents) the stream yields latents instead of
     pixels, so a CPU run encodes in the data process, beside the training process. With
-    masks=True each batch also carries the objects' coverage [B, 1, F, H, W] (pixel size)."""
+    masks=True each batch also carries the objects' coverage [B, 1, F, H, W] (pixel size).
+
+    With scenes_only=True the stream renders nothing, for a run that renders its batches on its own
+    device: it yields each batch's render plan (render_batch.plan, the scenes as arrays), the
+    captions and their token ids [B, L] from `tokenize` (caption -> ids): the same scenes, in the
+    same order, as the rendering stream draws with the same seed."""
 
     def __init__(self, seed: int, size: int, batch_size: int, clip_p: float, clip_batch: int,
                  clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
-                 masks: bool = False):
+                 masks: bool = False, scenes_only: bool = False,
+                 tokenize: Optional[Callable[[str], List[int]]] = None):
         super().__init__()
         self.seed, self.size, self.batch_size = seed, size, batch_size
         self.clip_p, self.clip_batch, self.clip_frames = clip_p, clip_batch, clip_frames
-        self.encode, self.masks = encode, masks
+        self.encode, self.masks, self.scenes_only, self.tokenize = encode, masks, scenes_only, tokenize
 
     def __iter__(self) -> Iterator[Tuple]:
         if torch.utils.data.get_worker_info() is not None:
             torch.set_num_threads(1)
+        if self.scenes_only:
+            for count, frames, rng in self._draws():
+                scenes = [sample_scene(rng, frames=frames) for _ in range(count)]
+                captions = [caption(sc) for sc in scenes]
+                ids = np.array([self.tokenize(c) for c in captions], dtype=np.int64)  # [B, L]
+                yield plan(scenes, (self.size, self.size)), captions, ids
+            return
         for pixels, captions, cover in self._batches():
             if self.encode is not None:
                 with torch.no_grad():
                     pixels = self.encode(pixels)
             yield (pixels, captions, cover) if self.masks else (pixels, captions)
 
-    def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]]:
+    def _draws(self) -> Iterator[Tuple[int, int, np.random.Generator]]:
+        """(scene count, frame count, the generator to draw them from) for each batch."""
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         rng = np.random.default_rng([TRAIN_STREAM, self.seed, worker])
         while True:
             if self.clip_p > 0 and rng.uniform() < self.clip_p:
-                frames = int(rng.choice(self.clip_frames))
-                yield batch_with_masks(rng, self.size, self.clip_batch, frames, self.masks)
+                yield self.clip_batch, int(rng.choice(self.clip_frames)), rng
             else:
-                yield batch_with_masks(rng, self.size, self.batch_size, 1, self.masks)
+                yield self.batch_size, 1, rng
+
+    def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]]:
+        for count, frames, rng in self._draws():
+            yield batch_with_masks(rng, self.size, count, frames, self.masks)
 
 
 def loader(stream: SceneStream, workers: int):

@@ -5,7 +5,10 @@
  * and a VAE given no minutes stays as it was; the object-weighted loss weighs the cells an object
  * covers, grown by one, and trains; the caption probe reads the run it leaves and draws its sheet; the EMA-only
  * checkpoint is half precision; a checkpoint of another --config is refused with what to do; the
- * wider built-in transformer's EMA file and exported pack fit their size limits.
+ * wider built-in transformer's EMA file and exported pack fit their size limits; a run that renders
+ * its batches in the training process (as a GPU run does) trains to the same weights as one whose
+ * data processes render them; a convolutional head grown onto a trained transformer starts by predicting
+ * exactly what it did, then trains.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,9 +22,11 @@ interface Found {
   resume: { resumed_at: number | null; step_after: number; vae_kept: boolean; slim_dtypes: string[]; full_dtypes: string[] };
   object_weights: { probe_step: number; probe_gaps: string[]; sheet_size: number[]; light_min: number; heavy_cells: number; heavy_box: number[]; weighted_steps: number };
   configs: { refusal_names_config: boolean; wide_slim_bytes: number; wide_pack_bytes: number };
+  render_on_device: { steps: number[]; max_weight_difference: number };
+  conv_head: { grown: boolean; max_output_change: number; head_moved: boolean; misfit_refused: boolean };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, and the wider transformer fits its file limits', { timeout: 300_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, and rendering on the training device trains the same', { timeout: 300_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
@@ -34,4 +39,8 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
   assert.equal(found.configs.refusal_names_config, true, 'a checkpoint of another config is refused, naming --config and a new run folder');
   assert.ok(found.configs.wide_slim_bytes < 16 * 2 ** 20, `the wider EMA file is ${found.configs.wide_slim_bytes} bytes, over 16 MiB`);
   assert.ok(found.configs.wide_pack_bytes < 40e6, `the wider pack is ${found.configs.wide_pack_bytes} bytes, over 40 MB`);
+  assert.deepEqual(found.render_on_device, { steps: [3, 3], max_weight_difference: 0 },
+    '--render-on device (scenes drawn by the data process, rendered in training) trains to the same weights as rendering processes');
+  assert.deepEqual(found.conv_head, { grown: true, max_output_change: 0, head_moved: true, misfit_refused: true },
+    'a transformer without the convolutional head loads into a config with one, predicts as before, then trains the head; other misfits are refused');
 });
