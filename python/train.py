@@ -32,7 +32,8 @@ from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.dit import DiT, load_dit_state
-from flowedit_model.tokenizer import encode
+from flowedit_model.layers import load_fitting
+from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
 from flowedit_scenes.render_batch import draw
 from flowedit_train.data import SceneStream, batch, loader
@@ -77,13 +78,8 @@ def load_weights(module: torch.nn.Module, weights: Dict, path: str, config: str)
     try:
         if isinstance(module, DiT):
             return load_dit_state(module, weights)
-        own = module.state_dict()
-        missing = [k for k in own if k not in weights]
-        extra = [k for k in weights if k not in own]
-        resized = [k for k in own if k in weights and own[k].shape != weights[k].shape]
-        if missing or extra or resized:
-            raise KeyError(f"{len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
-                           f"{', e.g. ' + resized[0] if resized else ''}")
+        load_fitting(module, weights)
+        return False
     except KeyError as misfit:
         raise SystemExit(
             f"{path} was trained with another configuration than --config {config} "
@@ -91,8 +87,6 @@ def load_weights(module: torch.nn.Module, weights: Dict, path: str, config: str)
             "(copy vae.pt and latent_stats.json into it to keep the VAE), or give the --config that run "
             "was trained with."
         )
-    module.load_state_dict(weights)
-    return False
 
 
 def half(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -232,24 +226,25 @@ def latent_stats(args, cfg, models, dev) -> Dict[str, float]:
 
 # ---------------------------------------------------------------- stage 3: DiT + text encoder
 class Tokenize:
-    """caption -> token ids [L] of a config's vocabulary (picklable, for the data processes)."""
+    """caption -> token ids [L] of a config's vocabulary, built once (picklable, for the data
+    processes); `empty` holds the empty prompt's ids [L]."""
 
     def __init__(self, cfg):
-        self.vocab, self.max_tokens = cfg.vocab, cfg.max_tokens
+        self.vocab, self.max_tokens = build_vocab(cfg.vocab), cfg.max_tokens
+        self.empty = torch.tensor(self(""), dtype=torch.int64)  # [L]
 
     def __call__(self, text: str) -> List[int]:
-        return encode(text, self.vocab, self.max_tokens)
+        return encode_with(self.vocab, text, self.max_tokens)
 
 
-def tokens(captions: List[str], cfg, drop: float, gen: torch.Generator,
+def tokens(captions: List[str], tokenize: Tokenize, drop: float, gen: torch.Generator,
            ids: Optional[torch.Tensor] = None) -> torch.Tensor:
     """input_ids [B, L]; each caption replaced by the empty prompt with probability drop. ids: the
     captions' ids when the data process has tokenised them already."""
     keep = torch.rand(len(captions), generator=gen) >= drop  # [B]
     if ids is None:
-        ids = torch.tensor([Tokenize(cfg)(c) for c in captions], dtype=torch.int64)  # [B, L]
-    empty = torch.tensor(Tokenize(cfg)(""), dtype=torch.int64)  # [L]
-    return torch.where(keep[:, None], ids, empty[None])  # [B, L]
+        ids = torch.tensor([tokenize(c) for c in captions], dtype=torch.int64)  # [B, L]
+    return torch.where(keep[:, None], ids, tokenize.empty[None])  # [B, L]
 
 
 class LatentEncoder:
@@ -337,8 +332,9 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         encoder = copy.deepcopy(vae).cpu().eval()
         encode = LatentEncoder(encoder, shift, scale)
     weighted = args.object_weight > 0
+    tokenize = Tokenize(cfg)
     stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode,
-                         masks=weighted and not on_device, scenes_only=on_device, tokenize=Tokenize(cfg))
+                         masks=weighted and not on_device, scenes_only=on_device, tokenize=tokenize)
     data = iter(loader(stream, args.workers))
     gen = torch.Generator().manual_seed(10_000 + step)
     # noise drawn where it is used (a CPU run keeps its one generator, and so its stream)
@@ -372,7 +368,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
             captions = list(captions) * args.repeat
             ids = ids.repeat(args.repeat, 1) if ids is not None else None  # [r·B, L]
             w = w.repeat(args.repeat, 1, 1, 1, 1) if w is not None else None  # [r·B, 1, F, H', W']
-        ids = tokens(captions, cfg, args.drop, gen, ids).to(dev)  # [B, L]
+        ids = tokens(captions, tokenize, args.drop, gen, ids).to(dev)  # [B, L]
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
         eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(dev)  # [B, C, F, H', W']

@@ -32,6 +32,7 @@ from .layers import (
     grid_position_embedding,
     init_weights,
     layer_norm,
+    load_fitting,
     merge_heads,
     modulate,
     split_heads,
@@ -260,10 +261,5 @@ def load_dit_state(dit: DiT, state: Dict[str, torch.Tensor]) -> bool:
         state = {**state, **{k: own[k] for k in missing}}
         state["conv_head.conv3.weight"] = torch.zeros_like(own["conv_head.conv3.weight"])
         state["conv_head.conv3.bias"] = torch.zeros_like(own["conv_head.conv3.bias"])
-    extra = [k for k in state if k not in own]
-    resized = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if (missing and not grown) or extra or resized:
-        raise KeyError(f"{len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
-                       f"{', e.g. ' + resized[0] if resized else ''}")
-    dit.load_state_dict(state)
+    load_fitting(dit, state)
     return grown

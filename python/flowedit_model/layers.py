@@ -6,12 +6,25 @@ shapes at run time (the traced graph then works for any batch, grid and sequence
 """
 
 import math
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from torch import nn
 
 MAX_PERIOD = 10000.0
+
+
+def load_fitting(module: nn.Module, state: Dict[str, torch.Tensor]) -> None:
+    """Loads a state dict whose tensors are exactly the module's; raises KeyError saying how
+    many are missing, unexpected or of another size (with an example) when they are not."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    resized = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or extra or resized:
+        raise KeyError(f"{len(missing)} tensors missing, {len(extra)} unexpected, {len(resized)} of another size"
+                       f"{', e.g. ' + resized[0] if resized else ''}")
+    module.load_state_dict(state)
 
 
 def sinusoid(pos: torch.Tensor, width: int) -> torch.Tensor:

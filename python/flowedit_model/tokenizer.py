@@ -64,7 +64,11 @@ def tokenizer_json(words: Sequence[str]) -> dict:
 
 def encode(text: str, words: Sequence[str], max_tokens: int) -> List[int]:
     """Token ids of `text`, truncated to max_tokens and right-padded with [PAD]."""
-    vocab = build_vocab(words)
+    return encode_with(build_vocab(words), text, max_tokens)
+
+
+def encode_with(vocab: Dict[str, int], text: str, max_tokens: int) -> List[int]:
+    """encode() with a vocabulary built already (build_vocab), for many texts."""
     ids = [vocab.get(piece, UNK_ID) for piece in WORD_RE.findall(text.lower())]
     ids = ids[:max_tokens]
     return ids + [PAD_ID] * (max_tokens - len(ids))

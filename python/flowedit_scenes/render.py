@@ -75,12 +75,18 @@ def _background(bg: Dict[str, Any], frame: int, h: int, w: int) -> np.ndarray:
     return base * (1 - m[..., None]) + shade(bg["colour"]).astype(np.float32) * m[..., None]
 
 
+def object_box(cx: float, cy: float, s: float, h: int, w: int) -> Tuple[int, int, int, int]:
+    """The pixels (x_lo, y_lo, x_hi, y_hi), ends exclusive, that an object of half-size s centred
+    at (cx, cy) may touch, one pixel of margin around it, inside the frame."""
+    return (max(0, int(math.floor((cx - s) * w)) - 1), max(0, int(math.floor((cy - s) * h)) - 1),
+            min(w, int(math.ceil((cx + s) * w)) + 1), min(h, int(math.ceil((cy + s) * h)) + 1))
+
+
 def _coverage(obj: Dict[str, Any], centre: Tuple[float, float], h: int, w: int) -> np.ndarray:
     """Anti-aliased coverage [H, W] of one object."""
     cov = np.zeros((h, w), dtype=np.float32)
     s, (cx, cy) = obj["s"], centre
-    x_lo, x_hi = max(0, int(math.floor((cx - s) * w)) - 1), min(w, int(math.ceil((cx + s) * w)) + 1)
-    y_lo, y_hi = max(0, int(math.floor((cy - s) * h)) - 1), min(h, int(math.ceil((cy + s) * h)) + 1)
+    x_lo, y_lo, x_hi, y_hi = object_box(cx, cy, s, h, w)
     if x_hi <= x_lo or y_hi <= y_lo:
         return cov
     bw, bh = x_hi - x_lo, y_hi - y_lo

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .render import BG_SS, OBJ_SS
+from .render import BG_SS, OBJ_SS, object_box
 from .scene import Scene, object_position
 from .world import COLOURS, OUTLINES, PATTERNS, shade
 
@@ -90,22 +90,21 @@ def plan(scenes: List[Scene], size: Tuple[int, int]) -> Plan:
     for b, sc in enumerate(scenes):
         for i, obj in enumerate(sc["objects"]):
             colours[b, i] = COLOURS[obj["colour"]]
-            s = obj["s"]
+            s, shape = obj["s"], SHAPE_NAMES.index(obj["shape"])
             for f in range(frames):
                 cx, cy = object_position(obj, f, frames)
                 where.append((b, f, i))
                 geometry.append((cx, cy, s))
-                shapes.append(SHAPE_NAMES.index(obj["shape"]))
-                corners.append((max(0, int(math.floor((cx - s) * w)) - 1), max(0, int(math.floor((cy - s) * h)) - 1),
-                                min(w, int(math.ceil((cx + s) * w)) + 1), min(h, int(math.ceil((cy + s) * h)) + 1)))
+                shapes.append(shape)
+                corners.append(object_box(cx, cy, s, h, w))
     box = np.array(corners, dtype=np.int64).reshape(-1, 4)  # [N, 4]: x_lo, y_lo, x_hi, y_hi
     patterns, bg_geometry, bg_colours = [], [], []
     for sc in scenes:
         bg = sc["background"]
-        a = math.radians(bg["angle"])
+        a, pattern = math.radians(bg["angle"]), PATTERNS.index(bg["pattern"])
         pair = np.stack([np.array(COLOURS[bg["colour"]], dtype=np.float32), shade(bg["colour"]).astype(np.float32)])
         for f in range(frames):
-            patterns.append(PATTERNS.index(bg["pattern"]))
+            patterns.append(pattern)
             bg_geometry.append((bg["period"], bg["phase"], math.cos(a), math.sin(a), bg["pan"][0] * f, bg["pan"][1] * f))
             bg_colours.append(pair)
     return {"size": np.array([w, h]), "frames": np.array(frames), "where": np.array(where, dtype=np.int64).reshape(-1, 3),
