@@ -10,6 +10,11 @@ A model that has learned what a word means predicts worse when it is wrong, so t
 loss(changed) − loss(true) says how much the model uses that word; a gap near 0 means it ignores
 it. Prints one JSON line per t and a last line with the gaps averaged over t.
 
+--shape-map also reports, for a run trained with train.py --shape-aux, how well the shape-map
+head in its dit.pt reads each object's shape from the middle tokens of the EMA transformer under
+the true caption: the share of object cells (mostly covered) given the right shape, per t. At
+large t the noise hides the object, so a right shape there comes from the caption's shape word.
+
 --sheet out.png also writes what the model makes of each noised latent under the true caption:
 one row per t of the one-step estimates x̂_0 = x_t − t·v_θ(x_t, t, c), decoded, under a first row
 of the source's VAE round trip, for the first --sheet-scenes scenes (columns).
@@ -29,7 +34,9 @@ from flowedit_model.tokenizer import encode
 from flowedit_model.vae import load_vae_state
 from flowedit_scenes import caption, render, sample_scene
 from flowedit_scenes.world import OBJECT_COLOURS, SHAPES
+from flowedit_scenes.render_batch import SHAPE_NAMES, draw_shapes, plan
 from flowedit_train.data import to_tensor
+from flowedit_train.shape_aux import ShapeAux
 from train import load, load_weights
 
 PROBE_STREAM = 7  # training draws from stream 1, the benchmark from 2, the samples from 4
@@ -60,6 +67,7 @@ def main(argv: List[str] = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--sheet", default=None, help="PNG of the one-step estimates x̂_0 per t (rows) and scene (columns)")
     p.add_argument("--sheet-scenes", type=int, default=6)
+    p.add_argument("--shape-map", action="store_true", help="also score the run's shape-map head (train.py --shape-aux)")
     args = p.parse_args(argv)
     for name in ("vae.pt", "latent_stats.json", "dit-ema.pt"):
         if not os.path.exists(os.path.join(args.run, name)):
@@ -74,10 +82,19 @@ def main(argv: List[str] = None) -> int:
     load_weights(models.text_encoder, state["ema_te"], weights, args.config)
     with open(os.path.join(args.run, "latent_stats.json"), encoding="utf-8") as f:
         stats = json.load(f)
+    shape_map = None
+    if args.shape_map:
+        full = os.path.join(args.run, "dit.pt")
+        aux_state = load(full, "cpu") if os.path.exists(full) else {}
+        if "aux" not in aux_state:
+            p.error(f"{args.run} holds no shape-map head (dit.pt of a run trained with --shape-aux)")
+        shape_map = ShapeAux(models.transformer, aux_state["aux_layer"], len(SHAPE_NAMES))
+        shape_map.load_state_dict(aux_state["aux"])
 
     rng = np.random.default_rng([PROBE_STREAM, args.seed])
     scenes = [sample_scene(rng, 1, count=1) for _ in range(args.scenes)]
     pixels = torch.stack([to_tensor(render(s, (128, 128))) for s in scenes])  # [N, 3, 1, H, W]
+    coverage = draw_shapes(plan(scenes, (128, 128)))[1] if shape_map else None  # [N, P, 1, H, W]
     ids = {k: torch.tensor([encode(changed(s, k, i), cfg.vocab, cfg.max_tokens) for i, s in enumerate(scenes)])
            for k in KINDS}  # each [N, L]
     gen = torch.Generator().manual_seed(args.seed)
@@ -98,9 +115,12 @@ def main(argv: List[str] = None) -> int:
                 loss[k] = float(((v - (eps - x0)) ** 2).mean())
                 if k == "true" and args.sheet:
                     rows.append(decode((xt - t * v)[:shown]))  # x̂_0 [n, 3, 1, H, W]
+                if k == "true" and shape_map is not None:
+                    read = float(shape_map.loss(xt, coverage)[1])
             for k in gaps:
                 gaps[k].append(loss[k] - loss["true"])
-            print(json.dumps({"t": t, "loss": {k: round(v, 5) for k, v in loss.items()}}))
+            print(json.dumps({"t": t, "loss": {k: round(v, 5) for k, v in loss.items()},
+                              **({"shape_map_right": round(read, 4)} if shape_map is not None else {})}))
     if args.sheet:
         write_sheet(args.sheet, torch.stack(rows))
     print(json.dumps({"step": state["step"], "mean_gap": {k: round(float(np.mean(v)), 5) for k, v in gaps.items()}}))

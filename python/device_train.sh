@@ -12,11 +12,15 @@
 # (measured on an H100: 0.12 s per step of 128 scenes × 4 with 14 rendering processes, before the
 # renderer was made ~3x faster), so there each scene is used REPEAT times per step, each copy with
 # its own t and noise (default BATCH 128, REPEAT 4, CLIP_BATCH 8).
-# RESUME=<run folder> (e.g. runs/flowedit-tiny, copied to the machine) continues an earlier run:
+# RESUME=<run folder> (e.g. runs/from-pack, copied to the machine) continues an earlier run:
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
 # transformer has learned) and the transformer goes on from its checkpoint (dit.pt, or the EMA
 # weights alone in dit-ema.pt with a fresh optimiser); a RESUME folder holding only vae.pt and
 # latent_stats.json keeps that VAE and trains a new transformer.
+# A folder to RESUME from can be made from any exported pack: python/unpack.py --pack <pack> --config
+# <its config> --run <folder> writes that pack's vae.pt, latent_stats.json and dit-ema.pt.
+# SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
+# batches are rendered on the device; the fallback to rendering processes trains without it.
 # CONFIG=<train.py --config> picks the network (default flowedit-tiny; flowedit-tiny-wide is the
 # larger transformer on the same VAE: start it from a folder without dit-ema.pt, and export with
 # the same --config).
@@ -39,12 +43,12 @@ trap 'kill $COPIER 2>/dev/null || true' EXIT
 RENDER_ON="${RENDER_ON:-device}"
 START=$(date +%s)
 train() {  # $1: where batches are rendered; $2: transformer minutes
-  if [ "$1" = device ]; then b=512; r=1; cb=32; else b=128; r=4; cb=8; fi
+  if [ "$1" = device ]; then b=512; r=1; cb=32; aux="${SHAPE_AUX:-0}"; else b=128; r=4; cb=8; aux=0; fi
   "${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
     --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
     --render-on "$1" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
     --dit-minutes "$2" --lr "${LR:-4e-4}" --lr-schedule cosine \
-    --object-weight "${OBJECT_WEIGHT:-0}" \
+    --object-weight "${OBJECT_WEIGHT:-0}" --shape-aux "$aux" --shape-aux-layer "${SHAPE_AUX_LAYER:-3}" \
     --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
 }
 if ! train "$RENDER_ON" "${DIT_MIN:-6}"; then

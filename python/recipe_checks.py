@@ -157,6 +157,18 @@ def conv_head_check() -> dict:
             "head_moved": headed.conv_head.conv3.weight.abs().sum().item() > 0, "misfit_refused": refused}
 
 
+def twin_runs(tmp: str, common: list, names: tuple) -> tuple:
+    """Two run folders under tmp sharing one freshly trained VAE (and its latent statistics), for
+    transformer runs that should differ only in what a check changes."""
+    first, second = (os.path.join(tmp, n) for n in names)
+    train.main(common + ["--run", first, "--vae-steps", "2", "--dit-steps", "0"])
+    os.makedirs(second)
+    for name in ("vae.pt", "latent_stats.json"):
+        with open(os.path.join(first, name), "rb") as src, open(os.path.join(second, name), "wb") as dst:
+            dst.write(src.read())
+    return first, second
+
+
 def render_on_device_check() -> dict:
     """Three transformer steps (stills and clips, object-weighted) with each way of rendering,
     from one VAE: the largest difference between the two runs' weights."""
@@ -165,17 +177,105 @@ def render_on_device_check() -> dict:
                   "--repeat", "1", "--clip-p", "0.5", "--clip-batch", "2", "--clip-frames", "5", "--vae-batch", "2",
                   "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--object-weight", "3",
                   "--encode-in-workers", "0"]
-        first, second = os.path.join(tmp, "workers"), os.path.join(tmp, "device")
-        train.main(common + ["--run", first, "--vae-steps", "2", "--dit-steps", "0"])
-        os.makedirs(second)
-        for name in ("vae.pt", "latent_stats.json"):
-            with open(os.path.join(first, name), "rb") as src, open(os.path.join(second, name), "wb") as dst:
-                dst.write(src.read())
+        first, second = twin_runs(tmp, common, ("workers", "device"))
         for run, where in ((first, "workers"), (second, "device")):
             train.main(common + ["--run", run, "--vae-minutes", "0", "--dit-steps", "3", "--render-on", where])
         a, b = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (first, second))
         diff = max((a[k][n] - b[k][n]).abs().max().item() for k in ("dit", "te") for n in a[k])
         return {"steps": [a["step"], b["step"]], "max_weight_difference": diff}
+
+
+def unpack_check() -> dict:
+    """A pack exported from known weights, recovered into a run folder by unpack.py: the weights
+    come back exactly, with the pack's step; the run trains on from them; a used folder and a pack
+    of another config are refused."""
+    import unpack
+
+    cfg = CONFIGS["tiny"]()
+    models = build_models(cfg, 5)
+    with tempfile.TemporaryDirectory() as tmp:
+        from flowedit_model.export import export_pack  # needs onnx
+
+        pack, run = os.path.join(tmp, "pack"), os.path.join(tmp, "run")
+        export_pack(models, cfg, pack, cfg.name, train.PACK_NAME, train.defaults_for(cfg.layers),
+                    description=train.pack_description(cfg) + " Training: 7 transformer steps.")
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet):
+            unpack.main(["--pack", pack, "--config", "tiny", "--run", run])
+        ema = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)
+        vae = torch.load(os.path.join(run, "vae.pt"), map_location="cpu", weights_only=False)
+        pairs = [(models.transformer, ema["ema_dit"]), (models.text_encoder, ema["ema_te"]), (models.vae, vae["vae"])]
+        diff = max((net.state_dict()[k] - state[k]).abs().max().item() for net, state in pairs for k in net.state_dict())
+        keys_match = all(sorted(net.state_dict()) == sorted(state) for net, state in pairs)
+        refusals = []
+        for argv in (["--pack", pack, "--config", "tiny", "--run", run],
+                     ["--pack", pack, "--config", "tiny-pixel", "--run", os.path.join(tmp, "other")]):
+            try:
+                with contextlib.redirect_stdout(quiet):
+                    unpack.main(argv)
+                refusals.append("")
+            except SystemExit as stop:
+                refusals.append(str(stop))
+        train.main(["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
+                    "--repeat", "1", "--clip-p", "0", "--save-every", "1e9", "--vae-steps", "2", "--vae-minutes", "0",
+                    "--dit-steps", "9"])
+        after = torch.load(os.path.join(run, "dit-ema.pt"), map_location="cpu", weights_only=False)["step"]
+    return {"step": ema["step"], "keys_match": keys_match, "max_weight_difference": diff, "trained_on_to": after,
+            "used_folder_refused": "new folder" in refusals[0], "other_config_refused": "--config tiny-pixel" in refusals[1]}
+
+
+def shape_aux_check() -> dict:
+    """draw_shapes: the per-shape coverage adds up to draw's union and puts each object in its
+    shape's channel. A run with --shape-aux logs the shape map's loss, keeps the head in dit.pt
+    only (the EMA weights, and so the pack, are the transformer's alone), resumes with it, trains
+    the transformer to other weights than a run without it, and is refused without --render-on device;
+    caption_probe.py --shape-map scores the head at every t."""
+    import numpy as np
+    from flowedit_scenes import sample_scene
+    from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_shapes, plan
+
+    rng = np.random.default_rng([9, 0])
+    scenes = [sample_scene(rng, frames=3) for _ in range(6)]
+    p = plan(scenes, (64, 64))
+    _, union = draw(p, "cpu", masks=True)  # [B, 1, F, H, W]
+    _, per_shape = draw_shapes(p, "cpu")  # [B, P, F, H, W]
+    centre_in_channel = []
+    for (b, f, i), (cx, cy, _) in zip(p["where"].tolist(), p["geometry"].tolist()):
+        k = SHAPE_NAMES.index(scenes[b]["objects"][i]["shape"])
+        centre_in_channel.append(bool(per_shape[b, k, f, int(cy * 64), int(cx * 64)] > 0.9))
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
+                  "--repeat", "2", "--clip-p", "0.5", "--clip-batch", "2", "--clip-frames", "5", "--vae-batch", "2",
+                  "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--render-on", "device"]
+        plain, aux = twin_runs(tmp, common, ("plain", "aux"))
+        quiet = io.StringIO()
+        with contextlib.redirect_stdout(quiet):
+            train.main(common + ["--run", plain, "--vae-minutes", "0", "--dit-steps", "50"])
+            train.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "50", "--shape-aux", "1", "--shape-aux-layer", "1"])
+            first = torch.load(os.path.join(aux, "dit.pt"), map_location="cpu", weights_only=False)
+            train.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "52", "--shape-aux", "1", "--shape-aux-layer", "1"])
+            caption_probe.main(["--config", "tiny", "--run", aux, "--scenes", "2", "--threads", "1", "--shape-map"])
+        probed = [json.loads(line) for line in quiet.getvalue().splitlines() if line.startswith('{"t"')]
+        a, b = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (plain, aux))
+        ema = torch.load(os.path.join(aux, "dit-ema.pt"), map_location="cpu", weights_only=False)
+        with open(os.path.join(aux, "log.jsonl"), encoding="utf-8") as f:
+            logged = [json.loads(line) for line in f if '"aux"' in line]
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                train.main(common[:-2] + ["--run", aux, "--shape-aux", "1"])
+            refused = False
+        except SystemExit:
+            refused = True
+    return {"coverage_sums_to_union": (per_shape.sum(1) - union[:, 0]).abs().max().item() < 1e-6,
+            "centres_in_their_channel": f"{sum(centre_in_channel)}/{len(centre_in_channel)}",
+            "aux_logged_at": [r["step"] for r in logged], "aux_loss_positive": bool(logged) and logged[0]["aux"] > 0,
+            "head_in_dit_pt": "aux" in first and "aux_opt" in first,
+            "head_resumed_and_moved": (first["aux"]["head.weight"] - b["aux"]["head.weight"]).abs().max().item() > 0
+                                      and float(b["aux_opt"]["state"][0]["step"]) == 52 and b["step"] == 52,
+            "ema_keys_as_plain": sorted(ema["ema_dit"]) == sorted(a["ema_dit"]),
+            "transformer_changed_by_aux": max((first["dit"][k] - a["dit"][k]).abs().max().item() for k in a["dit"]) > 0,
+            "workers_refused": refused,
+            "probe_reads_head": len(probed) == 5 and all(0 <= r.get("shape_map_right", -1) <= 1 for r in probed)}
 
 
 def main() -> int:
@@ -210,7 +310,9 @@ def main() -> int:
     configs = config_checks()
     on_device = render_on_device_check()
     head = conv_head_check()
-    found = {"render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
+    unpacked = unpack_check()
+    shape_aux = shape_aux_check()
+    found = {"unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
              "resume": resume, "object_weights": weights, "configs": configs}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused
@@ -218,6 +320,12 @@ def main() -> int:
                          "full_dtypes": ["torch.float32"]}
           and on_device == {"steps": [3, 3], "max_weight_difference": 0.0}
           and head == {"grown": True, "max_output_change": 0.0, "head_moved": True, "misfit_refused": True}
+          and unpacked == {"step": 7, "keys_match": True, "max_weight_difference": 0.0, "trained_on_to": 9,
+                           "used_folder_refused": True, "other_config_refused": True}
+          and shape_aux["coverage_sums_to_union"] and shape_aux["aux_logged_at"] == [50]
+          and shape_aux["centres_in_their_channel"].split("/")[0] == shape_aux["centres_in_their_channel"].split("/")[1]
+          and all(shape_aux[k] for k in ("aux_loss_positive", "head_in_dit_pt", "head_resumed_and_moved", "ema_keys_as_plain",
+                                          "transformer_changed_by_aux", "workers_refused", "probe_reads_head"))
           and configs["refusal_names_config"] and configs["wide_slim_under_16MiB"] and configs["wide_pack_under_40MB"]
           and weights == {"probe_step": 2, "probe_gaps": ["colour", "empty", "shape"], "sheet_size": [256, 768], "light_min": 1.0, "heavy_cells": 16,
                           "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})

@@ -35,8 +35,9 @@ from flowedit_model.dit import DiT, load_dit_state
 from flowedit_model.layers import load_fitting
 from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
-from flowedit_scenes.render_batch import draw
+from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_shapes
 from flowedit_train.data import SceneStream, batch, loader
+from flowedit_train.shape_aux import ShapeAux
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
 
@@ -278,20 +279,26 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         torch._foreach_add_(e, p, alpha=1 - decay)
 
 
-def device_batch(plan, dev, masks: bool):
+def device_batch(plan, dev, masks: bool, shapes: bool = False):
     """A batch's render plan drawn on the training device: (pixels [B, 3, F, H, W] in [-1, 1],
-    coverage [B, 1, F, H, W] or None), the pixels the rendering processes would have sent."""
-    pixels, cover = draw(plan, dev, masks=masks)  # [B, F, H, W, 3], [B, 1, F, H, W]
-    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover  # [B, 3, F, H, W]
+    coverage [B, 1, F, H, W] or None, per-shape coverage [B, P, F, H, W] or None), the pixels the
+    rendering processes would have sent."""
+    if shapes:
+        pixels, per_shape = draw_shapes(plan, dev)  # [B, F, H, W, 3], [B, P, F, H, W]
+        cover = per_shape.sum(1, keepdim=True).clamp(max=1.0) if masks else None  # [B, 1, F, H, W]
+    else:
+        (pixels, cover), per_shape = draw(plan, dev, masks=masks), None  # [B, F, H, W, 3], [B, 1, F, H, W]
+    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, per_shape  # [B, 3, F, H, W]
 
 
-def dit_lr(args, steps_run: int, elapsed: float) -> float:
+def dit_lr(args, steps_run: int, elapsed: float, step_budget: int) -> float:
     """Linear warm-up over this run's first --warmup steps (a resumed run warms up again, so its
     first steps do not jump from where the last run's schedule ended); with --lr-schedule cosine,
-    a cosine decay to lr · lr_floor over this run's wall-clock budget."""
+    a cosine decay to lr · lr_floor over this run's budget: its wall-clock minutes or its
+    step_budget steps (--dit-steps less the step it started from), whichever runs out first."""
     lr = args.lr * min(1.0, (steps_run + 1) / args.warmup)
-    if args.lr_schedule == "cosine" and args.dit_minutes < 1e8:
-        frac = min(1.0, elapsed / (args.dit_minutes * 60))
+    if args.lr_schedule == "cosine":
+        frac = min(1.0, max(elapsed / (args.dit_minutes * 60), steps_run / max(1, step_budget)))
         lr *= args.lr_floor + (1 - args.lr_floor) * 0.5 * (1 + math.cos(math.pi * frac))
     return lr
 
@@ -322,8 +329,16 @@ def train_dit(args, cfg, models, stats, dev) -> None:
                        **({"grown": "convolutional head"} if any(grown) else {})})
     if step >= args.dit_steps:
         return
+    aux = aux_opt = None
+    if args.shape_aux > 0:  # training only: block --shape-aux-layer's tokens predict the shape map
+        aux = ShapeAux(dit, args.shape_aux_layer, len(SHAPE_NAMES)).to(dev)
+        aux_opt = torch.optim.AdamW(aux.parameters(), lr=args.lr, weight_decay=0.0)
+        if os.path.exists(path) and "aux" in state:
+            aux.load_state_dict(state["aux"])
+            aux_opt.load_state_dict(state["aux_opt"])
     log(args.run, {"stage": "dit", "start_step": step, "config": args.config, "render_on": args.render_on,
-                   "parameters": sum(p.numel() for p in params)})
+                   "parameters": sum(p.numel() for p in params),
+                   **({"shape_aux": args.shape_aux, "shape_aux_layer": args.shape_aux_layer} if aux else {})})
     frames = tuple(int(f) for f in args.clip_frames.split(","))
     shift, scale = stats["shift"], stats["scale"]
     encode = None
@@ -342,18 +357,21 @@ def train_dit(args, cfg, models, stats, dev) -> None:
 
     def checkpoint() -> None:
         save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
-                    "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step})
+                    "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step,
+                    **({"aux": aux.state_dict(), "aux_opt": aux_opt.state_dict(), "aux_layer": args.shape_aux_layer}
+                       if aux else {})})
         # the EMA weights alone (what export needs), small enough to fetch from a remote machine
         save(slim, {"ema_dit": half(ema_dit.state_dict()), "ema_te": half(ema_te.state_dict()), "step": step})
 
     first_step = step
-    start, last_save, last_log, losses, mses = time.time(), time.time(), time.time(), [], []
+    start, last_save, last_log = time.time(), time.time(), time.time()
+    losses, mses, aux_losses, aux_accs = [], [], [], []
     while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
-        ids = None
+        ids = shapes = None
         if on_device:  # scenes as arrays, rendered here
             plan, captions, ids = next(data)
             ids = torch.as_tensor(ids)  # [B, L]
-            inputs, covered = device_batch(plan, dev, weighted)  # [B, 3, F, H, W]
+            inputs, covered, shapes = device_batch(plan, dev, weighted, aux is not None)  # [B, 3, F, H, W]
             cover = [covered]
         else:
             inputs, captions, *cover = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
@@ -368,21 +386,32 @@ def train_dit(args, cfg, models, stats, dev) -> None:
             captions = list(captions) * args.repeat
             ids = ids.repeat(args.repeat, 1) if ids is not None else None  # [r·B, L]
             w = w.repeat(args.repeat, 1, 1, 1, 1) if w is not None else None  # [r·B, 1, F, H', W']
+            shapes = shapes.repeat(args.repeat, 1, 1, 1, 1) if shapes is not None else None  # [r·B, P, F, H, W]
         ids = tokens(captions, tokenize, args.drop, gen, ids).to(dev)  # [B, L]
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
         eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(dev)  # [B, C, F, H', W']
         tt = t.view(b, 1, 1, 1, 1)
         xt = (1 - tt) * x0 + tt * eps  # [B, C, F, H', W']
-        for g in opt.param_groups:
-            g["lr"] = dit_lr(args, step - first_step, time.time() - start)
+        lr = dit_lr(args, step - first_step, time.time() - start, args.dit_steps - first_step)
+        for g in opt.param_groups + (aux_opt.param_groups if aux else []):
+            g["lr"] = lr
         v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
         se = (v - (eps - x0)) ** 2  # [B, C, F, H', W']
         loss = se.mean() if w is None else (w * se).mean() / w.mean()
+        total = loss
+        if aux is not None:
+            aux_loss, aux_acc = aux.loss(xt, shapes.to(dev))
+            total = loss + args.shape_aux * aux_loss
+            aux_losses.append(aux_loss.detach())
+            aux_accs.append(aux_acc)
+            aux_opt.zero_grad(set_to_none=True)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if aux is not None:
+            aux_opt.step()
         step += 1
         decay = min(args.ema, (1 + step) / (10 + step))
         ema_update(ema_dit, dit, decay)
@@ -395,9 +424,12 @@ def train_dit(args, cfg, models, stats, dev) -> None:
                       "s_per_step": round((time.time() - last_log) / len(losses), 3)}
             if weighted:  # the plain mean too, comparable with unweighted runs
                 record["mse"] = round(torch.stack(mses).double().mean().item(), 5)
+            if aux is not None:  # the shape map's cross-entropy (not in "loss")
+                record["aux"] = round(torch.stack(aux_losses).double().mean().item(), 5)
+                record["aux_shape_acc"] = round(torch.stack(aux_accs).double().mean().item(), 4)
             log(args.run, record)
             last_log = time.time()
-            losses, mses = [], []
+            losses, mses, aux_losses, aux_accs = [], [], [], []
         if time.time() - last_save > args.save_every:
             checkpoint()
             last_save = time.time()
@@ -477,10 +509,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
-                   help="cosine: decay over --dit-minutes of this run")
+                   help="cosine: decay over this run's --dit-minutes or its steps up to --dit-steps, whichever ends first")
     p.add_argument("--lr-floor", type=float, default=0.1, help="cosine: final lr as a share of --lr")
     p.add_argument("--object-weight", type=float, default=0.0,
                    help="λ: weigh the loss by 1 + λ·(object coverage, grown by one latent cell); 0 = plain mean")
+    p.add_argument("--shape-aux", type=float, default=0.0,
+                   help="λ: add λ × the cross-entropy of a shape map predicted from block --shape-aux-layer's tokens "
+                        "(flowedit_train/shape_aux.py; needs --render-on device); 0 = none")
+    p.add_argument("--shape-aux-layer", type=int, default=3, help="the block whose output tokens predict the shape map")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
@@ -491,6 +527,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])
     args = p.parse_args(argv)
 
+    if args.shape_aux > 0 and args.render_on != "device":
+        p.error("--shape-aux needs the per-shape coverage only --render-on device draws: add --render-on device "
+                "(it renders on --device, the CPU included)")
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on CUDA; no effect on the CPU
     os.makedirs(args.run, exist_ok=True)

@@ -190,10 +190,8 @@ def _backgrounds(p: Plan, dev: torch.device) -> torch.Tensor:
     return colours[:, None, None, 0] * (1 - m) + colours[:, None, None, 1] * m  # [K, H, W, 3]
 
 
-def draw(p: Plan, device="cpu", masks: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """Pixels [B, F, H, W, 3] in [0, 1] of a plan, and with masks=True the union of its objects'
-    coverage [B, 1, F, H, W]."""
-    dev = torch.device(device)
+def _draw(p: Plan, dev: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pixels [B, F, H, W, 3] in [0, 1] of a plan and each object slot's coverage [B, F, slots, H, W]."""
     w, h = (int(v) for v in p["size"])
     frames = int(p["frames"])
     c = torch.as_tensor(p["colours"]).to(dev)  # [B, slots, 3]
@@ -206,8 +204,28 @@ def draw(p: Plan, device="cpu", masks: bool = False) -> Tuple[torch.Tensor, Opti
     for i in range(slots):  # render.py's order: each object over what is below it
         m = cover[:, :, i, :, :, None]  # [B, F, H, W, 1]
         img = img * (1 - m) + c[:, i, None, None, None, :] * m  # [B, F, H, W, 3]
-    union = cover.amax(dim=2)[:, None] if masks else None  # [B, 1, F, H, W]
-    return img / 255.0, union
+    return img / 255.0, cover
+
+
+def draw(p: Plan, device="cpu", masks: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Pixels [B, F, H, W, 3] in [0, 1] of a plan, and with masks=True the union of its objects'
+    coverage [B, 1, F, H, W]."""
+    img, cover = _draw(p, torch.device(device))
+    return img, (cover.amax(dim=2)[:, None] if masks else None)  # [B, 1, F, H, W]
+
+
+def draw_shapes(p: Plan, device="cpu") -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pixels [B, F, H, W, 3] in [0, 1] of a plan and the coverage of each shape of the world,
+    [B, P, F, H, W] with P = len(SHAPE_NAMES): channel k is where objects of shape k lie (objects
+    never touch, so at most one covers a pixel)."""
+    dev = torch.device(device)
+    img, cover = _draw(p, dev)  # [B, F, H, W, 3], [B, F, slots, H, W]
+    shape_of = torch.full(cover.shape[:1] + cover.shape[2:3], -1, dtype=torch.int64, device=dev)  # [B, slots]
+    if p["where"].shape[0]:
+        b_, _, i_ = torch.as_tensor(p["where"]).to(dev).unbind(1)  # [N] each
+        shape_of[b_, i_] = torch.as_tensor(p["shape"]).to(dev)
+    one_hot = (shape_of[..., None] == torch.arange(len(SHAPE_NAMES), device=dev)).to(cover.dtype)  # [B, slots, P]
+    return img, torch.einsum("bfshw,bsp->bpfhw", cover, one_hot)  # [B, P, F, H, W]
 
 
 def render_batch(scenes: List[Scene], size: Tuple[int, int], device="cpu",

@@ -8,7 +8,9 @@
  * wider built-in transformer's EMA file and exported pack fit their size limits; a run that renders
  * its batches in the training process (as a GPU run does) trains to the same weights as one whose
  * data processes render them; a convolutional head grown onto a trained transformer starts by predicting
- * exactly what it did, then trains.
+ * exactly what it did, then trains; a run folder recovered from an exported pack (python/unpack.py) holds
+ * the pack's weights exactly and trains on; the shape-map auxiliary loss (--shape-aux) reads the renderer's
+ * per-shape coverage, trains the transformer, stays out of the EMA weights and resumes.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -24,9 +26,15 @@ interface Found {
   configs: { refusal_names_config: boolean; wide_slim_bytes: number; wide_pack_bytes: number };
   render_on_device: { steps: number[]; max_weight_difference: number };
   conv_head: { grown: boolean; max_output_change: number; head_moved: boolean; misfit_refused: boolean };
+  unpack: { step: number; keys_match: boolean; max_weight_difference: number; trained_on_to: number; used_folder_refused: boolean; other_config_refused: boolean };
+  shape_aux: {
+    coverage_sums_to_union: boolean; centres_in_their_channel: string; aux_logged_at: number[]; aux_loss_positive: boolean;
+    head_in_dit_pt: boolean; head_resumed_and_moved: boolean; ema_keys_as_plain: boolean; transformer_changed_by_aux: boolean; workers_refused: boolean;
+    probe_reads_head: boolean;
+  };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, and rendering on the training device trains the same', { timeout: 300_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, and the shape-map loss trains', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
@@ -43,4 +51,18 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
     '--render-on device (scenes drawn by the data process, rendered in training) trains to the same weights as rendering processes');
   assert.deepEqual(found.conv_head, { grown: true, max_output_change: 0, head_moved: true, misfit_refused: true },
     'a transformer without the convolutional head loads into a config with one, predicts as before, then trains the head; other misfits are refused');
+  assert.deepEqual(found.unpack, { step: 7, keys_match: true, max_weight_difference: 0, trained_on_to: 9, used_folder_refused: true, other_config_refused: true },
+    'unpack.py recovers the exported weights exactly with the step the pack records, the run trains on, and a used folder or another config is refused');
+  const aux = found.shape_aux;
+  assert.equal(aux.coverage_sums_to_union, true, 'the per-shape coverage adds up to the union of the objects');
+  const [inChannel, objects] = aux.centres_in_their_channel.split('/').map(Number);
+  assert.ok(objects !== undefined && objects > 0 && inChannel === objects, `every object's centre lies in its shape's channel (${aux.centres_in_their_channel})`);
+  assert.deepEqual(aux.aux_logged_at, [50], 'the shape map loss is logged with the flow loss');
+  assert.equal(aux.aux_loss_positive, true);
+  assert.equal(aux.head_in_dit_pt, true, 'the head and its optimiser are checkpointed in dit.pt');
+  assert.equal(aux.head_resumed_and_moved, true, 'a resumed run continues the head with its optimiser');
+  assert.equal(aux.ema_keys_as_plain, true, 'the EMA weights (and so the pack) hold the transformer alone');
+  assert.equal(aux.transformer_changed_by_aux, true, 'the auxiliary loss trains the transformer');
+  assert.equal(aux.workers_refused, true, '--shape-aux without --render-on device is refused');
+  assert.equal(aux.probe_reads_head, true, 'caption_probe.py --shape-map scores the head at each of its five t');
 });
