@@ -112,7 +112,8 @@ def train_vae(args, cfg, models, dev) -> None:
     step = 0
     if os.path.exists(path):
         state = load(path, dev)
-        if not load_vae_state(vae, state["vae"]):  # a grown decoder starts a fresh optimiser
+        # a grown decoder, or one recovered from a pack (unpack.py, no optimiser), starts a fresh optimiser
+        if not load_vae_state(vae, state["vae"]) and "opt" in state:
             opt.load_state_dict(state["opt"])
         step = state["step"]
     if step >= args.vae_steps:
