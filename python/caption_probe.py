@@ -94,7 +94,7 @@ def main(argv: List[str] = None) -> int:
     rng = np.random.default_rng([PROBE_STREAM, args.seed])
     scenes = [sample_scene(rng, 1, count=1) for _ in range(args.scenes)]
     pixels = torch.stack([to_tensor(render(s, (128, 128))) for s in scenes])  # [N, 3, 1, H, W]
-    coverage = draw_shapes(plan(scenes, (128, 128)))[1] if shape_map else None  # [N, P, 1, H, W]
+    cells = shape_map.cells(draw_shapes(plan(scenes, (128, 128)))[1]) if shape_map else None  # [N, P, 1, h, w]
     ids = {k: torch.tensor([encode(changed(s, k, i), cfg.vocab, cfg.max_tokens) for i, s in enumerate(scenes)])
            for k in KINDS}  # each [N, L]
     gen = torch.Generator().manual_seed(args.seed)
@@ -116,7 +116,7 @@ def main(argv: List[str] = None) -> int:
                 if k == "true" and args.sheet:
                     rows.append(decode((xt - t * v)[:shown]))  # x̂_0 [n, 3, 1, H, W]
                 if k == "true" and shape_map is not None:
-                    read = float(shape_map.loss(xt, coverage)[1])
+                    read = float(shape_map.loss(xt, cells)[1])
             for k in gaps:
                 gaps[k].append(loss[k] - loss["true"])
             print(json.dumps({"t": t, "loss": {k: round(v, 5) for k, v in loss.items()},

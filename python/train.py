@@ -374,6 +374,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
             ids = torch.as_tensor(ids)  # [B, L]
             inputs, covered, shapes = device_batch(plan, dev, weighted, aux is not None)  # [B, 3, F, H, W]
             cover = [covered]
+            shapes = aux.cells(shapes) if aux is not None else None  # [B, P, F, H', W']
         else:
             inputs, captions, *cover = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
         if encode is None:
@@ -387,7 +388,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
             captions = list(captions) * args.repeat
             ids = ids.repeat(args.repeat, 1) if ids is not None else None  # [r·B, L]
             w = w.repeat(args.repeat, 1, 1, 1, 1) if w is not None else None  # [r·B, 1, F, H', W']
-            shapes = shapes.repeat(args.repeat, 1, 1, 1, 1) if shapes is not None else None  # [r·B, P, F, H, W]
+            shapes = shapes.repeat(args.repeat, 1, 1, 1, 1) if shapes is not None else None  # [r·B, P, F, H', W']
         ids = tokens(captions, tokenize, args.drop, gen, ids).to(dev)  # [B, L]
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
@@ -402,7 +403,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         loss = se.mean() if w is None else (w * se).mean() / w.mean()
         total = loss
         if aux is not None:
-            aux_loss, aux_acc = aux.loss(xt, shapes.to(dev))
+            aux_loss, aux_acc = aux.loss(xt, shapes)
             total = loss + args.shape_aux * aux_loss
             aux_losses.append(aux_loss.detach())
             aux_accs.append(aux_acc)

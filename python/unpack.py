@@ -27,7 +27,7 @@ import torch
 from onnx import numpy_helper
 
 from flowedit_model import CONFIGS, build_models
-from flowedit_model.export import export_text_encoder, export_transformer, export_vae
+from flowedit_model.export import export_pack
 from flowedit_model.models import PackModels
 
 # graph file -> the network whose parameters it holds
@@ -39,33 +39,36 @@ GRAPHS = {"transformer.onnx": "transformer", "text_encoder.onnx": "text_encoder"
 Layout = Tuple[str, Tuple[str, int], bool]
 
 
-def export_graphs(models: PackModels, cfg, folder: str) -> Dict[str, Dict[str, np.ndarray]]:
-    """The config's graphs exported from `models`: graph file -> {initialiser name: array}."""
-    export_transformer(models, cfg, os.path.join(folder, "transformer.onnx"))
-    if models.text_encoder is not None:
-        export_text_encoder(models, cfg, os.path.join(folder, "text_encoder.onnx"))
-    if models.vae is not None:
-        export_vae(models, cfg, os.path.join(folder, "vae_encoder.onnx"), os.path.join(folder, "vae_decoder.onnx"))
-    return {f: initialisers(os.path.join(folder, f)) for f in GRAPHS if os.path.exists(os.path.join(folder, f))}
+# A graph's tables: {initialiser name: array} and {(node name, input index): the tensor it reads}.
+Tables = Tuple[Dict[str, np.ndarray], Dict[Tuple[str, int], str]]
 
 
-def initialisers(path: str) -> Dict[str, np.ndarray]:
-    return {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+def graph_tables(folder: str) -> Dict[str, Tables]:
+    """graph file -> its tables, for the graphs a pack folder holds. The exporter merges
+    initialisers of equal value into one and names the others with Identity nodes; an input read
+    through them is given the initialiser they pass on."""
+    tables = {}
+    for f in GRAPHS:
+        if not os.path.exists(os.path.join(folder, f)):
+            continue
+        graph = onnx.load(os.path.join(folder, f)).graph
+        alias = {node.output[0]: node.input[0] for node in graph.node if node.op_type == "Identity"}
+
+        def source(name: str) -> str:
+            while name in alias:
+                name = alias[name]
+            return name
+
+        tables[f] = ({i.name: numpy_helper.to_array(i) for i in graph.initializer},
+                     {(node.name, k): source(name) for node in graph.node for k, name in enumerate(node.input)})
+    return tables
 
 
-def readers(path: str) -> Dict[Tuple[str, int], str]:
-    """(node name, input index) -> the tensor that input reads, for every node of a graph. The
-    exporter merges initialisers of equal value into one and names the others with Identity
-    nodes; an input read through them is given the initialiser they pass on."""
-    graph = onnx.load(path).graph
-    alias = {node.output[0]: node.input[0] for node in graph.node if node.op_type == "Identity"}
-
-    def source(name: str) -> str:
-        while name in alias:
-            name = alias[name]
-        return name
-
-    return {(node.name, k): source(name) for node in graph.node for k, name in enumerate(node.input)}
+def exported_tables(models: PackModels, cfg) -> Dict[str, Tables]:
+    """The tables of the pack the project's exporter writes for `models`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export_pack(models, cfg, tmp, cfg.name, cfg.name)
+        return graph_tables(tmp)
 
 
 def networks(models: PackModels) -> Dict[str, torch.nn.Module]:
@@ -82,13 +85,12 @@ def find_layouts(cfg) -> Tuple[Dict[str, Dict[str, Layout]], Dict[str, List[str]
         for net in networks(models).values():
             for p in net.parameters():  # values of its own: no two parameters share one
                 p.copy_(torch.rand(p.shape, generator=gen, dtype=torch.float64).to(p.dtype) + 1.0)
-    with tempfile.TemporaryDirectory() as tmp:
-        graphs = export_graphs(models, cfg, tmp)
-        read_at = {}  # graph file -> initialiser name -> the first (node name, input index) reading it
-        for graph in graphs:
-            read_at[graph] = {}
-            for use, name in readers(os.path.join(tmp, graph)).items():
-                read_at[graph].setdefault(name, use)
+    graphs = exported_tables(models, cfg)
+    read_at = {}  # graph file -> initialiser name -> the first (node name, input index) reading it
+    for graph, (_, reads) in graphs.items():
+        read_at[graph] = {}
+        for use, name in reads.items():
+            read_at[graph].setdefault(name, use)
     layouts: Dict[str, Dict[str, Layout]] = {}
     missing: Dict[str, List[str]] = {}
     for key, net in networks(models).items():
@@ -96,7 +98,7 @@ def find_layouts(cfg) -> Tuple[Dict[str, Dict[str, Layout]], Dict[str, List[str]
         for name, p in net.named_parameters():
             a = p.detach().numpy()
             found = None
-            for graph, inits in graphs.items():
+            for graph, (inits, _) in graphs.items():
                 if GRAPHS[graph] != key:
                     continue
                 for init_name, v in inits.items():
@@ -117,13 +119,13 @@ def find_layouts(cfg) -> Tuple[Dict[str, Dict[str, Layout]], Dict[str, List[str]
     return layouts, missing
 
 
-def recover(pack: str, cfg) -> Tuple[PackModels, Dict[str, List[str]]]:
-    """The config's networks with the pack's weights; raises ValueError when they do not fit."""
+def recover(pack: str, cfg, tables: Dict[str, Tables]) -> Tuple[PackModels, Dict[str, List[str]]]:
+    """The config's networks with the weights of the pack (its tables); raises ValueError when
+    they do not fit."""
     layouts, missing = find_layouts(cfg)
     models = build_models(cfg, 0)
-    present = [f for f in GRAPHS if os.path.exists(os.path.join(pack, f))]
-    packed = {f: initialisers(os.path.join(pack, f)) for f in present}
-    read = {f: readers(os.path.join(pack, f)) for f in present}
+    packed = {f: inits for f, (inits, _) in tables.items()}
+    read = {f: reads for f, (_, reads) in tables.items()}
     with torch.no_grad():
         for key, net in networks(models).items():
             params = dict(net.named_parameters())
@@ -141,14 +143,12 @@ def recover(pack: str, cfg) -> Tuple[PackModels, Dict[str, List[str]]]:
     return models.eval(), missing
 
 
-def verify(models: PackModels, cfg, pack: str) -> int:
-    """Exports the recovered networks and compares every initialiser with the pack's; returns how
-    many were compared, raises ValueError on any difference."""
-    with tempfile.TemporaryDirectory() as tmp:
-        again = export_graphs(models, cfg, tmp)
+def verify(models: PackModels, cfg, pack: str, tables: Dict[str, Tables]) -> int:
+    """Exports the recovered networks and compares every initialiser with the pack's (its tables);
+    returns how many were compared, raises ValueError on any difference."""
     compared = 0
-    for graph, inits in again.items():
-        theirs = initialisers(os.path.join(pack, graph))
+    for graph, (inits, _) in exported_tables(models, cfg).items():
+        theirs = tables[graph][0] if graph in tables else {}
         if sorted(theirs) != sorted(inits):
             raise ValueError(f"{pack}/{graph}: --config {cfg.name} exports other initialisers than the pack holds: "
                              "give the --config the pack was exported from")
@@ -185,8 +185,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     with open(manifest_path, encoding="utf-8") as f:
         manifest = json.load(f)
     try:
-        models, missing = recover(args.pack, cfg)
-        compared = verify(models, cfg, args.pack)
+        tables = graph_tables(args.pack)
+        models, missing = recover(args.pack, cfg, tables)
+        compared = verify(models, cfg, args.pack, tables)
     except ValueError as e:
         raise SystemExit(str(e))
     step = trained_steps(manifest) if args.step is None else args.step

@@ -49,10 +49,18 @@ class ShapeAux(nn.Module):
     def _keep(self, module, inputs, output) -> None:
         self._tokens = output[0]  # [B, S, dim]
 
-    def loss(self, latents: torch.Tensor, coverage: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """After a transformer call on latents [B, C, F', H', W']: L_aux against coverage
-        [B, P, F, H, W] (pixels) of that call's scenes, and the share of object cells (mostly
-        covered) whose shape the map gets right (for the log)."""
+    def cells(self, coverage: torch.Tensor) -> torch.Tensor:
+        """Per-shape coverage [B, P, F, H, W] (pixels) -> q [B, P, F', H', W'] per latent cell: the
+        target, made once per batch (before it is repeated, and before the transformer runs)."""
+        s = self.cfg.spatial_compression
+        b, p, f, hh, ww = coverage.shape
+        q = F.avg_pool2d(coverage.reshape(b * p * f, 1, hh, ww), s)  # [B·P·F, 1, H', W']
+        return q.view(b, p, f, hh // s, ww // s).clamp(0.0, 1.0)  # [B, P, F', H', W']
+
+    def loss(self, latents: torch.Tensor, q: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """After a transformer call on latents [B, C, F', H', W']: L_aux against that call's
+        scenes' cell coverage q [B, P, F', H', W'] (cells()), and the share of object cells
+        (mostly covered) whose shape the map gets right (for the log)."""
         if self._tokens is None:
             raise RuntimeError("ShapeAux.loss needs a transformer call first")
         cfg = self.cfg
@@ -61,10 +69,6 @@ class ShapeAux(nn.Module):
         h = self._tokens[:, -n:]  # [B, n, dim]: the image tokens (joint text comes first)
         self._tokens = None
         logits = unpatchify(self.head(h), grid, self.classes, cfg.patch)  # [B, P + 1, F', H', W']
-        s = cfg.spatial_compression
-        b, p, f, hh, ww = coverage.shape
-        q = F.avg_pool2d(coverage.reshape(b * p * f, 1, hh, ww), s)  # [B·P·F, 1, H', W']
-        q = q.view(b, p, f, hh // s, ww // s).clamp(0.0, 1.0)  # [B, P, F', H', W']
         w = q.sum(1).clamp(max=1.0)  # [B, F', H', W'] object coverage of each cell
         q_all = torch.cat([(1.0 - w)[:, None], q], dim=1)  # [B, P + 1, F', H', W']
         l_map = -(q_all * F.log_softmax(logits, dim=1)).sum(1).mean()
