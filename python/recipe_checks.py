@@ -20,6 +20,8 @@ Prints one JSON line of findings; exits non-zero when a check fails.
 - convolutional head: a transformer saved without the config's convolutional head loads with the head at zero
   and predicts exactly as before (stills and clips), training moves the head's last convolution,
   and a state that misfits elsewhere is still refused;
+- polish focus: --polish-object-weight crops around objects and weighs their pixels 1 + λ, and a
+  polish with it moves the decoder alone, also in a folder recovered from a pack;
 - render on device: a run whose data processes only draw scenes, rendered in the training process
   (--render-on device), trains to the same weights as a run whose data processes render them, with
   clips and the object-weighted loss in its steps.
@@ -278,6 +280,49 @@ def shape_aux_check() -> dict:
             "probe_reads_head": len(probed) == 5 and all(0 <= r.get("shape_map_right", -1) <= 1 for r in probed)}
 
 
+def polish_focus_check() -> dict:
+    """--polish-object-weight: crops centred on objects hold object pixels; the weighted loss is
+    the plain L1 + L2 at λ = 0 and weighs an error on an object 1 + λ; a polish with it, in a
+    folder whose latent statistics carry no round-trip figure (as unpack.py writes them), moves
+    the decoder alone and keeps the shift and scale."""
+    from flowedit_train.object_focus import object_crops, weighted_recon_loss
+
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.rand(4, 3, 1, 64, 64) * 2 - 1  # [B, 3, F, H, W]
+    cover = torch.zeros(4, 1, 1, 64, 64)  # [B, 1, F, H, W]
+    for i, (y, x) in enumerate([(0, 0), (50, 50), (0, 54), (30, 10)]):
+        cover[i, ..., y : y + 10, x : x + 10] = 1
+    crops, crop_cover = object_crops(pixels, cover, 16, 1.0, gen)  # [B, 3, 1, 16, 16], [B, 1, 1, 16, 16]
+    rec = pixels + 0.1 * torch.randn_like(pixels)
+    plain = (F.l1_loss(rec, pixels) + F.mse_loss(rec, pixels)).item()
+    on_object = pixels + 0.1 * cover  # an error on the objects alone
+    with tempfile.TemporaryDirectory() as tmp:
+        common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--vae-batch", "2",
+                  "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9"]
+        with contextlib.redirect_stdout(io.StringIO()):
+            run, _ = twin_runs(tmp, common + ["--batch", "2", "--clip-p", "0"], ("run", "unused"))
+        stats_path = os.path.join(run, "latent_stats.json")
+        with open(stats_path, encoding="utf-8") as f:
+            stats = json.load(f)
+        with open(stats_path, "w", encoding="utf-8") as f:
+            json.dump({"shift": stats["shift"], "scale": stats["scale"]}, f)
+        before = torch.load(os.path.join(run, "vae.pt"), map_location="cpu", weights_only=False)["vae"]
+        with contextlib.redirect_stdout(io.StringIO()):
+            train.main(common + ["--run", run, "--vae-minutes", "0", "--stage", "polish", "--polish-minutes", "0.02",
+                                 "--polish-object-weight", "4"])
+        after = torch.load(os.path.join(run, "vae.pt"), map_location="cpu", weights_only=False)
+        with open(stats_path, encoding="utf-8") as f:
+            polished_stats = json.load(f)
+    moved = {part: max((before[k] - after["vae"][k]).abs().max().item() for k in before if k.startswith(part + "."))
+             for part in ("encoder", "decoder")}
+    return {"crops_on_objects": int((crop_cover.flatten(1).sum(1) > 0).sum()),
+            "plain_at_zero": abs(weighted_recon_loss(rec, pixels, cover, 0.0).item() - plain) < 1e-6,
+            "object_error_weighs_more": weighted_recon_loss(on_object, pixels, cover, 4.0).item()
+                                        > 2 * weighted_recon_loss(on_object, pixels, cover, 0.0).item(),
+            "polish_steps": after.get("polish_step", 0), "encoder_moved": moved["encoder"] > 0, "decoder_moved": moved["decoder"] > 0,
+            "stats_kept": polished_stats["shift"] == stats["shift"] and polished_stats["scale"] == stats["scale"] and "vae_psnr" in polished_stats}
+
+
 def main() -> int:
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -312,10 +357,14 @@ def main() -> int:
     head = conv_head_check()
     unpacked = unpack_check()
     shape_aux = shape_aux_check()
-    found = {"unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
+    polish = polish_focus_check()
+    found = {"polish_focus": polish, "unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
              "resume": resume, "object_weights": weights, "configs": configs}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused
+          and polish == {"crops_on_objects": 4, "plain_at_zero": True, "object_error_weighs_more": True,
+                         "polish_steps": polish["polish_steps"], "encoder_moved": False, "decoder_moved": True, "stats_kept": True}
+          and polish["polish_steps"] > 0
           and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True, "slim_dtypes": ["torch.float16"],
                          "full_dtypes": ["torch.float32"]}
           and on_device == {"steps": [3, 3], "max_weight_difference": 0.0}

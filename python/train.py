@@ -37,6 +37,7 @@ from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
 from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_shapes
 from flowedit_train.data import SceneStream, batch, loader
+from flowedit_train.object_focus import object_crops, weighted_recon_loss
 from flowedit_train.shape_aux import ShapeAux
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
@@ -158,7 +159,8 @@ def polish_decoder(args, cfg, models, dev) -> None:
         p_.requires_grad_(False)
     opt = torch.optim.Adam(vae.decoder.parameters(), lr=args.polish_lr)
     first = state.get("polish_step", 0)
-    data = iter(loader(SceneStream(3000 + first, args.size, args.vae_batch, 0.0, 1, (1,)), args.workers))
+    focus = args.polish_object_weight > 0  # flowedit_train/object_focus.py
+    data = iter(loader(SceneStream(3000 + first, args.size, args.vae_batch, 0.0, 1, (1,), masks=focus), args.workers))
     gen = torch.Generator().manual_seed(7)
     start, step, last_save = time.time(), 0, time.time()
 
@@ -173,14 +175,21 @@ def polish_decoder(args, cfg, models, dev) -> None:
             # then cosine to 0
             warm = min(1.0, elapsed / (0.05 * budget))
             g["lr"] = args.polish_lr * warm * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
-        pixels, _ = next(data)  # [B, 3, 1, H, W]
+        pixels, *rest = next(data)  # [B, 3, 1, H, W]
         c = args.vae_crop * 2
-        y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
-        x = pixels[..., y0 : y0 + c, x0 : x0 + c].to(dev)  # [B, 3, 1, c, c]
+        if focus:
+            x, cover = object_crops(pixels, rest[1], c, args.polish_object_crops, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
+            x, cover = x.to(dev), cover.to(dev)
+        else:
+            y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
+            x = pixels[..., y0 : y0 + c, x0 : x0 + c].to(dev)  # [B, 3, 1, c, c]
         with torch.no_grad():
             mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
         rec = vae.decode(mean)  # [B, 3, 1, c, c]
-        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        if focus:
+            loss = weighted_recon_loss(rec, x, cover, args.polish_object_weight)
+        else:
+            loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -195,7 +204,8 @@ def polish_decoder(args, cfg, models, dev) -> None:
     if os.path.exists(stats_path):  # refresh the recorded round-trip figure; shift and scale stay
         with open(stats_path, encoding="utf-8") as f:
             stats = json.load(f)
-        stats["vae_psnr_before_polish"] = stats.get("vae_psnr_before_polish", stats["vae_psnr"])
+        if "vae_psnr" in stats:  # a folder made from a pack (unpack.py) has no figure to keep
+            stats.setdefault("vae_psnr_before_polish", stats["vae_psnr"])
         os.remove(stats_path)
         fresh = latent_stats(args, cfg, models, dev)
         stats["vae_psnr"] = fresh["vae_psnr"]
@@ -526,6 +536,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--defaults", default=None, help="manifest defaults (JSON; default: the built-in model's, every layer of --config for 'all')")
     p.add_argument("--polish-minutes", type=float, default=0, help="decoder-only fine-tuning after the DiT stage")
     p.add_argument("--polish-lr", type=float, default=3e-4)
+    p.add_argument("--polish-object-weight", type=float, default=0,
+                   help="λ: polish loss weighted 1 + λ on the objects (grown by 2 px), crops drawn around them (flowedit_train/object_focus.py)")
+    p.add_argument("--polish-object-crops", type=float, default=0.5,
+                   help="with --polish-object-weight, the share of crops centred on an object")
     p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])
     args = p.parse_args(argv)
 

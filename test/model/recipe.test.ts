@@ -10,7 +10,8 @@
  * data processes render them; a convolutional head grown onto a trained transformer starts by predicting
  * exactly what it did, then trains; a run folder recovered from an exported pack (python/unpack.py) holds
  * the pack's weights exactly and trains on; the shape-map auxiliary loss (--shape-aux) reads the renderer's
- * per-shape coverage, trains the transformer, stays out of the EMA weights and resumes.
+ * per-shape coverage, trains the transformer, stays out of the EMA weights and resumes; the decoder polish
+ * focused on objects (--polish-object-weight) crops around them, weighs them and trains the decoder alone.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -32,9 +33,10 @@ interface Found {
     head_in_dit_pt: boolean; head_resumed_and_moved: boolean; ema_keys_as_plain: boolean; transformer_changed_by_aux: boolean; workers_refused: boolean;
     probe_reads_head: boolean;
   };
+  polish_focus: { crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, and the shape-map loss trains', { timeout: 420_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, and the object-focused polish trains the decoder alone', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
@@ -65,4 +67,12 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
   assert.equal(aux.transformer_changed_by_aux, true, 'the auxiliary loss trains the transformer');
   assert.equal(aux.workers_refused, true, '--shape-aux without --render-on device is refused');
   assert.equal(aux.probe_reads_head, true, 'caption_probe.py --shape-map scores the head at each of its five t');
+  const polish = found.polish_focus;
+  assert.equal(polish.crops_on_objects, 4, 'with every crop drawn around an object, each of the 4 crops holds object pixels');
+  assert.equal(polish.plain_at_zero, true, 'at λ 0 the weighted loss is the plain L1 + L2');
+  assert.equal(polish.object_error_weighs_more, true, 'at λ 4 an error on the objects alone costs more than twice what it costs at λ 0');
+  assert.ok(polish.polish_steps > 0, 'the object-weighted polish takes steps');
+  assert.equal(polish.encoder_moved, false, 'the polish leaves the encoder, and so the latents, as they were');
+  assert.equal(polish.decoder_moved, true, 'the polish trains the decoder');
+  assert.equal(polish.stats_kept, true, 'in a folder recovered from a pack the latent shift and scale are kept and the round-trip figure is written');
 });
