@@ -299,8 +299,9 @@ def polish_focus_check() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--vae-batch", "2",
                   "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9"]
+        run = os.path.join(tmp, "run")
         with contextlib.redirect_stdout(io.StringIO()):
-            run, _ = twin_runs(tmp, common + ["--batch", "2", "--clip-p", "0"], ("run", "unused"))
+            train.main(common + ["--run", run, "--batch", "2", "--clip-p", "0", "--vae-steps", "2", "--dit-steps", "0"])
         stats_path = os.path.join(run, "latent_stats.json")
         with open(stats_path, encoding="utf-8") as f:
             stats = json.load(f)

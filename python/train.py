@@ -175,10 +175,10 @@ def polish_decoder(args, cfg, models, dev) -> None:
             # then cosine to 0
             warm = min(1.0, elapsed / (0.05 * budget))
             g["lr"] = args.polish_lr * warm * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
-        pixels, *rest = next(data)  # [B, 3, 1, H, W]
+        pixels, _, *covered = next(data)  # [B, 3, 1, H, W] (and with focus the objects' coverage [B, 1, 1, H, W])
         c = args.vae_crop * 2
         if focus:
-            x, cover = object_crops(pixels, rest[1], c, args.polish_object_crops, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
+            x, cover = object_crops(pixels, covered[0], c, args.polish_object_crops, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
             x, cover = x.to(dev), cover.to(dev)
         else:
             y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
