@@ -21,6 +21,8 @@
 # <its config> --run <folder> writes that pack's vae.pt, latent_stats.json and dit-ema.pt.
 # SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
 # batches are rendered on the device; the fallback to rendering processes trains without it.
+# VAE_OBJECT_WEIGHT=<λ> trains a new VAE (no RESUME) on crops around objects with their pixels weighted
+# 1 + λ (train.py --vae-object-weight).
 # CONFIG=<train.py --config> picks the network (default flowedit-tiny; flowedit-tiny-wide is the
 # larger transformer on the same VAE: start it from a folder without dit-ema.pt, and export with
 # the same --config).
@@ -45,7 +47,7 @@ START=$(date +%s)
 train() {  # $1: where batches are rendered; $2: transformer minutes
   if [ "$1" = device ]; then b=512; r=1; cb=32; aux="${SHAPE_AUX:-0}"; else b=128; r=4; cb=8; aux=0; fi
   "${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
-    --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 \
+    --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 --vae-object-weight "${VAE_OBJECT_WEIGHT:-0}" \
     --render-on "$1" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
     --dit-minutes "$2" --lr "${LR:-4e-4}" --lr-schedule cosine \
     --object-weight "${OBJECT_WEIGHT:-0}" --shape-aux "$aux" --shape-aux-layer "${SHAPE_AUX_LAYER:-3}" \

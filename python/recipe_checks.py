@@ -17,6 +17,9 @@ Prints one JSON line of findings; exits non-zero when a check fails.
   a checkpoint of one --config is refused by another with a message that says what to do; the
   wider built-in transformer (flowedit-tiny-wide) brings its EMA weights back in one file under
   16 MiB and exports a pack under 40 MB;
+- VAE: the 8-channel config (flowedit-tiny-c8) refuses a 4-channel vae.pt with a message naming
+  --config, and a run holding a VAE alone exports a pack with --vae-only (and without it is told so);
+  the VAE stage with --vae-object-weight trains encoder and decoder on crops around objects;
 - convolutional head: a transformer saved without the config's convolutional head loads with the head at zero
   and predicts exactly as before (stills and clips), training moves the head's last convolution,
   and a state that misfits elsewhere is still refused;
@@ -88,6 +91,48 @@ def config_checks() -> dict:
     return {"refusal_names_config": "--config flowedit-tiny-wide" in refusal and "new --run folder" in refusal,
             "wide_slim_under_16MiB": slim_bytes < 16 * 2**20, "wide_pack_under_40MB": pack_bytes < 40e6,
             "wide_slim_bytes": slim_bytes, "wide_pack_bytes": pack_bytes}
+
+
+def vae_checks() -> dict:
+    """The 8-channel VAE config refuses a 4-channel vae.pt with what to do, and a run with a VAE alone
+    exports a pack (--vae-only) or says how to, instead of failing on the missing transformer."""
+    c8 = build_models(CONFIGS["flowedit-tiny-c8"](), 0)
+    four = build_models(CONFIGS["flowedit-tiny"](), 0)
+    with tempfile.TemporaryDirectory() as run:
+        path = os.path.join(run, "vae.pt")
+        train.save(path, {"vae": four.vae.state_dict(), "step": 0})
+        try:
+            train.load_vae(c8.vae, path, "cpu", "flowedit-tiny-c8")
+            channels_refusal = ""
+        except SystemExit as stop:
+            channels_refusal = str(stop)
+    with tempfile.TemporaryDirectory() as run:
+        common = ["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
+                  "--vae-batch", "2", "--vae-crop", "16", "--vae-crops", "1", "--vae-steps", "2", "--save-every", "1e9"]
+        train.main(common + ["--stage", "vae"])
+        out = os.path.join(run, "pack")
+        try:
+            train.main(common + ["--stage", "export", "--export", out])
+            export_refusal = ""
+        except SystemExit as stop:
+            export_refusal = str(stop)
+        train.main(common + ["--stage", "export", "--export", out, "--vae-only"])
+        with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
+            manifest = json.load(f)
+    with tempfile.TemporaryDirectory() as run:  # the whole VAE trained with crops around objects
+        focused = ["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
+                   "--vae-batch", "2", "--vae-crop", "16", "--vae-crops", "2", "--vae-steps", "2", "--save-every", "1e9",
+                   "--vae-object-weight", "4", "--vae-object-crops", "1", "--stage", "vae"]
+        train.main(focused)
+        after = train.load(os.path.join(run, "vae.pt"), "cpu")
+        start = build_models(CONFIGS["tiny"](), 0).vae.state_dict()
+        moved = {part: any(not torch.equal(v, after["vae"][k]) for k, v in start.items() if k.startswith(part))
+                 for part in ("encoder.", "decoder.")}
+    return {"channels_refused": "--config flowedit-tiny-c8" in channels_refusal and "[16, 48, 3, 3]" in channels_refusal,
+            "no_transformer_says_vae_only": "--vae-only" in export_refusal,
+            "vae_only_pack_channels": manifest["latent"]["channels"],
+            "c8_latent_channels": CONFIGS["flowedit-tiny-c8"]().latent_channels,
+            "object_focused_vae": {"step": after["step"], **moved}}
 
 
 def export_bytes(models, cfg, out: str) -> int:
@@ -354,13 +399,14 @@ def main() -> int:
     resume = resume_from_ema()
     weights = object_weight_checks()
     configs = config_checks()
+    vae = vae_checks()
     on_device = render_on_device_check()
     head = conv_head_check()
     unpacked = unpack_check()
     shape_aux = shape_aux_check()
     polish = polish_focus_check()
     found = {"polish_focus": polish, "unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
-             "resume": resume, "object_weights": weights, "configs": configs}
+             "resume": resume, "object_weights": weights, "configs": configs, "vae": vae}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused
           and polish == {"crops_on_objects": 4, "plain_at_zero": True, "object_error_weighs_more": True,
@@ -376,6 +422,8 @@ def main() -> int:
           and shape_aux["centres_in_their_channel"].split("/")[0] == shape_aux["centres_in_their_channel"].split("/")[1]
           and all(shape_aux[k] for k in ("aux_loss_positive", "head_in_dit_pt", "head_resumed_and_moved", "ema_keys_as_plain",
                                           "transformer_changed_by_aux", "workers_refused", "probe_reads_head"))
+          and vae == {"channels_refused": True, "no_transformer_says_vae_only": True, "vae_only_pack_channels": 4,
+                      "c8_latent_channels": 8, "object_focused_vae": {"step": 2, "encoder.": True, "decoder.": True}}
           and configs["refusal_names_config"] and configs["wide_slim_under_16MiB"] and configs["wide_pack_under_40MB"]
           and weights == {"probe_step": 2, "probe_gaps": ["colour", "empty", "shape"], "sheet_size": [256, 768], "light_min": 1.0, "heavy_cells": 16,
                           "heavy_box": [1, 4, 1, 4], "weighted_steps": 2})

@@ -24,7 +24,7 @@ import math
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -91,6 +91,19 @@ def load_weights(module: torch.nn.Module, weights: Dict, path: str, config: str)
         )
 
 
+def load_vae(vae: torch.nn.Module, path: str, dev, config: str) -> Tuple[Dict, bool]:
+    """A run's vae.pt into the VAE of --config: (the checkpoint, whether refine blocks were grown).
+    A VAE of another configuration (e.g. another number of latent channels) is refused with what to do."""
+    state = load(path, dev)
+    try:
+        return state, load_vae_state(vae, state["vae"])
+    except RuntimeError as misfit:
+        raise SystemExit(
+            f"{path} holds a VAE of another configuration than --config {config} ({misfit}). Give the --config "
+            "that run was trained with, or train this configuration's VAE in a new --run folder."
+        )
+
+
 def half(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Floating-point tensors in half precision: the EMA-only checkpoint of a larger transformer
     stays under the 16 MiB a remote machine's files may each take (loading casts them back)."""
@@ -112,27 +125,37 @@ def train_vae(args, cfg, models, dev) -> None:
     opt = torch.optim.Adam(vae.parameters(), lr=args.vae_lr)
     step = 0
     if os.path.exists(path):
-        state = load(path, dev)
+        state, grown = load_vae(vae, path, dev, args.config)
         # a grown decoder, or one recovered from a pack (unpack.py, no optimiser), starts a fresh optimiser
-        if not load_vae_state(vae, state["vae"]) and "opt" in state:
+        if not grown and "opt" in state:
             opt.load_state_dict(state["opt"])
         step = state["step"]
     if step >= args.vae_steps:
         return
-    data = iter(loader(SceneStream(1000 + step, args.size, args.vae_batch, 0.0, 1, (1,)), args.workers))
+    focus = args.vae_object_weight > 0  # crops around objects, loss weighted to them (flowedit_train/object_focus.py)
+    data = iter(loader(SceneStream(1000 + step, args.size, args.vae_batch, 0.0, 1, (1,), masks=focus), args.workers))
     gen = torch.Generator().manual_seed(step)
     start, last_save = time.time(), time.time()
     while step < args.vae_steps and (time.time() - start) < args.vae_minutes * 60:
-        pixels, _ = next(data)  # [B, 3, 1, H, W]
+        pixels, _, *covered = next(data)  # [B, 3, 1, H, W] (and with focus the objects' coverage [B, 1, 1, H, W])
         c = args.vae_crop
-        crops = []
+        crops, covers = [], []
         for _ in range(args.vae_crops):  # several crops per render: rendering costs more than training
-            y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
-            crops.append(pixels[..., y0 : y0 + c, x0 : x0 + c])  # [B, 3, 1, c, c]
+            if focus:
+                x_k, cover_k = object_crops(pixels, covered[0], c, args.vae_object_crops, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
+                crops.append(x_k)
+                covers.append(cover_k)
+            else:
+                y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
+                crops.append(pixels[..., y0 : y0 + c, x0 : x0 + c])  # [B, 3, 1, c, c]
         x = torch.cat(crops).to(dev)  # [k·B, 3, 1, c, c]
         mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
         rec = vae.decode(mean)  # [B, 3, 1, c, c]
-        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-5 * mean.pow(2).mean()
+        if focus:
+            recon = weighted_recon_loss(rec, x, torch.cat(covers).to(dev), args.vae_object_weight)
+        else:
+            recon = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        loss = recon + 1e-5 * mean.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -150,9 +173,8 @@ def polish_decoder(args, cfg, models, dev) -> None:
     """Fine-tunes the decoder alone (warm-up, then cosine learning rate to 0). The encoder, and so every
     latent the transformer learned from, stays as it is, so this may run after the DiT stage."""
     path = os.path.join(args.run, "vae.pt")
-    state = load(path, dev)
     vae = models.vae.to(dev)
-    load_vae_state(vae, state["vae"])
+    state, _ = load_vae(vae, path, dev, args.config)
     vae.encoder.eval()
     vae.decoder.train()
     for p_ in vae.encoder.parameters():
@@ -453,17 +475,25 @@ def export(args, cfg, stats, dev) -> None:
     from flowedit_model.export import export_pack  # needs onnx, which a training machine may lack
 
     models = build_models(cfg, 0)
-    load_vae_state(models.vae, load(os.path.join(args.run, "vae.pt"), "cpu")["vae"])
-    slim = os.path.join(args.run, "dit-ema.pt")
-    weights = slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt")
-    state = load(weights, "cpu")
-    load_weights(models.transformer, state["ema_dit"], weights, args.config)
-    load_weights(models.text_encoder, state["ema_te"], weights, args.config)
+    load_vae(models.vae, os.path.join(args.run, "vae.pt"), "cpu", args.config)
+    if args.vae_only:  # the transformer and text encoder keep their initial weights
+        state = {"step": 0}
+    else:
+        slim = os.path.join(args.run, "dit-ema.pt")
+        weights = slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt")
+        if not os.path.exists(weights):
+            raise SystemExit(f"{args.run} holds no transformer checkpoint (dit-ema.pt or dit.pt): train the transformer "
+                             "first (--stage dit), or add --vae-only to export the VAE with an untrained transformer "
+                             "for measuring the VAE alone (npm run eval -- --only vae)")
+        state = load(weights, "cpu")
+        load_weights(models.transformer, state["ema_dit"], weights, args.config)
+        load_weights(models.text_encoder, state["ema_te"], weights, args.config)
     models.eval()
     cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
     defaults = json.loads(args.defaults) if args.defaults else defaults_for(cfg.layers)
     export_pack(models, cfg, args.export, cfg.name, PACK_NAME, defaults,
-                description=pack_description(cfg) + f" Training: {state['step']} transformer steps.", license="Apache-2.0")
+                description=pack_description(cfg) + (" VAE only: the transformer is untrained." if args.vae_only
+                                                    else f" Training: {state['step']} transformer steps."), license="Apache-2.0")
     log(args.run, {"stage": "export", "out": args.export, "bytes": pack_bytes(args.export), "dit_step": state["step"]})
 
 
@@ -511,6 +541,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--vae-crop", type=int, default=32)
     p.add_argument("--vae-crops", type=int, default=4, help="crops per rendered frame")
     p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--vae-object-weight", type=float, default=0,
+                   help="λ: VAE stage (encoder and decoder) with crops around objects and the loss weighted 1 + λ on their "
+                        "pixels, grown by 2 px (flowedit_train/object_focus.py); 0 = random crops, plain loss")
+    p.add_argument("--vae-object-crops", type=float, default=0.5,
+                   help="with --vae-object-weight, the share of crops centred on an object")
     p.add_argument("--dit-steps", type=int, default=100_000)
     p.add_argument("--dit-minutes", type=float, default=1e9)
     p.add_argument("--batch", type=int, default=16, help="rendered stills per step")
@@ -540,6 +575,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="λ: polish loss weighted 1 + λ on the objects (grown by 2 px), crops drawn around them (flowedit_train/object_focus.py)")
     p.add_argument("--polish-object-crops", type=float, default=0.5,
                    help="with --polish-object-weight, the share of crops centred on an object")
+    p.add_argument("--vae-only", action="store_true",
+                   help="export: the VAE with an untrained transformer and text encoder, to measure a VAE before "
+                        "any transformer is trained on it (npm run eval -- --only vae); such a pack cannot edit")
     p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])
     args = p.parse_args(argv)
 
@@ -554,8 +592,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     models = build_models(cfg, 0)
     if args.stage in ("all", "vae"):
         train_vae(args, cfg, models, dev)
-    state = load(os.path.join(args.run, "vae.pt"), dev)
-    load_vae_state(models.vae, state["vae"])
+    vae_path = os.path.join(args.run, "vae.pt")
+    if not os.path.exists(vae_path):
+        raise SystemExit(f"{args.run} holds no vae.pt: train the VAE first (--stage vae or all), or point --run at a run "
+                         "folder that has one (python/unpack.py makes one from a pack)")
+    load_vae(models.vae, vae_path, dev, args.config)
     stats = latent_stats(args, cfg, models, dev)
     if args.stage in ("all", "dit"):
         train_dit(args, cfg, models, stats, dev)

@@ -46,20 +46,25 @@ async function both<T>(ctx: Context, f: (c: LoadedCase) => Promise<T>, clips = c
 /**
  * VAE round trip: PSNR against the source, and (a ceiling for the object measures below) the
  * share of cases whose to-be-edited source object is still right after encode → decode, judged
- * as edits are (checkObject against its source mask, in every frame).
+ * as edits are (checkObject against its source mask, in every frame), and the share of all caption
+ * objects of the sources still right, judged as generation is (checkCaption, in every frame).
  */
 export async function vaeRoundTrip(ctx: Context): Promise<Row[]> {
   const [s, c] = await both(ctx, async (lc) => {
     const out = await decodeFrames(ctx.pack, await encodeFrames(ctx.pack, lc.source));
     const o = lc.objects[lc.edit.object]!;
     const kept = out.every((f, i) => checkObject(ctx.world, labelPixels(ctx.world, f), binary(lc.sourceMask[i]!), o.colour, o.shape).right);
-    return { psnr: clipPsnr(out, lc.source), kept };
+    const checks = out.map((f) => checkCaption(ctx.world, labelPixels(ctx.world, f), lc.objects, lc.background));
+    const objectsKept = lc.objects.map((_, k) => checks.every((ch) => ch.objects[k]));
+    return { psnr: clipPsnr(out, lc.source), kept, objectsKept };
   });
   const n: [number, number] = [s.length, c.length];
   const [ps, pc] = [mean(s.map((r) => r.psnr)), mean(c.map((r) => r.psnr))];
+  const [os, oc] = [s.flatMap((r) => r.objectsKept), c.flatMap((r) => r.objectsKept)];
   return [
     { section: 'VAE round trip', setting: 'encode → decode', metric: 'PSNR', stills: ps, clips: pc, n, target: '≥ 32 / ≥ 30', met: ps >= 32 && pc >= 30 },
     { section: 'VAE round trip', setting: 'encode → decode', metric: 'share source object still right', stills: share(s.map((r) => r.kept)), clips: share(c.map((r) => r.kept)), n },
+    { section: 'VAE round trip', setting: 'encode → decode', metric: 'share of all caption objects still right', stills: share(os), clips: share(oc), n: [os.length, oc.length] },
   ];
 }
 

@@ -164,10 +164,11 @@ def tiny_uncond() -> PackConfig:
     )
 
 
-def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0) -> PackConfig:
+def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0, latent_channels: int = 4) -> PackConfig:
     """The built-in model: 128×128 stills and clips of the scene world (scenes/world.json).
 
-    VAE s = 4 with 4 latent channels (32×32×4 per frame, frames encoded one by one), a DiT
+    VAE s = 4 with `latent_channels` latent channels (32×32×4 per frame for the committed pack,
+    frames encoded one by one), a DiT
     with patch [1, 4, 4] (64 tokens per frame) of `layers` blocks `dim` wide (heads of 32, all
     of them context layers), joint text of up to 16 words, CFG.
     """
@@ -175,7 +176,7 @@ def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0) 
 
     return PackConfig(
         name="flowedit-tiny",
-        latent_channels=4,
+        latent_channels=latent_channels,
         vae=True,
         spatial_compression=4,
         vae_channels=48,
@@ -217,6 +218,13 @@ def flowedit_tiny_convhead() -> PackConfig:
     return flowedit_tiny(conv_head_channels=48)
 
 
+def flowedit_tiny_c8() -> PackConfig:
+    """flowedit-tiny with 8 latent channels at the same compression (32×32×8 per frame): a VAE that
+    keeps more of each 4 × 4 pixel cell (docs/built-in-model.md, "Eight latent channels"). Its
+    patches are 4 × 4 × 8 = 128 numbers, the transformer's width."""
+    return flowedit_tiny(latent_channels=8)
+
+
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny": tiny,
     "tiny-pixel": tiny_pixel,
@@ -224,4 +232,5 @@ CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "flowedit-tiny": flowedit_tiny,
     "flowedit-tiny-wide": flowedit_tiny_wide,
     "flowedit-tiny-convhead": flowedit_tiny_convhead,
+    "flowedit-tiny-c8": flowedit_tiny_c8,
 }

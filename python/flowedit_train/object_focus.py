@@ -1,19 +1,21 @@
-"""Decoder polish that looks at the objects: crops centred on them and a loss weighted to them.
+"""VAE training that looks at the objects: crops centred on them and a loss weighted to them.
 
 The VAE round trip loses what the benchmark judges: on the 50 held-out stills the committed
 decoder gives back 33.4 dB, yet 11 of the 50 edited objects no longer classify as their shape
 (small stars come back with rounded points and read as circles, small diamonds as crosses;
 docs/built-in-model.md, "What the decoder loses"). Random 64×64 crops of a 128×128 scene mostly
 hold background, and the pixels where two shapes differ (points, corners) are a few dozen of
-them, so the plain L1 + L2 of the polish barely asks for them. Two changes, used only with
-train.py --polish-object-weight λ > 0:
+them, so the plain L1 + L2 barely asks for them. Two changes, used with train.py
+--polish-object-weight λ > 0 (the decoder polish) and --vae-object-weight λ > 0 (the VAE stage):
 
     crop_i  = c×c window centred (within the frame) on a pixel of sample i's objects, with
               probability p; otherwise anywhere
     w       = 1 + λ · maxpool_5(cover)                      # [B, 1, c, c], objects grown by 2 px
     L       = Σ w · (|x̂ − x| + (x̂ − x)²) / (3 · Σ w)      # the weighted mean over pixels and channels
 
-The encoder stays frozen, so every latent the transformer learned from is unchanged.
+In the polish the encoder stays frozen, so every latent the transformer learned from is unchanged;
+in the VAE stage encoder and decoder train together (a new latent space: a transformer trains on it
+afterwards).
 """
 
 from typing import Tuple

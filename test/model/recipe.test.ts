@@ -11,7 +11,10 @@
  * exactly what it did, then trains; a run folder recovered from an exported pack (python/unpack.py) holds
  * the pack's weights exactly and trains on; the shape-map auxiliary loss (--shape-aux) reads the renderer's
  * per-shape coverage, trains the transformer, stays out of the EMA weights and resumes; the decoder polish
- * focused on objects (--polish-object-weight) crops around them, weighs them and trains the decoder alone.
+ * focused on objects (--polish-object-weight) crops around them, weighs them and trains the decoder alone;
+ * the 8-channel VAE config refuses a 4-channel VAE with what to do, and a run holding a VAE alone exports a
+ * pack with --vae-only (and is told about it without), and the VAE stage focused on objects
+ * (--vae-object-weight) trains encoder and decoder.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -25,6 +28,10 @@ interface Found {
   resume: { resumed_at: number | null; step_after: number; vae_kept: boolean; slim_dtypes: string[]; full_dtypes: string[] };
   object_weights: { probe_step: number; probe_gaps: string[]; sheet_size: number[]; light_min: number; heavy_cells: number; heavy_box: number[]; weighted_steps: number };
   configs: { refusal_names_config: boolean; wide_slim_bytes: number; wide_pack_bytes: number };
+  vae: {
+    channels_refused: boolean; no_transformer_says_vae_only: boolean; vae_only_pack_channels: number; c8_latent_channels: number;
+    object_focused_vae: { step: number; 'encoder.': boolean; 'decoder.': boolean };
+  };
   render_on_device: { steps: number[]; max_weight_difference: number };
   conv_head: { grown: boolean; max_output_change: number; head_moved: boolean; misfit_refused: boolean };
   unpack: { step: number; keys_match: boolean; max_weight_difference: number; trained_on_to: number; used_folder_refused: boolean; other_config_refused: boolean };
@@ -36,7 +43,7 @@ interface Found {
   polish_focus: { crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, and the object-focused polish trains the decoder alone', { timeout: 420_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, and a VAE is refused by a config of other latent channels and exported alone on request', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
@@ -49,6 +56,10 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
   assert.equal(found.configs.refusal_names_config, true, 'a checkpoint of another config is refused, naming --config and a new run folder');
   assert.ok(found.configs.wide_slim_bytes < 16 * 2 ** 20, `the wider EMA file is ${found.configs.wide_slim_bytes} bytes, over 16 MiB`);
   assert.ok(found.configs.wide_pack_bytes < 40e6, `the wider pack is ${found.configs.wide_pack_bytes} bytes, over 40 MB`);
+  assert.deepEqual(found.vae, {
+    channels_refused: true, no_transformer_says_vae_only: true, vae_only_pack_channels: 4, c8_latent_channels: 8,
+    object_focused_vae: { step: 2, 'encoder.': true, 'decoder.': true },
+  }, 'a 4-channel vae.pt is refused by flowedit-tiny-c8 naming --config and the misfit; a VAE-only run exports with --vae-only and says so without it; --vae-object-weight trains encoder and decoder');
   assert.deepEqual(found.render_on_device, { steps: [3, 3], max_weight_difference: 0 },
     '--render-on device (scenes drawn by the data process, rendered in training) trains to the same weights as rendering processes');
   assert.deepEqual(found.conv_head, { grown: true, max_output_change: 0, head_moved: true, misfit_refused: true },
