@@ -106,9 +106,12 @@ def vae_checks() -> dict:
             channels_refusal = ""
         except SystemExit as stop:
             channels_refusal = str(stop)
+    def small(run: str) -> list:
+        return ["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
+                "--vae-batch", "2", "--vae-crop", "16", "--vae-crops", "1", "--vae-steps", "2", "--save-every", "1e9"]
+
     with tempfile.TemporaryDirectory() as run:
-        common = ["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
-                  "--vae-batch", "2", "--vae-crop", "16", "--vae-crops", "1", "--vae-steps", "2", "--save-every", "1e9"]
+        common = small(run)
         train.main(common + ["--stage", "vae"])
         out = os.path.join(run, "pack")
         try:
@@ -120,10 +123,7 @@ def vae_checks() -> dict:
         with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
             manifest = json.load(f)
     with tempfile.TemporaryDirectory() as run:  # the whole VAE trained with crops around objects
-        focused = ["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
-                   "--vae-batch", "2", "--vae-crop", "16", "--vae-crops", "2", "--vae-steps", "2", "--save-every", "1e9",
-                   "--vae-object-weight", "4", "--vae-object-crops", "1", "--stage", "vae"]
-        train.main(focused)
+        train.main(small(run) + ["--vae-object-weight", "4", "--vae-object-crops", "1", "--stage", "vae"])
         after = train.load(os.path.join(run, "vae.pt"), "cpu")
         start = build_models(CONFIGS["tiny"](), 0).vae.state_dict()
         moved = {part: any(not torch.equal(v, after["vae"][k]) for k, v in start.items() if k.startswith(part))

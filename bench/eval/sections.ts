@@ -53,8 +53,9 @@ export async function vaeRoundTrip(ctx: Context): Promise<Row[]> {
   const [s, c] = await both(ctx, async (lc) => {
     const out = await decodeFrames(ctx.pack, await encodeFrames(ctx.pack, lc.source));
     const o = lc.objects[lc.edit.object]!;
-    const kept = out.every((f, i) => checkObject(ctx.world, labelPixels(ctx.world, f), binary(lc.sourceMask[i]!), o.colour, o.shape).right);
-    const checks = out.map((f) => checkCaption(ctx.world, labelPixels(ctx.world, f), lc.objects, lc.background));
+    const labels = out.map((f) => labelPixels(ctx.world, f));
+    const kept = labels.every((l, i) => checkObject(ctx.world, l, binary(lc.sourceMask[i]!), o.colour, o.shape).right);
+    const checks = labels.map((l) => checkCaption(ctx.world, l, lc.objects, lc.background));
     const objectsKept = lc.objects.map((_, k) => checks.every((ch) => ch.objects[k]));
     return { psnr: clipPsnr(out, lc.source), kept, objectsKept };
   });

@@ -117,11 +117,6 @@ class VAE(nn.Module):
 def load_vae_state(vae: VAE, state: dict) -> bool:
     """Loads a VAE state dict, also one saved before the decoder's refine blocks were added
     (those keep their identity start). Returns True when the refine blocks were missing."""
-    own = vae.state_dict()
-    for k, v in state.items():
-        if k in own and own[k].shape != v.shape:
-            raise RuntimeError(f"VAE checkpoint does not fit the config: {k} is {list(v.shape)} in the checkpoint, "
-                               f"{list(own[k].shape)} in the config")
     missing, unexpected = vae.load_state_dict(state, strict=False)
     grown = [k for k in missing if k.startswith("decoder.refine.")]
     if unexpected or len(grown) != len(missing):
