@@ -507,8 +507,9 @@ def defaults_for(layers: int) -> Dict:
 
     Measured on the benchmark's held-out stills (docs/built-in-model.md, "Defaults"): edits keep the
     background best with light guidance and context shared at every step; swaps draw the new object
-    more often with strong guidance and the source's keys inside the mask removed; an edit inside the
-    mask its prompts give (autoMask θ 0.5, then the swap settings) beats an edit everywhere.
+    more often with strong guidance against the source prompt (so the guidance scales what the
+    target prompt changes) and the source's keys inside the mask removed; an edit inside the mask
+    its prompts give (autoMask θ 0.5, then the swap settings) beats an edit everywhere.
     """
     every = list(range(layers))
     return {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": every,
@@ -516,7 +517,8 @@ def defaults_for(layers: int) -> Dict:
             "tasks": {"edit": {"guidance": 2.0, "shareSteps": 1.0, "autoMask": 0.5},
                       # layer sets and sharing ranges measured by `flowedit layers --sweep --write`
                       # (docs/built-in-model.md); rerun it after training the pack further
-                      "swap": {"guidance": 7.0, "shareSteps": 0.5, "maskBias": -10000.0, "shareLayers": [0, 1, 2, 3]},
+                      "swap": {"guidance": 10.0, "guideAgainst": "source", "shareSteps": 0.5, "maskBias": -10000.0,
+                               "shareLayers": [0, 1, 2, 3]},
                       "recolor": {"shareLayers": [1, 2, 3, 4], "shareSteps": 0.2},
                       "insert": {"shareLayers": every, "shareSteps": 1.0},
                       "remove": {"shareLayers": every, "shareSteps": 0.2},

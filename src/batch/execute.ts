@@ -73,13 +73,13 @@ async function makeOutput(pack: LoadedPack, item: PlannedItem, src: Source, targ
   if (item.clip) {
     const ci = clipInversionOf(file);
     if (item.command === 'edit') {
-      const edited = await editFrames(pack, ci, { targetPrompt, guidance: s.guidance, share }, run);
+      const edited = await editFrames(pack, ci, { targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share }, run);
       return { made: { frames: edited.frames, rate: ci.rate }, calls: ci.calls + edited.calls };
     }
     return { made: { frames: await reconstructFrames(pack, ci, run), rate: ci.rate }, calls: ci.calls };
   }
   if (item.command === 'edit') {
-    const edited = await editImage(pack, file, { targetPrompt, guidance: s.guidance, share }, run);
+    const edited = await editImage(pack, file, { targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share }, run);
     return { made: { image: edited.image }, calls: file.inversion.calls + edited.calls };
   }
   return { made: { image: await reconstructImage(pack, file, run) }, calls: file.inversion.calls };
@@ -95,6 +95,7 @@ function recordOf(pack: LoadedPack, item: PlannedItem, out: PlannedOutput): Outp
     sourcePrompt: item.sourcePrompt,
     targetPrompt: out.targetPrompt ?? '',
     guidance: s.guidance,
+    guideAgainst: s.guideAgainst,
     shareLayers: s.shareLayers,
     shareSteps: s.shareSteps,
     ...(item.command === 'edit' && s.autoMask > 0 ? { autoMask: s.autoMask } : {}),

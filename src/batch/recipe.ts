@@ -5,6 +5,7 @@
  */
 import type { SettingOptions } from '../edit/settings.js';
 import { SOLVERS } from '../solvers/index.js';
+import { GUIDE_AGAINST } from '../edit/velocity.js';
 
 /** Commands a recipe may name. generate is declared so presets can name it ahead. */
 export const RECIPE_COMMANDS = ['invert', 'reconstruct', 'edit', 'swap', 'generate'] as const;
@@ -15,6 +16,8 @@ export interface Recipe {
   readonly steps?: number;
   readonly solver?: string;
   readonly guidance?: number;
+  /** edit, swap: guide away from the empty or the source prompt */
+  readonly guideAgainst?: string;
   readonly shareLayers?: readonly number[];
   readonly shareSteps?: number;
   readonly fit?: string;
@@ -43,6 +46,7 @@ export const RECIPE_KEYS: Readonly<Record<keyof Recipe, KeyRule>> = {
   steps: { expected: 'a positive integer', ok: (v) => isInt(v) && v > 0 },
   solver: { expected: `one of ${SOLVERS.join(', ')}`, ok: (v) => (SOLVERS as readonly unknown[]).includes(v) },
   guidance: { expected: 'a positive number (1 = off)', ok: (v) => isNum(v) && v > 0 },
+  guideAgainst: { expected: GUIDE_AGAINST.join(' or '), ok: (v) => (GUIDE_AGAINST as readonly unknown[]).includes(v) },
   shareLayers: { expected: 'a list of layer numbers, e.g. [1, 2]', ok: (v) => Array.isArray(v) && v.every((l) => isInt(l) && l >= 0) },
   shareSteps: { expected: 'a number in [0, 1]', ok: (v) => isNum(v) && v >= 0 && v <= 1 },
   fit: { expected: 'pad or resize', ok: (v) => v === 'pad' || v === 'resize' },
@@ -94,5 +98,5 @@ export function mergeRecipes(...layers: readonly Recipe[]): Recipe {
 
 /** The part of a recipe that resolveSettings takes. */
 export function settingOptions(r: Recipe): SettingOptions {
-  return { steps: r.steps, solver: r.solver, guidance: r.guidance, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask };
+  return { steps: r.steps, solver: r.solver, guidance: r.guidance, guideAgainst: r.guideAgainst, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask };
 }

@@ -38,6 +38,7 @@ export function withSolverOptions<T>(y: Argv<T>): Argv<T & SolverArgs> {
 
 export interface EditArgs {
   guidance: number | undefined;
+  'guide-against': string | undefined;
   'share-layers': string | undefined;
   'share-steps': number | undefined;
   'auto-mask': number | undefined;
@@ -46,6 +47,13 @@ export interface EditArgs {
 export function withEditOptions<T>(y: Argv<T>): Argv<T & EditArgs> {
   return y
     .option('guidance', { type: 'number', describe: 'classifier-free guidance on the edit path (1 = off)', group: 'Editing:' })
+    .option('guide-against', {
+      type: 'string',
+      choices: ['empty', 'source'],
+      describe:
+        'what the guidance steers away from: "empty" (plain classifier-free guidance) or "source", the source prompt, so that what the target prompt changes is what gets amplified (give --source-prompt; default: the pack\'s, else empty)',
+      group: 'Editing:',
+    })
     .option('share-layers', {
       type: 'string',
       describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values (default: the pack\'s)',

@@ -64,6 +64,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     sourcePrompt: job.sourcePrompt,
     targetPrompt: job.targetPrompt,
     guidance: s.guidance,
+    guideAgainst: s.guideAgainst,
     shareLayers: s.shareLayers,
     shareSteps: s.shareSteps,
     source,
@@ -132,7 +133,7 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
         const s = job.settings;
         const file = job.inputIsInversion ? await readInversion(job.input) : await invertInput(pack, job, run);
         if (job.saveInversion) await writeInversionFile(job.saveInversion, file);
-        const settings = { targetPrompt: job.targetPrompt, guidance: s.guidance, share: { layers: s.shareLayers, fraction: s.shareSteps } };
+        const settings = { targetPrompt: job.targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share: { layers: s.shareLayers, fraction: s.shareSteps } };
         const { steps, solver, sourcePrompt } = file.header.settings;
         const record: OutputRecord = {
           ...base,
@@ -143,6 +144,7 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
           sourcePrompt,
           targetPrompt: job.targetPrompt,
           guidance: s.guidance,
+    guideAgainst: s.guideAgainst,
           shareLayers: s.shareLayers,
           shareSteps: s.shareSteps,
           ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),

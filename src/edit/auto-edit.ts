@@ -86,7 +86,7 @@ export async function textEditInverted(
   run: RunOptions = {},
 ): Promise<RgbImage[]> {
   if (st.autoMask > 0) return (await editInEstimatedMask(pack, ci, frames, autoMaskEditSettings(st, prompts), run)).frames;
-  return (await editFrames(pack, ci, { targetPrompt: prompts.targetPrompt, guidance: st.guidance, share: { layers: st.shareLayers, fraction: st.shareSteps } }, run)).frames;
+  return (await editFrames(pack, ci, { targetPrompt: prompts.targetPrompt, guidance: st.guidance, guideAgainst: st.guideAgainst, share: { layers: st.shareLayers, fraction: st.shareSteps } }, run)).frames;
 }
 
 /** The same from the frames themselves: inverted first under the source prompt. */

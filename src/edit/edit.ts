@@ -13,11 +13,13 @@ import { solve, type VelocityFn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
 import { sampleLatent } from './sample.js';
-import { condition, pathVelocity } from './velocity.js';
+import { condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
 
 export interface EditSettings {
   readonly targetPrompt: string;
   readonly guidance: number;
+  /** what the guidance steers away from (default: the empty prompt) */
+  readonly guideAgainst?: GuideAgainst;
   readonly share: ShareOptions;
   /** also integrate the reconstruction path to t = 0 and return it */
   readonly keepReconstruction?: boolean;
@@ -49,13 +51,14 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
   const m = s.keepReconstruction ? N : plan.sharedSteps; // steps integrated with both paths
   const onProgress = run.onProgress;
   const signal = run.signal ? { signal: run.signal } : {};
+  const negative = negativePrompt(s.guideAgainst ?? 'empty', inv.settings.sourcePrompt);
 
   let state: Float32Array = noise.data; // x_edit alone, once the paths part (the solvers never write their input)
   let reconstruction: Tensor | null = null;
   let calls = 0;
   if (m > 0) {
     const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE), noise.shape);
-    const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance), noise.shape);
+    const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative), noise.shape);
     const enrich = enrichment(plan, rec.sequence, edit.batch);
     const v = new Float32Array(2 * n); // [v_rec; v_edit]
     const both: VelocityFn = async (x, t, at) => {
@@ -83,7 +86,7 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
     const rest = await sampleLatent(
       pack,
       { data: state, shape: noise.shape },
-      { prompt: s.targetPrompt, guidance: s.guidance, solver: inv.settings.solver, ts: inv.ts.slice(m) },
+      { prompt: s.targetPrompt, guidance: s.guidance, negative, solver: inv.settings.solver, ts: inv.ts.slice(m) },
       { ...signal, ...(onProgress ? { onProgress: (p) => onProgress({ ...p, step: m + p.step, steps: N }) } : {}) },
     );
     calls += rest.calls;

@@ -23,6 +23,8 @@ export interface OutputRecord {
   readonly sourcePrompt?: string;
   readonly targetPrompt?: string;
   readonly guidance?: number;
+  /** edit, swap: what the guidance steered away from (empty or source prompt) */
+  readonly guideAgainst?: string;
   readonly shareLayers?: readonly number[];
   readonly shareSteps?: number;
   /** edit: θ of the mask estimated from the prompts */
@@ -41,6 +43,7 @@ export function parametersText(r: OutputRecord): string {
     ['Steps', r.steps],
     ['Solver', r.solver],
     ['Guidance', r.guidance],
+    ['Guide against', r.guideAgainst],
     ['Seed', r.seed],
     ['Share layers', r.shareLayers?.join(' ')],
     ['Share steps', r.shareSteps],

@@ -7,6 +7,7 @@ import { checkMaskOptions } from '../media/mask.js';
 import type { Manifest, TaskDefaults } from '../model/manifest.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
 import { AUTO_EDIT, isMaskedTask } from './tasks.js';
+import { GUIDE_AGAINST, isGuideAgainst, type GuideAgainst } from './velocity.js';
 
 export { MASKED_TASKS, isMaskedTask, type MaskedTask } from './tasks.js';
 
@@ -14,6 +15,8 @@ export const FLOWEDIT_DEFAULTS = {
   steps: 20,
   solver: 'fireflow' as SolverName,
   guidance: 3,
+  /** plain classifier-free guidance, against the empty prompt */
+  guideAgainst: 'empty' as GuideAgainst,
   shareSteps: 0.5,
   fit: 'pad' as FitMode,
   sourcePrompt: '',
@@ -32,6 +35,7 @@ export interface SettingOptions {
   readonly steps?: number | undefined;
   readonly solver?: string | undefined;
   readonly guidance?: number | undefined;
+  readonly guideAgainst?: string | undefined;
   readonly shareLayers?: readonly number[] | undefined;
   readonly shareSteps?: number | undefined;
   readonly fit?: string | undefined;
@@ -46,6 +50,8 @@ export interface Settings {
   readonly steps: number;
   readonly solver: SolverName;
   readonly guidance: number;
+  /** edit and masked tasks: what the guidance steers away from (the empty or the source prompt) */
+  readonly guideAgainst: GuideAgainst;
   readonly shareLayers: readonly number[];
   readonly shareSteps: number;
   readonly fit: FitMode;
@@ -94,6 +100,11 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   if (!isSolverName(solver)) throw new Error(`Unknown solver "${solver}": choose one of ${SOLVERS.join(', ')}`);
   const guidance = o.guidance ?? t.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
   expect(Number.isFinite(guidance) && guidance > 0, 'a positive number for --guidance', guidance);
+  const guideAgainst = o.guideAgainst ?? t.guideAgainst ?? d.guideAgainst ?? FLOWEDIT_DEFAULTS.guideAgainst;
+  if (!isGuideAgainst(guideAgainst)) throw new Error(`Unknown --guide-against "${guideAgainst}": choose ${GUIDE_AGAINST.join(' or ')}`);
+  if (guideAgainst === 'source' && m.transformer.guidance !== 'cfg') {
+    throw new Error(`Pack '${m.id}' takes guidance as a distilled input, so there is no second branch to guide against the source prompt: use --guide-against empty`);
+  }
   const shareLayers = o.shareLayers ?? t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
   const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;
   expect(Number.isFinite(shareSteps) && shareSteps >= 0 && shareSteps <= 1, 'a number in [0, 1] for --share-steps', shareSteps);
@@ -106,5 +117,5 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
-  return { steps, solver, guidance, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
+  return { steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
 }

@@ -47,6 +47,7 @@ export function swapSettingsFrom(
     steps: r.steps,
     solver: r.solver,
     guidance: r.guidance,
+    guideAgainst: r.guideAgainst,
     share: { layers: r.shareLayers, fraction: r.shareSteps },
     maskBias: r.maskBias,
     fit: r.fit,

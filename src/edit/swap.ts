@@ -16,11 +16,13 @@ import { solve, type VelocityFn } from '../solvers/index.js';
 import { assertEditable } from './edit.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
-import { condition, pathVelocity } from './velocity.js';
+import { condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
 
 export interface SwapLatentSettings {
   readonly targetPrompt: string;
   readonly guidance: number;
+  /** what the guidance steers away from: the empty prompt, or the source prompt */
+  readonly guideAgainst: GuideAgainst;
   readonly share: ShareOptions;
   /**
    * Logit bias on the reconstruction path's image keys inside the mask, scaled by the mask:
@@ -64,7 +66,8 @@ export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Floa
     }
   };
 
-  const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance), shape);
+  const negative = negativePrompt(s.guideAgainst, inv.settings.sourcePrompt);
+  const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative), shape);
   const shared = plan.sharedSteps;
   let state: Float32Array = noise.data;
   let calls = 0;

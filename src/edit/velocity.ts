@@ -2,6 +2,11 @@
  * One path's velocity: the pack's transformer under a text condition, with classifier-free
  * guidance (v = v_∅ + g·(v_c − v_∅), Ho & Salimans 2022) or a distilled guidance input. This is
  * the small wrapper that keeps the solvers from ever seeing the network.
+ *
+ * The guided-against branch need not be the empty prompt: an edit may guide against its source
+ * prompt, v = v_src + g·(v_tgt − v_src), so the guidance scales what the target prompt changes
+ * (a shape word, a colour word) rather than everything it says, as FlowEdit's velocity
+ * difference V(tgt) − V(src) does (arXiv 2412.08629).
  */
 import type { Tensor } from '../media/tensor.js';
 import type { ContextFeeds } from '../attention/plan.js';
@@ -9,10 +14,23 @@ import type { LoadedPack, PackInfo } from '../model/pack.js';
 import { assertPromptTokens } from '../model/text.js';
 import type { LayerKV, Sequence } from '../model/transformer.js';
 
+/** What an edit's guidance steers away from: the empty prompt, or the source prompt. */
+export type GuideAgainst = 'empty' | 'source';
+export const GUIDE_AGAINST: readonly GuideAgainst[] = ['empty', 'source'];
+
+export function isGuideAgainst(v: unknown): v is GuideAgainst {
+  return (GUIDE_AGAINST as readonly unknown[]).includes(v);
+}
+
+/** The prompt an edit's guidance steers away from. */
+export function negativePrompt(against: GuideAgainst, sourcePrompt: string): string {
+  return against === 'source' ? sourcePrompt : '';
+}
+
 export interface Condition {
   /** prompt embeddings [1, L, D]; null for an unconditional pack */
   readonly text: Tensor | null;
-  /** empty-prompt embeddings [1, L, D], present when CFG runs */
+  /** embeddings of the prompt guided against [1, L, D] (the empty one for plain CFG), present when CFG runs */
   readonly uncond: Tensor | null;
   readonly guidance: number;
 }
@@ -33,12 +51,15 @@ export async function assertPromptsFit(pack: PackInfo, prompts: readonly { text:
   if (pack.manifest.text) await assertPromptTokens(pack.manifest.text, pack.dir, prompts);
 }
 
-/** Embeds a prompt (and the empty prompt when classifier-free guidance is on). */
-export async function condition(pack: LoadedPack, prompt: string, guidance: number): Promise<Condition> {
+/**
+ * Embeds a prompt, and when classifier-free guidance is on the prompt it guides against
+ * (`negative`, the empty prompt unless given).
+ */
+export async function condition(pack: LoadedPack, prompt: string, guidance: number, negative = ''): Promise<Condition> {
   assertPromptFits(pack, prompt);
   if (!pack.text) return { text: null, uncond: null, guidance: 1 };
   const cfg = pack.manifest.transformer.guidance === 'cfg' && guidance !== 1;
-  const text = await pack.text.encode(cfg ? [prompt, ''] : [prompt]); // [B, L, D]
+  const text = await pack.text.encode(cfg ? [prompt, negative] : [prompt]); // [B, L, D]
   if (!cfg) return { text, uncond: null, guidance };
   const n = text.data.length / 2;
   const [, L, D] = text.shape as [number, number, number];
@@ -106,7 +127,7 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
       const vb = out.velocity.data; // [B, C, F', H', W']
       if (cond.uncond) {
         const g = cond.guidance;
-        for (let i = 0; i < n; i++) v[i] = vb[n + i]! + g * (vb[i]! - vb[n + i]!); // v_∅ + g (v_c − v_∅)
+        for (let i = 0; i < n; i++) v[i] = vb[n + i]! + g * (vb[i]! - vb[n + i]!); // v_neg + g (v_c − v_neg), v_neg = v_∅ by default
       } else {
         v.set(vb.subarray(0, n));
       }

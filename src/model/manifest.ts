@@ -15,6 +15,11 @@ export type ShiftSpec =
 export interface TaskDefaults {
   /** classifier-free guidance scale for this task (1 = off) */
   readonly guidance?: number;
+  /**
+   * what guidance steers the edit path away from: the empty prompt (plain classifier-free
+   * guidance) or the source prompt (the difference between the prompts is what is amplified)
+   */
+  readonly guideAgainst?: 'empty' | 'source';
   readonly shareLayers?: readonly number[];
   readonly shareSteps?: number;
   /** masked tasks (swap): logit bias on the shared keys inside the mask, ≤ 0 */
@@ -142,6 +147,7 @@ function checkTaskDefaults(c: Checker, o: Obj, path: string, contextLayers: read
       }
     }
   }
+  c.oneOf(o.guideAgainst, `${path}.guideAgainst`, ['empty', 'source'], true);
   if (o.shareSteps !== undefined && (typeof o.shareSteps !== 'number' || !(o.shareSteps > 0 && o.shareSteps <= 1))) {
     c.problems.push(`${path}.shareSteps: expected a number in (0, 1], received ${JSON.stringify(o.shareSteps)}`);
   }
@@ -257,7 +263,7 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   if (m.defaults !== undefined) {
     const d = c.object(m.defaults, 'defaults');
     if (d) {
-      c.keys(d, 'defaults', ['steps', 'solver', 'guidance', 'shareLayers', 'shareSteps', 'fit', 'tasks']);
+      c.keys(d, 'defaults', ['steps', 'solver', 'guidance', 'guideAgainst', 'shareLayers', 'shareSteps', 'fit', 'tasks']);
       c.int(d.steps, 'defaults.steps', 1, true);
       c.oneOf(d.solver, 'defaults.solver', SOLVER_NAMES, true);
       c.num(d.guidance, 'defaults.guidance', true, true);
@@ -268,7 +274,7 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
         for (const [name, task] of Object.entries(tasks ?? {})) {
           const t = c.object(task, `defaults.tasks.${name}`);
           if (t) {
-            c.keys(t, `defaults.tasks.${name}`, ['guidance', 'shareLayers', 'shareSteps', 'maskBias', 'autoMask']);
+            c.keys(t, `defaults.tasks.${name}`, ['guidance', 'guideAgainst', 'shareLayers', 'shareSteps', 'maskBias', 'autoMask']);
             c.num(t.guidance, `defaults.tasks.${name}.guidance`, true, true);
             if (t.maskBias !== undefined && !(typeof t.maskBias === 'number' && t.maskBias <= 0)) {
               c.problems.push(`defaults.tasks.${name}.maskBias: expected a number ≤ 0, received ${JSON.stringify(t.maskBias)}`);

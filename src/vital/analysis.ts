@@ -68,7 +68,7 @@ async function preparedCase(pack: LoadedPack, c: InvertedCase, task: AnalysisTas
 /** The edit as its task runs it up to the sampling: the inversion, and the region it edits. */
 async function probeCaseOf(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings): Promise<ProbeCase> {
   assertInvertedWith(c, st);
-  const base = { ...prompts(c.lc), guidance: st.guidance };
+  const base = { ...prompts(c.lc), guidance: st.guidance, guideAgainst: st.guideAgainst };
   if (task === 'text-edit' && !(st.autoMask > 0)) return { ...base, inversion: c.inverted.inversions[0]!, region: null, maskBias: 0 };
   const prepared = await preparedCase(pack, c, task, st);
   return { ...base, inversion: prepared.inversions[0]!, region: preparedRegion(pack, prepared), maskBias: st.maskBias };

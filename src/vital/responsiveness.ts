@@ -20,7 +20,7 @@ import { enrichment, enrichmentBias, planSharing } from '../attention/plan.js';
 import { RECONSTRUCTION_GUIDANCE, type LatentInversion } from '../edit/invert.js';
 import type { RunOptions } from '../edit/progress.js';
 import type { PreparedSwap } from '../edit/swap-jobs.js';
-import { condition, pathVelocity } from '../edit/velocity.js';
+import { condition, negativePrompt, pathVelocity, type GuideAgainst } from '../edit/velocity.js';
 import type { LoadedPack } from '../model/pack.js';
 
 export interface ProbeCase {
@@ -29,6 +29,8 @@ export interface ProbeCase {
   readonly sourcePrompt: string;
   readonly targetPrompt: string;
   readonly guidance: number;
+  /** what the edit path's guidance steers away from, as the task runs it */
+  readonly guideAgainst: GuideAgainst;
   /** w: the edit region on the latent grid [F'·H'·W'], or null for everywhere */
   readonly region: Float32Array | null;
   /** logit bias on the shared keys inside the region (masked tasks), else 0 */
@@ -72,7 +74,7 @@ export async function caseResponsiveness(pack: LoadedPack, c: ProbeCase, layers:
   const N = inv.ts.length - 1;
   const shape = inv.latentShape; // [1, C, F', H', W']
   const rec = pathVelocity(pack, await condition(pack, c.sourcePrompt, RECONSTRUCTION_GUIDANCE), shape);
-  const edit = pathVelocity(pack, await condition(pack, c.targetPrompt, c.guidance), shape);
+  const edit = pathVelocity(pack, await condition(pack, c.targetPrompt, c.guidance, negativePrompt(c.guideAgainst, c.sourcePrompt)), shape);
   const tokens = c.region ? tokenMask(c.region, shape, pack.manifest.transformer.patchSize) : null; // [n_img]
   const feeds = layers.map((l) => {
     const plan = planSharing({ layers: [l], fraction: 1 }, pack.transformer.contextLayers, N);

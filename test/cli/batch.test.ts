@@ -88,6 +88,23 @@ test('swap takes presets: swap-object shapes the mask, flags win, a bad maskBias
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
 });
 
+test('what guidance steers away from: the pack\'s default, a preset, a flag; a bad value is refused before any work', async () => {
+  const base = ['swap', SAMPLE, '--mask', join(ROOT, 'samples/red-circle-mask.png'), '--target-prompt', 'a blue square', '-o', join(dir, 'never-guide.png'), '--print-config'];
+  const builtin = JSON.parse(await readFile(join(ROOT, 'models/flowedit-tiny/manifest.json'), 'utf8'));
+  const packAgainst = builtin.defaults?.tasks?.swap?.guideAgainst ?? 'empty';
+  assert.equal(JSON.parse((await flowedit(base)).stdout).settings.guideAgainst, packAgainst);
+  const own = join(dir, 'against.yaml');
+  await writeFile(own, 'command: swap\nguideAgainst: source\n');
+  assert.equal(JSON.parse((await flowedit([...base, '--model', TINY, '--preset', own])).stdout).settings.guideAgainst, 'source');
+  assert.equal(JSON.parse((await flowedit([...base, '--preset', own, '--guide-against', 'empty'])).stdout).settings.guideAgainst, 'empty');
+  await writeFile(own, 'command: swap\nguideAgainst: target\n');
+  assertCleanFailure(await flowedit([...base, '--preset', own]), /against\.yaml: guideAgainst: expected empty or source but received "target"/);
+  const bad = await flowedit([...base, '--guide-against', 'target']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /guide-against/);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
+});
+
 test('batch runs swap items on stills: outside the mask every pixel is the source\'s, the sidecar records the mask', { timeout: 120_000 }, async () => {
   const m = new Float32Array(3 * 128 * 128).fill(-1);
   for (let c = 0; c < 3; c++) for (let y = 40; y < 90; y++) m.fill(1, c * 128 * 128 + y * 128 + 40, c * 128 * 128 + y * 128 + 90);

@@ -40,7 +40,7 @@ test('invert → reconstruct → edit from the CLI on a sample image', { timeout
   assert.equal(record.model, 'tiny');
   assert.deepEqual(record.shareLayers, [1, 2]);
   assert.match(text.parameters!, /Target prompt: a blue circle on stripes/);
-  assert.match(text.parameters!, /Steps: 6, Solver: midpoint, Guidance: 2, Seed: 0/);
+  assert.match(text.parameters!, /Steps: 6, Solver: midpoint, Guidance: 2, Guide against: empty, Seed: 0/);
   assert.match(text.parameters!, /Model: tiny, Version: flowedit \d+\.\d+\.\d+/);
 });
 
@@ -63,7 +63,9 @@ test('edit --auto-mask: the built-in pack edits inside the mask its prompts give
   assert.equal(r.code, 0, r.stderr);
   const record = JSON.parse(readPngTextChunks(await readFile(out)).flowedit!);
   assert.equal(record.autoMask, 0.5, 'the built-in pack edits in an automatic mask by default');
-  assert.equal(record.guidance, 7, 'and then takes its swap guidance');
+  const builtin = JSON.parse(await readFile(join(ROOT, 'models/flowedit-tiny/manifest.json'), 'utf8'));
+  const swapDefaults = builtin.defaults.tasks.swap;
+  assert.deepEqual([record.guidance, record.guideAgainst], [swapDefaults.guidance, swapDefaults.guideAgainst ?? 'empty'], 'and then takes its swap guidance');
   const [a, b] = [await readImage(out), await readImage(copy)];
   const n = a.width * a.height;
   let kept = 0;

@@ -236,7 +236,7 @@ test('Ctrl-C during a clip swap leaves no partial output', { timeout: 120_000 },
 
 test('swap --help explains the mask and video options without loading a model', async () => {
   const child = await runCli(['swap', '--help']);
-  for (const option of ['--mask', '--mask-grow', '--mask-feather', '--invert-mask', '--mask-bias', '--target-prompt', '--source-prompt', '--share-layers', '--ffmpeg', '--overlap', '--preset', '--print-config']) {
+  for (const option of ['--mask', '--mask-grow', '--mask-feather', '--invert-mask', '--mask-bias', '--target-prompt', '--source-prompt', '--guide-against', '--share-layers', '--ffmpeg', '--overlap', '--preset', '--print-config']) {
     assert.match(child.stdout, new RegExp(option));
   }
   assert.match(child.stdout, /white = edit/);

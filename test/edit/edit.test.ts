@@ -9,6 +9,7 @@ import type { InversionFile } from '../../src/edit/inversion-file.js';
 import { readImage } from '../../src/media/image.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
 import type { ForwardRequest } from '../../src/model/transformer.js';
+import { condition, negativePrompt, pathVelocity } from '../../src/edit/velocity.js';
 import { maxAbsDiff, psnr, SAMPLE, TINY, TINY_PIXEL } from '../paths.js';
 
 let tiny: LoadedPack;
@@ -52,6 +53,32 @@ test('with sharing on the result changes, and more sharing keeps more of the sou
   assert.ok(maxAbsDiff(off.z.data, half.z.data) > 1e-3, 'sharing changes the edit');
   const rec = half.reconstruction!.data;
   assert.ok(psnr(all.z.data, rec) > psnr(off.z.data, rec), 'sharing pulls the edit toward the reconstruction');
+});
+
+test('guiding against the source prompt: v = v_src + g (v_tgt − v_src), the same as plain guidance for an empty source prompt', async () => {
+  const shape = inv.inversion.latentShape;
+  const x = noiseOf(inv.inversion).data;
+  const velocity = async (prompt: string, guidance: number, negative?: string) => (await pathVelocity(tiny, await condition(tiny, prompt, guidance, negative), shape).call(x, 0.7)).v.slice();
+  const vTgt = await velocity(TGT, 1); // guidance 1: the conditional branch alone
+  const vSrc = await velocity(SRC, 1);
+  const guided = await velocity(TGT, 3, SRC);
+  const expected = vTgt.map((vt, i) => vSrc[i]! + 3 * (vt - vSrc[i]!));
+  assert.ok(maxAbsDiff(guided, expected) < 1e-4, `max diff ${maxAbsDiff(guided, expected)}`);
+  assert.ok(maxAbsDiff(guided, await velocity(TGT, 3)) > 1e-3, 'the source prompt is not the empty prompt');
+  assert.equal(maxAbsDiff(await velocity(TGT, 3, ''), await velocity(TGT, 3)), 0);
+  assert.equal(negativePrompt('source', SRC), SRC);
+  assert.equal(negativePrompt('empty', SRC), '');
+});
+
+test('an edit guided against its source prompt differs from plain guidance, also after the shared steps', async () => {
+  const run = (guideAgainst: 'empty' | 'source', fraction: number) => editLatent(tiny, inv.inversion, { targetPrompt: TGT, guidance: 2, guideAgainst, share: share([1, 2], fraction) });
+  for (const fraction of [0, 0.5, 1]) {
+    const plain = await run('empty', fraction);
+    const against = await run('source', fraction);
+    assert.ok(maxAbsDiff(plain.z.data, against.z.data) > 1e-3, `τ ${fraction}`);
+  }
+  const defaulted = await editLatent(tiny, inv.inversion, { targetPrompt: TGT, guidance: 2, share: share([1, 2], 0.5) });
+  assert.equal(maxAbsDiff(defaulted.z.data, (await run('empty', 0.5)).z.data), 0, 'plain guidance is the default');
 });
 
 test('the reconstruction path of edit equals reconstruct', async () => {

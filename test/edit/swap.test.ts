@@ -31,6 +31,7 @@ const SETTINGS: SwapSettings = {
   steps: 4,
   solver: 'fireflow',
   guidance: 2,
+  guideAgainst: 'empty',
   share: { layers: [1, 2], fraction: 0.5 },
   maskBias: 0,
   fit: 'pad',
@@ -84,6 +85,10 @@ test('swapLatent: an empty mask returns the source latent; a full mask without s
   const biased = await swapLatent(tiny, inv, new Float32Array(plane).fill(1), { ...SETTINGS, maskBias: EXCLUDE });
   const unbiased = await swapLatent(tiny, inv, new Float32Array(plane).fill(1), SETTINGS);
   assert.ok(maxAbsDiff(biased.z.data, unbiased.z.data) > 1e-4, 'the mask bias changes what the edit takes from the source');
+  const against = await swapLatent(tiny, inv, new Float32Array(plane).fill(1), { ...SETTINGS, guideAgainst: 'source' });
+  assert.ok(maxAbsDiff(against.z.data, unbiased.z.data) > 1e-4, 'guiding against the source prompt changes the swap');
+  const keptAgainst = await swapLatent(tiny, inv, new Float32Array(plane), { ...SETTINGS, guideAgainst: 'source' });
+  assert.equal(maxAbsDiff(keptAgainst.z.data, z0.data), 0, 'and still keeps everything outside the mask');
 });
 
 test('swapImage keeps every pixel outside the mask exactly and changes the inside', async () => {

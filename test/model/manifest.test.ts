@@ -69,6 +69,23 @@ test('a task may set maskBias, a number ≤ 0', async () => {
   assert.ok(problems.includes('defaults.tasks.swap.maskBias: expected a number ≤ 0, received 3'), problems.join('\n'));
 });
 
+test('a task may guide against the source prompt: the pack sets it per task, a flag wins, a bad value is refused', async () => {
+  const m = await fixtureManifest(TINY);
+  const checked = checkManifest({ ...m, defaults: { tasks: { swap: { guideAgainst: 'source' } } } });
+  assert.deepEqual(checked.problems, []);
+  const manifest = checked.manifest!;
+  assert.equal(resolveSettings(manifest, 'swap', {}).guideAgainst, 'source');
+  assert.equal(resolveSettings(manifest, 'recolor', {}).guideAgainst, 'source', 'masked tasks take the swap defaults');
+  assert.equal(resolveSettings(manifest, 'edit', {}).guideAgainst, 'empty', 'flowedit\'s default is plain guidance');
+  assert.equal(resolveSettings(manifest, 'swap', { guideAgainst: 'empty' }).guideAgainst, 'empty');
+  assert.throws(() => resolveSettings(manifest, 'swap', { guideAgainst: 'target' }), /Unknown --guide-against "target": choose empty or source/);
+  const problems: string[] = checkManifest({ ...m, defaults: { tasks: { swap: { guideAgainst: 'negative' } } } }).problems;
+  assert.ok(problems.includes('defaults.tasks.swap.guideAgainst: expected one of "empty", "source", received "negative"'), problems.join('\n'));
+  const distilled = checkManifest(await fixtureManifest(TINY_PIXEL)).manifest!;
+  assert.throws(() => resolveSettings(distilled, 'edit', { guideAgainst: 'source' }), /distilled input.*use --guide-against empty/);
+  assert.equal(resolveSettings(distilled, 'edit', {}).guideAgainst, 'empty');
+});
+
 test('a task may set its own guidance: it wins over the pack-wide value and loses to a flag', async () => {
   const m = await fixtureManifest(TINY);
   const checked = checkManifest({ ...m, defaults: { guidance: 4, tasks: { edit: { guidance: 2 } } } });

@@ -31,6 +31,7 @@ const probe = (o: Partial<ProbeCase> = {}): ProbeCase => ({
   sourcePrompt: 'a red circle on stripes',
   targetPrompt: 'a blue square on stripes',
   guidance: 2,
+  guideAgainst: 'empty',
   region: null,
   maskBias: 0,
   ...o,

@@ -83,6 +83,7 @@ export function flagRecipe(a: Partial<SolverArgs & EditArgs & MaskFlagArgs>): Re
     steps: a.steps,
     solver: a.solver,
     guidance: a.guidance,
+    guideAgainst: a['guide-against'],
     shareLayers: a['share-layers'] === undefined ? undefined : parseLayerList(a['share-layers']),
     shareSteps: a['share-steps'],
     fit: a.fit,

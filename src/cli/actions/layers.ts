@@ -153,7 +153,7 @@ export async function layersAction(a: LayersArgs): Promise<void> {
     const doc = {
       pack: pack.manifest.id,
       task,
-      settings: { steps: base.steps, solver: base.solver, guidance: base.guidance, shareSteps: tau, maskBias: base.maskBias, autoMask: base.autoMask },
+      settings: { steps: base.steps, solver: base.solver, guidance: base.guidance, guideAgainst: base.guideAgainst, shareSteps: tau, maskBias: base.maskBias, autoMask: base.autoMask },
       calibration: files.map((f) => relative(process.cwd(), f) || f),
       scores: scores.map((s) => ({ layers: s.layers, mean: s.mean, perCase: s.perCase, ranking: s.ranking, probes: s.probes, calls: s.calls })),
       rankCorrelation: correlations,
