@@ -509,12 +509,12 @@ def defaults_for(layers: int) -> Dict:
     background best with light guidance and context shared at every step; swaps draw the new object
     more often with strong guidance against the source prompt (so the guidance scales what the
     target prompt changes) and the source's keys inside the mask removed; an edit inside the mask
-    its prompts give (autoMask θ 0.5, then the swap settings) beats an edit everywhere.
+    its prompts give (autoMask θ 0.4, then the swap settings) beats an edit everywhere.
     """
     every = list(range(layers))
     return {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": every,
             "shareSteps": 0.5, "fit": "pad",
-            "tasks": {"edit": {"guidance": 2.0, "shareSteps": 1.0, "autoMask": 0.5},
+            "tasks": {"edit": {"guidance": 2.0, "shareSteps": 1.0, "autoMask": 0.4},
                       # layer sets and sharing ranges measured by `flowedit layers --sweep --write`
                       # (docs/built-in-model.md); rerun it after training the pack further
                       "swap": {"guidance": 10.0, "guideAgainst": "source", "shareSteps": 0.5, "maskBias": -10000.0,
