@@ -37,7 +37,7 @@ from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
 from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_shapes
 from flowedit_train.data import SceneStream, batch, loader
-from flowedit_train.object_focus import object_crops, weighted_recon_loss
+from flowedit_train.object_focus import recon_loss, training_crops
 from flowedit_train.shape_aux import ShapeAux
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
@@ -138,24 +138,14 @@ def train_vae(args, cfg, models, dev) -> None:
     start, last_save = time.time(), time.time()
     while step < args.vae_steps and (time.time() - start) < args.vae_minutes * 60:
         pixels, _, *covered = next(data)  # [B, 3, 1, H, W] (and with focus the objects' coverage [B, 1, 1, H, W])
-        c = args.vae_crop
-        crops, covers = [], []
-        for _ in range(args.vae_crops):  # several crops per render: rendering costs more than training
-            if focus:
-                x_k, cover_k = object_crops(pixels, covered[0], c, args.vae_object_crops, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
-                crops.append(x_k)
-                covers.append(cover_k)
-            else:
-                y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
-                crops.append(pixels[..., y0 : y0 + c, x0 : x0 + c])  # [B, 3, 1, c, c]
-        x = torch.cat(crops).to(dev)  # [k·B, 3, 1, c, c]
+        # several crops per render (rendering costs more than training): [B, 3, 1, c, c] each, with their coverage
+        crops = [training_crops(pixels, covered[0] if focus else None, args.vae_crop, args.vae_object_crops, gen)
+                 for _ in range(args.vae_crops)]
+        x = torch.cat([x_k for x_k, _ in crops]).to(dev)  # [k·B, 3, 1, c, c]
+        cover = torch.cat([cover_k for _, cover_k in crops]).to(dev) if focus else None  # [k·B, 1, 1, c, c]
         mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
         rec = vae.decode(mean)  # [B, 3, 1, c, c]
-        if focus:
-            recon = weighted_recon_loss(rec, x, torch.cat(covers).to(dev), args.vae_object_weight)
-        else:
-            recon = F.l1_loss(rec, x) + F.mse_loss(rec, x)
-        loss = recon + 1e-5 * mean.pow(2).mean()
+        loss = recon_loss(rec, x, cover, args.vae_object_weight) + 1e-5 * mean.pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -198,20 +188,13 @@ def polish_decoder(args, cfg, models, dev) -> None:
             warm = min(1.0, elapsed / (0.05 * budget))
             g["lr"] = args.polish_lr * warm * 0.5 * (1 + math.cos(math.pi * elapsed / budget))
         pixels, _, *covered = next(data)  # [B, 3, 1, H, W] (and with focus the objects' coverage [B, 1, 1, H, W])
-        c = args.vae_crop * 2
-        if focus:
-            x, cover = object_crops(pixels, covered[0], c, args.polish_object_crops, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
-            x, cover = x.to(dev), cover.to(dev)
-        else:
-            y0, x0 = (int(v) for v in torch.randint(0, args.size - c + 1, (2,), generator=gen))
-            x = pixels[..., y0 : y0 + c, x0 : x0 + c].to(dev)  # [B, 3, 1, c, c]
+        x, cover = training_crops(pixels, covered[0] if focus else None, args.vae_crop * 2, args.polish_object_crops, gen)
+        x = x.to(dev)  # [B, 3, 1, c, c]
+        cover = cover.to(dev) if cover is not None else None  # [B, 1, 1, c, c]
         with torch.no_grad():
             mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
         rec = vae.decode(mean)  # [B, 3, 1, c, c]
-        if focus:
-            loss = weighted_recon_loss(rec, x, cover, args.polish_object_weight)
-        else:
-            loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        loss = recon_loss(rec, x, cover, args.polish_object_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -18,7 +18,7 @@ in the VAE stage encoder and decoder train together (a new latent space: a trans
 afterwards).
 """
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch.nn import functional as F
@@ -50,3 +50,21 @@ def weighted_recon_loss(rec: torch.Tensor, x: torch.Tensor, cover: torch.Tensor,
     wt = 1.0 + lam * grown.view(b, 1, f, h, w)  # [B, 1, F, H, W]
     d = rec - x  # [B, 3, F, H, W]
     return ((d.abs() + d * d) * wt).sum() / (wt.sum() * d.shape[1])
+
+
+def training_crops(pixels: torch.Tensor, cover: Optional[torch.Tensor], c: int, p_object: float,
+                   gen: torch.Generator) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The c×c crops a VAE training step takes from pixels [B, 3, 1, H, W]: with the objects' coverage
+    cover [B, 1, 1, H, W] (object focus on), object_crops and their coverage; without it, one window
+    anywhere for the whole batch and None."""
+    if cover is not None:
+        return object_crops(pixels, cover, c, p_object, gen)  # [B, 3, 1, c, c], [B, 1, 1, c, c]
+    y0, x0 = (int(v) for v in torch.randint(0, pixels.shape[-1] - c + 1, (2,), generator=gen))
+    return pixels[..., y0 : y0 + c, x0 : x0 + c], None  # [B, 3, 1, c, c]
+
+
+def recon_loss(rec: torch.Tensor, x: torch.Tensor, cover: Optional[torch.Tensor], lam: float) -> torch.Tensor:
+    """The VAE's reconstruction loss: L1 + L2, weighted to the objects when their coverage is given."""
+    if cover is None:
+        return F.l1_loss(rec, x) + F.mse_loss(rec, x)
+    return weighted_recon_loss(rec, x, cover, lam)

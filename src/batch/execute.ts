@@ -14,6 +14,7 @@ import { encodeImageOutput, writeClipOutput, type OutputRecord } from '../edit/o
 import type { RunOptions } from '../edit/progress.js';
 import { editInversionInAutoMask } from '../edit/auto-edit.js';
 import { prepareSwap, swapPrepared, swapSettingsFrom, type PreparedSwap } from '../edit/swap-jobs.js';
+import { editSettingsFrom } from '../edit/settings.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
 import { readImage, type RgbImage } from '../media/image.js';
 import { readMask } from '../media/mask.js';
@@ -58,7 +59,6 @@ async function prepareSource(pack: LoadedPack, item: PlannedItem, run: RunOption
 /** Samples one output from the item's source; its pixels and the model calls behind them. */
 async function makeOutput(pack: LoadedPack, item: PlannedItem, src: Source, targetPrompt: string, run: RunOptions): Promise<{ made: Made; calls: number }> {
   const s = item.settings;
-  const share = { layers: s.shareLayers, fraction: s.shareSteps };
   if (src.kind === 'swap') {
     const settings = swapSettingsFrom(s, { sourcePrompt: item.sourcePrompt, targetPrompt }, item.maskOptions!);
     const out = await swapPrepared(pack, src.prepared, settings, run);
@@ -73,13 +73,13 @@ async function makeOutput(pack: LoadedPack, item: PlannedItem, src: Source, targ
   if (item.clip) {
     const ci = clipInversionOf(file);
     if (item.command === 'edit') {
-      const edited = await editFrames(pack, ci, { targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share }, run);
+      const edited = await editFrames(pack, ci, editSettingsFrom(s, targetPrompt), run);
       return { made: { frames: edited.frames, rate: ci.rate }, calls: ci.calls + edited.calls };
     }
     return { made: { frames: await reconstructFrames(pack, ci, run), rate: ci.rate }, calls: ci.calls };
   }
   if (item.command === 'edit') {
-    const edited = await editImage(pack, file, { targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share }, run);
+    const edited = await editImage(pack, file, editSettingsFrom(s, targetPrompt), run);
     return { made: { image: edited.image }, calls: file.inversion.calls + edited.calls };
   }
   return { made: { image: await reconstructImage(pack, file, run) }, calls: file.inversion.calls };

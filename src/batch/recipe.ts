@@ -5,7 +5,7 @@
  */
 import type { SettingOptions } from '../edit/settings.js';
 import { SOLVERS } from '../solvers/index.js';
-import { GUIDE_AGAINST } from '../edit/velocity.js';
+import { GUIDE_AGAINST, isGuideAgainst } from '../edit/velocity.js';
 
 /** Commands a recipe may name. generate is declared so presets can name it ahead. */
 export const RECIPE_COMMANDS = ['invert', 'reconstruct', 'edit', 'swap', 'generate'] as const;
@@ -46,7 +46,7 @@ export const RECIPE_KEYS: Readonly<Record<keyof Recipe, KeyRule>> = {
   steps: { expected: 'a positive integer', ok: (v) => isInt(v) && v > 0 },
   solver: { expected: `one of ${SOLVERS.join(', ')}`, ok: (v) => (SOLVERS as readonly unknown[]).includes(v) },
   guidance: { expected: 'a positive number (1 = off)', ok: (v) => isNum(v) && v > 0 },
-  guideAgainst: { expected: GUIDE_AGAINST.join(' or '), ok: (v) => (GUIDE_AGAINST as readonly unknown[]).includes(v) },
+  guideAgainst: { expected: GUIDE_AGAINST.join(' or '), ok: isGuideAgainst },
   shareLayers: { expected: 'a list of layer numbers, e.g. [1, 2]', ok: (v) => Array.isArray(v) && v.every((l) => isInt(l) && l >= 0) },
   shareSteps: { expected: 'a number in [0, 1]', ok: (v) => isNum(v) && v >= 0 && v <= 1 },
   fit: { expected: 'pad or resize', ok: (v) => v === 'pad' || v === 'resize' },

@@ -7,6 +7,7 @@ import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
 import { preparedFromInversion, prepareSwap, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
+import { editSettingsFrom } from '../edit/settings.js';
 import { editInversionInAutoMask } from '../edit/auto-edit.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { encodePng, readImage, type RgbImage } from '../media/image.js';
@@ -133,7 +134,7 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
         const s = job.settings;
         const file = job.inputIsInversion ? await readInversion(job.input) : await invertInput(pack, job, run);
         if (job.saveInversion) await writeInversionFile(job.saveInversion, file);
-        const settings = { targetPrompt: job.targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share: { layers: s.shareLayers, fraction: s.shareSteps } };
+        const settings = editSettingsFrom(s, job.targetPrompt);
         const { steps, solver, sourcePrompt } = file.header.settings;
         const record: OutputRecord = {
           ...base,
@@ -144,7 +145,7 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
           sourcePrompt,
           targetPrompt: job.targetPrompt,
           guidance: s.guidance,
-    guideAgainst: s.guideAgainst,
+          guideAgainst: s.guideAgainst,
           shareLayers: s.shareLayers,
           shareSteps: s.shareSteps,
           ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),

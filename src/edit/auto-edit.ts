@@ -10,7 +10,7 @@ import { estimateEditMask, MASK_PROBE, type InvertedSource } from './auto-mask.j
 import { editFrames, invertFrames, type ClipInversion } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
 import type { InversionFile } from './inversion-file.js';
-import type { Settings } from './settings.js';
+import { editSettingsFrom, type Settings } from './settings.js';
 import type { SwapLatentSettings } from './swap.js';
 import { invertedSourceOf, preparedFromSource, swapPrepared, swapSettingsFrom, type SwappedFrames } from './swap-jobs.js';
 
@@ -86,7 +86,7 @@ export async function textEditInverted(
   run: RunOptions = {},
 ): Promise<RgbImage[]> {
   if (st.autoMask > 0) return (await editInEstimatedMask(pack, ci, frames, autoMaskEditSettings(st, prompts), run)).frames;
-  return (await editFrames(pack, ci, { targetPrompt: prompts.targetPrompt, guidance: st.guidance, guideAgainst: st.guideAgainst, share: { layers: st.shareLayers, fraction: st.shareSteps } }, run)).frames;
+  return (await editFrames(pack, ci, editSettingsFrom(st, prompts.targetPrompt), run)).frames;
 }
 
 /** The same from the frames themselves: inverted first under the source prompt. */

@@ -7,6 +7,7 @@ import { checkMaskOptions } from '../media/mask.js';
 import type { Manifest, TaskDefaults } from '../model/manifest.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
 import { AUTO_EDIT, isMaskedTask } from './tasks.js';
+import type { EditSettings } from './edit.js';
 import { GUIDE_AGAINST, isGuideAgainst, type GuideAgainst } from './velocity.js';
 
 export { MASKED_TASKS, isMaskedTask, type MaskedTask } from './tasks.js';
@@ -118,4 +119,9 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
   return { steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
+}
+
+/** The edit path's settings (an edit everywhere, with shared context) from resolved run settings. */
+export function editSettingsFrom(s: Settings, targetPrompt: string): EditSettings {
+  return { targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share: { layers: s.shareLayers, fraction: s.shareSteps } };
 }
