@@ -14,7 +14,7 @@ import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
 import { labelPixels } from '../../src/world/classify.js';
-import type { LoadedCase } from './dataset.js';
+import type { Case, LoadedCase } from './dataset.js';
 import { binary, checkCaption, checkObject, clipPsnr, grow, not, union } from '../../src/world/metrics.js';
 import type { Row } from './table.js';
 import type { World } from '../../src/world/world.js';
@@ -176,6 +176,25 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
   };
 }
 
+/**
+ * Diagnostic rows: the share of edits whose target is right among the colour edits and among the
+ * shape edits (n counts the edits of that kind). `s` and `c` follow ctx.stills and ctx.clips.
+ */
+export function rightByKind(
+  cases: { readonly stills: readonly Pick<Case, 'edit'>[]; readonly clips: readonly Pick<Case, 'edit'>[] },
+  section: string,
+  setting: string,
+  metric: string,
+  s: readonly { right: boolean }[],
+  c: readonly { right: boolean }[],
+): Row[] {
+  return (['colour', 'shape'] as const).map((kind) => {
+    const pick = (of: readonly Pick<Case, 'edit'>[], rs: readonly { right: boolean }[]) => rs.filter((_, i) => of[i]!.edit.kind === kind).map((r) => r.right);
+    const [ks, kc] = [pick(cases.stills, s), pick(cases.clips, c)];
+    return { section, setting, metric: `${metric}, ${kind} edits`, stills: share(ks), clips: share(kc), n: [ks.length, kc.length] as const };
+  });
+}
+
 /** A text edit of `frames` as `flowedit edit` runs it with settings `st` (auto-edit.ts). */
 export function editAsCommand(pack: LoadedPack, frames: readonly RgbImage[], prompts: { source: string; target: string }, st: Settings): Promise<RgbImage[]> {
   return textEditFrames(pack, frames, { sourcePrompt: prompts.source, targetPrompt: prompts.target }, st);
@@ -189,6 +208,7 @@ export async function textEdit(ctx: Context): Promise<Row[]> {
   const n: [number, number] = [s.length, c.length];
   return [
     { section: 'text edit', setting, metric: 'share target object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 70%', met: share(s.map((r) => r.right)) >= 0.7 && share(c.map((r) => r.right)) >= 0.7 },
+    ...rightByKind(ctx, 'text edit', setting, 'share target object right', s, c),
     { section: 'text edit', setting, metric: 'share target colour in place (shape not judged)', stills: share(s.map((r) => r.placed)), clips: share(c.map((r) => r.placed)), n },
     { section: 'text edit', setting, metric: 'PSNR vs ground truth', stills: mean(s.map((r) => r.psnrTruth)), clips: mean(c.map((r) => r.psnrTruth)), n },
     { section: 'text edit', setting, metric: 'PSNR background vs source', stills: mean(s.map((r) => r.psnrBackground)), clips: mean(c.map((r) => r.psnrBackground)), n, target: '≥ 25', met: mean(s.map((r) => r.psnrBackground)) >= 25 && mean(c.map((r) => r.psnrBackground)) >= 25 },
