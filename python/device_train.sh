@@ -16,7 +16,8 @@
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
 # transformer has learned) and the transformer goes on from its checkpoint (dit.pt, or the EMA
 # weights alone in dit-ema.pt with a fresh optimiser); a RESUME folder holding only vae.pt and
-# latent_stats.json keeps that VAE and trains a new transformer.
+# latent_stats.json keeps that VAE and trains a new transformer. The run goes on in RUN_DIR (default
+# /tmp/flowedit-run), which must then be empty or new.
 # A folder to RESUME from can be made from any exported pack: python/unpack.py --pack <pack> --config
 # <its config> --run <folder> writes that pack's vae.pt, latent_stats.json and dit-ema.pt.
 # SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
@@ -31,6 +32,11 @@ if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"
 : "${OUT:?set OUT to the folder that comes back}"
 RUN="${RUN_DIR:-/tmp/flowedit-run}"
+if [ -n "${RESUME:-}" ] && [ -n "$(ls -A "$RUN" 2>/dev/null)" ]; then
+  # the RESUME folder defines the run: checkpoints left there by another run would be mixed in
+  echo "$RUN already holds a run: give RUN_DIR an empty or new folder to resume $RESUME in, or remove $RUN" >&2
+  exit 2
+fi
 mkdir -p "$RUN" "$OUT/run"
 if [ -n "${RESUME:-}" ]; then
   cp -r "$RESUME/." "$RUN/"
