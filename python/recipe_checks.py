@@ -369,6 +369,64 @@ def polish_focus_check() -> dict:
             "stats_kept": polished_stats["shift"] == stats["shift"] and polished_stats["scale"] == stats["scale"] and "vae_psnr" in polished_stats}
 
 
+def transfer_check() -> dict:
+    """transfer.py onto the same VAE gives the input map the identity and the loss the old model has,
+    and the fitted read-out lowers it; onto a VAE of 8 latent channels it widens the patch embedding
+    and fits a read-out better than a transformer as initialised; the written dit-ema.pt trains on from
+    step 0, and a folder holding a transformer already, or a configuration that differs in more than its
+    latent, is refused."""
+    import transfer
+
+    cfg = CONFIGS["tiny"]()
+    models = build_models(cfg, 5)
+    with tempfile.TemporaryDirectory() as tmp:
+        old, new = os.path.join(tmp, "old"), os.path.join(tmp, "new")
+        for run in (old, new):
+            os.makedirs(run)
+            torch.save({"vae": models.vae.state_dict(), "step": 2}, os.path.join(run, "vae.pt"))
+            with open(os.path.join(run, "latent_stats.json"), "w", encoding="utf-8") as f:
+                json.dump({"shift": 0.0, "scale": 1.0}, f)
+        torch.save({"ema_dit": models.transformer.state_dict(), "ema_te": models.text_encoder.state_dict(), "step": 7},
+                   os.path.join(old, "dit-ema.pt"))
+        argv = ["--from", old, "--from-config", "tiny", "--run", new, "--config", "tiny", "--size", "32",
+                "--fit-scenes", "32", "--check-scenes", "16", "--threads", "1"]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            transfer.main(argv)
+        losses = json.loads(out.getvalue().splitlines()[0])
+        pixels, captions = transfer.scenes(1, 16, 32)
+        own = transfer.flow_loss(models, transfer.encode(models, pixels, (0.0, 1.0)), captions, train.Tokenize(cfg), 7, 0.1)
+        written = torch.load(os.path.join(new, "dit-ema.pt"), map_location="cpu", weights_only=False)
+        embed = written["ema_dit"]["patch_embed.weight"].float()
+        try:
+            with contextlib.redirect_stdout(out):
+                transfer.main(argv)
+            refused = ""
+        except SystemExit as stop:
+            refused = str(stop)
+        try:
+            transfer.main(argv[:6] + ["--run", os.path.join(tmp, "pixel"), "--config", "tiny-pixel"])
+            other = ""
+        except SystemExit as stop:
+            other = str(stop)
+        train.main(["--config", "tiny", "--run", new, "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
+                    "--repeat", "1", "--clip-p", "0", "--save-every", "1e9", "--vae-minutes", "0", "--dit-steps", "2"])
+        trained_to = torch.load(os.path.join(new, "dit-ema.pt"), map_location="cpu", weights_only=False)["step"]
+
+        wide = dataclasses.replace(cfg, latent_channels=8)
+        wide_models = build_models(wide, 6)
+        found = []
+        transfer.transfer((cfg, models), (wide, wide_models), (0.0, 1.0), (0.0, 1.0), 32, 16, 32, 0.1, 1e-3, found.append)
+    return {"embedding_kept": (embed - models.transformer.patch_embed.weight.half().float()).abs().max().item() < 1e-4,
+            "mapped_is_own_loss": abs(losses["loss_input_mapped"] - own) < 1e-3,
+            "read_out_lowers_loss": losses["loss_read_out_fitted"] < losses["loss_input_mapped"],
+            "from_step": written["transferred_from"]["step"], "step": written["step"], "trained_to": trained_to,
+            "used_folder_refused": "already holds a transformer" in refused,
+            "other_config_refused": "differ in spatial_compression, patch" in other,
+            "wide_embedding": list(wide_models.transformer.patch_embed.weight.shape),
+            "wide_read_out_beats_initialised": found[0]["loss_read_out_fitted"] < found[0]["loss_initialised"]}
+
+
 def main() -> int:
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -405,10 +463,14 @@ def main() -> int:
     unpacked = unpack_check()
     shape_aux = shape_aux_check()
     polish = polish_focus_check()
-    found = {"polish_focus": polish, "unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
+    transferred = transfer_check()
+    found = {"transfer": transferred, "polish_focus": polish, "unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
              "resume": resume, "object_weights": weights, "configs": configs, "vae": vae}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused
+          and transferred == {"embedding_kept": True, "mapped_is_own_loss": True, "read_out_lowers_loss": True, "from_step": 7,
+                              "step": 0, "trained_to": 2, "used_folder_refused": True, "other_config_refused": True, "wide_embedding": [32, 32],
+                              "wide_read_out_beats_initialised": True}
           and polish == {"crops_on_objects": 4, "plain_at_zero": True, "object_error_weighs_more": True,
                          "polish_steps": polish["polish_steps"], "encoder_moved": False, "decoder_moved": True, "stats_kept": True}
           and polish["polish_steps"] > 0

@@ -14,7 +14,8 @@
  * focused on objects (--polish-object-weight) crops around them, weighs them and trains the decoder alone;
  * the 8-channel VAE config refuses a 4-channel VAE with what to do, and a run holding a VAE alone exports a
  * pack with --vae-only (and is told about it without), and the VAE stage focused on objects
- * (--vae-object-weight) trains encoder and decoder.
+ * (--vae-object-weight) trains encoder and decoder; a transformer moved onto another VAE's latents
+ * (python/transfer.py) keeps what does not touch the latent, fits its two ends and trains on.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -40,11 +41,19 @@ interface Found {
     head_in_dit_pt: boolean; head_resumed_and_moved: boolean; ema_keys_as_plain: boolean; transformer_changed_by_aux: boolean; workers_refused: boolean;
     probe_reads_head: boolean;
   };
+  transfer: {
+    embedding_kept: boolean; mapped_is_own_loss: boolean; read_out_lowers_loss: boolean; from_step: number; step: number; trained_to: number;
+    used_folder_refused: boolean; other_config_refused: boolean; wide_embedding: number[]; wide_read_out_beats_initialised: boolean;
+  };
   polish_focus: { crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, and a VAE is refused by a config of other latent channels and exported alone on request', { timeout: 420_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, a VAE is refused by a config of other latent channels and exported alone on request, and a transformer moves onto another VAE', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
+  assert.deepEqual(found.transfer, {
+    embedding_kept: true, mapped_is_own_loss: true, read_out_lowers_loss: true, from_step: 7, step: 0, trained_to: 2,
+    used_folder_refused: true, other_config_refused: true, wide_embedding: [32, 32], wide_read_out_beats_initialised: true,
+  }, 'onto its own VAE the input map is the identity and the loss the old one; onto 8 channels the embedding widens and the fitted read-out beats an initialised one; the result trains on from step 0; a used folder, or a config that differs in more than the latent, is refused');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
   assert.ok(found.refine_weight_after_training > 0, 'training moves the refine blocks off the identity');
