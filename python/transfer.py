@@ -50,15 +50,15 @@ def check_configs(cfg_a, cfg_b) -> None:
     """Refuses, with what to do, two configurations a transformer cannot be moved between."""
     differ = [f for f in SHARED if getattr(cfg_a, f) != getattr(cfg_b, f)]
     if differ:
-        raise SystemExit(f"the configurations {cfg_a.name} and {cfg_b.name} differ in {', '.join(differ)}: transfer moves "
+        raise SystemExit(f"--from-config and --config differ in {', '.join(differ)}: transfer moves "
                          "a transformer between latent spaces of the same compression, and everything else about the "
                          "transformer and its text encoder must be the same")
     if cfg_a.conv_head_channels or cfg_b.conv_head_channels:
         raise SystemExit("transfer moves transformers without a convolutional head (its convolutions see the latent): "
                          "give configurations without conv_head_channels")
     if cfg_b.latent_channels < cfg_a.latent_channels:
-        raise SystemExit(f"{cfg_b.name} has fewer latent channels than {cfg_a.name}: transfer moves a transformer onto a "
-                         "latent at least as wide as its own")
+        raise SystemExit(f"--config has {cfg_b.latent_channels} latent channels, --from-config {cfg_a.latent_channels}: "
+                         "transfer moves a transformer onto a latent at least as wide as its own")
 
 
 def latent_stats(run: str) -> Tuple[float, float]:
