@@ -104,6 +104,19 @@ def load_vae(vae: torch.nn.Module, path: str, dev, config: str) -> Tuple[Dict, b
         )
 
 
+def load_ema(models, run: str, config: str, hint: str) -> int:
+    """A run's EMA transformer and text encoder (dit-ema.pt, else dit.pt) into `models`; returns their
+    step. A run without either is refused with `hint`, what to do."""
+    slim = os.path.join(run, "dit-ema.pt")
+    path = slim if os.path.exists(slim) else os.path.join(run, "dit.pt")
+    if not os.path.exists(path):
+        raise SystemExit(f"{run} holds no transformer checkpoint (dit-ema.pt or dit.pt): {hint}")
+    state = load(path, "cpu")
+    load_weights(models.transformer, state["ema_dit"], path, config)
+    load_weights(models.text_encoder, state["ema_te"], path, config)
+    return state["step"]
+
+
 def half(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     """Floating-point tensors in half precision: the EMA-only checkpoint of a larger transformer
     stays under the 16 MiB a remote machine's files may each take (loading casts them back)."""
@@ -459,25 +472,17 @@ def export(args, cfg, stats, dev) -> None:
 
     models = build_models(cfg, 0)
     load_vae(models.vae, os.path.join(args.run, "vae.pt"), "cpu", args.config)
-    if args.vae_only:  # the transformer and text encoder keep their initial weights
-        state = {"step": 0}
-    else:
-        slim = os.path.join(args.run, "dit-ema.pt")
-        weights = slim if os.path.exists(slim) else os.path.join(args.run, "dit.pt")
-        if not os.path.exists(weights):
-            raise SystemExit(f"{args.run} holds no transformer checkpoint (dit-ema.pt or dit.pt): train the transformer "
-                             "first (--stage dit), or add --vae-only to export the VAE with an untrained transformer "
-                             "for measuring the VAE alone (npm run eval -- --only vae)")
-        state = load(weights, "cpu")
-        load_weights(models.transformer, state["ema_dit"], weights, args.config)
-        load_weights(models.text_encoder, state["ema_te"], weights, args.config)
+    # with --vae-only the transformer and text encoder keep their initial weights
+    step = 0 if args.vae_only else load_ema(
+        models, args.run, args.config, "train the transformer first (--stage dit), or add --vae-only to export the VAE "
+        "with an untrained transformer for measuring the VAE alone (npm run eval -- --only vae)")
     models.eval()
     cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
     defaults = json.loads(args.defaults) if args.defaults else defaults_for(cfg.layers)
     export_pack(models, cfg, args.export, cfg.name, PACK_NAME, defaults,
                 description=pack_description(cfg) + (" VAE only: the transformer is untrained." if args.vae_only
-                                                    else f" Training: {state['step']} transformer steps."), license="Apache-2.0")
-    log(args.run, {"stage": "export", "out": args.export, "bytes": pack_bytes(args.export), "dit_step": state["step"]})
+                                                    else f" Training: {step} transformer steps."), license="Apache-2.0")
+    log(args.run, {"stage": "export", "out": args.export, "bytes": pack_bytes(args.export), "dit_step": step})
 
 
 def pack_bytes(folder: str) -> int:

@@ -37,7 +37,7 @@ import torch
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.patches import patchify
 from flowedit_train.data import batch
-from train import Tokenize, half, load, load_vae, load_weights, tokens
+from train import LatentEncoder, Tokenize, half, load_ema, load_vae, tokens
 
 # What the two configurations must share: the tokens cover the same pixels, and every weight that
 # carries over has the same shape and meaning.
@@ -72,37 +72,21 @@ def load_run(run: str, config: str, with_transformer: bool):
     cfg = CONFIGS[config]()
     models = build_models(cfg, 0)
     load_vae(models.vae, os.path.join(run, "vae.pt"), "cpu", config)
-    step = 0
-    if with_transformer:
-        slim = os.path.join(run, "dit-ema.pt")
-        path = slim if os.path.exists(slim) else os.path.join(run, "dit.pt")
-        if not os.path.exists(path):
-            raise SystemExit(f"{run} holds no transformer checkpoint (dit-ema.pt or dit.pt): give --from a trained run")
-        state = load(path, "cpu")
-        load_weights(models.transformer, state["ema_dit"], path, config)
-        load_weights(models.text_encoder, state["ema_te"], path, config)
-        step = state["step"]
+    step = load_ema(models, run, config, "give --from a trained run") if with_transformer else 0
     models.eval()
     return cfg, models, step
 
 
-@torch.no_grad()
-def scenes(seed: int, count: int, size: int, chunk: int = 32):
+def scenes(seed: int, count: int, size: int):
     """count rendered stills: pixels [count, 3, 1, H, W] and their captions."""
-    rng = np.random.default_rng([5, seed])
-    pixels, captions = [], []
-    for k in range(0, count, chunk):
-        p, c = batch(rng, size, min(chunk, count - k), 1)
-        pixels.append(p)
-        captions += c
-    return torch.cat(pixels), captions
+    return batch(np.random.default_rng([5, seed]), size, count, 1)
 
 
 @torch.no_grad()
 def encode(models, pixels: torch.Tensor, stats: Tuple[float, float]) -> torch.Tensor:
-    """normalised latents [B, C, 1, H', W'] of pixels [B, 3, 1, H, W]."""
-    shift, scale = stats
-    return torch.cat([(models.vae.encode_mean(p) - shift) * scale for p in pixels.split(32)])
+    """normalised latents [B, C, 1, H', W'] of pixels [B, 3, 1, H, W], 32 at a time."""
+    latents = LatentEncoder(models.vae, *stats)
+    return torch.cat([latents(p) for p in pixels.split(32)])
 
 
 def procrustes(pa: torch.Tensor, pb: torch.Tensor) -> torch.Tensor:
