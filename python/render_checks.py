@@ -9,7 +9,13 @@
   to bottom, rounded as make_benchmark.py saves them), for the test to compare with the
   committed PNGs byte for byte;
 - batch: the torch renderer (render_batch, which a GPU run renders its batches with) against
-  render.py on random stills and clips: the number of pixel values and mask values that differ.
+  render.py on random stills and clips: the number of pixel values and mask values that differ;
+- close_up: one-object stills at 128×128 and their close-ups (scene.close_up) at 64×64: the
+  largest relative difference of the object's area in pixels, the smallest and largest ratio of
+  the share of the frame it covers, whether the captions agree, whether a two-object scene is
+  refused, and, for a training stream drawing only close-ups, the size of its first batch and the
+  pixel values where the stream that renders and the one that hands render plans to the training
+  device (drawn there by render_batch) differ.
 Prints one JSON line of findings.
 """
 
@@ -19,8 +25,9 @@ import sys
 
 import numpy as np
 
-from flowedit_scenes import render, render_masks, sample_scene
-from flowedit_scenes.render_batch import render_batch
+from flowedit_scenes import caption, close_up, render, render_masks, sample_scene
+from flowedit_scenes.render_batch import draw, render_batch
+from flowedit_train.data import SceneStream
 from flowedit_scenes.render import OBJ_SS, _inside
 from flowedit_scenes.world import OUTLINES
 
@@ -70,6 +77,32 @@ def batch_mismatches(rng: np.random.Generator) -> dict:
     return {"pixel_values": pixels, "mask_values": masks}
 
 
+def close_up_findings(rng: np.random.Generator) -> dict:
+    """16 one-object stills at 128×128 against their close-ups at 64×64."""
+    area_diff, share_ratios, captions_agree = 0.0, [], True
+    for _ in range(16):
+        scene = sample_scene(rng, frames=1, count=1)
+        near = close_up(scene)
+        far_cover = render_masks(scene, (128, 128))[0].sum()  # object pixels at 128×128
+        near_cover = render_masks(near, (64, 64))[0].sum()  # at 64×64
+        area_diff = max(area_diff, abs(near_cover - far_cover) / far_cover)
+        share_ratios.append((near_cover / 64 ** 2) / (far_cover / 128 ** 2))
+        captions_agree = captions_agree and caption(near) == caption(scene)
+    try:
+        close_up(sample_scene(rng, frames=1, count=2))
+        refused = False
+    except ValueError:
+        refused = True
+    rendered, rendered_captions = next(iter(SceneStream(7, 128, 4, 0.0, 1, (1,), close_p=1.0)))  # [8, 3, 1, 64, 64]
+    planned, planned_captions, _ = next(iter(SceneStream(7, 128, 4, 0.0, 1, (1,), close_p=1.0, scenes_only=True,
+                                                         tokenize=lambda c: [0])))
+    drawn = draw(planned)[0].permute(0, 4, 1, 2, 3) * 2.0 - 1.0  # [8, 3, 1, 64, 64] in [-1, 1]
+    streams_differ = int((drawn != rendered).sum()) + (0 if planned_captions == rendered_captions else 1)
+    return {"area_rel_diff": round(float(area_diff), 4), "share_ratio": [round(float(min(share_ratios)), 3),
+            round(float(max(share_ratios)), 3)], "captions_agree": captions_agree, "two_objects_refused": refused,
+            "stream_batch": list(rendered.shape), "streams_differ": streams_differ}
+
+
 def as_bytes(frames: np.ndarray) -> bytes:
     """[F, H, W, 3] in [0, 1] -> uint8 RGB, frames stacked top to bottom."""
     return np.round(frames.reshape(-1, *frames.shape[2:]) * 255).astype(np.uint8).tobytes()
@@ -86,7 +119,8 @@ def main() -> int:
             with open(os.path.join(out, f"{case_id}{suffix}.rgb"), "wb") as f:
                 f.write(as_bytes(render(scene, size)))
     print(json.dumps({"oracle_mismatches": oracle_mismatches(np.random.default_rng(0)),
-                      "batch_mismatches": batch_mismatches(np.random.default_rng(1)), "written": ids}))
+                      "batch_mismatches": batch_mismatches(np.random.default_rng(1)),
+                      "close_up": close_up_findings(np.random.default_rng(2)), "written": ids}))
     return 0
 
 

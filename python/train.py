@@ -378,7 +378,8 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     weighted = args.object_weight > 0
     tokenize = Tokenize(cfg)
     stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode,
-                         masks=weighted and not on_device, scenes_only=on_device, tokenize=tokenize)
+                         masks=weighted and not on_device, scenes_only=on_device, tokenize=tokenize,
+                         close_p=args.close_p)
     data = iter(loader(stream, args.workers))
     gen = torch.Generator().manual_seed(10_000 + step)
     # noise drawn where it is used (a CPU run keeps its one generator, and so its stream)
@@ -542,6 +543,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--repeat", type=int, default=2, help="copies of each rendered scene per step (own t and noise)")
     p.add_argument("--clip-p", type=float, default=0.2, help="share of steps that train on clips")
     p.add_argument("--clip-batch", type=int, default=2)
+    p.add_argument("--close-p", type=float, default=0.0,
+                   help="share of the still batches drawn as close-ups: 2 × --batch one-object stills seen twice "
+                        "as close and rendered at half --size (flowedit_scenes.close_up)")
     p.add_argument("--clip-frames", default="5,9,17")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--warmup", type=int, default=200)

@@ -10,7 +10,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-from flowedit_scenes import caption, render, render_masks, sample_scene
+from flowedit_scenes import caption, close_up, render, render_masks, sample_scene
 from flowedit_scenes.render_batch import plan
 
 TRAIN_STREAM = 1
@@ -28,12 +28,19 @@ def batch(rng: np.random.Generator, size: int, count: int, frames: int) -> Tuple
     return pixels, captions
 
 
+def draw_scene(rng: np.random.Generator, frames: int, close: bool):
+    """One training scene; a close-up (close_up, one object, to render at half the size) when close."""
+    return close_up(sample_scene(rng, frames=1, count=1)) if close else sample_scene(rng, frames=frames)
+
+
 def batch_with_masks(rng: np.random.Generator, size: int, count: int, frames: int,
-                     masks: bool = True) -> Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]:
-    """As batch, plus (with masks) the union of the objects' coverage [B, 1, F, H, W] in [0, 1]."""
+                     masks: bool = True, close: bool = False) -> Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]:
+    """As batch, plus (with masks) the union of the objects' coverage [B, 1, F, H, W] in [0, 1].
+    close: one-object close-ups (scene.close_up) rendered at size // 2."""
     pixels, captions, covers = [], [], []
+    size = size // 2 if close else size
     for _ in range(count):
-        scene = sample_scene(rng, frames=frames)
+        scene = draw_scene(rng, frames, close)
         pixels.append(to_tensor(render(scene, (size, size))))  # [3, F, H, W]
         captions.append(caption(scene))
         if masks:
@@ -52,13 +59,19 @@ class SceneStream(torch.utils.data.IterableDataset):
     With scenes_only=True the stream renders nothing, for a run that renders its batches on its own
     device: it yields each batch's render plan (render_batch.plan, the scenes as arrays), the
     captions and their token ids [B, L] from `tokenize` (caption -> ids): the same scenes, in the
-    same order, as the rendering stream draws with the same seed."""
+    same order, as the rendering stream draws with the same seed.
+
+    With close_p > 0, that share of the still batches are close-ups instead: 2 × batch_size
+    one-object stills seen twice as close (scene.close_up) and rendered at half the size, so an
+    object keeps its size in pixels (and so in latent cells and tokens) while it takes four times
+    the share of the frame, and of the loss, and a sample costs about a third as much."""
 
     def __init__(self, seed: int, size: int, batch_size: int, clip_p: float, clip_batch: int,
                  clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                  masks: bool = False, scenes_only: bool = False,
-                 tokenize: Optional[Callable[[str], List[int]]] = None):
+                 tokenize: Optional[Callable[[str], List[int]]] = None, close_p: float = 0.0):
         super().__init__()
+        self.close_p = close_p
         self.seed, self.size, self.batch_size = seed, size, batch_size
         self.clip_p, self.clip_batch, self.clip_frames = clip_p, clip_batch, clip_frames
         self.encode, self.masks, self.scenes_only, self.tokenize = encode, masks, scenes_only, tokenize
@@ -67,11 +80,12 @@ class SceneStream(torch.utils.data.IterableDataset):
         if torch.utils.data.get_worker_info() is not None:
             torch.set_num_threads(1)
         if self.scenes_only:
-            for count, frames, rng in self._draws():
-                scenes = [sample_scene(rng, frames=frames) for _ in range(count)]
+            for count, frames, rng, close in self._draws():
+                scenes = [draw_scene(rng, frames, close) for _ in range(count)]
                 captions = [caption(sc) for sc in scenes]
                 ids = np.array([self.tokenize(c) for c in captions], dtype=np.int64)  # [B, L]
-                yield plan(scenes, (self.size, self.size)), captions, ids
+                size = self.size // 2 if close else self.size
+                yield plan(scenes, (size, size)), captions, ids
             return
         for pixels, captions, cover in self._batches():
             if self.encode is not None:
@@ -79,20 +93,22 @@ class SceneStream(torch.utils.data.IterableDataset):
                     pixels = self.encode(pixels)
             yield (pixels, captions, cover) if self.masks else (pixels, captions)
 
-    def _draws(self) -> Iterator[Tuple[int, int, np.random.Generator]]:
-        """(scene count, frame count, the generator to draw them from) for each batch."""
+    def _draws(self) -> Iterator[Tuple[int, int, np.random.Generator, bool]]:
+        """(scene count, frame count, the generator to draw them from, close-ups or not) for each batch."""
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         rng = np.random.default_rng([TRAIN_STREAM, self.seed, worker])
         while True:
             if self.clip_p > 0 and rng.uniform() < self.clip_p:
-                yield self.clip_batch, int(rng.choice(self.clip_frames)), rng
+                yield self.clip_batch, int(rng.choice(self.clip_frames)), rng, False
+            elif self.close_p > 0 and rng.uniform() < self.close_p:
+                yield 2 * self.batch_size, 1, rng, True
             else:
-                yield self.batch_size, 1, rng
+                yield self.batch_size, 1, rng, False
 
     def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]]:
-        for count, frames, rng in self._draws():
-            yield batch_with_masks(rng, self.size, count, frames, self.masks)
+        for count, frames, rng, close in self._draws():
+            yield batch_with_masks(rng, self.size, count, frames, self.masks, close)
 
 
 def loader(stream: SceneStream, workers: int):
