@@ -92,16 +92,15 @@ def sample_scene(rng: np.random.Generator, frames: int = 1, count: Optional[int]
 def close_up(scene: Scene, zoom: float = 2.0) -> Scene:
     """A one-object still seen `zoom` times closer, to be rendered at 1/zoom of the frame size:
     in pixels the object and the background pattern keep their size, and the object takes zoom²
-    as large a share of the frame (placed anew, anywhere it fits)."""
+    as large a share of the frame. Its centre is mapped from [s, 1 − s] onto [zoom·s, 1 − zoom·s], so
+    a centre drawn uniformly where the object fitted stays uniform where it fits now."""
     if scene["frames"] != 1 or len(scene["objects"]) != 1:
         raise ValueError("close_up takes a one-object still")
     obj = dict(scene["objects"][0])
     s = obj["s"] * zoom
     if s >= 0.5:
         raise ValueError(f"an object of half-size {obj['s']} does not fit {zoom} times closer")
-    centre = [obj["start"][0], obj["start"][1]]  # redrawn from the scene's own numbers: no generator needed
-    x0 = s + (1 - 2 * s) * ((centre[0] - obj["s"]) / max(1e-9, 1 - 2 * obj["s"]))
-    y0 = s + (1 - 2 * s) * ((centre[1] - obj["s"]) / max(1e-9, 1 - 2 * obj["s"]))
+    x0, y0 = (s + (1 - 2 * s) * (c - obj["s"]) / max(1e-9, 1 - 2 * obj["s"]) for c in obj["start"])
     obj.update({"s": s, "start": [x0, y0], "end": [x0, y0]})
     bg = dict(scene["background"], period=scene["background"]["period"] * zoom)
     return {"frames": 1, "background": bg, "objects": [obj]}
