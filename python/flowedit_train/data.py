@@ -36,9 +36,8 @@ def draw_scene(rng: np.random.Generator, frames: int, close: bool):
 def batch_with_masks(rng: np.random.Generator, size: int, count: int, frames: int,
                      masks: bool = True, close: bool = False) -> Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]:
     """As batch, plus (with masks) the union of the objects' coverage [B, 1, F, H, W] in [0, 1].
-    close: one-object close-ups (scene.close_up) rendered at size // 2."""
+    close: one-object close-ups (scene.close_up), for a size half the stream's."""
     pixels, captions, covers = [], [], []
-    size = size // 2 if close else size
     for _ in range(count):
         scene = draw_scene(rng, frames, close)
         pixels.append(to_tensor(render(scene, (size, size))))  # [3, F, H, W]
@@ -64,27 +63,25 @@ class SceneStream(torch.utils.data.IterableDataset):
     With close_p > 0, that share of the still batches are close-ups instead: 2 × batch_size
     one-object stills seen twice as close (scene.close_up) and rendered at half the size, so an
     object keeps its size in pixels (and so in latent cells and tokens) while it takes four times
-    the share of the frame, and of the loss, and a sample costs about a third as much."""
+    the share of the frame, and of the loss."""
 
     def __init__(self, seed: int, size: int, batch_size: int, clip_p: float, clip_batch: int,
                  clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                  masks: bool = False, scenes_only: bool = False,
                  tokenize: Optional[Callable[[str], List[int]]] = None, close_p: float = 0.0):
         super().__init__()
-        self.close_p = close_p
         self.seed, self.size, self.batch_size = seed, size, batch_size
-        self.clip_p, self.clip_batch, self.clip_frames = clip_p, clip_batch, clip_frames
+        self.clip_p, self.clip_batch, self.clip_frames, self.close_p = clip_p, clip_batch, clip_frames, close_p
         self.encode, self.masks, self.scenes_only, self.tokenize = encode, masks, scenes_only, tokenize
 
     def __iter__(self) -> Iterator[Tuple]:
         if torch.utils.data.get_worker_info() is not None:
             torch.set_num_threads(1)
         if self.scenes_only:
-            for count, frames, rng, close in self._draws():
+            for count, frames, size, rng, close in self._draws():
                 scenes = [draw_scene(rng, frames, close) for _ in range(count)]
                 captions = [caption(sc) for sc in scenes]
                 ids = np.array([self.tokenize(c) for c in captions], dtype=np.int64)  # [B, L]
-                size = self.size // 2 if close else self.size
                 yield plan(scenes, (size, size)), captions, ids
             return
         for pixels, captions, cover in self._batches():
@@ -93,22 +90,22 @@ class SceneStream(torch.utils.data.IterableDataset):
                     pixels = self.encode(pixels)
             yield (pixels, captions, cover) if self.masks else (pixels, captions)
 
-    def _draws(self) -> Iterator[Tuple[int, int, np.random.Generator, bool]]:
-        """(scene count, frame count, the generator to draw them from, close-ups or not) for each batch."""
+    def _draws(self) -> Iterator[Tuple[int, int, int, np.random.Generator, bool]]:
+        """(scene count, frame count, frame size, the generator to draw them from, close-ups or not) for each batch."""
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         rng = np.random.default_rng([TRAIN_STREAM, self.seed, worker])
         while True:
             if self.clip_p > 0 and rng.uniform() < self.clip_p:
-                yield self.clip_batch, int(rng.choice(self.clip_frames)), rng, False
+                yield self.clip_batch, int(rng.choice(self.clip_frames)), self.size, rng, False
             elif self.close_p > 0 and rng.uniform() < self.close_p:
-                yield 2 * self.batch_size, 1, rng, True
+                yield 2 * self.batch_size, 1, self.size // 2, rng, True
             else:
-                yield self.batch_size, 1, rng, False
+                yield self.batch_size, 1, self.size, rng, False
 
     def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]]:
-        for count, frames, rng, close in self._draws():
-            yield batch_with_masks(rng, self.size, count, frames, self.masks, close)
+        for count, frames, size, rng, close in self._draws():
+            yield batch_with_masks(rng, size, count, frames, self.masks, close)
 
 
 def loader(stream: SceneStream, workers: int):
