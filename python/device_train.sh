@@ -22,6 +22,8 @@
 # <its config> --run <folder> writes that pack's vae.pt, latent_stats.json and dit-ema.pt.
 # SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
 # batches are rendered on the device; the fallback to rendering processes trains without it.
+# CAPTION_CONTRAST=<λ> adds the caption contrast (train.py --caption-contrast,
+# flowedit_train/caption_contrast.py) in the same way.
 # CLOSE_P=<p> draws that share of the still batches as one-object close-ups at half the size
 # (train.py --close-p).
 # VAE_OBJECT_WEIGHT=<λ> trains a new VAE (no RESUME) on crops around objects with their pixels weighted
@@ -53,12 +55,13 @@ trap 'kill $COPIER 2>/dev/null || true' EXIT
 RENDER_ON="${RENDER_ON:-device}"
 START=$(date +%s)
 train() {  # $1: where batches are rendered; $2: transformer minutes
-  if [ "$1" = device ]; then b=512; r=1; cb=32; aux="${SHAPE_AUX:-0}"; else b=128; r=4; cb=8; aux=0; fi
+  if [ "$1" = device ]; then b=512; r=1; cb=32; aux="${SHAPE_AUX:-0}"; con="${CAPTION_CONTRAST:-0}"; else b=128; r=4; cb=8; aux=0; con=0; fi
   "${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
     --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 --vae-object-weight "${VAE_OBJECT_WEIGHT:-0}" \
     --render-on "$1" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
     --dit-minutes "$2" --lr "${LR:-4e-4}" --lr-schedule cosine \
     --close-p "${CLOSE_P:-0}" --object-weight "${OBJECT_WEIGHT:-0}" --shape-aux "$aux" --shape-aux-layer "${SHAPE_AUX_LAYER:-3}" \
+    --caption-contrast "$con" \
     --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
 }
 if ! train "$RENDER_ON" "${DIT_MIN:-6}"; then

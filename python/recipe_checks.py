@@ -216,6 +216,28 @@ def twin_runs(tmp: str, common: list, names: tuple) -> tuple:
     return first, second
 
 
+def device_runs(tmp: str, clip_p: str, name: str) -> tuple:
+    """The arguments of a small run that renders on its device, and two run folders under tmp from
+    one VAE: one trained 50 plain steps, and `name`, untrained, for the option a check tries."""
+    common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
+              "--repeat", "2", "--clip-p", clip_p, "--clip-batch", "2", "--clip-frames", "5", "--vae-batch", "2",
+              "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--render-on", "device"]
+    plain, other = twin_runs(tmp, common, ("plain", name))
+    with contextlib.redirect_stdout(io.StringIO()):
+        train.main(common + ["--run", plain, "--vae-minutes", "0", "--dit-steps", "50"])
+    return common, plain, other
+
+
+def refused_on_workers(common: list, run: str, option: list) -> bool:
+    """Whether train.py refuses `option` when the batches are not rendered on the device."""
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            train.main(common[:-2] + ["--run", run] + option)
+        return False
+    except SystemExit:
+        return True
+
+
 def render_on_device_check() -> dict:
     """Three transformer steps (stills and clips, object-weighted) with each way of rendering,
     from one VAE: the largest difference between the two runs' weights."""
@@ -291,13 +313,9 @@ def shape_aux_check() -> dict:
         k = SHAPE_NAMES.index(scenes[b]["objects"][i]["shape"])
         centre_in_channel.append(bool(per_shape[b, k, f, int(cy * 64), int(cx * 64)] > 0.9))
     with tempfile.TemporaryDirectory() as tmp:
-        common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
-                  "--repeat", "2", "--clip-p", "0.5", "--clip-batch", "2", "--clip-frames", "5", "--vae-batch", "2",
-                  "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--render-on", "device"]
-        plain, aux = twin_runs(tmp, common, ("plain", "aux"))
+        common, plain, aux = device_runs(tmp, "0.5", "aux")
         quiet = io.StringIO()
         with contextlib.redirect_stdout(quiet):
-            train.main(common + ["--run", plain, "--vae-minutes", "0", "--dit-steps", "50"])
             train.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "50", "--shape-aux", "1", "--shape-aux-layer", "1"])
             first = torch.load(os.path.join(aux, "dit.pt"), map_location="cpu", weights_only=False)
             train.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "52", "--shape-aux", "1", "--shape-aux-layer", "1"])
@@ -307,12 +325,7 @@ def shape_aux_check() -> dict:
         ema = torch.load(os.path.join(aux, "dit-ema.pt"), map_location="cpu", weights_only=False)
         with open(os.path.join(aux, "log.jsonl"), encoding="utf-8") as f:
             logged = [json.loads(line) for line in f if '"aux"' in line]
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):
-                train.main(common[:-2] + ["--run", aux, "--shape-aux", "1"])
-            refused = False
-        except SystemExit:
-            refused = True
+        refused = refused_on_workers(common, aux, ["--shape-aux", "1"])
     return {"coverage_sums_to_union": (per_shape.sum(1) - union[:, 0]).abs().max().item() < 1e-6,
             "centres_in_their_channel": f"{sum(centre_in_channel)}/{len(centre_in_channel)}",
             "aux_logged_at": [r["step"] for r in logged], "aux_loss_positive": bool(logged) and logged[0]["aux"] > 0,
@@ -323,6 +336,80 @@ def shape_aux_check() -> dict:
             "transformer_changed_by_aux": max((first["dit"][k] - a["dit"][k]).abs().max().item() for k in a["dit"]) > 0,
             "workers_refused": refused,
             "probe_reads_head": len(probed) == 5 and all(0 <= r.get("shape_map_right", -1) <= 1 for r in probed)}
+
+
+def caption_contrast_check() -> dict:
+    """--caption-contrast: each negative caption differs from the true one in exactly one word, the
+    chosen object's shape word changed to another shape; the chosen object's latent cells weigh its
+    centre fully and the other objects' centres not at all; the hinge is the margin where the negative caption
+    predicts as well as the true one, 0 where it is worse by the margin, and leaves out dropped
+    captions; the stream draws the same scenes with and without negatives (clip batches carry none);
+    a run with it logs the hinge and the gap, trains the transformer to other weights than a run
+    without it, and is refused without --render-on device."""
+    import numpy as np
+    from flowedit_scenes import caption, object_position, sample_scene
+    from flowedit_scenes.scene import ordered
+    from flowedit_scenes.render_batch import draw_objects, plan
+    from flowedit_scenes.world import SHAPES
+    from flowedit_train.caption_contrast import contrast_loss, negatives, object_cells
+    from flowedit_train.data import SceneStream
+
+    tokenize = train.Tokenize(CONFIGS["flowedit-tiny"]())  # 16 tokens: every caption whole
+    words = {i: w for w, i in tokenize.vocab.items()}
+    rng = np.random.default_rng([9, 1])
+    scenes = [sample_scene(rng) for _ in range(12)]
+    neg_ids, slots = negatives(scenes, np.random.default_rng([9, 2]), tokenize)
+    one_shape_word = []
+    for scene, ids, i in zip(scenes, neg_ids.tolist(), slots.tolist()):
+        true = tokenize(caption(scene))
+        changed = [k for k, (a, b) in enumerate(zip(true, ids)) if a != b]
+        obj = scene["objects"][i]
+        place = [k for k, w in enumerate(true) if words[w] in SHAPES][ordered(scene).index(obj)] if len(changed) == 1 else -1
+        one_shape_word.append(len(changed) == 1 and changed[0] == place and words[ids[place]] in SHAPES
+                              and words[ids[place]] != obj["shape"])
+    p = plan(scenes, (128, 128))
+    _, per_slot = draw_objects(p, "cpu")  # [B, F, S, H, W]
+    m = object_cells(per_slot, torch.as_tensor(slots), 4)  # [B, 1, F, 32, 32]
+    own, others = [], []
+    for b, (scene, i) in enumerate(zip(scenes, slots.tolist())):
+        for j, obj in enumerate(scene["objects"]):
+            x, y = object_position(obj, 0, 1)
+            at_centre = float(m[b, 0, 0, int(y * 32), int(x * 32)])  # the cell holding the object's centre
+            (own if j == i else others).append(at_centre)
+    u = torch.randn(2, 4, 1, 8, 8)  # [B, C, F, h, w]
+    cells = torch.zeros(2, 1, 1, 8, 8)
+    cells[..., 2:5, 2:5] = 1
+    keep = torch.tensor([True, True])
+    same, _ = contrast_loss(u + 0.3, u + 0.3, u, cells, keep, 0.1)
+    apart, gap = contrast_loss(u, u + 1.0, u, cells, keep, 0.1)
+    dropped, _ = contrast_loss(u + 0.3, u + 0.3, u, cells, torch.tensor([False, True]), 0.1)
+    none_dropped, _ = contrast_loss(u + 0.3, u + 0.3, u, cells, torch.tensor([False, False]), 0.1)
+
+    def stream(contrast: bool) -> list:
+        s = SceneStream(5, 32, 2, 0.5, 2, (5,), scenes_only=True, tokenize=tokenize, contrast=contrast)
+        batches = iter(s)
+        return [next(batches) for _ in range(6)]
+
+    with_neg, without = stream(True), stream(False)
+    same_scenes = all(a[1] == b[1] for a, b in zip(with_neg, without))
+    carried = [(int(b[0]["frames"]) == 1) == (b[3] is not None) for b in with_neg]
+    with tempfile.TemporaryDirectory() as tmp:
+        common, plain, con = device_runs(tmp, "0.3", "contrast")
+        with contextlib.redirect_stdout(io.StringIO()):
+            train.main(common + ["--run", con, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1"])
+        a, b = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (plain, con))
+        with open(os.path.join(con, "log.jsonl"), encoding="utf-8") as f:
+            logged = [json.loads(line) for line in f if '"contrast"' in line]
+        refused = refused_on_workers(common, con, ["--caption-contrast", "1"])
+    return {"one_shape_word_changed": f"{sum(one_shape_word)}/{len(one_shape_word)}",
+            "chosen_centre_min": round(min(own), 3), "other_centres_max": round(max(others), 3),
+            "hinge_when_equal": round(same.item(), 6), "hinge_when_apart": round(apart.item(), 6),
+            "gap_when_apart": round(gap.item(), 6), "dropped_left_out": round(dropped.item(), 6),
+            "all_dropped": round(none_dropped.item(), 6), "same_scenes": same_scenes,
+            "negatives_on_stills_only": f"{sum(carried)}/{len(carried)}",
+            "logged_at": [r["step"] for r in logged], "logged_hinge_positive": bool(logged) and logged[0]["contrast"] > 0,
+            "transformer_changed": max((a["dit"][k] - b["dit"][k]).abs().max().item() for k in a["dit"]) > 0,
+            "workers_refused": refused}
 
 
 def polish_focus_check() -> dict:
@@ -464,10 +551,15 @@ def main() -> int:
     shape_aux = shape_aux_check()
     polish = polish_focus_check()
     transferred = transfer_check()
-    found = {"transfer": transferred, "polish_focus": polish, "unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
+    contrast = caption_contrast_check()
+    found = {"caption_contrast": contrast, "transfer": transferred, "polish_focus": polish, "unpack": unpacked, "shape_aux": shape_aux, "render_on_device": on_device, "conv_head": head, "grew": grew, "max_output_change": same, "refine_weight_after_training": moved, "refused_unfitting": refused,
              "resume": resume, "object_weights": weights, "configs": configs, "vae": vae}
     print(json.dumps(found))
     ok = (grew and same == 0.0 and moved > 0 and refused
+          and contrast == {"one_shape_word_changed": "12/12", "chosen_centre_min": 1.0, "other_centres_max": 0.0,
+                           "hinge_when_equal": 0.1, "hinge_when_apart": 0.0, "gap_when_apart": 1.0, "dropped_left_out": 0.1,
+                           "all_dropped": 0.0, "same_scenes": True, "negatives_on_stills_only": "6/6", "logged_at": [50],
+                           "logged_hinge_positive": True, "transformer_changed": True, "workers_refused": True}
           and transferred == {"embedding_kept": True, "mapped_is_own_loss": True, "read_out_lowers_loss": True, "from_step": 7,
                               "step": 0, "trained_to": 2, "used_folder_refused": True, "other_config_refused": True, "wide_embedding": [32, 32],
                               "wide_read_out_beats_initialised": True}

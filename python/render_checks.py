@@ -94,7 +94,7 @@ def close_up_findings(rng: np.random.Generator) -> dict:
     except ValueError:
         refused = True
     rendered, rendered_captions = next(iter(SceneStream(7, 128, 4, 0.0, 1, (1,), close_p=1.0)))  # [8, 3, 1, 64, 64]
-    planned, planned_captions, _ = next(iter(SceneStream(7, 128, 4, 0.0, 1, (1,), close_p=1.0, scenes_only=True,
+    planned, planned_captions, _, _ = next(iter(SceneStream(7, 128, 4, 0.0, 1, (1,), close_p=1.0, scenes_only=True,
                                                          tokenize=lambda c: [0])))
     drawn = draw(planned)[0].permute(0, 4, 1, 2, 3) * 2.0 - 1.0  # [8, 3, 1, 64, 64] in [-1, 1]
     streams_differ = int((drawn != rendered).sum()) + (0 if planned_captions == rendered_captions else 1)

@@ -35,7 +35,8 @@ from flowedit_model.dit import DiT, load_dit_state
 from flowedit_model.layers import load_fitting
 from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
-from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_shapes
+from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_shapes
+from flowedit_train.caption_contrast import contrast_loss, object_cells
 from flowedit_train.data import SceneStream, batch, loader
 from flowedit_train.object_focus import recon_loss, training_crops
 from flowedit_train.shape_aux import ShapeAux
@@ -308,16 +309,23 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         torch._foreach_add_(e, p, alpha=1 - decay)
 
 
-def device_batch(plan, dev, masks: bool, shapes: bool = False):
+def device_batch(plan, dev, masks: bool, shapes: bool = False, objects: bool = False):
     """A batch's render plan drawn on the training device: (pixels [B, 3, F, H, W] in [-1, 1],
-    coverage [B, 1, F, H, W] or None, per-shape coverage [B, P, F, H, W] or None), the pixels the
-    rendering processes would have sent."""
+    coverage [B, 1, F, H, W] or None, per-shape coverage [B, P, F, H, W] or None, and with objects
+    each object slot's coverage [B, F, S, H, W] or else None), the pixels the rendering processes
+    would have sent."""
+    if objects:
+        pixels, per_slot = draw_objects(plan, dev)  # [B, F, H, W, 3], [B, F, S, H, W]
+        cover = per_slot.amax(dim=2)[:, None] if masks else None  # [B, 1, F, H, W]
+        if shapes:
+            raise ValueError("per-shape and per-object coverage are not drawn together")
+        return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, None, per_slot  # [B, 3, F, H, W]
     if shapes:
         pixels, per_shape = draw_shapes(plan, dev)  # [B, F, H, W, 3], [B, P, F, H, W]
         cover = per_shape.sum(1, keepdim=True).clamp(max=1.0) if masks else None  # [B, 1, F, H, W]
     else:
         (pixels, cover), per_shape = draw(plan, dev, masks=masks), None  # [B, F, H, W, 3], [B, 1, F, H, W]
-    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, per_shape  # [B, 3, F, H, W]
+    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, per_shape, None  # [B, 3, F, H, W]
 
 
 def dit_lr(args, steps_run: int, elapsed: float, step_budget: int) -> float:
@@ -379,7 +387,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
     tokenize = Tokenize(cfg)
     stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode,
                          masks=weighted and not on_device, scenes_only=on_device, tokenize=tokenize,
-                         close_p=args.close_p)
+                         close_p=args.close_p, contrast=args.caption_contrast > 0)
     data = iter(loader(stream, args.workers))
     gen = torch.Generator().manual_seed(10_000 + step)
     # noise drawn where it is used (a CPU run keeps its one generator, and so its stream)
@@ -395,13 +403,14 @@ def train_dit(args, cfg, models, stats, dev) -> None:
 
     first_step = step
     start, last_save, last_log = time.time(), time.time(), time.time()
-    losses, mses, aux_losses, aux_accs = [], [], [], []
+    losses, mses, aux_losses, aux_accs, con_losses, con_gaps = [], [], [], [], [], []
     while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
-        ids = shapes = None
+        ids = shapes = negative = None
         if on_device:  # scenes as arrays, rendered here
-            plan, captions, ids = next(data)
+            plan, captions, ids, negative = next(data)
             ids = torch.as_tensor(ids)  # [B, L]
-            inputs, covered, shapes = device_batch(plan, dev, weighted, aux is not None)  # [B, 3, F, H, W]
+            inputs, covered, shapes, per_slot = device_batch(plan, dev, weighted, aux is not None,
+                                                             objects=negative is not None)  # [B, 3, F, H, W]
             cover = [covered]
             shapes = aux.cells(shapes) if aux is not None else None  # [B, P, F, H', W']
         else:
@@ -412,6 +421,7 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         else:
             x0 = inputs.to(dev)  # [B, C, F, H', W']
         w = object_weights(cover[0].to(dev), x0.shape, args.object_weight) if weighted else None  # [B, 1, F, H', W']
+        n_scenes = x0.shape[0]
         if args.repeat > 1:  # each scene twice, with its own t and noise: half the rendering
             x0 = x0.repeat(args.repeat, 1, 1, 1, 1)  # [r·B, C, F, H', W']
             captions = list(captions) * args.repeat
@@ -427,10 +437,24 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         lr = dit_lr(args, step - first_step, time.time() - start, args.dit_steps - first_step)
         for g in opt.param_groups + (aux_opt.param_groups if aux else []):
             g["lr"] = lr
-        v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
+        if negative is None:
+            v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
+        else:  # the first repeat's scenes once more, under their negative captions (caption_contrast.py)
+            neg_ids = torch.as_tensor(negative[0]).to(dev)  # [n, L]
+            v_all, _ = dit(torch.cat([xt, xt[:n_scenes]]), torch.cat([t, t[:n_scenes]]),
+                           te(torch.cat([ids, neg_ids])))  # [B + n, C, F, H', W']
+            v, v_neg = v_all[:b], v_all[b:]  # [B, C, F, H', W'], [n, C, F, H', W']
         se = (v - (eps - x0)) ** 2  # [B, C, F, H', W']
         loss = se.mean() if w is None else (w * se).mean() / w.mean()
         total = loss
+        if negative is not None:
+            m = object_cells(per_slot, torch.as_tensor(negative[1]), cfg.spatial_compression)  # [n, 1, F, H', W']
+            keep = (ids[:n_scenes] != tokenize.empty.to(dev)[None]).any(1)  # [n]: caption not dropped
+            con_loss, con_gap = contrast_loss(v[:n_scenes], v_neg, (eps - x0)[:n_scenes], m, keep,
+                                              args.caption_contrast_margin)
+            total = loss + args.caption_contrast * con_loss
+            con_losses.append(con_loss.detach())
+            con_gaps.append(con_gap)
         if aux is not None:
             aux_loss, aux_acc = aux.loss(xt, shapes)
             total = loss + args.shape_aux * aux_loss
@@ -455,12 +479,15 @@ def train_dit(args, cfg, models, stats, dev) -> None:
                       "s_per_step": round((time.time() - last_log) / len(losses), 3)}
             if weighted:  # the plain mean too, comparable with unweighted runs
                 record["mse"] = round(torch.stack(mses).double().mean().item(), 5)
+            if con_losses:  # caption contrast (not in "loss"): its hinge and the shape word's gap on the objects
+                record["contrast"] = round(torch.stack(con_losses).double().mean().item(), 5)
+                record["contrast_gap"] = round(torch.stack(con_gaps).double().mean().item(), 5)
             if aux is not None:  # the shape map's cross-entropy (not in "loss")
                 record["aux"] = round(torch.stack(aux_losses).double().mean().item(), 5)
                 record["aux_shape_acc"] = round(torch.stack(aux_accs).double().mean().item(), 4)
             log(args.run, record)
             last_log = time.time()
-            losses, mses, aux_losses, aux_accs = [], [], [], []
+            losses, mses, aux_losses, aux_accs, con_losses, con_gaps = [], [], [], [], [], []
         if time.time() - last_save > args.save_every:
             checkpoint()
             last_save = time.time()
@@ -558,6 +585,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="λ: add λ × the cross-entropy of a shape map predicted from block --shape-aux-layer's tokens "
                         "(flowedit_train/shape_aux.py; needs --render-on device); 0 = none")
     p.add_argument("--shape-aux-layer", type=int, default=3, help="the block whose output tokens predict the shape map")
+    p.add_argument("--caption-contrast", type=float, default=0.0,
+                   help="λ: add λ × a hinge asking that the caption's shape word explain an object's latent cells "
+                        "better than another shape word does (flowedit_train/caption_contrast.py; needs --render-on "
+                        "device); 0 = none")
+    p.add_argument("--caption-contrast-margin", type=float, default=0.1,
+                   help="δ: the gap in the object's loss at which the hinge stops pushing")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
@@ -578,6 +611,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.shape_aux > 0 and args.render_on != "device":
         p.error("--shape-aux needs the per-shape coverage only --render-on device draws: add --render-on device "
                 "(it renders on --device, the CPU included)")
+    if args.caption_contrast > 0 and args.render_on != "device":
+        p.error("--caption-contrast needs each object's coverage, which only --render-on device draws: add "
+                "--render-on device (it renders on --device, the CPU included)")
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on CUDA; no effect on the CPU
     os.makedirs(args.run, exist_ok=True)

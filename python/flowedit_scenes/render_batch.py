@@ -214,6 +214,12 @@ def draw(p: Plan, device="cpu", masks: bool = False) -> Tuple[torch.Tensor, Opti
     return img, (cover.amax(dim=2)[:, None] if masks else None)  # [B, 1, F, H, W]
 
 
+def draw_objects(p: Plan, device="cpu") -> Tuple[torch.Tensor, torch.Tensor]:
+    """Pixels [B, F, H, W, 3] in [0, 1] of a plan and each object slot's coverage [B, F, S, H, W]
+    (slot i: the scene's object i)."""
+    return _draw(p, torch.device(device))
+
+
 def draw_shapes(p: Plan, device="cpu") -> Tuple[torch.Tensor, torch.Tensor]:
     """Pixels [B, F, H, W, 3] in [0, 1] of a plan and the coverage of each shape of the world,
     [B, P, F, H, W] with P = len(SHAPE_NAMES): channel k is where objects of shape k lie (objects

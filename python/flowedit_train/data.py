@@ -12,6 +12,7 @@ import torch
 
 from flowedit_scenes import caption, close_up, render, render_masks, sample_scene
 from flowedit_scenes.render_batch import plan
+from flowedit_train.caption_contrast import negatives
 
 TRAIN_STREAM = 1
 HELDOUT_STREAM = 2
@@ -58,7 +59,10 @@ class SceneStream(torch.utils.data.IterableDataset):
     With scenes_only=True the stream renders nothing, for a run that renders its batches on its own
     device: it yields each batch's render plan (render_batch.plan, the scenes as arrays), the
     captions and their token ids [B, L] from `tokenize` (caption -> ids): the same scenes, in the
-    same order, as the rendering stream draws with the same seed.
+    same order, as the rendering stream draws with the same seed, and a fourth item: with
+    contrast=True, for a batch of full-size stills, caption_contrast.negatives (the ids of each
+    caption with one object's shape word changed, and that object's slot) from a generator of its
+    own, so the scenes stay those of a run without it; None otherwise.
 
     With close_p > 0, that share of the still batches are close-ups instead: 2 × batch_size
     one-object stills seen twice as close (scene.close_up) and rendered at half the size, so an
@@ -68,21 +72,27 @@ class SceneStream(torch.utils.data.IterableDataset):
     def __init__(self, seed: int, size: int, batch_size: int, clip_p: float, clip_batch: int,
                  clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                  masks: bool = False, scenes_only: bool = False,
-                 tokenize: Optional[Callable[[str], List[int]]] = None, close_p: float = 0.0):
+                 tokenize: Optional[Callable[[str], List[int]]] = None, close_p: float = 0.0,
+                 contrast: bool = False):
         super().__init__()
         self.seed, self.size, self.batch_size = seed, size, batch_size
         self.clip_p, self.clip_batch, self.clip_frames, self.close_p = clip_p, clip_batch, clip_frames, close_p
         self.encode, self.masks, self.scenes_only, self.tokenize = encode, masks, scenes_only, tokenize
+        if contrast and not scenes_only:
+            raise ValueError("contrast needs scenes_only (the negatives go with the render plans)")
+        self.contrast = contrast
 
     def __iter__(self) -> Iterator[Tuple]:
         if torch.utils.data.get_worker_info() is not None:
             torch.set_num_threads(1)
         if self.scenes_only:
+            neg_rng = np.random.default_rng([TRAIN_STREAM, self.seed, self._worker(), 7])
             for count, frames, size, rng, close in self._draws():
                 scenes = [draw_scene(rng, frames, close) for _ in range(count)]
                 captions = [caption(sc) for sc in scenes]
                 ids = np.array([self.tokenize(c) for c in captions], dtype=np.int64)  # [B, L]
-                yield plan(scenes, (size, size)), captions, ids
+                still = self.contrast and frames == 1 and not close
+                yield plan(scenes, (size, size)), captions, ids, (negatives(scenes, neg_rng, self.tokenize) if still else None)
             return
         for pixels, captions, cover in self._batches():
             if self.encode is not None:
@@ -92,9 +102,7 @@ class SceneStream(torch.utils.data.IterableDataset):
 
     def _draws(self) -> Iterator[Tuple[int, int, int, np.random.Generator, bool]]:
         """(scene count, frame count, frame size, the generator to draw them from, close-ups or not) for each batch."""
-        info = torch.utils.data.get_worker_info()
-        worker = info.id if info is not None else 0
-        rng = np.random.default_rng([TRAIN_STREAM, self.seed, worker])
+        rng = np.random.default_rng([TRAIN_STREAM, self.seed, self._worker()])
         while True:
             if self.clip_p > 0 and rng.uniform() < self.clip_p:
                 yield self.clip_batch, int(rng.choice(self.clip_frames)), self.size, rng, False
@@ -102,6 +110,11 @@ class SceneStream(torch.utils.data.IterableDataset):
                 yield 2 * self.batch_size, 1, self.size // 2, rng, True
             else:
                 yield self.batch_size, 1, self.size, rng, False
+
+    @staticmethod
+    def _worker() -> int:
+        info = torch.utils.data.get_worker_info()
+        return info.id if info is not None else 0
 
     def _batches(self) -> Iterator[Tuple[torch.Tensor, List[str], Optional[torch.Tensor]]]:
         for count, frames, size, rng, close in self._draws():

@@ -15,13 +15,21 @@
  * the 8-channel VAE config refuses a 4-channel VAE with what to do, and a run holding a VAE alone exports a
  * pack with --vae-only (and is told about it without), and the VAE stage focused on objects
  * (--vae-object-weight) trains encoder and decoder; a transformer moved onto another VAE's latents
- * (python/transfer.py) keeps what does not touch the latent, fits its two ends and trains on.
+ * (python/transfer.py) keeps what does not touch the latent, fits its two ends and trains on; the caption
+ * contrast (--caption-contrast) changes one shape word per negative caption, weighs the chosen object's
+ * cells, hinges at its margin and trains the transformer.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pythonFindings } from '../python.js';
 
 interface Found {
+  caption_contrast: {
+    one_shape_word_changed: string; chosen_centre_min: number; other_centres_max: number; hinge_when_equal: number;
+    hinge_when_apart: number; gap_when_apart: number; dropped_left_out: number; all_dropped: number; same_scenes: boolean;
+    negatives_on_stills_only: string; logged_at: number[]; logged_hinge_positive: boolean; transformer_changed: boolean;
+    workers_refused: boolean;
+  };
   grew: boolean;
   max_output_change: number;
   refine_weight_after_training: number;
@@ -48,7 +56,7 @@ interface Found {
   polish_focus: { crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, a VAE is refused by a config of other latent channels and exported alone on request, and a transformer moves onto another VAE', { timeout: 420_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, a VAE is refused by a config of other latent channels and exported alone on request, a transformer moves onto another VAE, and the caption contrast trains', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.deepEqual(found.transfer, {
     embedding_kept: true, mapped_is_own_loss: true, read_out_lowers_loss: true, from_step: 7, step: 0, trained_to: 2,
@@ -87,6 +95,21 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
   assert.equal(aux.transformer_changed_by_aux, true, 'the auxiliary loss trains the transformer');
   assert.equal(aux.workers_refused, true, '--shape-aux without --render-on device is refused');
   assert.equal(aux.probe_reads_head, true, 'caption_probe.py --shape-map scores the head at each of its five t');
+  const con = found.caption_contrast;
+  assert.equal(con.one_shape_word_changed, '12/12', 'each negative caption differs from the true one in the chosen object\'s shape word alone, changed to another shape');
+  assert.equal(con.chosen_centre_min, 1, 'the chosen object\'s centre cell weighs fully');
+  assert.equal(con.other_centres_max, 0, 'the other objects\' centre cells weigh nothing');
+  assert.equal(con.hinge_when_equal, 0.1, 'a negative caption that predicts as well as the true one costs the margin');
+  assert.equal(con.hinge_when_apart, 0, 'a negative caption worse by more than the margin costs nothing');
+  assert.equal(con.gap_when_apart, 1, 'the gap is the mean squared difference on the object\'s cells');
+  assert.equal(con.dropped_left_out, 0.1, 'a dropped caption is left out of the mean');
+  assert.equal(con.all_dropped, 0, 'a batch whose captions are all dropped adds nothing');
+  assert.equal(con.same_scenes, true, 'the negatives come from a generator of their own: the scenes are those of a run without them');
+  assert.equal(con.negatives_on_stills_only, '6/6', 'still batches carry negatives, clip batches none');
+  assert.deepEqual(con.logged_at, [50], 'the hinge and the gap are logged with the flow loss');
+  assert.equal(con.logged_hinge_positive, true);
+  assert.equal(con.transformer_changed, true, 'the contrast trains the transformer to other weights than a run without it');
+  assert.equal(con.workers_refused, true, '--caption-contrast without --render-on device is refused');
   const polish = found.polish_focus;
   assert.equal(polish.crops_on_objects, 4, 'with every crop drawn around an object, each of the 4 crops holds object pixels');
   assert.equal(polish.plain_at_zero, true, 'at λ 0 the weighted loss is the plain L1 + L2');
