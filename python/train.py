@@ -35,7 +35,7 @@ from flowedit_model.dit import DiT, load_dit_state
 from flowedit_model.layers import load_fitting
 from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
-from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_shapes
+from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_shapes, union
 from flowedit_train.caption_contrast import contrast_loss, object_cells
 from flowedit_train.data import SceneStream, batch, loader
 from flowedit_train.object_focus import recon_loss, training_crops
@@ -314,18 +314,16 @@ def device_batch(plan, dev, masks: bool, shapes: bool = False, objects: bool = F
     coverage [B, 1, F, H, W] or None, per-shape coverage [B, P, F, H, W] or None, and with objects
     each object slot's coverage [B, F, S, H, W] or else None), the pixels the rendering processes
     would have sent."""
-    if objects:
-        pixels, per_slot = draw_objects(plan, dev)  # [B, F, H, W, 3], [B, F, S, H, W]
-        cover = per_slot.amax(dim=2)[:, None] if masks else None  # [B, 1, F, H, W]
-        if shapes:
-            raise ValueError("per-shape and per-object coverage are not drawn together")
-        return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, None, per_slot  # [B, 3, F, H, W]
+    per_shape = per_slot = None  # main() refuses asking for both
     if shapes:
         pixels, per_shape = draw_shapes(plan, dev)  # [B, F, H, W, 3], [B, P, F, H, W]
         cover = per_shape.sum(1, keepdim=True).clamp(max=1.0) if masks else None  # [B, 1, F, H, W]
+    elif objects:
+        pixels, per_slot = draw_objects(plan, dev)  # [B, F, H, W, 3], [B, F, S, H, W]
+        cover = union(per_slot) if masks else None  # [B, 1, F, H, W]
     else:
-        (pixels, cover), per_shape = draw(plan, dev, masks=masks), None  # [B, F, H, W, 3], [B, 1, F, H, W]
-    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, per_shape, None  # [B, 3, F, H, W]
+        pixels, cover = draw(plan, dev, masks=masks)  # [B, F, H, W, 3], [B, 1, F, H, W]
+    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, per_shape, per_slot  # [B, 3, F, H, W]
 
 
 def dit_lr(args, steps_run: int, elapsed: float, step_budget: int) -> float:
@@ -444,20 +442,20 @@ def train_dit(args, cfg, models, stats, dev) -> None:
             v_all, _ = dit(torch.cat([xt, xt[:n_scenes]]), torch.cat([t, t[:n_scenes]]),
                            te(torch.cat([ids, neg_ids])))  # [B + n, C, F, H', W']
             v, v_neg = v_all[:b], v_all[b:]  # [B, C, F, H', W'], [n, C, F, H', W']
-        se = (v - (eps - x0)) ** 2  # [B, C, F, H', W']
+        u = eps - x0  # [B, C, F, H', W'] the velocity target
+        se = (v - u) ** 2  # [B, C, F, H', W']
         loss = se.mean() if w is None else (w * se).mean() / w.mean()
         total = loss
         if negative is not None:
             m = object_cells(per_slot, torch.as_tensor(negative[1]), cfg.spatial_compression)  # [n, 1, F, H', W']
             keep = (ids[:n_scenes] != tokenize.empty.to(dev)[None]).any(1)  # [n]: caption not dropped
-            con_loss, con_gap = contrast_loss(v[:n_scenes], v_neg, (eps - x0)[:n_scenes], m, keep,
-                                              args.caption_contrast_margin)
-            total = loss + args.caption_contrast * con_loss
+            con_loss, con_gap = contrast_loss(v[:n_scenes], v_neg, u[:n_scenes], m, keep, args.caption_contrast_margin)
+            total = total + args.caption_contrast * con_loss
             con_losses.append(con_loss.detach())
             con_gaps.append(con_gap)
         if aux is not None:
             aux_loss, aux_acc = aux.loss(xt, shapes)
-            total = loss + args.shape_aux * aux_loss
+            total = total + args.shape_aux * aux_loss
             aux_losses.append(aux_loss.detach())
             aux_accs.append(aux_acc)
             aux_opt.zero_grad(set_to_none=True)
@@ -614,6 +612,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.caption_contrast > 0 and args.render_on != "device":
         p.error("--caption-contrast needs each object's coverage, which only --render-on device draws: add "
                 "--render-on device (it renders on --device, the CPU included)")
+    if args.caption_contrast > 0 and args.shape_aux > 0:
+        p.error("--caption-contrast and --shape-aux cannot be combined: the shape map reads the transformer's tokens of "
+                "one pass, and the contrast runs a second; choose one")
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on CUDA; no effect on the CPU
     os.makedirs(args.run, exist_ok=True)

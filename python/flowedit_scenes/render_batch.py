@@ -211,7 +211,12 @@ def draw(p: Plan, device="cpu", masks: bool = False) -> Tuple[torch.Tensor, Opti
     """Pixels [B, F, H, W, 3] in [0, 1] of a plan, and with masks=True the union of its objects'
     coverage [B, 1, F, H, W]."""
     img, cover = _draw(p, torch.device(device))
-    return img, (cover.amax(dim=2)[:, None] if masks else None)  # [B, 1, F, H, W]
+    return img, (union(cover) if masks else None)  # [B, 1, F, H, W]
+
+
+def union(slot_cover: torch.Tensor) -> torch.Tensor:
+    """The objects' coverage together: each slot's [B, F, S, H, W] -> [B, 1, F, H, W]."""
+    return slot_cover.amax(dim=2)[:, None]
 
 
 def draw_objects(p: Plan, device="cpu") -> Tuple[torch.Tensor, torch.Tensor]:

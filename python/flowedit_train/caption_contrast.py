@@ -20,7 +20,8 @@ explains the object's cells better by the margin δ, so the negative caption is 
 anywhere it need not go. At large t, x_t hides the outline, so the gap can only come from the
 shape word. This is a ranking loss on a diffusion model's conditional likelihoods (the quantity a
 diffusion classifier compares, Li et al. 2023), with hard negatives that differ from the truth in
-one word; the negative caption needs no rendering.
+one word; the negative caption needs no rendering. train.py refuses it together with --shape-aux,
+whose map reads the tokens of a single transformer pass.
 """
 
 from typing import List, Tuple
