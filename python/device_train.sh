@@ -23,7 +23,8 @@
 # SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
 # batches are rendered on the device; the fallback to rendering processes trains without it.
 # CAPTION_CONTRAST=<λ> adds the caption contrast (train.py --caption-contrast,
-# flowedit_train/caption_contrast.py) in the same way.
+# flowedit_train/caption_contrast.py) in the same way; CAPTION_CONTRAST_T=<t_lo> runs it on an x_t of
+# its own at t ~ U[t_lo, 1] (train.py --caption-contrast-t).
 # CLOSE_P=<p> draws that share of the still batches as one-object close-ups at half the size
 # (train.py --close-p).
 # VAE_OBJECT_WEIGHT=<λ> trains a new VAE (no RESUME) on crops around objects with their pixels weighted
@@ -61,7 +62,7 @@ train() {  # $1: where batches are rendered; $2: transformer minutes
     --render-on "$1" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
     --dit-minutes "$2" --lr "${LR:-4e-4}" --lr-schedule cosine \
     --close-p "${CLOSE_P:-0}" --object-weight "${OBJECT_WEIGHT:-0}" --shape-aux "$aux" --shape-aux-layer "${SHAPE_AUX_LAYER:-3}" \
-    --caption-contrast "$con" \
+    --caption-contrast "$con" --caption-contrast-t "${CAPTION_CONTRAST_T:-0}" \
     --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
 }
 if ! train "$RENDER_ON" "${DIT_MIN:-6}"; then

@@ -209,11 +209,16 @@ def twin_runs(tmp: str, common: list, names: tuple) -> tuple:
     transformer runs that should differ only in what a check changes."""
     first, second = (os.path.join(tmp, n) for n in names)
     train.main(common + ["--run", first, "--vae-steps", "2", "--dit-steps", "0"])
-    os.makedirs(second)
+    return first, share_vae(first, second)
+
+
+def share_vae(run: str, other: str) -> str:
+    """A new run folder `other` holding run's VAE and latent statistics alone."""
+    os.makedirs(other)
     for name in ("vae.pt", "latent_stats.json"):
-        with open(os.path.join(first, name), "rb") as src, open(os.path.join(second, name), "wb") as dst:
+        with open(os.path.join(run, name), "rb") as src, open(os.path.join(other, name), "wb") as dst:
             dst.write(src.read())
-    return first, second
+    return other
 
 
 def device_runs(tmp: str, clip_p: str, name: str) -> tuple:
@@ -351,7 +356,7 @@ def caption_contrast_check() -> dict:
     from flowedit_scenes.scene import ordered
     from flowedit_scenes.render_batch import draw_objects, plan
     from flowedit_scenes.world import SHAPES
-    from flowedit_train.caption_contrast import contrast_loss, negatives, object_cells
+    from flowedit_train.caption_contrast import contrast_loss, negatives, object_cells, own_x_t
     from flowedit_train.data import SceneStream
 
     tokenize = train.Tokenize(CONFIGS["flowedit-tiny"]())  # 16 tokens: every caption whole
@@ -385,6 +390,12 @@ def caption_contrast_check() -> dict:
     dropped, _ = contrast_loss(u + 0.3, u + 0.3, u, cells, torch.tensor([False, True]), 0.1)
     none_dropped, _ = contrast_loss(u + 0.3, u + 0.3, u, cells, torch.tensor([False, False]), 0.1)
 
+    x0 = torch.randn(64, 4, 1, 8, 8)  # [n, C, F, h, w]
+    gen = torch.Generator().manual_seed(3)
+    t_own, xt_own, u_own = own_x_t(x0, 0.7, gen, gen)  # [n], [n, C, F, h, w] x2
+    tt = t_own.view(-1, 1, 1, 1, 1)
+    on_path = (xt_own - ((1 - tt) * x0 + tt * (u_own + x0))).abs().max().item()  # x_t' = (1 − t')x0 + t'ε', ε' = u' + x0
+
     def stream(contrast: bool) -> list:
         s = SceneStream(5, 32, 2, 0.5, 2, (5,), scenes_only=True, tokenize=tokenize, contrast=contrast)
         batches = iter(s)
@@ -397,10 +408,20 @@ def caption_contrast_check() -> dict:
         common, plain, con = device_runs(tmp, "0.3", "contrast")
         with contextlib.redirect_stdout(io.StringIO()):
             train.main(common + ["--run", con, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1"])
-        a, b = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (plain, con))
-        with open(os.path.join(con, "log.jsonl"), encoding="utf-8") as f:
-            logged = [json.loads(line) for line in f if '"contrast"' in line]
+        high = share_vae(plain, os.path.join(tmp, "high"))
+        with contextlib.redirect_stdout(io.StringIO()):
+            train.main(common + ["--run", high, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1",
+                                 "--caption-contrast-t", "0.7"])
+        a, b, c = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (plain, con, high))
+        logged, logged_high = ([json.loads(line) for line in open(os.path.join(r, "log.jsonl"), encoding="utf-8")
+                                if '"contrast"' in line] for r in (con, high))
         refused = refused_on_workers(common, con, ["--caption-contrast", "1"])
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):
+                train.main(common + ["--run", high, "--caption-contrast", "1", "--caption-contrast-t", "1"])
+            t_one_refused = False
+        except SystemExit:
+            t_one_refused = True
     return {"one_shape_word_changed": f"{sum(one_shape_word)}/{len(one_shape_word)}",
             "chosen_centre_min": round(min(own), 3), "other_centres_max": round(max(others), 3),
             "hinge_when_equal": round(same.item(), 6), "hinge_when_apart": round(apart.item(), 6),
@@ -409,7 +430,12 @@ def caption_contrast_check() -> dict:
             "negatives_on_stills_only": f"{sum(carried)}/{len(carried)}",
             "logged_at": [r["step"] for r in logged], "logged_hinge_positive": bool(logged) and logged[0]["contrast"] > 0,
             "transformer_changed": max((a["dit"][k] - b["dit"][k]).abs().max().item() for k in a["dit"]) > 0,
-            "workers_refused": refused}
+            "workers_refused": refused,
+            "own_t_range": [round(t_own.min().item(), 3), round(t_own.max().item(), 3)], "own_x_t_on_path": on_path < 1e-5,
+            "high_logged_at": [r["step"] for r in logged_high],
+            "high_hinge_positive": bool(logged_high) and logged_high[0]["contrast"] > 0,
+            "high_differs_from_shared": max((b["dit"][k] - c["dit"][k]).abs().max().item() for k in b["dit"]) > 0,
+            "t_one_refused": t_one_refused}
 
 
 def polish_focus_check() -> dict:
@@ -559,7 +585,10 @@ def main() -> int:
           and contrast == {"one_shape_word_changed": "12/12", "chosen_centre_min": 1.0, "other_centres_max": 0.0,
                            "hinge_when_equal": 0.1, "hinge_when_apart": 0.0, "gap_when_apart": 1.0, "dropped_left_out": 0.1,
                            "all_dropped": 0.0, "same_scenes": True, "negatives_on_stills_only": "6/6", "logged_at": [50],
-                           "logged_hinge_positive": True, "transformer_changed": True, "workers_refused": True}
+                           "logged_hinge_positive": True, "transformer_changed": True, "workers_refused": True,
+                           "own_t_range": contrast["own_t_range"], "own_x_t_on_path": True, "high_logged_at": [50],
+                           "high_hinge_positive": True, "high_differs_from_shared": True, "t_one_refused": True}
+          and 0.7 <= contrast["own_t_range"][0] and contrast["own_t_range"][1] < 1
           and transferred == {"embedding_kept": True, "mapped_is_own_loss": True, "read_out_lowers_loss": True, "from_step": 7,
                               "step": 0, "trained_to": 2, "used_folder_refused": True, "other_config_refused": True, "wide_embedding": [32, 32],
                               "wide_read_out_beats_initialised": True}

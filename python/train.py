@@ -36,7 +36,7 @@ from flowedit_model.layers import load_fitting
 from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
 from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_shapes, union
-from flowedit_train.caption_contrast import contrast_loss, object_cells
+from flowedit_train.caption_contrast import contrast_loss, object_cells, own_x_t
 from flowedit_train.data import SceneStream, batch, loader
 from flowedit_train.object_focus import recon_loss, training_crops
 from flowedit_train.shape_aux import ShapeAux
@@ -435,21 +435,28 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         lr = dit_lr(args, step - first_step, time.time() - start, args.dit_steps - first_step)
         for g in opt.param_groups + (aux_opt.param_groups if aux else []):
             g["lr"] = lr
+        u = eps - x0  # [B, C, F, H', W'] the velocity target
         if negative is None:
             v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
-        else:  # the first repeat's scenes once more, under their negative captions (caption_contrast.py)
+        elif args.caption_contrast_t == 0:  # the first repeat's scenes once more, under their negative captions
             neg_ids = torch.as_tensor(negative[0]).to(dev)  # [n, L]
             v_all, _ = dit(torch.cat([xt, xt[:n_scenes]]), torch.cat([t, t[:n_scenes]]),
                            te(torch.cat([ids, neg_ids])))  # [B + n, C, F, H', W']
             v, v_neg = v_all[:b], v_all[b:]  # [B, C, F, H', W'], [n, C, F, H', W']
-        u = eps - x0  # [B, C, F, H', W'] the velocity target
+            v_pos, u_con = v[:n_scenes], u[:n_scenes]  # [n, C, F, H', W'] each
+        else:  # the contrast on x_t of its own, t' ~ U[t_lo, 1], under the true and the negative captions
+            neg_ids = torch.as_tensor(negative[0]).to(dev)  # [n, L]
+            t_con, xt_con, u_con = own_x_t(x0[:n_scenes], args.caption_contrast_t, gen, noise_gen)  # [n], [n, C, F, H', W'] x2
+            v_all, _ = dit(torch.cat([xt, xt_con, xt_con]), torch.cat([t, t_con, t_con]),
+                           te(torch.cat([ids, ids[:n_scenes], neg_ids])))  # [B + 2n, C, F, H', W']
+            v, v_pos, v_neg = v_all[:b], v_all[b:b + n_scenes], v_all[b + n_scenes:]  # [B | n | n, C, F, H', W']
         se = (v - u) ** 2  # [B, C, F, H', W']
         loss = se.mean() if w is None else (w * se).mean() / w.mean()
         total = loss
         if negative is not None:
             m = object_cells(per_slot, torch.as_tensor(negative[1]), cfg.spatial_compression)  # [n, 1, F, H', W']
             keep = (ids[:n_scenes] != tokenize.empty.to(dev)[None]).any(1)  # [n]: caption not dropped
-            con_loss, con_gap = contrast_loss(v[:n_scenes], v_neg, u[:n_scenes], m, keep, args.caption_contrast_margin)
+            con_loss, con_gap = contrast_loss(v_pos, v_neg, u_con, m, keep, args.caption_contrast_margin)
             total = total + args.caption_contrast * con_loss
             con_losses.append(con_loss.detach())
             con_gaps.append(con_gap)
@@ -589,6 +596,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "device); 0 = none")
     p.add_argument("--caption-contrast-margin", type=float, default=0.1,
                    help="δ: the gap in the object's loss at which the hinge stops pushing")
+    p.add_argument("--caption-contrast-t", type=float, default=0.0,
+                   help="t_lo: run the contrast on an x_t of its own at t ~ U[t_lo, 1], where the outline must come "
+                        "from the shape word (two passes more per scene); 0 = on the flow loss's x_t and t (one more)")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
@@ -612,6 +622,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.caption_contrast > 0 and args.render_on != "device":
         p.error("--caption-contrast needs each object's coverage, which only --render-on device draws: add "
                 "--render-on device (it renders on --device, the CPU included)")
+    if not 0 <= args.caption_contrast_t < 1:
+        p.error(f"--caption-contrast-t must be in [0, 1) (t_lo of U[t_lo, 1]), got {args.caption_contrast_t}")
     if args.caption_contrast > 0 and args.shape_aux > 0:
         p.error("--caption-contrast and --shape-aux cannot be combined: the shape map reads the transformer's tokens of "
                 "one pass, and the contrast runs a second; choose one")

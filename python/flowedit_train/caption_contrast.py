@@ -15,7 +15,9 @@ by one cell:
     gap   = ℓ(c̃) − ℓ(c)                                       # > 0 when the true shape word explains more
     L_con = mean over scenes whose caption was kept of max(0, δ − gap)
 
-and the transformer trains on L_flow + λ · L_con. The hinge stops pushing once the true caption
+and the transformer trains on L_flow + λ · L_con. With --caption-contrast-t t_lo > 0 the contrast
+leaves the flow loss's x_t alone and draws its own (own_x_t): t' ~ U[t_lo, 1] and fresh ε', where
+the outline is hidden, with both captions run on it (two passes more per scene instead of one). The hinge stops pushing once the true caption
 explains the object's cells better by the margin δ, so the negative caption is not driven
 anywhere it need not go. At large t, x_t hides the outline, so the gap can only come from the
 shape word. This is a ranking loss on a diffusion model's conditional likelihoods (the quantity a
@@ -46,6 +48,17 @@ def negatives(scenes: List[Scene], rng: np.random.Generator, tokenize) -> Tuple[
         ids.append(tokenize(caption(swap_shape(scene, i, other))))
         slots.append(i)
     return np.array(ids, dtype=np.int64), np.array(slots, dtype=np.int64)
+
+
+def own_x_t(x0: torch.Tensor, t_lo: float, gen: torch.Generator,
+            noise_gen: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The contrast's own point on the path, at large t: x0 [n, C, F, H', W'] ->
+    (t' [n] ~ U[t_lo, 1], x_t' = (1 − t')·x0 + t'·ε' [n, C, F, H', W'], u' = ε' − x0 [n, C, F, H', W'])."""
+    n = x0.shape[0]
+    t = (t_lo + (1 - t_lo) * torch.rand(n, generator=gen)).to(x0.device)  # [n]
+    eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(x0.device)  # [n, C, F, H', W']
+    tt = t.view(n, 1, 1, 1, 1)
+    return t, (1 - tt) * x0 + tt * eps, eps - x0
 
 
 def object_cells(slot_cover: torch.Tensor, slots: torch.Tensor, compression: int) -> torch.Tensor:

@@ -28,7 +28,8 @@ interface Found {
     one_shape_word_changed: string; chosen_centre_min: number; other_centres_max: number; hinge_when_equal: number;
     hinge_when_apart: number; gap_when_apart: number; dropped_left_out: number; all_dropped: number; same_scenes: boolean;
     negatives_on_stills_only: string; logged_at: number[]; logged_hinge_positive: boolean; transformer_changed: boolean;
-    workers_refused: boolean;
+    workers_refused: boolean; own_t_range: number[]; own_x_t_on_path: boolean; high_logged_at: number[];
+    high_hinge_positive: boolean; high_differs_from_shared: boolean; t_one_refused: boolean;
   };
   grew: boolean;
   max_output_change: number;
@@ -110,6 +111,14 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
   assert.equal(con.logged_hinge_positive, true);
   assert.equal(con.transformer_changed, true, 'the contrast trains the transformer to other weights than a run without it');
   assert.equal(con.workers_refused, true, '--caption-contrast without --render-on device is refused');
+  const [tLow, tHigh] = con.own_t_range as [number, number];
+  assert.ok(tLow >= 0.7 && tHigh < 1, `--caption-contrast-t 0.7 draws t' in [0.7, 1), got ${tLow}..${tHigh}`);
+  assert.ok(tHigh - tLow > 0.2, 'the 64 draws spread over the range');
+  assert.equal(con.own_x_t_on_path, true, "x_t' = (1 − t')·x0 + t'·ε' with ε' = u' + x0");
+  assert.deepEqual(con.high_logged_at, [50], 'the contrast at large t logs its hinge too');
+  assert.equal(con.high_hinge_positive, true);
+  assert.equal(con.high_differs_from_shared, true, 'the contrast on its own x_t trains to other weights than on the flow loss\'s');
+  assert.equal(con.t_one_refused, true, '--caption-contrast-t 1 leaves no range to draw from and is refused');
   const polish = found.polish_focus;
   assert.equal(polish.crops_on_objects, 4, 'with every crop drawn around an object, each of the 4 crops holds object pixels');
   assert.equal(polish.plain_at_zero, true, 'at λ 0 the weighted loss is the plain L1 + L2');
