@@ -1,9 +1,11 @@
 /**
- * The benchmark: `npm run eval [-- options]`. Runs the held-out scenes (scenes/heldout) through
+ * The benchmark: `npm run eval [-- options]`. Runs the held-out scenes (scenes/heldout, or a larger
+ * set written by python/make_benchmark.py and named with --scenes) through
  * the library on a model pack (the built-in one by default), prints one table and writes it as
  * JSON. Sections: VAE round trip, invert + reconstruct per solver and budget, generate, text
  * edit, masked swap, and wall times.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,26 +33,47 @@ const { values } = parseArgs({
     'sweep-clips': { type: 'string', default: '4' },
     only: { type: 'string', default: SECTIONS.join(',') },
     'auto-mask': { type: 'string' },
+    scenes: { type: 'string', default: heldoutDir(ROOT) },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(`npm run eval -- [--model DIR] [--out FILE] [--stills N] [--clips N] [--sweep-clips N] [--auto-mask θ] [--only ${SECTIONS.join(',')}]
   --sweep-clips: clips in the invert + reconstruct solver sweep (each costs 18 round trips) and in the layer-set comparison
-  --auto-mask θ: the text edit's automatic mask instead of the pack's (0 = none, edit everywhere)`);
+  --auto-mask θ: the text edit's automatic mask instead of the pack's (0 = none, edit everywhere)
+  --scenes DIR: the held-out folder (default scenes/heldout, 50 stills and 16 clips); a larger one, whose first cases
+                are the committed ones, from: /usr/bin/python3 python/make_benchmark.py --out DIR --stills 200 --clips 16`);
   process.exit(0);
 }
 const only = new Set(values.only.split(','));
 for (const s of only) if (!SECTIONS.includes(s as (typeof SECTIONS)[number])) throw new Error(`Unknown section '${s}': choose from ${SECTIONS.join(', ')}`);
 
+/** The held-out folder and the counts asked for, checked before any model is loaded. */
+function checkScenes(dir: string): void {
+  if (!existsSync(join(dir, 'index.json'))) {
+    throw new Error(`--scenes ${dir} holds no index.json: write a held-out set there with /usr/bin/python3 python/make_benchmark.py --out ${dir}`);
+  }
+  const cases = readIndex(dir);
+  for (const kind of ['still', 'clip'] as const) {
+    const asked = Number(values[`${kind}s`]);
+    const held = cases.filter((c) => c.kind === kind).length;
+    if (!Number.isInteger(asked) || asked < 0) throw new Error(`--${kind}s must be a whole number ≥ 0, got '${values[`${kind}s`]}'`);
+    if (asked > held) {
+      throw new Error(`--${kind}s ${asked} asks for more ${kind}s than ${dir} holds (${held}): ask for at most ${held}, or write a larger set with python/make_benchmark.py --out DIR --${kind}s ${asked} and pass --scenes DIR`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
+  checkScenes(resolve(values.scenes));
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const packDir = values.model ? resolve(values.model) : builtinPackDir();
   const [pack, loadS] = await timed(() => loadPack(packDir));
   const world = loadWorld(ROOT);
-  const cases = readIndex(ROOT);
-  const stills = await Promise.all(cases.filter((c) => c.kind === 'still').slice(0, Number(values.stills)).map((c) => loadCase(ROOT, c)));
-  const clips = await Promise.all(cases.filter((c) => c.kind === 'clip').slice(0, Number(values.clips)).map((c) => loadCase(ROOT, c)));
+  const scenes = resolve(values.scenes);
+  const cases = readIndex(scenes);
+  const stills = await Promise.all(cases.filter((c) => c.kind === 'still').slice(0, Number(values.stills)).map((c) => loadCase(scenes, c)));
+  const clips = await Promise.all(cases.filter((c) => c.kind === 'clip').slice(0, Number(values.clips)).map((c) => loadCase(scenes, c)));
   const autoMask = values['auto-mask'] === undefined ? undefined : Number(values['auto-mask']);
   const ctx: Context = { pack, world, stills, clips, log, ...(autoMask !== undefined ? { edit: { autoMask } } : {}) };
   log(`flowedit eval: pack ${pack.manifest.id} (${relative(ROOT, packDir)}), ${stills.length} stills, ${clips.length} clips of ${clips[0]?.frames ?? 0} frames`);
@@ -74,7 +97,7 @@ async function main(): Promise<void> {
     const st = resolveSettings(pack.manifest, 'edit', ctx.edit ?? {});
     const [, stillS] = await timed(async () => {
       const p = await loadPack(packDir);
-      const frames = [await readImage(join(heldoutDir(ROOT), `${still.id}.png`))];
+      const frames = [await readImage(join(scenes, `${still.id}.png`))];
       await editAsCommand(p, frames, { source: still.caption, target: still.targetCaption }, st);
     });
     const out: Row[] = [{ section: 'wall time', setting: `edit with defaults, model load included`, metric: 'time', stills: stillS, clips: null, n: [1, 0], target: '≤ 10 s (still)', met: stillS <= 10 }];
@@ -93,7 +116,7 @@ async function main(): Promise<void> {
   console.log(`flowedit eval: pack ${pack.manifest.id}, ${stills.length} stills, ${clips.length} clips (${clips[0]?.frames ?? 0} frames), ${pack.manifest.image.defaultSize?.join('×') ?? ''} px; pack load ${loadS.toFixed(2)} s\n`);
   console.log(table);
   await mkdir(dirname(values.out), { recursive: true });
-  await writeFile(values.out, `${JSON.stringify({ pack: pack.manifest.id, packDir: relative(ROOT, packDir), date: new Date().toISOString(), stills: stills.length, clips: clips.length, rows }, null, 1)}\n`);
+  await writeFile(values.out, `${JSON.stringify({ pack: pack.manifest.id, packDir: relative(ROOT, packDir), scenes: relative(ROOT, scenes), date: new Date().toISOString(), stills: stills.length, clips: clips.length, rows }, null, 1)}\n`);
   log(`written ${relative(ROOT, values.out)}`);
 }
 

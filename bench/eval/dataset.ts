@@ -38,8 +38,9 @@ export function heldoutDir(root: string): string {
   return join(root, 'scenes', 'heldout');
 }
 
-export function readIndex(root: string): Case[] {
-  const index = JSON.parse(readFileSync(join(heldoutDir(root), 'index.json'), 'utf8')) as { cases: Case[] };
+/** The cases of a held-out folder (its index.json): the committed one is heldoutDir(ROOT). */
+export function readIndex(dir: string): Case[] {
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { cases: Case[] };
   return index.cases;
 }
 
@@ -55,7 +56,7 @@ export function splitFrames(strip: RgbImage, frames: number): RgbImage[] {
   });
 }
 
-export async function loadCase(root: string, c: Case): Promise<LoadedCase> {
-  const read = async (suffix: string) => splitFrames(await readImage(join(heldoutDir(root), `${c.id}${suffix}.png`)), c.frames);
+export async function loadCase(dir: string, c: Case): Promise<LoadedCase> {
+  const read = async (suffix: string) => splitFrames(await readImage(join(dir, `${c.id}${suffix}.png`)), c.frames);
   return { ...c, source: await read(''), truth: await read('-edit'), sourceMask: await read('-mask'), truthMask: await read('-edit-mask') };
 }

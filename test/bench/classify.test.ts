@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { labelPixels } from '../../src/world/classify.js';
-import { loadCase, readIndex } from '../../bench/eval/dataset.js';
+import { heldoutDir, loadCase, readIndex } from '../../bench/eval/dataset.js';
 import { binary, centroid, checkCaption, checkObject } from '../../src/world/metrics.js';
 import { loadWorld } from '../../src/world/world.js';
 import { ROOT } from '../paths.js';
 
 const world = loadWorld(ROOT);
-const cases = readIndex(ROOT);
+const cases = readIndex(heldoutDir(ROOT));
 
 test('the held-out set has at least 50 stills and 16 clips of 17 frames', () => {
   assert.ok(cases.filter((c) => c.kind === 'still').length >= 50);
@@ -24,7 +24,7 @@ test('the held-out set has at least 50 stills and 16 clips of 17 frames', () => 
 test('ground-truth renders match their captions and their edited objects, frame by frame', async () => {
   let frames = 0;
   for (const c of cases) {
-    const lc = await loadCase(ROOT, c);
+    const lc = await loadCase(heldoutDir(ROOT), c);
     for (let f = 0; f < c.frames; f++) {
       const src = labelPixels(world, lc.source[f]!);
       const check = checkCaption(world, src, c.objects, c.background);
@@ -45,7 +45,7 @@ test('a source render fails the target caption when the edit changed the object'
   let caught = 0;
   const stills = cases.filter((c) => c.kind === 'still');
   for (const c of stills) {
-    const lc = await loadCase(ROOT, c);
+    const lc = await loadCase(heldoutDir(ROOT), c);
     const labels = labelPixels(world, lc.source[0]!);
     const target = c.objects.map((o, i) => (i === c.edit.object ? { colour: c.target.colour, shape: c.target.shape } : o));
     if (!checkCaption(world, labels, target, c.background).full) caught++;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadCase, readIndex } from '../../bench/eval/dataset.js';
+import { heldoutDir, loadCase, readIndex } from '../../bench/eval/dataset.js';
 import { clipPsnr } from '../../src/world/metrics.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
@@ -35,9 +35,9 @@ test('the built-in pack is models/flowedit-tiny: valid, under 40 MB, 128×128 st
 test('the built-in VAE and inversion keep held-out scenes (floors well below the benchmark figures)', { timeout: 120_000 }, async () => {
   const pack = await loadPack(BUILTIN);
   try {
-    const cases = readIndex(ROOT).filter((c) => c.kind === 'still').slice(0, 4);
+    const cases = readIndex(heldoutDir(ROOT)).filter((c) => c.kind === 'still').slice(0, 4);
     for (const c of cases) {
-      const lc = await loadCase(ROOT, c);
+      const lc = await loadCase(heldoutDir(ROOT), c);
       const z0 = await encodeFrames(pack, lc.source);
       const vae = clipPsnr(await decodeFrames(pack, z0), lc.source);
       assert.ok(vae >= 22, `${c.id}: VAE round trip ${vae.toFixed(2)} dB`);
