@@ -14,7 +14,7 @@ import { resolveSettings } from '../src/edit/settings.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { loadPack } from '../src/model/pack.js';
 import { readImage } from '../src/media/image.js';
-import { loadCase, readIndex, heldoutDir } from './eval/dataset.js';
+import { loadCase, readIndex, heldoutDir, type Case } from './eval/dataset.js';
 import { editAsCommand, generation, inversion, textEdit, timed, vaeRoundTrip, type Context } from './eval/sections.js';
 import { layerSets } from './eval/layer-sets.js';
 import { swap } from './eval/swap.js';
@@ -48,8 +48,8 @@ if (values.help) {
 const only = new Set(values.only.split(','));
 for (const s of only) if (!SECTIONS.includes(s as (typeof SECTIONS)[number])) throw new Error(`Unknown section '${s}': choose from ${SECTIONS.join(', ')}`);
 
-/** The held-out folder and the counts asked for, checked before any model is loaded. */
-function checkScenes(dir: string): void {
+/** The held-out folder's cases, once the folder and the counts asked for are checked (before any model is loaded). */
+function checkedCases(dir: string): Case[] {
   if (!existsSync(join(dir, 'index.json'))) {
     throw new Error(`--scenes ${dir} holds no index.json: write a held-out set there with /usr/bin/python3 python/make_benchmark.py --out ${dir}`);
   }
@@ -62,16 +62,16 @@ function checkScenes(dir: string): void {
       throw new Error(`--${kind}s ${asked} asks for more ${kind}s than ${dir} holds (${held}): ask for at most ${held}, or write a larger set with python/make_benchmark.py --out DIR --${kind}s ${asked} and pass --scenes DIR`);
     }
   }
+  return cases;
 }
 
 async function main(): Promise<void> {
-  checkScenes(resolve(values.scenes));
+  const scenes = resolve(values.scenes);
+  const cases = checkedCases(scenes);
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const packDir = values.model ? resolve(values.model) : builtinPackDir();
   const [pack, loadS] = await timed(() => loadPack(packDir));
   const world = loadWorld(ROOT);
-  const scenes = resolve(values.scenes);
-  const cases = readIndex(scenes);
   const stills = await Promise.all(cases.filter((c) => c.kind === 'still').slice(0, Number(values.stills)).map((c) => loadCase(scenes, c)));
   const clips = await Promise.all(cases.filter((c) => c.kind === 'clip').slice(0, Number(values.clips)).map((c) => loadCase(scenes, c)));
   const autoMask = values['auto-mask'] === undefined ? undefined : Number(values['auto-mask']);

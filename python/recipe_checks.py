@@ -233,14 +233,19 @@ def device_runs(tmp: str, clip_p: str, name: str) -> tuple:
     return common, plain, other
 
 
-def refused_on_workers(common: list, run: str, option: list) -> bool:
-    """Whether train.py refuses `option` when the batches are not rendered on the device."""
+def train_refuses(argv: list) -> bool:
+    """Whether train.py refuses these arguments before training."""
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            train.main(common[:-2] + ["--run", run] + option)
+            train.main(argv)
         return False
     except SystemExit:
         return True
+
+
+def refused_on_workers(common: list, run: str, option: list) -> bool:
+    """Whether train.py refuses `option` when the batches are not rendered on the device."""
+    return train_refuses(common[:-2] + ["--run", run] + option)
 
 
 def render_on_device_check() -> dict:
@@ -416,12 +421,7 @@ def caption_contrast_check() -> dict:
         logged, logged_high = ([json.loads(line) for line in open(os.path.join(r, "log.jsonl"), encoding="utf-8")
                                 if '"contrast"' in line] for r in (con, high))
         refused = refused_on_workers(common, con, ["--caption-contrast", "1"])
-        try:
-            with contextlib.redirect_stderr(io.StringIO()):
-                train.main(common + ["--run", high, "--caption-contrast", "1", "--caption-contrast-t", "1"])
-            t_one_refused = False
-        except SystemExit:
-            t_one_refused = True
+        t_one_refused = train_refuses(common + ["--run", high, "--caption-contrast", "1", "--caption-contrast-t", "1"])
     return {"one_shape_word_changed": f"{sum(one_shape_word)}/{len(one_shape_word)}",
             "chosen_centre_min": round(min(own), 3), "other_centres_max": round(max(others), 3),
             "hinge_when_equal": round(same.item(), 6), "hinge_when_apart": round(apart.item(), 6),

@@ -38,6 +38,7 @@ from flowedit_model.vae import load_vae_state
 from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_shapes, union
 from flowedit_train.caption_contrast import contrast_loss, object_cells, own_x_t
 from flowedit_train.data import SceneStream, batch, loader
+from flowedit_train.flow_path import on_path
 from flowedit_train.object_focus import recon_loss, training_crops
 from flowedit_train.shape_aux import ShapeAux
 
@@ -430,26 +431,24 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
         eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(dev)  # [B, C, F, H', W']
-        tt = t.view(b, 1, 1, 1, 1)
-        xt = (1 - tt) * x0 + tt * eps  # [B, C, F, H', W']
+        xt, u = on_path(x0, t, eps)  # [B, C, F, H', W'] each; u the velocity target
         lr = dit_lr(args, step - first_step, time.time() - start, args.dit_steps - first_step)
         for g in opt.param_groups + (aux_opt.param_groups if aux else []):
             g["lr"] = lr
-        u = eps - x0  # [B, C, F, H', W'] the velocity target
         if negative is None:
             v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
-        elif args.caption_contrast_t == 0:  # the first repeat's scenes once more, under their negative captions
-            neg_ids = torch.as_tensor(negative[0]).to(dev)  # [n, L]
-            v_all, _ = dit(torch.cat([xt, xt[:n_scenes]]), torch.cat([t, t[:n_scenes]]),
-                           te(torch.cat([ids, neg_ids])))  # [B + n, C, F, H', W']
-            v, v_neg = v_all[:b], v_all[b:]  # [B, C, F, H', W'], [n, C, F, H', W']
-            v_pos, u_con = v[:n_scenes], u[:n_scenes]  # [n, C, F, H', W'] each
-        else:  # the contrast on x_t of its own, t' ~ U[t_lo, 1], under the true and the negative captions
-            neg_ids = torch.as_tensor(negative[0]).to(dev)  # [n, L]
-            t_con, xt_con, u_con = own_x_t(x0[:n_scenes], args.caption_contrast_t, gen, noise_gen)  # [n], [n, C, F, H', W'] x2
-            v_all, _ = dit(torch.cat([xt, xt_con, xt_con]), torch.cat([t, t_con, t_con]),
-                           te(torch.cat([ids, ids[:n_scenes], neg_ids])))  # [B + 2n, C, F, H', W']
-            v, v_pos, v_neg = v_all[:b], v_all[b:b + n_scenes], v_all[b + n_scenes:]  # [B | n | n, C, F, H', W']
+        else:  # the first repeat's scenes once more under their negative captions (caption_contrast.py), on
+            # the flow loss's x_t, or on one of their own at large t, run under the true captions as well
+            own = args.caption_contrast_t > 0
+            n = n_scenes
+            t_con, xt_con, u_con = (own_x_t(x0[:n], args.caption_contrast_t, gen, noise_gen) if own
+                                    else (t[:n], xt[:n], u[:n]))  # [n], [n, C, F, H', W'] x2
+            passes = ([(xt, t, ids)] + ([(xt_con, t_con, ids[:n])] if own else [])
+                      + [(xt_con, t_con, torch.as_tensor(negative[0]).to(dev))])  # (x_t, t, token ids) each
+            xs, ts, cs = (torch.cat(part) for part in zip(*passes))  # [B + (2)n, ...]
+            v_all, _ = dit(xs, ts, te(cs))  # [B + (2)n, C, F, H', W']
+            v, v_neg = v_all[:b], v_all[-n:]  # [B, C, F, H', W'], [n, C, F, H', W']
+            v_pos = v_all[b:b + n] if own else v[:n]  # [n, C, F, H', W']
         se = (v - u) ** 2  # [B, C, F, H', W']
         loss = se.mean() if w is None else (w * se).mean() / w.mean()
         total = loss

@@ -37,6 +37,7 @@ import torch
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.patches import patchify
 from flowedit_train.data import batch
+from flowedit_train.flow_path import on_path
 from train import LatentEncoder, Tokenize, half, load_ema, load_vae, tokens
 
 # What the two configurations must share: the tokens cover the same pixels, and every weight that
@@ -110,8 +111,8 @@ class Noising:
         b = x0.shape[0]
         t = torch.sigmoid(torch.randn(b, generator=self.gen))  # [B]
         eps = torch.randn(x0.shape, generator=self.gen)  # [B, C, F, H', W']
-        tt = t.view(b, 1, 1, 1, 1)
-        return (1 - tt) * x0 + tt * eps, t, eps - x0  # x_t, t, target velocity
+        xt, u = on_path(x0, t, eps)  # [B, C, F, H', W'] each
+        return xt, t, u  # x_t, t, target velocity
 
 
 @torch.no_grad()

@@ -36,6 +36,7 @@ from flowedit_scenes import caption
 from flowedit_scenes.edits import swap_shape
 from flowedit_scenes.scene import Scene
 from flowedit_scenes.world import SHAPES
+from flowedit_train.flow_path import on_path
 
 
 def negatives(scenes: List[Scene], rng: np.random.Generator, tokenize) -> Tuple[np.ndarray, np.ndarray]:
@@ -54,11 +55,9 @@ def own_x_t(x0: torch.Tensor, t_lo: float, gen: torch.Generator,
             noise_gen: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The contrast's own point on the path, at large t: x0 [n, C, F, H', W'] ->
     (t' [n] ~ U[t_lo, 1], x_t' = (1 − t')·x0 + t'·ε' [n, C, F, H', W'], u' = ε' − x0 [n, C, F, H', W'])."""
-    n = x0.shape[0]
-    t = (t_lo + (1 - t_lo) * torch.rand(n, generator=gen)).to(x0.device)  # [n]
+    t = (t_lo + (1 - t_lo) * torch.rand(x0.shape[0], generator=gen)).to(x0.device)  # [n]
     eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(x0.device)  # [n, C, F, H', W']
-    tt = t.view(n, 1, 1, 1, 1)
-    return t, (1 - tt) * x0 + tt * eps, eps - x0
+    return (t, *on_path(x0, t, eps))
 
 
 def object_cells(slot_cover: torch.Tensor, slots: torch.Tensor, compression: int) -> torch.Tensor:

@@ -3,16 +3,14 @@
  * and the counts asked for checked against what the folder holds before any model is loaded.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { heldoutDir, readIndex } from '../../bench/eval/dataset.js';
+import { nodeScript } from '../cli/run.js';
 import { ROOT, tempDir } from '../paths.js';
 
-const run = promisify(execFile);
 const EVAL = join(ROOT, 'dist/bench/eval.js');
 
 /** A held-out folder of the committed set's first two stills. */
@@ -27,15 +25,7 @@ async function twoStills(dir: string): Promise<void> {
   await writeFile(join(dir, 'index.json'), JSON.stringify({ cases }));
 }
 
-async function evalRun(args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    const { stderr } = await run(process.execPath, [EVAL, ...args]);
-    return { code: 0, stderr };
-  } catch (err) {
-    const e = err as { code: number; stderr: string };
-    return { code: e.code, stderr: e.stderr };
-  }
-}
+const evalRun = (args: string[]) => nodeScript(EVAL, args);
 
 test('eval --scenes measures the folder named, and refuses counts it does not hold', { timeout: 300_000 }, async () => {
   const tmp = await tempDir();

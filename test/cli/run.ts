@@ -10,10 +10,17 @@ export interface Result {
   stderr: string;
 }
 
+type OnStderr = (stderr: string, kill: (sig: NodeJS.Signals) => void) => void;
+
 /** Runs `flowedit args`; `onStderr` sees all of stderr so far and may signal the process. */
-export function flowedit(args: readonly string[], onStderr?: (stderr: string, kill: (sig: NodeJS.Signals) => void) => void): Promise<Result> {
+export function flowedit(args: readonly string[], onStderr?: OnStderr): Promise<Result> {
+  return nodeScript(CLI, args, onStderr);
+}
+
+/** Runs a Node script of the project (the CLI, a benchmark) as a child process. */
+export function nodeScript(script: string, args: readonly string[], onStderr?: OnStderr): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
