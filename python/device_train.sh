@@ -16,8 +16,9 @@
 # its VAE is kept as it is (VAE_MIN is then 0: a VAE trained further would move the latents the
 # transformer has learned) and the transformer goes on from its checkpoint (dit.pt, or the EMA
 # weights alone in dit-ema.pt with a fresh optimiser); a RESUME folder holding only vae.pt and
-# latent_stats.json keeps that VAE and trains a new transformer. The run goes on in RUN_DIR (default
-# /tmp/flowedit-run), which must then be empty or new.
+# latent_stats.json keeps that VAE and trains a new transformer. The run goes on in RUN_DIR, which
+# must then be empty or new; without RUN_DIR each call makes a new folder under /tmp (printed), so a
+# second run on a machine still warm from the first never meets the first one's files.
 # A folder to RESUME from can be made from any exported pack: python/unpack.py --pack <pack> --config
 # <its config> --run <folder> writes that pack's vae.pt, latent_stats.json and dit-ema.pt.
 # SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
@@ -36,7 +37,8 @@ set -eu
 if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"
 : "${OUT:?set OUT to the folder that comes back}"
-RUN="${RUN_DIR:-/tmp/flowedit-run}"
+RUN="${RUN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/flowedit-run.XXXXXX")}"
+echo "run folder: $RUN" >&2
 if [ -n "${RESUME:-}" ] && [ -n "$(ls -A "$RUN" 2>/dev/null)" ]; then
   # the RESUME folder defines the run: checkpoints left there by another run would be mixed in
   echo "$RUN already holds a run: give RUN_DIR an empty or new folder to resume $RESUME in, or remove $RUN" >&2
@@ -50,7 +52,7 @@ fi
 # Bring the newest EMA weights out as the run goes, so a run stopped at its time limit still
 # returns its progress (each checkpoint is written to a temporary file and renamed, so a copy
 # never sees half a file).
-( while sleep 20; do cp "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/" 2>/dev/null || true; done ) &
+( while sleep 20; do cp "$RUN/dit-ema.pt" "$RUN/log.jsonl" "$OUT/run/" 2>/dev/null || true; done ) >/dev/null 2>&1 &
 COPIER=$!
 trap 'kill $COPIER 2>/dev/null || true' EXIT
 RENDER_ON="${RENDER_ON:-device}"
