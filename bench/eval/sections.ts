@@ -13,9 +13,9 @@ import { resolveSettings, type SettingOptions, type Settings } from '../../src/e
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
-import { labelPixels } from '../../src/world/classify.js';
+import { labelPixels, type Labels } from '../../src/world/classify.js';
 import type { Case, LoadedCase } from './dataset.js';
-import { binary, checkCaption, checkObject, clipPsnr, grow, not, union } from '../../src/world/metrics.js';
+import { areaFill, binary, checkCaption, checkObject, clipPsnr, grow, not, union } from '../../src/world/metrics.js';
 import type { Row } from './table.js';
 import type { World } from '../../src/world/world.js';
 
@@ -150,6 +150,8 @@ export interface EditScore {
   readonly placed: boolean;
   readonly psnrTruth: number;
   readonly psnrBackground: number;
+  /** the ground-truth object's area is mostly background in the output, pooled over frames (metrics.ts areaFill) */
+  readonly dropped: boolean;
 }
 
 /** Scores edited frames against the case's ground truth. */
@@ -157,8 +159,10 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
   let right = true;
   let placed = true;
   const errors: number[] = [];
+  const read: { labels: Labels; truth: Uint8Array }[] = [];
   frames.forEach((f, i) => {
-    const chk = checkObject(ctx.world, labelPixels(ctx.world, f), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
+    read.push({ labels: labelPixels(ctx.world, f), truth: binary(lc.truthMask[i]!) });
+    const chk = checkObject(ctx.world, read[i]!.labels, read[i]!.truth, lc.target.colour, lc.target.shape);
     right &&= chk.right;
     placed &&= chk.placed;
     const truth = checkObject(ctx.world, labelPixels(ctx.world, lc.truth[i]!), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
@@ -169,6 +173,7 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
     placed,
     psnrTruth: clipPsnr(frames, lc.truth),
     psnrBackground: clipPsnr(frames, lc.source, frames.map((_, i) => backgroundOf(lc, i))),
+    dropped: areaFill(read, lc.target.colour, lc.background).background > 0.5,
     // centre error: mean over frames, only for an object right in every frame (else NaN)
     centreError: right ? mean(errors) : NaN,
     // the same for an object whose colour is in place in every frame, shape not judged (else NaN)
@@ -195,6 +200,14 @@ export function rightByKind(
   });
 }
 
+/**
+ * Diagnostic row: the share of edits whose ground-truth object area came out mostly background,
+ * the object dropped rather than drawn wrong (EditScore.dropped).
+ */
+export function droppedRow(section: string, setting: string, s: readonly { dropped: boolean }[], c: readonly { dropped: boolean }[]): Row {
+  return { section, setting, metric: 'share with the object area mostly background (object dropped)', stills: share(s.map((r) => r.dropped)), clips: share(c.map((r) => r.dropped)), n: [s.length, c.length] };
+}
+
 /** A text edit of `frames` as `flowedit edit` runs it with settings `st` (auto-edit.ts). */
 export function editAsCommand(pack: LoadedPack, frames: readonly RgbImage[], prompts: { source: string; target: string }, st: Settings): Promise<RgbImage[]> {
   return textEditFrames(pack, frames, { sourcePrompt: prompts.source, targetPrompt: prompts.target }, st);
@@ -210,6 +223,7 @@ export async function textEdit(ctx: Context): Promise<Row[]> {
     { section: 'text edit', setting, metric: 'share target object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 70%', met: share(s.map((r) => r.right)) >= 0.7 && share(c.map((r) => r.right)) >= 0.7 },
     ...rightByKind(ctx, 'text edit', setting, 'share target object right', s, c),
     { section: 'text edit', setting, metric: 'share target colour in place (shape not judged)', stills: share(s.map((r) => r.placed)), clips: share(c.map((r) => r.placed)), n },
+    droppedRow('text edit', setting, s, c),
     { section: 'text edit', setting, metric: 'PSNR vs ground truth', stills: mean(s.map((r) => r.psnrTruth)), clips: mean(c.map((r) => r.psnrTruth)), n },
     { section: 'text edit', setting, metric: 'PSNR background vs source', stills: mean(s.map((r) => r.psnrBackground)), clips: mean(c.map((r) => r.psnrBackground)), n, target: '≥ 25', met: mean(s.map((r) => r.psnrBackground)) >= 25 && mean(c.map((r) => r.psnrBackground)) >= 25 },
   ];

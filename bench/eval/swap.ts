@@ -7,7 +7,7 @@
 import { maskFrame } from '../../src/media/mask.js';
 import { swapFrames, swapSettings } from '../../src/index.js';
 import { binary, clipPsnr, union } from '../../src/world/metrics.js';
-import { rightByKind, scoreEdit, type Context } from './sections.js';
+import { droppedRow, rightByKind, scoreEdit, type Context } from './sections.js';
 import type { Row } from './table.js';
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
@@ -36,6 +36,7 @@ export async function swap(ctx: Context): Promise<Row[]> {
     { section: 'swap (mask)', setting, metric: 'share new object right', stills: share(s.map((r) => r.right)), clips: share(c.map((r) => r.right)), n, target: '≥ 85% / ≥ 75%', met: share(s.map((r) => r.right)) >= 0.85 && share(c.map((r) => r.right)) >= 0.75 },
     ...rightByKind(ctx, 'swap (mask)', setting, 'share new object right', s, c),
     { section: 'swap (mask)', setting, metric: 'share new colour in place (shape not judged)', stills: share(s.map((r) => r.placed)), clips: share(c.map((r) => r.placed)), n },
+    droppedRow('swap (mask)', setting, s, c),
     { section: 'swap (mask)', setting, metric: 'PSNR vs ground truth', stills: mean(s.map((r) => r.psnrTruth)), clips: mean(c.map((r) => r.psnrTruth)), n },
     // over the clips whose new object is right in every frame (n counts those)
     { section: 'swap (mask)', setting, metric: 'centre error px (right clips, mean over frames)', stills: null, clips: mean(centred), n: [0, centred.length], target: '≤ 2 px', met: centred.length > 0 && mean(centred) <= 2 },

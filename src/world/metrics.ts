@@ -156,3 +156,34 @@ export function centroid(m: Uint8Array, width: number): readonly [number, number
   });
   return n ? [sx / n + 0.5, sy / n + 0.5] : null;
 }
+
+/** What the pixels of a ground-truth object's area show, as shares of that area. */
+export interface AreaFill {
+  /** labelled with the target colour */
+  readonly target: number;
+  /** labelled with the scene's background colour or any pattern shade: nothing drawn there */
+  readonly background: number;
+  /** labelled with any other object colour (e.g. the old colour kept) */
+  readonly other: number;
+}
+
+/**
+ * Reads the area `truth` covers (1 inside) in each labelled frame, pooled over the frames: the
+ * share of its pixels in the target colour, in the background (the scene's background colour or
+ * a shade), and in any other colour. An edit whose object area is mostly background dropped the
+ * object rather than drawing it in the wrong colour or shape.
+ */
+export function areaFill(frames: readonly { labels: Labels; truth: Uint8Array }[], colour: string, background: string): AreaFill {
+  let [target, bg, other, n] = [0, 0, 0, 0];
+  for (const { labels, truth } of frames) {
+    truth.forEach((v, i) => {
+      if (!v) return;
+      const ref = labels.refs[labels.index[i]!]!;
+      if (ref.shade || ref.colour === background) bg++;
+      else if (ref.colour === colour) target++;
+      else other++;
+      n++;
+    });
+  }
+  return n ? { target: target / n, background: bg / n, other: other / n } : { target: 0, background: 0, other: 0 };
+}

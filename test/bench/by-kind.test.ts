@@ -1,10 +1,10 @@
 /**
  * The benchmark's rows by edit kind: the share right among the colour edits and among the shape
- * edits, each counted over the edits of its kind.
+ * edits, each counted over the edits of its kind; and the share whose object was dropped.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rightByKind } from '../../bench/eval/sections.js';
+import { droppedRow, rightByKind } from '../../bench/eval/sections.js';
 
 const edit = (kind: 'shape' | 'colour') => ({ edit: { kind, object: 0, from: 'a', to: 'b' } });
 
@@ -27,4 +27,10 @@ test('a kind with no cases has no share', () => {
   const rows = rightByKind({ stills: [edit('colour')], clips: [] }, 'text edit', 's', 'share target object right', [{ right: true }], []);
   assert.deepEqual(rows.map((r) => [r.stills, r.n]), [[1, [1, 0]], [NaN, [0, 0]]]);
   assert.ok(Number.isNaN(rows[0]!.clips));
+});
+
+test('the dropped-object row counts the edits whose object area came out mostly background, stills and clips apart', () => {
+  const row = droppedRow('text edit', 's', [{ dropped: true }, { dropped: false }, { dropped: false }, { dropped: true }], [{ dropped: false }]);
+  assert.deepEqual([row.section, row.metric, row.stills, row.clips, row.n], ['text edit', 'share with the object area mostly background (object dropped)', 0.5, 0, [4, 1]]);
+  assert.equal(row.target, undefined, 'a diagnostic, with no target');
 });
