@@ -13,7 +13,7 @@ import { resolveSettings, type SettingOptions, type Settings } from '../../src/e
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';
-import { labelPixels, type Labels } from '../../src/world/classify.js';
+import { labelPixels } from '../../src/world/classify.js';
 import type { Case, LoadedCase } from './dataset.js';
 import { areaFill, binary, checkCaption, checkObject, clipPsnr, grow, not, union } from '../../src/world/metrics.js';
 import type { Row } from './table.js';
@@ -159,13 +159,13 @@ export function scoreEdit(ctx: Context, lc: LoadedCase, frames: readonly RgbImag
   let right = true;
   let placed = true;
   const errors: number[] = [];
-  const read: { labels: Labels; truth: Uint8Array }[] = [];
-  frames.forEach((f, i) => {
-    read.push({ labels: labelPixels(ctx.world, f), truth: binary(lc.truthMask[i]!) });
-    const chk = checkObject(ctx.world, read[i]!.labels, read[i]!.truth, lc.target.colour, lc.target.shape);
+  // each output frame labelled once, with its ground-truth object area: [frames]
+  const read = frames.map((f, i) => ({ labels: labelPixels(ctx.world, f), truth: binary(lc.truthMask[i]!) }));
+  read.forEach(({ labels, truth: area }, i) => {
+    const chk = checkObject(ctx.world, labels, area, lc.target.colour, lc.target.shape);
     right &&= chk.right;
     placed &&= chk.placed;
-    const truth = checkObject(ctx.world, labelPixels(ctx.world, lc.truth[i]!), binary(lc.truthMask[i]!), lc.target.colour, lc.target.shape);
+    const truth = checkObject(ctx.world, labelPixels(ctx.world, lc.truth[i]!), area, lc.target.colour, lc.target.shape);
     if (chk.placed && chk.centre && truth.centre) errors.push(Math.hypot(chk.centre[0] - truth.centre[0], chk.centre[1] - truth.centre[1]));
   });
   return {

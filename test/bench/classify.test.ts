@@ -13,7 +13,8 @@ import { loadWorld } from '../../src/world/world.js';
 import { ROOT } from '../paths.js';
 
 const world = loadWorld(ROOT);
-const cases = readIndex(heldoutDir(ROOT));
+const HELDOUT = heldoutDir(ROOT);
+const cases = readIndex(HELDOUT);
 
 test('the held-out set has at least 50 stills and 16 clips of 17 frames', () => {
   assert.ok(cases.filter((c) => c.kind === 'still').length >= 50);
@@ -25,7 +26,7 @@ test('the held-out set has at least 50 stills and 16 clips of 17 frames', () => 
 test('ground-truth renders match their captions and their edited objects, frame by frame', async () => {
   let frames = 0;
   for (const c of cases) {
-    const lc = await loadCase(heldoutDir(ROOT), c);
+    const lc = await loadCase(HELDOUT, c);
     for (let f = 0; f < c.frames; f++) {
       const src = labelPixels(world, lc.source[f]!);
       const check = checkCaption(world, src, c.objects, c.background);
@@ -46,7 +47,7 @@ test('a source render fails the target caption when the edit changed the object'
   let caught = 0;
   const stills = cases.filter((c) => c.kind === 'still');
   for (const c of stills) {
-    const lc = await loadCase(heldoutDir(ROOT), c);
+    const lc = await loadCase(HELDOUT, c);
     const labels = labelPixels(world, lc.source[0]!);
     const target = c.objects.map((o, i) => (i === c.edit.object ? { colour: c.target.colour, shape: c.target.shape } : o));
     if (!checkCaption(world, labels, target, c.background).full) caught++;
@@ -62,7 +63,7 @@ test('the object area reads as the target colour on the truth, another colour on
   const stills = cases.filter((c) => c.kind === 'still');
   let recolours = 0;
   for (const c of stills) {
-    const lc = await loadCase(heldoutDir(ROOT), c);
+    const lc = await loadCase(HELDOUT, c);
     const truth = binary(lc.truthMask[0]!);
     const drawn = areaFill([{ labels: labelPixels(world, lc.truth[0]!), truth }], c.target.colour, c.background);
     assert.ok(drawn.target > 0.8, `${c.id}: the ground truth fills its object area with the target colour (${JSON.stringify(drawn)})`);

@@ -14,9 +14,10 @@ import { ROOT } from '../paths.js';
 test('the VAE section judges every caption object of the sources after encode → decode', { timeout: 120_000 }, async () => {
   const pack = await loadPack(join(ROOT, 'models/flowedit-tiny'));
   try {
-    const index = readIndex(heldoutDir(ROOT));
-    const stills = await Promise.all(index.filter((c) => c.kind === 'still').slice(0, 4).map((c) => loadCase(heldoutDir(ROOT), c)));
-    const clips = await Promise.all(index.filter((c) => c.kind === 'clip').slice(0, 1).map((c) => loadCase(heldoutDir(ROOT), c)));
+    const dir = heldoutDir(ROOT);
+    const index = readIndex(dir);
+    const stills = await Promise.all(index.filter((c) => c.kind === 'still').slice(0, 4).map((c) => loadCase(dir, c)));
+    const clips = await Promise.all(index.filter((c) => c.kind === 'clip').slice(0, 1).map((c) => loadCase(dir, c)));
     const rows = await vaeRoundTrip({ pack, world: loadWorld(ROOT), stills, clips, log: () => {} });
     assert.deepEqual(rows.map((r) => r.metric), ['PSNR', 'share source object still right', 'share of all caption objects still right']);
     const objects = rows[2]!;
