@@ -32,7 +32,9 @@
 # 1 + λ (train.py --vae-object-weight).
 # CONFIG=<train.py --config> picks the network (default flowedit-tiny; flowedit-tiny-wide is the
 # larger transformer on the same VAE: start it from a folder without dit-ema.pt, and export with
-# the same --config).
+# the same --config). flowedit-tiny-p2 has patches of 2 × 2 latent cells, 256 tokens a frame: its
+# attention, written out for the ONNX export, holds [CLIP_BATCH, 4, 4368, 4368] per layer on a
+# 17-frame clip, so give it CLIP_BATCH=8 (start it from python/transfer.py's folder, as the docs say).
 set -eu
 if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"

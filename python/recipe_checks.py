@@ -482,6 +482,29 @@ def polish_focus_check() -> dict:
             "stats_kept": polished_stats["shift"] == stats["shift"] and polished_stats["scale"] == stats["scale"] and "vae_psnr" in polished_stats}
 
 
+def finer_patch_check(cfg, models):
+    """A transformer moved onto patches half as wide (transfer.ends_for_finer_patches) computes, on a
+    latent x, what the old one computes on x upsampled twice (nearest) and averaged back over each
+    2 × 2 block: (the new patch embedding's shape, the largest difference)."""
+    import transfer
+
+    fine = dataclasses.replace(cfg, patch=(1, 1, 1))
+    fine_models = build_models(fine, 8)
+    m, back = transfer.ends_for_finer_patches(cfg, fine)  # [Pa, Pb], [Pb, Pa]
+    fine_models.transformer.load_state_dict(transfer.mapped_ends(models.transformer.state_dict(), m, back))
+    _, captions = transfer.scenes(1, 2, 32)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, cfg.latent_channels, 1, 8, 8, generator=gen)  # [B, C, F', H', W']
+    t = torch.tensor([0.3, 0.8])  # [B]
+    with torch.no_grad():
+        text = models.text_encoder(train.tokens(captions, train.Tokenize(cfg), 0.0, gen))  # [B, L, D]
+        v_fine, _ = fine_models.transformer(x, t, text)  # [B, C, F', H', W']
+        up = x.repeat_interleave(2, dim=3).repeat_interleave(2, dim=4)  # [B, C, F', 2H', 2W']
+        v_old, _ = models.transformer(up, t, text)  # [B, C, F', 2H', 2W']
+        pooled = F.avg_pool3d(v_old, (1, 2, 2))  # [B, C, F', H', W']
+    return list(fine_models.transformer.patch_embed.weight.shape), (v_fine - pooled).abs().max().item()
+
+
 def transfer_check() -> dict:
     """transfer.py onto the same VAE gives the input map the identity and the loss the old model has,
     and the fitted read-out lowers it; onto a VAE of 8 latent channels it widens the patch embedding
@@ -530,12 +553,20 @@ def transfer_check() -> dict:
         wide_models = build_models(wide, 6)
         found = []
         transfer.transfer((cfg, models), (wide, wide_models), (0.0, 1.0), (0.0, 1.0), 32, 16, 32, 0.1, 1e-3, found.append)
-    return {"embedding_kept": (embed - models.transformer.patch_embed.weight.half().float()).abs().max().item() < 1e-4,
+    fine, emulated = finer_patch_check(cfg, models)
+    try:
+        transfer.check_configs(cfg, dataclasses.replace(cfg, patch=(1, 2, 1)))
+        uneven = ""
+    except SystemExit as stop:
+        uneven = str(stop)
+    return {"finer_patches_emulate_old": emulated < 1e-5, "finer_embedding": fine,
+            "uneven_patch_refused": "refines square patches" in uneven,
+            "embedding_kept": (embed - models.transformer.patch_embed.weight.half().float()).abs().max().item() < 1e-4,
             "mapped_is_own_loss": abs(losses["loss_input_mapped"] - own) < 1e-3,
             "read_out_lowers_loss": losses["loss_read_out_fitted"] < losses["loss_input_mapped"],
             "from_step": written["transferred_from"]["step"], "step": written["step"], "trained_to": trained_to,
             "used_folder_refused": "already holds a transformer" in refused,
-            "other_config_refused": "differ in spatial_compression, patch" in other,
+            "other_config_refused": "differ in spatial_compression" in other,
             "wide_embedding": list(wide_models.transformer.patch_embed.weight.shape),
             "wide_read_out_beats_initialised": found[0]["loss_read_out_fitted"] < found[0]["loss_initialised"]}
 
@@ -589,7 +620,8 @@ def main() -> int:
                            "own_t_range": contrast["own_t_range"], "own_x_t_on_path": True, "high_logged_at": [50],
                            "high_hinge_positive": True, "high_differs_from_shared": True, "t_one_refused": True}
           and 0.7 <= contrast["own_t_range"][0] and contrast["own_t_range"][1] < 1
-          and transferred == {"embedding_kept": True, "mapped_is_own_loss": True, "read_out_lowers_loss": True, "from_step": 7,
+          and transferred == {"finer_patches_emulate_old": True, "finer_embedding": [32, 4], "uneven_patch_refused": True,
+                              "embedding_kept": True, "mapped_is_own_loss": True, "read_out_lowers_loss": True, "from_step": 7,
                               "step": 0, "trained_to": 2, "used_folder_refused": True, "other_config_refused": True, "wide_embedding": [32, 32],
                               "wide_read_out_beats_initialised": True}
           and polish == {"crops_on_objects": 4, "plain_at_zero": True, "object_error_weighs_more": True,

@@ -20,6 +20,16 @@ patchified to tokens p⁽ᵃ⁾ [N, Pa] and p⁽ᵇ⁾ [N, Pb] (Pb ≥ Pa).
    (t logit-normal, captions dropped as in training); W_out, b_out by ridge regression of the
    patchified target ε − x_0 on [h, 1]: the best linear read-out of what the blocks compute.
 
+The same script starts a transformer with finer patches on the same VAE (--config flowedit-tiny-p2
+from flowedit-tiny: patches of 2 × 2 latent cells instead of 4 × 4). A token of the finer grid over
+x is the token of the coarser grid over x upsampled r times (nearest), r the ratio of the patch
+sides, so the old transformer run on that upsampled latent, its output averaged back over each
+r × r block, is a transformer on the finer grid. With U [Pa, Pb] the 0/1 matrix that sends each old
+patch cell to the new cell it repeats (same channel), the new patch embedding is W_in U (each new
+cell's weight is the sum of the old cells it fills) and the new read-out Uᵀ W_out / r² (the mean of
+theirs); the position embedding follows the grid as it always does. The read-out is then fitted
+as in step 2.
+
 It prints the rectified-flow loss of the new model on held-out scenes before and after each fit, beside
 the loss of a transformer of --config as train.py initialises it.
 """
@@ -42,7 +52,7 @@ from train import LatentEncoder, Tokenize, half, load_ema, load_vae, tokens
 
 # What the two configurations must share: the tokens cover the same pixels, and every weight that
 # carries over has the same shape and meaning.
-SHARED = ("spatial_compression", "temporal_compression", "patch", "dim", "layers", "heads", "head_dim", "mlp_ratio",
+SHARED = ("spatial_compression", "temporal_compression", "dim", "layers", "heads", "head_dim", "mlp_ratio",
           "freq_dim", "context_layers", "text_mode", "guidance", "max_tokens", "text_dim", "text_layers", "text_heads",
           "vocab")
 
@@ -54,6 +64,11 @@ def check_configs(cfg_a, cfg_b) -> None:
         raise SystemExit(f"--from-config and --config differ in {', '.join(differ)}: transfer moves "
                          "a transformer between latent spaces of the same compression, and everything else about the "
                          "transformer and its text encoder must be the same")
+    if cfg_a.patch != cfg_b.patch:
+        (ta, ha, wa), (tb, hb, wb) = cfg_a.patch, cfg_b.patch
+        if ta != tb or ha != wa or hb != wb or ha % hb or cfg_a.latent_channels != cfg_b.latent_channels:
+            raise SystemExit(f"--from-config has patches {list(cfg_a.patch)}, --config {list(cfg_b.patch)}: transfer refines "
+                             "square patches by a whole factor on the same latent (same frames per patch, same latent channels)")
     if cfg_a.conv_head_channels or cfg_b.conv_head_channels:
         raise SystemExit("transfer moves transformers without a convolutional head (its convolutions see the latent): "
                          "give configurations without conv_head_channels")
@@ -88,6 +103,32 @@ def encode(models, pixels: torch.Tensor, stats: Tuple[float, float]) -> torch.Te
     """normalised latents [B, C, 1, H', W'] of pixels [B, 3, 1, H, W], 32 at a time."""
     latents = LatentEncoder(models.vae, *stats)
     return torch.cat([latents(p) for p in pixels.split(32)])
+
+
+def ends_for_finer_patches(cfg_a, cfg_b) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(U [Pa, Pb], Uᵀ / r² [Pb, Pa]): U is 1 where old patch cell (c, i, y, x) repeats new cell
+    (c, i, y // r, x // r), r = ha / hb; Uᵀ / r² averages the old cells back onto the new one."""
+    (pt, ha, wa), (_, hb, wb) = cfg_a.patch, cfg_b.patch
+    r = ha // hb
+    c = cfg_a.latent_channels
+    u = torch.zeros(c, pt, ha, wa, c, pt, hb, wb)  # [C, pt, ha, wa, C, pt, hb, wb], both in patchify's order
+    for ch in range(c):
+        for i in range(pt):
+            for y in range(ha):
+                for x in range(wa):
+                    u[ch, i, y, x, ch, i, y // r, x // r] = 1.0
+    u = u.reshape(c * pt * ha * wa, c * pt * hb * wb)  # [Pa, Pb]
+    return u, u.T / r ** 2
+
+
+def mapped_ends(state: Dict[str, torch.Tensor], m: torch.Tensor, read_back: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """A transformer's weights with its patch embedding mapped through m [Pa, Pb] and its read-out
+    through read_back [Pb, Pa]; every other weight as it is."""
+    state = {k: v.clone() for k, v in state.items()}
+    state["patch_embed.weight"] = state["patch_embed.weight"] @ m  # [dim, Pa] @ [Pa, Pb] -> [dim, Pb]
+    state["final.linear.weight"] = read_back @ state["final.linear.weight"]  # [Pb, dim]: the old read-out, mapped back
+    state["final.linear.bias"] = read_back @ state["final.linear.bias"]  # [Pb]
+    return state
 
 
 def procrustes(pa: torch.Tensor, pb: torch.Tensor) -> torch.Tensor:
@@ -164,19 +205,24 @@ def transfer(old, new, old_stats, new_stats, fit_scenes: int, check_scenes: int,
     tokenize = Tokenize(cfg_b)
     pixels, captions = scenes(0, fit_scenes, size)
     xa, xb = encode(models_a, pixels, old_stats), encode(models_b, pixels, new_stats)  # [S, Ca, 1, H', W'], [S, Cb, ...]
-    pa = patchify(xa, cfg_a.patch).reshape(-1, cfg_a.latent_channels * math.prod(cfg_a.patch))  # [N, Pa]
-    pb = patchify(xb, cfg_b.patch).reshape(-1, cfg_b.latent_channels * math.prod(cfg_b.patch))  # [N, Pb]
-    m = procrustes(pa, pb)  # [Pa, Pb]
-    residual = ((pa - pb @ m.T).pow(2).mean() / pa.pow(2).mean()).item()
+    if cfg_a.patch != cfg_b.patch:
+        if not torch.equal(xa, xb):
+            raise SystemExit("--from and --run encode scenes differently: refining patches needs the same VAE "
+                             "(copy --from's vae.pt and latent_stats.json into --run)")
+        m, read_back = ends_for_finer_patches(cfg_a, cfg_b)  # [Pa, Pb], [Pb, Pa]
+        fit = {}
+    else:
+        pa = patchify(xa, cfg_a.patch).reshape(-1, cfg_a.latent_channels * math.prod(cfg_a.patch))  # [N, Pa]
+        pb = patchify(xb, cfg_b.patch).reshape(-1, cfg_b.latent_channels * math.prod(cfg_b.patch))  # [N, Pb]
+        m = procrustes(pa, pb)  # [Pa, Pb]
+        read_back = m.T  # [Pb, Pa]
+        fit = {"procrustes_relative_residual": round(((pa - pb @ m.T).pow(2).mean() / pa.pow(2).mean()).item(), 4)}
     check_pixels, check_captions = scenes(1, check_scenes, size)
     xb_check = encode(models_b, check_pixels, new_stats)  # held-out scenes in the new space
 
     dit = models_b.transformer
     fresh = flow_loss(models_b, xb_check, check_captions, tokenize, 7, drop)
-    state = {k: v.clone() for k, v in models_a.transformer.state_dict().items()}
-    state["patch_embed.weight"] = state["patch_embed.weight"] @ m  # [dim, Pa] @ [Pa, Pb] -> [dim, Pb]
-    state["final.linear.weight"] = m.T @ state["final.linear.weight"]  # [Pb, dim]: the old read-out, mapped back
-    state["final.linear.bias"] = m.T @ state["final.linear.bias"]  # [Pb]
+    state = mapped_ends(models_a.transformer.state_dict(), m, read_back)
     dit.load_state_dict(state)
     models_b.text_encoder.load_state_dict(models_a.text_encoder.state_dict())
     mapped = flow_loss(models_b, xb_check, check_captions, tokenize, 7, drop)
@@ -184,8 +230,7 @@ def transfer(old, new, old_stats, new_stats, fit_scenes: int, check_scenes: int,
     state["final.linear.weight"], state["final.linear.bias"] = w_out, b_out
     dit.load_state_dict(state)
     fitted = flow_loss(models_b, xb_check, check_captions, tokenize, 7, drop)
-    report({"procrustes_relative_residual": round(residual, 4),
-            "loss_initialised": round(fresh, 4), "loss_input_mapped": round(mapped, 4),
+    report({**fit, "loss_initialised": round(fresh, 4), "loss_input_mapped": round(mapped, 4),
             "loss_read_out_fitted": round(fitted, 4), "fit_scenes": fit_scenes, "check_scenes": check_scenes})
     return {"ema_dit": dit.state_dict(), "ema_te": models_b.text_encoder.state_dict()}
 

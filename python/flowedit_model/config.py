@@ -164,13 +164,14 @@ def tiny_uncond() -> PackConfig:
     )
 
 
-def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0, latent_channels: int = 4) -> PackConfig:
+def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0, latent_channels: int = 4,
+                  patch: Tuple[int, int, int] = (1, 4, 4)) -> PackConfig:
     """The built-in model: 128×128 stills and clips of the scene world (scenes/world.json).
 
     VAE s = 4 with `latent_channels` latent channels (32×32×4 per frame for the committed pack,
     frames encoded one by one), a DiT
-    with patch [1, 4, 4] (64 tokens per frame) of `layers` blocks `dim` wide (heads of 32, all
-    of them context layers), joint text of up to 16 words, CFG.
+    with `patch` (the committed [1, 4, 4]: 64 tokens per frame) of `layers` blocks `dim` wide (heads
+    of 32, all of them context layers), joint text of up to 16 words, CFG.
     """
     from flowedit_scenes.world import vocabulary  # the caption grammar's words
 
@@ -182,7 +183,7 @@ def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0, 
         vae_channels=48,
         vae_blocks=1,
         vae_refine_blocks=2,
-        patch=(1, 4, 4),
+        patch=patch,
         dim=dim,
         layers=layers,
         heads=dim // 32,
@@ -225,6 +226,13 @@ def flowedit_tiny_c8() -> PackConfig:
     return flowedit_tiny(latent_channels=8)
 
 
+def flowedit_tiny_p2() -> PackConfig:
+    """flowedit-tiny with patches of 2 × 2 latent cells, 8 × 8 pixels (256 tokens per frame), so an
+    object 23 to 44 pixels across spans 3 to 6 tokens a side instead of 1.5 to 3
+    (docs/built-in-model.md, "Finer patches")."""
+    return flowedit_tiny(patch=(1, 2, 2))
+
+
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny": tiny,
     "tiny-pixel": tiny_pixel,
@@ -233,4 +241,5 @@ CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "flowedit-tiny-wide": flowedit_tiny_wide,
     "flowedit-tiny-convhead": flowedit_tiny_convhead,
     "flowedit-tiny-c8": flowedit_tiny_c8,
+    "flowedit-tiny-p2": flowedit_tiny_p2,
 }

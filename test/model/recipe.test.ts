@@ -15,7 +15,8 @@
  * the 8-channel VAE config refuses a 4-channel VAE with what to do, and a run holding a VAE alone exports a
  * pack with --vae-only (and is told about it without), and the VAE stage focused on objects
  * (--vae-object-weight) trains encoder and decoder; a transformer moved onto another VAE's latents
- * (python/transfer.py) keeps what does not touch the latent, fits its two ends and trains on; the caption
+ * (python/transfer.py) keeps what does not touch the latent, fits its two ends and trains on, and one moved
+ * onto finer patches computes what it did on the latent upsampled; the caption
  * contrast (--caption-contrast) changes one shape word per negative caption, weighs the chosen object's
  * cells, hinges at its margin and trains the transformer.
  */
@@ -53,16 +54,18 @@ interface Found {
   transfer: {
     embedding_kept: boolean; mapped_is_own_loss: boolean; read_out_lowers_loss: boolean; from_step: number; step: number; trained_to: number;
     used_folder_refused: boolean; other_config_refused: boolean; wide_embedding: number[]; wide_read_out_beats_initialised: boolean;
+    finer_patches_emulate_old: boolean; finer_embedding: number[]; uneven_patch_refused: boolean;
   };
   polish_focus: { crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, a VAE is refused by a config of other latent channels and exported alone on request, a transformer moves onto another VAE, and the caption contrast trains', { timeout: 420_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, a VAE is refused by a config of other latent channels and exported alone on request, a transformer moves onto another VAE or finer patches, and the caption contrast trains', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.deepEqual(found.transfer, {
     embedding_kept: true, mapped_is_own_loss: true, read_out_lowers_loss: true, from_step: 7, step: 0, trained_to: 2,
     used_folder_refused: true, other_config_refused: true, wide_embedding: [32, 32], wide_read_out_beats_initialised: true,
-  }, 'onto its own VAE the input map is the identity and the loss the old one; onto 8 channels the embedding widens and the fitted read-out beats an initialised one; the result trains on from step 0; a used folder, or a config that differs in more than the latent, is refused');
+    finer_patches_emulate_old: true, finer_embedding: [32, 4], uneven_patch_refused: true,
+  }, 'onto its own VAE the input map is the identity and the loss the old one; onto 8 channels the embedding widens and the fitted read-out beats an initialised one; the result trains on from step 0; a used folder, or a config that differs in more than the latent, is refused; onto patches half as wide it computes what the old one computes on the latent upsampled twice and averaged back, and a patch that is not a square refinement is refused');
   assert.equal(found.grew, true, 'the old state is reported as grown');
   assert.equal(found.max_output_change, 0, 'the grown decoder decodes exactly as before');
   assert.ok(found.refine_weight_after_training > 0, 'training moves the refine blocks off the identity');
