@@ -111,13 +111,10 @@ def ends_for_finer_patches(cfg_a, cfg_b) -> Tuple[torch.Tensor, torch.Tensor]:
     (pt, ha, wa), (_, hb, wb) = cfg_a.patch, cfg_b.patch
     r = ha // hb
     c = cfg_a.latent_channels
-    u = torch.zeros(c, pt, ha, wa, c, pt, hb, wb)  # [C, pt, ha, wa, C, pt, hb, wb], both in patchify's order
-    for ch in range(c):
-        for i in range(pt):
-            for y in range(ha):
-                for x in range(wa):
-                    u[ch, i, y, x, ch, i, y // r, x // r] = 1.0
-    u = u.reshape(c * pt * ha * wa, c * pt * hb * wb)  # [Pa, Pb]
+    pb = c * pt * hb * wb
+    one_hot = torch.eye(pb).reshape(c, pt, hb, wb, pb)  # each new cell, in patchify's order
+    u = one_hot.repeat_interleave(r, dim=2).repeat_interleave(r, dim=3)  # [C, pt, ha, wa, Pb]: upsampled as the latent is
+    u = u.reshape(c * pt * ha * wa, pb)  # [Pa, Pb]
     return u, u.T / r ** 2
 
 
