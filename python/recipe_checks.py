@@ -24,7 +24,9 @@ Prints one JSON line of findings; exits non-zero when a check fails.
   and predicts exactly as before (stills and clips), training moves the head's last convolution,
   and a state that misfits elsewhere is still refused;
 - polish focus: --polish-object-weight crops around objects and weighs their pixels 1 + λ, and a
-  polish with it moves the decoder alone, also in a folder recovered from a pack;
+  polish with it moves the decoder alone, also in a folder recovered from a pack; with
+  --polish-encoder-anchor β the encoder trains too, anchored to the encoder it started from (kept
+  through a resume), the nearer the larger β;
 - render on device: a run whose data processes only draw scenes, rendered in the training process
   (--render-on device), trains to the same weights as a run whose data processes render them, with
   clips and the object-weighted loss in its steps.
@@ -36,6 +38,7 @@ import io
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -472,6 +475,7 @@ def polish_focus_check() -> dict:
         after = torch.load(os.path.join(run, "vae.pt"), map_location="cpu", weights_only=False)
         with open(stats_path, encoding="utf-8") as f:
             polished_stats = json.load(f)
+        anchored = anchored_polish(common, run, tmp, after["vae"])
     moved = {part: max((before[k] - after["vae"][k]).abs().max().item() for k in before if k.startswith(part + "."))
              for part in ("encoder", "decoder")}
     return {"crops_on_objects": int((crop_cover.flatten(1).sum(1) > 0).sum()),
@@ -479,7 +483,42 @@ def polish_focus_check() -> dict:
             "object_error_weighs_more": weighted_recon_loss(on_object, pixels, cover, 4.0).item()
                                         > 2 * weighted_recon_loss(on_object, pixels, cover, 0.0).item(),
             "polish_steps": after.get("polish_step", 0), "encoder_moved": moved["encoder"] > 0, "decoder_moved": moved["decoder"] > 0,
-            "stats_kept": polished_stats["shift"] == stats["shift"] and polished_stats["scale"] == stats["scale"] and "vae_psnr" in polished_stats}
+            "stats_kept": polished_stats["shift"] == stats["shift"] and polished_stats["scale"] == stats["scale"] and "vae_psnr" in polished_stats,
+            **anchored}
+
+
+def anchored_polish(common: list, run: str, tmp: str, start: dict) -> dict:
+    """--polish-encoder-anchor β: the encoder trains too; the anchor is the encoder the polish started
+    from, kept through a resumed polish; a larger β keeps the latents nearer it."""
+    from flowedit_train.latent_anchor import anchor_penalty
+
+    pixels = torch.rand(4, 3, 1, 32, 32) * 2 - 1  # [B, 3, F, H, W]
+    encoder = build_models(CONFIGS["tiny"](), 0).vae.encoder.eval()
+    encoder.load_state_dict({k[len("encoder."):]: v for k, v in start.items() if k.startswith("encoder.")})
+    with torch.no_grad():
+        start_mean = encoder(pixels)[0]  # [B, C, 1, h, w]
+    drift, states = {}, {}
+    for beta in ("0.01", "1000"):
+        folder = os.path.join(tmp, f"anchored-{beta}")
+        shutil.copytree(run, folder)
+        argv = common + ["--run", folder, "--vae-minutes", "0", "--stage", "polish", "--polish-minutes", "0.02",
+                         "--polish-lr", "3e-3", "--polish-encoder-anchor", beta]
+        with contextlib.redirect_stdout(io.StringIO()):
+            train.main(argv)
+            first = torch.load(os.path.join(folder, "vae.pt"), map_location="cpu", weights_only=False)
+            train.main(argv)  # resumed: the anchor stays the encoder the first polish started from
+        states[beta] = torch.load(os.path.join(folder, "vae.pt"), map_location="cpu", weights_only=False)
+        encoder.load_state_dict({k[len("encoder."):]: v for k, v in states[beta]["vae"].items() if k.startswith("encoder.")})
+        with torch.no_grad():
+            drift[beta] = anchor_penalty(encoder(pixels)[0], start_mean, 1.0).item()
+        states[beta]["first_anchor"] = first["anchor_encoder"]
+    loose = states["0.01"]
+    return {
+        "anchored_encoder_moved": drift["0.01"] > 0,
+        "anchor_is_start": all(torch.equal(loose["anchor_encoder"][k], start["encoder." + k]) for k in loose["anchor_encoder"]),
+        "anchor_kept_on_resume": all(torch.equal(loose["anchor_encoder"][k], loose["first_anchor"][k]) for k in loose["anchor_encoder"]),
+        "tighter_anchor_drifts_less": drift["1000"] < drift["0.01"],
+    }
 
 
 def finer_patch_check(cfg, models):
@@ -625,7 +664,9 @@ def main() -> int:
                               "step": 0, "trained_to": 2, "used_folder_refused": True, "other_config_refused": True, "wide_embedding": [32, 32],
                               "wide_read_out_beats_initialised": True}
           and polish == {"crops_on_objects": 4, "plain_at_zero": True, "object_error_weighs_more": True,
-                         "polish_steps": polish["polish_steps"], "encoder_moved": False, "decoder_moved": True, "stats_kept": True}
+                         "polish_steps": polish["polish_steps"], "encoder_moved": False, "decoder_moved": True, "stats_kept": True,
+                         "anchored_encoder_moved": True, "anchor_is_start": True, "anchor_kept_on_resume": True,
+                         "tighter_anchor_drifts_less": True}
           and polish["polish_steps"] > 0
           and resume == {"resumed_at": 3, "step_after": 5, "vae_kept": True, "slim_dtypes": ["torch.float16"],
                          "full_dtypes": ["torch.float32"]}

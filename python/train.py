@@ -8,7 +8,8 @@ Stages, each resumable from its checkpoint in --run (rerun the same command to c
   3. dit: the transformer and the text encoder with the rectified-flow loss
      ‖v_θ(x_t, t, c) − (ε − x_0)‖², x_t = (1 − t) x_0 + t ε, t ~ logit-normal(0, 1) (SD3),
      captions dropped with probability --drop so classifier-free guidance works, EMA weights.
-  3b. polish (optional, --polish-minutes): the decoder alone, encoder frozen.
+  3b. polish (optional, --polish-minutes): the decoder alone, encoder frozen (or, with
+      --polish-encoder-anchor β, the encoder too, held near its latents: flowedit_train/latent_anchor.py).
   4. export: the pack (ONNX graphs, tokenizer.json, manifest.json) from the EMA weights.
 Budgets: --vae-steps/--dit-steps, and --vae-minutes/--dit-minutes as wall-clock limits.
 Runs on the CPU (Debian's torch) or with --device cuda. --config flowedit-tiny-wide trains the wider
@@ -39,6 +40,7 @@ from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_s
 from flowedit_train.caption_contrast import contrast_loss, object_cells, own_x_t
 from flowedit_train.data import SceneStream, batch, loader
 from flowedit_train.flow_path import on_path
+from flowedit_train.latent_anchor import anchor_penalty, frozen_anchor
 from flowedit_train.object_focus import recon_loss, training_crops
 from flowedit_train.shape_aux import ShapeAux
 
@@ -174,17 +176,24 @@ def train_vae(args, cfg, models, dev) -> None:
 
 
 # ---------------------------------------------------------------- stage 1b: decoder polish
-def polish_decoder(args, cfg, models, dev) -> None:
+def polish_decoder(args, cfg, models, latent_scale: float, dev) -> None:
     """Fine-tunes the decoder alone (warm-up, then cosine learning rate to 0). The encoder, and so every
-    latent the transformer learned from, stays as it is, so this may run after the DiT stage."""
+    latent the transformer learned from, stays as it is, so this may run after the DiT stage. With
+    --polish-encoder-anchor β the encoder trains too, held near the latents it started from
+    (flowedit_train/latent_anchor.py)."""
     path = os.path.join(args.run, "vae.pt")
     vae = models.vae.to(dev)
     state, _ = load_vae(vae, path, dev, args.config)
-    vae.encoder.eval()
+    beta = args.polish_encoder_anchor
+    anchor = None
+    if beta > 0:  # the drift is measured in the units of the run's latent scale (latent_stats.json, which stays)
+        anchor = frozen_anchor(vae.encoder, state.get("anchor_encoder"))
+        state["anchor_encoder"] = anchor.state_dict()
+    vae.encoder.train(beta > 0)
     vae.decoder.train()
     for p_ in vae.encoder.parameters():
-        p_.requires_grad_(False)
-    opt = torch.optim.Adam(vae.decoder.parameters(), lr=args.polish_lr)
+        p_.requires_grad_(beta > 0)
+    opt = torch.optim.Adam([p_ for p_ in vae.parameters() if p_.requires_grad], lr=args.polish_lr)
     first = state.get("polish_step", 0)
     focus = args.polish_object_weight > 0  # flowedit_train/object_focus.py
     data = iter(loader(SceneStream(3000 + first, args.size, args.vae_batch, 0.0, 1, (1,), masks=focus), args.workers))
@@ -206,16 +215,25 @@ def polish_decoder(args, cfg, models, dev) -> None:
         x, cover = training_crops(pixels, covered[0] if focus else None, args.vae_crop * 2, args.polish_object_crops, gen)
         x = x.to(dev)  # [B, 3, 1, c, c]
         cover = cover.to(dev) if cover is not None else None  # [B, 1, 1, c, c]
-        with torch.no_grad():
+        with torch.set_grad_enabled(anchor is not None):
             mean = vae.encode_mean(x)  # [B, C, 1, c/s, c/s]
         rec = vae.decode(mean)  # [B, 3, 1, c, c]
         loss = recon_loss(rec, x, cover, args.polish_object_weight)
+        drift = None
+        if anchor is not None:
+            with torch.no_grad():
+                anchor_mean = anchor(x)[0]  # [B, C, 1, c/s, c/s]
+            drift = anchor_penalty(mean, anchor_mean, latent_scale)
+            loss = loss + beta * drift
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         if step % 50 == 0:
-            log(args.run, {"stage": "polish", "step": step, "loss": round(loss.item(), 5), "psnr": round(psnr(rec.detach(), x), 2)})
+            record = {"stage": "polish", "step": step, "loss": round(loss.item(), 5), "psnr": round(psnr(rec.detach(), x), 2)}
+            if drift is not None:  # RMS latent drift from the anchor, in normalised units
+                record["drift"] = round(math.sqrt(drift.item()), 4)
+            log(args.run, record)
         if time.time() - last_save > args.save_every:  # an interrupted polish keeps its progress
             checkpoint()
             last_save = time.time()
@@ -607,6 +625,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--polish-lr", type=float, default=3e-4)
     p.add_argument("--polish-object-weight", type=float, default=0,
                    help="λ: polish loss weighted 1 + λ on the objects (grown by 2 px), crops drawn around them (flowedit_train/object_focus.py)")
+    p.add_argument("--polish-encoder-anchor", type=float, default=0,
+                   help="β > 0: the polish trains the encoder too, penalising β · its latents' squared drift from where it "
+                        "started, in normalised units (flowedit_train/latent_anchor.py); 0 keeps the encoder frozen")
     p.add_argument("--polish-object-crops", type=float, default=0.5,
                    help="with --polish-object-weight, the share of crops centred on an object")
     p.add_argument("--vae-only", action="store_true",
@@ -643,7 +664,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.stage in ("all", "dit"):
         train_dit(args, cfg, models, stats, dev)
     if args.polish_minutes > 0 and args.stage in ("all", "polish"):
-        polish_decoder(args, cfg, models, dev)
+        polish_decoder(args, cfg, models, stats["scale"], dev)
     if args.export and args.stage in ("all", "export"):
         export(args, cfg, stats, dev)
     return 0

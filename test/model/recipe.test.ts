@@ -11,7 +11,8 @@
  * exactly what it did, then trains; a run folder recovered from an exported pack (python/unpack.py) holds
  * the pack's weights exactly and trains on; the shape-map auxiliary loss (--shape-aux) reads the renderer's
  * per-shape coverage, trains the transformer, stays out of the EMA weights and resumes; the decoder polish
- * focused on objects (--polish-object-weight) crops around them, weighs them and trains the decoder alone;
+ * focused on objects (--polish-object-weight) crops around them, weighs them and trains the decoder alone, and
+ * with --polish-encoder-anchor trains the encoder too, anchored to the encoder it started from;
  * the 8-channel VAE config refuses a 4-channel VAE with what to do, and a run holding a VAE alone exports a
  * pack with --vae-only (and is told about it without), and the VAE stage focused on objects
  * (--vae-object-weight) trains encoder and decoder; a transformer moved onto another VAE's latents
@@ -56,10 +57,13 @@ interface Found {
     used_folder_refused: boolean; other_config_refused: boolean; wide_embedding: number[]; wide_read_out_beats_initialised: boolean;
     finer_patches_emulate_old: boolean; finer_embedding: number[]; uneven_patch_refused: boolean;
   };
-  polish_focus: { crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean };
+  polish_focus: {
+    crops_on_objects: number; plain_at_zero: boolean; object_error_weighs_more: boolean; polish_steps: number; encoder_moved: boolean; decoder_moved: boolean; stats_kept: boolean;
+    anchored_encoder_moved: boolean; anchor_is_start: boolean; anchor_kept_on_resume: boolean; tighter_anchor_drifts_less: boolean;
+  };
 }
 
-test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone, a VAE is refused by a config of other latent channels and exported alone on request, a transformer moves onto another VAE or finer patches, and the caption contrast trains', { timeout: 420_000 }, async () => {
+test('a grown VAE decoder keeps its output until trained, an unfitting checkpoint is refused, a run resumes from its EMA weights, the object-weighted loss trains, the wider transformer fits its file limits, rendering on the training device trains the same, a pack unpacks into a run, the shape-map loss trains, the object-focused polish trains the decoder alone (or the encoder too, anchored to its latents), a VAE is refused by a config of other latent channels and exported alone on request, a transformer moves onto another VAE or finer patches, and the caption contrast trains', { timeout: 420_000 }, async () => {
   const found = await pythonFindings<Found>('recipe_checks.py');
   assert.deepEqual(found.transfer, {
     embedding_kept: true, mapped_is_own_loss: true, read_out_lowers_loss: true, from_step: 7, step: 0, trained_to: 2,
@@ -130,4 +134,8 @@ test('a grown VAE decoder keeps its output until trained, an unfitting checkpoin
   assert.equal(polish.encoder_moved, false, 'the polish leaves the encoder, and so the latents, as they were');
   assert.equal(polish.decoder_moved, true, 'the polish trains the decoder');
   assert.equal(polish.stats_kept, true, 'in a folder recovered from a pack the latent shift and scale are kept and the round-trip figure is written');
+  assert.equal(polish.anchored_encoder_moved, true, 'with --polish-encoder-anchor the encoder trains too');
+  assert.equal(polish.anchor_is_start, true, 'the anchor is the encoder the anchored polish started from');
+  assert.equal(polish.anchor_kept_on_resume, true, 'a resumed anchored polish keeps the first anchor, not its own checkpoint');
+  assert.equal(polish.tighter_anchor_drifts_less, true, 'a larger β keeps the latents nearer the anchor');
 });
