@@ -22,7 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from flowedit_train.data import batch_with_masks
-from train import Tokenize, load_vae, psnr
+from train import Tokenize, psnr
 from transfer import encode, flow_loss, latent_stats, load_run
 
 
@@ -42,9 +42,7 @@ def main(argv=None) -> int:
     if not os.path.exists(os.path.join(args.vae, "vae.pt")):
         raise SystemExit(f"{args.vae} holds no vae.pt")
     cfg, models, step = load_run(args.source, args.config, True)
-    _, other, _ = load_run(args.source, args.config, False)
-    load_vae(other.vae, os.path.join(args.vae, "vae.pt"), "cpu", args.config)
-    other.eval()
+    _, other, _ = load_run(args.vae, args.config, False)  # its VAE alone
     stats = latent_stats(args.source)
     pixels, captions, cover = batch_with_masks(np.random.default_rng([5, 1]), args.size, args.scenes, 1)  # [N, 3, 1, H, W], N, [N, 1, 1, H, W]
     xa, xb = encode(models, pixels, stats), encode(other, pixels, stats)  # [N, C, 1, H', W'] each

@@ -492,9 +492,12 @@ def anchored_polish(common: list, run: str, tmp: str, start: dict) -> dict:
     from, kept through a resumed polish; a larger β keeps the latents nearer it."""
     from flowedit_train.latent_anchor import anchor_penalty
 
+    def encoder_part(vae_state: dict) -> dict:
+        return {k[len("encoder."):]: v for k, v in vae_state.items() if k.startswith("encoder.")}
+
     pixels = torch.rand(4, 3, 1, 32, 32) * 2 - 1  # [B, 3, F, H, W]
     encoder = build_models(CONFIGS["tiny"](), 0).vae.encoder.eval()
-    encoder.load_state_dict({k[len("encoder."):]: v for k, v in start.items() if k.startswith("encoder.")})
+    encoder.load_state_dict(encoder_part(start))
     with torch.no_grad():
         start_mean = encoder(pixels)[0]  # [B, C, 1, h, w]
     drift, states = {}, {}
@@ -508,14 +511,14 @@ def anchored_polish(common: list, run: str, tmp: str, start: dict) -> dict:
             first = torch.load(os.path.join(folder, "vae.pt"), map_location="cpu", weights_only=False)
             train.main(argv)  # resumed: the anchor stays the encoder the first polish started from
         states[beta] = torch.load(os.path.join(folder, "vae.pt"), map_location="cpu", weights_only=False)
-        encoder.load_state_dict({k[len("encoder."):]: v for k, v in states[beta]["vae"].items() if k.startswith("encoder.")})
+        encoder.load_state_dict(encoder_part(states[beta]["vae"]))
         with torch.no_grad():
             drift[beta] = anchor_penalty(encoder(pixels)[0], start_mean, 1.0).item()
         states[beta]["first_anchor"] = first["anchor_encoder"]
     loose = states["0.01"]
     return {
         "anchored_encoder_moved": drift["0.01"] > 0,
-        "anchor_is_start": all(torch.equal(loose["anchor_encoder"][k], start["encoder." + k]) for k in loose["anchor_encoder"]),
+        "anchor_is_start": all(torch.equal(v, encoder_part(start)[k]) for k, v in loose["anchor_encoder"].items()),
         "anchor_kept_on_resume": all(torch.equal(loose["anchor_encoder"][k], loose["first_anchor"][k]) for k in loose["anchor_encoder"]),
         "tighter_anchor_drifts_less": drift["1000"] < drift["0.01"],
     }
