@@ -496,8 +496,9 @@ def anchored_polish(common: list, run: str, tmp: str, start: dict) -> dict:
         return {k[len("encoder."):]: v for k, v in vae_state.items() if k.startswith("encoder.")}
 
     pixels = torch.rand(4, 3, 1, 32, 32) * 2 - 1  # [B, 3, F, H, W]
+    start_encoder = encoder_part(start)
     encoder = build_models(CONFIGS["tiny"](), 0).vae.encoder.eval()
-    encoder.load_state_dict(encoder_part(start))
+    encoder.load_state_dict(start_encoder)
     with torch.no_grad():
         start_mean = encoder(pixels)[0]  # [B, C, 1, h, w]
     drift, states = {}, {}
@@ -518,7 +519,7 @@ def anchored_polish(common: list, run: str, tmp: str, start: dict) -> dict:
     loose = states["0.01"]
     return {
         "anchored_encoder_moved": drift["0.01"] > 0,
-        "anchor_is_start": all(torch.equal(v, encoder_part(start)[k]) for k, v in loose["anchor_encoder"].items()),
+        "anchor_is_start": all(torch.equal(v, start_encoder[k]) for k, v in loose["anchor_encoder"].items()),
         "anchor_kept_on_resume": all(torch.equal(loose["anchor_encoder"][k], loose["first_anchor"][k]) for k in loose["anchor_encoder"]),
         "tighter_anchor_drifts_less": drift["1000"] < drift["0.01"],
     }
