@@ -25,7 +25,7 @@ export async function layerSets(ctx: Context, clips: number): Promise<Row[]> {
   for (const [name, o] of variants) {
     const relabel = (task: string) => (r: Row): Row => ({ ...r, section: `layer sets: ${task}`, setting: `${name}: ${r.setting}`, target: undefined, met: undefined });
     rows.push(...(await textEdit({ ...sub, edit: { ...ctx.edit, ...o } })).filter((r) => KEEP.has(r.metric)).map(relabel('text edit')));
-    rows.push(...(await swap({ ...sub, swap: o })).filter((r) => KEEP.has(r.metric)).map(relabel('swap')));
+    rows.push(...(await swap({ ...sub, swap: o }, { negative: false })).filter((r) => KEEP.has(r.metric)).map(relabel('swap')));
   }
   return rows;
 }

@@ -60,7 +60,7 @@ async function prepareSource(pack: LoadedPack, item: PlannedItem, run: RunOption
 async function makeOutput(pack: LoadedPack, item: PlannedItem, src: Source, targetPrompt: string, run: RunOptions): Promise<{ made: Made; calls: number }> {
   const s = item.settings;
   if (src.kind === 'swap') {
-    const settings = swapSettingsFrom(s, { sourcePrompt: item.sourcePrompt, targetPrompt }, item.maskOptions!);
+    const settings = swapSettingsFrom(s, { sourcePrompt: item.sourcePrompt, targetPrompt, ...(item.negativePrompt !== undefined ? { negativePrompt: item.negativePrompt } : {}) }, item.maskOptions!);
     const out = await swapPrepared(pack, src.prepared, settings, run);
     return { made: src.rate ? { frames: out.frames, rate: src.rate } : { image: out.frames[0]! }, calls: out.calls };
   }
@@ -94,6 +94,7 @@ function recordOf(pack: LoadedPack, item: PlannedItem, out: PlannedOutput): Outp
     command: item.command,
     sourcePrompt: item.sourcePrompt,
     targetPrompt: out.targetPrompt ?? '',
+    ...(item.negativePrompt !== undefined ? { negativePrompt: item.negativePrompt } : {}),
     guidance: s.guidance,
     guideAgainst: s.guideAgainst,
     shareLayers: s.shareLayers,

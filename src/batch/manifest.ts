@@ -25,6 +25,8 @@ export interface ManifestItem {
   readonly input: string;
   readonly mask?: string;
   readonly sourcePrompt: string;
+  /** swap: a prompt the guidance steers away from */
+  readonly negativePrompt?: string;
   readonly targets: readonly ManifestTarget[];
   /** preset name or path (paths relative to the manifest) */
   readonly preset?: string;
@@ -38,7 +40,7 @@ export interface Manifest {
   readonly items: readonly ManifestItem[];
 }
 
-const ITEM_KEYS = ['id', 'input', 'mask', 'sourcePrompt', 'targets', 'preset'] as const;
+const ITEM_KEYS = ['id', 'input', 'mask', 'sourcePrompt', 'negativePrompt', 'targets', 'preset'] as const;
 const CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -75,6 +77,7 @@ function readItem(raw: unknown, index: number, dir: string, where: string, defau
   if (id === '') throw new Error(`${where}: id: expected a non-empty name for the item's outputs`);
   const mask = text(raw, 'mask', where, false);
   const preset = text(raw, 'preset', where, false) ?? defaultPreset;
+  const negativePrompt = text(raw, 'negativePrompt', where, false);
   return {
     index,
     label: `item ${index} (${id})`,
@@ -82,6 +85,7 @@ function readItem(raw: unknown, index: number, dir: string, where: string, defau
     input: resolve(dir, input),
     ...(mask !== undefined ? { mask: resolve(dir, mask) } : {}),
     sourcePrompt: text(raw, 'sourcePrompt', where, false) ?? '',
+    ...(negativePrompt !== undefined ? { negativePrompt } : {}),
     targets: readTargets(raw.targets, where),
     ...(preset !== undefined ? { preset } : {}),
     recipe,

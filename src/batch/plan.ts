@@ -10,7 +10,7 @@ import { planSharing } from '../attention/plan.js';
 import { sha256File } from '../edit/clip-jobs.js';
 import { assertEditable } from '../edit/edit.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
-import { assertPromptsFit } from '../edit/velocity.js';
+import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { assertMaskFrames, isMaskImagePath, maskFrameCount, type MaskOptions } from '../media/mask.js';
 import { isVideoPath, probeVideo } from '../media/video.js';
@@ -60,6 +60,8 @@ export interface PlannedItem {
   readonly maskSha256?: string;
   readonly maskOptions?: MaskOptions;
   readonly sourcePrompt: string;
+  /** swap: the prompt the guidance steers away from, when the item gives one */
+  readonly negativePrompt?: string;
   readonly preset?: string;
   readonly settings: Settings;
   readonly outputs: readonly PlannedOutput[];
@@ -158,7 +160,14 @@ async function planItem(
   if (kind.targets === 'none' && item.targets.length > 0) throw new Error(`command "${command}" takes no targets; remove "targets" or use an edit preset`);
   const targeted = TARGETED.includes(command as BatchCommand);
   if (targeted) assertEditable(pack);
-  await assertPromptsFit(pack, [{ text: item.sourcePrompt, what: 'sourcePrompt' }, ...item.targets.map((t) => ({ text: t.prompt, what: `targets.${t.code}` }))]);
+  const negative = item.negativePrompt;
+  if (negative !== undefined && command !== 'swap') throw new Error(`command "${command}" takes no negativePrompt (it steers a swap's guidance); remove it or choose a swap preset`);
+  assertNegativePromptFits(pack, negative);
+  await assertPromptsFit(pack, [
+    { text: item.sourcePrompt, what: 'sourcePrompt' },
+    ...(negative !== undefined ? [{ text: negative, what: 'negativePrompt' }] : []),
+    ...item.targets.map((t) => ({ text: t.prompt, what: `targets.${t.code}` })),
+  ]);
   const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
   const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed });
   if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
@@ -172,6 +181,7 @@ async function planItem(
       inputSha256,
       sourcePrompt: item.sourcePrompt,
       targetPrompt: targeted ? t.prompt : null,
+      ...(negative !== undefined ? { negativePrompt: negative } : {}),
       settings,
       ...(mask ? { maskSha256: mask.sha256, mask: maskOptions } : {}),
     });
@@ -188,6 +198,7 @@ async function planItem(
     ...(clip || (mask && isVideoPath(mask.path)) ? { tools: await tools() } : {}),
     ...(mask && maskOptions ? { mask: mask.path, maskSha256: mask.sha256, maskOptions } : {}),
     sourcePrompt: item.sourcePrompt,
+    ...(negative !== undefined ? { negativePrompt: negative } : {}),
     ...(preset ? { preset: preset.name } : {}),
     settings,
     outputs,

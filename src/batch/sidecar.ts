@@ -26,6 +26,8 @@ export interface Sidecar {
   readonly preset: string | null;
   readonly sourcePrompt: string;
   readonly targetPrompt: string | null;
+  /** swap: the prompt the guidance steered away from, when the item gave one */
+  readonly negativePrompt?: string;
   readonly seed: number;
   readonly settings: Settings;
   readonly output: string;
@@ -54,6 +56,7 @@ export function makeSidecar(item: PlannedItem, out: PlannedOutput, model: string
     preset: item.preset ?? null,
     sourcePrompt: item.sourcePrompt,
     targetPrompt: out.targetPrompt ?? null,
+    ...(item.negativePrompt !== undefined ? { negativePrompt: item.negativePrompt } : {}),
     seed: item.settings.seed,
     settings: item.settings,
     output: basename(out.file),

@@ -50,6 +50,8 @@ export type JobSpec =
       readonly maskOptions: MaskOptions;
       readonly sourcePrompt: string;
       readonly targetPrompt: string;
+      /** --negative-prompt, when given */
+      readonly negativePrompt?: string;
       readonly settings: Settings;
     })
   | (JobBase & { readonly kind: 'generate'; readonly request: GenerateSettings; readonly fps: number });

@@ -64,6 +64,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     seed: s.seed,
     sourcePrompt: job.sourcePrompt,
     targetPrompt: job.targetPrompt,
+    ...(job.negativePrompt !== undefined ? { negativePrompt: job.negativePrompt } : {}),
     guidance: s.guidance,
     guideAgainst: s.guideAgainst,
     shareLayers: s.shareLayers,

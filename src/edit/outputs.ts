@@ -22,6 +22,8 @@ export interface OutputRecord {
   readonly prompt?: string;
   readonly sourcePrompt?: string;
   readonly targetPrompt?: string;
+  /** swap: the prompt the guidance steered away from, when one was given */
+  readonly negativePrompt?: string;
   readonly guidance?: number;
   /** edit, swap: what the guidance steered away from (empty or source prompt) */
   readonly guideAgainst?: string;
@@ -38,6 +40,7 @@ export function parametersText(r: OutputRecord): string {
   if (r.prompt !== undefined) lines.push(r.prompt);
   if (r.sourcePrompt !== undefined) lines.push(`Source prompt: ${r.sourcePrompt}`);
   if (r.targetPrompt !== undefined) lines.push(`Target prompt: ${r.targetPrompt}`);
+  if (r.negativePrompt !== undefined) lines.push(`Negative prompt: ${r.negativePrompt}`);
   const fields: [string, unknown][] = [
     ['Command', r.command],
     ['Steps', r.steps],

@@ -20,6 +20,7 @@ import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWindows, type 
 import type { RunOptions } from './progress.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings, type MaskedTask, type SettingOptions, type Settings } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
+import { assertNegativePromptFits } from './velocity.js';
 import { planWindows, windowFrames, type ClipWindow } from './windows.js';
 
 export interface SwapSettings extends SwapLatentSettings {
@@ -33,17 +34,20 @@ export interface SwapSettings extends SwapLatentSettings {
   readonly overlap?: number;
 }
 
+/** A swap's prompts: the source's (empty if not given), the target's, and optionally one to steer away from. */
+export interface SwapPrompts {
+  readonly sourcePrompt?: string;
+  readonly targetPrompt: string;
+  readonly negativePrompt?: string;
+}
+
 /** Swap settings from resolved run settings, the prompts and the mask's shape (checked here). */
-export function swapSettingsFrom(
-  r: Settings,
-  prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
-  mask: MaskOptions,
-  overlap?: number,
-): SwapSettings {
+export function swapSettingsFrom(r: Settings, prompts: SwapPrompts, mask: MaskOptions, overlap?: number): SwapSettings {
   checkMaskOptions(mask);
   return {
     sourcePrompt: prompts.sourcePrompt ?? FLOWEDIT_DEFAULTS.sourcePrompt,
     targetPrompt: prompts.targetPrompt,
+    ...(prompts.negativePrompt !== undefined ? { negativePrompt: prompts.negativePrompt } : {}),
     steps: r.steps,
     solver: r.solver,
     guidance: r.guidance,
@@ -63,11 +67,12 @@ export function swapSettingsFrom(
  */
 export function swapSettings(
   manifest: Manifest,
-  prompts: { readonly sourcePrompt?: string; readonly targetPrompt: string },
+  prompts: SwapPrompts,
   o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
   task: MaskedTask = 'swap',
 ): SwapSettings {
   const r = resolveSettings(manifest, task, { ...o, maskGrow: o.mask?.grow ?? o.maskGrow, maskFeather: o.mask?.feather ?? o.maskFeather });
+  assertNegativePromptFits({ manifest }, prompts.negativePrompt);
   return swapSettingsFrom(r, prompts, { grow: r.maskGrow, feather: r.maskFeather, invert: o.mask?.invert ?? false }, o.overlap);
 }
 

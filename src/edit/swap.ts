@@ -16,13 +16,18 @@ import { solve, type VelocityFn } from '../solvers/index.js';
 import { assertEditable } from './edit.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
-import { condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
+import { assertNegativePromptFits, condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
 
 export interface SwapLatentSettings {
   readonly targetPrompt: string;
   readonly guidance: number;
   /** what the guidance steers away from: the empty prompt, or the source prompt */
   readonly guideAgainst: GuideAgainst;
+  /**
+   * A prompt to steer away from instead (it replaces guideAgainst's choice), e.g. the scene
+   * without the object the mask covers: v = v_neg + g·(v_tgt − v_neg)
+   */
+  readonly negativePrompt?: string;
   readonly share: ShareOptions;
   /**
    * Logit bias on the reconstruction path's image keys inside the mask, scaled by the mask:
@@ -45,6 +50,7 @@ export interface SwappedLatent {
  */
 export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Float32Array, s: SwapLatentSettings, run: RunOptions = {}): Promise<SwappedLatent> {
   assertEditable(pack);
+  assertNegativePromptFits(pack, s.negativePrompt);
   const N = inv.ts.length - 1;
   const shape = inv.latentShape; // [1, C, F', H', W']
   const plane = shape.slice(2).reduce((a, b) => a * b, 1); // F'·H'·W'
@@ -66,7 +72,7 @@ export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Floa
     }
   };
 
-  const negative = negativePrompt(s.guideAgainst, inv.settings.sourcePrompt);
+  const negative = negativePrompt(s.guideAgainst, inv.settings.sourcePrompt, s.negativePrompt);
   const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative), shape);
   const shared = plan.sharedSteps;
   let state: Float32Array = noise.data;

@@ -22,8 +22,12 @@ export function isGuideAgainst(v: unknown): v is GuideAgainst {
   return (GUIDE_AGAINST as readonly unknown[]).includes(v);
 }
 
-/** The prompt an edit's guidance steers away from. */
-export function negativePrompt(against: GuideAgainst, sourcePrompt: string): string {
+/**
+ * The prompt an edit's guidance steers away from: the negative prompt when one is given, else the
+ * source prompt or the empty one, as `against` says.
+ */
+export function negativePrompt(against: GuideAgainst, sourcePrompt: string, given?: string): string {
+  if (given !== undefined) return given;
   return against === 'source' ? sourcePrompt : '';
 }
 
@@ -33,6 +37,15 @@ export interface Condition {
   /** embeddings of the prompt guided against [1, L, D] (the empty one for plain CFG), present when CFG runs */
   readonly uncond: Tensor | null;
   readonly guidance: number;
+}
+
+/**
+ * Refuses a negative prompt where there is no guided-against branch to give it: a pack that takes
+ * guidance as a distilled input.
+ */
+export function assertNegativePromptFits(pack: { manifest: LoadedPack['manifest'] }, negative: string | undefined): void {
+  if (negative === undefined || pack.manifest.transformer.guidance === 'cfg') return;
+  throw new Error(`Pack '${pack.manifest.id}' takes guidance as a distilled input, so there is no second branch to steer away from a negative prompt: leave --negative-prompt out`);
 }
 
 /** Refuses a prompt for a pack without a text encoder. */

@@ -140,6 +140,18 @@ test('batch runs swap items on stills: outside the mask every pixel is the sourc
   for (let c = 0; c < 3; c++) band.fill(1, c * plane + 100 * 128, c * plane + 110 * 128);
   await writeFile(join(dir, 'box.png'), await encodePng({ width: 128, height: 128, data: band }));
   assert.match((await flowedit(['batch', file, '--out', out, '--steps', '3', '-q'])).stdout, /batch: 1 done, 0 skipped, 0 failed/);
+  // a negative prompt is part of what makes an output: adding one redoes it, and the sidecar records it
+  const before = await readFile(join(out, 'boxed-blue.png'));
+  await writeFile(file, ['items:', ...item, '    negativePrompt: stripes', '    targets: {blue: a blue square, green: a green star}', ''].join('\n'));
+  assert.match((await flowedit(['batch', file, '--out', out, '--steps', '3', '-q'])).stdout, /batch: 1 done, 0 skipped, 0 failed/);
+  assert.equal(JSON.parse(await readFile(join(out, 'boxed-blue.json'), 'utf8')).negativePrompt, 'stripes');
+  assert.notDeepEqual(await readFile(join(out, 'boxed-blue.png')), before, 'the swap steered away from the negative prompt');
+  // and only a swap takes one
+  const edits = join(dir, 'negative-edit.yaml');
+  await writeFile(edits, ['items:', '  - id: plain', '    input: circle.png', '    negativePrompt: stripes', '    targets: {blue: a blue circle}', ''].join('\n'));
+  const refused = await flowedit(['batch', edits, '--out', join(dir, 'negative-edit-out'), '--steps', '3', '-q']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /command "edit" takes no negativePrompt/);
 });
 
 test('a bad preset is refused before anything runs, naming the file, the key and what was expected', async () => {

@@ -84,8 +84,15 @@ test('edit --auto-mask: the built-in pack edits inside the mask its prompts give
   assert.ok(black > 0 && black < n, `the mask covers part of the frame (${n - black} pixels)`);
   // and swap takes it back
   const swapped = join(dir, 'auto-swap.png');
-  const rs = await flowedit(['swap', inv, '--mask', mask, '--target-prompt', 'a green circle on pink stripes', '-o', swapped, '-q']);
+  const rs = await flowedit(['swap', inv, '--mask', mask, '--target-prompt', 'a green circle on pink stripes', '--negative-prompt', 'pink stripes', '-o', swapped, '-q']);
   assert.equal(rs.code, 0, rs.stderr);
+  const swapRecord = readPngTextChunks(await readFile(swapped));
+  assert.equal(JSON.parse(swapRecord.flowedit!).negativePrompt, 'pink stripes');
+  assert.match(swapRecord.parameters!, /Negative prompt: pink stripes/);
+  assertCleanFailure(
+    await flowedit(['swap', inv, '--mask', mask, '--target-prompt', 'a green circle', '--negative-prompt', Array(40).fill('stripes').join(' '), '-o', join(dir, 'never-negative.png')]),
+    /--negative-prompt/,
+  );
   assertCleanFailure(await flowedit(['edit', inv, '--auto-mask', '0', '--save-mask', join(dir, 'm.png'), '--target-prompt', 'a blue circle', '-o', join(dir, 'never-auto.png')]), /--save-mask saves the automatic mask, which is off for this edit/);
   // --auto-mask 0: the plain edit, which re-renders every pixel
   const plain = join(dir, 'plain.png');

@@ -14,8 +14,8 @@ import { swapClip, swapImage, swapSettings, type SwapSettings } from '../../src/
 import { readImage, resizeImage, type RgbImage } from '../../src/media/image.js';
 import { readMask, type Mask } from '../../src/media/mask.js';
 import { readVideo, writeVideo } from '../../src/media/video.js';
-import { loadPack, type LoadedPack } from '../../src/model/pack.js';
-import { maxAbsDiff, MEDIA, psnr, SAMPLE, TINY, tempDir } from '../paths.js';
+import { loadPack, readPack, type LoadedPack } from '../../src/model/pack.js';
+import { maxAbsDiff, MEDIA, psnr, SAMPLE, TINY, TINY_PIXEL, tempDir } from '../paths.js';
 
 let tiny: LoadedPack;
 before(async () => {
@@ -89,6 +89,19 @@ test('swapLatent: an empty mask returns the source latent; a full mask without s
   assert.ok(maxAbsDiff(against.z.data, unbiased.z.data) > 1e-4, 'guiding against the source prompt changes the swap');
   const keptAgainst = await swapLatent(tiny, inv, new Float32Array(plane), { ...SETTINGS, guideAgainst: 'source' });
   assert.equal(maxAbsDiff(keptAgainst.z.data, z0.data), 0, 'and still keeps everything outside the mask');
+  // a negative prompt takes the guided-against branch: the source prompt given as one is guiding against the source
+  const negativeSource = await swapLatent(tiny, inv, new Float32Array(plane).fill(1), { ...SETTINGS, negativePrompt: SETTINGS.sourcePrompt });
+  assert.equal(maxAbsDiff(negativeSource.z.data, against.z.data), 0, 'the source prompt as the negative prompt is guiding against the source');
+  const negative = await swapLatent(tiny, inv, new Float32Array(plane).fill(1), { ...SETTINGS, guideAgainst: 'source', negativePrompt: 'stripes' });
+  assert.ok(maxAbsDiff(negative.z.data, against.z.data) > 1e-4, 'another negative prompt replaces what --guide-against names');
+  assert.ok(maxAbsDiff(negative.z.data, unbiased.z.data) > 1e-4, 'and differs from guiding against the empty prompt');
+});
+
+test('a negative prompt is refused where the pack takes guidance as a distilled input, before any work', async () => {
+  const distilled = (await readPack(TINY_PIXEL)).manifest;
+  assert.throws(() => swapSettings(distilled, { targetPrompt: 'a blue square', negativePrompt: 'stripes' }), /distilled input.*leave --negative-prompt out/);
+  assert.equal(swapSettings(distilled, { targetPrompt: 'a blue square' }).negativePrompt, undefined);
+  assert.equal(swapSettings(tiny.manifest, { targetPrompt: 'a blue square', negativePrompt: 'stripes' }).negativePrompt, 'stripes');
 });
 
 test('swapImage keeps every pixel outside the mask exactly and changes the inside', async () => {

@@ -1,7 +1,7 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { resolveSettings, type MaskedTask } from '../../edit/settings.js';
-import { assertPromptsFit } from '../../edit/velocity.js';
+import { assertNegativePromptFits, assertPromptsFit } from '../../edit/velocity.js';
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
 import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
@@ -13,6 +13,7 @@ export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, V
   task: MaskedTask;
   'source-prompt': string | undefined;
   'target-prompt': string;
+  'negative-prompt': string | undefined;
   output: string;
 }
 
@@ -24,13 +25,16 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   await userCheck(() => assertEditable(pack));
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
   const recipe = await recipeFrom(a);
+  const negative = a['negative-prompt'];
   const settings = await userCheck(() => resolveSettings(pack.manifest, a.task, settingOptions(recipe)));
   await userCheck(() =>
     assertPromptsFit(pack, [
       { text: a['source-prompt'] ?? '', what: '--source-prompt' },
       { text: a['target-prompt'], what: '--target-prompt' },
+      ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : []),
     ]),
   );
+  await userCheck(() => assertNegativePromptFits(pack, negative));
   const maskOptions: MaskOptions = { grow: settings.maskGrow, feather: settings.maskFeather, invert: a['invert-mask'] };
   // 2. the input: an image, a clip, or an inversion of one (which fixes steps, solver and source prompt)
   const input = await inspectInput(a.input, a.ffmpeg);
@@ -39,7 +43,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
   await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
-  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used, mask: maskOptions })) return;
+  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...(negative !== undefined ? { negativePrompt: negative } : {}), settings: used, mask: maskOptions })) return;
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
   const frames = header ? (header.clip?.frames ?? 1) : input.frames;
   // 3. the mask, probed: its frame count must agree with the input's
@@ -60,6 +64,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
       output: a.output,
       sourcePrompt,
       targetPrompt: a['target-prompt'],
+      ...(negative !== undefined ? { negativePrompt: negative } : {}),
       settings: used,
       ...jobExtras(a, threads),
     },

@@ -12,7 +12,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         type: 'string',
         demandOption: true,
         describe:
-          'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), preset and settings; paths are relative to the manifest',
+          'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), negativePrompt (swap presets: what the guidance steers away from), preset and settings; paths are relative to the manifest',
       })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png (stills) or .mp4 (clips) plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
       .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })

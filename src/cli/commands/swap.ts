@@ -11,6 +11,11 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
       .positional('input', { type: 'string', demandOption: true, describe: 'an image (PNG, JPEG, WebP) or a clip (MP4, MOV, MKV, WebM, …), or its inversion file from flowedit invert (the source must still be where it was)' })
       .option('source-prompt', { type: 'string', describe: 'caption of the input (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result, including what replaces the masked part' })
+      .option('negative-prompt', {
+        type: 'string',
+        describe: 'a prompt for the guidance to steer away from, instead of the one --guide-against names; the scene without the object the mask covers makes the new object dropped less often',
+        group: 'Editing:',
+      })
       .option('task', {
         type: 'string',
         choices: MASKED_TASKS,
@@ -27,6 +32,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
       .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle on stripes" --target-prompt "a blue square on stripes" -o square.png', 'swap in a still')
       .example('$0 swap photo.png --mask circle.png --preset swap-object --target-prompt "a blue square on stripes" -o square.png', 'swap with the swap-object preset')
       .example('$0 swap photo.png --mask empty-spot.png --task insert --source-prompt "a red circle on stripes" --target-prompt "a red circle and a green star on stripes" -o added.png', 'add an object where the mask is, with the pack\'s insert defaults')
+      .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle and a cyan star on stripes" --target-prompt "a blue square and a cyan star on stripes" --negative-prompt "a cyan star on stripes" -o square.png', 'steer away from the scene without the masked object')
       .example('$0 swap photo.flowinv --mask circle.png --target-prompt "a green star on stripes" -o star.png', 'swap from a saved inversion')
       .example('$0 swap clip.mp4 --mask clip-mask.mp4 --mask-grow 4 --target-prompt "a green star on dots" -o star.mp4', 'swap in a clip with a per-frame mask video') as never,
   handler: async (argv) => (await import('../actions/swap.js')).swapAction(argv),
