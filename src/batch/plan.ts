@@ -161,6 +161,7 @@ async function planItem(
   const targeted = TARGETED.includes(command as BatchCommand);
   if (targeted) assertEditable(pack);
   const negative = item.negativePrompt;
+  const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
   if (negative !== undefined && command !== 'swap') throw new Error(`command "${command}" takes no negativePrompt (it steers a swap's guidance); remove it or choose a swap preset`);
   assertNegativePromptFits(pack, negative);
   await assertPromptsFit(pack, [
@@ -181,7 +182,7 @@ async function planItem(
       inputSha256,
       sourcePrompt: item.sourcePrompt,
       targetPrompt: targeted ? t.prompt : null,
-      ...(negative !== undefined ? { negativePrompt: negative } : {}),
+      ...negativeField,
       settings,
       ...(mask ? { maskSha256: mask.sha256, mask: maskOptions } : {}),
     });
@@ -198,7 +199,7 @@ async function planItem(
     ...(clip || (mask && isVideoPath(mask.path)) ? { tools: await tools() } : {}),
     ...(mask && maskOptions ? { mask: mask.path, maskSha256: mask.sha256, maskOptions } : {}),
     sourcePrompt: item.sourcePrompt,
-    ...(negative !== undefined ? { negativePrompt: negative } : {}),
+    ...negativeField,
     ...(preset ? { preset: preset.name } : {}),
     settings,
     outputs,

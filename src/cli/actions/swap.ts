@@ -26,6 +26,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
   const recipe = await recipeFrom(a);
   const negative = a['negative-prompt'];
+  const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
   const settings = await userCheck(() => resolveSettings(pack.manifest, a.task, settingOptions(recipe)));
   await userCheck(() =>
     assertPromptsFit(pack, [
@@ -43,7 +44,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
   await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
-  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...(negative !== undefined ? { negativePrompt: negative } : {}), settings: used, mask: maskOptions })) return;
+  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...negativeField, settings: used, mask: maskOptions })) return;
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
   const frames = header ? (header.clip?.frames ?? 1) : input.frames;
   // 3. the mask, probed: its frame count must agree with the input's
@@ -64,7 +65,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
       output: a.output,
       sourcePrompt,
       targetPrompt: a['target-prompt'],
-      ...(negative !== undefined ? { negativePrompt: negative } : {}),
+      ...negativeField,
       settings: used,
       ...jobExtras(a, threads),
     },
