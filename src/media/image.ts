@@ -259,3 +259,34 @@ export async function readPngComments(path: string): Promise<Record<string, stri
   }
   return out;
 }
+
+/**
+ * An image's channels as stored, for reading masks: interleaved 8-bit sRGB samples, `channels`
+ * 3 (RGB) or 4 (RGBA, alpha not premultiplied). `palette` says the file is an index-colour PNG
+ * (its palette is expanded to RGB).
+ */
+export interface ImageChannels {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  data: Uint8Array;
+  palette: boolean;
+}
+
+/**
+ * Reads an image file with its alpha channel kept, for masks: unlike readImage, transparency is
+ * not flattened. EXIF orientation is applied; greyscale becomes three equal channels; 16-bit
+ * images are reduced to 8 bits. Throws readImage's errors.
+ */
+export async function readImageChannels(path: string): Promise<ImageChannels> {
+  await assertInputFile(path);
+  try {
+    const meta = await sharp(path).metadata();
+    const { data, info } = await sharp(path).rotate().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 && info.channels !== 4) throw new Error(`it decodes to ${info.channels} channels, expected RGB or RGBA`);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return { width: info.width, height: info.height, channels: info.channels, data: bytes, palette: meta.isPalette === true };
+  } catch (err) {
+    throw decodeError(path, err);
+  }
+}

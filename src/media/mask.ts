@@ -1,13 +1,16 @@
 /**
- * Edit masks: white = edit. A mask is read from one still (applied to every frame), a folder of
- * per-frame images, or a mask video; it is thresholded to 0/1, then aligned with the input
- * (scaled with a warning when its size differs; a differing frame count is an error), optionally
- * inverted, grown and feathered. Growing and feathering come from one Euclidean distance
- * transform (Felzenszwalb & Huttenlocher, "Distance Transforms of Sampled Functions", 2012).
+ * Edit masks. A mask is read from one still (applied to every frame), a folder of per-frame
+ * images, or a mask video, and becomes 0/1 by one rule chosen for all its frames: a mask with
+ * transparency is its alpha (at least half opaque = edit); a colour or palette mask (index colours,
+ * e.g. (128, 0, 0) per object) marks every pixel that is not black; a grey mask marks luma above
+ * mid grey. It is then aligned with the input (scaled with a warning when its size differs; a
+ * differing frame count is an error), optionally inverted, grown and feathered. Growing and
+ * feathering come from one Euclidean distance transform (Felzenszwalb & Huttenlocher, "Distance
+ * Transforms of Sampled Functions", 2012).
  */
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { imageSize, readImage, type RgbImage } from './image.js';
+import { floatToByte, imageSize, readImageChannels, type ImageChannels, type RgbImage } from './image.js';
 import type { FfmpegTools } from './ffmpeg-tools.js';
 import { DECLARED_FRAME_SLACK, isVideoPath, probeVideo, readVideo } from './video.js';
 
@@ -61,18 +64,66 @@ export async function maskFrameCount(path: string, tools?: FfmpegTools): Promise
   return 1;
 }
 
-/** Luma of a planar RGB frame, thresholded at mid grey: 1 = edit. */
-function threshold(img: RgbImage): Float32Array {
-  const n = img.width * img.height;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const y = 0.299 * img.data[i]! + 0.587 * img.data[n + i]! + 0.114 * img.data[2 * n + i]!; // in [-1, 1]
-    out[i] = y > 0 ? 1 : 0;
+/** Alpha at or above half opacity (of 255) is an edit. */
+const ALPHA_EDIT = 128;
+/** Channels further apart than this (of 255) make a pixel coloured; JPEG and video noise on grey stay below it. */
+const CHROMA_TOLERANCE = 16;
+/** In a colour mask a pixel whose brightest channel exceeds this (of 255) is an edit; below it is black with noise. */
+const BLACK_LEVEL = 10;
+/** In a grey mask luma above mid grey (of 255) is an edit. */
+const GREY_EDIT = 127.5;
+
+/** How a mask's pixels become 0/1: by alpha, by "not black", or by luma above mid grey. */
+type MaskRule = 'alpha' | 'colour' | 'grey';
+
+function hasTransparency(f: ImageChannels): boolean {
+  if (f.channels !== 4) return false;
+  for (let i = 3; i < f.data.length; i += 4) if (f.data[i]! < 255) return true;
+  return false;
+}
+
+function isColoured(f: ImageChannels): boolean {
+  if (f.palette) return true;
+  const { data, channels } = f;
+  for (let i = 0; i < data.length; i += channels) {
+    const r = data[i]!;
+    const g = data[i + 1]!;
+    const b = data[i + 2]!;
+    if (Math.max(r, g, b) - Math.min(r, g, b) > CHROMA_TOLERANCE) return true;
+  }
+  return false;
+}
+
+/** The rule for a whole mask: alpha if any frame is transparent somewhere, else colour if any frame has colour, else grey. */
+function maskRule(frames: readonly ImageChannels[]): MaskRule {
+  if (frames.some(hasTransparency)) return 'alpha';
+  return frames.some(isColoured) ? 'colour' : 'grey';
+}
+
+/** One frame as 0/1 under `rule` ([h, w] row-major, 1 = edit); a frame without alpha counts as opaque. */
+function applyRule(f: ImageChannels, rule: MaskRule): Float32Array {
+  const { data, channels } = f;
+  const out = new Float32Array(f.width * f.height);
+  for (let i = 0, j = 0; i < out.length; i++, j += channels) {
+    const r = data[j]!;
+    const g = data[j + 1]!;
+    const b = data[j + 2]!;
+    if (rule === 'alpha') out[i] = (channels === 4 ? data[j + 3]! : 255) >= ALPHA_EDIT ? 1 : 0;
+    else if (rule === 'colour') out[i] = Math.max(r, g, b) > BLACK_LEVEL ? 1 : 0;
+    else out[i] = 0.299 * r + 0.587 * g + 0.114 * b > GREY_EDIT ? 1 : 0;
   }
   return out;
 }
 
-function fromFrames(frames: readonly RgbImage[], what: string): Mask {
+/** A decoded video frame (planar float RGB) as 8-bit interleaved RGB. */
+function frameChannels(img: RgbImage): ImageChannels {
+  const n = img.width * img.height;
+  const data = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) data[3 * i + c] = floatToByte(img.data[c * n + i]!);
+  return { width: img.width, height: img.height, channels: 3, data, palette: false };
+}
+
+function fromFrames(frames: readonly ImageChannels[], what: string): Mask {
   const first = frames[0];
   if (!first) throw new Error(`${what} holds no mask frames`);
   frames.forEach((f, i) => {
@@ -80,27 +131,32 @@ function fromFrames(frames: readonly RgbImage[], what: string): Mask {
       throw new Error(`${what}: mask frame ${i} is ${f.width}x${f.height} but the first is ${first.width}x${first.height}; all frames must have one size`);
     }
   });
-  return { width: first.width, height: first.height, frames: frames.map(threshold) };
+  const rule = maskRule(frames);
+  return { width: first.width, height: first.height, frames: frames.map((f) => applyRule(f, rule)) };
 }
 
 /**
  * Reads a mask: an image file (one mask for every frame), a folder of per-frame images (in
- * natural name order) or a video (one mask per frame). White (luma above mid grey) = edit.
+ * natural name order) or a video (one mask per frame). One rule reads all its frames: if any
+ * frame has transparency, alpha at least half opaque = edit (a cut-out on a transparent
+ * background); else if any is in colour (or an index-colour PNG), every pixel that is not black
+ * = edit, so each object of a palette mask counts; else (grey) luma above mid grey = edit.
+ * A video has no alpha, so only the last two apply to it.
  */
 export async function readMask(path: string, opts: { tools?: FfmpegTools; signal?: AbortSignal } = {}): Promise<Mask> {
   const info = await stat(path).catch(() => null);
   if (!info) throw new Error(`Mask not found: ${path}`);
   if (info.isDirectory()) {
     const names = await maskFolderNames(path);
-    const frames: RgbImage[] = [];
-    for (const n of names) frames.push(await readImage(join(path, n)));
+    const frames: ImageChannels[] = [];
+    for (const n of names) frames.push(await readImageChannels(join(path, n)));
     return fromFrames(frames, `Mask folder ${path}`);
   }
   if (isVideoPath(path)) {
     const clip = await readVideo(path, opts);
-    return fromFrames(clip.frames, `Mask video ${path}`);
+    return fromFrames(clip.frames.map(frameChannels), `Mask video ${path}`);
   }
-  return fromFrames([await readImage(path)], `Mask ${path}`);
+  return fromFrames([await readImageChannels(path)], `Mask ${path}`);
 }
 
 /** Nearest-neighbour scaling of one [h, w] plane to [H, W]. */
@@ -210,19 +266,37 @@ function conformFrames(frames: readonly Float32Array[], count: number): readonly
   return Array.from({ length: count }, (_, i) => frames[Math.min(i, n - 1)]!);
 }
 
+/** Whether a 0/1 plane marks pixel i for editing, given --invert-mask. */
+const edits = (v: number, invert: boolean): boolean => (invert ? v < 0.5 : v >= 0.5);
+
 /** Refuses a mask that selects nothing (all black; all white when inverted): the edit would change nothing. */
 function assertCovers(planes: readonly Float32Array[], invert: boolean): void {
-  const covers = planes.some((m) => m.some((v) => (invert ? v < 0.5 : v >= 0.5)));
-  if (!covers) {
-    throw new Error(invert ? 'the mask covers no pixels: with --invert-mask, paint the region to edit black' : 'the mask covers no pixels: paint the region to edit white');
-  }
+  if (planes.some((m) => m.some((v) => edits(v, invert)))) return;
+  throw new Error(
+    invert
+      ? 'the mask covers no pixels: with --invert-mask, paint the region to edit black (and the rest white or any colour), or drop --invert-mask'
+      : 'the mask covers no pixels: paint the region to edit white or any colour on black, or opaque on a transparent background',
+  );
+}
+
+/**
+ * Refuses a mask that selects no pixel (with `invert`, one that is edit everywhere), so that the
+ * check can run before a model loads. Throws a message saying how to paint the mask.
+ */
+export function assertMaskCovers(mask: Mask, invert: boolean): void {
+  assertCovers(mask.frames, invert);
+}
+
+/** Whether a mask selects every pixel of every frame: a swap would then keep nothing of the source. */
+function coversAll(planes: readonly Float32Array[], invert: boolean): boolean {
+  return planes.every((m) => m.every((v) => edits(v, invert)));
 }
 
 /**
  * Aligns a mask with an input of width × height × frames and shapes it: conform its frame count
- * (see conformFrames), refuse it when it selects no pixel, scale (nearest, with a warning) when the
- * size differs, invert, grow, feather. The result keeps one frame when the mask
- * was a single still.
+ * (see conformFrames), refuse it when it selects no pixel, warn (once) when it selects every
+ * pixel, scale (nearest, with a warning) when the size differs, invert, grow, feather. The result
+ * keeps one frame when the mask was a single still.
  */
 export function prepareMask(
   mask: Mask,
@@ -233,6 +307,9 @@ export function prepareMask(
   checkMaskOptions(o);
   const planes = conformFrames(mask.frames, target.frames);
   assertCovers(planes, o.invert);
+  if (coversAll(planes, o.invert)) {
+    onWarning?.('The mask covers every pixel, so the whole frame is regenerated from the target prompt and no source pixel is kept: to change the whole frame while keeping its layout, use `flowedit edit` instead');
+  }
   const { width: W, height: H } = target;
   const resize = mask.width !== W || mask.height !== H;
   if (resize) onWarning?.(`The mask is ${mask.width}x${mask.height} but the input is ${W}x${H}: the mask was scaled to fit`);

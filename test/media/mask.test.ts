@@ -1,10 +1,12 @@
-/** Masks: reading stills, folders and videos; alignment; grow, feather, invert; pixel blending. */
+/** Masks: reading stills (grey, colour, palette, alpha), folders and videos; alignment; grow, feather, invert; pixel blending. */
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { encodePng } from '../../src/media/image.js';
-import { blendMasked, distanceToMask, growAndFeather, maskFrameCount, prepareMask, readMask, type Mask } from '../../src/media/mask.js';
+import sharp from 'sharp';
+import { encodePng, readImage, readImageChannels } from '../../src/media/image.js';
+import { assertMaskCovers, blendMasked, distanceToMask, growAndFeather, maskFrameCount, prepareMask, readMask, type Mask } from '../../src/media/mask.js';
+import { readVideo } from '../../src/media/video.js';
 import { MEDIA, tempDir } from '../paths.js';
 
 let dir: string;
@@ -122,4 +124,115 @@ test('a mask that selects no pixel is refused, inverted or not', () => {
   assert.throws(() => prepareMask(white, target, { grow: 0, feather: 0, invert: true }), /the mask covers no pixels: with --invert-mask, paint the region to edit black/);
   assert.doesNotThrow(() => prepareMask(black, target, { grow: 0, feather: 0, invert: true }));
   assert.doesNotThrow(() => prepareMask(white, target, { grow: 0, feather: 0, invert: false }));
+});
+
+/** Interleaved 8-bit pixels of w × h with `channels` samples each, every pixel `fill`; `paint` sets rectangles. */
+function canvas(w: number, h: number, fill: readonly number[]) {
+  const channels = fill.length;
+  const data = new Uint8Array(w * h * channels);
+  for (let i = 0; i < w * h; i++) data.set(fill, i * channels);
+  const paint = (x0: number, y0: number, x1: number, y1: number, v: readonly number[]) => {
+    for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data.set(v, (y * w + x) * channels);
+    return (x1 - x0) * (y1 - y0);
+  };
+  const image = () => sharp(data, { raw: { width: w, height: h, channels: channels as 1 | 2 | 3 | 4 } });
+  return { paint, image };
+}
+
+const count = (m: Float32Array) => m.reduce((s, v) => s + v, 0);
+
+test('an index-colour mask marks every object, whatever its colour: as RGB and as a palette PNG', async () => {
+  const c = canvas(64, 48, [0, 0, 0]);
+  // dark index colours, as the DAVIS palette gives objects 1, 2 and 8: under a mid-grey luma threshold none counts
+  const objects = [c.paint(2, 2, 12, 30, [128, 0, 0]), c.paint(20, 5, 30, 40, [0, 128, 0]), c.paint(40, 10, 50, 44, [64, 64, 64]), c.paint(54, 0, 60, 8, [0, 0, 128])];
+  const area = objects.reduce((a, b) => a + b, 0);
+  const rgb = join(dir, 'objects-rgb.png');
+  const palette = join(dir, 'objects-palette.png');
+  await c.image().png().toFile(rgb);
+  await c.image().png({ palette: true, colours: 8, dither: 0 }).toFile(palette);
+  assert.ok((await readImageChannels(palette)).palette, 'written as an index-colour PNG');
+  for (const path of [rgb, palette]) {
+    const m = (await readMask(path)).frames[0]!;
+    assert.equal(count(m), area, `${path}: every object pixel and nothing else`);
+    assert.equal(m[20 * 64 + 45], 1, `${path}: the grey (64, 64, 64) object counts too`);
+    assert.equal(m[0], 0, `${path}: black stays unedited`);
+  }
+});
+
+test('a cut-out on a transparent background marks only its opaque part (alpha ≥ 50 %)', async () => {
+  const c = canvas(40, 30, [255, 255, 255, 0]); // transparent white: flattening on white would mark everything
+  const opaque = c.paint(5, 5, 20, 25, [0, 0, 0, 255]) + c.paint(20, 5, 30, 25, [200, 120, 40, 255]); // its colours, black included, do not matter
+  c.paint(30, 5, 35, 25, [10, 10, 10, 200]); // a soft edge above half opacity: edit
+  c.paint(35, 5, 40, 25, [240, 240, 240, 100]); // below half: kept
+  const path = join(dir, 'cut-out.png');
+  await c.image().png().toFile(path);
+  const m = (await readMask(path)).frames[0]!;
+  assert.equal(count(m), opaque + 5 * 20);
+  assert.deepEqual([m[10 * 40 + 7], m[10 * 40 + 32], m[10 * 40 + 37], m[0]], [1, 1, 0, 0]);
+});
+
+test('a grey mask is thresholded at mid grey (60 % edits, 40 % does not), also after JPEG compression', async () => {
+  const c = canvas(32, 32, [0]);
+  const light = c.paint(0, 0, 16, 32, [153]); // 60 % grey
+  c.paint(16, 0, 32, 16, [102]); // 40 % grey
+  const png = join(dir, 'grey.png');
+  const jpeg = join(dir, 'grey.jpg');
+  await c.image().png().toFile(png);
+  await c.image().jpeg({ quality: 80 }).toFile(jpeg);
+  for (const path of [png, jpeg]) {
+    const m = (await readMask(path)).frames[0]!;
+    assert.equal(count(m), light, path);
+    assert.deepEqual([m[8 * 32 + 4], m[8 * 32 + 24], m[24 * 32 + 24]], [1, 0, 0], path);
+  }
+});
+
+test('the grey masks of the fixtures still read as a luma threshold at mid grey', async () => {
+  /** Pixels where a plane differs from the frame's luma thresholded at mid grey. */
+  const mismatches = (m: Float32Array, img: { width: number; height: number; data: Float32Array }) => {
+    const n = img.width * img.height;
+    let bad = 0;
+    for (let i = 0; i < n; i++) {
+      const y = 0.299 * img.data[i]! + 0.587 * img.data[n + i]! + 0.114 * img.data[2 * n + i]!; // in [-1, 1]
+      if (m[i] !== (y > 0 ? 1 : 0)) bad++;
+    }
+    return bad;
+  };
+  const still = join(MEDIA, 'vace-test2-mask.png');
+  assert.equal(mismatches((await readMask(still)).frames[0]!, await readImage(still)), 0);
+  const clipPath = join(MEDIA, 'diffueraser-example1-mask-17f.mp4');
+  const clip = await readVideo(clipPath);
+  const video = await readMask(clipPath);
+  assert.deepEqual(clip.frames.map((f, k) => mismatches(video.frames[k]!, f)), clip.frames.map(() => 0));
+});
+
+test('a mask that covers every pixel is accepted with one warning for the whole clip, suggesting flowedit edit', async () => {
+  const folder = join(dir, 'all-white');
+  await mkdir(folder);
+  const white = await canvas(8, 8, [255]).image().png().toBuffer();
+  for (const n of ['1.png', '2.png', '3.png']) await writeFile(join(folder, n), white);
+  const o = { grow: 0, feather: 0, invert: false };
+  for (const mask of [await readMask(folder), await readMask(join(folder, '1.png'))]) {
+    const warnings: string[] = [];
+    prepareMask(mask, { width: 8, height: 8, frames: 3 }, o, (w) => warnings.push(w));
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /The mask covers every pixel, so the whole frame is regenerated .*use `flowedit edit` instead/);
+  }
+  const black: Mask = { width: 8, height: 8, frames: [new Float32Array(64)] };
+  const inverted: string[] = [];
+  prepareMask(black, { width: 8, height: 8, frames: 3 }, { ...o, invert: true }, (w) => inverted.push(w));
+  assert.equal(inverted.length, 1, 'inverted, an all-black mask covers every pixel');
+  const part: string[] = [];
+  const partial: Mask = { width: 8, height: 8, frames: [new Float32Array(64).fill(1).fill(0, 0, 1)] };
+  prepareMask(partial, { width: 8, height: 8, frames: 3 }, o, (w) => part.push(w));
+  assert.deepEqual(part, [], 'a mask that leaves one pixel says nothing');
+});
+
+test('assertMaskCovers refuses a mask that selects nothing, and says how to paint it', async () => {
+  const path = join(dir, 'transparent.png');
+  await canvas(8, 8, [255, 255, 255, 0]).image().png().toFile(path);
+  const transparent = await readMask(path);
+  assert.throws(() => assertMaskCovers(transparent, false), /the mask covers no pixels: paint the region to edit white or any colour on black, or opaque on a transparent background/);
+  const white: Mask = { width: 2, height: 2, frames: [new Float32Array(4).fill(1)] };
+  assert.throws(() => assertMaskCovers(white, true), /the mask covers no pixels: with --invert-mask, paint the region to edit black/);
+  assert.doesNotThrow(() => assertMaskCovers(white, false));
 });
