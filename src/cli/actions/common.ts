@@ -3,7 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import { assertWritable } from '../../media/atomic-file.js';
 import { findFfmpeg } from '../../media/ffmpeg-tools.js';
 import { imageSize } from '../../media/image.js';
-import { maskFrameCount } from '../../media/mask.js';
+import { assertMaskCovers, maskFrameCount, readMask } from '../../media/mask.js';
 import { assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
@@ -152,10 +152,16 @@ export async function inspectInput(path: string, ffmpeg?: string): Promise<{ kin
   return { kind: 'image', frames: 1 };
 }
 
-/** A mask's frame count (1 for a still), read without decoding its pixels; only a mask video needs ffmpeg. */
-export async function inspectMask(path: string, ffmpeg?: string): Promise<number> {
+/**
+ * A mask's declared frame count (1 for a still), after checking that it selects some pixel (with
+ * `invert`, that it is not edit everywhere): the mask is decoded here, before any model loads
+ * (masks are small). Only a mask video needs ffmpeg.
+ */
+export async function inspectMask(path: string, ffmpeg?: string, invert = false): Promise<number> {
   const tools = isVideoPath(path) ? await userCheck(() => findFfmpeg(ffmpeg)) : undefined;
-  return userCheck(() => maskFrameCount(path, tools));
+  const frames = await userCheck(() => maskFrameCount(path, tools));
+  await userCheck(async () => assertMaskCovers(await readMask(path, tools ? { tools } : {}), invert));
+  return frames;
 }
 
 /** Clips are written as H.264 video, stills as PNG: the output's name must say which. */

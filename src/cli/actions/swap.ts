@@ -48,7 +48,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
   const frames = header ? (header.clip?.frames ?? 1) : input.frames;
   // 3. the mask, probed: its frame count must agree with the input's
-  const maskFrames = await inspectMask(a.mask, a.ffmpeg);
+  const maskFrames = await inspectMask(a.mask, a.ffmpeg, a['invert-mask']);
   // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
   await userCheck(() => assertMaskFrames(maskFrames, frames));
   // 4. the output can be written
