@@ -266,7 +266,7 @@ function conformFrames(frames: readonly Float32Array[], count: number): readonly
   return Array.from({ length: count }, (_, i) => frames[Math.min(i, n - 1)]!);
 }
 
-/** Whether a 0/1 plane marks pixel i for editing, given --invert-mask. */
+/** Whether a value of a 0/1 plane is an edit, given --invert-mask. */
 const edits = (v: number, invert: boolean): boolean => (invert ? v < 0.5 : v >= 0.5);
 
 /** Refuses a mask that selects nothing (all black; all white when inverted): the edit would change nothing. */

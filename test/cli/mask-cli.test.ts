@@ -53,3 +53,12 @@ test('swap refuses an all-black mask video before the pack loads', { timeout: 60
   const r = await flowedit(['swap', clip, '--mask', mask, '--model', broken, '--target-prompt', 'a blue square', '--steps', '2', '-o', join(dir, 'never.mp4')]);
   assertCleanFailure(r, /the mask covers no pixels: paint the region to edit white/);
 });
+
+test('swap with a mask that covers every pixel runs, and says so once', { timeout: 120_000 }, async () => {
+  const white = await flatPng(join(dir, 'white-all.png'), 1);
+  const out = join(dir, 'all-swapped.png');
+  const r = await flowedit(['swap', SAMPLE, '--mask', white, '--model', TINY, '--target-prompt', 'a blue square', '--steps', '2', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.match(/The mask covers every pixel/g)?.length, 1, r.stderr);
+  assert.match(r.stderr, /use `flowedit edit` instead/);
+});
