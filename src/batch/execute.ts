@@ -107,7 +107,9 @@ function recordOf(pack: LoadedPack, item: PlannedItem, out: PlannedOutput): Outp
 /** Writes the output atomically and returns its bytes (for the sidecar's hash). */
 async function writeOutput(item: PlannedItem, out: PlannedOutput, made: Made, record: OutputRecord, run: RunOptions): Promise<Buffer> {
   // a link made inside the output folder since the plan was checked must not lead the write out
-  const confined = () => Promise.all([out.file, out.sidecar].map((f) => assertOutputInside(item.outDir, f)));
+  const confined = async () => {
+    for (const f of [out.file, out.sidecar]) await assertOutputInside(item.outDir, f);
+  };
   await confined();
   await mkdir(dirname(out.file), { recursive: true });
   await confined();
