@@ -90,15 +90,22 @@ const ALLOW_HINT = 'move it into that folder, or allow inputs outside it with "a
 export async function assertInputInside(rule: InputRule, path: string, what: string): Promise<void> {
   if (rule.allowOutside) return;
   const dir = resolve(rule.dir);
-  const shown = relative(dir, path) || '.';
-  if (!within(dir, resolve(path))) throw new Error(`${what} "${path}" is outside the manifest's folder ${dir}; ${ALLOW_HINT}`);
-  const root = await realpath(dir);
-  const real = await realpath(path).catch((err: unknown) => {
+  const abs = resolve(path);
+  const shown = relative(dir, abs) || '.';
+  const outside = (how: string) => new Error(`${what} "${shown}" is outside the manifest's folder ${dir}${how}; ${ALLOW_HINT}`);
+  const real = await realpath(abs).catch((err: unknown) => {
     if (code(err) === 'ENOENT') return null;
     throw err;
   });
-  if (real === null) return;
-  if (!within(root, real)) throw new Error(`${what} "${shown}" is outside the manifest's folder ${dir}${await through(dir, resolve(path), real)}; ${ALLOW_HINT}`);
+  if (real === null) {
+    if (!within(dir, abs)) throw outside('');
+    return; // missing: its own check reports it
+  }
+  const root = await realpath(dir);
+  if (!within(root, real)) {
+    const link = within(dir, abs) ? await firstLink(dir, abs) : undefined;
+    throw outside(link ? ` (through the symbolic link ${link}, to ${real})` : '');
+  }
   if (!(await lstat(real)).isDirectory()) return;
   for (const entry of await readdir(real)) {
     const inner = await realpath(join(real, entry)).catch(() => null);
