@@ -103,11 +103,8 @@ async function readLock(path: string): Promise<{ text: string; ageMs: number } |
   }
 }
 
-/**
- * Why the lock in `text` does not belong to a live batch, or null when it does. Exported for the
- * tests and for `flowedit` messages.
- */
-export async function staleReason(text: string, ageMs: number, staleMs = STALE_MS): Promise<string | null> {
+/** Why the lock in `text` (last touched `ageMs` ago) does not belong to a live batch, or null when it does. */
+async function staleReason(text: string, ageMs: number, staleMs = STALE_MS): Promise<string | null> {
   const owner = parseOwner(text);
   if (!owner) return 'the lock file is not one flowedit writes';
   if (!running(owner.pid)) return `process ${owner.pid} is gone`;
