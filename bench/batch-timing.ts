@@ -33,7 +33,7 @@ writeFileSync(manifest, `${lines.join('\n')}\n`);
 console.log(`${n}-item still batch (one target each), pack ${values.model ?? 'built-in'}, steps ${values.steps ?? 'pack default'}`);
 for (const c of values.concurrency.split(',').map(Number)) {
   const out = join(dir, `out-j${c}`);
-  const args = [CLI, 'batch', manifest, '--out', out, '-j', String(c), '-q', ...(values.steps ? ['--steps', values.steps] : []), ...(values.model ? ['--model', values.model] : [])];
+  const args = [CLI, 'batch', manifest, '--out', out, '--allow-inputs-outside', '-j', String(c), '-q', ...(values.steps ? ['--steps', values.steps] : []), ...(values.model ? ['--model', values.model] : [])];
   const t0 = performance.now();
   const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;

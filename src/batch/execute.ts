@@ -22,6 +22,7 @@ import { readVideo, type FrameRate } from '../media/video.js';
 import type { LoadedPack } from '../model/pack.js';
 import { flowEditVersion } from '../version.js';
 import type { PlannedItem, PlannedOutput } from './plan.js';
+import { assertOutputInside } from './confine.js';
 import { makeSidecar, writeSidecar } from './sidecar.js';
 
 export interface OutputDone {
@@ -105,7 +106,13 @@ function recordOf(pack: LoadedPack, item: PlannedItem, out: PlannedOutput): Outp
 
 /** Writes the output atomically and returns its bytes (for the sidecar's hash). */
 async function writeOutput(item: PlannedItem, out: PlannedOutput, made: Made, record: OutputRecord, run: RunOptions): Promise<Buffer> {
+  // a link made inside the output folder since the plan was checked must not lead the write out
+  const confined = async () => {
+    for (const f of [out.file, out.sidecar]) await assertOutputInside(item.outDir, f);
+  };
+  await confined();
   await mkdir(dirname(out.file), { recursive: true });
+  await confined();
   if ('image' in made) {
     const png = await encodeImageOutput(made.image, record);
     await writeFileAtomic(out.file, png);

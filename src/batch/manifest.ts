@@ -1,6 +1,8 @@
 /**
  * Batch manifests: YAML (a list of items, or a mapping with `items` and a default `preset`) or
- * JSON Lines (one item per line). Paths are relative to the manifest. This module reads and
+ * JSON Lines (one item per line). Paths are relative to the manifest; inputs and masks must lie in
+ * the manifest's folder unless a YAML manifest says `allowInputsOutside: true` (or the command
+ * line allows it), which plan.ts checks by real path. This module reads and
  * type-checks; checks against the file system and presets happen in plan.ts.
  */
 import { readFile } from 'node:fs/promises';
@@ -38,6 +40,8 @@ export interface Manifest {
   readonly file: string;
   readonly dir: string;
   readonly items: readonly ManifestItem[];
+  /** inputs and masks may lie outside the manifest's folder (`allowInputsOutside: true`) */
+  readonly allowInputsOutside: boolean;
 }
 
 const ITEM_KEYS = ['id', 'input', 'mask', 'sourcePrompt', 'negativePrompt', 'targets', 'preset'] as const;
@@ -97,6 +101,7 @@ export function parseManifest(source: string, file: string): Manifest {
   const dir = dirname(resolve(file));
   const name = basename(file);
   const items: ManifestItem[] = [];
+  let allowInputsOutside = false;
   if (/\.jsonl$/i.test(file)) {
     const lines = source.split(/\r?\n/);
     lines.forEach((line, i) => {
@@ -114,16 +119,19 @@ export function parseManifest(source: string, file: string): Manifest {
     let list: unknown = data;
     let defaultPreset: string | undefined;
     if (isMapping(data)) {
-      const extra = Object.keys(data).filter((k) => k !== 'items' && k !== 'preset');
-      if (extra.length > 0) throw new Error(`${name}: unknown key "${extra[0]}"; a manifest mapping has "items" and an optional default "preset"`);
+      const extra = Object.keys(data).filter((k) => k !== 'items' && k !== 'preset' && k !== 'allowInputsOutside');
+      if (extra.length > 0) throw new Error(`${name}: unknown key "${extra[0]}"; a manifest mapping has "items", an optional default "preset" and an optional "allowInputsOutside"`);
       defaultPreset = text(data, 'preset', name, false);
+      const allow = data.allowInputsOutside;
+      if (allow !== undefined && typeof allow !== 'boolean') throw new Error(`${name}: allowInputsOutside: expected true or false but received ${JSON.stringify(allow)}`);
+      allowInputsOutside = allow === true;
       list = data.items;
     }
     if (!Array.isArray(list)) throw new Error(`${name}: expected a list of items (or a mapping with "items") but received ${JSON.stringify(list)}`);
     list.forEach((raw, i) => items.push(readItem(raw, i + 1, dir, `${name} item ${i + 1}`, defaultPreset)));
   }
   if (items.length === 0) throw new Error(`${name} lists no items`);
-  return { file: resolve(file), dir, items };
+  return { file: resolve(file), dir, items, allowInputsOutside };
 }
 
 export async function readManifest(file: string): Promise<Manifest> {

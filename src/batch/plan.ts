@@ -15,8 +15,10 @@ import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { assertMaskFrames, isMaskImagePath, maskFrameCount, type MaskOptions } from '../media/mask.js';
 import { isVideoPath, probeVideo } from '../media/video.js';
 import type { PackInfo } from '../model/pack.js';
+import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
 import { findPreset, type Preset } from './presets.js';
+import { reportPath } from './report.js';
 import { mergeRecipes, settingOptions, type Recipe, type RecipeCommand } from './recipe.js';
 import { itemSeed } from './seeds.js';
 
@@ -49,6 +51,8 @@ export interface PlannedItem {
   readonly id: string;
   readonly label: string;
   readonly command: BatchCommand;
+  /** the output folder: every output must really lie inside it (checked again before each write) */
+  readonly outDir: string;
   readonly input: string;
   readonly inputSha256: string;
   /** the input is a clip: its frame count (outputs are MP4 files at its size, rate and frame count) */
@@ -83,6 +87,8 @@ export interface PlanOptions {
   readonly flags: Recipe;
   /** the ffmpeg binary for clips (default: found as flowedit finds it) */
   readonly ffmpeg?: string;
+  /** inputs and masks may lie outside the manifest's folder (also when the manifest says so) */
+  readonly allowInputsOutside?: boolean;
 }
 
 async function fileSha256(path: string, what: string): Promise<string> {
@@ -94,7 +100,7 @@ async function fileSha256(path: string, what: string): Promise<string> {
   });
 }
 
-/** `name` resolved inside `outDir`, or an error naming the escape. */
+/** `name` resolved inside `outDir` as written (links are checked by assertOutputInside), or an error naming the escape. */
 export function insideOutDir(outDir: string, name: string): string {
   const path = resolve(outDir, name);
   const rel = relative(outDir, path);
@@ -132,6 +138,7 @@ async function planItem(
   item: ManifestItem,
   pack: PackInfo,
   o: PlanOptions,
+  inputs: InputRule,
   presetFor: (ref: string) => Promise<Preset>,
   tools: () => Promise<FfmpegTools>,
 ): Promise<PlannedItem> {
@@ -141,7 +148,10 @@ async function planItem(
   const command = recipe.command ?? 'edit';
   const kind = BATCH_COMMANDS[command];
   if (!kind) throw new Error(`command "${command}"${preset ? ` (from preset ${preset.name})` : ''} cannot run in a batch; batch runs ${Object.keys(BATCH_COMMANDS).join(' and ')} items`);
-  // 2. files: the input (a still, or a clip probed for its frames), and the mask for a swap
+  // 2. files: the input (a still, or a clip probed for its frames), and the mask for a swap,
+  // each inside the manifest's folder by real path unless the manifest allows otherwise
+  await assertInputInside(inputs, item.input, 'input');
+  if (item.mask !== undefined) await assertInputInside(inputs, item.mask, 'mask');
   const inputSha256 = await fileSha256(item.input, 'Input');
   const isClip = isVideoPath(item.input);
   const clip = isClip ? { frames: (await probeVideo(item.input, await tools())).frames } : undefined;
@@ -188,11 +198,14 @@ async function planItem(
     });
     return { code: t.code, ...(targeted ? { targetPrompt: t.prompt } : {}), file, sidecar: file.replace(/\.(png|mp4)$/, '.json'), key };
   });
+  // no link inside the output folder may lead a write outside it
+  for (const out of outputs) for (const f of [out.file, out.sidecar]) await assertOutputInside(o.outDir, f);
   return {
     index: item.index,
     id: item.id,
     label: item.label,
     command: command as BatchCommand,
+    outDir: o.outDir,
     input: item.input,
     inputSha256,
     ...(clip ? { clip } : {}),
@@ -217,11 +230,13 @@ export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptio
   let found: Promise<FfmpegTools> | undefined;
   const tools = () => (found ??= findFfmpeg(o.ffmpeg));
   const outDir = resolve(o.outDir);
+  const inputs: InputRule = { dir: manifest.dir, allowOutside: manifest.allowInputsOutside || o.allowInputsOutside === true };
   const problems: string[] = [];
+  await assertOutputInside(outDir, reportPath(outDir)).catch((err: Error) => problems.push(`the report: ${err.message}`));
   const items: PlannedItem[] = [];
   for (const item of manifest.items) {
     try {
-      items.push(await planItem(item, pack, { ...o, outDir }, presetFor, tools));
+      items.push(await planItem(item, pack, { ...o, outDir }, inputs, presetFor, tools));
     } catch (err) {
       problems.push(`${item.label}: ${(err as Error).message}`);
     }

@@ -1,6 +1,7 @@
-/** The batch report: `batch-report.json` in the output folder, written atomically. */
+/** The batch report: `batch-report.json` in the output folder (really inside it), written atomically. */
 import { join } from 'node:path';
 import { writeFileAtomic } from '../media/atomic-file.js';
+import { assertOutputInside } from './confine.js';
 import type { BatchReport } from './run.js';
 
 export function reportPath(outDir: string): string {
@@ -9,6 +10,7 @@ export function reportPath(outDir: string): string {
 
 export async function writeBatchReport(report: BatchReport): Promise<string> {
   const path = reportPath(report.outDir);
+  await assertOutputInside(report.outDir, path);
   await writeFileAtomic(path, Buffer.from(`${JSON.stringify(report, null, 2)}\n`));
   return path;
 }

@@ -14,6 +14,7 @@ async function plan(n: number): Promise<BatchPlan> {
     id: `item${i}`,
     label: `item ${i + 1} (item${i})`,
     command: 'edit',
+    outDir,
     input: '/dev/null',
     inputSha256: '0',
     sourcePrompt: '',

@@ -1,7 +1,7 @@
 /** Presets and batches from the command line, run as a user runs them: a child process on real files. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { encodePng, readImage } from '../../src/media/image.js';
@@ -273,16 +273,72 @@ test('Ctrl-C stops a batch between steps: exit 130, finished outputs kept, a re-
   assert.equal((await completeOutputs(out)).length, 2 * total);
 });
 
-test('a second batch on the same output folder is refused while the first runs; a dead one\'s lock is taken over', { timeout: 120_000 }, async () => {
+test('SIGTERM stops a batch as Ctrl-C does: exit 143, the lock removed, the report written; while it ran, a second batch on its folder was refused', { timeout: 300_000 }, async () => {
+  const total = 8;
+  const file = await writeManifest('term.yaml', total);
+  const out = join(dir, 'term-out');
+  let second: Promise<Result> | undefined;
+  const first = await flowedit(['batch', file, '--out', out, '--steps', '8'], (text, kill) => {
+    if (second === undefined && /item\d: done/.test(text)) {
+      // a live batch holds the folder: a second one is refused, then the first is terminated
+      second = flowedit(['batch', file, '--out', out, '--steps', '8']).finally(() => kill('SIGTERM'));
+    }
+  });
+  assert.ok(second, `no item finished: ${first.stderr}`);
+  assertCleanFailure(await second, /Another flowedit batch \(process \d+\) is writing to .*term-out; wait for it, or use another --out/);
+  assert.equal(first.code, 143, first.stderr);
+  assert.match(first.stderr, /terminated: finishing no new items/);
+  const report = JSON.parse(await readFile(join(out, 'batch-report.json'), 'utf8'));
+  assert.ok(report.counts.cancelled > 0, `items were left for the re-run: ${JSON.stringify(report.counts)}`);
+  assert.equal(report.counts.done + report.counts.cancelled, total);
+  assert.match(first.stdout, /run the same command again to finish the batch/);
+  assert.deepEqual((await readdir(out)).filter((n) => n.endsWith('.tmp') || n.includes('.lock')), [], 'the lock is gone, no temporary file left');
+});
+
+test('a lock naming a live process that is no batch does not block the folder; a dead one\'s lock is taken over', { timeout: 120_000 }, async () => {
   const file = await writeManifest('lock.yaml', 1);
   const out = join(dir, 'lock-out');
   await mkdir(out);
-  await writeFile(join(out, '.flowedit-batch.lock'), `${process.pid}\n`); // a live process holds it
-  assertCleanFailure(await flowedit(['batch', file, '--out', out, '--steps', '2']), /Another flowedit batch \(process \d+\) is writing to .*lock-out; wait for it, or use another --out/);
-  await writeFile(join(out, '.flowedit-batch.lock'), '999999999\n'); // no such process
+  await writeFile(join(out, '.flowedit-batch.lock'), `${process.pid}\n`); // a live process, but no batch: the test runner
   const r = await flowedit(['batch', file, '--out', out, '--steps', '2', '-q']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual((await readdir(out)).filter((n) => n.endsWith('.lock')), [], 'the lock is released');
+  assert.deepEqual((await readdir(out)).filter((n) => n.includes('.lock')), [], 'the lock is released');
+  await writeFile(join(out, '.flowedit-batch.lock'), '999999999\n'); // no such process
+  const again = await flowedit(['batch', file, '--out', out, '--steps', '2', '-q']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual((await readdir(out)).filter((n) => n.includes('.lock')), [], 'the lock is released');
+});
+
+test('batch refuses an item whose output would leave --out through a symbolic link, and inputs from outside the manifest\'s folder unless allowed', async () => {
+  const root = await tempDir('flowedit-batch-link-');
+  const out = join(root, 'out');
+  const elsewhere = join(root, 'elsewhere');
+  await mkdir(out);
+  await mkdir(elsewhere);
+  await symlink(elsewhere, join(out, 'link'));
+  await copyFile(SAMPLE, join(root, 'circle.png'));
+  const file = join(root, 'm.yaml');
+  await writeFile(file, ['items:', '  - id: link/a', '    input: circle.png', '    sourcePrompt: a red circle on stripes', '    targets: {red: a blue circle on stripes}', ''].join('\n'));
+  const r = await flowedit(['batch', file, '--out', out, '--steps', '2']);
+  assertCleanFailure(r, /item 1 \(link\/a\): output "link\/a-red\.png" would be written outside the output folder .*out \(through the symbolic link .*out\/link, to .*elsewhere\/a-red\.png\)/);
+  assert.deepEqual(await readdir(elsewhere), [], 'nothing was written elsewhere');
+  // an input reached by "../" needs the manifest's or the command line's say-so
+  await mkdir(join(root, 'job'));
+  const up = join(root, 'job', 'up.yaml');
+  await writeFile(up, ['items:', '  - id: up', '    input: ../circle.png', '    targets: {red: a blue circle on stripes}', ''].join('\n'));
+  assertCleanFailure(await flowedit(['batch', up, '--out', join(root, 'up-out')]), /item 1 \(up\): input ".*circle\.png" is outside the manifest's folder .*job; .*--allow-inputs-outside/);
+  const allowed = await flowedit(['batch', up, '--out', join(root, 'up-out'), '--allow-inputs-outside', '--print-config']);
+  assert.equal(allowed.code, 0, allowed.stderr);
+});
+
+test('batch --help says which per-item flags it lacks and where to give them', async () => {
+  const r = await flowedit(['batch', '--help']);
+  assert.equal(r.code, 0, r.stderr);
+  const help = r.stdout.replace(/\s+/g, ' ');
+  assert.match(help, /batch has no --source-prompt, --target-prompt, --negative-prompt, --mask, --task or -o; write sourcePrompt, targets, negativePrompt, mask and id in the manifest item/);
+  assert.match(help, /maskGrow, maskFeather, maskBias, autoMask\) go in the item or in a preset/);
+  assert.match(help, /--allow-inputs-outside/);
+  assert.match(help, /143 by SIGTERM/);
 });
 
 test('a pack that fails to load in the workers fails the batch with its reason instead of hanging', { timeout: 60_000 }, async () => {

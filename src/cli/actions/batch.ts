@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { readManifest } from '../../batch/manifest.js';
 import { planBatch, type BatchPlan } from '../../batch/plan.js';
@@ -16,7 +16,13 @@ export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, 
   manifest: string;
   out: string;
   concurrency: number;
+  'allow-inputs-outside': boolean;
 }
+
+/** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+type StopSignal = (typeof STOP_SIGNALS)[number];
+const exitFor = (sig: StopSignal): number => (sig === 'SIGINT' ? EXIT.cancelled : 128 + constants.signals[sig]);
 
 function planConfig(plan: BatchPlan): Record<string, unknown> {
   return {
@@ -62,28 +68,47 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   const cliPreset = a.preset !== undefined && looksLikePath(a.preset) ? resolve(a.preset) : a.preset;
   const items = manifest.items.map((i) => (i.preset === undefined && cliPreset !== undefined ? { ...i, preset: cliPreset } : i));
   const flags = await userCheck(() => ({ ...flagRecipe(a), seed: undefined }));
-  const plan = await userCheck(() => planBatch({ ...manifest, items }, pack, { outDir: a.out, batchSeed, flags, ...(a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {}) }));
+  const plan = await userCheck(() =>
+    planBatch({ ...manifest, items }, pack, {
+      outDir: a.out,
+      batchSeed,
+      flags,
+      allowInputsOutside: a['allow-inputs-outside'] === true,
+      ...(a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {}),
+    }),
+  );
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
   await checkOutput(reportPath(plan.outDir));
-  const unlock = await userCheck(() => lockOutDir(plan.outDir));
+  const controller = new AbortController();
+  const lock = await userCheck(() =>
+    lockOutDir(plan.outDir, {
+      onLost: (message) => {
+        process.stderr.write(`flowedit: ${message} while this batch was stopped; finishing no new items\n`);
+        controller.abort();
+      },
+    }),
+  );
 
   // 2. workers: one model session each, sharing the CPU threads
   const workers = Math.min(a.concurrency, plan.items.length);
   const perWorker = Math.max(1, Math.floor((threads ?? availableParallelism()) / workers));
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts += 1;
-    if (interrupts === 1) {
-      process.stderr.write('flowedit: finishing no new items; cancelling the running ones after their current step (Ctrl-C again to stop now)\n');
+  // Ctrl-C or SIGTERM: no new items, the running ones cancelled after their current step, then
+  // the report and the lock's removal as usual; a second signal stops at once (the lock removed)
+  let stoppedBy: StopSignal | undefined;
+  const onSignal = (sig: StopSignal) => {
+    if (stoppedBy === undefined) {
+      stoppedBy = sig;
+      process.stderr.write(`flowedit: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: finishing no new items; cancelling the running ones after their current step (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop now)\n`);
       controller.abort();
     } else {
       process.stderr.write('flowedit: stopped; finished outputs are kept, run again to finish the batch\n');
-      process.exit(EXIT.cancelled);
+      lock.releaseSync();
+      process.exit(exitFor(stoppedBy));
     }
   };
-  process.on('SIGINT', onSigint);
+  const handlers = STOP_SIGNALS.map((sig) => [sig, () => onSignal(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
   let finished = 0;
   const started = new Set<string>();
   let report: BatchReport;
@@ -104,10 +129,11 @@ export async function batchAction(a: BatchArgs): Promise<void> {
     // 3. report and summary
     reportFile = await writeBatchReport(report);
   } finally {
-    process.off('SIGINT', onSigint);
-    await unlock();
+    for (const [sig, h] of handlers) process.off(sig, h);
+    await lock.release();
   }
   process.stdout.write(summary(report, reportFile));
   if (report.counts.failed > 0) process.exitCode = EXIT.failed;
+  else if (stoppedBy !== undefined) process.exitCode = exitFor(stoppedBy);
   else if (report.counts.cancelled > 0) process.exitCode = EXIT.cancelled;
 }

@@ -15,14 +15,28 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
           'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), negativePrompt (swap presets: what the guidance steers away from), preset and settings; paths are relative to the manifest',
       })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png (stills) or .mp4 (clips) plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
+      .option('allow-inputs-outside', {
+        type: 'boolean',
+        default: false,
+        describe: 'let inputs and masks lie outside the manifest\'s folder (as "allowInputsOutside: true" in a YAML manifest does); without it they must be inside it, links included',
+        group: 'Batch:',
+      })
       .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })
       .option('seed', { type: 'number', describe: 'batch seed: each item\'s seed is derived from it and the item id (default 0)', group: 'Sampling:' })
       .epilogue(
-        'Settings precedence: flowedit defaults < pack defaults < preset < manifest item < command-line flag. ' +
+        'What each item edits is given per item, not as flags: batch has no --source-prompt, --target-prompt, --negative-prompt, ' +
+          '--mask, --task or -o; write sourcePrompt, targets, negativePrompt, mask and id in the manifest item. ' +
+          'Settings (steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskGrow, maskFeather, maskBias, autoMask) ' +
+          'go in the item or in a preset (the item\'s "preset", or --preset for items that name none); ' +
+          'the setting flags above, when given, apply to every item. --mask-grow, --mask-feather, --mask-bias and --invert-mask are not flags here: ' +
+          'give maskGrow, maskFeather and maskBias per item or in a preset, and an inverted mask as its own image; clips use the pack\'s window overlap (no --overlap).\n\n' +
+          'Settings precedence: flowedit defaults < pack defaults < preset < manifest item < command-line flag. ' +
           '--preset is the default preset for items that name none; --threads is shared among the workers.\n\n' +
           'Every item is checked before the first runs. Outputs are written atomically, each followed by its sidecar, ' +
-          'so a batch that was interrupted (Ctrl-C, or killed) finishes when run again. ' +
-          'Exit status 1 when any item failed, 130 when interrupted.',
+          'so a batch that was interrupted (Ctrl-C, SIGTERM, or killed) finishes when run again. ' +
+          'Inputs and masks must lie in the manifest\'s folder (by real path) unless allowed; no output, sidecar or report may lead outside --out, ' +
+          'not even through a symbolic link. One batch at a time writes to a folder (a lock that knows a live batch from a dead one). ' +
+          'Exit status 1 when any item failed, 130 when interrupted by Ctrl-C, 143 by SIGTERM.',
       )
       .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers') as never,
   handler: async (argv) => (await import('../actions/batch.js')).batchAction(argv),
