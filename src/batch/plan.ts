@@ -12,7 +12,7 @@ import { assertEditable } from '../edit/edit.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
-import { assertMaskFrames, isMaskImagePath, maskFrameCount, type MaskOptions } from '../media/mask.js';
+import { assertMaskCovers, assertMaskFrames, isMaskImagePath, maskFrameCount, readMask, type MaskOptions } from '../media/mask.js';
 import { isVideoPath, probeVideo } from '../media/video.js';
 import type { PackInfo } from '../model/pack.js';
 import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
@@ -126,7 +126,10 @@ async function planMask(path: string, clip: boolean, tools: () => Promise<Ffmpeg
   const perFrame = st.isDirectory() || isVideoPath(path);
   if (!perFrame && !isMaskImagePath(path)) throw new Error(`mask ${path}: expected an image (PNG, JPEG, WebP, BMP or TIFF), or for a clip a folder of per-frame images or a mask video`);
   if (perFrame && !clip) throw new Error(`mask ${path} has a mask per frame, but the input is a still: give one mask image`);
-  const frames = await maskFrameCount(path, isVideoPath(path) ? await tools() : undefined);
+  const ffmpeg = isVideoPath(path) ? await tools() : undefined;
+  const frames = await maskFrameCount(path, ffmpeg);
+  // a mask that selects nothing is refused with the other problems, before any item runs
+  assertMaskCovers(await readMask(path, ffmpeg ? { tools: ffmpeg } : {}), false);
   return { sha256: st.isDirectory() ? await folderSha256(path) : await fileSha256(path, 'Mask'), frames };
 }
 

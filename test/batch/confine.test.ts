@@ -114,3 +114,14 @@ test('a link made in --out after the plan was checked does not lead a write outs
   }
   assert.deepEqual((await readdir(elsewhere)).sort(), ['secret.png'], 'nothing was written elsewhere');
 });
+
+test('a swap item whose mask covers no pixel is refused with the plan, before any item runs', async () => {
+  const { dir, out } = await layout();
+  const { encodePng } = await import('../../src/media/image.js');
+  const black = { width: 128, height: 128, data: new Float32Array(3 * 128 * 128).fill(-1) };
+  await writeFile(join(dir, 'black.png'), await encodePng(black));
+  const file = join(dir, 'm.yaml');
+  await writeFile(file, ['items:', '  - id: s', '    input: circle.png', '    mask: black.png', '    preset: swap-object', '    sourcePrompt: a red circle', '    targets: {blue: a blue circle}', ''].join('\n'));
+  await assert.rejects(planBatch(await readManifest(file), await readPack(TINY), { outDir: out, batchSeed: 0, flags: {} }), /item 1 \(s\): .*the mask covers no pixels/);
+  assert.deepEqual(await readdir(out), [], 'nothing was written');
+});
