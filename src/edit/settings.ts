@@ -69,8 +69,62 @@ export interface Settings {
   readonly autoMask: number;
 }
 
-function expect(ok: boolean, what: string, value: unknown): void {
-  if (!ok) throw new Error(`Expected ${what} but received ${JSON.stringify(value)}`);
+/** The range a number a user gives must lie in: stated in --help, checked once for flags, presets and manifests. */
+export interface NumberRange {
+  readonly integer: boolean;
+  readonly min: number;
+  readonly max: number;
+  /** min itself is outside the range */
+  readonly minOpen?: boolean;
+  /** max itself is outside the range */
+  readonly maxOpen?: boolean;
+}
+
+/** Every number a user may set, by flag name (without the dashes). */
+export const RANGES = {
+  steps: { integer: true, min: 1, max: 1000 },
+  guidance: { integer: false, min: 0, max: 100, minOpen: true },
+  'share-steps': { integer: false, min: 0, max: 1 },
+  seed: { integer: true, min: 0, max: 2 ** 32 - 1 },
+  'mask-grow': { integer: false, min: 0, max: 1000 },
+  'mask-feather': { integer: false, min: 0, max: 1000 },
+  'mask-bias': { integer: false, min: -10000, max: 0 },
+  'auto-mask': { integer: false, min: 0, max: 1, maxOpen: true },
+  overlap: { integer: true, min: 0, max: 1000 },
+  threads: { integer: true, min: 1, max: 256 },
+  fps: { integer: false, min: 0, max: 240, minOpen: true },
+  frames: { integer: true, min: 1, max: 1000 },
+  width: { integer: true, min: 1, max: 16384 },
+  height: { integer: true, min: 1, max: 16384 },
+  concurrency: { integer: true, min: 1, max: 256 },
+  cases: { integer: true, min: 1, max: 100000 },
+  'top-k': { integer: true, min: 1, max: 1000 },
+  'max-input-pixels': { integer: true, min: 1, max: 1_000_000_000 },
+} as const satisfies Record<string, NumberRange>;
+
+export type RangedName = keyof typeof RANGES;
+
+/** "an integer from 1 to 1000", "a number in (0, 100]". */
+export function describeRange(r: NumberRange): string {
+  if (r.integer) return `an integer from ${r.min} to ${r.max}`;
+  return `a number in ${r.minOpen ? '(' : '['}${r.min}, ${r.max}${r.maxOpen ? ')' : ']'}`;
+}
+
+/** Whether `v` is a number inside `r`. */
+export function inRange(v: unknown, r: NumberRange): v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return false;
+  if (r.integer && !Number.isInteger(v)) return false;
+  return (r.minOpen ? v > r.min : v >= r.min) && (r.maxOpen ? v < r.max : v <= r.max);
+}
+
+/**
+ * Checks a number against its range; `shown` is what the user typed when known (a flag's own
+ * text), else the value itself.
+ */
+export function checkRange(name: RangedName, v: unknown, shown: string = JSON.stringify(v) ?? String(v)): number {
+  const r: NumberRange = RANGES[name];
+  if (!inRange(v, r)) throw new Error(`Expected ${describeRange(r)} for --${name} but received ${shown}`);
+  return v;
 }
 
 /** The task defaults that apply to `task`: a masked task's over the swap task's. */
@@ -93,14 +147,14 @@ export function appliedTaskDefaults(m: Manifest, task: string, autoMask: number)
 export function resolveSettings(m: Manifest, task: string, o: SettingOptions): Settings {
   const d = m.defaults ?? {};
   const autoMask = task === 'edit' ? (o.autoMask ?? d.tasks?.edit?.autoMask ?? FLOWEDIT_DEFAULTS.autoMask) : 0;
-  expect(Number.isFinite(autoMask) && autoMask >= 0 && autoMask < 1, 'a number in [0, 1) for --auto-mask', autoMask);
+  checkRange('auto-mask', autoMask);
   const t = appliedTaskDefaults(m, task, autoMask);
   const steps = o.steps ?? d.steps ?? FLOWEDIT_DEFAULTS.steps;
-  expect(Number.isInteger(steps) && steps > 0, 'a positive integer for --steps', steps);
+  checkRange('steps', steps);
   const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;
   if (!isSolverName(solver)) throw new Error(`Unknown solver "${solver}": choose one of ${SOLVERS.join(', ')}`);
   const guidance = o.guidance ?? t.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
-  expect(Number.isFinite(guidance) && guidance > 0, 'a positive number for --guidance', guidance);
+  checkRange('guidance', guidance);
   const guideAgainst = o.guideAgainst ?? t.guideAgainst ?? d.guideAgainst ?? FLOWEDIT_DEFAULTS.guideAgainst;
   if (!isGuideAgainst(guideAgainst)) throw new Error(`Unknown --guide-against "${guideAgainst}": choose ${GUIDE_AGAINST.join(' or ')}`);
   if (guideAgainst === 'source' && m.transformer.guidance !== 'cfg') {
@@ -108,15 +162,17 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   }
   const shareLayers = o.shareLayers ?? t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
   const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;
-  expect(Number.isFinite(shareSteps) && shareSteps >= 0 && shareSteps <= 1, 'a number in [0, 1] for --share-steps', shareSteps);
+  checkRange('share-steps', shareSteps);
   const fit = o.fit ?? d.fit ?? FLOWEDIT_DEFAULTS.fit;
   if (fit !== 'pad' && fit !== 'resize') throw new Error(`Unknown fit "${fit}": choose pad or resize`);
   const seed = o.seed ?? FLOWEDIT_DEFAULTS.seed;
-  expect(Number.isInteger(seed) && seed >= 0, 'a non-negative integer for --seed', seed);
+  checkRange('seed', seed);
   const maskBias = o.maskBias ?? t.maskBias ?? FLOWEDIT_DEFAULTS.maskBias;
-  expect(Number.isFinite(maskBias) && maskBias <= 0, 'a number ≤ 0 for --mask-bias', maskBias);
+  checkRange('mask-bias', maskBias);
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
+  checkRange('mask-grow', maskGrow);
+  checkRange('mask-feather', maskFeather);
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
   return { steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
 }

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withFfmpegOption, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { numberOption, withEditOptions, withFfmpegOption, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -7,7 +7,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   describe:
     'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
   builder: (y) =>
-    withFfmpegOption(withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y)))))
+    withFfmpegOption(withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y)), 'batch')))
       .positional('manifest', {
         type: 'string',
         demandOption: true,
@@ -15,8 +15,8 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
           'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), negativePrompt (swap presets: what the guidance steers away from), preset and settings; paths are relative to the manifest',
       })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png (stills) or .mp4 (clips) plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
-      .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })
-      .option('seed', { type: 'number', describe: 'batch seed: each item\'s seed is derived from it and the item id (default 0)', group: 'Sampling:' })
+      .option('concurrency', numberOption('concurrency', 'items run at once, each on its own inference worker with its own model session', { alias: 'j', default: 1, group: 'Batch:' }))
+      .option('seed', numberOption('seed', 'batch seed: each item\'s seed is derived from it and the item id (default 0)', { group: 'Sampling:' }))
       .epilogue(
         'Settings precedence: flowedit defaults < pack defaults < preset < manifest item < command-line flag. ' +
           '--preset is the default preset for items that name none; --threads is shared among the workers.\n\n' +
