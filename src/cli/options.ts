@@ -22,7 +22,8 @@ export function parseNumberFlag(name: RangedName, raw: unknown): number {
   const text = typeof raw === 'string' ? raw.trim() : raw;
   const value = typeof text === 'number' ? text : typeof text === 'string' && text !== '' ? Number(text) : NaN;
   try {
-    return checkRange(name, value, typeof raw === 'string' ? JSON.stringify(raw) : String(raw));
+    const shown = typeof raw !== 'string' ? String(raw) : raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw;
+    return checkRange(name, value, shown);
   } catch (err) {
     throw new UserError((err as Error).message, EXIT.usage);
   }

@@ -171,9 +171,9 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   checkRange('mask-bias', maskBias);
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
+  checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
   checkRange('mask-grow', maskGrow);
   checkRange('mask-feather', maskFeather);
-  checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
   return { steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
 }
 
