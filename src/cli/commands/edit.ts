@@ -21,7 +21,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
         describe: 'also save the automatic mask as applied (grown and feathered, white = edited): a PNG for a still, a video for a clip; `flowedit swap --mask` takes it back',
       })
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '')
-      .example('$0 edit photo.png --preset recolor --steps 16 --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
+      .example('$0 edit photo.png --preset recolor --steps 16 --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" --auto-mask 0 -o blue.png', 'edit everywhere, no automatic mask') as never,
   handler: async (argv) => (await import('../actions/edit.js')).editAction(argv),
 };

@@ -30,10 +30,10 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
           'Given an inversion file, the swap reuses it (its steps, solver and source prompt) and spends no model calls on inverting.',
       )
       .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle on stripes" --target-prompt "a blue square on stripes" -o square.png', 'swap in a still')
-      .example('$0 swap photo.png --mask circle.png --preset swap-object --target-prompt "a blue square on stripes" -o square.png', 'swap with the swap-object preset')
+      .example('$0 swap photo.png --mask circle.png --preset swap-object --source-prompt "a red circle on stripes" --target-prompt "a blue square on stripes" -o square.png', 'swap with the swap-object preset')
       .example('$0 swap photo.png --mask empty-spot.png --task insert --source-prompt "a red circle on stripes" --target-prompt "a red circle and a green star on stripes" -o added.png', 'add an object where the mask is, with the pack\'s insert defaults')
       .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle and a cyan star on stripes" --target-prompt "a blue square and a cyan star on stripes" --negative-prompt "a cyan star on stripes" -o square.png', 'steer away from the scene without the masked object')
       .example('$0 swap photo.flowinv --mask circle.png --target-prompt "a green star on stripes" -o star.png', 'swap from a saved inversion')
-      .example('$0 swap clip.mp4 --mask clip-mask.mp4 --mask-grow 4 --target-prompt "a green star on dots" -o star.mp4', 'swap in a clip with a per-frame mask video') as never,
+      .example('$0 swap clip.mp4 --mask clip-mask.mp4 --mask-grow 4 --source-prompt "a red circle on dots" --target-prompt "a green star on dots" -o star.mp4', 'swap in a clip with a per-frame mask video') as never,
   handler: async (argv) => (await import('../actions/swap.js')).swapAction(argv),
 };
