@@ -131,7 +131,7 @@ test('bad input: one clear message, non-zero exit, no output left', async () => 
   assertCleanFailure(await flowedit(['invert', SAMPLE, '--model', badPack, '-o', out]), /Model pack .*bad-pack is not valid:\n\s+- transformer\.heads: expected an integer ≥ 1, received "two"/);
   assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--share-layers', '', '-o', out]), /share layer set is empty/);
   assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '-o', out]), /is not an inversion file/);
-  assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '-o', join(dir, 'never.jpg')]), /flowedit writes PNG images .*: name the output .*never\.png/);
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--source-prompt', 'a red circle', '--target-prompt', 'x', '-o', join(dir, 'never.jpg')]), /flowedit writes PNG images .*: name the output .*never\.png/);
   assertCleanFailure(await flowedit(['edit', SAMPLE, '-o', out]), /Missing required argument: target-prompt/);
   const verbose = await flowedit(['invert', join(dir, 'missing.png'), '-o', out, '--verbose']);
   assert.match(verbose.stderr, /\n\s+at /, '--verbose shows the stack');
