@@ -1,7 +1,8 @@
 /** Typed option groups shared by the commands (declarations only). */
 import type { Argv, Options } from 'yargs';
-import { checkRange, describeRange, RANGES, type RangedName } from '../edit/settings.js';
+import { checkRange, describeRange, RANGES, type RangedName } from '../edit/ranges.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
+import { isSolverName, SOLVERS } from '../solvers/index.js';
 import { EXIT, UserError } from './errors.js';
 
 /**
@@ -59,8 +60,20 @@ export function withSolverOptions<T>(y: Argv<T>): Argv<T & SolverArgs> {
       type: 'string',
       describe: 'euler (1st order), midpoint (RF-Solver, 2 calls/step) or fireflow (2nd order, ~1 call/step)',
       group: 'Sampling:',
+      coerce: (v: string) => {
+        if (!isSolverName(v)) throw new UserError(`Unknown solver "${v}": choose one of ${SOLVERS.join(', ')}`, EXIT.usage);
+        return v;
+      },
     })
-    .option('fit', { type: 'string', describe: 'pad or resize inputs whose size is not a multiple the pack needs', group: 'Sampling:' })
+    .option('fit', {
+      type: 'string',
+      describe: 'pad or resize inputs whose size is not a multiple the pack needs',
+      group: 'Sampling:',
+      coerce: (v: string) => {
+        if (v !== 'pad' && v !== 'resize') throw new UserError(`Unknown fit "${v}": choose pad or resize`, EXIT.usage);
+        return v;
+      },
+    })
     .option('seed', numberOption('seed', 'random seed, recorded in the output (default 0)', { group: 'Sampling:' })) as Argv<T & SolverArgs>;
 }
 
