@@ -56,9 +56,6 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** A temporary file of the earlier naming (no process id) is taken as left behind after this long. */
-const UNOWNED_TEMP_AGE_MS = 60 * 60 * 1000;
-
 /**
  * Removes the temporary files of writes of `path` (see tempPathFor) that no other running
  * process owns: this process's own, and those whose writer is gone (killed, or crashed). A
@@ -74,13 +71,10 @@ export async function removeTempFiles(path: string): Promise<number> {
     if (!name.startsWith(prefix)) continue;
     const rest = name.slice(prefix.length);
     const owned = /^([1-9][0-9]*)-[0-9a-f]{12}\.tmp$/.exec(rest);
-    let stale: boolean;
-    if (owned) stale = Number(owned[1]) === process.pid || !processAlive(Number(owned[1]));
-    else if (/^[0-9a-f]{12}\.tmp$/.test(rest)) {
-      const st = await stat(join(dir, name)).catch(() => null);
-      stale = st !== null && Date.now() - st.mtimeMs > UNOWNED_TEMP_AGE_MS;
-    } else continue;
-    if (!stale) continue;
+    // the earlier naming carried no process id: no writer of this version owns one
+    const unowned = /^[0-9a-f]{12}\.tmp$/.test(rest);
+    if (!owned && !unowned) continue;
+    if (owned && Number(owned[1]) !== process.pid && processAlive(Number(owned[1]))) continue;
     await rm(join(dir, name), { force: true });
     removed += 1;
   }

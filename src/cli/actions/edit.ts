@@ -48,11 +48,11 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   await userCheck(() => assertPromptsFit(pack, prompts));
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
+  if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
   assertSourcePromptFor(settings, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   if (settings.autoMask > 0 && sourcePrompt.trim() === a['target-prompt'].trim()) {
     throw new UserError(`The source and target prompts are the same, so the automatic mask (--auto-mask ${settings.autoMask}) has nothing to mark: change --target-prompt to say what should differ`);
   }
-  if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
   const saveMask = a['save-mask'];
   if (saveMask !== undefined && !(settings.autoMask > 0)) throw new UserError(`--save-mask saves the automatic mask, which is off for this edit: give --auto-mask θ (0 < θ < 1) as well`);
   // what it reads and writes: the input, and from an inversion the source its automatic mask keeps

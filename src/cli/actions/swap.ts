@@ -60,8 +60,9 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
   await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
-  if (negative === undefined) assertSourcePromptFor(used, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...negativeField, settings: used, mask: maskOptions })) return;
+  // guidance against the source prompt needs one (a negative prompt takes its place)
+  if (negative === undefined) assertSourcePromptFor(used, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
   const frames = header ? (header.clip?.frames ?? 1) : input.frames;
   // 3. nothing it reads is written over; then the source and the mask, probed
