@@ -13,7 +13,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
         demandOption: true,
         describe: 'an image, a clip, or an inversion file (then its steps, solver and source prompt are used)',
       })
-      .option('source-prompt', { type: 'string', describe: 'caption of the input image (default: empty)' })
+      .option('source-prompt', { type: 'string', describe: 'caption of the input; needed when the guidance steers away from it (--guide-against source, the built-in pack\'s default with --auto-mask) (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
       .option('save-mask', {

@@ -9,7 +9,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
   builder: (y) =>
     withPresetOptions(withOutput(withVideoOptions(withMaskOptions(withEditOptions(withSolverOptions(withInputLimit(withModelOptions(y))), 'swap'))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
       .positional('input', { type: 'string', demandOption: true, describe: 'an image (PNG, JPEG, WebP) or a clip (MP4, MOV, MKV, WebM, …), or its inversion file from flowedit invert (the source must still be where it was)' })
-      .option('source-prompt', { type: 'string', describe: 'caption of the input (default: empty)' })
+      .option('source-prompt', { type: 'string', describe: 'caption of the input; needed when the guidance steers away from it (--guide-against source, the built-in pack\'s default for swaps) and no --negative-prompt is given (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result, including what replaces the masked part' })
       .option('negative-prompt', {
         type: 'string',
