@@ -12,6 +12,7 @@ import { presetsCommand } from './commands/presets.js';
 import { reconstructCommand } from './commands/reconstruct.js';
 import { swapCommand } from './commands/swap.js';
 import { EXIT, reportError, UserError } from './errors.js';
+import { assertKnownFlags, type DeclaredOptions } from './known-options.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -19,10 +20,15 @@ const verbose = argv.includes('--verbose');
 try {
   await yargs(argv)
     .scriptName('flowedit')
-    .parserConfiguration({ 'duplicate-arguments-array': false }) // a repeated flag: the last one counts
+    // a repeated flag: the last one counts; numbers are parsed by their options, from the text typed
+    .parserConfiguration({ 'duplicate-arguments-array': false, 'parse-numbers': false })
     .usage('$0 <command> [options]\n\nEdit images with rectified-flow diffusion transformers, training-free.')
     .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces on errors' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
+    // unknown flags first: before yargs reports a required flag as missing
+    .middleware(((parsed: { _: (string | number)[] }, y: { getOptions(): DeclaredOptions }) => {
+      assertKnownFlags(argv, y.getOptions(), ['flowedit', ...parsed._.map(String)].join(' '));
+    }) as never, true)
     .command(invertCommand)
     .command(reconstructCommand)
     .command(editCommand)
@@ -36,6 +42,8 @@ try {
     .strict()
     .recommendCommands()
     .fail((msg, err) => {
+      // yargs' own errors (a flag's value refused while parsing, a missing value) are usage errors
+      if (err?.name === 'YError') throw new UserError(`${err.message}\nRun with --help for usage.`, EXIT.usage);
       throw err ?? new UserError(`${msg}\nRun with --help for usage.`, EXIT.usage);
     })
     .help()

@@ -1,5 +1,34 @@
 /** Typed option groups shared by the commands (declarations only). */
-import type { Argv } from 'yargs';
+import type { Argv, Options } from 'yargs';
+import { checkRange, describeRange, RANGES, type RangedName } from '../edit/ranges.js';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
+import { isSolverName, SOLVERS } from '../solvers/index.js';
+import { EXIT, UserError } from './errors.js';
+
+/**
+ * A numeric flag: its range is stated in --help and checked as the command line is parsed, on
+ * the text the user typed (so `--steps abc` is reported as "abc", not as a parsed NaN).
+ */
+export function numberOption(name: RangedName, describe: string, extra: Omit<Options, 'type' | 'coerce' | 'describe'> = {}): Options {
+  return {
+    ...extra,
+    requiresArg: true,
+    describe: `${describe} [${describeRange(RANGES[name])}]`,
+    coerce: (raw: unknown) => parseNumberFlag(name, raw),
+  };
+}
+
+/** Parses a numeric flag's text against its range; a bad value is a usage error (exit 2). */
+export function parseNumberFlag(name: RangedName, raw: unknown): number {
+  const text = typeof raw === 'string' ? raw.trim() : raw;
+  const value = typeof text === 'number' ? text : typeof text === 'string' && text !== '' ? Number(text) : NaN;
+  try {
+    const shown = typeof raw !== 'string' ? String(raw) : raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw;
+    return checkRange(name, value, shown);
+  } catch (err) {
+    throw new UserError((err as Error).message, EXIT.usage);
+  }
+}
 
 export interface GlobalArgs {
   verbose: boolean;
@@ -14,7 +43,7 @@ export interface ModelArgs {
 export function withModelOptions<T>(y: Argv<T>): Argv<T & ModelArgs> {
   return y
     .option('model', { type: 'string', describe: 'model pack folder (default: the built-in pack)', group: 'Model:' })
-    .option('threads', { type: 'number', describe: 'CPU threads for inference (default: all cores)', group: 'Model:' }) as Argv<T & ModelArgs>;
+    .option('threads', numberOption('threads', 'CPU threads for inference (default: all cores)', { group: 'Model:' })) as Argv<T & ModelArgs>;
 }
 
 export interface SolverArgs {
@@ -26,14 +55,26 @@ export interface SolverArgs {
 
 export function withSolverOptions<T>(y: Argv<T>): Argv<T & SolverArgs> {
   return y
-    .option('steps', { type: 'number', describe: 'solver steps (default: the pack\'s, else 20)', group: 'Sampling:' })
+    .option('steps', numberOption('steps', 'solver steps (default: the pack\'s, else 20)', { group: 'Sampling:' }))
     .option('solver', {
       type: 'string',
       describe: 'euler (1st order), midpoint (RF-Solver, 2 calls/step) or fireflow (2nd order, ~1 call/step)',
       group: 'Sampling:',
+      coerce: (v: string) => {
+        if (!isSolverName(v)) throw new UserError(`Unknown solver "${v}": choose one of ${SOLVERS.join(', ')}`, EXIT.usage);
+        return v;
+      },
     })
-    .option('fit', { type: 'string', describe: 'pad or resize inputs whose size is not a multiple the pack needs', group: 'Sampling:' })
-    .option('seed', { type: 'number', describe: 'random seed, recorded in the output', group: 'Sampling:' }) as Argv<T & SolverArgs>;
+    .option('fit', {
+      type: 'string',
+      describe: 'pad or resize inputs whose size is not a multiple the pack needs',
+      group: 'Sampling:',
+      coerce: (v: string) => {
+        if (v !== 'pad' && v !== 'resize') throw new UserError(`Unknown fit "${v}": choose pad or resize`, EXIT.usage);
+        return v;
+      },
+    })
+    .option('seed', numberOption('seed', 'random seed, recorded in the output (default 0)', { group: 'Sampling:' })) as Argv<T & SolverArgs>;
 }
 
 export interface EditArgs {
@@ -44,14 +85,18 @@ export interface EditArgs {
   'auto-mask': number | undefined;
 }
 
-export function withEditOptions<T>(y: Argv<T>): Argv<T & EditArgs> {
-  return y
-    .option('guidance', { type: 'number', describe: 'classifier-free guidance on the edit path (1 = off)', group: 'Editing:' })
+/** Which command the editing options serve: their help names only what that command takes. */
+export type EditOptionsFor = 'edit' | 'swap' | 'batch';
+
+/** --guidance, --guide-against, --share-layers, --share-steps, and for edit and batch --auto-mask. */
+export function withEditOptions<T>(y: Argv<T>, command: EditOptionsFor): Argv<T & EditArgs> {
+  const source = command === 'batch' ? 'the items need a sourcePrompt' : 'give --source-prompt';
+  const z = y
+    .option('guidance', numberOption('guidance', 'classifier-free guidance on the edit path (1 = off; default: the pack\'s, else 3)', { group: 'Editing:' }))
     .option('guide-against', {
       type: 'string',
       choices: ['empty', 'source'],
-      describe:
-        'what the guidance steers away from: "empty" (plain classifier-free guidance) or "source", the source prompt, so that what the target prompt changes is what gets amplified (give --source-prompt; default: the pack\'s, else empty)',
+      describe: `what the guidance steers away from: "empty" (plain classifier-free guidance) or "source", the source prompt, so that what the target prompt changes is what gets amplified (${source}; default: the pack's, else empty)`,
       group: 'Editing:',
     })
     .option('share-layers', {
@@ -59,21 +104,47 @@ export function withEditOptions<T>(y: Argv<T>): Argv<T & EditArgs> {
       describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values (default: the pack\'s)',
       group: 'Editing:',
     })
-    .option('share-steps', {
-      type: 'number',
-      describe: 'fraction of the steps, from the start, that share context (0 = none, default 0.5)',
-      group: 'Editing:',
-    })
-    .option('auto-mask', {
-      type: 'number',
-      describe:
-        'edit only where the source and target prompts make the model disagree: θ in (0, 1) is the share of the largest disagreement a place needs to be edited (lower edits more), 0 lets the edit change every pixel (default: the pack\'s, else 0). Everything outside the estimated mask is kept exactly; the edit takes the swap defaults',
-      group: 'Editing:',
-    }) as Argv<T & EditArgs>;
+    .option('share-steps', numberOption('share-steps', 'fraction of the steps, from the start, that share context (0 = none; default: the pack\'s, else 0.5)', { group: 'Editing:' }));
+  if (command === 'swap') return z as Argv<T & EditArgs>;
+  return z.option(
+    'auto-mask',
+    numberOption(
+      'auto-mask',
+      `${command === 'batch' ? 'edit items: ' : ''}edit only where the source and target prompts make the model disagree: θ above 0 is the share of the largest disagreement a place needs to be edited (lower edits more), 0 lets the edit change every pixel (default: the pack's, else 0). Everything outside the estimated mask is kept exactly; the edit takes the swap defaults`,
+      { group: 'Editing:' },
+    ),
+  ) as Argv<T & EditArgs>;
 }
 
-export function withOutput<T>(y: Argv<T>, what: string): Argv<T & { output: string }> {
-  return y.option('output', { alias: 'o', type: 'string', demandOption: true, describe: what }) as Argv<T & { output: string }>;
+export interface OutputArgs {
+  output: string;
+  force: boolean;
+}
+
+/** -o and --force: an existing file is replaced only with --force. */
+export function withOutput<T>(y: Argv<T>, what: string): Argv<T & OutputArgs> {
+  return y
+    .option('output', { alias: 'o', type: 'string', demandOption: true, describe: what })
+    .option('force', {
+      type: 'boolean',
+      default: false,
+      describe: 'replace output files that already exist (without it, an existing output is refused); an input is never overwritten',
+    }) as Argv<T & OutputArgs>;
+}
+
+export interface InputLimitArgs {
+  'max-input-pixels': number;
+}
+
+/** --max-input-pixels: the largest image or frame a command reads, checked before decoding. */
+export function withInputLimit<T>(y: Argv<T>): Argv<T & InputLimitArgs> {
+  return y.option(
+    'max-input-pixels',
+    numberOption('max-input-pixels', 'refuse inputs and masks whose images or frames hold more pixels than this (width × height), before decoding them', {
+      default: DEFAULT_MAX_INPUT_PIXELS,
+      group: 'Model:',
+    }),
+  ) as Argv<T & InputLimitArgs>;
 }
 
 /** Parses "1,2, 3" into layer numbers; "" is the empty set. */
@@ -102,11 +173,10 @@ export function withFfmpegOption<T>(y: Argv<T>): Argv<T & Pick<VideoArgs, 'ffmpe
 
 export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
   return withFfmpegOption(y)
-    .option('overlap', {
-      type: 'number',
-      describe: 'frames shared by neighbouring windows when a clip is longer than one model pass (cross-faded; default a quarter window)',
-      group: 'Video:',
-    }) as Argv<T & VideoArgs>;
+    .option(
+      'overlap',
+      numberOption('overlap', 'frames shared by neighbouring windows when a clip is longer than one model pass (cross-faded; default a quarter window)', { group: 'Video:' }),
+    ) as Argv<T & VideoArgs>;
 }
 
 export interface MaskArgs {
@@ -125,14 +195,13 @@ export function withMaskOptions<T>(y: Argv<T>): Argv<T & MaskArgs> {
       describe: 'what to replace, white = edit: one image (used for every frame), a folder of per-frame PNGs, or a mask video',
       group: 'Mask:',
     })
-    .option('mask-grow', { type: 'number', describe: 'grow the mask by this many pixels (default 2)', group: 'Mask:' })
-    .option('mask-feather', { type: 'number', describe: 'soft edge this many pixels wide outside the grown mask (default 6)', group: 'Mask:' })
+    .option('mask-grow', numberOption('mask-grow', 'grow the mask by this many pixels (default 2)', { group: 'Mask:' }))
+    .option('mask-feather', numberOption('mask-feather', 'soft edge this many pixels wide outside the grown mask (default 6)', { group: 'Mask:' }))
     .option('invert-mask', { type: 'boolean', default: false, describe: 'edit what is black instead of what is white', group: 'Mask:' })
-    .option('mask-bias', {
-      type: 'number',
-      describe: 'attention logit bias (≤ 0) on the source\'s keys inside the mask: below 0 the edit copies less of what it replaces (-10000 = none of it; default: the pack\'s, else 0)',
-      group: 'Mask:',
-    }) as Argv<T & MaskArgs>;
+    .option(
+      'mask-bias',
+      numberOption('mask-bias', 'attention logit bias on the source\'s keys inside the mask: below 0 the edit copies less of what it replaces (-10000 = none of it; default: the pack\'s, else 0)', { group: 'Mask:' }),
+    ) as Argv<T & MaskArgs>;
 }
 
 export interface PresetArgs {

@@ -1,7 +1,8 @@
 /**
  * Main-thread side of a job: starts the inference worker, draws its progress, and turns Ctrl-C
- * into a cancel between steps (a second Ctrl-C stops at once). Outputs are written atomically by
- * the worker, so a cancelled or failed run leaves no partial file.
+ * or SIGTERM into a cancel between steps (a second one stops at once). Outputs are written
+ * atomically by the worker, so a cancelled or failed run leaves no partial file; a run first
+ * sweeps the temporary files an earlier run that was killed outright left beside its outputs.
  */
 import { Worker } from 'node:worker_threads';
 import { removeTempFiles } from '../media/atomic-file.js';
@@ -9,21 +10,34 @@ import { EXIT, UserError } from './errors.js';
 import type { JobSpec, JobSummary, WorkerMessage } from './job.js';
 import { progressLine } from './progress-bar.js';
 
+/** Every file a job writes. */
+function outputsOf(job: JobSpec): string[] {
+  return [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : []), ...('saveMask' in job && job.saveMask ? [job.saveMask] : [])];
+}
+
 export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promise<JobSummary> {
+  const outputs = outputsOf(job);
+  await Promise.all(outputs.map((o) => removeTempFiles(o)));
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: job });
   const bar = progressLine(process.stderr, opts.quiet);
   let interrupts = 0;
-  const onSigint = () => {
+  // the first signal decides the exit status: 130 for Ctrl-C, 143 for SIGTERM
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
     interrupts += 1;
+    stoppedBy ??= signal;
     if (interrupts === 1) {
       bar.done();
-      process.stderr.write('flowedit: cancelling after the current step (Ctrl-C again to stop now)\n');
+      const how = signal === 'SIGINT' ? 'Ctrl-C again' : 'another signal';
+      process.stderr.write(`flowedit: ${signal === 'SIGINT' ? '' : `${signal}: `}cancelling after the current step (${how} to stop now)\n`);
       worker.postMessage({ type: 'abort' });
     } else {
       void worker.terminate();
     }
   };
-  process.on('SIGINT', onSigint);
+  const exitCode = () => (stoppedBy === 'SIGTERM' ? EXIT.terminated : EXIT.cancelled);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     return await new Promise<JobSummary>((resolve, reject) => {
       let settled = false;
@@ -44,13 +58,13 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
             break;
           case 'cancelled':
             settled = true;
-            reject(new UserError('cancelled; no output was written', EXIT.cancelled));
+            reject(new UserError('cancelled; no output was written', exitCode()));
             break;
           case 'error': {
             settled = true;
             // ffmpeg gets the terminal's Ctrl-C too: its failure after an interrupt is the cancel
             if (interrupts > 0) {
-              reject(new UserError('cancelled; no output was written', EXIT.cancelled));
+              reject(new UserError('cancelled; no output was written', exitCode()));
               break;
             }
             const err = msg.user ? new UserError(msg.message) : new Error(msg.message);
@@ -68,12 +82,12 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
         if (settled) return;
         if (interrupts === 0) return reject(new Error(`inference worker exited with code ${code}`));
         // stopped mid-write: sweep what the unfinished writes left
-        const outputs = [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : [])];
-        void Promise.all(outputs.map((o) => removeTempFiles(o))).finally(() => reject(new UserError('stopped; no output was written', EXIT.cancelled)));
+        void Promise.all(outputs.map((o) => removeTempFiles(o))).finally(() => reject(new UserError('stopped; no output was written', exitCode())));
       });
     });
   } finally {
     bar.done();
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

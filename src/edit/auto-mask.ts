@@ -16,6 +16,7 @@ import { restoreImage } from '../media/fit.js';
 import { mapMaskPlane, type Mask } from '../media/mask.js';
 import type { Tensor } from '../media/tensor.js';
 import type { LoadedPack } from '../model/pack.js';
+import { quotedPrompt } from '../model/text.js';
 import type { LatentInversion } from './invert.js';
 import { gaussianNoise } from './noise.js';
 import type { RunOptions } from './progress.js';
@@ -120,15 +121,23 @@ export async function estimateEditMask(
   const g = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
   const conds = await promptConditions(pack, prompts);
   const work: (Float32Array | null)[] = Array.from({ length: frames }, () => null);
+  let marked = false;
   for (const [i, inv] of src.inversions.entries()) {
     const w = src.windows[i]!;
     const z0 = { data: inv.trajectory[0]!, shape: inv.latentShape }; // [1, C, F', H', W']
     const m = thresholdMap(await disagreement(pack, z0, conds, run), threshold); // [F'·H'·W']
+    marked ||= m.some((v) => v > 0);
     pixelPlanes(m, inv.latentShape, w.length, g).forEach((plane, f) => {
       const have = work[w.start + f];
       if (!have) work[w.start + f] = plane;
       else for (let p = 0; p < plane.length; p++) have[p] = Math.max(have[p]!, plane[p]!);
     });
+  }
+  // no disagreement anywhere: the model reads both prompts alike (e.g. they tokenise to the same ids)
+  if (!marked) {
+    throw new Error(
+      `The source prompt ${quotedPrompt(prompts.source)} and the target prompt ${quotedPrompt(prompts.target)} do not differ for this model (its velocity is the same under both everywhere, e.g. they tokenise to the same ids), so the automatic mask is empty: change the target prompt to say what should differ in words the model knows`,
+    );
   }
   const planes = await Promise.all(
     work.map((p, f) => {

@@ -6,11 +6,13 @@ import type { FitMode } from '../media/fit.js';
 import { checkMaskOptions } from '../media/mask.js';
 import type { Manifest, TaskDefaults } from '../model/manifest.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
+import { checkRange } from './ranges.js';
 import { AUTO_EDIT, isMaskedTask } from './tasks.js';
 import type { EditSettings } from './edit.js';
 import { GUIDE_AGAINST, isGuideAgainst, type GuideAgainst } from './velocity.js';
 
 export { MASKED_TASKS, isMaskedTask, type MaskedTask } from './tasks.js';
+export { checkRange, describeRange, inRange, RANGES, type NumberRange, type RangedName } from './ranges.js';
 
 export const FLOWEDIT_DEFAULTS = {
   steps: 20,
@@ -69,10 +71,6 @@ export interface Settings {
   readonly autoMask: number;
 }
 
-function expect(ok: boolean, what: string, value: unknown): void {
-  if (!ok) throw new Error(`Expected ${what} but received ${JSON.stringify(value)}`);
-}
-
 /** The task defaults that apply to `task`: a masked task's over the swap task's. */
 function taskDefaults(m: Manifest, task: string): TaskDefaults {
   const tasks = m.defaults?.tasks ?? {};
@@ -93,14 +91,14 @@ export function appliedTaskDefaults(m: Manifest, task: string, autoMask: number)
 export function resolveSettings(m: Manifest, task: string, o: SettingOptions): Settings {
   const d = m.defaults ?? {};
   const autoMask = task === 'edit' ? (o.autoMask ?? d.tasks?.edit?.autoMask ?? FLOWEDIT_DEFAULTS.autoMask) : 0;
-  expect(Number.isFinite(autoMask) && autoMask >= 0 && autoMask < 1, 'a number in [0, 1) for --auto-mask', autoMask);
+  checkRange('auto-mask', autoMask);
   const t = appliedTaskDefaults(m, task, autoMask);
   const steps = o.steps ?? d.steps ?? FLOWEDIT_DEFAULTS.steps;
-  expect(Number.isInteger(steps) && steps > 0, 'a positive integer for --steps', steps);
+  checkRange('steps', steps);
   const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;
   if (!isSolverName(solver)) throw new Error(`Unknown solver "${solver}": choose one of ${SOLVERS.join(', ')}`);
   const guidance = o.guidance ?? t.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
-  expect(Number.isFinite(guidance) && guidance > 0, 'a positive number for --guidance', guidance);
+  checkRange('guidance', guidance);
   const guideAgainst = o.guideAgainst ?? t.guideAgainst ?? d.guideAgainst ?? FLOWEDIT_DEFAULTS.guideAgainst;
   if (!isGuideAgainst(guideAgainst)) throw new Error(`Unknown --guide-against "${guideAgainst}": choose ${GUIDE_AGAINST.join(' or ')}`);
   if (guideAgainst === 'source' && m.transformer.guidance !== 'cfg') {
@@ -108,16 +106,18 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   }
   const shareLayers = o.shareLayers ?? t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
   const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;
-  expect(Number.isFinite(shareSteps) && shareSteps >= 0 && shareSteps <= 1, 'a number in [0, 1] for --share-steps', shareSteps);
+  checkRange('share-steps', shareSteps);
   const fit = o.fit ?? d.fit ?? FLOWEDIT_DEFAULTS.fit;
   if (fit !== 'pad' && fit !== 'resize') throw new Error(`Unknown fit "${fit}": choose pad or resize`);
   const seed = o.seed ?? FLOWEDIT_DEFAULTS.seed;
-  expect(Number.isInteger(seed) && seed >= 0, 'a non-negative integer for --seed', seed);
+  checkRange('seed', seed);
   const maskBias = o.maskBias ?? t.maskBias ?? FLOWEDIT_DEFAULTS.maskBias;
-  expect(Number.isFinite(maskBias) && maskBias <= 0, 'a number ≤ 0 for --mask-bias', maskBias);
+  checkRange('mask-bias', maskBias);
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
+  checkRange('mask-grow', maskGrow);
+  checkRange('mask-feather', maskFeather);
   return { steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
 }
 

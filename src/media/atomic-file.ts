@@ -36,14 +36,31 @@ function writeError(path: string, reason: string, cause?: unknown): Error {
   return new Error(`Cannot write ${path}: ${reason}`, cause === undefined ? undefined : { cause });
 }
 
-/** The temporary name a write of `path` goes through: `.<name>.<12 hex>.tmp` in the same folder. */
+/**
+ * The temporary name a write of `path` goes through: `.<name>.<pid>-<12 hex>.tmp` in the same
+ * folder. The writer's process id tells a temporary file a live writer still owns from one a
+ * killed writer left behind.
+ */
 export function tempPathFor(path: string): string {
-  return join(dirname(resolve(path)), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  return join(dirname(resolve(path)), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Whether a process with this id is running (one of another user's counts as running). */
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
 }
 
 /**
- * Removes the temporary files that unfinished writes of `path` left (see tempPathFor); no other
- * file is touched. Resolves to how many were removed.
+ * Removes the temporary files of writes of `path` (see tempPathFor) that no other running
+ * process owns: this process's own, and those whose writer is gone (killed, or crashed). A
+ * temporary file of a live concurrent writer is kept, and no other file is touched. Resolves to
+ * how many were removed.
  */
 export async function removeTempFiles(path: string): Promise<number> {
   const dir = dirname(resolve(path));
@@ -51,10 +68,15 @@ export async function removeTempFiles(path: string): Promise<number> {
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
-    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) {
-      await rm(join(dir, name), { force: true });
-      removed += 1;
-    }
+    if (!name.startsWith(prefix)) continue;
+    const rest = name.slice(prefix.length);
+    const owned = /^([1-9][0-9]*)-[0-9a-f]{12}\.tmp$/.exec(rest);
+    // the earlier naming carried no process id: no writer of this version owns one
+    const unowned = /^[0-9a-f]{12}\.tmp$/.test(rest);
+    if (!owned && !unowned) continue;
+    if (owned && Number(owned[1]) !== process.pid && processAlive(Number(owned[1]))) continue;
+    await rm(join(dir, name), { force: true });
+    removed += 1;
   }
   return removed;
 }

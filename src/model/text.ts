@@ -28,11 +28,17 @@ async function readTokenizer(spec: TextSpec, dir: string): Promise<Tokenizer> {
   }
 }
 
+/** A prompt quoted for a message: whole up to 80 characters, else its start and its length. */
+export function quotedPrompt(prompt: string): string {
+  const chars = [...prompt];
+  return chars.length <= 80 ? JSON.stringify(prompt) : `${JSON.stringify(chars.slice(0, 80).join(''))}… (${chars.length} characters)`;
+}
+
 /** A prompt's token ids, refused when there are more than the pack reads. */
 function tokenIds(tokenizer: Tokenizer, spec: TextSpec, prompt: string, what = 'prompt'): number[] {
   const ids = tokenizer.encode(prompt).ids;
   if (ids.length > spec.maxTokens) {
-    throw new Error(`The ${what} "${prompt}" has ${ids.length} tokens but this pack reads at most ${spec.maxTokens}: shorten it`);
+    throw new Error(`The ${what} ${quotedPrompt(prompt)} has ${ids.length} tokens but this pack reads at most ${spec.maxTokens}: shorten it`);
   }
   return ids;
 }

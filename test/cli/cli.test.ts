@@ -125,13 +125,13 @@ test('bad input: one clear message, non-zero exit, no output left', async () => 
   assertCleanFailure(await flowedit(['invert', join(dir, 'missing.png'), '-o', out]), /flowedit: Input not found: .*missing\.png/);
   assertCleanFailure(await flowedit(['invert', notImage, '-o', out]), /Cannot read .*notes\.png as an image \(expected PNG, JPEG or WebP\)/);
   assertCleanFailure(await flowedit(['invert', SAMPLE, '--solver', 'rk4', '-o', out]), /Unknown solver "rk4": choose one of euler, midpoint, fireflow/);
-  assertCleanFailure(await flowedit(['invert', SAMPLE, '--steps', '0', '-o', out]), /Expected a positive integer for --steps but received 0/);
+  assertCleanFailure(await flowedit(['invert', SAMPLE, '--steps', '0', '-o', out]), /Expected an integer from 1 to 1000 for --steps but received 0/);
   assertCleanFailure(await flowedit(['invert', SAMPLE, '-o', join(dir, 'no-such-dir', 'x.flowinv')]), /Cannot write .*x\.flowinv: directory .*no-such-dir does not exist/);
   assertCleanFailure(await flowedit(['invert', SAMPLE, '-o', join(locked, 'x.flowinv')]), /Cannot write .*x\.flowinv: directory .* is not writable/);
   assertCleanFailure(await flowedit(['invert', SAMPLE, '--model', badPack, '-o', out]), /Model pack .*bad-pack is not valid:\n\s+- transformer\.heads: expected an integer ≥ 1, received "two"/);
   assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--share-layers', '', '-o', out]), /share layer set is empty/);
   assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '-o', out]), /is not an inversion file/);
-  assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '-o', join(dir, 'never.jpg')]), /flowedit writes PNG images .*: name the output .*never\.png/);
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--source-prompt', 'a red circle', '--target-prompt', 'x', '-o', join(dir, 'never.jpg')]), /flowedit writes PNG images .*: name the output .*never\.png/);
   assertCleanFailure(await flowedit(['edit', SAMPLE, '-o', out]), /Missing required argument: target-prompt/);
   const verbose = await flowedit(['invert', join(dir, 'missing.png'), '-o', out, '--verbose']);
   assert.match(verbose.stderr, /\n\s+at /, '--verbose shows the stack');
@@ -207,4 +207,31 @@ test('models with no subcommand lists the packs', async () => {
   const r = await flowedit(['models']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /\* flowedit-tiny /);
+});
+
+test('an automatic-mask edit whose prompts the model reads alike says so, not that a mask covers no pixels', { timeout: 60_000 }, async () => {
+  const out = join(dir, 'never-alike.png');
+  // the pack's tokenizer lowercases: both prompts are the same ids
+  const alike = await flowedit(['edit', SAMPLE, '--model', TINY, '--source-prompt', 'a red circle on stripes', '--target-prompt', 'A RED Circle on stripes', '--auto-mask', '0.4', '--steps', '2', '-o', out]);
+  assertCleanFailure(alike, /"a red circle on stripes" and the target prompt "A RED Circle on stripes" do not differ for this model/);
+  assert.doesNotMatch(alike.stderr, /covers no pixels/);
+  const same = await flowedit(['edit', SAMPLE, '--model', TINY, '--source-prompt', 'a red circle', '--target-prompt', 'a red circle', '--auto-mask', '0.4', '-o', out]);
+  assertCleanFailure(same, /The source and target prompts are the same, so the automatic mask \(--auto-mask 0\.4\) has nothing to mark/);
+});
+
+test('guidance against the source prompt without one is refused, saying to give it', async () => {
+  const out = join(dir, 'never-unguided.png');
+  // the built-in pack guides its swaps and automatic-mask edits against the source prompt
+  const mask = join(ROOT, 'samples/red-circle-mask.png');
+  assertCleanFailure(
+    await flowedit(['swap', SAMPLE, '--mask', mask, '--target-prompt', 'a blue square on stripes', '-o', out]),
+    /No --source-prompt was given, but the guidance steers away from the source prompt \(--guide-against source, the default here\): give the caption of the input with --source-prompt, or pass --guide-against empty/,
+  );
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'a blue circle on stripes', '-o', out]), /No --source-prompt was given/);
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--model', TINY, '--guide-against', 'source', '--target-prompt', 'a blue circle', '-o', out]), /--guide-against source\): give the caption/);
+  const inv = join(dir, 'no-caption.flowinv');
+  assert.equal((await flowedit(['invert', SAMPLE, '--steps', '2', '-o', inv, '-q'])).code, 0);
+  assertCleanFailure(await flowedit(['swap', inv, '--mask', mask, '--target-prompt', 'a blue square on stripes', '-o', out]), /no-caption\.flowinv was inverted with no source prompt, but the guidance steers away from the source prompt/);
+  const ok = await flowedit(['swap', SAMPLE, '--mask', mask, '--target-prompt', 'a blue square on stripes', '--guide-against', 'empty', '--steps', '2', '--print-config', '-o', out]);
+  assert.equal(ok.code, 0, ok.stderr);
 });

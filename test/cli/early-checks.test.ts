@@ -10,7 +10,7 @@ before(async () => {
 });
 
 test('reconstruct refuses a seed that is not a non-negative integer', async () => {
-  assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '--seed', '1.5', '-o', join(dir, 'never.png')]), /Expected a non-negative integer for --seed but received 1\.5/);
+  assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '--seed', '1.5', '-o', join(dir, 'never.png')]), /Expected an integer from 0 to 4294967295 for --seed but received 1\.5/);
 });
 
 test('an explicit --ffmpeg that does not run is refused by name, not replaced by another ffmpeg', async () => {
@@ -27,7 +27,7 @@ test('--overlap is checked by every clip command before anything is read', async
     ['invert', SAMPLE, '--source-prompt', 'x', '-o', join(dir, 'never.flowinv')],
     ['swap', SAMPLE, '--mask', SAMPLE, '--target-prompt', 'x', '-o', out],
   ]) {
-    assertCleanFailure(await flowedit([...args, '--model', TINY, '--overlap', '2.5']), /Expected a non-negative integer for --overlap but received 2\.5/);
+    assertCleanFailure(await flowedit([...args, '--model', TINY, '--overlap', '2.5']), /Expected an integer from 0 to 1000 for --overlap but received 2\.5/);
   }
 });
 
@@ -43,6 +43,6 @@ test('a prompt longer than the pack reads is refused before the pack loads or th
     [['invert', clip, '--source-prompt', long, '-o', join(dir, 'never.flowinv')], '--source-prompt'],
   ] as const) {
     const r = await flowedit([...args, '--model', TINY, '--print-config']);
-    assertCleanFailure(r, new RegExp(`The ${flag} "word0 .*" has \\d+ tokens but this pack reads at most \\d+: shorten it`));
+    assertCleanFailure(r, new RegExp(`The ${flag} "word0 [^"]*"… \\(\\d+ characters\\) has \\d+ tokens but this pack reads at most \\d+: shorten it`));
   }
 });

@@ -76,7 +76,7 @@ test('bad requests fail before the model loads, with what to do', async () => {
   assertCleanFailure(await flowedit(['layers', '--task', 'paint']), /Invalid values:[\s\S]*task[\s\S]*paint/);
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--top-k', '9']), /integer from 1 to 8 \(the pack's shareable layers\) for --top-k but received 9/);
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--calibration', '/nowhere/c.json']), /Cannot read calibration file \/nowhere\/c\.json: not found/);
-  assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--cases', '0']), /positive integer for --cases/);
+  assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--cases', '0']), /Expected an integer from 1 to 100000 for --cases but received 0/);
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--share-steps', '2']), /\[0, 1\] for --share-steps but received 2/);
   assertCleanFailure(await flowedit(['layers', '--model', TINY, '--task', 'swap', '--calibration', builtinCalibration(0)]), /source prompt of swap-000 .* has \d+ tokens but this pack reads at most 8/);
 });

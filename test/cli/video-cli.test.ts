@@ -110,7 +110,8 @@ async function psnrOutsideMask(out: string, source = clip, maskPath = maskVideo)
 test('swap with the built-in model on the real clips: a mask video and a single mask still; ≥ 35 dB outside the mask after re-encoding', { timeout: 300_000 }, async (t) => {
   // the DiffuEraser clip (scaled) with its mask video
   const a = join(dir, 'builtin-video-mask.mp4');
-  const r1 = await runCli(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a red square on gray stripes', '--steps', '6', '-q', '-o', a]);
+  // these clips have no caption: plain guidance (the pack's swap default guides against the source prompt)
+  const r1 = await runCli(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a red square on gray stripes', '--guide-against', 'empty', '--steps', '6', '-q', '-o', a]);
   assert.equal(r1.code, 0, r1.stderr);
   const tags = JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_entries', 'format_tags=description', '-of', 'json', a])).stdout);
   assert.equal(JSON.parse(tags.format.tags.description).model, 'flowedit-tiny', 'the built-in pack is the default');
@@ -120,7 +121,7 @@ test('swap with the built-in model on the real clips: a mask video and a single 
   const vace = join(MEDIA, 'vace-test2.mp4');
   const stillMask = join(MEDIA, 'vace-test2-mask.png');
   const b = join(dir, 'builtin-still-mask.mp4');
-  const r2 = await runCli(['swap', vace, '--mask', stillMask, '--target-prompt', 'a green star on white dots', '--steps', '6', '-q', '-o', b]);
+  const r2 = await runCli(['swap', vace, '--mask', stillMask, '--target-prompt', 'a green star on white dots', '--guide-against', 'empty', '--steps', '6', '-q', '-o', b]);
   assert.equal(r2.code, 0, r2.stderr);
   const p = await probeVideo(b, tools);
   assert.deepEqual([p.width, p.height, p.frames], [512, 768, 25]);
@@ -212,8 +213,8 @@ test('bad clips and masks: one clear message, non-zero exit, no output left', { 
   assertCleanFailure(await swap(clip, maskVideo, join(dir, 'no-such-dir', 'x.mp4')), /Cannot write .*x\.mp4: directory .*no-such-dir does not exist/);
   assertCleanFailure(await swap(clip, maskVideo, join(dir, 'never.png')), /writes H\.264 video into .*: name the output .*never\.mp4/);
   assertCleanFailure(await swap(SAMPLE, maskVideo, join(dir, 'never.png')), /The mask has 17 frames but the input has 1/);
-  assertCleanFailure(await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-grow', '-3', '-o', out]), /non-negative number of pixels for --mask-grow but received -3/);
-  assertCleanFailure(await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-bias', '5', '-o', out]), /a number ≤ 0 for --mask-bias but received 5/);
+  assertCleanFailure(await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-grow', '-3', '-o', out]), /Expected a number in \[0, 1000\] for --mask-grow but received -3/);
+  assertCleanFailure(await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-bias', '5', '-o', out]), /Expected a number in \[-10000, 0\] for --mask-bias but received 5/);
   assertCleanFailure(await flowedit(['swap', clip, '--target-prompt', 'x', '-o', out]), /Missing required argument: mask/);
   const left = (await readdir(dir)).filter((f) => f.startsWith('never') || f.endsWith('.tmp'));
   assert.deepEqual(left, []);

@@ -177,7 +177,7 @@ test('swapSettings takes the pack\'s swap defaults, then flowedit\'s, then the c
   assert.deepEqual(s.mask, { grow: 2, feather: 6, invert: false });
   const o = swapSettings(manifest, { sourcePrompt: 'a red circle', targetPrompt: 'x' }, { maskBias: 0, steps: 3, mask: { grow: 0 } });
   assert.deepEqual([o.maskBias, o.steps, o.mask.grow, o.sourcePrompt], [0, 3, 0, 'a red circle']);
-  assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { maskBias: 2 }), /a number ≤ 0 for --mask-bias but received 2/);
+  assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { maskBias: 2 }), /Expected a number in \[-10000, 0\] for --mask-bias but received 2/);
   assert.throws(() => swapSettings(manifest, { targetPrompt: 'x' }, { mask: { feather: -1 } }), /--mask-feather but received -1/);
 });
 

@@ -1,18 +1,21 @@
 /** Checks every command makes before a model loads: the pack, the input, the output, the settings. */
-import { open, stat } from 'node:fs/promises';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { assertWritable } from '../../media/atomic-file.js';
 import { findFfmpeg } from '../../media/ffmpeg-tools.js';
 import { imageSize } from '../../media/image.js';
+import { assertInputPixels } from '../../media/limits.js';
 import { assertMaskCovers, maskFrameCount, readMask } from '../../media/mask.js';
 import { assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
+import { quotedPrompt } from '../../model/text.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
 import { sha256File } from '../../edit/clip-jobs.js';
 import { isInversionBuffer, readInversionHeader, type InversionHeader } from '../../edit/inversion-file.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { checkOverlap } from '../../edit/windows.js';
-import { UserError } from '../errors.js';
+import { EXIT, UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
 import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type PresetArgs, type SolverArgs, type VideoArgs } from '../options.js';
@@ -101,16 +104,100 @@ export function presetFrom(a: Partial<PresetArgs>): Promise<Preset | undefined> 
   return ref === undefined ? Promise.resolve(undefined) : userCheck(() => findPreset(ref));
 }
 
-/** The recipe a command runs with: --preset, overridden by the flags given. */
-export async function recipeFrom(a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>): Promise<Recipe> {
+/**
+ * A masked swap and an edit everywhere take different recipes: a preset written for one is
+ * refused by the other (its layer set and guidance were chosen for the other task).
+ */
+export function assertPresetFor(preset: Preset | undefined, ref: string | undefined, command: string): void {
+  const made = preset?.recipe.command;
+  if (made === undefined || made === command) return;
+  if (command === 'swap' || (command === 'edit' && made === 'swap')) {
+    const instead = command === 'swap' ? 'a swap preset (e.g. swap-object)' : 'an edit preset (e.g. recolor)';
+    throw new UserError(`Preset "${ref}" is written for flowedit ${made}, not ${command}: give ${instead}, or leave --preset out (flowedit presets list shows which command each is for)`, EXIT.usage);
+  }
+}
+
+/** The recipe `command` runs with: --preset, overridden by the flags given. */
+export async function recipeFrom(a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>, command?: string): Promise<Recipe> {
   const preset = await presetFrom(a);
+  if (command !== undefined) assertPresetFor(preset, a.preset, command);
   return mergeRecipes(preset?.recipe ?? {}, flagRecipe(a));
 }
 
 /** Resolves settings for `task`: flowedit's defaults < pack defaults < --preset < flags. */
 export async function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>): Promise<Settings> {
-  const recipe = await recipeFrom(a);
+  const recipe = await recipeFrom(a, task);
   return userCheck(() => resolveSettings(pack.manifest, task, settingOptions(recipe)));
+}
+
+/**
+ * Guidance against the source prompt needs one: without it the guidance would steer from an
+ * empty caption and the edit comes out as noise. `inversion` names the inversion file the source
+ * prompt came from, when it did.
+ */
+export function assertSourcePromptFor(settings: Pick<Settings, 'guideAgainst'>, sourcePrompt: string, flagGiven: boolean, inversion?: string): void {
+  if (settings.guideAgainst !== 'source' || sourcePrompt.trim() !== '') return;
+  const why = `the guidance steers away from the source prompt (--guide-against source${flagGiven ? '' : ', the default here'})`;
+  if (inversion !== undefined) {
+    throw new UserError(`${inversion} was inverted with no source prompt, but ${why}: invert the input again with --source-prompt "<caption of the input>", or pass --guide-against empty`);
+  }
+  throw new UserError(`No --source-prompt was given, but ${why}: give the caption of the input with --source-prompt, or pass --guide-against empty`);
+}
+
+/** A file's real path, also for one that does not exist yet (then its folder's real path). */
+async function realPathOf(path: string): Promise<string> {
+  const direct = await realpath(path).catch(() => null);
+  if (direct !== null) return direct;
+  const dir = await realpath(dirname(resolve(path))).catch(() => dirname(resolve(path)));
+  return join(dir, basename(path));
+}
+
+export interface WriteTargets {
+  /** the files a command writes, by the flag that names each */
+  readonly outputs: readonly { readonly path: string; readonly flag: string }[];
+  /** the files it reads (the input, a mask, an inversion's source) */
+  readonly inputs: readonly { readonly path: string; readonly what: string }[];
+  /** --force: an existing output may be replaced */
+  readonly force: boolean;
+}
+
+/**
+ * Before any work: no output is one of the inputs or another output (compared by real path,
+ * so `./a.png`, `a.png` and a link to it are one file), and an existing output is replaced only
+ * with --force.
+ */
+export async function checkWriteTargets(t: WriteTargets): Promise<void> {
+  const inputs = await Promise.all(t.inputs.map(async (i) => ({ ...i, real: await realPathOf(i.path) })));
+  const seen: { path: string; flag: string; real: string }[] = [];
+  for (const o of t.outputs) {
+    const real = await realPathOf(o.path);
+    const input = inputs.find((i) => i.real === real);
+    if (input) {
+      throw new UserError(`${o.flag} ${o.path} is ${input.what} ${input.path} (the same file): flowedit does not overwrite what it reads; choose another output name`);
+    }
+    const twice = seen.find((s) => s.real === real);
+    if (twice) throw new UserError(`${twice.flag} ${twice.path} and ${o.flag} ${o.path} are the same file: give each its own name`);
+    seen.push({ ...o, real });
+    if (!t.force && (await stat(o.path).then((st) => st.isFile(), () => false))) {
+      throw new UserError(`${o.path} already exists: pass --force to overwrite it, or choose another name for ${o.flag}`);
+    }
+  }
+}
+
+const IMAGE_FILE = /\.(png|jpe?g|webp)$/i;
+
+/**
+ * Refuses an image, a clip, or a folder of per-frame images whose frames hold more than `limit`
+ * pixels, from their headers alone (nothing is decoded). A missing file is left to the input checks.
+ */
+export async function checkInputPixels(path: string, limit: number, ffmpeg?: string): Promise<void> {
+  const st = await stat(path).catch(() => null);
+  if (!st) return;
+  const files = st.isDirectory() ? (await readdir(path)).filter((f) => IMAGE_FILE.test(f)).sort().map((f) => join(path, f)) : [path];
+  for (const file of files) {
+    const size = isVideoPath(file) ? await userCheck(async () => probeVideo(file, await findFfmpeg(ffmpeg))) : await userCheck(() => imageSize(file));
+    await userCheck(() => assertInputPixels(file, size.width, size.height, limit));
+  }
 }
 
 /**
@@ -186,7 +273,8 @@ export async function inversionInput(
   const fixed = header.settings;
   const clash = (flag: string, given: unknown, stored: unknown) => {
     if (given !== undefined && given !== stored) {
-      throw new UserError(`${a.input} was inverted with ${flag} ${JSON.stringify(stored)}; ${flag} ${JSON.stringify(given)} cannot change that: drop the flag, or ${command} the image or clip itself to invert again`);
+      const shown = (v: unknown) => (typeof v === 'string' ? quotedPrompt(v) : JSON.stringify(v));
+      throw new UserError(`${a.input} was inverted with ${flag} ${shown(stored)}; ${flag} ${shown(given)} cannot change that: drop the flag, or ${command} the image or clip itself to invert again`);
     }
   };
   clash('--steps', a.steps, fixed.steps);

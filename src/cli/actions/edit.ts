@@ -1,16 +1,32 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { UserError } from '../errors.js';
 import { runInWorker } from '../run-in-worker.js';
-import { assertSourceUnchanged, checkMediaOutput, checkVideoFlags, checkOutput, checkThreads, inspectInput, inversionInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import {
+  assertSourcePromptFor,
+  assertSourceUnchanged,
+  checkInputPixels,
+  checkMediaOutput,
+  checkOutput,
+  checkThreads,
+  checkVideoFlags,
+  checkWriteTargets,
+  inspectInput,
+  inversionInput,
+  jobExtras,
+  printedConfig,
+  reportDone,
+  resolvePack,
+  settingsFrom,
+  userCheck,
+} from './common.js';
 
-export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs {
+export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   input: string;
   'source-prompt': string | undefined;
   'target-prompt': string;
-  output: string;
   'save-inversion': string | undefined;
   'save-mask': string | undefined;
 }
@@ -33,13 +49,31 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
   if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
+  assertSourcePromptFor(settings, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
+  if (settings.autoMask > 0 && sourcePrompt.trim() === a['target-prompt'].trim()) {
+    throw new UserError(`The source and target prompts are the same, so the automatic mask (--auto-mask ${settings.autoMask}) has nothing to mark: change --target-prompt to say what should differ`);
+  }
+  const saveMask = a['save-mask'];
+  if (saveMask !== undefined && !(settings.autoMask > 0)) throw new UserError(`--save-mask saves the automatic mask, which is off for this edit: give --auto-mask θ (0 < θ < 1) as well`);
+  // what it reads and writes: the input, and from an inversion the source its automatic mask keeps
+  const source = header && settings.autoMask > 0 ? header.source.path : null;
+  await checkWriteTargets({
+    outputs: [
+      { path: a.output, flag: '-o' },
+      ...(a['save-inversion'] ? [{ path: a['save-inversion'], flag: '--save-inversion' }] : []),
+      ...(saveMask !== undefined ? [{ path: saveMask, flag: '--save-mask' }] : []),
+    ],
+    inputs: [
+      { path: a.input, what: 'the input' },
+      ...(header ? [{ path: header.source.path, what: "the inversion's source" }] : []),
+    ],
+    force: a.force,
+  });
+  if (!header) await checkInputPixels(a.input, a['max-input-pixels'], a.ffmpeg);
+  if (source) await checkInputPixels(source, a['max-input-pixels'], a.ffmpeg);
   await checkMediaOutput(a.output, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
-  const saveMask = a['save-mask'];
-  if (saveMask !== undefined) {
-    if (!(settings.autoMask > 0)) throw new UserError(`--save-mask saves the automatic mask, which is off for this edit: give --auto-mask θ (0 < θ < 1) as well`);
-    await checkMediaOutput(saveMask, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
-  }
+  if (saveMask !== undefined) await checkMediaOutput(saveMask, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   const summary = await runInWorker(
     {
       kind: 'edit',
@@ -53,6 +87,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       settings,
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),
       ...(saveMask !== undefined ? { saveMask } : {}),
+      maxInputPixels: a['max-input-pixels'],
       ...jobExtras(a, threads),
     },
     a,

@@ -1,18 +1,17 @@
 import { checkGenerate } from '../../edit/generate.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkVideoFlags, checkThreads, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkVideoFlags, checkThreads, checkWriteTargets, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 import { UserError } from '../errors.js';
 
-export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
+export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs, OutputArgs {
   prompt: string;
   frames: number;
   fps: number;
   width: number | undefined;
   height: number | undefined;
   guidance: number | undefined;
-  output: string;
 }
 
 export async function generateAction(a: GenerateArgs): Promise<void> {
@@ -28,6 +27,7 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
   if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
   // 2. the output can be written (an MP4 needs ffmpeg)
+  await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [], force: a.force });
   await checkMediaOutput(a.output, a.frames > 1, a.ffmpeg);
   const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, threads) }, a);
   reportDone('wrote', summary, a.quiet);

@@ -1,13 +1,12 @@
 import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkOutput, checkVideoFlags, checkThreads, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkInputPixels, checkOutput, checkVideoFlags, checkThreads, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
-export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs {
+export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   image: string;
   'source-prompt': string;
-  output: string;
 }
 
 export async function invertAction(a: InvertArgs): Promise<void> {
@@ -20,6 +19,8 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
   const { steps, solver, fit } = settings;
   if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit } })) return;
+  await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [{ path: a.image, what: 'the input' }], force: a.force });
+  await checkInputPixels(a.image, a['max-input-pixels'], a.ffmpeg);
   await checkOutput(a.output);
   const summary = await runInWorker(
     {
@@ -30,6 +31,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
       output: a.output,
       sourcePrompt: a['source-prompt'],
       settings,
+      maxInputPixels: a['max-input-pixels'],
       ...jobExtras(a, threads),
     },
     a,

@@ -1,13 +1,12 @@
 import { UserError } from '../errors.js';
-import type { GlobalArgs, ModelArgs, PresetArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, OutputArgs, PresetArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkMediaOutput, checkThreads, jobExtras, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkMediaOutput, checkWriteTargets, checkThreads, jobExtras, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
 
-export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs {
+export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs, OutputArgs {
   inversion: string;
-  output: string;
   seed: number | undefined;
 }
 
@@ -23,6 +22,14 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const seed = a.seed ?? (await presetFrom(a))?.recipe.seed ?? 0;
   const { steps, solver, sourcePrompt } = header.settings;
   if (printedConfig(a, { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } })) return;
+  await checkWriteTargets({
+    outputs: [{ path: a.output, flag: '-o' }],
+    inputs: [
+      { path: a.inversion, what: 'the input' },
+      { path: header.source.path, what: "the inversion's source" },
+    ],
+    force: a.force,
+  });
   await checkMediaOutput(a.output, header.clip !== undefined, a.ffmpeg);
   const summary = await runInWorker(
     { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...jobExtras(a, threads) },

@@ -3,18 +3,34 @@ import { assertEditable } from '../../edit/edit.js';
 import { resolveSettings, type MaskedTask } from '../../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../../edit/velocity.js';
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
-import type { EditArgs, GlobalArgs, MaskArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, InputLimitArgs, MaskArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { settingOptions } from '../../batch/recipe.js';
-import { assertSourceUnchanged, checkMediaOutput, checkVideoFlags, checkThreads, inspectInput, inspectMask, inversionInput, jobExtras, printedConfig, recipeFrom, reportDone, resolvePack, userCheck } from './common.js';
+import {
+  assertSourcePromptFor,
+  assertSourceUnchanged,
+  checkInputPixels,
+  checkMediaOutput,
+  checkThreads,
+  checkVideoFlags,
+  checkWriteTargets,
+  inspectInput,
+  inspectMask,
+  inversionInput,
+  jobExtras,
+  printedConfig,
+  recipeFrom,
+  reportDone,
+  resolvePack,
+  userCheck,
+} from './common.js';
 
-export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, MaskArgs, PresetArgs {
+export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, Omit<EditArgs, 'auto-mask'>, VideoArgs, MaskArgs, PresetArgs, OutputArgs, InputLimitArgs {
   input: string;
   task: MaskedTask;
   'source-prompt': string | undefined;
   'target-prompt': string;
   'negative-prompt': string | undefined;
-  output: string;
 }
 
 export async function swapAction(a: SwapArgs): Promise<void> {
@@ -24,7 +40,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const pack = await resolvePack(a);
   await userCheck(() => assertEditable(pack));
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
-  const recipe = await recipeFrom(a);
+  const recipe = await recipeFrom(a, 'swap');
   const negative = a['negative-prompt'];
   const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
   const settings = await userCheck(() => resolveSettings(pack.manifest, a.task, settingOptions(recipe)));
@@ -45,9 +61,24 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
   if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...negativeField, settings: used, mask: maskOptions })) return;
+  // guidance against the source prompt needs one (a negative prompt takes its place)
+  if (negative === undefined) assertSourcePromptFor(used, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
   const frames = header ? (header.clip?.frames ?? 1) : input.frames;
-  // 3. the mask, probed: its frame count must agree with the input's
+  // 3. nothing it reads is written over; then the source and the mask, probed
+  const source = header ? header.source.path : a.input;
+  await checkWriteTargets({
+    outputs: [{ path: a.output, flag: '-o' }],
+    inputs: [
+      { path: a.input, what: 'the input' },
+      { path: a.mask, what: 'the mask' },
+      ...(header ? [{ path: source, what: "the inversion's source" }] : []),
+    ],
+    force: a.force,
+  });
+  await checkInputPixels(source, a['max-input-pixels'], a.ffmpeg);
+  await checkInputPixels(a.mask, a['max-input-pixels'], a.ffmpeg);
+  // the mask's frame count must agree with the input's
   const maskFrames = await inspectMask(a.mask, a.ffmpeg, a['invert-mask']);
   // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
   await userCheck(() => assertMaskFrames(maskFrames, frames));
@@ -67,6 +98,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
       targetPrompt: a['target-prompt'],
       ...negativeField,
       settings: used,
+      maxInputPixels: a['max-input-pixels'],
       ...jobExtras(a, threads),
     },
     a,

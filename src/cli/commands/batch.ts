@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withFfmpegOption, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { numberOption, withEditOptions, withFfmpegOption, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -7,7 +7,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   describe:
     'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
   builder: (y) =>
-    withFfmpegOption(withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y)))))
+    withFfmpegOption(withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y)), 'batch')))
       .positional('manifest', {
         type: 'string',
         demandOption: true,
@@ -21,8 +21,8 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         describe: 'let inputs and masks lie outside the manifest\'s folder (as "allowInputsOutside: true" in a YAML manifest does); without it they must be inside it, links included',
         group: 'Batch:',
       })
-      .option('concurrency', { alias: 'j', type: 'number', default: 1, describe: 'items run at once, each on its own inference worker with its own model session', group: 'Batch:' })
-      .option('seed', { type: 'number', describe: 'batch seed: each item\'s seed is derived from it and the item id (default 0)', group: 'Sampling:' })
+      .option('concurrency', numberOption('concurrency', 'items run at once, each on its own inference worker with its own model session', { alias: 'j', default: 1, group: 'Batch:' }))
+      .option('seed', numberOption('seed', 'batch seed: each item\'s seed is derived from it and the item id (default 0)', { group: 'Sampling:' }))
       .epilogue(
         'What each item edits is given per item, not as flags: batch has no --source-prompt, --target-prompt, --negative-prompt, ' +
           '--mask, --task or -o; write sourcePrompt, targets, negativePrompt, mask and id in the manifest item. ' +

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withModelOptions, withOutput, withPresetOptions, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { withEditOptions, withInputLimit, withModelOptions, withOutput, withPresetOptions, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
@@ -7,13 +7,13 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   describe:
     'Text-guided edit: the edit path shares attention context with a reconstruction path from the same inverted noise; with --auto-mask (the built-in pack\'s default) it edits only where the source and target prompts disagree and keeps every other pixel',
   builder: (y) =>
-    withPresetOptions(withOutput(withVideoOptions(withEditOptions(withSolverOptions(withModelOptions(y)))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
+    withPresetOptions(withOutput(withVideoOptions(withEditOptions(withSolverOptions(withInputLimit(withModelOptions(y))), 'edit')), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
       .positional('input', {
         type: 'string',
         demandOption: true,
         describe: 'an image, a clip, or an inversion file (then its steps, solver and source prompt are used)',
       })
-      .option('source-prompt', { type: 'string', describe: 'caption of the input image (default: empty)' })
+      .option('source-prompt', { type: 'string', describe: 'caption of the input; needed when the guidance steers away from it (--guide-against source, the built-in pack\'s default with --auto-mask) (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
       .option('save-mask', {
@@ -21,7 +21,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
         describe: 'also save the automatic mask as applied (grown and feathered, white = edited): a PNG for a still, a video for a clip; `flowedit swap --mask` takes it back',
       })
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '')
-      .example('$0 edit photo.png --preset recolor --steps 16 --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
+      .example('$0 edit photo.png --preset recolor --steps 16 --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" --auto-mask 0 -o blue.png', 'edit everywhere, no automatic mask') as never,
   handler: async (argv) => (await import('../actions/edit.js')).editAction(argv),
 };

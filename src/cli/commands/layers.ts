@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { numberOption, withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { LayersArgs } from '../actions/layers.js';
 import { ANALYSIS_TASKS } from '../../edit/tasks.js';
 
@@ -23,9 +23,9 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
           'calibration file(s) (docs/calibration.md); the first chooses and scores the layer set, each further one is ranked too and compared with it (rank correlation). Default: the built-in scenes, seeds 0 and 1',
         group: 'Analysis:',
       })
-      .option('cases', { type: 'number', describe: 'at most this many of the task\'s cases per calibration file (default: all)', group: 'Analysis:' })
-      .option('top-k', { type: 'number', describe: 'size k of the chosen layer set (default: half the shareable layers, rounded up)', group: 'Analysis:' })
-      .option('share-steps', { type: 'number', describe: 'τ: fraction of the steps that share, for the probes and the chosen set (default: the task\'s)', group: 'Analysis:' })
+      .option('cases', numberOption('cases', 'at most this many of the task\'s cases per calibration file (default: all)', { group: 'Analysis:' }))
+      .option('top-k', numberOption('top-k', 'size k of the chosen layer set (default: half the shareable layers, rounded up)', { group: 'Analysis:' }))
+      .option('share-steps', numberOption('share-steps', 'τ: fraction of the steps that share, for the probes and the chosen set (default: the task\'s)', { group: 'Analysis:' }))
       .option('sweep', {
         type: 'boolean',
         default: false,
