@@ -141,3 +141,24 @@ test('a cancel that comes before ffmpeg starts is not lost: nothing is decoded o
   await assert.rejects(pending, /stopped at the warning/);
   assert.deepEqual((await readdir(dir)).filter((f) => f.includes('early-cancel')), []);
 });
+
+test('a file whose name reads as an ffmpeg protocol (concat:a.mp4|a.mp4) is read as that file: probe, decode and audio', { timeout: 120_000 }, async () => {
+  const cwd = process.cwd();
+  const clip = (size: string, frames: number, out: string, audio?: string) =>
+    run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=10`, ...(audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${audio}`] : []), '-frames:v', String(frames), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', ...(audio ? ['-c:a', 'aac', '-t', '1'] : []), join(dir, out)]);
+  await clip('96x64', 10, 'a.mp4', '22050');
+  await clip('64x48', 3, 'concat:a.mp4|a.mp4', '16000');
+  process.chdir(dir);
+  try {
+    const name = 'concat:a.mp4|a.mp4';
+    const p = await probeVideo(name, tools);
+    assert.deepEqual([p.width, p.height, p.frames], [64, 48, 3]);
+    const frames = await readVideo(name, { tools });
+    assert.deepEqual([frames.frames.length, frames.frames[0]!.width], [3, 64]);
+    await writeVideo('out.mp4', frames.frames, { rate: frames.rate, tools, audioFrom: name });
+    const streams = JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_streams', '-of', 'json', 'out.mp4'])).stdout).streams as { codec_type: string; sample_rate?: string }[];
+    assert.equal(streams.find((s) => s.codec_type === 'audio')?.sample_rate, '16000', "the named file's audio, not a.mp4's");
+  } finally {
+    process.chdir(cwd);
+  }
+});
