@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
-import { probeVideo, readVideo, writeVideo } from '../../src/media/video.js';
+import { resizeImage } from '../../src/media/image.js';
+import { probeVideo, readVideo, videoFrames, writeVideo } from '../../src/media/video.js';
 import { MEDIA, psnr, tempDir } from '../paths.js';
 
 const run = promisify(execFile);
@@ -161,4 +162,42 @@ test('a file whose name reads as an ffmpeg protocol (concat:a.mp4|a.mp4) is read
   } finally {
     process.chdir(cwd);
   }
+});
+
+test('decoding to a size: ffmpeg scales while decoding, and frames come one at a time from videoFrames', { timeout: 60_000 }, async () => {
+  const clip = await readVideo(WIDE, { tools, size: { width: 85, height: 48 } });
+  assert.deepEqual([clip.frames.length, clip.frames[0]!.width, clip.frames[0]!.height, clip.frames[0]!.data.length], [17, 85, 48, 3 * 85 * 48]);
+  assert.deepEqual([clip.info.width, clip.info.height], [854, 480], 'the info keeps the source size');
+  // the scaled frame looks like the full frame scaled down
+  const full = await readVideo(WIDE, { tools });
+  const small = await resizeImage(full.frames[5]!, 85, 48);
+  assert.ok(psnr(small.data, clip.frames[5]!.data) > 30, 'the same picture');
+  let seen = 0;
+  for await (const f of videoFrames(WIDE, { tools })) {
+    assert.equal(f.width, 854);
+    if (++seen === 3) break; // stopping early ends ffmpeg
+  }
+  assert.equal(seen, 3);
+});
+
+test('a clip larger than the pixel limit is refused from its probe, before decoding', { timeout: 60_000 }, async () => {
+  await assert.rejects(readVideo(WIDE, { tools, maxInputPixels: 100_000 }), /854x480 .*more than the limit of 0\.1 megapixels.*--max-input-pixels 409920/);
+  const frames = await readVideo(WIDE, { tools, maxInputPixels: 409_920 });
+  assert.equal(frames.frames.length, 17);
+});
+
+test('decoding streams the pipe: a full-HD decode costs about what ffmpeg alone does (no copy of everything read per chunk)', { timeout: 180_000 }, async () => {
+  const hd = join(dir, 'hd.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', hd]);
+  const info = await probeVideo(hd, tools);
+  let t = performance.now();
+  await run(tools.ffmpeg, ['-v', 'error', '-nostdin', '-i', hd, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null']);
+  const alone = performance.now() - t;
+  t = performance.now();
+  let frames = 0;
+  for await (const f of videoFrames(hd, { tools, info })) frames += f.width === 1920 ? 1 : 0;
+  const ours = performance.now() - t;
+  assert.equal(frames, 60);
+  // the float conversion costs some; the old per-chunk concatenation cost 10-25× ffmpeg alone
+  assert.ok(ours < 4 * alone + 1500, `decoding took ${ours.toFixed(0)} ms against ${alone.toFixed(0)} ms for ffmpeg alone`);
 });
