@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { crc32, deflateSync } from 'node:zlib';
 import { runJob } from '../../src/cli/run-job.js';
 import { resolveSettings } from '../../src/edit/settings.js';
 import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
+import { readImage } from '../../src/media/image.js';
 import { readPack } from '../../src/model/pack.js';
 import { probeVideo, readVideo } from '../../src/media/video.js';
 import { ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
@@ -68,4 +70,25 @@ test('jobs honour the pixel limit before decoding: a clip and a still above it a
   const base = { kind: 'invert' as const, packDir: TINY, sourcePrompt: 'x', settings, maxInputPixels: 1000 };
   await assert.rejects(runJob({ ...base, output: join(dir, 'a.flowinv'), input: hd, inputIsVideo: true }, {}), /hd\.mp4 is 1920x1080 .*more than the limit.*--max-input-pixels 2073600/);
   await assert.rejects(runJob({ ...base, output: join(dir, 'b.flowinv'), input: SAMPLE }, {}), /red-circle-on-stripes\.png is 128x128 .*more than the limit/);
+});
+
+test('a 16000 × 16000 PNG of a few hundred bytes is refused from its header under the default limit, with the flag that raises it', async () => {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(16000, 0);
+  ihdr.writeUInt32BE(16000, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = deflateSync(Buffer.alloc(4 * (1 + 3 * 16000))); // the first rows only: decoding would fail, or take 3 GB
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', rows), chunk('IEND', Buffer.alloc(0))]);
+  const path = join(dir, 'huge.png');
+  await writeFile(path, png);
+  assert.ok(png.length < 2000);
+  await assert.rejects(readImage(path), /huge\.png is 16000x16000 \(256\.0 megapixels\), more than the limit of 64\.0 megapixels .*--max-input-pixels 256000000/);
 });
