@@ -275,6 +275,6 @@ export async function assertImageDecodes(path: string): Promise<void> {
   try {
     await sharp(path, { failOn: 'truncated', sequentialRead: true }).resize(8, 8, { fit: 'fill' }).raw().toBuffer();
   } catch (err) {
-    throw decodeError(path, err);
+    throw new Error(`Cannot read ${path} as an image: its pixels do not decode, so the file is truncated or damaged (${reason(err).trim()}); export or copy it again`, { cause: err });
   }
 }

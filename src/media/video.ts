@@ -164,6 +164,26 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
   };
 }
 
+/**
+ * Checks, without decoding, that the file holds the frames it declares: ffprobe counts the video
+ * stream's packets (reading the container only). Throws `Cannot read <path> as a video …: only N
+ * of its M frames are in the file …` for a truncated file; run it before a long job reads the clip.
+ */
+export async function assertVideoComplete(path: string, info: VideoInfo, tools?: FfmpegTools): Promise<void> {
+  const t = tools ?? (await findFfmpeg());
+  let packets: number;
+  try {
+    const data = await runProbe(t, path, ['-count_packets', '-select_streams', `${info.stream}`]);
+    packets = Number(data.streams[0]?.nb_read_packets ?? NaN);
+  } catch (err) {
+    throw notVideo(path, `ffprobe could not read it through: ${(err as Error).message}`);
+  }
+  if (!Number.isFinite(packets)) throw notVideo(path, 'ffprobe could not count its frames');
+  if (packets < info.frames - DECLARED_FRAME_SLACK) {
+    throw notVideo(path, `only ${packets} of its ${info.frames} frames are in the file; it is truncated or damaged (re-export or copy it again)`);
+  }
+}
+
 /** Interleaved rgb24 bytes of one frame → planar float RGB in [-1, 1]. */
 function fromRgb24(bytes: Uint8Array, width: number, height: number): RgbImage {
   const plane = width * height;
