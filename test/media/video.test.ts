@@ -201,3 +201,48 @@ test('decoding streams the pipe: a full-HD decode costs about what ffmpeg alone 
   // the float conversion costs some; the old per-chunk concatenation cost 10-25× ffmpeg alone
   assert.ok(ours < 4 * alone + 1500, `decoding took ${ours.toFixed(0)} ms against ${alone.toFixed(0)} ms for ffmpeg alone`);
 });
+
+/** The processes whose parent is `pid`, with their command name and state, from /proc (Linux). */
+async function childrenOf(pid: number): Promise<{ pid: number; comm: string; state: string }[]> {
+  const out: { pid: number; comm: string; state: string }[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
+    if (m && Number(m[3]) === pid) out.push({ pid: Number(name), comm: m[1]!, state: m[2]! });
+  }
+  return out;
+}
+
+/** Whether a process still runs (a zombie waiting to be reaped does not). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat !== null && !/^\d+ \(.*\) Z/.test(stat);
+}
+
+test('ffmpeg and ffprobe die with flowedit, also when flowedit is killed with SIGKILL in the middle of their work', { timeout: 120_000 }, async () => {
+  // a clip whose container does not say how many frames it holds: ffprobe decodes it all to count
+  // them, seconds of work that nothing stops when the process that wanted them is gone
+  const long = join(dir, 'long.mkv');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-frames:v', '300', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', long]);
+  const script = join(dir, 'probe.mjs');
+  const video = new URL('../../src/media/video.js', import.meta.url).href;
+  await writeFile(script, [`import { probeVideo } from ${JSON.stringify(video)};`, `await probeVideo(process.argv[2]);`].join('\n'));
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [script, long], { stdio: 'ignore' });
+  let counting: { pid: number; comm: string } | undefined;
+  for (const start = performance.now(); !counting && performance.now() - start < 20_000; await new Promise((r) => setTimeout(r, 20))) {
+    for (const p of await childrenOf(child.pid!)) {
+      const cmd = await readFile(`/proc/${p.pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes('-count_frames')) counting = p;
+    }
+  }
+  assert.ok(counting, 'ffprobe counts the frames as a child of the probing process');
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('close', resolve));
+  const deadline = performance.now() + 500;
+  while ((await running(counting.pid)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const alive = await running(counting.pid);
+  if (alive) process.kill(counting.pid, 'SIGKILL');
+  assert.equal(alive, false, 'ffprobe was still counting 0.5 s after its parent was killed');
+});
