@@ -32,9 +32,12 @@ async function writeResult(job: JobSpec, file: InversionFile, run: RunOptions, r
   run.signal?.throwIfAborted();
   if (result.image) return writeImageOutput(job.output, result.image, record);
   const source = file.header.source.path;
+  const tools = await findFfmpeg(job.ffmpeg);
+  // the source's audio and format (pixel aspect, depth, chroma) when it is still there
+  const like = existsSync(source) ? await probeVideo(source, tools).catch(() => undefined) : undefined;
   await writeClipOutput(job.output, result.clip!, record, {
-    tools: await findFfmpeg(job.ffmpeg),
-    ...(existsSync(source) ? { audioFrom: source } : {}),
+    tools,
+    ...(like ? { audioFrom: source, like } : {}),
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.onWarning ? { onWarning: run.onWarning } : {}),
   });
@@ -111,7 +114,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
   const out = await swapToWork(pack, prepared, settings, run);
   run.signal?.throwIfAborted();
   const frames = blendSwapped(prepared, out.frames, videoFrames(source, { ...media, info }));
-  await writeClipOutput(job.output, { frames, rate: file?.header.clip?.rate ?? info.rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  await writeClipOutput(job.output, { frames, rate: file?.header.clip?.rate ?? info.rate }, record, { ...media, audioFrom: source, like: info, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
   return out.calls;
 }
 

@@ -37,6 +37,27 @@ export interface VideoInfo {
   readonly audioCodecs: readonly string[];
   /** index of the video stream used (the first that is not cover art) among all the file's streams */
   readonly stream: number;
+  /** the video stream's pixel format as ffmpeg names it (e.g. yuv420p, yuv444p10le, yuva420p) */
+  readonly pixelFormat: string;
+  /** the pixel aspect ratio when it is not square (e.g. 2:1 for anamorphic video), else absent */
+  readonly sampleAspect?: FrameRate;
+}
+
+/** What a pixel format holds: bits per sample, chroma subsampling (as RGB: 444) and whether it carries alpha. */
+export interface PixelLayout {
+  readonly depth: number;
+  readonly chroma: '420' | '422' | '444';
+  readonly alpha: boolean;
+}
+
+/** Reads depth, chroma and alpha from an ffmpeg pixel format name. */
+export function pixelLayout(format: string): PixelLayout {
+  const f = format.toLowerCase();
+  const bits = /(?:p|le|be|gray|rgb|bgr)(9|10|12|14|16)(?:le|be)?$/.exec(f) ?? /^(?:rgb|bgr)a?(48|64)/.exec(f);
+  const depth = bits ? (Number(bits[1]) >= 48 ? 16 : Number(bits[1])) : 8;
+  const chroma = /420|nv12|nv21|p010|p016/.test(f) ? '420' : /422|nv16|nv20|yuyv|uyvy/.test(f) ? '422' : '444';
+  const alpha = /^(yuva|rgba|bgra|argb|abgr|gbrap|ya\d|ya8|ya16|rgba64|bgra64)/.test(f);
+  return { depth, chroma, alpha };
 }
 
 /** A clip in memory: upright frames of one size and its frame rate. */
@@ -97,6 +118,8 @@ interface ProbeStream {
   nb_read_packets?: string;
   disposition?: { attached_pic?: number };
   tags?: { rotate?: string };
+  pix_fmt?: string;
+  sample_aspect_ratio?: string;
   side_data_list?: { rotation?: number }[];
 }
 
@@ -114,6 +137,16 @@ async function runProbe(tools: FfmpegTools, path: string, options: readonly stri
   } catch {
     throw new Error('ffprobe wrote no readable JSON');
   }
+}
+
+/** A non-square pixel aspect ratio from ffprobe's `num:den`, turned with the picture when it is rotated a quarter. */
+function sampleAspectOf(text: string | undefined, quarterTurn: boolean): { sampleAspect?: FrameRate } {
+  const m = /^(\d+):(\d+)$/.exec(text ?? '');
+  if (!m) return {};
+  const num = Number(m[1]);
+  const den = Number(m[2]);
+  if (!(num > 0 && den > 0) || num === den) return {};
+  return { sampleAspect: quarterTurn ? { num: den, den: num } : { num, den } };
 }
 
 /**
@@ -161,6 +194,8 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
     codec: String(video.codec_name ?? 'unknown'),
     audioCodecs,
     stream: Number(video.index),
+    pixelFormat: String(video.pix_fmt ?? 'unknown'),
+    ...sampleAspectOf(video.sample_aspect_ratio, swap),
   };
 }
 
@@ -184,6 +219,38 @@ export async function assertVideoComplete(path: string, info: VideoInfo, tools?:
   }
 }
 
+/**
+ * Refuses a clip whose frames are not evenly spaced in time (variable frame rate): flowedit writes
+ * clips at one constant rate, which would shift such a clip's timing against its audio. Reads
+ * the packets' timestamps only (no decoding). The message says how to convert the clip first.
+ */
+export async function assertConstantRate(path: string, info: VideoInfo, tools?: FfmpegTools): Promise<void> {
+  const t = tools ?? (await findFfmpeg());
+  const proc = startTool(t.ffprobe, ['-v', 'error', '-select_streams', `${info.stream}`, '-show_entries', 'stream=time_base:packet=pts', '-of', 'json', localFileUrl(path)], { stdout: 'pipe' });
+  const chunks: Buffer[] = [];
+  proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const end = await proc.exited;
+  if (end.code !== 0) throw notVideo(path, `ffprobe could not read its timestamps: ${end.error?.message ?? proc.stderrTail(2)}`);
+  const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { packets?: { pts?: number }[]; streams?: { time_base?: string }[] };
+  const base = parseRate(data.streams?.[0]?.time_base);
+  const pts = (data.packets ?? []).map((p) => p.pts).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  if (!base || pts.length < 3) return;
+  const steps = pts.slice(1).map((v, i) => ((v - pts[i]!) * base.num) / base.den); // seconds between frames
+  const nominal = rate2seconds(info.rate);
+  const shortest = Math.min(...steps);
+  const longest = Math.max(...steps);
+  if (longest - shortest > 0.5 * nominal) {
+    const fpsText = Number.isInteger(fps(info.rate)) ? String(fps(info.rate)) : rateText(info.rate);
+    throw new Error(
+      `${path} has a variable frame rate (frames ${(shortest * 1000).toFixed(0)} to ${(longest * 1000).toFixed(0)} ms apart), and flowedit writes clips at one constant rate, which would shift its timing against its sound: convert it to a constant rate first, e.g. ffmpeg -i ${path} -vf fps=${fpsText} -c:a copy constant-rate.mp4, and edit that`,
+    );
+  }
+}
+
+function rate2seconds(rate: FrameRate): number {
+  return rate.den / rate.num;
+}
+
 /** Interleaved rgb24 bytes of one frame → planar float RGB in [-1, 1]. */
 function fromRgb24(bytes: Uint8Array, width: number, height: number): RgbImage {
   const plane = width * height;
@@ -194,6 +261,33 @@ function fromRgb24(bytes: Uint8Array, width: number, height: number): RgbImage {
     data[2 * plane + i] = byteToFloat(bytes[j + 2]!);
   }
   return { width, height, data };
+}
+
+/** Interleaved rgb48le samples of one frame → planar float RGB in [-1, 1]. */
+function fromRgb48(bytes: Buffer, width: number, height: number): RgbImage {
+  const plane = width * height;
+  const data = new Float32Array(3 * plane);
+  const scale = 2 / 65535;
+  for (let i = 0, j = 0; i < plane; i++, j += 6) {
+    data[i] = bytes.readUInt16LE(j) * scale - 1;
+    data[plane + i] = bytes.readUInt16LE(j + 2) * scale - 1;
+    data[2 * plane + i] = bytes.readUInt16LE(j + 4) * scale - 1;
+  }
+  return { width, height, data };
+}
+
+/** Planar float RGB → interleaved rgb48le samples, clamped. */
+function toRgb48(img: RgbImage): Buffer {
+  const plane = img.width * img.height;
+  const out = Buffer.alloc(6 * plane);
+  const d = img.data;
+  for (let i = 0, j = 0; i < plane; i++, j += 6) {
+    for (let c = 0; c < 3; c++) {
+      const v = Math.round((d[c * plane + i]! + 1) * 32767.5);
+      out.writeUInt16LE(v < 0 || !(v === v) ? 0 : v > 65535 ? 65535 : v, j + 2 * c);
+    }
+  }
+  return out;
 }
 
 /** Planar float RGB → interleaved rgb24 bytes. */
@@ -232,10 +326,15 @@ function checkDecodeSize(size: { width: number; height: number }): void {
   }
 }
 
-/** ffmpeg's arguments for decoding the probed stream to raw rgb24 at `size`, on stdout. */
+/** Whether frames of this clip are decoded (and encoded) with 16 bits per sample: its depth is above 8. */
+function wideSamples(info: Pick<VideoInfo, 'pixelFormat'>): boolean {
+  return pixelLayout(info.pixelFormat).depth > 8;
+}
+
+/** ffmpeg's arguments for decoding the probed stream to raw RGB (rgb24, or rgb48le above 8 bits) at `size`, on stdout. */
 function decodeArgs(path: string, info: VideoInfo, size: { width: number; height: number }): string[] {
-  const scale = size.width === info.width && size.height === info.height ? [] : ['-vf', `scale=${size.width}:${size.height}:flags=lanczos+accurate_rnd+full_chroma_int`];
-  return ['-nostdin', '-v', 'error', '-i', localFileUrl(path), '-map', `0:${info.stream}`, '-vsync', '0', ...scale, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const scale = size.width === info.width && size.height === info.height ? [] : ['-vf', `scale=${size.width}:${size.height}:flags=lanczos`];
+  return ['-nostdin', '-v', 'error', '-i', localFileUrl(path), '-map', `0:${info.stream}`, '-vsync', '0', ...scale, '-f', 'rawvideo', '-pix_fmt', wideSamples(info) ? 'rgb48le' : 'rgb24', 'pipe:1'];
 }
 
 /** Turns how a decode ended into an error (or none), after its output was read to the end. */
@@ -264,7 +363,8 @@ export async function* videoFrames(path: string, opts: DecodeOptions = {}): Asyn
   checkDecodeSize(size);
   signal?.throwIfAborted();
   const proc = startTool(tools.ffmpeg, decodeArgs(path, info, size), { stdout: 'pipe', ...(signal ? { signal } : {}) });
-  const frameBytes = size.width * size.height * 3;
+  const wide = wideSamples(info);
+  const frameBytes = size.width * size.height * (wide ? 6 : 3);
   const frame = Buffer.allocUnsafe(frameBytes); // one frame's bytes, filled from the pipe's chunks
   let filled = 0;
   let count = 0;
@@ -279,7 +379,7 @@ export async function* videoFrames(path: string, opts: DecodeOptions = {}): Asyn
         if (filled === frameBytes) {
           filled = 0;
           count += 1;
-          yield fromRgb24(frame, size.width, size.height);
+          yield wide ? fromRgb48(frame, size.width, size.height) : fromRgb24(frame, size.width, size.height);
         }
       }
     }
@@ -324,6 +424,24 @@ export interface EncodeOptions {
   readonly onWarning?: (message: string) => void;
   /** container metadata, e.g. { comment: '…' } */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * the source clip (its probe) whose format the output keeps where H.264 can: its pixel aspect
+   * ratio, its bit depth (10 bits for deeper sources) and its chroma (4:2:0, 4:2:2 or 4:4:4); an
+   * alpha channel cannot be kept and is dropped with a warning
+   */
+  readonly like?: VideoInfo;
+}
+
+/** What the output keeps of `like`: x264's pixel format, 16-bit input samples, and the filters and warnings that go with them. */
+function outputFormat(like: VideoInfo | undefined, onWarning: ((m: string) => void) | undefined): { pixFmt: string; wide: boolean; filters: string[] } {
+  if (!like) return { pixFmt: 'yuv420p', wide: false, filters: [] };
+  const layout = pixelLayout(like.pixelFormat);
+  const wide = layout.depth > 8;
+  if (layout.depth > 10) onWarning?.(`${like.path} has ${layout.depth}-bit samples; H.264 is written with 10`);
+  if (layout.alpha) onWarning?.(`${like.path} has an alpha channel (${like.pixelFormat}), which H.264 cannot hold: the output is opaque`);
+  const pixFmt = `yuv${layout.chroma}p${wide ? '10le' : ''}`;
+  const filters = like.sampleAspect ? [`setsar=${like.sampleAspect.num}/${like.sampleAspect.den}`] : [];
+  return { pixFmt, wide, filters };
 }
 
 /** Refuses output names whose container flowedit does not write. */
@@ -394,14 +512,18 @@ async function encodeFrames(
   const tools = opts.tools ?? (await findFfmpeg());
   const { width, height } = first;
   const container = CONTAINERS[extname(path).toLowerCase()]!;
+  const format = outputFormat(opts.like, opts.onWarning);
   const video = [
-    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(opts.crf ?? 12), '-preset', 'medium',
+    '-c:v', 'libx264', '-pix_fmt', format.pixFmt, '-crf', String(opts.crf ?? 12), '-preset', 'medium',
     '-r', rateText(opts.rate), '-vsync', '0',
   ];
-  if (width % 2 !== 0 || height % 2 !== 0) {
-    opts.onWarning?.(`${width}x${height} is not even on both sides, which H.264 yuv420p needs: the video is padded to ${width + (width % 2)}x${height + (height % 2)}`);
-    video.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2');
+  const filters = [...format.filters];
+  const subsampled = format.pixFmt.startsWith('yuv420') ? [width, height] : format.pixFmt.startsWith('yuv422') ? [width] : [];
+  if (subsampled.some((side) => side % 2 !== 0)) {
+    opts.onWarning?.(`${width}x${height} is not even on both sides, which H.264 ${format.pixFmt} needs: the video is padded to ${width + (width % 2)}x${height + (height % 2)}`);
+    filters.unshift('pad=ceil(iw/2)*2:ceil(ih/2)*2');
   }
+  if (filters.length > 0) video.push('-vf', filters.join(','));
   // audio is copied unchanged when the container holds its codec, else re-encoded to AAC
   const audioFrom = opts.audioFrom;
   const audioCodecs = audioFrom
@@ -422,7 +544,7 @@ async function encodeFrames(
   const tmp = tempPathFor(path);
   const args = [
     '-nostdin', '-v', 'error', '-y',
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate), '-i', 'pipe:0',
+    '-f', 'rawvideo', '-pix_fmt', format.wide ? 'rgb48le' : 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate), '-i', 'pipe:0',
     ...audioInput,
     '-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container, localFileUrl(tmp),
   ];
@@ -435,7 +557,7 @@ async function encodeFrames(
     for (let i = 0; ; i++) {
       opts.signal?.throwIfAborted();
       if (frame.width !== width || frame.height !== height) throw sizeError(i, frame, first);
-      if (!stdin.write(toRgb24(frame)) && !(await ready(proc))) break; // ffmpeg stopped: its exit says why
+      if (!stdin.write(format.wide ? toRgb48(frame) : toRgb24(frame)) && !(await ready(proc))) break; // ffmpeg stopped: its exit says why
       const next = await it.next();
       if (next.done) break;
       frame = next.value;

@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
 import { resizeImage } from '../../src/media/image.js';
-import { probeVideo, readVideo, videoFrames, writeVideo } from '../../src/media/video.js';
+import { assertConstantRate, probeVideo, readVideo, videoFrames, writeVideo } from '../../src/media/video.js';
 import { MEDIA, psnr, tempDir } from '../paths.js';
 
 const run = promisify(execFile);
@@ -245,4 +245,39 @@ test('ffmpeg and ffprobe die with flowedit, also when flowedit is killed with SI
   const alive = await running(counting.pid);
   if (alive) process.kill(counting.pid, 'SIGKILL');
   assert.equal(alive, false, 'ffprobe was still counting 0.5 s after its parent was killed');
+});
+
+test('the output keeps the source pixel aspect ratio (2:1), its 10-bit 4:4:4 samples, and says that alpha is dropped', { timeout: 120_000 }, async () => {
+  const make = (out: string, args: string[]) => run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=10', '-frames:v', '5', ...args, join(dir, out)]);
+  await make('sar.mp4', ['-vf', 'setsar=2/1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
+  await make('deep.mp4', ['-c:v', 'libx264', '-pix_fmt', 'yuv444p10le', '-crf', '0']);
+  await make('alpha.mov', ['-vf', 'format=rgba', '-c:v', 'png']);
+  const streamOf = async (f: string) =>
+    (JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_streams', '-of', 'json', f])).stdout).streams as { pix_fmt: string; sample_aspect_ratio?: string }[])[0]!;
+
+  const sar = await readVideo(join(dir, 'sar.mp4'), { tools });
+  assert.deepEqual(sar.info.sampleAspect, { num: 2, den: 1 });
+  await writeVideo(join(dir, 'sar-out.mp4'), sar.frames, { rate: sar.rate, tools, like: sar.info });
+  assert.equal((await streamOf(join(dir, 'sar-out.mp4'))).sample_aspect_ratio, '2:1');
+
+  const deep = await readVideo(join(dir, 'deep.mp4'), { tools });
+  assert.ok(deep.frames[0]!.data.some((v) => Math.abs((v + 1) * 127.5 - Math.round((v + 1) * 127.5)) > 0.1), 'samples finer than 8 bits are kept');
+  await writeVideo(join(dir, 'deep-out.mp4'), deep.frames, { rate: deep.rate, tools, like: deep.info });
+  assert.equal((await streamOf(join(dir, 'deep-out.mp4'))).pix_fmt, 'yuv444p10le');
+  const back = await readVideo(join(dir, 'deep-out.mp4'), { tools });
+  // written as 8-bit 4:2:0 this clip comes back at 28 dB
+  assert.ok(meanPsnr(deep.frames, back.frames) > 35, `10-bit 4:4:4 round trip at ${meanPsnr(deep.frames, back.frames).toFixed(1)} dB`);
+
+  const alpha = await readVideo(join(dir, 'alpha.mov'), { tools });
+  const warnings: string[] = [];
+  await writeVideo(join(dir, 'alpha-out.mp4'), alpha.frames, { rate: alpha.rate, tools, like: alpha.info, onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(warnings.length, 1);
+  assert.match(warnings[0]!, /alpha\.mov has an alpha channel \(rgba\), which H\.264 cannot hold: the output is opaque/);
+});
+
+test('a clip with a variable frame rate is refused with how to convert it; constant-rate clips pass', { timeout: 60_000 }, async () => {
+  const vfr = join(dir, 'vfr.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '17', '-vf', 'setpts=if(lt(N\\,8)\\,N\\,N*2)/(10*TB)', '-vsync', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', vfr]);
+  await assert.rejects(assertConstantRate(vfr, await probeVideo(vfr, tools), tools), /vfr\.mp4 has a variable frame rate \(frames 100 to \d+ ms apart\).*convert it to a constant rate first, e\.g\. ffmpeg -i .*vfr\.mp4 -vf fps=\S+ -c:a copy constant-rate\.mp4/);
+  for (const clip of [WIDE, PORTRAIT]) await assertConstantRate(clip, await probeVideo(clip, tools), tools);
 });

@@ -5,7 +5,7 @@ import { findFfmpeg } from '../../media/ffmpeg-tools.js';
 import { assertImageDecodes, imageSize } from '../../media/image.js';
 import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../../media/limits.js';
 import { maskFrameCount } from '../../media/mask.js';
-import { assertVideoComplete, assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
+import { assertConstantRate, assertVideoComplete, assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
@@ -142,7 +142,8 @@ export type MediaKind = 'image' | 'video' | 'inversion';
 
 /**
  * What an input is (image, clip or inversion file) and its frame count, checked before any model
- * loads: a clip is probed with ffprobe and its packets counted (a truncated file is refused), an
+ * loads: a clip is probed with ffprobe and its packets counted (a truncated file is refused, and
+ * one whose frames are unevenly spaced in time, with how to convert it), an
  * image's header is read and its pixels decoded once without being kept (a truncated or corrupt
  * file is refused); either is refused when its frames hold more than `maxInputPixels`.
  */
@@ -155,6 +156,7 @@ export async function inspectInput(path: string, ffmpeg?: string, opts: { maxInp
     const info = await userCheck(() => probeVideo(path, tools));
     await userCheck(() => assertInputPixels(path, info.width, info.height, limit));
     await userCheck(() => assertVideoComplete(path, info, tools));
+    await userCheck(() => assertConstantRate(path, info, tools));
     return { kind: 'video', frames: info.frames };
   }
   const size = await userCheck(() => imageSize(path));
