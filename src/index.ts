@@ -28,7 +28,7 @@ export {
 export { planWindows, crossFade, type ClipWindow } from './edit/windows.js';
 export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './edit/outputs.js';
 export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';
-export { probeVideo, readVideo, writeVideo, type Clip, type FrameRate, type VideoInfo } from './media/video.js';
+export { probeVideo, readVideo, videoFrames, writeVideo, type Clip, type DecodeOptions, type EncodeOptions, type FrameRate, type FrameSource, type VideoInfo } from './media/video.js';
 export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
 export { findPreset, listPresetNames, readPresetFile, type Preset } from './batch/presets.js';
 export { readRecipe, mergeRecipes, type Recipe } from './batch/recipe.js';

@@ -1,19 +1,19 @@
 /** Runs one job from its validated spec: load the pack, run the use case, write the output. */
 import { existsSync } from 'node:fs';
-import { editClip, invertClip, reconstructClip } from '../edit/clip-jobs.js';
+import { decodeWorkFrames, editClipWork, invertClip, planWorkSize, reconstructClipWork, restoredFrames } from '../edit/clip-jobs.js';
 import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js';
 import { generateFrames } from '../edit/generate.js';
 import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
-import { preparedFromInversion, prepareSwap, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
+import { blendSwapped, preparedFromInversion, prepareSwap, prepareSwapWork, sourceFromInversion, swapPrepared, swapSettingsFrom, swapToWork, type SwapSource } from '../edit/swap-jobs.js';
 import { editSettingsFrom } from '../edit/settings.js';
-import { editInversionInAutoMask } from '../edit/auto-edit.js';
+import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/auto-edit.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { encodePng, readImage, type RgbImage } from '../media/image.js';
-import { maskFrame, maskPlaneImage, readMask } from '../media/mask.js';
+import { maskFrame, maskPlaneImage, readMask, type Mask } from '../media/mask.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
-import { isVideoPath, readVideo, writeVideo, type FrameRate } from '../media/video.js';
+import { isVideoPath, probeVideo, videoFrames, writeVideo, type FrameRate, type FrameSource } from '../media/video.js';
 import { loadPack, type LoadedPack } from '../model/pack.js';
 import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
@@ -21,29 +21,52 @@ import type { JobSpec, JobSummary } from './job.js';
 
 type Job<K extends JobSpec['kind']> = Extract<JobSpec, { kind: K }>;
 
+/** A clip's frames at the source size as they are encoded (an array, or a stream), and its rate. */
+interface ClipOut {
+  readonly frames: FrameSource;
+  readonly rate: FrameRate;
+}
+
 /** Writes a still as PNG or a clip's frames as H.264 (with the source's audio when it is still there). */
-async function writeResult(job: JobSpec, file: InversionFile, run: RunOptions, result: { image?: Parameters<typeof writeImageOutput>[1]; clip?: Parameters<typeof writeClipOutput>[1] }, record: OutputRecord): Promise<void> {
+async function writeResult(job: JobSpec, file: InversionFile, run: RunOptions, result: { image?: RgbImage; clip?: ClipOut }, record: OutputRecord): Promise<void> {
   run.signal?.throwIfAborted();
   if (result.image) return writeImageOutput(job.output, result.image, record);
   const source = file.header.source.path;
+  const tools = await findFfmpeg(job.ffmpeg);
+  // the source's audio and format (pixel aspect, depth, chroma) when it is still there
+  const like = existsSync(source) ? await probeVideo(source, tools).catch(() => undefined) : undefined;
   await writeClipOutput(job.output, result.clip!, record, {
-    tools: await findFfmpeg(job.ffmpeg),
-    ...(existsSync(source) ? { audioFrom: source } : {}),
+    tools,
+    ...(like ? { audioFrom: source, like } : {}),
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.onWarning ? { onWarning: run.onWarning } : {}),
   });
 }
 
-/** The source's frames (and a clip's rate) for the pixel blend outside a mask. */
-async function readSource(path: string, isClip: boolean, media: { tools?: FfmpegTools; signal?: AbortSignal }): Promise<{ frames: readonly RgbImage[]; rate?: FrameRate }> {
-  if (!isClip) return { frames: [await readImage(path)] };
-  const clip = await readVideo(path, media);
-  return { frames: clip.frames, rate: clip.rate };
+/** What reading media for a job needs: ffmpeg (for clips), the cancel signal and the pixel limit. */
+interface Media {
+  tools?: FfmpegTools;
+  signal?: AbortSignal;
+  maxInputPixels?: number;
+}
+
+function mediaOf(job: JobSpec, run: RunOptions, tools?: FfmpegTools): Media {
+  return { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}), ...(job.maxInputPixels !== undefined ? { maxInputPixels: job.maxInputPixels } : {}) };
+}
+
+/** A still's pixels, refused before decoding when larger than the job's pixel limit. */
+function readStill(path: string, media: Media): Promise<RgbImage> {
+  return readImage(path, media.maxInputPixels !== undefined ? { maxInputPixels: media.maxInputPixels } : {});
+}
+
+/** The mask as applied, one image per frame, made as the encoder takes them. */
+function* maskPlanes(mask: Mask, count: number): Generator<RgbImage> {
+  for (let f = 0; f < count; f++) yield maskPlaneImage(maskFrame(mask, f), mask.width, mask.height);
 }
 
 async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, run: RunOptions): Promise<InversionFile> {
   const s = job.settings;
-  const settings = { sourcePrompt: job.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit };
+  const settings = { sourcePrompt: job.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit, ...(job.maxInputPixels !== undefined ? { maxInputPixels: job.maxInputPixels } : {}) };
   if (!job.inputIsVideo) return invertImage(pack, job.input, settings, run);
   return invertClip(pack, job.input, { ...settings, ...(job.overlap !== undefined ? { overlap: job.overlap } : {}) }, run, await findFfmpeg(job.ffmpeg));
 }
@@ -53,8 +76,8 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
   const file = job.inputIsInversion ? await readInversion(job.input) : null;
   const source = file ? file.header.source.path : job.input;
   const tools = job.inputIsVideo || isVideoPath(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
-  const media = { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) };
-  const mask = await readMask(job.mask, media);
+  const media = mediaOf(job, run, tools);
+  const mask = await readMask(job.mask, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
   const settings = swapSettingsFrom(s, job, job.maskOptions, job.overlap);
   const record: OutputRecord = {
     ...base,
@@ -71,27 +94,45 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     shareSteps: s.shareSteps,
     source,
   };
-  // the source side: from the saved inversion, or inverted now
-  const { frames, rate } = await readSource(source, job.inputIsVideo === true, media);
-  const prepared = file ? await preparedFromInversion(pack, file, frames, mask, job.maskOptions, run) : await prepareSwap(pack, frames, mask, settings, run);
-  const out = await swapPrepared(pack, prepared, settings, run);
+  if (!job.inputIsVideo) {
+    // a still: in memory, within the pixel limit
+    const frames = [await readStill(source, media)];
+    const prepared = file ? await preparedFromInversion(pack, file, frames, mask, job.maskOptions, run) : await prepareSwap(pack, frames, mask, settings, run);
+    const out = await swapPrepared(pack, prepared, settings, run);
+    run.signal?.throwIfAborted();
+    await writeImageOutput(job.output, out.frames[0]!, record);
+    return out.calls;
+  }
+  // a clip: the model side holds working-size frames only; the source streams into the final blend
+  const info = await probeVideo(source, tools);
+  let prepared: SwapSource;
+  if (file) prepared = await sourceFromInversion(pack, file, mask, job.maskOptions, run);
+  else {
+    const fit = planWorkSize(pack, info.width, info.height, s.fit);
+    prepared = await prepareSwapWork(pack, await decodeWorkFrames(source, info, fit, media), fit, mask, settings, run);
+  }
+  const out = await swapToWork(pack, prepared, settings, run);
   run.signal?.throwIfAborted();
-  if (!rate) await writeImageOutput(job.output, out.frames[0]!, record);
-  else await writeClipOutput(job.output, { frames: out.frames, rate }, record, { ...media, audioFrom: source, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
+  const frames = blendSwapped(prepared, out.frames, videoFrames(source, { ...media, info }));
+  await writeClipOutput(job.output, { frames, rate: file?.header.clip?.rate ?? info.rate }, record, { ...media, audioFrom: source, like: info, ...(run.onWarning ? { onWarning: run.onWarning } : {}) });
   return out.calls;
 }
 
 /** An edit inside the mask its prompts give: the source's pixels are kept outside it. */
 async function editInAutoMask(pack: LoadedPack, job: Job<'edit'>, file: InversionFile, run: RunOptions, record: OutputRecord): Promise<number> {
-  const media = { ...(file.header.clip ? { tools: await findFfmpeg(job.ffmpeg) } : {}), ...(run.signal ? { signal: run.signal } : {}) };
-  const { frames, rate } = await readSource(file.header.source.path, file.header.clip !== undefined, media);
-  const out = await editInversionInAutoMask(pack, file, frames, job.settings, job.targetPrompt, run);
-  await writeResult(job, file, run, rate ? { clip: { frames: out.frames, rate } } : { image: out.frames[0]! }, record);
-  if (job.saveMask) {
-    const planes = out.frames.map((_, f) => maskPlaneImage(maskFrame(out.mask, f), out.mask.width, out.mask.height));
-    if (!rate) await writeFileAtomic(job.saveMask, await encodePng(planes[0]!));
-    else await writeVideo(job.saveMask, planes, { ...media, rate });
+  const clip = file.header.clip;
+  const media = mediaOf(job, run, clip ? await findFfmpeg(job.ffmpeg) : undefined);
+  const source = file.header.source.path;
+  if (!clip) {
+    const out = await editInversionInAutoMask(pack, file, [await readStill(source, media)], job.settings, job.targetPrompt, run);
+    await writeResult(job, file, run, { image: out.frames[0]! }, record);
+    if (job.saveMask) await writeFileAtomic(job.saveMask, await encodePng(maskPlaneImage(maskFrame(out.mask, 0), out.mask.width, out.mask.height)));
+    return out.calls;
   }
+  // a clip: edited at the working size, blended with the source as it streams from the decoder
+  const out = await editInversionInAutoMaskWork(pack, file, job.settings, job.targetPrompt, run);
+  await writeResult(job, file, run, { clip: { frames: blendSwapped(out.source, out.frames, videoFrames(source, media)), rate: clip.rate } }, record);
+  if (job.saveMask) await writeVideo(job.saveMask, maskPlanes(out.source.mask, clip.frames), { ...media, rate: clip.rate });
   return out.calls;
 }
 
@@ -127,7 +168,10 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
         const { steps, solver, sourcePrompt } = file.header.settings;
         const record = { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, source: file.header.source.path };
         const windows = file.header.clip?.windows.length ?? 1;
-        if (file.header.clip) await writeResult(job, file, run, { clip: await reconstructClip(pack, file, run) }, record);
+        if (file.header.clip) {
+          const rec = await reconstructClipWork(pack, file, run);
+          await writeResult(job, file, run, { clip: { frames: restoredFrames(rec.frames, rec.fit), rate: rec.rate } }, record);
+        }
         else await writeResult(job, file, run, { image: await reconstructImage(pack, file, run) }, record);
         return done(windows * modelCallsFor(solver, steps));
       }
@@ -155,8 +199,8 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
         const inverted = job.inputIsInversion ? 0 : file.header.calls;
         if (s.autoMask > 0) return done(inverted + (await editInAutoMask(pack, job, file, run, record)));
         if (file.header.clip) {
-          const edited = await editClip(pack, file, settings, run);
-          await writeResult(job, file, run, { clip: edited }, record);
+          const edited = await editClipWork(pack, file, settings, run);
+          await writeResult(job, file, run, { clip: { frames: restoredFrames(edited.frames, edited.fit), rate: edited.rate } }, record);
           return done(inverted + edited.calls);
         }
         const edited = await editImage(pack, file, settings, run);

@@ -9,10 +9,12 @@ import type { LoadedPack } from '../model/pack.js';
 import { estimateEditMask, MASK_PROBE, type InvertedSource } from './auto-mask.js';
 import { editFrames, invertFrames, type ClipInversion } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
-import type { InversionFile } from './inversion-file.js';
+import { inversionsOf, type InversionFile, type InversionHeader } from './inversion-file.js';
 import { editSettingsFrom, type Settings } from './settings.js';
 import type { SwapLatentSettings } from './swap.js';
-import { invertedSourceOf, preparedFromSource, swapPrepared, swapSettingsFrom, type SwappedFrames } from './swap-jobs.js';
+import { assertSameModel } from './image-jobs.js';
+import { planWindows } from './windows.js';
+import { invertedSourceOf, preparedFromSource, sourceFromInverted, swapPrepared, swapSettingsFrom, swapToWork, type SwappedFrames, type SwapSource } from './swap-jobs.js';
 
 /** The prompts of an edit: the source's, which it was inverted under, and the target's. */
 export interface EditPrompts {
@@ -48,6 +50,32 @@ export async function editInEstimatedMask(
   const prepared = await preparedFromSource(src, frames, estimated, s.mask, run);
   const out = await swapPrepared(pack, prepared, s, run);
   return { ...out, calls: out.calls + maskCalls, estimated };
+}
+
+/**
+ * editInversionInAutoMask without the source's frames: the edit at the working size and the swap
+ * source (size, frame count and mask from the file's header) whose blendSwapped finishes it with
+ * the source frames, e.g. streamed from the decoder.
+ */
+export async function editInversionInAutoMaskWork(
+  pack: LoadedPack,
+  file: InversionFile,
+  s: Settings,
+  targetPrompt: string,
+  run: RunOptions = {},
+): Promise<{ source: SwapSource; frames: RgbImage[]; calls: number; estimated: Mask }> {
+  assertSameModel(pack, file.header);
+  const h: InversionHeader = file.header;
+  const src = { fit: h.fit, windows: h.clip?.windows ?? planWindows(1, pack.manifest), inversions: inversionsOf(file), calls: 0 };
+  const size = { width: h.source.width, height: h.source.height, count: h.clip?.frames ?? 1 };
+  const settings = autoMaskEditSettings(s, { sourcePrompt: h.settings.sourcePrompt, targetPrompt });
+  // 1. estimate the mask from the prompts on each window's source latent
+  const estimated = await estimateEditMask(pack, src, size.count, { source: settings.sourcePrompt, target: settings.targetPrompt }, settings.threshold, run);
+  const maskCalls = 2 * MASK_PROBE.draws * src.inversions.length;
+  // 2. swap inside it, at the working size
+  const source = await sourceFromInverted(src, size, estimated, settings.mask, run);
+  const out = await swapToWork(pack, source, settings, run);
+  return { source, frames: out.frames, calls: out.calls + maskCalls, estimated };
 }
 
 /** The automatic-mask edit's settings from resolved edit settings (`s.autoMask` > 0 is θ). */

@@ -6,9 +6,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { FfmpegTools } from '../media/ffmpeg-tools.js';
-import { planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
+import { decodedPlan, decodeSizeFor, planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
-import { readVideo, type FrameRate } from '../media/video.js';
+import { probeVideo, readVideo, type FrameRate, type VideoInfo } from '../media/video.js';
 import type { LoadedPack } from '../model/pack.js';
 import { editLatent, type EditSettings } from './edit.js';
 import { assertSameModel } from './image-jobs.js';
@@ -33,6 +33,8 @@ export interface InvertClipSettings extends InvertSettings {
   readonly fit: FitMode;
   /** frames shared by neighbouring windows of a long clip (default: a quarter window, at least 1) */
   readonly overlap?: number;
+  /** refuse a clip whose frames hold more pixels than this, before decoding (default DEFAULT_MAX_INPUT_PIXELS) */
+  readonly maxInputPixels?: number;
 }
 
 /** How frames of width × height are brought to the pack's working size. */
@@ -52,6 +54,36 @@ export function fitFrames(frames: readonly RgbImage[], plan: FitPlan): Promise<R
 
 export function restoreFrames(frames: readonly RgbImage[], plan: FitPlan): Promise<RgbImage[]> {
   return Promise.all(frames.map((f) => restoreImage(f, plan)));
+}
+
+/**
+ * Working-size frames brought back to the source size one at a time, as they are taken: only one
+ * source-size frame is held, e.g. while an encoder consumes them.
+ */
+export async function* restoredFrames(frames: readonly RgbImage[], plan: FitPlan): AsyncGenerator<RgbImage, void, undefined> {
+  for (const f of frames) yield await restoreImage(f, plan);
+}
+
+/** A clip's frames at the working size, with the plan that restores the source size, and its rate. */
+export interface WorkClip {
+  /** at the working size */
+  readonly frames: readonly RgbImage[];
+  readonly fit: FitPlan;
+  readonly rate: FrameRate;
+}
+
+/**
+ * Decodes a video file straight to the working size of `plan` (ffmpeg scales while decoding, so
+ * full-resolution frames never reach memory) and fits them: frames ready for the model.
+ */
+export async function decodeWorkFrames(
+  path: string,
+  info: VideoInfo,
+  plan: FitPlan,
+  media: { tools?: FfmpegTools; signal?: AbortSignal; maxInputPixels?: number } = {},
+): Promise<RgbImage[]> {
+  const clip = await readVideo(path, { ...media, info, size: decodeSizeFor(plan) });
+  return fitFrames(clip.frames, decodedPlan(plan));
 }
 
 /** Checks the frames have one size and returns it. */
@@ -99,6 +131,16 @@ export async function sampleWindows(
   run: RunOptions,
   sample: (inv: LatentInversion, run: RunOptions, window: ClipWindow) => Promise<{ data: Float32Array; shape: readonly number[] }>,
 ): Promise<RgbImage[]> {
+  return restoreFrames(await sampleWorkWindows(pack, ci, run, sample), ci.fit);
+}
+
+/** As sampleWindows, but the frames stay at the working size (restoredFrames brings them back). */
+export async function sampleWorkWindows(
+  pack: LoadedPack,
+  ci: Pick<ClipInversion, 'frames' | 'windows' | 'inversions'>,
+  run: RunOptions,
+  sample: (inv: LatentInversion, run: RunOptions, window: ClipWindow) => Promise<{ data: Float32Array; shape: readonly number[] }>,
+): Promise<RgbImage[]> {
   const outputs: RgbImage[][] = [];
   for (const [i, inv] of ci.inversions.entries()) {
     const r = inWindow(run, i, ci.inversions.length);
@@ -107,7 +149,7 @@ export async function sampleWindows(
     outputs.push(await decodeFrames(pack, z));
     r.onProgress?.({ phase: 'decode', step: 1, steps: 1 });
   }
-  return restoreFrames(crossFade(ci.windows, outputs, ci.frames), ci.fit);
+  return crossFade(ci.windows, outputs, ci.frames);
 }
 
 /** Samples every window back under its inversion's own condition; frames at the source size. */
@@ -139,22 +181,29 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Inverts a video file: decode, fit, cut into windows, encode, invert each window. */
+/**
+ * Inverts a video file: probe, decode straight to the working size, cut into windows, encode,
+ * invert each window. Only working-size frames are held.
+ */
 export async function invertClip(pack: LoadedPack, path: string, s: InvertClipSettings, run: RunOptions = {}, tools?: FfmpegTools): Promise<InversionFile> {
-  // 1. decode the clip (upright, at its displayed size)
-  const clip = await readVideo(path, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
-  // 2. fit, window, encode and invert
-  const ci = await invertFrames(pack, clip.frames, s, run);
-  const first = ci.inversions[0]!;
+  // 1. probe, plan the working size, and decode to it (upright)
+  const media = { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}), ...(s.maxInputPixels !== undefined ? { maxInputPixels: s.maxInputPixels } : {}) };
+  const info = await probeVideo(path, tools);
+  const fit = planWorkSize(pack, info.width, info.height, s.fit);
+  const work = await decodeWorkFrames(path, info, fit, media);
+  // 2. window, encode and invert
+  const windows = planWindows(work.length, pack.manifest, s.overlap);
+  const inversions = await invertWindows(pack, work, windows, s, run);
+  const calls = inversions.reduce((n, v) => n + v.calls, 0);
   return {
-    header: inversionHeader(pack.manifest.id, first, {
-      source: { path, sha256: await sha256File(path), width: clip.info.width, height: clip.info.height },
-      fit: ci.fit,
-      calls: ci.calls,
-      clip: { frames: ci.frames, rate: clip.rate, windows: ci.windows },
+    header: inversionHeader(pack.manifest.id, inversions[0]!, {
+      source: { path, sha256: await sha256File(path), width: info.width, height: info.height },
+      fit,
+      calls,
+      clip: { frames: work.length, rate: info.rate, windows },
     }),
-    inversion: first,
-    windows: ci.inversions,
+    inversion: inversions[0]!,
+    windows: inversions,
   };
 }
 
@@ -175,8 +224,27 @@ export async function reconstructClip(pack: LoadedPack, file: InversionFile, run
 
 /** Edits a clip from its inversion file: frames at the source size and rate. */
 export async function editClip(pack: LoadedPack, file: InversionFile, s: EditSettings, run: RunOptions = {}): Promise<ClipFrames & { calls: number }> {
+  const edited = await editClipWork(pack, file, s, run);
+  return { frames: await restoreFrames(edited.frames, edited.fit), rate: edited.rate, calls: edited.calls };
+}
+
+/** reconstructClip with the frames left at the working size (restoredFrames streams them back). */
+export async function reconstructClipWork(pack: LoadedPack, file: InversionFile, run: RunOptions = {}): Promise<WorkClip> {
   assertSameModel(pack, file.header);
   const ci = clipInversionOf(file);
-  const edited = await editFrames(pack, ci, s, run);
-  return { frames: edited.frames, rate: ci.rate, calls: edited.calls };
+  const frames = await sampleWorkWindows(pack, ci, run, async (inv, r) => (await reconstructLatent(pack, inv, r)).z);
+  return { frames, fit: ci.fit, rate: ci.rate };
+}
+
+/** editClip with the frames left at the working size (restoredFrames streams them back). */
+export async function editClipWork(pack: LoadedPack, file: InversionFile, s: EditSettings, run: RunOptions = {}): Promise<WorkClip & { calls: number }> {
+  assertSameModel(pack, file.header);
+  const ci = clipInversionOf(file);
+  let calls = 0;
+  const frames = await sampleWorkWindows(pack, ci, run, async (inv, r) => {
+    const edited = await editLatent(pack, inv, s, r);
+    calls += edited.calls;
+    return edited.z;
+  });
+  return { frames, fit: ci.fit, rate: ci.rate, calls };
 }

@@ -16,6 +16,8 @@ import { reconstructLatent } from './sample.js';
 
 export interface InvertImageSettings extends InvertSettings {
   readonly fit: FitMode;
+  /** refuse an image of more pixels than this, before decoding (default DEFAULT_MAX_INPUT_PIXELS) */
+  readonly maxInputPixels?: number;
 }
 
 /** Inverts an image file: read and fit, encode, invert. */
@@ -24,7 +26,7 @@ export async function invertImage(pack: LoadedPack, path: string, s: InvertImage
   const bytes = await readFile(path).catch((err: NodeJS.ErrnoException) => {
     throw new Error(err.code === 'ENOENT' ? `Input image not found: ${path}` : `Cannot read ${path}: ${err.message}`);
   });
-  const source = await readImage(path);
+  const source = await readImage(path, s.maxInputPixels !== undefined ? { maxInputPixels: s.maxInputPixels } : {});
   const fit = planFit(source.width, source.height, {
     multiple: pack.manifest.image.multiple,
     mode: s.fit,

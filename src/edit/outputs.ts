@@ -6,7 +6,7 @@
  */
 import { writeFileAtomic } from '../media/atomic-file.js';
 import type { FfmpegTools } from '../media/ffmpeg-tools.js';
-import { writeVideo, type FrameRate } from '../media/video.js';
+import { writeVideo, type FrameRate, type FrameSource, type VideoInfo } from '../media/video.js';
 import { encodePng, type RgbImage } from '../media/image.js';
 import { addPngTextChunks } from '../media/png-text.js';
 import { encodeInversion, inversionsOf, type InversionFile } from './inversion-file.js';
@@ -77,12 +77,14 @@ export interface ClipOutputOptions {
   readonly tools?: FfmpegTools;
   readonly signal?: AbortSignal;
   readonly onWarning?: (message: string) => void;
+  /** the source clip whose pixel aspect, bit depth and chroma the output keeps (see writeVideo) */
+  readonly like?: VideoInfo;
 }
 
-/** Writes frames as an H.264 clip at `rate`, with the record in its metadata. */
+/** Writes frames (an array, or a stream of them) as an H.264 clip at `rate`, with the record in its metadata. */
 export async function writeClipOutput(
   path: string,
-  clip: { readonly frames: readonly RgbImage[]; readonly rate: FrameRate },
+  clip: { readonly frames: FrameSource; readonly rate: FrameRate },
   record: OutputRecord,
   opts: ClipOutputOptions = {},
 ): Promise<void> {

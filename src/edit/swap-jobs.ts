@@ -6,7 +6,7 @@
  * exactly the source's (a VAE round trip alone would change them).
  */
 import { latentMask } from '../attention/mask.js';
-import { fitImage, type FitMode, type FitPlan } from '../media/fit.js';
+import { fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
 import { blendMasked, checkMaskOptions, mapMaskPlane, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
 import type { Manifest } from '../model/manifest.js';
@@ -16,7 +16,7 @@ import type { InvertedSource } from './auto-mask.js';
 import type { LatentInversion } from './invert.js';
 import { assertSameModel } from './image-jobs.js';
 import { inversionsOf, type InversionFile } from './inversion-file.js';
-import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWindows, type ClipFrames } from './clip-jobs.js';
+import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWorkWindows, type ClipFrames } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings, type MaskedTask, type SettingOptions, type Settings } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
@@ -92,12 +92,16 @@ function fitMaskPlane(m: Float32Array, width: number, height: number, plan: FitP
 }
 
 /**
- * A swap's source side, shared by every target prompt: the mask as applied, the frames and mask
- * at the working size, and each window's inversion with its whole trajectory.
+ * A swap's source side, shared by every target prompt, without the source's pixels: its size and
+ * frame count, the mask as applied, the mask at the working size, and each window's inversion
+ * with its whole trajectory. The source frames themselves are only needed for the final blend,
+ * which can stream them (blendSwapped).
  */
-export interface PreparedSwap {
-  /** the source frames, at the source size */
-  readonly frames: readonly RgbImage[];
+export interface SwapSource {
+  /** the source's size and frame count */
+  readonly width: number;
+  readonly height: number;
+  readonly count: number;
   /** the mask as applied: aligned, grown and feathered, at the source size */
   readonly mask: Mask;
   readonly fit: FitPlan;
@@ -107,6 +111,12 @@ export interface PreparedSwap {
   readonly inversions: readonly LatentInversion[];
   /** model calls of the inversions */
   readonly calls: number;
+}
+
+/** A swap's source side with the source frames in memory. */
+export interface PreparedSwap extends SwapSource {
+  /** the source frames, at the source size */
+  readonly frames: readonly RgbImage[];
 }
 
 /**
@@ -130,7 +140,31 @@ export async function prepareSwap(
   const shaped = await shapeMask({ width, height, frames: frames.length }, mask, s.mask, fit, run);
   // 2. invert each window under the source condition, keeping the whole trajectory
   const inversions = await invertWindows(pack, work, windows, s, run);
-  return { frames, ...shaped, fit, windows, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
+  return { frames, width, height, count: frames.length, ...shaped, fit, windows, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
+}
+
+/**
+ * Prepares a swap from frames already at the working size of `fit` (e.g. decoded straight to it),
+ * so the source's full-resolution pixels are never held: the mask is shaped at the source size of
+ * `fit` and fitted alike, and each window is inverted under the source prompt.
+ */
+export async function prepareSwapWork(
+  pack: LoadedPack,
+  work: readonly RgbImage[],
+  fit: FitPlan,
+  mask: Mask,
+  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'mask' | 'overlap'>,
+  run: RunOptions = {},
+): Promise<SwapSource> {
+  // 1. the frames are at the working size; align, shape and fit the mask
+  const size = frameSize(work);
+  if (size.width !== fit.workWidth || size.height !== fit.workHeight) throw new Error(`Expected frames at the working size ${fit.workWidth}x${fit.workHeight} but received ${size.width}x${size.height}`);
+  const target = { width: fit.sourceWidth, height: fit.sourceHeight, frames: work.length };
+  const windows = planWindows(work.length, pack.manifest, s.overlap);
+  const shaped = await shapeMask(target, mask, s.mask, fit, run);
+  // 2. invert each window under the source condition, keeping the whole trajectory
+  const inversions = await invertWindows(pack, work, windows, s, run);
+  return { width: target.width, height: target.height, count: target.frames, ...shaped, fit, windows, inversions, calls: inversions.reduce((n, v) => n + v.calls, 0) };
 }
 
 /** The mask aligned with the frames and shaped at the source size, and its planes at the working size. */
@@ -174,8 +208,33 @@ export async function preparedFromSource(
   run: RunOptions = {},
 ): Promise<PreparedSwap> {
   const { width, height } = frameSize(frames);
-  const shaped = await shapeMask({ width, height, frames: frames.length }, mask, o, src.fit, run);
-  return { frames, ...shaped, fit: src.fit, windows: src.windows, inversions: src.inversions, calls: src.calls };
+  return { frames, ...(await sourceFromInverted(src, { width, height, count: frames.length }, mask, o, run)) };
+}
+
+/**
+ * The swap source of an already inverted source of `size` (its size and frame count), without its
+ * frames: the mask shaped at that size and fitted with the inversion's plan.
+ */
+export async function sourceFromInverted(
+  src: InvertedSource & { calls: number },
+  size: { width: number; height: number; count: number },
+  mask: Mask,
+  o: MaskOptions,
+  run: RunOptions = {},
+): Promise<SwapSource> {
+  const shaped = await shapeMask({ width: size.width, height: size.height, frames: size.count }, mask, o, src.fit, run);
+  return { ...size, ...shaped, fit: src.fit, windows: src.windows, inversions: src.inversions, calls: src.calls };
+}
+
+/**
+ * The swap source a saved inversion gives (its fit, windows and trajectories; no model call), for
+ * a source that is still the one inverted (size and frame count from the file's header).
+ */
+export function sourceFromInversion(pack: LoadedPack, file: InversionFile, mask: Mask, o: MaskOptions, run: RunOptions = {}): Promise<SwapSource> {
+  assertSameModel(pack, file.header);
+  const h = file.header;
+  const src = { fit: h.fit, windows: h.clip?.windows ?? planWindows(1, pack.manifest), inversions: inversionsOf(file), calls: 0 };
+  return sourceFromInverted(src, { width: h.source.width, height: h.source.height, count: h.clip?.frames ?? 1 }, mask, o, run);
 }
 
 /**
@@ -195,19 +254,48 @@ export async function preparedFromInversion(
 
 /** Swaps a prepared source for one target: frames at the source size, the source's outside the mask. */
 export async function swapPrepared(pack: LoadedPack, p: PreparedSwap, s: SwapLatentSettings, run: RunOptions = {}): Promise<SwappedFrames> {
-  // 1. swap inside the mask on each window's latent grid; decode, join the windows, restore the source size
+  // 1. swap inside the mask on each window's latent grid; decode and join the windows
+  const edited = await swapToWork(pack, p, s, run);
+  // 2. restore the source size and keep the source wherever the mask is 0
+  const out: RgbImage[] = [];
+  for await (const f of blendSwapped(p, edited.frames, p.frames)) out.push(f);
+  return { frames: out, mask: p.mask, windows: p.windows, calls: edited.calls };
+}
+
+/**
+ * The swap itself for one target: inside the mask on each window's latent grid, decoded, the
+ * windows joined; frames at the working size (blendSwapped finishes them), and the model calls
+ * including the inversion's.
+ */
+export async function swapToWork(pack: LoadedPack, p: SwapSource, s: SwapLatentSettings, run: RunOptions = {}): Promise<{ frames: RgbImage[]; calls: number }> {
   const geometry = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
   let calls = p.calls;
-  const edited = await sampleWindows(pack, { ...p, frames: p.frames.length }, run, async (inv, r, w) => {
+  const frames = await sampleWorkWindows(pack, { frames: p.count, windows: p.windows, inversions: p.inversions }, run, async (inv, r, w) => {
     const planes = p.workMask.length === 1 ? p.workMask : windowFrames(p.workMask, w);
     const m = latentMask(planes, p.fit.workWidth, p.fit.workHeight, w.padded, inv.latentShape, geometry); // [F', H', W']
     const swapped = await swapLatent(pack, inv, m, s, r);
     calls += swapped.calls;
     return swapped.z;
   });
-  // 2. keep the source wherever the mask is 0
-  const out = edited.map((e, f) => blendMasked(p.frames[f]!, e, maskFrame(p.mask, f)));
-  return { frames: out, mask: p.mask, windows: p.windows, calls };
+  return { frames, calls };
+}
+
+/**
+ * The final pixel blend, one frame at a time: each edited working-size frame is restored to the
+ * source size and blended with the source frame, taken from `source` as it comes (an array, or a
+ * stream from the decoder), so that wherever the mask is 0 the pixel is exactly the source's.
+ * Throws when `source` gives another frame count or size than the swap was prepared for.
+ */
+export async function* blendSwapped(p: SwapSource, edited: readonly RgbImage[], source: Iterable<RgbImage> | AsyncIterable<RgbImage>): AsyncGenerator<RgbImage, void, undefined> {
+  let f = 0;
+  for await (const src of source) {
+    if (f >= p.count) throw new Error(`The source now gives more than the ${p.count} frame(s) the swap was prepared for: invert it again`);
+    if (src.width !== p.width || src.height !== p.height) throw new Error(`Source frame ${f} is ${src.width}x${src.height} but the swap was prepared for ${p.width}x${p.height}`);
+    const restored = await restoreImage(edited[f]!, p.fit);
+    yield blendMasked(src, restored, maskFrame(p.mask, f));
+    f += 1;
+  }
+  if (f !== p.count) throw new Error(`The source gave ${f} frame(s) but the swap was prepared for ${p.count}: invert it again`);
 }
 
 /** Swaps what the mask covers in `frames` (one still, or a clip's frames) for the target prompt. */

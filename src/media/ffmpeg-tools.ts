@@ -2,12 +2,13 @@
  * Finding working ffmpeg and ffprobe binaries: an explicit path (`--ffmpeg`, the only one tried when given), else the
  * FLOWEDIT_FFMPEG environment variable, then PATH, then the binaries shipped inside the
  * @ffmpeg-installer/@ffprobe-installer npm packages. This is the only module that knows about
- * those packages; each candidate is checked by running it with `-version`.
+ * those packages; each candidate is checked by running it with `-version`. Also how flowedit starts
+ * them: startTool, and localFileUrl for the names of local files.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export interface FfmpegTools {
   readonly ffmpeg: string;
@@ -87,4 +88,83 @@ async function locate(explicit: string | undefined): Promise<FfmpegTools> {
     tried.push(`${ffmpeg} (no working ffprobe beside it or on PATH)`);
   }
   throw new Error(`Video needs ffmpeg and ffprobe, and none works here (tried: ${tried.join(', ')}): ${INSTALL_HINT}`);
+}
+
+/** A running ffmpeg or ffprobe: its process, how it ended, and the end of what it wrote to stderr. */
+export interface ToolProcess {
+  readonly child: ChildProcess;
+  /** settles when the process has exited and its output streams have closed (never rejects) */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+  /** the last non-empty lines of its stderr, joined with ' | ' */
+  stderrTail(lines?: number): string;
+  /** kills it (SIGKILL) if it still runs */
+  kill(): void;
+}
+
+/** Bytes of stderr kept per process: enough for ffmpeg's last messages. */
+const STDERR_KEEP = 16_384;
+
+let deathSignalPrefix: readonly string[] | undefined;
+
+/**
+ * The command that makes a child die with the thread that spawned it, on Linux: util-linux's
+ * `setpriv --pdeathsig SIGKILL`, when it runs here. A killed flowedit (even SIGKILL) then leaves
+ * no ffmpeg behind. Elsewhere (or without setpriv) the children are killed on cancel only, and a
+ * decode stops by itself when its output pipe closes.
+ */
+function deathSignalCommand(): readonly string[] {
+  if (deathSignalPrefix === undefined) {
+    const works = process.platform === 'linux' && spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true'], { stdio: 'ignore', timeout: 5_000 }).status === 0;
+    deathSignalPrefix = works ? ['setpriv', '--pdeathsig', 'SIGKILL', '--'] : [];
+  }
+  return deathSignalPrefix;
+}
+
+/**
+ * Starts `bin` with `args` (no shell), stdin and stdout as asked, stderr collected. The process is
+ * SIGKILLed when `signal` aborts (also when it had aborted already), and on Linux when the thread
+ * that started it dies. Nothing here depends on timers: `exited` settles on the process's 'close'.
+ */
+export function startTool(
+  bin: string,
+  args: readonly string[],
+  opts: { signal?: AbortSignal; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore' } = {},
+): ToolProcess {
+  const prefix = deathSignalCommand();
+  const [command, ...rest] = prefix.length > 0 ? [...prefix, bin, ...args] : [bin, ...args];
+  const child = spawn(command!, rest, { stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe'], windowsHide: true });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    stderr = (stderr + text).slice(-STDERR_KEEP);
+  });
+  // a write into a process that has died is reported through its exit, not as an unhandled error
+  child.stdin?.on('error', () => undefined);
+  child.stdout?.on('error', () => undefined);
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  const onAbort = () => kill();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) kill();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    let spawnError: Error | undefined;
+    child.once('error', (err) => {
+      spawnError = err;
+      // a process that never started emits no 'close' on some platforms
+      if (child.pid === undefined) resolve({ code: null, signal: null, error: err });
+    });
+    child.once('close', (code, sig) => resolve({ code, signal: sig, ...(spawnError ? { error: spawnError } : {}) }));
+  }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
+  return {
+    child,
+    exited,
+    stderrTail: (lines = 3) => stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-lines).join(' | '),
+    kill,
+  };
+}
+
+/** The name ffmpeg and ffprobe are given for a local file: `file:` and its absolute path, so no part of it reads as a protocol or option. */
+export function localFileUrl(path: string): string {
+  return `file:${resolve(path)}`;
 }

@@ -175,3 +175,23 @@ export async function restoreImage(img: RgbImage, plan: FitPlan): Promise<RgbIma
   if (plan.contentWidth === plan.sourceWidth && plan.contentHeight === plan.sourceHeight) return content;
   return resizeImage(content, plan.sourceWidth, plan.sourceHeight);
 }
+
+/**
+ * The size a decoder should deliver the source at so that only working-size pixels reach memory:
+ * the working size for `resize`, the content size for `pad` (padding follows with fitImage and
+ * decodedPlan). The identity plan's is the source size.
+ */
+export function decodeSizeFor(plan: FitPlan): { width: number; height: number } {
+  if (isIdentityPlan(plan)) return { width: plan.sourceWidth, height: plan.sourceHeight };
+  return plan.mode === 'resize' ? { width: plan.workWidth, height: plan.workHeight } : { width: plan.contentWidth, height: plan.contentHeight };
+}
+
+/**
+ * The plan that brings frames decoded at decodeSizeFor(plan) to the working size: an identity for
+ * `resize`, an edge padding for `pad`. fitImage(decoded, decodedPlan(plan)) equals
+ * fitImage(source, plan) up to the decoder's own scaling.
+ */
+export function decodedPlan(plan: FitPlan): FitPlan {
+  const { width, height } = decodeSizeFor(plan);
+  return { ...plan, sourceWidth: width, sourceHeight: height, contentWidth: width, contentHeight: height };
+}

@@ -4,6 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
+import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits.js';
 
 /**
  * An RGB image held as planar float32 values: `data` has layout [3, height, width]
@@ -156,13 +157,17 @@ function decodeError(path: string, err: unknown): Error {
  * - Greyscale and CMYK images are converted to sRGB.
  * - 16-bit images keep their 16-bit precision; 8-bit images map value v to v / 127.5 - 1.
  *
+ * - An image of more than `opts.maxInputPixels` pixels (default DEFAULT_MAX_INPUT_PIXELS) is
+ *   refused from its header, before any pixel is decoded.
+ *
  * Throws `Input image not found: <path>` when the file does not exist and
  * `Cannot read <path> as an image (expected PNG, JPEG or WebP): <reason>` when it cannot be decoded.
  */
-export async function readImage(path: string): Promise<RgbImage> {
-  await assertInputFile(path);
+export async function readImage(path: string, opts: { maxInputPixels?: number } = {}): Promise<RgbImage> {
+  const meta = await readMetadata(path);
+  // the header's size is checked before decoding: a small file can hold a huge image
+  assertInputPixels(path, meta.width ?? 0, meta.height ?? 0, opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS);
   try {
-    const meta = await sharp(path).metadata();
     const sixteenBit = meta.depth === 'ushort';
     // Alpha is kept here and flattened in fromInterleaved: sharp's flatten() scales an 8-bit
     // background by 256 for 16-bit images, which would make white slightly grey.
@@ -288,5 +293,19 @@ export async function readImageChannels(path: string): Promise<ImageChannels> {
     return { width: info.width, height: info.height, channels: info.channels, data: bytes, palette: meta.isPalette === true };
   } catch (err) {
     throw decodeError(path, err);
+  }
+}
+
+/**
+ * Decodes every pixel of an image file without keeping them (libvips streams it through a small
+ * thumbnail), failing on a truncated or corrupt file: the check to make before a long job reads
+ * it. Throws `Cannot read <path> as an image …: <reason>`.
+ */
+export async function assertImageDecodes(path: string): Promise<void> {
+  await assertInputFile(path);
+  try {
+    await sharp(path, { failOn: 'truncated', sequentialRead: true }).resize(8, 8, { fit: 'fill' }).raw().toBuffer();
+  } catch (err) {
+    throw new Error(`Cannot read ${path} as an image: its pixels do not decode, so the file is truncated or damaged (${reason(err).trim()}); export or copy it again`, { cause: err });
   }
 }

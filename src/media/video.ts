@@ -1,18 +1,19 @@
 /**
  * Video files through ffmpeg: probe, decode to frames, encode frames to H.264. This is the only
- * module in flowedit that talks to fluent-ffmpeg; everything above it sees a clip as a list of
- * planar float RGB frames (RgbImage) and a frame rate.
+ * module in flowedit that runs ffmpeg and ffprobe (started through ffmpeg-tools.ts); everything
+ * above it sees a clip as planar float RGB frames (RgbImage) and a frame rate.
  *
- * Only raw options are passed to fluent-ffmpeg (no format or codec setters), so it never parses
- * ffmpeg's capability lists (which changed in ffmpeg 7).
+ * Frames stream: a decode yields one frame at a time straight from ffmpeg's output pipe (scaled
+ * by ffmpeg when a size is asked for), and an encode takes frames from any iterable, so a long
+ * clip at full resolution is never held whole. Local files are always named `file:<absolute
+ * path>`, so a name such as `concat:a.mp4|b.mp4` is read as the file it is.
  */
 import { rename, rm, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import ffmpeg from 'fluent-ffmpeg';
 import { byteToFloat, floatToByte, type RgbImage } from './image.js';
 import { tempPathFor } from './atomic-file.js';
-import { findFfmpeg, type FfmpegTools } from './ffmpeg-tools.js';
+import { findFfmpeg, localFileUrl, startTool, type FfmpegTools, type ToolProcess } from './ffmpeg-tools.js';
+import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits.js';
 
 /** A frame rate as the exact fraction ffmpeg reports (e.g. 30000/1001). */
 export interface FrameRate {
@@ -36,6 +37,27 @@ export interface VideoInfo {
   readonly audioCodecs: readonly string[];
   /** index of the video stream used (the first that is not cover art) among all the file's streams */
   readonly stream: number;
+  /** the video stream's pixel format as ffmpeg names it (e.g. yuv420p, yuv444p10le, yuva420p) */
+  readonly pixelFormat: string;
+  /** the pixel aspect ratio when it is not square (e.g. 2:1 for anamorphic video), else absent */
+  readonly sampleAspect?: FrameRate;
+}
+
+/** What a pixel format holds: bits per sample, chroma subsampling (as RGB: 444) and whether it carries alpha. */
+export interface PixelLayout {
+  readonly depth: number;
+  readonly chroma: '420' | '422' | '444';
+  readonly alpha: boolean;
+}
+
+/** Reads depth, chroma and alpha from an ffmpeg pixel format name. */
+export function pixelLayout(format: string): PixelLayout {
+  const f = format.toLowerCase();
+  const bits = /(?:p|le|be|gray|rgb|bgr)(9|10|12|14|16)(?:le|be)?$/.exec(f) ?? /^(?:rgb|bgr)a?(48|64)/.exec(f);
+  const depth = bits ? (Number(bits[1]) >= 48 ? 16 : Number(bits[1])) : 8;
+  const chroma = /420|nv12|nv21|p010|p016/.test(f) ? '420' : /422|nv16|nv20|yuyv|uyvy/.test(f) ? '422' : '444';
+  const alpha = /^(yuva|rgba|bgra|argb|abgr|gbrap|ya\d|ya8|ya16|rgba64|bgra64)/.test(f);
+  return { depth, chroma, alpha };
 }
 
 /** A clip in memory: upright frames of one size and its frame rate. */
@@ -78,23 +100,53 @@ function parseRate(text: unknown): FrameRate | null {
   return num > 0 && den > 0 ? { num, den } : null;
 }
 
-function tail(stderr: string | null | undefined, lines = 3): string {
-  const kept = (stderr ?? '').trim().split('\n').filter((l) => l.trim() !== '').slice(-lines);
-  return kept.length > 0 ? `: ${kept.join(' | ')}` : '';
-}
-
 function notVideo(path: string, why: string): Error {
   return new Error(`Cannot read ${path} as a video (expected a clip ffmpeg can decode, e.g. MP4/H.264): ${why}`);
 }
 
-type ProbeData = ffmpeg.FfprobeData;
+/** ffprobe's JSON for one stream: only the fields read here. */
+interface ProbeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  nb_frames?: string;
+  nb_read_frames?: string;
+  nb_read_packets?: string;
+  disposition?: { attached_pic?: number };
+  tags?: { rotate?: string };
+  pix_fmt?: string;
+  sample_aspect_ratio?: string;
+  side_data_list?: { rotation?: number }[];
+}
 
-function runProbe(tools: FfmpegTools, path: string, options: string[]): Promise<ProbeData> {
-  return new Promise((resolvePromise, reject) => {
-    ffmpeg(path)
-      .setFfprobePath(tools.ffprobe)
-      .ffprobe(options, (err: Error | null, data: ProbeData) => (err ? reject(err) : resolvePromise(data)));
-  });
+/** Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it fails. */
+async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[] }> {
+  const proc = startTool(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', ...options, localFileUrl(path)], { stdout: 'pipe', ...(signal ? { signal } : {}) });
+  const chunks: Buffer[] = [];
+  proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const end = await proc.exited;
+  signal?.throwIfAborted();
+  if (end.code !== 0) throw new Error(end.error?.message ?? (proc.stderrTail(2) || `exit status ${String(end.code ?? end.signal)}`));
+  try {
+    const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { streams?: ProbeStream[] };
+    return { streams: data.streams ?? [] };
+  } catch {
+    throw new Error('ffprobe wrote no readable JSON');
+  }
+}
+
+/** A non-square pixel aspect ratio from ffprobe's `num:den`, turned with the picture when it is rotated a quarter. */
+function sampleAspectOf(text: string | undefined, quarterTurn: boolean): { sampleAspect?: FrameRate } {
+  const m = /^(\d+):(\d+)$/.exec(text ?? '');
+  if (!m) return {};
+  const num = Number(m[1]);
+  const den = Number(m[2]);
+  if (!(num > 0 && den > 0) || num === den) return {};
+  return { sampleAspect: quarterTurn ? { num: den, den: num } : { num, den } };
 }
 
 /**
@@ -108,11 +160,11 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
   if (!info.isFile()) throw notVideo(path, 'it is not a regular file');
   if (info.size === 0) throw notVideo(path, 'the file is empty');
   const t = tools ?? (await findFfmpeg());
-  let data: ProbeData;
+  let data: { streams: ProbeStream[] };
   try {
     data = await runProbe(t, path, []);
   } catch (err) {
-    throw notVideo(path, `ffprobe failed${tail((err as Error).message, 2)}`);
+    throw notVideo(path, `ffprobe failed: ${(err as Error).message}`);
   }
   const video = data.streams.find((s) => s.codec_type === 'video' && !(s.disposition?.attached_pic === 1));
   if (!video) throw notVideo(path, 'it has no video stream');
@@ -121,8 +173,8 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
   if (!(width > 0 && height > 0)) throw notVideo(path, 'its video stream has no size');
   const rate = parseRate(video.avg_frame_rate) ?? parseRate(video.r_frame_rate);
   if (!rate) throw notVideo(path, `its frame rate is unknown (${String(video.avg_frame_rate)})`);
-  const raw = video as unknown as { rotation?: unknown; tags?: { rotate?: unknown } };
-  const rotation = (((Number(raw.rotation ?? raw.tags?.rotate ?? 0) || 0) % 360) + 360) % 360;
+  const turn = video.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? video.tags?.rotate ?? 0;
+  const rotation = (((Math.round(Number(turn)) || 0) % 360) + 360) % 360;
   let frames = Number(video.nb_frames);
   if (!(Number.isInteger(frames) && frames > 0)) {
     const counted = await runProbe(t, path, ['-count_frames', '-select_streams', `${video.index}`]).catch(() => null);
@@ -142,19 +194,100 @@ export async function probeVideo(path: string, tools?: FfmpegTools): Promise<Vid
     codec: String(video.codec_name ?? 'unknown'),
     audioCodecs,
     stream: Number(video.index),
+    pixelFormat: String(video.pix_fmt ?? 'unknown'),
+    ...sampleAspectOf(video.sample_aspect_ratio, swap),
   };
+}
+
+/**
+ * Checks, without decoding, that the file holds the frames it declares: ffprobe counts the video
+ * stream's packets (reading the container only). Throws `Cannot read <path> as a video …: only N
+ * of its M frames are in the file …` for a truncated file; run it before a long job reads the clip.
+ */
+export async function assertVideoComplete(path: string, info: VideoInfo, tools?: FfmpegTools): Promise<void> {
+  const t = tools ?? (await findFfmpeg());
+  let packets: number;
+  try {
+    const data = await runProbe(t, path, ['-count_packets', '-select_streams', `${info.stream}`]);
+    packets = Number(data.streams[0]?.nb_read_packets ?? NaN);
+  } catch (err) {
+    throw notVideo(path, `ffprobe could not read it through: ${(err as Error).message}`);
+  }
+  if (!Number.isFinite(packets)) throw notVideo(path, 'ffprobe could not count its frames');
+  if (packets < info.frames - DECLARED_FRAME_SLACK) {
+    throw notVideo(path, `only ${packets} of its ${info.frames} frames are in the file; it is truncated or damaged (re-export or copy it again)`);
+  }
+}
+
+/**
+ * Refuses a clip whose frames are not evenly spaced in time (variable frame rate): flowedit writes
+ * clips at one constant rate, which would shift such a clip's timing against its audio. Reads
+ * the packets' timestamps only (no decoding). The message says how to convert the clip first.
+ */
+export async function assertConstantRate(path: string, info: VideoInfo, tools?: FfmpegTools): Promise<void> {
+  const t = tools ?? (await findFfmpeg());
+  const proc = startTool(t.ffprobe, ['-v', 'error', '-select_streams', `${info.stream}`, '-show_entries', 'stream=time_base:packet=pts', '-of', 'json', localFileUrl(path)], { stdout: 'pipe' });
+  const chunks: Buffer[] = [];
+  proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const end = await proc.exited;
+  if (end.code !== 0) throw notVideo(path, `ffprobe could not read its timestamps: ${end.error?.message ?? proc.stderrTail(2)}`);
+  const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { packets?: { pts?: number }[]; streams?: { time_base?: string }[] };
+  const base = parseRate(data.streams?.[0]?.time_base);
+  const pts = (data.packets ?? []).map((p) => p.pts).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  if (!base || pts.length < 3) return;
+  const steps = pts.slice(1).map((v, i) => ((v - pts[i]!) * base.num) / base.den); // seconds between frames
+  const nominal = rate2seconds(info.rate);
+  const shortest = Math.min(...steps);
+  const longest = Math.max(...steps);
+  if (longest - shortest > 0.5 * nominal) {
+    const fpsText = Number.isInteger(fps(info.rate)) ? String(fps(info.rate)) : rateText(info.rate);
+    throw new Error(
+      `${path} has a variable frame rate (frames ${(shortest * 1000).toFixed(0)} to ${(longest * 1000).toFixed(0)} ms apart), and flowedit writes clips at one constant rate, which would shift its timing against its sound: convert it to a constant rate first, e.g. ffmpeg -i ${path} -vf fps=${fpsText} -c:a copy constant-rate.mp4, and edit that`,
+    );
+  }
+}
+
+function rate2seconds(rate: FrameRate): number {
+  return rate.den / rate.num;
 }
 
 /** Interleaved rgb24 bytes of one frame → planar float RGB in [-1, 1]. */
 function fromRgb24(bytes: Uint8Array, width: number, height: number): RgbImage {
   const plane = width * height;
   const data = new Float32Array(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    data[i] = byteToFloat(bytes[3 * i]!);
-    data[plane + i] = byteToFloat(bytes[3 * i + 1]!);
-    data[2 * plane + i] = byteToFloat(bytes[3 * i + 2]!);
+  for (let i = 0, j = 0; i < plane; i++, j += 3) {
+    data[i] = byteToFloat(bytes[j]!);
+    data[plane + i] = byteToFloat(bytes[j + 1]!);
+    data[2 * plane + i] = byteToFloat(bytes[j + 2]!);
   }
   return { width, height, data };
+}
+
+/** Interleaved rgb48le samples of one frame → planar float RGB in [-1, 1]. */
+function fromRgb48(bytes: Buffer, width: number, height: number): RgbImage {
+  const plane = width * height;
+  const data = new Float32Array(3 * plane);
+  const scale = 2 / 65535;
+  for (let i = 0, j = 0; i < plane; i++, j += 6) {
+    data[i] = bytes.readUInt16LE(j) * scale - 1;
+    data[plane + i] = bytes.readUInt16LE(j + 2) * scale - 1;
+    data[2 * plane + i] = bytes.readUInt16LE(j + 4) * scale - 1;
+  }
+  return { width, height, data };
+}
+
+/** Planar float RGB → interleaved rgb48le samples, clamped. */
+function toRgb48(img: RgbImage): Buffer {
+  const plane = img.width * img.height;
+  const out = Buffer.alloc(6 * plane);
+  const d = img.data;
+  for (let i = 0, j = 0; i < plane; i++, j += 6) {
+    for (let c = 0; c < 3; c++) {
+      const v = Math.round((d[c * plane + i]! + 1) * 32767.5);
+      out.writeUInt16LE(v < 0 || !(v === v) ? 0 : v > 65535 ? 65535 : v, j + 2 * c);
+    }
+  }
+  return out;
 }
 
 /** Planar float RGB → interleaved rgb24 bytes. */
@@ -162,10 +295,10 @@ function toRgb24(img: RgbImage): Buffer {
   const plane = img.width * img.height;
   const out = Buffer.alloc(3 * plane);
   const d = img.data;
-  for (let i = 0; i < plane; i++) {
-    out[3 * i] = floatToByte(d[i]!);
-    out[3 * i + 1] = floatToByte(d[plane + i]!);
-    out[3 * i + 2] = floatToByte(d[2 * plane + i]!);
+  for (let i = 0, j = 0; i < plane; i++, j += 3) {
+    out[j] = floatToByte(d[i]!);
+    out[j + 1] = floatToByte(d[plane + i]!);
+    out[j + 2] = floatToByte(d[2 * plane + i]!);
   }
   return out;
 }
@@ -178,58 +311,104 @@ export interface DecodeOptions {
   readonly signal?: AbortSignal;
   /** probe result, when the caller already has it */
   readonly info?: VideoInfo;
+  /**
+   * the size frames are decoded to (ffmpeg scales them, Lanczos): e.g. a model's working size, so
+   * the full-resolution frames never reach memory; default the displayed size
+   */
+  readonly size?: { readonly width: number; readonly height: number };
+  /** refuse a clip whose frames hold more pixels than this, before decoding (default DEFAULT_MAX_INPUT_PIXELS) */
+  readonly maxInputPixels?: number;
 }
 
-/** Kills ffmpeg when the signal aborts, also if it aborted before ffmpeg started; returns the cleanup. */
-function killOnAbort(command: ReturnType<typeof ffmpeg>, signal: AbortSignal | undefined): () => void {
-  const onAbort = () => command.kill('SIGKILL');
-  signal?.addEventListener('abort', onAbort, { once: true });
-  command.on('start', () => {
-    if (signal?.aborted) onAbort(); // aborted before ffmpeg existed to be killed
-  });
-  return () => signal?.removeEventListener('abort', onAbort);
+function checkDecodeSize(size: { width: number; height: number }): void {
+  for (const [name, v] of [['width', size.width], ['height', size.height]] as const) {
+    if (!(Number.isInteger(v) && v > 0)) throw new Error(`Expected a positive integer for the decode ${name} but received ${String(v)}`);
+  }
+}
+
+/** Whether frames of this clip are decoded (and encoded) with 16 bits per sample: its depth is above 8. */
+function wideSamples(info: Pick<VideoInfo, 'pixelFormat'>): boolean {
+  return pixelLayout(info.pixelFormat).depth > 8;
+}
+
+/** ffmpeg's arguments for decoding the probed stream to raw RGB (rgb24, or rgb48le above 8 bits) at `size`, on stdout. */
+function decodeArgs(path: string, info: VideoInfo, size: { width: number; height: number }): string[] {
+  const scale = size.width === info.width && size.height === info.height ? [] : ['-vf', `scale=${size.width}:${size.height}:flags=lanczos`];
+  return ['-nostdin', '-v', 'error', '-i', localFileUrl(path), '-map', `0:${info.stream}`, '-vsync', '0', ...scale, '-f', 'rawvideo', '-pix_fmt', wideSamples(info) ? 'rgb48le' : 'rgb24', 'pipe:1'];
+}
+
+/** Turns how a decode ended into an error (or none), after its output was read to the end. */
+async function decodeEnd(proc: ToolProcess, path: string, signal: AbortSignal | undefined): Promise<void> {
+  const end = await proc.exited;
+  signal?.throwIfAborted();
+  if (end.code !== 0) {
+    const why = end.error?.message ?? proc.stderrTail();
+    throw notVideo(path, `ffmpeg could not decode it${why ? `: ${why}` : ` (exit status ${String(end.code ?? end.signal)})`}`);
+  }
 }
 
 /**
- * Decodes every frame of the probed video stream (the first that is not cover art), upright, at its displayed size. Throws when
- * fewer frames decode than the file declares (a truncated or damaged file).
+ * Streams the frames of the probed video stream (the first that is not cover art), upright, at
+ * its displayed size or at `opts.size`, one at a time as ffmpeg decodes them: only the frame
+ * being handed out is held. Stopping early (break, return) kills ffmpeg. Throws when fewer frames
+ * decode than the file declares (a truncated or damaged file), after the frames that did.
+ */
+export async function* videoFrames(path: string, opts: DecodeOptions = {}): AsyncGenerator<RgbImage, void, undefined> {
+  const { signal } = opts;
+  signal?.throwIfAborted();
+  const tools = opts.tools ?? (await findFfmpeg());
+  const info = opts.info ?? (await probeVideo(path, tools));
+  assertInputPixels(path, info.width, info.height, opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS);
+  const size = opts.size ?? info;
+  checkDecodeSize(size);
+  signal?.throwIfAborted();
+  const proc = startTool(tools.ffmpeg, decodeArgs(path, info, size), { stdout: 'pipe', ...(signal ? { signal } : {}) });
+  const wide = wideSamples(info);
+  const frameBytes = size.width * size.height * (wide ? 6 : 3);
+  const frame = Buffer.allocUnsafe(frameBytes); // one frame's bytes, filled from the pipe's chunks
+  let filled = 0;
+  let count = 0;
+  let finished = false;
+  try {
+    for await (const chunk of proc.child.stdout! as AsyncIterable<Buffer>) {
+      for (let at = 0; at < chunk.length; ) {
+        const n = Math.min(frameBytes - filled, chunk.length - at);
+        chunk.copy(frame, filled, at, at + n);
+        filled += n;
+        at += n;
+        if (filled === frameBytes) {
+          filled = 0;
+          count += 1;
+          yield wide ? fromRgb48(frame, size.width, size.height) : fromRgb24(frame, size.width, size.height);
+        }
+      }
+    }
+    await decodeEnd(proc, path, signal);
+    finished = true;
+  } finally {
+    if (!finished) {
+      proc.kill();
+      await proc.exited;
+    }
+  }
+  // fewer frames than declared is a damaged file only when it is clearly short
+  if (count === 0) throw notVideo(path, 'no frame could be decoded');
+  if (count < info.frames - DECLARED_FRAME_SLACK) {
+    throw notVideo(path, `only ${count} of its ${info.frames} frames decode; the file is truncated or damaged`);
+  }
+}
+
+/**
+ * Decodes every frame of the probed video stream (the first that is not cover art), upright, at
+ * its displayed size (or `opts.size`), into memory. Throws when fewer frames decode than the file
+ * declares (a truncated or damaged file). For long or large clips, videoFrames streams instead.
  */
 export async function readVideo(path: string, opts: DecodeOptions = {}): Promise<Clip & { info: VideoInfo }> {
   opts.signal?.throwIfAborted();
   const tools = opts.tools ?? (await findFfmpeg());
   const info = opts.info ?? (await probeVideo(path, tools));
-  const frameBytes = info.width * info.height * 3;
   const frames: RgbImage[] = [];
-  await new Promise<void>((resolvePromise, reject) => {
-    const out = new PassThrough();
-    let pending: Buffer = Buffer.alloc(0);
-    out.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= frameBytes) {
-        frames.push(fromRgb24(pending.subarray(0, frameBytes), info.width, info.height));
-        pending = pending.subarray(frameBytes);
-      }
-    });
-    const command = ffmpeg(path)
-      .setFfmpegPath(tools.ffmpeg)
-      .outputOptions(['-map', `0:${info.stream}`, '-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24']);
-    const release = killOnAbort(command, opts.signal);
-    command
-      .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
-        release();
-        reject(opts.signal?.aborted ? opts.signal.reason : notVideo(path, `ffmpeg could not decode it${tail(stderr)}`));
-      })
-      .on('end', () => {
-        release();
-        resolvePromise();
-      })
-      .pipe(out, { end: true });
-  });
-  // fewer frames than declared is a damaged file only when it is clearly short
-  if (frames.length === 0) throw notVideo(path, 'no frame could be decoded');
-  if (frames.length < info.frames - DECLARED_FRAME_SLACK) {
-    throw notVideo(path, `only ${frames.length} of its ${info.frames} frames decode; the file is truncated or damaged`);
-  }
+  for await (const f of videoFrames(path, { ...opts, tools, info })) frames.push(f);
   return { frames, rate: info.rate, info: { ...info, frames: frames.length } };
 }
 
@@ -245,6 +424,24 @@ export interface EncodeOptions {
   readonly onWarning?: (message: string) => void;
   /** container metadata, e.g. { comment: '…' } */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * the source clip (its probe) whose format the output keeps where H.264 can: its pixel aspect
+   * ratio, its bit depth (10 bits for deeper sources) and its chroma (4:2:0, 4:2:2 or 4:4:4); an
+   * alpha channel cannot be kept and is dropped with a warning
+   */
+  readonly like?: VideoInfo;
+}
+
+/** What the output keeps of `like`: x264's pixel format, 16-bit input samples, and the filters and warnings that go with them. */
+function outputFormat(like: VideoInfo | undefined, onWarning: ((m: string) => void) | undefined): { pixFmt: string; wide: boolean; filters: string[] } {
+  if (!like) return { pixFmt: 'yuv420p', wide: false, filters: [] };
+  const layout = pixelLayout(like.pixelFormat);
+  const wide = layout.depth > 8;
+  if (layout.depth > 10) onWarning?.(`${like.path} has ${layout.depth}-bit samples; H.264 is written with 10`);
+  if (layout.alpha) onWarning?.(`${like.path} has an alpha channel (${like.pixelFormat}), which H.264 cannot hold: the output is opaque`);
+  const pixFmt = `yuv${layout.chroma}p${wide ? '10le' : ''}`;
+  const filters = like.sampleAspect ? [`setsar=${like.sampleAspect.num}/${like.sampleAspect.den}`] : [];
+  return { pixFmt, wide, filters };
 }
 
 /** Refuses output names whose container flowedit does not write. */
@@ -254,35 +451,79 @@ export function assertVideoOutputName(path: string): void {
   }
 }
 
+/** Frames to encode: an array, or any (async) iterable that yields them one at a time. */
+export type FrameSource = Iterable<RgbImage> | AsyncIterable<RgbImage>;
+
+function frameIterator(frames: FrameSource): AsyncIterator<RgbImage> | Iterator<RgbImage> {
+  return Symbol.asyncIterator in frames ? frames[Symbol.asyncIterator]() : frames[Symbol.iterator]();
+}
+
+/** Resolves when `proc` can take more input, or when it has exited (then false). */
+async function ready(proc: ToolProcess): Promise<boolean> {
+  const stdin = proc.child.stdin!;
+  return Promise.race([
+    new Promise<boolean>((resolve) => stdin.once('drain', () => resolve(true))),
+    proc.exited.then(() => false),
+  ]);
+}
+
 /**
  * Encodes frames to H.264 (yuv420p) at `rate`, with the audio of `audioFrom` (copied unchanged,
- * or re-encoded to AAC when the container cannot hold its codec). The
- * file is written under a temporary name in the same folder and renamed when ffmpeg finishes, so
- * a failed or cancelled encode leaves nothing behind. Odd sizes are padded by one pixel
- * (yuv420p needs even sides), with a warning.
+ * or re-encoded to AAC when the container cannot hold its codec). `frames` may be an array or an
+ * (async) iterable: frames are taken one at a time as ffmpeg consumes them, so a clip need not
+ * be held whole. The file is written under a temporary name in the same folder and renamed when
+ * ffmpeg finishes, so a failed or cancelled encode leaves nothing behind. Odd sizes are padded by
+ * one pixel (yuv420p needs even sides), with a warning.
  */
-export async function writeVideo(path: string, frames: readonly RgbImage[], opts: EncodeOptions): Promise<void> {
+export async function writeVideo(path: string, frames: FrameSource, opts: EncodeOptions): Promise<void> {
   assertVideoOutputName(path);
   opts.signal?.throwIfAborted();
-  const first = frames[0];
-  if (!first) throw new Error(`Cannot write ${path}: there are no frames`);
-  for (const [i, f] of frames.entries()) {
-    if (f.width !== first.width || f.height !== first.height) {
-      throw new Error(`Cannot write ${path}: frame ${i} is ${f.width}x${f.height} but frame 0 is ${first.width}x${first.height}`);
-    }
+  const sizeError = (i: number, f: RgbImage, first: RgbImage) => new Error(`Cannot write ${path}: frame ${i} is ${f.width}x${f.height} but frame 0 is ${first.width}x${first.height}`);
+  if (Array.isArray(frames)) {
+    const all = frames as readonly RgbImage[];
+    for (const [i, f] of all.entries()) if (f.width !== all[0]!.width || f.height !== all[0]!.height) throw sizeError(i, f, all[0]!);
   }
+  const it = frameIterator(frames);
+  const head = await it.next();
+  if (head.done) throw new Error(`Cannot write ${path}: there are no frames`);
+  const first = head.value;
+  let closed = false;
+  const closeFrames = async () => {
+    if (!closed) {
+      closed = true;
+      await it.return?.();
+    }
+  };
+  try {
+    await encodeFrames(path, first, it, opts, sizeError);
+    closed = true;
+  } finally {
+    await closeFrames();
+  }
+}
+
+async function encodeFrames(
+  path: string,
+  first: RgbImage,
+  it: AsyncIterator<RgbImage> | Iterator<RgbImage>,
+  opts: EncodeOptions,
+  sizeError: (i: number, f: RgbImage, first: RgbImage) => Error,
+): Promise<void> {
   const tools = opts.tools ?? (await findFfmpeg());
   const { width, height } = first;
   const container = CONTAINERS[extname(path).toLowerCase()]!;
-  const tmp = tempPathFor(path);
+  const format = outputFormat(opts.like, opts.onWarning);
   const video = [
-    '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', String(opts.crf ?? 12), '-preset', 'medium',
+    '-c:v', 'libx264', '-pix_fmt', format.pixFmt, '-crf', String(opts.crf ?? 12), '-preset', 'medium',
     '-r', rateText(opts.rate), '-vsync', '0',
   ];
-  if (width % 2 !== 0 || height % 2 !== 0) {
-    opts.onWarning?.(`${width}x${height} is not even on both sides, which H.264 yuv420p needs: the video is padded to ${width + (width % 2)}x${height + (height % 2)}`);
-    video.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2');
+  const filters = [...format.filters];
+  const subsampled = format.pixFmt.startsWith('yuv420') ? [width, height] : format.pixFmt.startsWith('yuv422') ? [width] : [];
+  if (subsampled.some((side) => side % 2 !== 0)) {
+    opts.onWarning?.(`${width}x${height} is not even on both sides, which H.264 ${format.pixFmt} needs: the video is padded to ${width + (width % 2)}x${height + (height % 2)}`);
+    filters.unshift('pad=ceil(iw/2)*2:ceil(ih/2)*2');
   }
+  if (filters.length > 0) video.push('-vf', filters.join(','));
   // audio is copied unchanged when the container holds its codec, else re-encoded to AAC
   const audioFrom = opts.audioFrom;
   const audioCodecs = audioFrom
@@ -295,38 +536,40 @@ export async function writeVideo(path: string, frames: readonly RgbImage[], opts
       )
     : [];
   const copy = audioCodecs.every((c) => containerHoldsAudio(container, c));
-  const audio = audioCodecs.length > 0 ? ['-map', '1:a', ...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k'])] : [];
+  const audioInput = audioFrom && audioCodecs.length > 0 ? ['-i', localFileUrl(audioFrom)] : [];
+  const audio = audioInput.length > 0 ? ['-map', '1:a', ...(copy ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k'])] : [];
   const mp4 = container === 'mp4' || container === 'mov' ? ['-movflags', '+faststart'] : [];
   const metadata = Object.entries(opts.metadata ?? {}).flatMap(([k, v]) => ['-metadata', `${k}=${v}`]);
-  const input = Readable.from(
-    (function* () {
-      for (const f of frames) yield toRgb24(f);
-    })(),
-  );
+  opts.signal?.throwIfAborted(); // a cancel from the warnings above stops the encode before it starts
+  const tmp = tempPathFor(path);
+  const args = [
+    '-nostdin', '-v', 'error', '-y',
+    '-f', 'rawvideo', '-pix_fmt', format.wide ? 'rgb48le' : 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate), '-i', 'pipe:0',
+    ...audioInput,
+    '-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container, localFileUrl(tmp),
+  ];
+  const proc = startTool(tools.ffmpeg, args, { stdin: 'pipe', ...(opts.signal ? { signal: opts.signal } : {}) });
+  const failed = (end: { code: number | null; signal: NodeJS.Signals | null; error?: Error }) =>
+    new Error(`Cannot write ${path}: ffmpeg failed: ${end.error?.message ?? (proc.stderrTail() || `exit status ${String(end.code ?? end.signal)}`)}`);
   try {
-    await new Promise<void>((resolvePromise, reject) => {
-      const command = ffmpeg()
-        .setFfmpegPath(tools.ffmpeg)
-        .input(input)
-        .inputOptions(['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', rateText(opts.rate)]);
-      if (audioFrom && audio.length > 0) command.input(audioFrom);
-      command.outputOptions(['-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container]).output(tmp);
-      const release = killOnAbort(command, opts.signal);
-      command
-        .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
-          release();
-          reject(opts.signal?.aborted ? opts.signal.reason : new Error(`Cannot write ${path}: ffmpeg failed${tail(stderr) || `: ${err.message}`}`));
-        })
-        .on('end', () => {
-          release();
-          resolvePromise();
-        })
-        .run();
-    });
-    // a cancel that came as ffmpeg finished still leaves no output
-    opts.signal?.throwIfAborted();
+    const stdin = proc.child.stdin!;
+    let frame: RgbImage = first;
+    for (let i = 0; ; i++) {
+      opts.signal?.throwIfAborted();
+      if (frame.width !== width || frame.height !== height) throw sizeError(i, frame, first);
+      if (!stdin.write(format.wide ? toRgb48(frame) : toRgb24(frame)) && !(await ready(proc))) break; // ffmpeg stopped: its exit says why
+      const next = await it.next();
+      if (next.done) break;
+      frame = next.value;
+    }
+    stdin.end();
+    const end = await proc.exited;
+    opts.signal?.throwIfAborted(); // a cancel that came as ffmpeg finished still leaves no output
+    if (end.code !== 0) throw failed(end);
     await rename(tmp, path);
   } catch (err) {
+    proc.kill();
+    await proc.exited;
     await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }

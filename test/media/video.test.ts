@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
-import { probeVideo, readVideo, writeVideo } from '../../src/media/video.js';
+import { resizeImage } from '../../src/media/image.js';
+import { assertConstantRate, probeVideo, readVideo, videoFrames, writeVideo } from '../../src/media/video.js';
 import { MEDIA, psnr, tempDir } from '../paths.js';
 
 const run = promisify(execFile);
@@ -140,4 +141,143 @@ test('a cancel that comes before ffmpeg starts is not lost: nothing is decoded o
   const pending = writeVideo(out, odd, { rate: clip.rate, tools, signal: controller.signal, onWarning: () => controller.abort(new Error('stopped at the warning')) });
   await assert.rejects(pending, /stopped at the warning/);
   assert.deepEqual((await readdir(dir)).filter((f) => f.includes('early-cancel')), []);
+});
+
+test('a file whose name reads as an ffmpeg protocol (concat:a.mp4|a.mp4) is read as that file: probe, decode and audio', { timeout: 120_000 }, async () => {
+  const cwd = process.cwd();
+  const clip = (size: string, frames: number, out: string, audio?: string) =>
+    run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc=size=${size}:rate=10`, ...(audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${audio}`] : []), '-frames:v', String(frames), '-c:v', 'libx264', '-pix_fmt', 'yuv420p', ...(audio ? ['-c:a', 'aac', '-t', '1'] : []), join(dir, out)]);
+  await clip('96x64', 10, 'a.mp4', '22050');
+  await clip('64x48', 3, 'concat:a.mp4|a.mp4', '16000');
+  process.chdir(dir);
+  try {
+    const name = 'concat:a.mp4|a.mp4';
+    const p = await probeVideo(name, tools);
+    assert.deepEqual([p.width, p.height, p.frames], [64, 48, 3]);
+    const frames = await readVideo(name, { tools });
+    assert.deepEqual([frames.frames.length, frames.frames[0]!.width], [3, 64]);
+    await writeVideo('out.mp4', frames.frames, { rate: frames.rate, tools, audioFrom: name });
+    const streams = JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_streams', '-of', 'json', 'out.mp4'])).stdout).streams as { codec_type: string; sample_rate?: string }[];
+    assert.equal(streams.find((s) => s.codec_type === 'audio')?.sample_rate, '16000', "the named file's audio, not a.mp4's");
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
+test('decoding to a size: ffmpeg scales while decoding, and frames come one at a time from videoFrames', { timeout: 60_000 }, async () => {
+  const clip = await readVideo(WIDE, { tools, size: { width: 85, height: 48 } });
+  assert.deepEqual([clip.frames.length, clip.frames[0]!.width, clip.frames[0]!.height, clip.frames[0]!.data.length], [17, 85, 48, 3 * 85 * 48]);
+  assert.deepEqual([clip.info.width, clip.info.height], [854, 480], 'the info keeps the source size');
+  // the scaled frame looks like the full frame scaled down
+  const full = await readVideo(WIDE, { tools });
+  const small = await resizeImage(full.frames[5]!, 85, 48);
+  assert.ok(psnr(small.data, clip.frames[5]!.data) > 30, 'the same picture');
+  let seen = 0;
+  for await (const f of videoFrames(WIDE, { tools })) {
+    assert.equal(f.width, 854);
+    if (++seen === 3) break; // stopping early ends ffmpeg
+  }
+  assert.equal(seen, 3);
+});
+
+test('a clip larger than the pixel limit is refused from its probe, before decoding', { timeout: 60_000 }, async () => {
+  await assert.rejects(readVideo(WIDE, { tools, maxInputPixels: 100_000 }), /854x480 .*more than the limit of 0\.1 megapixels.*--max-input-pixels 409920/);
+  const frames = await readVideo(WIDE, { tools, maxInputPixels: 409_920 });
+  assert.equal(frames.frames.length, 17);
+});
+
+test('decoding streams the pipe: a full-HD decode costs about what ffmpeg alone does (no copy of everything read per chunk)', { timeout: 180_000 }, async () => {
+  const hd = join(dir, 'hd.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30', '-frames:v', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', hd]);
+  const info = await probeVideo(hd, tools);
+  let t = performance.now();
+  await run(tools.ffmpeg, ['-v', 'error', '-nostdin', '-i', hd, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null']);
+  const alone = performance.now() - t;
+  t = performance.now();
+  let frames = 0;
+  for await (const f of videoFrames(hd, { tools, info })) frames += f.width === 1920 ? 1 : 0;
+  const ours = performance.now() - t;
+  assert.equal(frames, 60);
+  // the float conversion costs some; the old per-chunk concatenation cost 10-25× ffmpeg alone
+  assert.ok(ours < 4 * alone + 1500, `decoding took ${ours.toFixed(0)} ms against ${alone.toFixed(0)} ms for ffmpeg alone`);
+});
+
+/** The processes whose parent is `pid`, with their command name and state, from /proc (Linux). */
+async function childrenOf(pid: number): Promise<{ pid: number; comm: string; state: string }[]> {
+  const out: { pid: number; comm: string; state: string }[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
+    if (m && Number(m[3]) === pid) out.push({ pid: Number(name), comm: m[1]!, state: m[2]! });
+  }
+  return out;
+}
+
+/** Whether a process still runs (a zombie waiting to be reaped does not). */
+async function running(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat !== null && !/^\d+ \(.*\) Z/.test(stat);
+}
+
+test('ffmpeg and ffprobe die with flowedit, also when flowedit is killed with SIGKILL in the middle of their work', { timeout: 120_000 }, async () => {
+  // a clip whose container does not say how many frames it holds: ffprobe decodes it all to count
+  // them, seconds of work that nothing stops when the process that wanted them is gone
+  const long = join(dir, 'long.mkv');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=25', '-frames:v', '300', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', long]);
+  const script = join(dir, 'probe.mjs');
+  const video = new URL('../../src/media/video.js', import.meta.url).href;
+  await writeFile(script, [`import { probeVideo } from ${JSON.stringify(video)};`, `await probeVideo(process.argv[2]);`].join('\n'));
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [script, long], { stdio: 'ignore' });
+  let counting: { pid: number; comm: string } | undefined;
+  for (const start = performance.now(); !counting && performance.now() - start < 20_000; await new Promise((r) => setTimeout(r, 20))) {
+    for (const p of await childrenOf(child.pid!)) {
+      const cmd = await readFile(`/proc/${p.pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmd.includes('-count_frames')) counting = p;
+    }
+  }
+  assert.ok(counting, 'ffprobe counts the frames as a child of the probing process');
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('close', resolve));
+  const deadline = performance.now() + 500;
+  while ((await running(counting.pid)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const alive = await running(counting.pid);
+  if (alive) process.kill(counting.pid, 'SIGKILL');
+  assert.equal(alive, false, 'ffprobe was still counting 0.5 s after its parent was killed');
+});
+
+test('the output keeps the source pixel aspect ratio (2:1), its 10-bit 4:4:4 samples, and says that alpha is dropped', { timeout: 120_000 }, async () => {
+  const make = (out: string, args: string[]) => run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=10', '-frames:v', '5', ...args, join(dir, out)]);
+  await make('sar.mp4', ['-vf', 'setsar=2/1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p']);
+  await make('deep.mp4', ['-c:v', 'libx264', '-pix_fmt', 'yuv444p10le', '-crf', '0']);
+  await make('alpha.mov', ['-vf', 'format=rgba', '-c:v', 'png']);
+  const streamOf = async (f: string) =>
+    (JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_streams', '-of', 'json', f])).stdout).streams as { pix_fmt: string; sample_aspect_ratio?: string }[])[0]!;
+
+  const sar = await readVideo(join(dir, 'sar.mp4'), { tools });
+  assert.deepEqual(sar.info.sampleAspect, { num: 2, den: 1 });
+  await writeVideo(join(dir, 'sar-out.mp4'), sar.frames, { rate: sar.rate, tools, like: sar.info });
+  assert.equal((await streamOf(join(dir, 'sar-out.mp4'))).sample_aspect_ratio, '2:1');
+
+  const deep = await readVideo(join(dir, 'deep.mp4'), { tools });
+  assert.ok(deep.frames[0]!.data.some((v) => Math.abs((v + 1) * 127.5 - Math.round((v + 1) * 127.5)) > 0.1), 'samples finer than 8 bits are kept');
+  await writeVideo(join(dir, 'deep-out.mp4'), deep.frames, { rate: deep.rate, tools, like: deep.info });
+  assert.equal((await streamOf(join(dir, 'deep-out.mp4'))).pix_fmt, 'yuv444p10le');
+  const back = await readVideo(join(dir, 'deep-out.mp4'), { tools });
+  // written as 8-bit 4:2:0 this clip comes back at 28 dB
+  assert.ok(meanPsnr(deep.frames, back.frames) > 35, `10-bit 4:4:4 round trip at ${meanPsnr(deep.frames, back.frames).toFixed(1)} dB`);
+
+  const alpha = await readVideo(join(dir, 'alpha.mov'), { tools });
+  const warnings: string[] = [];
+  await writeVideo(join(dir, 'alpha-out.mp4'), alpha.frames, { rate: alpha.rate, tools, like: alpha.info, onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(warnings.length, 1);
+  assert.match(warnings[0]!, /alpha\.mov has an alpha channel \(rgba\), which H\.264 cannot hold: the output is opaque/);
+});
+
+test('a clip with a variable frame rate is refused with how to convert it; constant-rate clips pass', { timeout: 60_000 }, async () => {
+  const vfr = join(dir, 'vfr.mp4');
+  await run(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '17', '-vf', 'setpts=if(lt(N\\,8)\\,N\\,N*2)/(10*TB)', '-vsync', 'vfr', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', vfr]);
+  await assert.rejects(assertConstantRate(vfr, await probeVideo(vfr, tools), tools), /vfr\.mp4 has a variable frame rate \(frames 100 to \d+ ms apart\).*convert it to a constant rate first, e\.g\. ffmpeg -i .*vfr\.mp4 -vf fps=\S+ -c:a copy constant-rate\.mp4/);
+  for (const clip of [WIDE, PORTRAIT]) await assertConstantRate(clip, await probeVideo(clip, tools), tools);
 });

@@ -3,10 +3,10 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assertWritable } from '../../media/atomic-file.js';
 import { findFfmpeg } from '../../media/ffmpeg-tools.js';
-import { imageSize } from '../../media/image.js';
-import { assertInputPixels } from '../../media/limits.js';
+import { assertImageDecodes, imageSize } from '../../media/image.js';
+import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../../media/limits.js';
 import { assertMaskCovers, maskFrameCount, readMask } from '../../media/mask.js';
-import { assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
+import { assertConstantRate, assertVideoComplete, assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { quotedPrompt } from '../../model/text.js';
@@ -226,16 +226,28 @@ export function reportDone(what: string, summary: { output: string; seconds: num
 
 export type MediaKind = 'image' | 'video' | 'inversion';
 
-/** What an input is (image, clip or inversion file) and its frame count; clips are probed with ffprobe. */
-export async function inspectInput(path: string, ffmpeg?: string): Promise<{ kind: MediaKind; frames: number }> {
+/**
+ * What an input is (image, clip or inversion file) and its frame count, checked before any model
+ * loads: a clip is probed with ffprobe and its packets counted (a truncated file is refused, and
+ * one whose frames are unevenly spaced in time, with how to convert it), an
+ * image's header is read and its pixels decoded once without being kept (a truncated or corrupt
+ * file is refused); either is refused when its frames hold more than `maxInputPixels`.
+ */
+export async function inspectInput(path: string, ffmpeg?: string, opts: { maxInputPixels?: number } = {}): Promise<{ kind: MediaKind; frames: number }> {
   const { isInversion } = await checkInput(path);
   if (isInversion) return { kind: 'inversion', frames: 0 };
+  const limit = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   if (isVideoPath(path)) {
     const tools = await userCheck(() => findFfmpeg(ffmpeg));
     const info = await userCheck(() => probeVideo(path, tools));
+    await userCheck(() => assertInputPixels(path, info.width, info.height, limit));
+    await userCheck(() => assertVideoComplete(path, info, tools));
+    await userCheck(() => assertConstantRate(path, info, tools));
     return { kind: 'video', frames: info.frames };
   }
-  await userCheck(() => imageSize(path));
+  const size = await userCheck(() => imageSize(path));
+  await userCheck(() => assertInputPixels(path, size.width, size.height, limit));
+  await userCheck(() => assertImageDecodes(path));
   return { kind: 'image', frames: 1 };
 }
 

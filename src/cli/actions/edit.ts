@@ -37,7 +37,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const pack = await resolvePack(a);
   await userCheck(() => assertEditable(pack));
   const settings = await settingsFrom(pack, 'edit', a);
-  const input = await inspectInput(a.input, a.ffmpeg);
+  const input = await inspectInput(a.input, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });
   const isInversion = input.kind === 'inversion';
   // An inversion file fixes the steps, solver and source prompt: flags must not disagree with it.
   const header = isInversion ? await inversionInput(a, pack, 'edit') : null;

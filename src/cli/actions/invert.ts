@@ -15,7 +15,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'invert', a);
   await userCheck(() => assertPromptsFit(pack, [{ text: a['source-prompt'], what: '--source-prompt' }]));
-  const input = await inspectInput(a.image, a.ffmpeg);
+  const input = await inspectInput(a.image, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });
   if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
   const { steps, solver, fit } = settings;
   if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit } })) return;

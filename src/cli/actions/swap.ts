@@ -54,7 +54,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   await userCheck(() => assertNegativePromptFits(pack, negative));
   const maskOptions: MaskOptions = { grow: settings.maskGrow, feather: settings.maskFeather, invert: a['invert-mask'] };
   // 2. the input: an image, a clip, or an inversion of one (which fixes steps, solver and source prompt)
-  const input = await inspectInput(a.input, a.ffmpeg);
+  const input = await inspectInput(a.input, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });
   const header = input.kind === 'inversion' ? await inversionInput(a, pack, 'swap') : null;
   if (header) await userCheck(() => assertSourceUnchanged(header));
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
