@@ -12,7 +12,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { floatToByte, imageSize, readImageChannels, type ImageChannels, type RgbImage } from './image.js';
 import type { FfmpegTools } from './ffmpeg-tools.js';
-import { DECLARED_FRAME_SLACK, isVideoPath, probeVideo, readVideo } from './video.js';
+import { DECLARED_FRAME_SLACK, isVideoPath, probeVideo, videoFrames } from './video.js';
 
 /** Per-frame coverage in [0, 1], each frame [height, width] row-major; one frame applies to every frame. */
 export interface Mask {
@@ -123,6 +123,29 @@ function frameChannels(img: RgbImage): ImageChannels {
   return { width: img.width, height: img.height, channels: 3, data, palette: false };
 }
 
+/**
+ * A mask video, streamed twice so that no frame is held as RGB: the first pass finds the rule
+ * (colour if any frame has colour; it stops at the first), the second keeps each frame's 0/1
+ * plane ([h, w], 4 bytes a pixel).
+ */
+async function readMaskVideo(path: string, opts: { tools?: FfmpegTools; signal?: AbortSignal }): Promise<Mask> {
+  let rule: MaskRule = 'grey';
+  for await (const f of videoFrames(path, opts)) {
+    if (isColoured(frameChannels(f))) {
+      rule = 'colour';
+      break;
+    }
+  }
+  const planes: Float32Array[] = [];
+  let size = { width: 0, height: 0 };
+  for await (const f of videoFrames(path, opts)) {
+    size = { width: f.width, height: f.height };
+    planes.push(applyRule(frameChannels(f), rule));
+  }
+  if (planes.length === 0) throw new Error(`Mask video ${path} holds no mask frames`);
+  return { ...size, frames: planes };
+}
+
 function fromFrames(frames: readonly ImageChannels[], what: string): Mask {
   const first = frames[0];
   if (!first) throw new Error(`${what} holds no mask frames`);
@@ -152,10 +175,7 @@ export async function readMask(path: string, opts: { tools?: FfmpegTools; signal
     for (const n of names) frames.push(await readImageChannels(join(path, n)));
     return fromFrames(frames, `Mask folder ${path}`);
   }
-  if (isVideoPath(path)) {
-    const clip = await readVideo(path, opts);
-    return fromFrames(clip.frames.map(frameChannels), `Mask video ${path}`);
-  }
+  if (isVideoPath(path)) return readMaskVideo(path, opts);
   return fromFrames([await readImageChannels(path)], `Mask ${path}`);
 }
 
