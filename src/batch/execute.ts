@@ -7,18 +7,18 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { clipInversionOf, editFrames, invertClip, reconstructFrames } from '../edit/clip-jobs.js';
+import { decodeWorkFrames, editClipWork, invertClip, planWorkSize, reconstructClipWork, restoredFrames } from '../edit/clip-jobs.js';
 import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js';
 import type { InversionFile } from '../edit/inversion-file.js';
 import { encodeImageOutput, writeClipOutput, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
-import { editInversionInAutoMask } from '../edit/auto-edit.js';
-import { prepareSwap, swapPrepared, swapSettingsFrom, type PreparedSwap } from '../edit/swap-jobs.js';
+import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/auto-edit.js';
+import { blendSwapped, prepareSwap, prepareSwapWork, swapPrepared, swapSettingsFrom, swapToWork, type PreparedSwap, type SwapSource } from '../edit/swap-jobs.js';
 import { editSettingsFrom } from '../edit/settings.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
 import { readImage, type RgbImage } from '../media/image.js';
 import { readMask } from '../media/mask.js';
-import { readVideo, type FrameRate } from '../media/video.js';
+import { probeVideo, videoFrames, type FrameRate, type FrameSource, type VideoInfo } from '../media/video.js';
 import type { LoadedPack } from '../model/pack.js';
 import { flowEditVersion } from '../version.js';
 import type { PlannedItem, PlannedOutput } from './plan.js';
@@ -31,53 +31,78 @@ export interface OutputDone {
   readonly calls: number;
 }
 
-/** One output's pixels: a still, or a clip's frames at the source's rate. */
-type Made = { readonly image: RgbImage } | { readonly frames: readonly RgbImage[]; readonly rate: FrameRate };
+/** One output's pixels: a still, or a clip's frames at the source's rate (streamed as they are encoded). */
+type Made = { readonly image: RgbImage } | { readonly frames: FrameSource; readonly rate: FrameRate };
 
-/** What an item's targets start from, made once per item. */
+/**
+ * What an item's targets start from, made once per item. A clip's model side holds working-size
+ * frames only; its source's full-resolution frames stream from the decoder into each output.
+ */
 type Source =
-  | { readonly kind: 'inversion'; readonly file: InversionFile; readonly frames?: readonly RgbImage[] }
-  | { readonly kind: 'swap'; readonly prepared: PreparedSwap; readonly rate?: FrameRate };
+  | { readonly kind: 'inversion'; readonly file: InversionFile; readonly still?: RgbImage }
+  | { readonly kind: 'swap'; readonly prepared: PreparedSwap }
+  | { readonly kind: 'swap-clip'; readonly prepared: SwapSource; readonly info: VideoInfo };
+
+/** What reading the item's media needs: ffmpeg for clips, and the cancel signal. */
+function mediaOf(item: PlannedItem, run: RunOptions): { tools?: PlannedItem['tools']; signal?: AbortSignal; maxInputPixels?: number } {
+  return { ...(item.tools ? { tools: item.tools } : {}), ...(run.signal ? { signal: run.signal } : {}), ...limitOf(item) };
+}
+
+/** The item's pixel limit, when it is not the default. */
+function limitOf(item: PlannedItem): { maxInputPixels?: number } {
+  return item.maxInputPixels !== undefined ? { maxInputPixels: item.maxInputPixels } : {};
+}
 
 async function prepareSource(pack: LoadedPack, item: PlannedItem, run: RunOptions): Promise<Source> {
   const s = item.settings;
-  const media = { ...(item.tools ? { tools: item.tools } : {}), ...(run.signal ? { signal: run.signal } : {}) };
+  const media = mediaOf(item, run);
   if (item.command !== 'swap') {
-    const settings = { sourcePrompt: item.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit };
+    const settings = { sourcePrompt: item.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit, ...limitOf(item) };
     const file = item.clip ? await invertClip(pack, item.input, settings, run, item.tools) : await invertImage(pack, item.input, settings, run);
-    if (item.command !== 'edit' || !(s.autoMask > 0)) return { kind: 'inversion', file };
-    // an edit in an automatic mask keeps the source's pixels outside it
-    const frames = item.clip ? (await readVideo(item.input, media)).frames : [await readImage(item.input)];
-    return { kind: 'inversion', file, frames };
+    // a still's edit in an automatic mask keeps the source's pixels outside it (a clip streams them)
+    if (item.command === 'edit' && s.autoMask > 0 && !item.clip) return { kind: 'inversion', file, still: await readImage(item.input, limitOf(item)) };
+    return { kind: 'inversion', file };
   }
-  const mask = await readMask(item.mask!, media);
+  const mask = await readMask(item.mask!, { ...(item.tools ? { tools: item.tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
   const shape = swapSettingsFrom(s, { sourcePrompt: item.sourcePrompt, targetPrompt: '' }, item.maskOptions!);
-  if (!item.clip) return { kind: 'swap', prepared: await prepareSwap(pack, [await readImage(item.input)], mask, shape, run) };
-  const clip = await readVideo(item.input, media);
-  return { kind: 'swap', prepared: await prepareSwap(pack, clip.frames, mask, shape, run), rate: clip.rate };
+  if (!item.clip) return { kind: 'swap', prepared: await prepareSwap(pack, [await readImage(item.input, limitOf(item))], mask, shape, run) };
+  const info = await probeVideo(item.input, item.tools);
+  const fit = planWorkSize(pack, info.width, info.height, s.fit);
+  const work = await decodeWorkFrames(item.input, info, fit, media);
+  return { kind: 'swap-clip', prepared: await prepareSwapWork(pack, work, fit, mask, shape, run), info };
 }
 
 /** Samples one output from the item's source; its pixels and the model calls behind them. */
 async function makeOutput(pack: LoadedPack, item: PlannedItem, src: Source, targetPrompt: string, run: RunOptions): Promise<{ made: Made; calls: number }> {
   const s = item.settings;
-  if (src.kind === 'swap') {
+  const media = mediaOf(item, run);
+  if (src.kind !== 'inversion') {
     const settings = swapSettingsFrom(s, { sourcePrompt: item.sourcePrompt, targetPrompt, ...(item.negativePrompt !== undefined ? { negativePrompt: item.negativePrompt } : {}) }, item.maskOptions!);
-    const out = await swapPrepared(pack, src.prepared, settings, run);
-    return { made: src.rate ? { frames: out.frames, rate: src.rate } : { image: out.frames[0]! }, calls: out.calls };
+    if (src.kind === 'swap') {
+      const out = await swapPrepared(pack, src.prepared, settings, run);
+      return { made: { image: out.frames[0]! }, calls: out.calls };
+    }
+    const out = await swapToWork(pack, src.prepared, settings, run);
+    const frames = blendSwapped(src.prepared, out.frames, videoFrames(item.input, { ...media, info: src.info }));
+    return { made: { frames, rate: src.info.rate }, calls: out.calls };
   }
   const file = src.file;
-  if (src.frames) {
-    const out = await editInversionInAutoMask(pack, file, src.frames, s, targetPrompt, run);
-    const rate = file.header.clip?.rate;
-    return { made: rate ? { frames: out.frames, rate } : { image: out.frames[0]! }, calls: file.header.calls + out.calls };
+  if (item.command === 'edit' && s.autoMask > 0) {
+    if (src.still) {
+      const out = await editInversionInAutoMask(pack, file, [src.still], s, targetPrompt, run);
+      return { made: { image: out.frames[0]! }, calls: file.header.calls + out.calls };
+    }
+    const out = await editInversionInAutoMaskWork(pack, file, s, targetPrompt, run);
+    const frames = blendSwapped(out.source, out.frames, videoFrames(item.input, media));
+    return { made: { frames, rate: file.header.clip!.rate }, calls: file.header.calls + out.calls };
   }
   if (item.clip) {
-    const ci = clipInversionOf(file);
     if (item.command === 'edit') {
-      const edited = await editFrames(pack, ci, editSettingsFrom(s, targetPrompt), run);
-      return { made: { frames: edited.frames, rate: ci.rate }, calls: ci.calls + edited.calls };
+      const edited = await editClipWork(pack, file, editSettingsFrom(s, targetPrompt), run);
+      return { made: { frames: restoredFrames(edited.frames, edited.fit), rate: edited.rate }, calls: file.header.calls + edited.calls };
     }
-    return { made: { frames: await reconstructFrames(pack, ci, run), rate: ci.rate }, calls: ci.calls };
+    const rec = await reconstructClipWork(pack, file, run);
+    return { made: { frames: restoredFrames(rec.frames, rec.fit), rate: rec.rate }, calls: file.header.calls };
   }
   if (item.command === 'edit') {
     const edited = await editImage(pack, file, editSettingsFrom(s, targetPrompt), run);
@@ -118,8 +143,11 @@ async function writeOutput(item: PlannedItem, out: PlannedOutput, made: Made, re
     await writeFileAtomic(out.file, png);
     return png;
   }
+  // the source's audio and format (pixel aspect, depth, chroma)
+  const like = await probeVideo(item.input, item.tools);
   await writeClipOutput(out.file, made, record, {
     audioFrom: item.input,
+    like,
     ...(item.tools ? { tools: item.tools } : {}),
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.onWarning ? { onWarning: run.onWarning } : {}),

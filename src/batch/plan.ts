@@ -13,7 +13,9 @@ import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { assertMaskCovers, assertMaskFrames, isMaskImagePath, maskFrameCount, readMask, type MaskOptions } from '../media/mask.js';
-import { isVideoPath, probeVideo } from '../media/video.js';
+import { assertConstantRate, assertVideoComplete, isVideoPath, probeVideo } from '../media/video.js';
+import { assertImageDecodes, imageSize } from '../media/image.js';
+import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import type { PackInfo } from '../model/pack.js';
 import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
@@ -47,6 +49,8 @@ export interface PlannedOutput {
 }
 
 export interface PlannedItem {
+  /** the largest image or frame the item may read (--max-input-pixels), when not the default */
+  readonly maxInputPixels?: number;
   readonly index: number;
   readonly id: string;
   readonly label: string;
@@ -89,6 +93,8 @@ export interface PlanOptions {
   readonly ffmpeg?: string;
   /** inputs and masks may lie outside the manifest's folder (also when the manifest says so) */
   readonly allowInputsOutside?: boolean;
+  /** the largest image or frame an item may read (default DEFAULT_MAX_INPUT_PIXELS), checked before decoding */
+  readonly maxInputPixels?: number;
 }
 
 async function fileSha256(path: string, what: string): Promise<string> {
@@ -120,7 +126,7 @@ async function folderSha256(path: string): Promise<string> {
 }
 
 /** The mask's hash and frame count; a folder or video mask only for clips. */
-async function planMask(path: string, clip: boolean, tools: () => Promise<FfmpegTools>): Promise<{ sha256: string; frames: number }> {
+async function planMask(path: string, clip: boolean, tools: () => Promise<FfmpegTools>, limit: number): Promise<{ sha256: string; frames: number }> {
   const st = await stat(path).catch(() => null);
   if (!st) throw new Error(`Mask not found: ${path}`);
   const perFrame = st.isDirectory() || isVideoPath(path);
@@ -128,9 +134,29 @@ async function planMask(path: string, clip: boolean, tools: () => Promise<Ffmpeg
   if (perFrame && !clip) throw new Error(`mask ${path} has a mask per frame, but the input is a still: give one mask image`);
   const ffmpeg = isVideoPath(path) ? await tools() : undefined;
   const frames = await maskFrameCount(path, ffmpeg);
+  if (!st.isDirectory()) {
+    const size = ffmpeg ? await probeVideo(path, ffmpeg) : await imageSize(path);
+    assertInputPixels(path, size.width, size.height, limit);
+  }
   // a mask that selects nothing is refused with the other problems, before any item runs
   assertMaskCovers(await readMask(path, ffmpeg ? { tools: ffmpeg } : {}), false);
   return { sha256: st.isDirectory() ? await folderSha256(path) : await fileSha256(path, 'Mask'), frames };
+}
+
+/** A still input: within the pixel limit (from its header), then decoded once to find a truncated file. */
+async function checkStillInput(path: string, limit: number): Promise<void> {
+  const size = await imageSize(path);
+  assertInputPixels(path, size.width, size.height, limit);
+  await assertImageDecodes(path);
+}
+
+/** A clip input: within the pixel limit, complete and at a constant frame rate; its frame count. */
+async function checkClipInput(path: string, tools: FfmpegTools, limit: number): Promise<number> {
+  const info = await probeVideo(path, tools);
+  assertInputPixels(path, info.width, info.height, limit);
+  await assertVideoComplete(path, info, tools);
+  await assertConstantRate(path, info, tools);
+  return info.frames;
 }
 
 function outputKey(fields: Record<string, unknown>): string {
@@ -151,17 +177,20 @@ async function planItem(
   const command = recipe.command ?? 'edit';
   const kind = BATCH_COMMANDS[command];
   if (!kind) throw new Error(`command "${command}"${preset ? ` (from preset ${preset.name})` : ''} cannot run in a batch; batch runs ${Object.keys(BATCH_COMMANDS).join(' and ')} items`);
-  // 2. files: the input (a still, or a clip probed for its frames), and the mask for a swap,
+  // 2. files: the input (a still, or a clip probed for its frames; either within the pixel limit and
+  // complete), and the mask for a swap,
   // each inside the manifest's folder by real path unless the manifest allows otherwise
+  const limit = o.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   await assertInputInside(inputs, item.input, 'input');
   if (item.mask !== undefined) await assertInputInside(inputs, item.mask, 'mask');
   const inputSha256 = await fileSha256(item.input, 'Input');
   const isClip = isVideoPath(item.input);
-  const clip = isClip ? { frames: (await probeVideo(item.input, await tools())).frames } : undefined;
+  const clip = isClip ? { frames: await checkClipInput(item.input, await tools(), limit) } : undefined;
+  if (!isClip) await checkStillInput(item.input, limit);
   let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
     if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image (or for a clip, a folder of per-frame images or a mask video), white where the edit goes');
-    const m = await planMask(item.mask, isClip, tools);
+    const m = await planMask(item.mask, isClip, tools, limit);
     assertMaskFrames(m.frames, clip?.frames ?? 1);
     mask = { path: item.mask, sha256: m.sha256 };
   } else if (item.mask !== undefined) {
@@ -204,6 +233,7 @@ async function planItem(
   // no link inside the output folder may lead a write outside it
   for (const out of outputs) for (const f of [out.file, out.sidecar]) await assertOutputInside(o.outDir, f);
   return {
+    ...(o.maxInputPixels !== undefined ? { maxInputPixels: o.maxInputPixels } : {}),
     index: item.index,
     id: item.id,
     label: item.label,

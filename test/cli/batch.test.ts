@@ -222,17 +222,24 @@ test('batch killed with SIGKILL after its first output, then re-run: every outpu
 });
 
 test('one bad item does not stop the others; the exit status and the report say which failed and why', { timeout: 120_000 }, async () => {
+  // an input that is no image is refused with the plan, before anything runs
   await writeFile(join(dir, 'text.png'), 'this is not an image');
-  const file = await writeManifest('one-bad.yaml', 2, ['  - id: broken', '    input: text.png', '    targets: {x: a blue circle}']);
+  const refused = await writeManifest('not-image.yaml', 2, ['  - id: broken', '    input: text.png', '    targets: {x: a blue circle}']);
+  const early = await flowedit(['batch', refused, '--out', join(dir, 'not-image-out'), '--steps', '3']);
+  assert.equal(early.code, 1, early.stderr);
+  assert.match(early.stderr, /1 problem \(nothing was run\)[\s\S]*item 3 \(broken\): Cannot read .*text\.png as an image/);
+  // one that fails while it runs (its output's name is taken by a folder) fails alone
+  const file = await writeManifest('one-bad.yaml', 2, ['  - id: broken', '    input: circle.png', '    targets: {x: a blue circle}']);
   const out = join(dir, 'one-bad-out');
+  await mkdir(join(out, 'broken-x.png'), { recursive: true });
   const r = await flowedit(['batch', file, '--out', out, '--steps', '3', '-j', '2']);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stdout, /batch: 2 done, 0 skipped, 1 failed/);
-  assert.match(r.stdout, /failed item 3 \(broken\): Cannot read .*text\.png as an image/);
+  assert.match(r.stdout, /failed item 3 \(broken\): Cannot write .*broken-x\.png: it is a directory/);
   assert.deepEqual(await completeOutputs(out), ['item0-blue.png', 'item0-green.png', 'item1-blue.png', 'item1-green.png']);
   const report = JSON.parse(await readFile(join(out, 'batch-report.json'), 'utf8'));
   assert.deepEqual(report.counts, { done: 2, skipped: 0, failed: 1, cancelled: 0 });
-  assert.match(report.items[2].reason, /as an image/);
+  assert.match(report.items[2].reason, /it is a directory/);
 });
 
 test('the same batch twice in fresh folders gives byte-identical outputs; changed settings are redone', { timeout: 180_000 }, async () => {

@@ -17,6 +17,7 @@ export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, 
   out: string;
   concurrency: number;
   'allow-inputs-outside': boolean;
+  'max-input-pixels': number;
 }
 
 /** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
@@ -74,6 +75,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
       batchSeed,
       flags,
       allowInputsOutside: a['allow-inputs-outside'] === true,
+      maxInputPixels: a['max-input-pixels'],
       ...(a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {}),
     }),
   );
