@@ -6,6 +6,15 @@
 import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
 
+// onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
+// and an event database under the user's cache folder (Microsoft/DeveloperTools/.onnxruntime),
+// `.ses` and `mat-debug-<pid>.log` in the temp folder, and uploads. The runtime reads this variable
+// when the process creates its first session, after this module has loaded. A value the user set
+// (0 opts back in) is kept. Only the main thread's process.env reaches the runtime (a worker's is a
+// copy), so a program that opens graphs in workers must load this module in its main thread too, as
+// the CLI does, or set the variable itself.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 export type ElementType = 'float32' | 'int64';
 
 /** One input value: float32 data, or int64 token ids. */

@@ -119,17 +119,17 @@ test('swapImage keeps every pixel outside the mask exactly and changes the insid
   assert.equal(out.mask[64 * 128 + 64], 1);
 });
 
-test('swapClip on a mask video (windows, cross-fade): outside the mask ≥ 35 dB after re-encoding', { timeout: 300_000 }, async () => {
+test('swapClip on a mask video (windows, cross-fade): outside the mask ≥ 35 dB after re-encoding', async () => {
   const clip = await readVideo(join(MEDIA, 'diffueraser-example1-17f.mp4'));
-  const small = await Promise.all(clip.frames.map((f) => resizeImage(f, 216, 120))); // downscaled to keep the test quick
+  const small = await Promise.all(clip.frames.map((f) => resizeImage(f, 112, 64))); // downscaled to keep the test quick
   const mask = await readMask(join(MEDIA, 'diffueraser-example1-mask-17f.mp4'));
   const warnings: string[] = [];
   const progress: string[] = [];
-  const out = await swapClip(tiny, { frames: small, rate: clip.rate }, mask, { ...SETTINGS, steps: 3 }, {
+  const out = await swapClip(tiny, { frames: small, rate: clip.rate }, mask, { ...SETTINGS, steps: 2 }, {
     onWarning: (w) => warnings.push(w),
     onProgress: (p) => p.window && progress.push(`${p.window.index}/${p.window.count}`),
   });
-  assert.match(warnings.join('\n'), /mask is 854x480 but the input is 216x120: the mask was scaled/);
+  assert.match(warnings.join('\n'), /mask is 854x480 but the input is 112x64: the mask was scaled/);
   assert.equal(out.frames.length, 17);
   assert.deepEqual(out.windows.map((w) => [w.start, w.length]), [[0, 9], [4, 9], [8, 9]]);
   assert.ok(progress.includes('2/3'), 'progress names the window');
@@ -143,7 +143,7 @@ test('swapClip on a mask video (windows, cross-fade): outside the mask ≥ 35 dB
   assert.ok(psnr(back.frames[8]!.data, small[8]!.data) < outside, 'inside the mask the clip changed');
 });
 
-test('a portrait clip with one mask still: aligned to every frame, outside kept', { timeout: 300_000 }, async () => {
+test('a portrait clip with one mask still: aligned to every frame, outside kept', async () => {
   const clip = await readVideo(join(MEDIA, 'vace-test2.mp4'));
   const frames = await Promise.all(clip.frames.slice(0, 5).map((f) => resizeImage(f, 64, 96)));
   const mask = await readMask(join(MEDIA, 'vace-test2-mask.png'));
