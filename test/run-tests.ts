@@ -8,6 +8,7 @@
  *
  *   node [--test-timeout=<ms per test, default 300000>] dist/test/run-tests.js [file or folder ...]
  */
+import { setMaxListeners } from 'node:events';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { run } from 'node:test';
@@ -38,6 +39,7 @@ const count = (data: { nesting: number; file?: string; details: { duration_ms: n
 };
 const started = Date.now();
 const abort = new AbortController();
+setMaxListeners(files.length + 10, abort.signal); // run() adds one abort listener per file
 const stream = run({ files, concurrency: 1, signal: abort.signal });
 
 // the watchdog: restarted whenever a test (or subtest) starts or ends

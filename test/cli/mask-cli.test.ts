@@ -1,14 +1,14 @@
 /** Masks that select nothing are refused by the command line before any model loads. */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, readdir, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { before, test } from 'node:test';
 import { encodePng } from '../../src/media/image.js';
 import { findFfmpeg } from '../../src/media/ffmpeg-tools.js';
 import { MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
-import { assertCleanFailure, flowedit } from './run.js';
+import { assertCleanFailure, brokenPack, flowedit } from './run.js';
 
 const run = promisify(execFile);
 
@@ -17,9 +17,7 @@ let dir: string;
 let broken: string;
 before(async () => {
   dir = await tempDir('flowedit-mask-cli-');
-  broken = join(dir, 'broken-pack');
-  await cp(TINY, broken, { recursive: true });
-  await writeFile(join(broken, 'transformer.onnx'), Buffer.from('these bytes are no ONNX model'));
+  broken = await brokenPack(dir);
 });
 
 /** A w × h PNG of one grey level v in [-1, 1]. */

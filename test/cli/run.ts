@@ -1,7 +1,9 @@
 /** The flowedit command line, run as a user runs it: a child process, and how a failure must look. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { CLI } from '../paths.js';
+import { cp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI, TINY } from '../paths.js';
 
 export interface Result {
   code: number | null;
@@ -37,4 +39,15 @@ export function assertCleanFailure(r: Result, message: RegExp): void {
   assert.notEqual(r.code, 0, r.stderr);
   assert.match(r.stderr, message);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+/**
+ * A copy of the tiny pack in `dir` whose transformer is not ONNX: loading it fails, so a command
+ * run on it passes a check only if the check comes before the pack loads.
+ */
+export async function brokenPack(dir: string): Promise<string> {
+  const pack = join(dir, 'broken-pack');
+  await cp(TINY, pack, { recursive: true });
+  await writeFile(join(pack, 'transformer.onnx'), 'these bytes are no ONNX model');
+  return pack;
 }

@@ -1,19 +1,17 @@
 /** Truncated inputs are refused before the pack loads: a pack whose transformer is corrupt proves nothing was loaded. */
 import assert from 'node:assert/strict';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { MEDIA, SAMPLE, TINY, tempDir } from '../paths.js';
-import { assertCleanFailure, flowedit } from './run.js';
+import { MEDIA, SAMPLE, tempDir } from '../paths.js';
+import { assertCleanFailure, brokenPack, flowedit } from './run.js';
 
 let dir: string;
 let pack: string;
 before(async () => {
   dir = await tempDir('flowedit-truncated-');
   // a pack that fails the moment its transformer loads
-  pack = join(dir, 'broken-pack');
-  await cp(TINY, pack, { recursive: true });
-  await writeFile(join(pack, 'transformer.onnx'), 'not an onnx model');
+  pack = await brokenPack(dir);
 });
 
 async function cut(from: string, name: string, share: number): Promise<string> {
