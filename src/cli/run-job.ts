@@ -11,7 +11,7 @@ import { editSettingsFrom } from '../edit/settings.js';
 import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/auto-edit.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { encodePng, readImage, type RgbImage } from '../media/image.js';
-import { maskFrame, maskPlaneImage, readMask, type Mask } from '../media/mask.js';
+import { maskFrame, maskPlaneImage, readMask, type ShapedMask } from '../media/mask.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
 import { isVideoPath, probeVideo, videoFrames, writeVideo, type FrameRate, type FrameSource } from '../media/video.js';
 import { loadPack, type LoadedPack } from '../model/pack.js';
@@ -60,8 +60,8 @@ function readStill(path: string, media: Media): Promise<RgbImage> {
 }
 
 /** The mask as applied, one image per frame, made as the encoder takes them. */
-function* maskPlanes(mask: Mask, count: number): Generator<RgbImage> {
-  for (let f = 0; f < count; f++) yield maskPlaneImage(maskFrame(mask, f), mask.width, mask.height);
+async function* maskPlanes(mask: ShapedMask, count: number): AsyncGenerator<RgbImage> {
+  for (let f = 0; f < count; f++) yield maskPlaneImage(await mask.plane(mask.count === 1 ? 0 : f), mask.width, mask.height);
 }
 
 async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, run: RunOptions): Promise<InversionFile> {

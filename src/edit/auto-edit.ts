@@ -6,7 +6,7 @@
 import type { RgbImage } from '../media/image.js';
 import type { Mask, MaskOptions } from '../media/mask.js';
 import type { LoadedPack } from '../model/pack.js';
-import { estimateEditMask, MASK_PROBE, type InvertedSource } from './auto-mask.js';
+import { estimateEditMask, estimateEditMaskWork, MASK_PROBE, restoreMaskPlane, type InvertedSource } from './auto-mask.js';
 import { editFrames, invertFrames, type ClipInversion } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
 import { inversionsOf, type InversionFile, type InversionHeader } from './inversion-file.js';
@@ -63,17 +63,17 @@ export async function editInversionInAutoMaskWork(
   s: Settings,
   targetPrompt: string,
   run: RunOptions = {},
-): Promise<{ source: SwapSource; frames: RgbImage[]; calls: number; estimated: Mask }> {
+): Promise<{ source: SwapSource; frames: RgbImage[]; calls: number; /** the estimated mask, at the working size */ estimated: Mask }> {
   assertSameModel(pack, file.header);
   const h: InversionHeader = file.header;
   const src = { fit: h.fit, windows: h.clip?.windows ?? planWindows(1, pack.manifest), inversions: inversionsOf(file), calls: 0 };
   const size = { width: h.source.width, height: h.source.height, count: h.clip?.frames ?? 1 };
   const settings = autoMaskEditSettings(s, { sourcePrompt: h.settings.sourcePrompt, targetPrompt });
   // 1. estimate the mask from the prompts on each window's source latent
-  const estimated = await estimateEditMask(pack, src, size.count, { source: settings.sourcePrompt, target: settings.targetPrompt }, settings.threshold, run);
+  const estimated = await estimateEditMaskWork(pack, src, size.count, { source: settings.sourcePrompt, target: settings.targetPrompt }, settings.threshold, run);
   const maskCalls = 2 * MASK_PROBE.draws * src.inversions.length;
-  // 2. swap inside it, at the working size
-  const source = await sourceFromInverted(src, size, estimated, settings.mask, run);
+  // 2. swap inside it, at the working size; each plane reaches the source size only when the blend takes it
+  const source = await sourceFromInverted(src, size, estimated, settings.mask, run, restoreMaskPlane(src.fit));
   const out = await swapToWork(pack, source, settings, run);
   return { source, frames: out.frames, calls: out.calls + maskCalls, estimated };
 }

@@ -12,8 +12,8 @@
  * (swap.ts) takes it as if the user had drawn it.
  */
 import type { FitPlan } from '../media/fit.js';
-import { restoreImage } from '../media/fit.js';
-import { mapMaskPlane, type Mask } from '../media/mask.js';
+import { restorePlane } from '../media/fit.js';
+import type { Mask, PlaneScaler } from '../media/mask.js';
 import type { Tensor } from '../media/tensor.js';
 import type { LoadedPack } from '../model/pack.js';
 import { quotedPrompt } from '../model/text.js';
@@ -106,10 +106,11 @@ export interface InvertedSource {
 
 /**
  * Estimates the edit mask of an inverted source (a still, or a clip of `frames` frames) at the
- * source size: D on each window's source latent (the start of its inversion trajectory),
+ * working size: D on each window's source latent (the start of its inversion trajectory),
  * thresholded, spread over the window's frames; a frame two windows share takes the larger value.
+ * restoreMaskPlane brings its planes to the source size.
  */
-export async function estimateEditMask(
+export async function estimateEditMaskWork(
   pack: LoadedPack,
   src: InvertedSource,
   frames: number,
@@ -139,11 +140,32 @@ export async function estimateEditMask(
       `The source prompt ${quotedPrompt(prompts.source)} and the target prompt ${quotedPrompt(prompts.target)} do not differ for this model (its velocity is the same under both everywhere, e.g. they tokenise to the same ids), so the automatic mask is empty: change the target prompt to say what should differ in words the model knows`,
     );
   }
-  const planes = await Promise.all(
-    work.map((p, f) => {
-      if (!p) throw new Error(`No window covers frame ${f}`);
-      return mapMaskPlane(p, src.fit.workWidth, src.fit.workHeight, (img) => restoreImage(img, src.fit)); // [H, W] at the source size
-    }),
-  );
+  return { width: src.fit.workWidth, height: src.fit.workHeight, frames: work.map((p, f) => {
+    if (!p) throw new Error(`No window covers frame ${f}`);
+    return p;
+  }) };
+}
+
+/** Brings a mask plane at the working size of `fit` back to the source size, as frames are ([H_work, W_work] → [H, W]). */
+export function restoreMaskPlane(fit: FitPlan): PlaneScaler {
+  return async (plane) => restorePlane(plane, fit); // [H, W] at the source size
+}
+
+/**
+ * The edit mask its prompts give (see estimateEditMaskWork), at the source size: one plane per
+ * frame, each restored from the working size.
+ */
+export async function estimateEditMask(
+  pack: LoadedPack,
+  src: InvertedSource,
+  frames: number,
+  prompts: { source: string; target: string },
+  threshold: number,
+  run: RunOptions = {},
+): Promise<Mask> {
+  const work = await estimateEditMaskWork(pack, src, frames, prompts, threshold, run);
+  const restore = restoreMaskPlane(src.fit);
+  const planes: Float32Array[] = [];
+  for (const p of work.frames) planes.push(await restore(p));
   return { width: src.fit.sourceWidth, height: src.fit.sourceHeight, frames: planes };
 }

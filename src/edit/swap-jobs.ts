@@ -8,7 +8,7 @@
 import { latentMask } from '../attention/mask.js';
 import { fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
-import { blendMasked, checkMaskOptions, mapMaskPlane, maskFrame, prepareMask, type Mask, type MaskOptions } from '../media/mask.js';
+import { alignMask, blendMasked, checkMaskOptions, mapMaskPlane, shapedPlanes, type Mask, type MaskOptions, type PlaneScaler, type ShapedMask } from '../media/mask.js';
 import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { SolverName } from '../solvers/index.js';
@@ -102,8 +102,8 @@ export interface SwapSource {
   readonly width: number;
   readonly height: number;
   readonly count: number;
-  /** the mask as applied: aligned, grown and feathered, at the source size */
-  readonly mask: Mask;
+  /** the mask as applied: aligned, grown and feathered, at the source size, each plane made when taken */
+  readonly mask: ShapedMask;
   readonly fit: FitPlan;
   readonly windows: readonly ClipWindow[];
   /** mask planes at the working size: one for every frame, or one per frame */
@@ -174,10 +174,14 @@ async function shapeMask(
   o: MaskOptions,
   fit: FitPlan,
   run: RunOptions,
+  scale?: PlaneScaler,
 ): Promise<Pick<PreparedSwap, 'mask' | 'workMask'>> {
   const { width, height } = target;
-  const applied = prepareMask(mask, target, o, run.onWarning);
-  return { mask: applied, workMask: await Promise.all(applied.frames.map((m) => fitMaskPlane(m, width, height, fit))) };
+  const applied = alignMask(mask, target, o, run.onWarning, scale);
+  // one source-size plane at a time: only the working-size planes are kept
+  const workMask: Float32Array[] = [];
+  for (let i = 0; i < applied.count; i++) workMask.push(await fitMaskPlane(await applied.plane(i), width, height, fit));
+  return { mask: applied, workMask };
 }
 
 /**
@@ -213,7 +217,8 @@ export async function preparedFromSource(
 
 /**
  * The swap source of an already inverted source of `size` (its size and frame count), without its
- * frames: the mask shaped at that size and fitted with the inversion's plan.
+ * frames: the mask shaped at that size and fitted with the inversion's plan. A mask of another
+ * size is brought to it by `scale` when given (see alignMask).
  */
 export async function sourceFromInverted(
   src: InvertedSource & { calls: number },
@@ -221,8 +226,9 @@ export async function sourceFromInverted(
   mask: Mask,
   o: MaskOptions,
   run: RunOptions = {},
+  scale?: PlaneScaler,
 ): Promise<SwapSource> {
-  const shaped = await shapeMask({ width: size.width, height: size.height, frames: size.count }, mask, o, src.fit, run);
+  const shaped = await shapeMask({ width: size.width, height: size.height, frames: size.count }, mask, o, src.fit, run, scale);
   return { ...size, ...shaped, fit: src.fit, windows: src.windows, inversions: src.inversions, calls: src.calls };
 }
 
@@ -259,7 +265,7 @@ export async function swapPrepared(pack: LoadedPack, p: PreparedSwap, s: SwapLat
   // 2. restore the source size and keep the source wherever the mask is 0
   const out: RgbImage[] = [];
   for await (const f of blendSwapped(p, edited.frames, p.frames)) out.push(f);
-  return { frames: out, mask: p.mask, windows: p.windows, calls: edited.calls };
+  return { frames: out, mask: await shapedPlanes(p.mask), windows: p.windows, calls: edited.calls };
 }
 
 /**
@@ -292,7 +298,7 @@ export async function* blendSwapped(p: SwapSource, edited: readonly RgbImage[], 
     if (f >= p.count) throw new Error(`The source now gives more than the ${p.count} frame(s) the swap was prepared for: invert it again`);
     if (src.width !== p.width || src.height !== p.height) throw new Error(`Source frame ${f} is ${src.width}x${src.height} but the swap was prepared for ${p.width}x${p.height}`);
     const restored = await restoreImage(edited[f]!, p.fit);
-    yield blendMasked(src, restored, maskFrame(p.mask, f));
+    yield blendMasked(src, restored, await p.mask.plane(f));
     f += 1;
   }
   if (f !== p.count) throw new Error(`The source gave ${f} frame(s) but the swap was prepared for ${p.count}: invert it again`);

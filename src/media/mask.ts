@@ -313,10 +313,95 @@ function coversAll(planes: readonly Float32Array[], invert: boolean): boolean {
 }
 
 /**
- * Aligns a mask with an input of width × height × frames and shapes it: conform its frame count
- * (see conformFrames), refuse it when it selects no pixel, warn (once) when it selects every
- * pixel, scale (nearest, with a warning) when the size differs, invert, grow, feather. The result
- * keeps one frame when the mask was a single still.
+ * A mask aligned with an input whose planes are shaped when asked, one at a time: a long clip's
+ * final blend then never holds every plane at the source size (4 bytes a pixel a frame). A mask
+ * of one plane (a still for every frame) keeps that plane once made.
+ */
+export interface ShapedMask {
+  /** the input's size */
+  readonly width: number;
+  readonly height: number;
+  /** planes: 1 (one for every frame) or the input's frame count */
+  readonly count: number;
+  /** plane i ([height, width] in [0, 1]): brought to the input's size, inverted, grown and feathered */
+  plane(i: number): Promise<Float32Array>;
+}
+
+/** Brings a mask plane of the mask's own size to the input's ([h, w] → [H, W] in [0, 1]). */
+export type PlaneScaler = (plane: Float32Array) => Promise<Float32Array>;
+
+/**
+ * The checks of aligning a mask with an input: its frame count conformed (see conformFrames), a
+ * mask that selects no pixel refused, one that selects every pixel warned about (once), and a
+ * size that differs warned about unless the caller brings it to size itself. Returns its planes.
+ */
+function checkedPlanes(
+  mask: Mask,
+  target: { width: number; height: number; frames: number },
+  o: MaskOptions,
+  onWarning: ((message: string) => void) | undefined,
+  callerScales: boolean,
+): readonly Float32Array[] {
+  checkMaskOptions(o);
+  const planes = conformFrames(mask.frames, target.frames);
+  assertCovers(planes, o.invert);
+  if (coversAll(planes, o.invert)) {
+    onWarning?.('The mask covers every pixel, so the whole frame is regenerated from the target prompt and no source pixel is kept: to change the whole frame while keeping its layout, use `flowedit edit` instead');
+  }
+  if ((mask.width !== target.width || mask.height !== target.height) && !callerScales) {
+    onWarning?.(`The mask is ${mask.width}x${mask.height} but the input is ${target.width}x${target.height}: the mask was scaled to fit`);
+  }
+  return planes;
+}
+
+/** A plane at the input's size [H, W], inverted when asked, grown and feathered. */
+function finishPlane(m: Float32Array, W: number, H: number, o: MaskOptions): Float32Array {
+  if (m.length !== W * H) throw new Error(`A mask plane brought to ${W}x${H} has ${m.length} values`);
+  return growAndFeather(o.invert ? m.map((v) => 1 - v) : m, W, H, o.grow, o.feather);
+}
+
+/** Nearest scaling of a mask plane to the input's size, when its size differs. */
+function nearestToTarget(f: Float32Array, mask: Mask, W: number, H: number): Float32Array {
+  return mask.width !== W || mask.height !== H ? scalePlane(f, mask.width, mask.height, W, H) : f;
+}
+
+/**
+ * Aligns a mask with an input of width × height × frames, checking it now (see checkedPlanes) and
+ * shaping its planes when asked. A mask of another size is brought to the input's by `scale` when
+ * given (e.g. a mask made at a model's working size, restored as its frames are), else scaled
+ * (nearest). Each plane is then inverted, grown and feathered as it is taken.
+ */
+export function alignMask(
+  mask: Mask,
+  target: { width: number; height: number; frames: number },
+  o: MaskOptions,
+  onWarning?: (message: string) => void,
+  scale?: PlaneScaler,
+): ShapedMask {
+  const planes = checkedPlanes(mask, target, o, onWarning, scale !== undefined);
+  const { width: W, height: H } = target;
+  const same = mask.width === W && mask.height === H;
+  const shape = async (f: Float32Array): Promise<Float32Array> => finishPlane(same || !scale ? nearestToTarget(f, mask, W, H) : await scale(f), W, H, o);
+  let only: Promise<Float32Array> | undefined; // the one plane of a single-still mask, once made
+  const plane = (i: number): Promise<Float32Array> => {
+    if (planes.length !== 1) return shape(planes[i]!);
+    only ??= shape(planes[0]!);
+    return only;
+  };
+  return { width: W, height: H, count: planes.length, plane };
+}
+
+/** Every plane of a shaped mask, made now, one after another. */
+export async function shapedPlanes(s: ShapedMask): Promise<Mask> {
+  const frames: Float32Array[] = [];
+  for (let i = 0; i < s.count; i++) frames.push(await s.plane(i));
+  return { width: s.width, height: s.height, frames };
+}
+
+/**
+ * Aligns a mask with an input of width × height × frames and shapes every plane now: the checks of
+ * alignMask, then each plane scaled (nearest, with a warning) when its size differs, inverted,
+ * grown and feathered. The result keeps one frame when the mask was a single still.
  */
 export function prepareMask(
   mask: Mask,
@@ -324,20 +409,8 @@ export function prepareMask(
   o: MaskOptions,
   onWarning?: (message: string) => void,
 ): Mask {
-  checkMaskOptions(o);
-  const planes = conformFrames(mask.frames, target.frames);
-  assertCovers(planes, o.invert);
-  if (coversAll(planes, o.invert)) {
-    onWarning?.('The mask covers every pixel, so the whole frame is regenerated from the target prompt and no source pixel is kept: to change the whole frame while keeping its layout, use `flowedit edit` instead');
-  }
   const { width: W, height: H } = target;
-  const resize = mask.width !== W || mask.height !== H;
-  if (resize) onWarning?.(`The mask is ${mask.width}x${mask.height} but the input is ${W}x${H}: the mask was scaled to fit`);
-  const frames = planes.map((f) => {
-    let m = resize ? scalePlane(f, mask.width, mask.height, W, H) : f;
-    if (o.invert) m = m.map((v) => 1 - v);
-    return growAndFeather(m, W, H, o.grow, o.feather);
-  });
+  const frames = checkedPlanes(mask, target, o, onWarning, false).map((f) => finishPlane(nearestToTarget(f, mask, W, H), W, H, o));
   return { width: W, height: H, frames };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fitImage, isIdentityPlan, planFit, restoreImage } from '../../src/media/fit.js';
+import { fitImage, isIdentityPlan, planFit, restoreImage, restorePlane } from '../../src/media/fit.js';
 import type { FitPlan } from '../../src/media/fit.js';
 import { readImage } from '../../src/media/image.js';
 import type { RgbImage } from '../../src/media/image.js';
@@ -196,4 +196,23 @@ describe('fitImage / restoreImage', () => {
       message: 'Expected an image at the working size of 48x32 but received 10x10',
     });
   });
+});
+
+it('restorePlane brings a mask plane to the source size where restoreImage brings the image: the same pixels past mid grey', async () => {
+  for (const [sw, sh, mode] of [[1920, 1080, 'pad'], [1000, 700, 'resize'], [130, 128, 'pad']] as const) {
+    const plan = planFit(sw, sh, { multiple: 8, maxPixels: 16384, mode });
+    const { workWidth: w, workHeight: h } = plan;
+    const m = new Float32Array(w * h).map((_, i) => (Math.hypot((i % w) - w / 3, Math.floor(i / w) - h / 2) < h / 4 ? 1 : 0)); // a disc
+    const ours = restorePlane(m, plan);
+    assert.equal(ours.length, sw * sh);
+    const grey = { width: w, height: h, data: new Float32Array(3 * w * h).map((_, i) => 2 * m[i % (w * h)]! - 1) };
+    const theirs = await restoreImage(grey, plan);
+    let differ = 0;
+    for (let i = 0; i < ours.length; i++) if ((ours[i]! >= 0.5) !== (theirs.data[i]! >= 0)) differ += 1;
+    assert.ok(differ / ours.length < 0.01, `${sw}x${sh} ${mode}: ${differ} of ${ours.length} pixels differ`);
+  }
+  const identity = planFit(128, 128, { multiple: 8, maxPixels: 16384, mode: 'pad' });
+  const plane = new Float32Array(128 * 128).fill(0.25);
+  assert.equal(restorePlane(plane, identity), plane);
+  assert.throws(() => restorePlane(new Float32Array(5), identity), /Expected a plane of 128x128 = 16384 values but received 5/);
 });
