@@ -83,6 +83,6 @@ row(`flowedit decode to working size (${figures.decodeSize} → ${figures.work})
 if (!values['no-cli']) {
   const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
   const out = join(tmpdir(), `flowedit-bench-${size}-${frames}.flowinv`);
-  const inv = await timed(process.execPath, [cli, 'invert', clip, '--source-prompt', 'a test pattern', '--steps', '2', '--quiet', '--model', packDir, '-o', out]);
+  const inv = await timed(process.execPath, [cli, 'invert', clip, '--source-prompt', 'a test pattern', '--steps', '2', '--quiet', '--model', packDir, '--force', '-o', out]);
   row('flowedit invert --steps 2 (CLI, end to end)', inv.seconds, inv.maxRssMiB);
 }
