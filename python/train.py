@@ -543,7 +543,7 @@ def pack_bytes(folder: str) -> int:
 def defaults_for(layers: int) -> Dict:
     """The manifest defaults of a transformer with `layers` blocks ("all layers" is every one of them).
 
-    Measured on the benchmark's held-out stills (docs/built-in-model.md, "Defaults"): edits keep the
+    Measured on the benchmark's held-out stills (docs/lab/built-in-model.md, "Defaults"): edits keep the
     background best with light guidance and context shared at every step; swaps draw the new object
     more often with strong guidance against the source prompt (so the guidance scales what the
     target prompt changes) and the source's keys inside the mask removed; an edit inside the mask

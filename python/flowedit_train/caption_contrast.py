@@ -2,7 +2,7 @@
 
 The rectified-flow loss alone teaches the built-in transformer colours but next to nothing of the
 shape words: on one-object scenes, changing the caption's shape word moves the loss a twentieth as
-much as changing its colour word (docs/built-in-model.md, "Does the transformer use the shape
+much as changing its colour word (docs/lab/built-in-model.md, "Does the transformer use the shape
 words?"), because where two shapes differ is a small part of a frame. This asks for that
 difference directly, on the very quantity the caption probe measures.
 

@@ -1,7 +1,7 @@
 """An auxiliary task for training only: the shape map read from the transformer's middle tokens.
 
 The rectified-flow loss alone teaches the built-in transformer colours but next to nothing of the
-shape words (docs/built-in-model.md, "Does the transformer use the shape words?"): an object's
+shape words (docs/lab/built-in-model.md, "Does the transformer use the shape words?"): an object's
 outline is a small part of a frame's loss. The scene world knows, for every training scene, which
 shape covers each pixel, so the transformer can be told directly. A linear head reads the image
 tokens after block `layer` and predicts, for every latent cell, which of the P shapes covers it
