@@ -13,8 +13,8 @@ import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { assertMaskCovers, assertMaskFrames, isMaskImagePath, maskFrameCount, readMask, type MaskOptions } from '../media/mask.js';
-import { assertConstantRate, assertVideoComplete, isVideoPath, probeVideo } from '../media/video.js';
-import { assertImageDecodes, imageSize } from '../media/image.js';
+import { assertClipReadable, isVideoPath, probeVideo } from '../media/video.js';
+import { assertStillReadable, imageSize } from '../media/image.js';
 import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import type { PackInfo } from '../model/pack.js';
 import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
@@ -143,22 +143,6 @@ async function planMask(path: string, clip: boolean, tools: () => Promise<Ffmpeg
   return { sha256: st.isDirectory() ? await folderSha256(path) : await fileSha256(path, 'Mask'), frames };
 }
 
-/** A still input: within the pixel limit (from its header), then decoded once to find a truncated file. */
-async function checkStillInput(path: string, limit: number): Promise<void> {
-  const size = await imageSize(path);
-  assertInputPixels(path, size.width, size.height, limit);
-  await assertImageDecodes(path);
-}
-
-/** A clip input: within the pixel limit, complete and at a constant frame rate; its frame count. */
-async function checkClipInput(path: string, tools: FfmpegTools, limit: number): Promise<number> {
-  const info = await probeVideo(path, tools);
-  assertInputPixels(path, info.width, info.height, limit);
-  await assertVideoComplete(path, info, tools);
-  await assertConstantRate(path, info, tools);
-  return info.frames;
-}
-
 function outputKey(fields: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
@@ -185,8 +169,8 @@ async function planItem(
   if (item.mask !== undefined) await assertInputInside(inputs, item.mask, 'mask');
   const inputSha256 = await fileSha256(item.input, 'Input');
   const isClip = isVideoPath(item.input);
-  const clip = isClip ? { frames: await checkClipInput(item.input, await tools(), limit) } : undefined;
-  if (!isClip) await checkStillInput(item.input, limit);
+  const clip = isClip ? { frames: (await assertClipReadable(item.input, await tools(), limit)).frames } : undefined;
+  if (!isClip) await assertStillReadable(item.input, limit);
   let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
     if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image (or for a clip, a folder of per-frame images or a mask video), white where the edit goes');

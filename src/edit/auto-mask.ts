@@ -155,15 +155,9 @@ export function restoreMaskPlane(fit: FitPlan): PlaneScaler {
  * The edit mask its prompts give (see estimateEditMaskWork), at the source size: one plane per
  * frame, each restored from the working size.
  */
-export async function estimateEditMask(
-  pack: LoadedPack,
-  src: InvertedSource,
-  frames: number,
-  prompts: { source: string; target: string },
-  threshold: number,
-  run: RunOptions = {},
-): Promise<Mask> {
-  const work = await estimateEditMaskWork(pack, src, frames, prompts, threshold, run);
+export async function estimateEditMask(...args: Parameters<typeof estimateEditMaskWork>): Promise<Mask> {
+  const src = args[1];
+  const work = await estimateEditMaskWork(...args);
   const restore = restoreMaskPlane(src.fit);
   const planes: Float32Array[] = [];
   for (const p of work.frames) planes.push(await restore(p));

@@ -309,3 +309,14 @@ export async function assertImageDecodes(path: string): Promise<void> {
     throw new Error(`Cannot read ${path} as an image: its pixels do not decode, so the file is truncated or damaged (${reason(err).trim()}); export or copy it again`, { cause: err });
   }
 }
+
+/**
+ * The checks to make on a still before a long job reads it: within `maxInputPixels` from its
+ * header (nothing decoded), then decoded once to find a truncated or damaged file. Returns its size.
+ */
+export async function assertStillReadable(path: string, maxInputPixels: number = DEFAULT_MAX_INPUT_PIXELS): Promise<{ width: number; height: number }> {
+  const size = await imageSize(path);
+  assertInputPixels(path, size.width, size.height, maxInputPixels);
+  await assertImageDecodes(path);
+  return size;
+}

@@ -574,3 +574,15 @@ async function encodeFrames(
     throw err;
   }
 }
+
+/**
+ * The checks to make on a clip before a long job reads it: probed, within `maxInputPixels`,
+ * complete (its packets against its declared frames) and at a constant frame rate. Returns the probe.
+ */
+export async function assertClipReadable(path: string, tools: FfmpegTools, maxInputPixels: number = DEFAULT_MAX_INPUT_PIXELS): Promise<VideoInfo> {
+  const info = await probeVideo(path, tools);
+  assertInputPixels(path, info.width, info.height, maxInputPixels);
+  await assertVideoComplete(path, info, tools);
+  await assertConstantRate(path, info, tools);
+  return info;
+}

@@ -3,10 +3,10 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assertWritable } from '../../media/atomic-file.js';
 import { findFfmpeg } from '../../media/ffmpeg-tools.js';
-import { assertImageDecodes, imageSize } from '../../media/image.js';
-import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../../media/limits.js';
+import { assertStillReadable, imageSize } from '../../media/image.js';
+import { assertInputPixels } from '../../media/limits.js';
 import { assertMaskCovers, maskFrameCount, readMask } from '../../media/mask.js';
-import { assertConstantRate, assertVideoComplete, assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
+import { assertClipReadable, assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { quotedPrompt } from '../../model/text.js';
@@ -236,18 +236,12 @@ export type MediaKind = 'image' | 'video' | 'inversion';
 export async function inspectInput(path: string, ffmpeg?: string, opts: { maxInputPixels?: number } = {}): Promise<{ kind: MediaKind; frames: number }> {
   const { isInversion } = await checkInput(path);
   if (isInversion) return { kind: 'inversion', frames: 0 };
-  const limit = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   if (isVideoPath(path)) {
     const tools = await userCheck(() => findFfmpeg(ffmpeg));
-    const info = await userCheck(() => probeVideo(path, tools));
-    await userCheck(() => assertInputPixels(path, info.width, info.height, limit));
-    await userCheck(() => assertVideoComplete(path, info, tools));
-    await userCheck(() => assertConstantRate(path, info, tools));
+    const info = await userCheck(() => assertClipReadable(path, tools, opts.maxInputPixels));
     return { kind: 'video', frames: info.frames };
   }
-  const size = await userCheck(() => imageSize(path));
-  await userCheck(() => assertInputPixels(path, size.width, size.height, limit));
-  await userCheck(() => assertImageDecodes(path));
+  await userCheck(() => assertStillReadable(path, opts.maxInputPixels));
   return { kind: 'image', frames: 1 };
 }
 

@@ -69,7 +69,6 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
     ],
     force: a.force,
   });
-  if (!header) await checkInputPixels(a.input, a['max-input-pixels'], a.ffmpeg);
   if (source) await checkInputPixels(source, a['max-input-pixels'], a.ffmpeg);
   await checkMediaOutput(a.output, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);

@@ -2,7 +2,7 @@ import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkInputPixels, checkOutput, checkVideoFlags, checkThreads, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkVideoFlags, checkThreads, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   image: string;
@@ -20,7 +20,6 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const { steps, solver, fit } = settings;
   if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit } })) return;
   await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [{ path: a.image, what: 'the input' }], force: a.force });
-  await checkInputPixels(a.image, a['max-input-pixels'], a.ffmpeg);
   await checkOutput(a.output);
   const summary = await runInWorker(
     {

@@ -76,7 +76,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
     ],
     force: a.force,
   });
-  await checkInputPixels(source, a['max-input-pixels'], a.ffmpeg);
+  if (header) await checkInputPixels(source, a['max-input-pixels'], a.ffmpeg); // the input itself was held to it above
   await checkInputPixels(a.mask, a['max-input-pixels'], a.ffmpeg);
   // the mask's frame count must agree with the input's
   const maskFrames = await inspectMask(a.mask, a.ffmpeg, a['invert-mask']);
