@@ -20,6 +20,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { link, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { processAlive } from '../media/atomic-file.js';
 
 export const LOCK_NAME = '.flowedit-batch.lock';
 const TAKEOVER_SUFFIX = '.takeover';
@@ -58,15 +59,6 @@ export interface BatchLock {
 }
 
 const code = (err: unknown): string | undefined => (err as NodeJS.ErrnoException).code;
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return code(err) === 'EPERM';
-  }
-}
 
 /** Field 22 of /proc/<pid>/stat (start time after boot, in clock ticks); null where unreadable. */
 async function startTime(pid: number): Promise<string | null> {
@@ -107,7 +99,7 @@ async function readLock(path: string): Promise<{ text: string; ageMs: number } |
 async function staleReason(text: string, ageMs: number, staleMs = STALE_MS): Promise<string | null> {
   const owner = parseOwner(text);
   if (!owner) return 'the lock file is not one flowedit writes';
-  if (!running(owner.pid)) return `process ${owner.pid} is gone`;
+  if (!processAlive(owner.pid)) return `process ${owner.pid} is gone`;
   const [boot, start] = await Promise.all([bootId(), startTime(owner.pid)]);
   if (owner.boot !== null && boot !== null && owner.boot !== boot) return 'the lock is from before a restart';
   if (owner.start !== null && start !== null && owner.start !== start) return `process id ${owner.pid} now belongs to another process`;

@@ -46,7 +46,7 @@ export function tempPathFor(path: string): string {
 }
 
 /** Whether a process with this id is running (one of another user's counts as running). */
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
