@@ -43,7 +43,7 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
           'A clip is analysed in its first window (one pass of the pack).',
       )
       .example('$0 layers --task swap', 'rank the built-in pack\'s layers for swaps on the built-in calibration scenes')
-      .example('$0 layers --task insert --sweep --write', 'sweep k and τ for insertions and make the best the pack\'s default')
+      .example('$0 layers --task insert --sweep', 'also sweep k and τ for insertions, judged against the scenes\' right answers')
       .example('$0 layers --model my-pack --task swap --calibration my-edits/ --write', 'rank your own pack\'s layers on your own stills and clips (my-edits/calibration.yaml lists them) and write the top set into my-pack') as never,
   handler: async (argv) => (await import('../actions/layers.js')).layersAction(argv),
 };
