@@ -1,6 +1,6 @@
 """How much each part of a caption moves the transformer's rectified-flow loss.
 
-    /usr/bin/python3 python/caption_probe.py [--run runs/flowedit-tiny] [--scenes 48] [--seed 0]
+    .venv/bin/python python/caption_probe.py [--run runs/flowedit-tiny] [--scenes 48] [--seed 0]
 
 On one-object held-out-style scenes (numpy seeds [PROBE_STREAM, seed], never drawn in training)
 it noises each latent x_0 to x_t = (1 − t) x_0 + t ε for a few t and computes the loss

@@ -2,7 +2,7 @@
 # Train the built-in model on a CUDA machine (torch 2.x) and leave what export needs under
 # $OUT/run: vae.pt, latent_stats.json, dit-ema.pt (each well under 16 MiB) and log.jsonl.
 # Export on the project's own machine afterwards (Debian's torch writes the reference graphs):
-#   /usr/bin/python3 python/train.py --run <fetched>/run --stage export --export models/flowedit-tiny
+#   .venv/bin/python python/train.py --run <fetched>/run --stage export --export models/flowedit-tiny
 # Budget: VAE_MIN + DIT_MIN + POLISH_MIN minutes of training plus start-up.
 # RENDER_ON=device (the default) renders the transformer's batches on the GPU (train.py --render-on
 # device): the WORKERS processes only draw scenes and tokenise captions, and every sample is a scene

@@ -1,6 +1,6 @@
 """How far a retrained VAE moved the latent space a transformer learned, and what that costs it.
 
-    /usr/bin/python3 python/latent_drift.py --from runs/from-pack --vae runs/anchored
+    .venv/bin/python python/latent_drift.py --from runs/from-pack --vae runs/anchored
 
 --from holds the trained run (vae.pt, latent_stats.json, dit-ema.pt); --vae a folder whose vae.pt
 replaces its VAE (train.py --polish-encoder-anchor, flowedit_train/latent_anchor.py). Both encode the

@@ -1,6 +1,6 @@
 """Write the benchmark's held-out scenes to scenes/heldout/ (deterministic).
 
-    /usr/bin/python3 python/make_benchmark.py [--out scenes/heldout] [--stills 50] [--clips 16]
+    .venv/bin/python python/make_benchmark.py [--out scenes/heldout] [--stills 50] [--clips 16]
 
 Scene i is drawn from numpy's generator seeded [HELDOUT_STREAM, kind, i]; training only draws
 from [TRAIN_STREAM, ...] (flowedit_train/data.py), so none of these scenes was seen in training.

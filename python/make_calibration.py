@@ -1,6 +1,6 @@
 """Write a calibration set for `flowedit layers` (deterministic in --seed).
 
-    /usr/bin/python3 python/make_calibration.py --seed 0 [--per-task 6] [--out scenes/calibration/seed-0]
+    .venv/bin/python python/make_calibration.py --seed 0 [--per-task 6] [--out scenes/calibration/seed-0]
 
 Stills of the scene world drawn from numpy's generator seeded [CALIBRATION_STREAM, seed, task, i]:
 training draws from stream 1, the benchmark from 2 and the samples from 4, so no calibration scene

@@ -1,6 +1,6 @@
 """Write the random-weight test packs to test/fixtures/packs/{tiny,tiny-pixel,tiny-uncond}/.
 
-    /usr/bin/python3 python/make_fixture.py [--out test/fixtures/packs]
+    .venv/bin/python python/make_fixture.py [--out test/fixtures/packs]
 
 The weights are deterministic in SEED, so rerunning reproduces the same numbers on the
 same torch build (the ONNX bytes may differ across torch versions).

@@ -1,6 +1,6 @@
 """Write example scenes for the README to samples/scenes/ (deterministic).
 
-    /usr/bin/python3 python/make_samples.py
+    .venv/bin/python python/make_samples.py
 
 Stills are PNGs; clips are H.264 MP4s (17 frames, 8 fps, encoded with the system's ffmpeg).
 Each example has a mask of one object (white = object; a PNG for stills, an MP4 for clips),

@@ -1,6 +1,6 @@
 """Export fresh random-weight packs and write PyTorch reference outputs for parity tests.
 
-    /usr/bin/python3 python/parity_cases.py --out DIR
+    .venv/bin/python python/parity_cases.py --out DIR
 
 For every config in flowedit_model.CONFIGS this writes DIR/<name>/ (a complete pack) and
 DIR/<name>/cases/<case>/case.json with raw little-endian tensors next to it:

@@ -1,6 +1,6 @@
 """Checks of the training recipe's model surgery, run by test/model/recipe.test.ts.
 
-    /usr/bin/python3 python/recipe_checks.py
+    .venv/bin/python python/recipe_checks.py
 
 Prints one JSON line of findings; exits non-zero when a check fails.
 - grow: a VAE state saved without decoder refine blocks loads into a config with them

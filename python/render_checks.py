@@ -1,6 +1,6 @@
 """Checks of the scene renderer's rasteriser, run by test/bench/render.test.ts.
 
-    /usr/bin/python3 python/render_checks.py OUT_DIR [CASE_ID ...]
+    .venv/bin/python python/render_checks.py OUT_DIR [CASE_ID ...]
 
 - oracle: the grid rasteriser (render._inside) against the plain per-point even-odd test on
   every outline at random positions and sizes: the number of sample points where they differ;

@@ -1,6 +1,6 @@
 """Train the built-in model (flowedit-tiny) on the scene world and export its pack.
 
-    /usr/bin/python3 python/train.py --run runs/flowedit-tiny --export models/flowedit-tiny
+    .venv/bin/python python/train.py --run runs/flowedit-tiny --export models/flowedit-tiny
 
 Stages, each resumable from its checkpoint in --run (rerun the same command to continue):
   1. vae: the autoencoder on random crops of rendered frames (L1 + MSE reconstruction).

@@ -1,6 +1,6 @@
 """Start a transformer on a new VAE's latent space from one trained on another VAE's.
 
-    /usr/bin/python3 python/transfer.py --from runs/from-pack --from-config flowedit-tiny \
+    .venv/bin/python python/transfer.py --from runs/from-pack --from-config flowedit-tiny \
         --run runs/c8-transfer --config flowedit-tiny-c8
 
 --from holds the trained run (vae.pt, latent_stats.json, dit-ema.pt or dit.pt); --run holds the new

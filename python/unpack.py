@@ -1,6 +1,6 @@
 """Recover a training run folder from an exported pack, so training can go on from any pack.
 
-    /usr/bin/python3 python/unpack.py --pack models/flowedit-tiny --config flowedit-tiny --run runs/from-pack
+    .venv/bin/python python/unpack.py --pack models/flowedit-tiny --config flowedit-tiny --run runs/from-pack
 
 Writes vae.pt, latent_stats.json and dit-ema.pt: what train.py needs to continue the transformer
 (`--vae-minutes 0` keeps the VAE; without dit.pt the transformer starts from the EMA weights with a

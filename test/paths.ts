@@ -10,8 +10,8 @@ export const TINY = join(ROOT, 'test/fixtures/packs/tiny');
 export const TINY_PIXEL = join(ROOT, 'test/fixtures/packs/tiny-pixel');
 export const SAMPLE = join(ROOT, 'samples/red-circle-on-stripes.png');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
-/** The Python with Debian's python3-torch that runs the recipe's scripts (FLOWEDIT_PYTHON overrides). */
-export const PYTHON = process.env.FLOWEDIT_PYTHON ?? '/usr/bin/python3';
+/** The project's Python environment (python/setup.sh makes it) that runs the recipe's and exporters' scripts (FLOWEDIT_PYTHON overrides). */
+export const PYTHON = process.env.FLOWEDIT_PYTHON ?? join(ROOT, '.venv/bin/python');
 
 export function tempDir(prefix = 'flowedit-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));

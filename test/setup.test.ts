@@ -40,6 +40,24 @@ test("README's test command installs what .ci/run installs, without recommended 
   }
 });
 
+test("README's test command makes the Python environment as .ci/run does, and python/setup.sh stops in one line, installing nothing, where there is no local package index", async () => {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const ci = await readFile(join(ROOT, '.ci/run'), 'utf8');
+  assert.match(ci, /^python\/setup\.sh$/m);
+  assert.match(readme, /&& python\/setup\.sh && ONNXRUNTIME_NODE_INSTALL=skip npm ci && npm test/);
+  const venv = join(await tempDir('flowedit-venv-'), 'venv');
+  const env = { ...process.env, PIP_CONFIG_FILE: '/dev/null', FLOWEDIT_VENV: venv };
+  const failed = await exec(join(ROOT, 'python/setup.sh'), [], { env }).then(
+    () => assert.fail('python/setup.sh succeeded without a package index'),
+    (e: { code: number; stdout: string; stderr: string }) => e,
+  );
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stdout, '');
+  assert.equal(failed.stderr.trim().split('\n').length, 1, failed.stderr);
+  assert.match(failed.stderr, /no local package index found .* nothing was installed/);
+  await assert.rejects(readFile(join(venv, 'bin/python')), 'no environment was made');
+});
+
 test('npm runs in this project without warning about its configuration', async () => {
   const { stderr } = await exec('npm', ['config', 'list'], { cwd: ROOT });
   assert.doesNotMatch(stderr, /npm warn/i);

@@ -95,6 +95,7 @@ def export_graph(
             dynamic_axes=dynamic_axes(inputs, outputs),
             opset_version=OPSET,
             do_constant_folding=True,
+            dynamo=False,
             export_params=True,
         )
     model = onnx.load(path)

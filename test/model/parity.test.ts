@@ -1,7 +1,7 @@
 /**
  * Parity of the exported ONNX graphs (run by onnxruntime-node through the model layer) with the
- * PyTorch modules they came from. python/parity_cases.py builds fresh models with Debian's
- * python3-torch, exports them as packs and saves inputs with PyTorch's outputs; this test runs
+ * PyTorch modules they came from. python/parity_cases.py builds fresh models with
+ * torch (the project's Python environment, python/setup.sh), exports them as packs and saves inputs with PyTorch's outputs; this test runs
  * every case. Error measure: ‖onnx − torch‖∞ / ‖torch‖∞ per output, at most 1e-4.
  */
 import assert from 'node:assert/strict';
@@ -59,7 +59,7 @@ test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 a
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     assert.fail(
-      `python/parity_cases.py failed (it needs Debian's python3-torch, python3-onnx and python3-numpy; set FLOWEDIT_PYTHON to another interpreter):\n${e.stderr ?? e.message}`,
+      `python/parity_cases.py failed (it needs the project's Python environment: run python/setup.sh, or set FLOWEDIT_PYTHON to another interpreter):\n${e.stderr ?? e.message}`,
     );
   }
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { packs: Record<string, string[]> };

@@ -1,5 +1,5 @@
 /**
- * The training recipe's decoder growth (python/recipe_checks.py, with Debian's python3-torch):
+ * The training recipe's decoder growth (python/recipe_checks.py, with the project's Python environment):
  * refine blocks added to a trained decoder start as the identity, then train; a checkpoint that
  * does not fit the config is refused; a run holding only the EMA weights resumes from their step
  * and a VAE given no minutes stays as it was; the object-weighted loss weighs the cells an object

@@ -1,0 +1,209 @@
+/**
+ * Wan2.1-T2V-1.3B's transformer at full size on this CPU, with random weights (no checkpoint is
+ * needed): the exporter writes `--random 1.3b --only transformer` packs (float32, and weight-only
+ * int4/int8 on request), then one transformer call per clip size runs through onnxruntime-node, each
+ * in its own child process under /usr/bin/time -v. onnxruntime's float32 GEMM rate (MatMul
+ * 1024×1024×1024) is measured in the same run, on the same threads, for comparison.
+ * Reports export seconds, pack size, peak resident memory (export and call), session load seconds,
+ * seconds per call and the achieved GFLOP/s (the call's FLOPs counted from the architecture).
+ * Usage: node dist/bench/wan-transformer.js [--weights float32,int4] [--sizes 256x256x5,480x832x17]
+ *        [--work /tmp/flowedit-wan-bench] [--threads 2] [--reuse]
+ * Sizes are HEIGHTxWIDTHxFRAMES. --reuse keeps packs exported by an earlier run.
+ * Prints figures; asserts nothing (timings on shared machines are noisy).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { openGraph, type Feed } from '../src/model/ort.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PYTHON = process.env.FLOWEDIT_PYTHON ?? join(ROOT, '.venv/bin/python');
+const exec = promisify(execFile);
+
+const { values } = parseArgs({
+  options: {
+    weights: { type: 'string', default: 'float32,int4' },
+    sizes: { type: 'string', default: '256x256x5,480x832x17' },
+    work: { type: 'string', default: '/tmp/flowedit-wan-bench' },
+    threads: { type: 'string', default: '2' },
+    reuse: { type: 'boolean', default: false },
+    /** internal: run one call of <transformer.onnx> at <size> in this process and print JSON */
+    child: { type: 'string' },
+    size: { type: 'string' },
+    /** internal: time MatMul in <graph.onnx> */
+    gemm: { type: 'string' },
+  },
+});
+const threads = Number(values.threads);
+
+/** Wan2.1-T2V-1.3B (config.json of the release): the sizes the FLOP count needs. */
+const WAN_1_3B = { dim: 1536, ffn: 8960, layers: 30, heads: 12, headDim: 128, textDim: 4096, textLen: 512, channels: 16, patch: [1, 2, 2] as const };
+
+interface ClipSize {
+  readonly height: number;
+  readonly width: number;
+  readonly frames: number;
+}
+
+function parseSize(s: string): ClipSize {
+  const m = /^(\d+)x(\d+)x(\d+)$/.exec(s);
+  if (!m) throw new Error(`--sizes: expected HEIGHTxWIDTHxFRAMES such as 480x832x17, received '${s}'`);
+  const [height, width, frames] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (height % 16 || width % 16 || (frames - 1) % 4) throw new Error(`--sizes: ${s}: height and width must be multiples of 16 and frames 1 + 4k`);
+  return { height, width, frames };
+}
+
+/** Latent shape [1, C, F', H', W'] of a clip: 8× spatial, 4× temporal with the first frame alone. */
+function latentShape(c: ClipSize): number[] {
+  return [1, WAN_1_3B.channels, 1 + (c.frames - 1) / 4, c.height / 8, c.width / 8];
+}
+
+/**
+ * FLOPs of one transformer call (a multiply-add counts 2): text embedding, patch embedding, and per
+ * block self-attention (q, k, v, o projections and the two n×n products), cross-attention to the L
+ * text rows (q, o on the image tokens, k, v on the text, the two n×L products), the FFN; the head.
+ */
+function callFlops(c: ClipSize): { flops: number; tokens: number } {
+  const { dim: D, ffn, layers, textDim, textLen: L, channels, patch } = WAN_1_3B;
+  const [, , F, H, W] = latentShape(c) as [number, number, number, number, number];
+  const n = (F / patch[0]) * (H / patch[1]) * (W / patch[2]);
+  const p = channels * patch[0] * patch[1] * patch[2];
+  const text = 2 * L * (textDim * D + D * D);
+  const embed = 2 * n * p * D;
+  const self = 2 * n * 4 * D * D + 2 * 2 * n * n * D;
+  const cross = 2 * n * 2 * D * D + 2 * L * 2 * D * D + 2 * 2 * n * L * D;
+  const mlp = 2 * 2 * n * D * ffn;
+  const head = 2 * n * D * p;
+  return { flops: text + embed + layers * (self + cross + mlp) + head, tokens: n };
+}
+
+function random(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+async function childCall(path: string, size: ClipSize): Promise<void> {
+  const t0 = performance.now();
+  const graph = await openGraph(path, { threads });
+  const loadSeconds = (performance.now() - t0) / 1000;
+  const shape = latentShape(size);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const { tokens } = callFlops(size);
+  const { heads: h, headDim: d, textLen: L, textDim } = WAN_1_3B;
+  const feeds: Record<string, Feed> = {
+    latents: { dtype: 'float32', data: random(n, 1), shape }, // [1, 16, F', H', W']
+    t: { dtype: 'float32', data: new Float32Array([0.7]), shape: [1] }, // [1]
+    text: { dtype: 'float32', data: random(L * textDim, 2), shape: [1, L, textDim] }, // [1, L, D]
+  };
+  for (const input of graph.inputs) {
+    const m = /^ctx_(k|v|bias)\.(\d+)$/.exec(input.name);
+    if (!m) continue;
+    feeds[input.name] = m[1] === 'bias' ? { dtype: 'float32', data: new Float32Array(tokens), shape: [1, tokens] } : { dtype: 'float32', data: new Float32Array(0), shape: [1, h, 0, d] };
+  }
+  const t1 = performance.now();
+  await graph.run(feeds, ['velocity']);
+  const callSeconds = (performance.now() - t1) / 1000;
+  await graph.release();
+  process.stdout.write(JSON.stringify({ loadSeconds, callSeconds }) + '\n');
+}
+
+async function childGemm(path: string): Promise<void> {
+  const graph = await openGraph(path, { threads });
+  const N = 1024;
+  const feeds: Record<string, Feed> = { a: { dtype: 'float32', data: random(N * N, 3), shape: [N, N] }, b: { dtype: 'float32', data: random(N * N, 4), shape: [N, N] } };
+  await graph.run(feeds, ['c']); // warm-up
+  const reps = 20;
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) await graph.run(feeds, ['c']);
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(JSON.stringify({ gflops: (reps * 2 * N ** 3) / seconds / 1e9 }) + '\n');
+}
+
+/** Runs a command under /usr/bin/time -v: its stdout, wall seconds and peak resident MiB. */
+function timed(cmd: string, args: readonly string[], cwd = ROOT): Promise<{ stdout: string; wallSeconds: number; peakMiB: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn('/usr/bin/time', ['-v', cmd, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      process.stderr.write(d);
+    });
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+      if (code !== 0 || !rss) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${stderr.slice(-3000)}`));
+      resolve({ stdout, wallSeconds: (performance.now() - t0) / 1000, peakMiB: Number(rss[1]) / 1024 });
+    });
+  });
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+async function main(): Promise<void> {
+  if (values.child) return childCall(values.child, parseSize(values.size!));
+  if (values.gemm) return childGemm(values.gemm);
+  const sizes = values.sizes.split(',').map(parseSize);
+  const weights = values.weights.split(',');
+  for (const w of weights) if (!['float32', 'int8', 'int4'].includes(w)) throw new Error(`--weights: float32, int8 or int4, received '${w}'`);
+  await exec('mkdir', ['-p', values.work]);
+  const self = fileURLToPath(import.meta.url);
+
+  // onnxruntime's float32 GEMM on this machine, now
+  const gemmPath = join(values.work, 'matmul-1024.onnx');
+  await exec(PYTHON, ['-c', [
+    'import onnx, sys', 'from onnx import helper as h, TensorProto as T',
+    "g = h.make_graph([h.make_node('MatMul', ['a', 'b'], ['c'])], 'mm', [h.make_tensor_value_info(n, T.FLOAT, [1024, 1024]) for n in 'ab'], [h.make_tensor_value_info('c', T.FLOAT, [1024, 1024])])",
+    "onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 17)]), sys.argv[1])",
+  ].join('\n'), gemmPath]);
+  const gemm = JSON.parse((await exec(process.execPath, [self, '--gemm', gemmPath, '--threads', String(threads)])).stdout.trim()) as { gflops: number };
+  console.log(`onnxruntime MatMul 1024³ float32, ${threads} threads: ${gemm.gflops.toFixed(1)} GFLOP/s`);
+
+  const rows: string[] = [];
+  for (const w of weights) {
+    const pack = join(values.work, `wan2.1-1.3b-${w}`);
+    let exportNote = 'reused';
+    if (!(values.reuse && existsSync(join(pack, 'transformer.onnx')))) {
+      await rm(pack, { recursive: true, force: true });
+      const args = ['-m', 'flowedit_export', 'wan2.1', '--random', '1.3b', '--only', 'transformer', '--out', pack, ...(w === 'float32' ? [] : ['--weights', w])];
+      console.log(`exporting ${pack} ...`);
+      const ex = await timed(PYTHON, args, join(ROOT, 'python'));
+      exportNote = `${ex.wallSeconds.toFixed(0)} s, peak ${(ex.peakMiB / 1024).toFixed(1)} GiB`;
+    }
+    const bytes = await folderBytes(pack);
+    console.log(`${w}: export ${exportNote}, pack ${(bytes / 2 ** 30).toFixed(2)} GiB`);
+    for (const size of sizes) {
+      const { flops, tokens } = callFlops(size);
+      const run = await timed(process.execPath, [self, '--child', join(pack, 'transformer.onnx'), '--size', `${size.height}x${size.width}x${size.frames}`, '--threads', String(threads)]);
+      const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { loadSeconds: number; callSeconds: number };
+      const rate = flops / r.callSeconds / 1e9;
+      rows.push(
+        `| ${w} | ${(bytes / 2 ** 30).toFixed(2)} GiB | ${exportNote} | ${size.height}×${size.width}×${size.frames} | ${tokens} | ${(flops / 1e12).toFixed(2)} | ${r.loadSeconds.toFixed(1)} | ${r.callSeconds.toFixed(1)} | ${rate.toFixed(1)} (${((100 * rate) / gemm.gflops).toFixed(0)} % of GEMM) | ${(run.peakMiB / 1024).toFixed(1)} GiB |`,
+      );
+      console.log(rows[rows.length - 1]);
+    }
+  }
+  console.log(`\nonnxruntime MatMul 1024³ float32 (${threads} threads): ${gemm.gflops.toFixed(1)} GFLOP/s`);
+  console.log('| weights | pack | export (wall, peak RSS) | clip H×W×F | image tokens | TFLOP per call | session load s | s per call | GFLOP/s | peak RSS of the call |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(r);
+}
+
+await main();
