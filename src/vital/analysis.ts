@@ -1,8 +1,8 @@
 /**
  * The vital-layer analysis of one task on a calibration set: every shareable layer's guidance
  * responsiveness (responsiveness.ts) averaged over the task's calibration edits and ranked; then
- * layer sets run as the task's command runs them and scored against the calibration's ground truth
- * (judge.ts).
+ * layer sets run as the task's command runs them and scored (judge.ts): against the calibration's
+ * right answers where it has them, and always by what they keep of the source.
  */
 import { textEditInverted, type EditPrompts } from '../edit/auto-edit.js';
 import { estimateEditMask } from '../edit/auto-mask.js';
@@ -11,10 +11,12 @@ import type { RunOptions } from '../edit/progress.js';
 import { resolveSettings, type SettingOptions, type Settings } from '../edit/settings.js';
 import { preparedFromSource, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
 import type { RgbImage } from '../media/image.js';
+import type { Mask } from '../media/mask.js';
 import type { Manifest } from '../model/manifest.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { World } from '../world/world.js';
-import { defaultsKeyOf, type AnalysisTask, type LoadedCalibrationCase } from './calibration.js';
+import { defaultsKeyOf, type AnalysisTask } from './calibration.js';
+import type { LoadedCalibrationCase } from './calibration-media.js';
 import { judgeCase, type CaseJudgement } from './judge.js';
 import { caseResponsiveness, preparedRegion, probeSteps, type ProbeCase } from './responsiveness.js';
 
@@ -30,9 +32,9 @@ const maskOptions = (st: Settings) => ({ grow: st.maskGrow, feather: st.maskFeat
 const prompts = (lc: LoadedCalibrationCase): EditPrompts => ({ sourcePrompt: lc.sourcePrompt, targetPrompt: lc.targetPrompt });
 
 /**
- * A calibration edit with its source inverted under the source prompt. The layer sets and
- * sharing ranges the analysis tries change only the sampling, so one inversion serves the scoring
- * and every run of the task.
+ * A calibration edit with its source (a still, or a clip's first window) inverted under the source
+ * prompt. The layer sets and sharing ranges the analysis tries change only the sampling, so one
+ * inversion serves the scoring and every run of the task.
  */
 export interface InvertedCase {
   readonly lc: LoadedCalibrationCase;
@@ -44,7 +46,7 @@ export async function invertCases(pack: LoadedPack, cases: readonly LoadedCalibr
   const out: InvertedCase[] = [];
   for (const [i, lc] of cases.entries()) {
     run.signal?.throwIfAborted();
-    out.push({ lc, inverted: await invertFrames(pack, [lc.source], { sourcePrompt: lc.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit }) });
+    out.push({ lc, inverted: await invertFrames(pack, lc.frames, { sourcePrompt: lc.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit }) });
     run.onProgress?.({ phase: 'invert', step: i + 1, steps: cases.length });
   }
   return out;
@@ -61,8 +63,14 @@ function assertInvertedWith(c: InvertedCase, st: Settings): void {
 /** The masked swap's prepared source for a case: its region as the task applies it (the mask its prompts give, for an automatic-mask edit). */
 async function preparedCase(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings) {
   const { lc, inverted } = c;
-  const region = task === 'text-edit' ? await estimateEditMask(pack, inverted, 1, { source: lc.sourcePrompt, target: lc.targetPrompt }, st.autoMask) : lc.region;
-  return preparedFromSource(inverted, [lc.source], region, maskOptions(st));
+  const region = task === 'text-edit' ? await estimateEditMask(pack, inverted, lc.frames.length, { source: lc.sourcePrompt, target: lc.targetPrompt }, st.autoMask) : maskOf(lc, task);
+  return preparedFromSource(inverted, lc.frames, region, maskOptions(st));
+}
+
+/** A masked task's region (calibration-media.ts refuses a masked task's case without one). */
+function maskOf(lc: LoadedCalibrationCase, task: AnalysisTask): Mask {
+  if (!lc.region) throw new Error(`Case ${lc.id} has no mask, but ${task} edits inside one`);
+  return lc.region;
 }
 
 /** The edit as its task runs it up to the sampling: the inversion, and the region it edits. */
@@ -145,13 +153,13 @@ export function spearman(a: readonly number[], b: readonly number[]): number {
   return da === 0 || db === 0 ? NaN : num / Math.sqrt(da * db);
 }
 
-/** Runs one calibration edit from its inversion as the task's command runs it with settings `st`. */
-export async function runTask(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<RgbImage> {
+/** Runs one calibration edit from its inversion as the task's command runs it with settings `st`: its frames. */
+export async function runTask(pack: LoadedPack, c: InvertedCase, task: AnalysisTask, st: Settings, run: RunOptions = {}): Promise<RgbImage[]> {
   assertInvertedWith(c, st);
   const { lc, inverted } = c;
-  if (task === 'text-edit') return (await textEditInverted(pack, inverted, [lc.source], prompts(lc), st, run))[0]!;
-  const prepared = await preparedFromSource(inverted, [lc.source], lc.region, maskOptions(st), run);
-  return (await swapPrepared(pack, prepared, swapSettingsFrom(st, prompts(lc), maskOptions(st)), run)).frames[0]!;
+  if (task === 'text-edit') return textEditInverted(pack, inverted, lc.frames, prompts(lc), st, run);
+  const prepared = await preparedFromSource(inverted, lc.frames, maskOf(lc, task), maskOptions(st), run);
+  return (await swapPrepared(pack, prepared, swapSettingsFrom(st, prompts(lc), maskOptions(st)), run)).frames;
 }
 
 export interface SettingScore {
@@ -161,8 +169,10 @@ export interface SettingScore {
   readonly placed: number | null;
   /** mean PSNR against the ground truth (null without expected images) */
   readonly psnrTruth: number | null;
-  /** mean PSNR outside the edit region against the source */
+  /** mean PSNR outside the edit region against the source (everywhere, for cases without a mask) */
   readonly psnrBackground: number;
+  /** mean PSNR inside the edit region against the source: lower is more change (null: no case has a mask) */
+  readonly psnrInside: number | null;
   readonly cases: readonly CaseJudgement[];
 }
 
@@ -178,12 +188,16 @@ export async function scoreSetting(pack: LoadedPack, cases: readonly InvertedCas
     const known = xs.filter((x): x is boolean => x !== null);
     return known.length ? known.filter(Boolean).length / known.length : null;
   };
-  const truths = judged.flatMap((j) => (j.psnrTruth === null ? [] : [j.psnrTruth]));
+  const known = (xs: readonly (number | null)[]) => {
+    const ns = xs.filter((x): x is number => x !== null && !Number.isNaN(x));
+    return ns.length ? mean(ns) : null;
+  };
   return {
     right: shareOf(judged.map((j) => j.right)),
     placed: shareOf(judged.map((j) => j.placed)),
-    psnrTruth: truths.length ? mean(truths) : null,
+    psnrTruth: known(judged.map((j) => j.psnrTruth)),
     psnrBackground: mean(judged.map((j) => j.psnrBackground)),
+    psnrInside: known(judged.map((j) => j.psnrInside)),
     cases: judged,
   };
 }

@@ -1,8 +1,10 @@
 /**
- * Scoring one calibration edit against its right answer:
+ * Scoring one calibration edit (a still, or a clip's first window):
  * - background: PSNR against the source outside the edit region grown by 2 px (the pixels the
- *   edit should keep);
- * - truth: PSNR against the ground-truth image, when the case has one;
+ *   edit should keep), pooled over a clip's frames; over every pixel when the case has no mask;
+ * - inside: PSNR against the source inside the edit region: how little the edit changed there
+ *   (lower is more change). It needs no answer and says nothing of whether the change is right;
+ * - truth: PSNR against the ground-truth image, when the case (a still) has one;
  * - right (scene-world cases with a `check` and a world file): for an object the answer has, the
  *   output's largest component of its colour near the object's ground-truth coverage covers it
  *   with IoU ≥ 0.5 and has its shape (world/metrics.ts, as the benchmark judges edits); for an
@@ -13,9 +15,9 @@
  */
 import type { RgbImage } from '../media/image.js';
 import { labelPixels, largestComponent } from '../world/classify.js';
-import { checkObject, grow, MIN_OBJECT_AREA, not, psnr } from '../world/metrics.js';
+import { checkObject, clipPsnr, grow, MIN_OBJECT_AREA, not, psnr } from '../world/metrics.js';
 import type { World } from '../world/world.js';
-import type { LoadedCalibrationCase } from './calibration.js';
+import type { LoadedCalibrationCase } from './calibration-media.js';
 
 export interface CaseJudgement {
   readonly id: string;
@@ -23,6 +25,8 @@ export interface CaseJudgement {
   readonly placed: boolean | null;
   readonly psnrTruth: number | null;
   readonly psnrBackground: number;
+  /** PSNR against the source inside the edit region (null without a mask) */
+  readonly psnrInside: number | null;
 }
 
 /** A mask plane [H·W] in [0, 1] as 0/1 (≥ 0.5 is in). */
@@ -30,16 +34,21 @@ function binaryPlane(m: Float32Array): Uint8Array {
   return Uint8Array.from(m, (v) => (v >= 0.5 ? 1 : 0));
 }
 
-export function judgeCase(lc: LoadedCalibrationCase, out: RgbImage, world: World | null): CaseJudgement {
-  const { width: W, height: H } = out;
-  if (lc.region.width !== W || lc.region.height !== H) {
-    throw new Error(`Case ${lc.id}: its mask is ${lc.region.width}×${lc.region.height} but the image is ${W}×${H}; calibration masks must match their images`);
+/** Judges the output frames `out` (as many as the case's, at their size) of one calibration edit. */
+export function judgeCase(lc: LoadedCalibrationCase, out: readonly RgbImage[], world: World | null): CaseJudgement {
+  const first = out[0];
+  if (!first || out.length !== lc.frames.length) throw new Error(`Case ${lc.id}: expected ${lc.frames.length} output frame(s) but received ${out.length}`);
+  const { width: W, height: H } = first;
+  const region = lc.region;
+  if (region && (region.width !== W || region.height !== H)) {
+    throw new Error(`Case ${lc.id}: its mask is ${region.width}×${region.height} but the image is ${W}×${H}; calibration masks must match their images`);
   }
-  const background = not(grow(binaryPlane(lc.region.frames[0]!), W, H, 2));
+  const planes = region ? out.map((_, f) => binaryPlane(region.frames[region.frames.length === 1 ? 0 : f]!)) : null; // [H·W] per frame
+  const background = planes?.map((p) => not(grow(p, W, H, 2)));
   let right: boolean | null = null;
   let placed: boolean | null = null;
-  if (world && lc.check && lc.checkMask) {
-    const labels = labelPixels(world, out);
+  if (world && lc.check && lc.checkMask && out.length === 1) {
+    const labels = labelPixels(world, first);
     const truth = binaryPlane(lc.checkMask.frames[0]!);
     if (lc.check.present) {
       ({ right, placed } = checkObject(world, labels, truth, lc.check.colour, lc.check.shape));
@@ -48,5 +57,12 @@ export function judgeCase(lc: LoadedCalibrationCase, out: RgbImage, world: World
       right = placed = !left || left.area < MIN_OBJECT_AREA;
     }
   }
-  return { id: lc.id, right, placed, psnrTruth: lc.truth ? psnr(out, lc.truth) : null, psnrBackground: psnr(out, lc.source, background) };
+  return {
+    id: lc.id,
+    right,
+    placed,
+    psnrTruth: lc.truth ? psnr(first, lc.truth) : null,
+    psnrBackground: clipPsnr(out, lc.frames, background),
+    psnrInside: planes ? clipPsnr(out, lc.frames, planes) : null,
+  };
 }

@@ -22,9 +22,10 @@ import type { RunOptions } from '../edit/progress.js';
 import type { PreparedSwap } from '../edit/swap-jobs.js';
 import { condition, negativePrompt, pathVelocity, type GuideAgainst } from '../edit/velocity.js';
 import type { LoadedPack } from '../model/pack.js';
+import { windowFrames } from '../edit/windows.js';
 
 export interface ProbeCase {
-  /** the source's inversion with its whole trajectory */
+  /** the source's inversion with its whole trajectory (a clip's: its first window's) */
   readonly inversion: LatentInversion;
   readonly sourcePrompt: string;
   readonly targetPrompt: string;
@@ -44,11 +45,16 @@ export function probeSteps(N: number, fraction: number, count: number): number[]
   return [...new Set(Array.from({ length: k }, (_, j) => Math.floor((j * span) / k)))];
 }
 
-/** The region of a prepared masked edit (one still, one window) on its latent grid: [F'·H'·W']. */
+/**
+ * The region of a prepared masked edit on its first window's latent grid, as the swap lays it
+ * there (swapToWork): [F'·H'·W'].
+ */
 export function preparedRegion(pack: LoadedPack, p: PreparedSwap): Float32Array {
   const inv = p.inversions[0]!;
+  const w = p.windows[0]!;
   const g = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
-  return latentMask(p.workMask, p.fit.workWidth, p.fit.workHeight, p.frames.length, inv.latentShape, g);
+  const planes = p.workMask.length === 1 ? p.workMask : windowFrames(p.workMask, w);
+  return latentMask(planes, p.fit.workWidth, p.fit.workHeight, w.padded, inv.latentShape, g);
 }
 
 /** ‖w ⊙ (a − b)‖ over [C, F'·H'·W'] with w [F'·H'·W'] (null: 1). */

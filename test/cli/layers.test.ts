@@ -1,21 +1,29 @@
-/** flowedit layers, run as a user runs it, on the fixture pack and on the built-in pack. */
+/**
+ * flowedit layers, run as a user runs it: on the fixture packs with a folder of real stills and a
+ * clip and no right answers, on the fixture pack with answers, and on the built-in pack.
+ */
 import assert from 'node:assert/strict';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { builtinCalibration } from '../../src/vital/calibration.js';
 import { builtinPackDir } from '../../src/model/builtin.js';
 import { readPack } from '../../src/model/pack.js';
-import { SAMPLE, TINY, tempDir } from '../paths.js';
-import { assertCleanFailure, flowedit } from './run.js';
+import { ROOT, SAMPLE, TINY, TINY_PIXEL, tempDir } from '../paths.js';
+import { assertCleanFailure, brokenPack, flowedit } from './run.js';
 
 interface Report {
+  cases: { id: string; frames: number; clipFrames?: number; width: number; height: number; mask: boolean }[];
+  answers: boolean;
   scores: { layers: number[]; mean: number[]; ranking: number[]; perCase: number[][] }[];
   rankCorrelation: number[];
-  trials: { name: string; layers: number[]; fraction: number; right: number | null; psnrTruth: number | null; psnrBackground: number }[];
-  sweep: { k: number; fraction: number }[];
-  chosen: { shareLayers: number[]; shareSteps: number };
+  trials: { name: string; layers: number[]; fraction: number; right: number | null; psnrTruth: number | null; psnrBackground: number; psnrInside: number | null }[];
+  sweep: { k: number; fraction: number; psnrBackground: number }[];
+  chosen: { shareLayers: number[]; shareSteps: number; by: string };
 }
+
+/** Two real stills and a 12-frame clip with masks and prompts, no right answers (test/fixtures/calibration/own). */
+const OWN = join(ROOT, 'test/fixtures/calibration/own');
 
 /**
  * A calibration file of the first two built-in insert cases with prompts short enough for the
@@ -49,7 +57,8 @@ test('on the fixture pack: ranks its three layers, sweeps k and τ, and writes t
   assert.deepEqual(report.sweep.map((t) => `${t.k}:${t.fraction}`), ['1:0.2', '1:0.5', '1:1', '2:0.2', '2:0.5', '2:1', '3:0.2', '3:0.5', '3:1']);
   for (const t of report.trials) assert.ok(t.right !== null && t.psnrTruth !== null && Number.isFinite(t.psnrBackground), t.name);
   const written = (await readPack(pack)).manifest.defaults?.tasks?.insert;
-  assert.deepEqual(written, report.chosen);
+  assert.deepEqual(written, { shareLayers: report.chosen.shareLayers, shareSteps: report.chosen.shareSteps });
+  assert.equal(report.chosen.by, 'sweep', 'with answers the sweep chooses');
   assert.match(r.stdout, /wrote defaults\.tasks\.insert: shareLayers/);
 });
 
@@ -78,7 +87,7 @@ test('bad requests fail before the model loads, with what to do', async () => {
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--calibration', '/nowhere/c.json']), /Cannot read calibration file \/nowhere\/c\.json: not found/);
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--cases', '0']), /Expected an integer from 1 to 100000 for --cases but received 0/);
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--share-steps', '2']), /\[0, 1\] for --share-steps but received 2/);
-  assertCleanFailure(await flowedit(['layers', '--model', TINY, '--task', 'swap', '--calibration', builtinCalibration(0)]), /source prompt of swap-000 .* has \d+ tokens but this pack reads at most 8/);
+  assertCleanFailure(await flowedit(['layers', '--model', TINY, '--task', 'swap', '--calibration', builtinCalibration(0)]), /entry swap-000: the sourcePrompt ".*" has \d+ tokens but this pack reads at most 8: shorten it/);
 });
 
 test('swap --task picks that task\'s pack defaults over the swap\'s; an unknown task is refused', async () => {
@@ -98,4 +107,90 @@ test('swap --task picks that task\'s pack defaults over the swap\'s; an unknown 
   assert.deepEqual(await config('remove'), [5, [2], 0.75]);
   assert.deepEqual(await config('insert'), [5, [0], 0.25], 'no insert defaults: the swap\'s');
   assertCleanFailure(await flowedit(['swap', SAMPLE, '--mask', SAMPLE, '--task', 'paint', '--target-prompt', 'x', '-o', join(dir, 'o.png')]), /Invalid values:[\s\S]*task/);
+});
+
+test('any pack, own media: a folder of stills and a clip ranked on the fixture pack, --write into a copy changes only the task defaults', { timeout: 600_000 }, async () => {
+  const dir = await tempDir();
+  const pack = join(dir, 'tiny');
+  await cp(TINY, pack, { recursive: true });
+  const before = JSON.parse(await readFile(join(pack, 'manifest.json'), 'utf8'));
+  const json = join(dir, 'layers.json');
+  const r = await flowedit(['layers', '--model', pack, '--task', 'swap', '--calibration', OWN, '--steps', '4', '--write', '--json', json, '--threads', '1', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Guidance responsiveness of tiny's layers for swap \(3 edits, probe steps 0, 1 of 4\):/);
+  assert.match(r.stdout, /diffueraser-12f\.mp4: clip, frames 1–9 of 12, 112×64/);
+  assert.match(r.stdout, /rank {2}layer {2}R \(set 1\)\n +1 +\d +\d\.\d{4}\n +2 +\d +\d\.\d{4}\n +3 +\d +\d\.\d{4}\n/);
+  assert.match(r.stdout, /no right answers .* so only what each keeps of the source is measured/);
+  assert.doesNotMatch(r.stdout, /object right/, 'no answers, no answer columns');
+  assert.match(r.stderr, /warning: .*entry diffueraser-12f\.mp4: the clip has 12 frames; the analysis uses its first 9/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as Report;
+  assert.deepEqual(report.cases.map((c) => [c.id, c.frames]), [['vace-frame-00.png', 1], ['vace-frame-20.png', 1], ['diffueraser-12f.mp4', 9]]);
+  assert.equal(report.answers, false);
+  assert.equal(report.scores[0]!.perCase.length, 3);
+  for (const row of report.scores[0]!.perCase) for (const v of row) assert.ok(Number.isFinite(v) && v > 0, `R ${v}`);
+  for (const t of report.trials) {
+    assert.deepEqual([t.right, t.psnrTruth], [null, null], t.name);
+    assert.ok(Number.isFinite(t.psnrBackground) && Number.isFinite(t.psnrInside), t.name);
+  }
+  // without answers the choice is the top k by responsiveness, with the task's τ
+  assert.deepEqual(report.chosen, { shareLayers: [...report.scores[0]!.ranking.slice(0, 2)].sort(), shareSteps: 0.5, by: 'responsiveness' });
+  const after = JSON.parse(await readFile(join(pack, 'manifest.json'), 'utf8'));
+  assert.deepEqual(after.defaults.tasks, { swap: { shareLayers: report.chosen.shareLayers, shareSteps: 0.5 } });
+  assert.deepEqual({ ...after, defaults: { ...after.defaults, tasks: undefined } }, { ...before, defaults: { ...before.defaults, tasks: undefined } }, 'every other field kept');
+  assert.match(r.stdout, new RegExp(`wrote defaults\\.tasks\\.swap: shareLayers \\[${report.chosen.shareLayers.join(', ')}\\], shareSteps 0\\.5 to .*manifest\\.json \\(the task had no sharing of its own; every other field kept\\)`));
+});
+
+test('any pack, own media: cross-attention text on stills, and a sweep without answers measures but chooses nothing', { timeout: 600_000 }, async () => {
+  const dir = await tempDir();
+  const json = join(dir, 'layers.json');
+  const r = await flowedit(['layers', '--model', TINY_PIXEL, '--task', 'text-edit', '--calibration', join(OWN, 'stills.json'), '--steps', '4', '--sweep', '--json', json, '--threads', '1', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Guidance responsiveness of tiny-pixel's layers for text-edit \(2 edits/);
+  assert.match(r.stdout, /the sweep chooses nothing without right answers/);
+  const report = JSON.parse(await readFile(json, 'utf8')) as Report;
+  assert.deepEqual([...report.scores[0]!.ranking].sort(), [0, 1]);
+  assert.deepEqual(report.sweep.map((t) => `${t.k}:${t.fraction}`), ['1:0.2', '1:0.5', '1:1', '2:0.2', '2:0.5', '2:1']);
+  assert.equal(report.chosen.by, 'responsiveness');
+  assert.deepEqual(report.cases.map((c) => c.mask), [true, false], 'text-edit takes an entry without a mask');
+});
+
+test('bad calibration folders fail before the model loads, one clear error naming the entry', async () => {
+  const dir = await tempDir();
+  const broken = await brokenPack(dir);
+  const folder = async (name: string, entry: string): Promise<string> => {
+    const f = join(dir, name);
+    await cp(OWN, f, { recursive: true });
+    await writeFile(join(f, 'calibration.yaml'), `entries:\n  - {input: vace-frame-00.png, mask: vace-mask.png, sourcePrompt: a photo, targetPrompt: a red photo}\n  - ${entry}\n`);
+    return f;
+  };
+  const run = (f: string, ...extra: string[]) => flowedit(['layers', '--model', broken, '--task', 'swap', '--calibration', f, '--steps', '4', ...extra]);
+  const cases: [string, RegExp][] = [
+    ['{input: gone.png, mask: vace-mask.png, targetPrompt: a red photo}', /calibration\.yaml: entry 2 \(gone\.png\): input: gone\.png not found/],
+    ['{input: vace-frame-20.png, mask: vace-mask.png, targetPrompt: a red photo on a plain background with stripes}', /calibration\.yaml: entry vace-frame-20\.png: the targetPrompt ".*" has 9 tokens but this pack reads at most 8: shorten it/],
+    ['{input: vace-frame-20.png, targetPrompt: a red photo}', /calibration\.yaml: entry vace-frame-20\.png: no mask, but swap edits inside a mask: add mask: <file>/],
+    ['{input: ../tiny/../escape.png, mask: vace-mask.png, targetPrompt: a red photo}', /calibration\.yaml: entry 2 \(\.\.\/tiny\/\.\.\/escape\.png\): input: \.\.\/tiny\/\.\.\/escape\.png is outside the calibration folder/],
+  ];
+  for (const [i, [entry, message]] of cases.entries()) {
+    const r = await run(await folder(`bad-${i}`, entry));
+    assertCleanFailure(r, message);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one problem, one line: ${r.stderr}`);
+  }
+  const empty = join(dir, 'empty');
+  await cp(join(OWN, 'vace-mask.png'), join(empty, 'vace-mask.png'));
+  assertCleanFailure(await run(empty), /Calibration folder .*empty holds no calibration\.json or calibration\.yaml/);
+  // --sweep --write needs answers to pick by
+  const sweep = await run(OWN, '--sweep', '--write');
+  assertCleanFailure(sweep, /--sweep --write picks the setting that gets the calibration's right answers, but .*calibration\.yaml's swap edits carry none/);
+  assert.equal(sweep.code, 2);
+});
+
+test('--write refuses the built-in pack without --write-builtin, and a read-only manifest, before any work', async () => {
+  const dir = await tempDir();
+  const builtin = await flowedit(['layers', '--task', 'swap', '--calibration', OWN, '--write']);
+  assertCleanFailure(builtin, /is the built-in pack shipped with flowedit, whose defaults every later run reads: copy it .* and pass --model my-pack, or pass --write-builtin/);
+  assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--calibration', OWN, '--write-builtin']), /--write-builtin only allows --write into the built-in pack: add --write/);
+  const pack = await brokenPack(dir);
+  await chmod(join(pack, 'manifest.json'), 0o444);
+  assertCleanFailure(await flowedit(['layers', '--model', pack, '--task', 'swap', '--calibration', OWN, '--write']), /Cannot write .*manifest\.json: it is read-only \(mode 444\); make it writable/);
 });

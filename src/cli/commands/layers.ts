@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { numberOption, withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { numberOption, withFfmpegOption, withInputLimit, withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { LayersArgs } from '../actions/layers.js';
 import { ANALYSIS_TASKS } from '../../edit/tasks.js';
 
@@ -7,7 +7,7 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
   command: 'layers',
   describe: 'Find the layers where shared context matters for a task, on calibration edits, and optionally make them the pack\'s default',
   builder: (y) =>
-    withSolverOptions(withModelOptions(y))
+    withInputLimit(withFfmpegOption(withSolverOptions(withModelOptions(y))))
       .hide('seed') // the analysis draws no noise
       .option('task', {
         type: 'string',
@@ -20,7 +20,7 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
         type: 'string',
         array: true,
         describe:
-          'calibration file(s) (docs/calibration.md); the first chooses and scores the layer set, each further one is ranked too and compared with it (rank correlation). Default: the built-in scenes, seeds 0 and 1',
+          'calibration sets: a folder of your own stills and clips with a calibration.json or calibration.yaml listing them, or a calibration file (docs/calibration.md); the first chooses and scores the layer set, each further one is ranked too and compared with it (rank correlation). Default: the built-in scenes, seeds 0 and 1',
         group: 'Analysis:',
       })
       .option('cases', numberOption('cases', 'at most this many of the task\'s cases per calibration file (default: all)', { group: 'Analysis:' }))
@@ -29,19 +29,21 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
       .option('sweep', {
         type: 'boolean',
         default: false,
-        describe: 'also try k = 1, 2, 4, … and τ = 0.2, 0.5, 1.0 and print what each keeps of the source and achieves of the edit; with --write, the best (k, τ) is written',
+        describe: 'also try k = 1, 2, 4, … and τ = 0.2, 0.5, 1.0 and print what each keeps of the source and achieves of the edit; with --write, the best (k, τ) against the calibration\'s right answers is written (a set without answers is refused)',
         group: 'Analysis:',
       })
-      .option('write', { type: 'boolean', default: false, describe: 'write the chosen layer set and τ into the pack\'s manifest as the task\'s default', group: 'Analysis:' })
+      .option('write', { type: 'boolean', default: false, describe: 'write the chosen layer set and τ into the pack\'s manifest.json as the task\'s default (atomically; every other field kept)', group: 'Analysis:' })
+      .option('write-builtin', { type: 'boolean', default: false, describe: 'with --write: allow writing into the built-in pack shipped with flowedit (refused otherwise)', group: 'Analysis:' })
       .option('json', { type: 'string', describe: 'also write every score to this JSON file', group: 'Analysis:' })
       .epilog(
         'Each shareable layer is scored by its guidance responsiveness: how far sharing the reconstruction path\'s keys/values at that ' +
           'layer alone moves the edit path\'s velocity, relative to how far the edit is from reconstructing the source, averaged over ' +
           'probe steps in the sharing range and over the calibration edits. The k most responsive layers are then run as the task runs ' +
-          'and scored against the calibration\'s ground truth, next to all layers and no sharing.',
+          'and scored against the calibration\'s right answers where it has them (else only by what they keep of the source), next to all layers and no sharing. ' +
+          'A clip is analysed in its first window (one pass of the pack).',
       )
       .example('$0 layers --task swap', 'rank the built-in pack\'s layers for swaps on the built-in calibration scenes')
-      .example('$0 layers --task insert --sweep --write', 'sweep k and τ for insertions and make the best the pack\'s default')
-      .example('$0 layers --model my-pack --task recolor --calibration my-edits/calibration.json', 'analyse your own pack on your own edits') as never,
+      .example('$0 layers --task insert --sweep', 'also sweep k and τ for insertions, judged against the scenes\' right answers')
+      .example('$0 layers --model my-pack --task swap --calibration my-edits/ --write', 'rank your own pack\'s layers on your own stills and clips (my-edits/calibration.yaml lists them) and write the top set into my-pack') as never,
   handler: async (argv) => (await import('../actions/layers.js')).layersAction(argv),
 };
