@@ -167,7 +167,7 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
     throw new PackError(dir, problems);
   }
   const transformer = new Transformer(m, graphs.get('transformer')!);
-  const text = m.text ? await createTextEncoder(m.text, info.dir, graphs.get('text encoder')!) : null;
+  const text = m.text ? await createTextEncoder(m, info.dir, graphs.get('text encoder')!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
   return {
     ...info,
