@@ -97,7 +97,7 @@ function unknownWords(r: PromptReader, text: string): { word: string; start: num
 function refuseUnknown(r: PromptReader, text: string, ids: readonly number[], what: string): never {
   const words = unknownWords(r, text);
   const unk = r.tokenizer.id_to_token(r.unkId!) ?? `id ${r.unkId}`;
-  const cleaned = r.rules.clean === 'none' ? '' : ' (after cleaning)';
+  const cleaned = r.rules.clean === 'none' ? '' : ' of the cleaned prompt';
   const named =
     words.length > 0
       ? `${words.length === 1 ? 'a word' : 'words'} this pack's tokenizer does not know: ${words.map((w) => `${JSON.stringify(w.word)} (characters ${w.start}–${w.end}${cleaned})`).join(', ')}`
