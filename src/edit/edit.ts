@@ -7,7 +7,7 @@
  * stage sees both at the same t.
  */
 import type { Tensor } from '../media/tensor.js';
-import { enrichment, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import { enrichment, enrichmentBias, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { LoadedPack } from '../model/pack.js';
 import { solve, type VelocityFn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
@@ -62,7 +62,7 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
   if (m > 0) {
     const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, warn), noise.shape);
     const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative, warn), noise.shape);
-    const enrich = enrichment(plan, rec.sequence, edit.batch);
+    const enrich = enrichment(plan, rec.sequence, edit.batch, enrichmentBias(plan, rec.sequence, edit.batch, rec.textMask ?? undefined));
     const v = new Float32Array(2 * n); // [v_rec; v_edit]
     const both: VelocityFn = async (x, t, at) => {
       const shared = isShared(plan, at.step);

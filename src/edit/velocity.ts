@@ -119,6 +119,12 @@ export interface PathVelocity {
   /** transformer batch per call: 2 with CFG (conditional, unconditional), else 1 */
   readonly batch: number;
   readonly sequence: Sequence;
+  /**
+   * The conditional prompt's padding mask [L] (1 real token, 0 padding) when the pack's
+   * transformer masks padded text itself (transformer.textMask): another path that shares this
+   * path's text keys excludes the padded ones with it. Else null.
+   */
+  readonly textMask: Float32Array | null;
   call(x: Float32Array, t: number, extra?: PathCall): Promise<PathResult>;
 }
 
@@ -147,6 +153,7 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
   return {
     batch,
     sequence,
+    textMask: c && pack.manifest.transformer.textMask ? c.mask.data.subarray(0, c.mask.shape[1]) : null,
     async call(x, t, extra = {}) {
       await yieldToEventLoop();
       for (let b = 0; b < batch; b++) xb.set(x, b * n);
