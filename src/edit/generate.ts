@@ -40,9 +40,9 @@ export interface Generated {
 export function checkGenerate(pack: { manifest: LoadedPack['manifest'] }, s: GenerateSettings): void {
   const m = pack.manifest;
   if (m.text) assertPromptFits(pack, s.prompt);
+  else if (s.prompt.trim()) throw new Error(`Pack '${m.id}' is unconditional (no text encoder): leave out --prompt`);
   assertNegativePromptFits(pack, s.negativePrompt);
   if (s.shift !== undefined) checkRange('shift', s.shift);
-  else if (s.prompt.trim()) throw new Error(`Pack '${m.id}' is unconditional (no text encoder): leave out --prompt`);
   const multiple = m.image.multiple;
   for (const [what, v] of [['width', s.width], ['height', s.height]] as const) {
     if (!Number.isInteger(v) || v < multiple || v % multiple !== 0) {
