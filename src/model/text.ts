@@ -159,9 +159,10 @@ export async function createTextEncoder(m: Pick<Manifest, 'formatVersion' | 'tex
 
   const tokens = (prompt: string, warn: TextWarnings = {}): PromptTokens => {
     const p = promptIds(r, prompt, 'prompt');
-    if (p.truncatedFrom !== undefined && !warned.has(prompt)) {
+    // once per prompt, to the first caller that listens
+    if (p.truncatedFrom !== undefined && warn.onWarning && !warned.has(prompt)) {
       warned.add(prompt);
-      warn.onWarning?.(`The prompt ${quotedPrompt(prompt)} has ${p.truncatedFrom} tokens but this pack reads ${L}: the model sees its first ${L} tokens only`);
+      warn.onWarning(`The prompt ${quotedPrompt(prompt)} has ${p.truncatedFrom} tokens but this pack reads ${L}: the model sees its first ${L} tokens only`);
     }
     const length = p.ids.length;
     const ids = [...p.ids];
