@@ -1,6 +1,9 @@
-"""Write the random-weight test packs to test/fixtures/packs/{tiny,tiny-pixel,tiny-uncond}/.
+"""Write the random-weight test packs to test/fixtures/packs/{tiny,tiny-pixel,tiny-uncond,tiny-v2}/.
 
-    .venv/bin/python python/make_fixture.py [--out test/fixtures/packs]
+    .venv/bin/python python/make_fixture.py [--out test/fixtures/packs] [--only tiny-v2]
+
+tiny-v2 is a format 2 pack (text attention_mask, text_mask and pooled ports, per-channel latent
+normalisation): exported with torch 2.x (the TorchScript exporter).
 
 The weights are deterministic in SEED, so rerunning reproduces the same numbers on the
 same torch build (the ONNX bytes may differ across torch versions).
@@ -66,15 +69,39 @@ FIXTURES = {
             "shareSteps": 0.5,
         },
     ),
+    "tiny-v2": dict(
+        name="Tiny random DiT (format 2: text masks, pooled text, per-channel latents)",
+        description=(
+            "Random-weight format 2 test fixture: tiny's 3-layer DiT over a 4-channel latent with joint "
+            "text, whose text encoder takes an attention mask and also outputs a pooled vector, whose "
+            "transformer masks padded text keys with text_mask and adds the pooled vector to its "
+            "conditioning, with per-channel latent scale and shift, an [EOS]-ending tokenizer, long "
+            "prompts truncated, unknown words refused and a negative prompt. Its outputs are "
+            "deterministic but meaningless."
+        ),
+        defaults={
+            "steps": 8,
+            "solver": "fireflow",
+            "guidance": 2.0,
+            "shareLayers": [1, 2],
+            "shareSteps": 0.5,
+            "fit": "pad",
+            "shareText": False,
+        },
+    ),
 }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Write the random-weight test packs.")
     parser.add_argument("--out", default=DEFAULT_OUT, help="folder that receives one folder per pack")
+    parser.add_argument("--only", choices=sorted(FIXTURES), action="append",
+                        help="write only this pack (repeatable; default: all)")
     args = parser.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     for pack_id, meta in FIXTURES.items():
+        if args.only and pack_id not in args.only:
+            continue
         cfg = CONFIGS[pack_id]()
         models = build_models(cfg, SEED)
         out_dir = os.path.join(args.out, pack_id)

@@ -10,7 +10,8 @@ DIR/<name>/cases/<case>/case.json with raw little-endian tensors next to it:
      "outputs": {"<onnx output>": {...}}}
 
 An unconditional config (text mode 'none', e.g. tiny-uncond) has no `text` input and no
-text_encoder case; its prompts are ignored. The outputs come from the exported PyTorch modules in eval mode (float32). DIR/summary.json
+text_encoder case; its prompts are ignored. A format 2 config (e.g. tiny-v2) feeds its
+text encoder an attention_mask and its transformer text_mask and pooled, as flowedit does. The outputs come from the exported PyTorch modules in eval mode (float32). DIR/summary.json
 lists the packs and their cases: {"seed": ..., "packs": {"<name>": ["<case>", ...]}}.
 """
 
@@ -30,7 +31,7 @@ from flowedit_model.ports import (
     transformer_input_names,
     transformer_output_names,
 )
-from flowedit_model.tokenizer import encode
+from flowedit_model.tokenizer import encode, real_tokens
 
 SEED = 1234  # differs from the fixtures' seed
 MASKED = -1e4
@@ -71,8 +72,32 @@ def write_case(pack_dir: str, case: str, graph: str, inputs: Dict[str, torch.Ten
 
 
 def token_ids(cfg: PackConfig, prompts: Sequence[str]) -> torch.Tensor:
-    ids = [encode(p, cfg.vocab, cfg.max_tokens) for p in prompts]
+    ids = [encode(p, cfg.vocab, cfg.max_tokens, cfg.text_eos) for p in prompts]
     return torch.tensor(ids, dtype=torch.int64)  # [B, L]
+
+
+def attention_mask(ids: torch.Tensor) -> torch.Tensor:
+    """1 for each prompt's real tokens, 0 for padding: [B, L] int64."""
+    mask = torch.zeros_like(ids)  # [B, L]
+    for b, row in enumerate(ids.tolist()):
+        mask[b, : real_tokens(row)] = 1
+    return mask
+
+
+def text_encoder_inputs(cfg: PackConfig, prompts: Sequence[str]) -> Dict[str, torch.Tensor]:
+    """input_ids (and attention_mask for a config that takes one) of the prompts."""
+    ids = token_ids(cfg, prompts)  # [B, L]
+    inputs = {"input_ids": ids}
+    if cfg.text_attention_mask:
+        inputs["attention_mask"] = attention_mask(ids)  # [B, L]
+    return inputs
+
+
+def run_text_encoder(models: PackModels, cfg: PackConfig, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """text [B, L, D] (and pooled [B, P] for a config with pooled_dim)."""
+    with torch.no_grad():
+        out = models.text_encoder(*inputs.values())
+    return {"text": out[0], "pooled": out[1]} if cfg.pooled_dim > 0 else {"text": out}
 
 
 def run_transformer(
@@ -107,8 +132,13 @@ def base_inputs(models: PackModels, cfg: PackConfig, g: torch.Generator, latent_
         "t": torch.tensor(t, dtype=torch.float32),  # [B]
     }
     if cfg.has_text:
-        with torch.no_grad():
-            inputs["text"] = models.text_encoder(token_ids(cfg, prompts))  # [B, L, D]
+        text_in = text_encoder_inputs(cfg, prompts)
+        encoded = run_text_encoder(models, cfg, text_in)
+        inputs["text"] = encoded["text"]  # [B, L, D]
+        if cfg.text_mask:
+            inputs["text_mask"] = attention_mask(text_in["input_ids"]).to(torch.float32)  # [B, L]
+        if cfg.pooled_dim > 0:
+            inputs["pooled"] = encoded["pooled"]  # [B, P]
     if cfg.guidance == "distilled":
         inputs["guidance"] = torch.linspace(2.0, 4.5, latent_shape[0])  # [B]
     return inputs
@@ -185,10 +215,8 @@ def transformer_cases(
 
 
 def text_encoder_case(models: PackModels, cfg: PackConfig, pack_dir: str) -> str:
-    ids = token_ids(cfg, PROMPTS)  # [B, L]
-    with torch.no_grad():
-        text = models.text_encoder(ids)  # [B, L, D]
-    return write_case(pack_dir, "text_encoder", "text_encoder", {"input_ids": ids}, {"text": text})
+    inputs = text_encoder_inputs(cfg, PROMPTS)  # [B, L] each
+    return write_case(pack_dir, "text_encoder", "text_encoder", inputs, run_text_encoder(models, cfg, inputs))
 
 
 def vae_cases(models: PackModels, cfg: PackConfig, pack_dir: str, g: torch.Generator) -> List[str]:

@@ -35,3 +35,4 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export const TINY_UNCOND = join(ROOT, 'test/fixtures/packs/tiny-uncond');
 /** Real clips and masks (see test/fixtures/media/SOURCES.md). */
 export const MEDIA = join(ROOT, 'test/fixtures/media');
+export const TINY_V2 = join(ROOT, 'test/fixtures/packs/tiny-v2');

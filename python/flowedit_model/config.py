@@ -4,7 +4,7 @@ Named configurations are built by the factories in `CONFIGS` (as in DiT's model 
 """
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 
 # The word vocabulary of the small test tokenizer (see tokenizer.py); ids start after
 # the two special tokens [PAD] = 0 and [UNK] = 1.
@@ -61,9 +61,20 @@ class PackConfig:
     default_size: Optional[Tuple[int, int]] = (64, 64)  # [width, height]
     frames_max: Optional[int] = None  # None: stills only
     frames_step: int = 1
-    latent_scale: float = 1.0
-    latent_shift: float = 0.0
+    # One number, or (format 2) one per latent channel: z[c] = (mean[c] - shift[c]) * scale[c].
+    latent_scale: Union[float, Tuple[float, ...]] = 1.0
+    latent_shift: Union[float, Tuple[float, ...]] = 0.0
     schedule_shift: float = 1.0
+    # Pack format 2 (docs/model-pack.md). Each option below needs format_version 2.
+    format_version: int = 1
+    text_attention_mask: bool = False  # text encoder takes attention_mask [B, L]; padded rows of its output are zero
+    text_mask: bool = False  # transformer takes text_mask [B, L] and masks padded text keys with it
+    pooled_dim: int = 0  # P > 0: the text encoder also outputs a pooled vector [B, P], added to the DiT's conditioning
+    text_eos: bool = False  # the tokenizer's post-processor ends every prompt with [EOS]
+    text_overflow: Optional[str] = None  # manifest text.overflow: 'refuse' | 'truncate'
+    text_unknown: Optional[str] = None  # manifest text.unknown: 'refuse' | 'keep'
+    text_clean: Optional[str] = None  # manifest text.clean: 'none' | 'wan'
+    negative_prompt: Optional[str] = None  # manifest text.negativePrompt
 
     def __post_init__(self) -> None:
         if self.text_mode not in ("joint", "cross", "none"):
@@ -86,6 +97,28 @@ class PackConfig:
             raise ValueError("heads × head_dim must equal dim")
         if self.image_multiple % self.patch[2]:
             raise ValueError("image multiple must also be a multiple of the patch width")
+        if self.format_version not in (1, 2):
+            raise ValueError(f"format_version must be 1 or 2, got {self.format_version}")
+        v2 = {
+            "per-channel latent_scale": not isinstance(self.latent_scale, (int, float)),
+            "per-channel latent_shift": not isinstance(self.latent_shift, (int, float)),
+            "text_attention_mask": self.text_attention_mask,
+            "text_mask": self.text_mask,
+            "pooled_dim": self.pooled_dim > 0,
+            "text_overflow": self.text_overflow is not None,
+            "text_unknown": self.text_unknown is not None,
+            "text_clean": self.text_clean is not None,
+            "negative_prompt": self.negative_prompt is not None,
+        }
+        used = [k for k, on in v2.items() if on]
+        if used and self.format_version != 2:
+            raise ValueError(f"{', '.join(used)} need format_version 2")
+        for name in ("latent_scale", "latent_shift"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) and len(v) != self.latent_channels:
+                raise ValueError(f"{name} needs one value per latent channel ({self.latent_channels}), got {len(v)}")
+        if not self.has_text and (self.text_attention_mask or self.text_mask or self.pooled_dim or self.text_eos):
+            raise ValueError("an unconditional model has no text to mask, pool or end")
 
     @property
     def has_text(self) -> bool:
@@ -94,7 +127,14 @@ class PackConfig:
 
     @property
     def vocab_size(self) -> int:
-        return 2 + len(self.vocab)  # [PAD], [UNK], then the words
+        return len(self.specials) + len(self.vocab)  # [PAD], [UNK] (, [EOS]), then the words
+
+    @property
+    def specials(self) -> Tuple[str, ...]:
+        """The tokenizer's special tokens, ids 0, 1, ..."""
+        from .tokenizer import specials_of
+
+        return specials_of(self.text_eos)
 
     @property
     def image_multiple(self) -> int:
@@ -233,8 +273,45 @@ def flowedit_tiny_p2() -> PackConfig:
     return flowedit_tiny(patch=(1, 2, 2))
 
 
+def tiny_v2() -> PackConfig:
+    """Format 2 test model: tiny's latent-space DiT with joint text, plus a text attention_mask
+    input, a text_mask transformer input, a pooled text vector, an [EOS] token, per-channel latent
+    normalisation, long prompts truncated and unknown words refused."""
+    return PackConfig(
+        name="tiny-v2",
+        latent_channels=4,
+        vae=True,
+        spatial_compression=4,
+        patch=(1, 2, 2),
+        dim=32,
+        layers=3,
+        heads=2,
+        head_dim=16,
+        context_layers=(0, 1, 2),
+        text_mode="joint",
+        guidance="cfg",
+        max_tokens=8,
+        text_dim=32,
+        frames_max=9,
+        frames_step=1,
+        latent_scale=(0.8, 1.25, 0.5, 2.0),
+        latent_shift=(0.1, -0.2, 0.3, 0.0),
+        schedule_shift=2.0,
+        format_version=2,
+        text_attention_mask=True,
+        text_mask=True,
+        pooled_dim=24,
+        text_eos=True,
+        text_overflow="truncate",
+        text_unknown="refuse",
+        text_clean="wan",
+        negative_prompt="gray stripes",
+    )
+
+
 CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "tiny": tiny,
+    "tiny-v2": tiny_v2,
     "tiny-pixel": tiny_pixel,
     "tiny-uncond": tiny_uncond,
     "flowedit-tiny": flowedit_tiny,

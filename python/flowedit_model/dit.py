@@ -16,6 +16,12 @@ Self-attention of a context layer i computes, with its own Q, K, V [B, h, S, d]:
     out = softmax(Q K̂ᵀ / √d + ctx_bias.i[:, None, None, :]) V̂   # [B, h, S, d]
 
 and hands K and V back so that another pass can use them as its context.
+
+Format 2 options (config): with `text_mask` the graph takes text_mask [B, L] (1 real token,
+0 padding) and adds MASKED to the logits of padded text keys, in self-attention (joint text: the
+first L keys) or cross-attention; with `pooled_dim` P > 0 it takes the text encoder's pooled
+vector [B, P] and adds an MLP of it to the conditioning, c = emb(t) + MLP(pooled) (as FLUX adds
+its pooled CLIP vector).
 """
 
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -42,6 +48,8 @@ from .patches import patch_grid, patchify, unpatchify
 # (ctx_k [B, h, Sc, d], ctx_v [B, h, Sc, d], ctx_bias [B, S + Sc]) for one context layer.
 Context = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
+MASKED = -1e4  # logit bias that removes a key
+
 
 class ContextSelfAttention(nn.Module):
     """Multi-head self-attention with QK-norm and optional extra keys/values and key bias."""
@@ -54,18 +62,23 @@ class ContextSelfAttention(nn.Module):
         self.k_norm = RMSNorm(head_dim)
         self.proj = nn.Linear(heads * head_dim, dim)
 
-    def forward(self, x: torch.Tensor, context: Optional[Context] = None):
-        """x: [B, S, dim] -> (out [B, S, dim], K [B, h, S, d], V [B, h, S, d])."""
+    def forward(self, x: torch.Tensor, context: Optional[Context] = None, key_bias: Optional[torch.Tensor] = None):
+        """x: [B, S, dim], key_bias: [B, S] on the own keys (padded text) or None
+        -> (out [B, S, dim], K [B, h, S, d], V [B, h, S, d])."""
         q, k, v = self.qkv(x).chunk(3, dim=-1)  # 3 × [B, S, h·d]
         q = self.q_norm(split_heads(q, self.heads, self.head_dim))  # [B, h, S, d]
         k = self.k_norm(split_heads(k, self.heads, self.head_dim))  # [B, h, S, d]
         v = split_heads(v, self.heads, self.head_dim)  # [B, h, S, d]
         if context is None:
-            out = attention(q, k, v, self.head_dim)  # [B, h, S, d]
+            bias = None if key_bias is None else key_bias[:, None, None, :]  # [B, 1, 1, S]
+            out = attention(q, k, v, self.head_dim, bias)  # [B, h, S, d]
         else:
             ctx_k, ctx_v, ctx_bias = context
             k_hat = torch.cat([k, ctx_k], dim=2)  # [B, h, S + Sc, d]
             v_hat = torch.cat([v, ctx_v], dim=2)  # [B, h, S + Sc, d]
+            if key_bias is not None:
+                s = k.shape[2]
+                ctx_bias = torch.cat([ctx_bias[:, :s] + key_bias, ctx_bias[:, s:]], dim=1)  # [B, S + Sc]
             bias = ctx_bias[:, None, None, :]  # [B, 1, 1, S + Sc]
             out = attention(q, k_hat, v_hat, self.head_dim, bias)  # [B, h, S, d]
         return self.proj(merge_heads(out)), k, v  # [B, S, dim], [B, h, S, d], [B, h, S, d]
@@ -83,13 +96,14 @@ class CrossAttention(nn.Module):
         self.k_norm = RMSNorm(head_dim)
         self.proj = nn.Linear(heads * head_dim, dim)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """x: [B, n, dim], y: [B, L, dim] -> [B, n, dim]."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor, text_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x: [B, n, dim], y: [B, L, dim], text_bias: [B, L] on padded text keys or None -> [B, n, dim]."""
         q = self.q_norm(split_heads(self.q(x), self.heads, self.head_dim))  # [B, h, n, d]
         k, v = self.kv(y).chunk(2, dim=-1)  # 2 × [B, L, h·d]
         k = self.k_norm(split_heads(k, self.heads, self.head_dim))  # [B, h, L, d]
         v = split_heads(v, self.heads, self.head_dim)  # [B, h, L, d]
-        return self.proj(merge_heads(attention(q, k, v, self.head_dim)))  # [B, n, dim]
+        bias = None if text_bias is None else text_bias[:, None, None, :]  # [B, 1, 1, L]
+        return self.proj(merge_heads(attention(q, k, v, self.head_dim, bias)))  # [B, n, dim]
 
 
 class DiTBlock(nn.Module):
@@ -108,14 +122,14 @@ class DiTBlock(nn.Module):
         self.mlp = MLP(dim, int(dim * cfg.mlp_ratio))
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 6 * dim))
 
-    def forward(self, x, c, y, context: Optional[Context] = None):
-        """x: [B, S, dim], c: [B, dim], y: [B, L, dim] (None without cross text)
-        -> (x [B, S, dim], K, V [B, h, S, d])."""
+    def forward(self, x, c, y, context: Optional[Context] = None, key_bias=None, text_bias=None):
+        """x: [B, S, dim], c: [B, dim], y: [B, L, dim] (None without cross text), key_bias: [B, S]
+        and text_bias: [B, L] (padded text keys, or None) -> (x [B, S, dim], K, V [B, h, S, d])."""
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)  # 6 × [B, dim]
-        a, k, v = self.attn(modulate(self.norm1(x), shift1, scale1), context)  # [B, S, dim]
+        a, k, v = self.attn(modulate(self.norm1(x), shift1, scale1), context, key_bias)  # [B, S, dim]
         x = x + gate1[:, None, :] * a  # [B, S, dim]
         if self.cross is not None:
-            x = x + self.cross(self.norm_cross(x), y)  # [B, S, dim]
+            x = x + self.cross(self.norm_cross(x), y, text_bias)  # [B, S, dim]
         m = self.mlp(modulate(self.norm2(x), shift2, scale2))  # [B, S, dim]
         return x + gate2[:, None, :] * m, k, v  # [B, S, dim]
 
@@ -189,6 +203,10 @@ class DiT(nn.Module):
         self.t_embed = ScalarEmbedder(cfg.freq_dim, cfg.dim)
         self.g_embed = ScalarEmbedder(cfg.freq_dim, cfg.dim) if cfg.guidance == "distilled" else None
         self.text_embed = nn.Linear(cfg.text_dim, cfg.dim) if cfg.has_text else None
+        self.pooled_embed = (
+            nn.Sequential(nn.Linear(cfg.pooled_dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
+            if cfg.pooled_dim > 0 else None
+        )
         self.blocks = nn.ModuleList([DiTBlock(cfg) for _ in range(cfg.layers)])
         self.final = FinalLayer(cfg.dim, patch_width)
         self.conv_head = ConvHead(cfg) if cfg.conv_head_channels > 0 else None
@@ -204,10 +222,13 @@ class DiT(nn.Module):
         text: Optional[torch.Tensor],
         guidance: Optional[torch.Tensor] = None,
         context: Optional[Sequence[Optional[Context]]] = None,
+        text_mask: Optional[torch.Tensor] = None,
+        pooled: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, List[Tuple[torch.Tensor, torch.Tensor]]]:
         """latents [B, C, F', H', W'], t [B], text [B, L, D] (None for text mode 'none'),
         guidance [B] (distilled only),
-        context: one (ctx_k, ctx_v, ctx_bias) or None per entry of cfg.context_layers.
+        context: one (ctx_k, ctx_v, ctx_bias) or None per entry of cfg.context_layers,
+        text_mask [B, L] (cfg.text_mask only), pooled [B, P] (cfg.pooled_dim > 0 only).
 
         Returns velocity [B, C, F', H', W'] and (K, V) [B, h, S, d] per context layer.
         """
@@ -221,12 +242,24 @@ class DiT(nn.Module):
             if guidance is None:
                 raise ValueError("this model needs a guidance input")
             c = c + self.g_embed(guidance)  # [B, dim]
+        if self.pooled_embed is not None:
+            if pooled is None:
+                raise ValueError("this model needs a pooled text input")
+            c = c + self.pooled_embed(pooled)  # [B, dim]
 
         y = None
         if self.text_embed is not None:
             if text is None:
                 raise ValueError("this model needs a text input")
             y = self.text_embed(text)  # [B, L, dim]
+        key_bias, text_bias = None, None
+        if cfg.text_mask:
+            if text_mask is None:
+                raise ValueError("this model needs a text_mask input")
+            text_bias = (1.0 - text_mask) * MASKED  # [B, L]
+            if cfg.text_mode == "joint":
+                key_bias = torch.cat([text_bias, torch.zeros_like(x[:, :, 0])], dim=1)  # [B, S = L + n]
+                text_bias = None
         if cfg.text_mode == "joint":
             x = torch.cat([y, x], dim=1)  # [B, S = L + n, dim]
 
@@ -236,7 +269,7 @@ class DiT(nn.Module):
             ctx = None
             if i in slots and context is not None:
                 ctx = context[slots[i]]
-            x, k, v = block(x, c, y, ctx)  # [B, S, dim], [B, h, S, d], [B, h, S, d]
+            x, k, v = block(x, c, y, ctx, key_bias, text_bias)  # [B, S, dim], [B, h, S, d], [B, h, S, d]
             if i in slots:
                 kv.append((k, v))
 

@@ -6,6 +6,7 @@ concatenation is recorded generically; Sc = 0 then runs through the same graph.
 An unconditional config (text mode 'none') writes no text encoder and no tokenizer.
 """
 
+import inspect
 import json
 import os
 import warnings
@@ -33,6 +34,8 @@ from .ports import (
 from .tokenizer import tokenizer_json
 
 OPSET = 17
+# torch 2.x exports with dynamo unless told not to; torch 1.13 has only the TorchScript exporter.
+TORCHSCRIPT_EXPORTER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 # Trace sizes: batch 2, 2 latent frames, a 4 × 6 patch grid, and Sc = 3, 5, 7, ... per layer.
 TRACE_BATCH, TRACE_FRAMES, TRACE_GRID = 2, 2, (4, 6)
 
@@ -51,6 +54,12 @@ def trace_transformer_inputs(cfg: PackConfig) -> List[torch.Tensor]:
     ]
     if cfg.has_text:
         args.append(torch.randn(b, cfg.max_tokens, cfg.text_dim, generator=g))  # [B, L, D]
+    if cfg.text_mask:
+        mask = torch.ones(b, cfg.max_tokens)  # [B, L]
+        mask[:, cfg.max_tokens // 2 :] = 0.0  # some padding
+        args.append(mask)
+    if cfg.pooled_dim > 0:
+        args.append(torch.randn(b, cfg.pooled_dim, generator=g))  # [B, P]
     if cfg.guidance == "distilled":
         args.append(1.0 + 3.0 * torch.rand(b, generator=g))  # [B]
     for j, _ in enumerate(cfg.context_layers):
@@ -95,8 +104,8 @@ def export_graph(
             dynamic_axes=dynamic_axes(inputs, outputs),
             opset_version=OPSET,
             do_constant_folding=True,
-            dynamo=False,
             export_params=True,
+            **TORCHSCRIPT_EXPORTER,
         )
     model = onnx.load(path)
     got_in = [i.name for i in model.graph.input]
@@ -124,7 +133,10 @@ def export_transformer(models: PackModels, cfg: PackConfig, path: str) -> None:
 def export_text_encoder(models: PackModels, cfg: PackConfig, path: str) -> None:
     ids = torch.randint(0, cfg.vocab_size, (TRACE_BATCH, cfg.max_tokens), dtype=torch.int64)  # [B, L]
     ids[:, -2:] = 0  # some padding
-    export_graph(models.text_encoder, [ids], path, *text_encoder_ports(cfg))
+    args = [ids]
+    if cfg.text_attention_mask:
+        args.append((ids != 0).to(torch.int64))  # [B, L]
+    export_graph(models.text_encoder, args, path, *text_encoder_ports(cfg))
 
 
 def export_vae(models: PackModels, cfg: PackConfig, encoder_path: str, decoder_path: str) -> None:
@@ -162,7 +174,7 @@ def export_pack(
             os.path.join(out_dir, mf.VAE_DECODER_FILE),
         )
     if config.has_text:
-        write_json(os.path.join(out_dir, mf.TOKENIZER_FILE), tokenizer_json(config.vocab))
+        write_json(os.path.join(out_dir, mf.TOKENIZER_FILE), tokenizer_json(config.vocab, config.text_eos))
     write_json(os.path.join(out_dir, "manifest.json"), manifest)
     return manifest
 

@@ -1,4 +1,5 @@
-"""The pack manifest (`manifest.json`, docs/model-pack.md section 2) of a config."""
+"""The pack manifest (`manifest.json`, docs/model-pack.md section 2) of a config: format 1, or
+format 2 when the config says so (its format 2 fields are written only then)."""
 
 from typing import Optional
 
@@ -26,7 +27,7 @@ def build_manifest(
     if cfg.default_size is not None:
         image["defaultSize"] = list(cfg.default_size)
 
-    manifest = {"format": "flowedit.pack", "formatVersion": 1, "id": pack_id, "name": name}
+    manifest = {"format": "flowedit.pack", "formatVersion": cfg.format_version, "id": pack_id, "name": name}
     if description is not None:
         manifest["description"] = description
     if license is not None:
@@ -38,8 +39,8 @@ def build_manifest(
         "channels": cfg.latent_channels,
         "spatialCompression": cfg.spatial_compression,
         "temporalCompression": cfg.temporal_compression,
-        "scale": cfg.latent_scale,
-        "shift": cfg.latent_shift,
+        "scale": _channel_values(cfg.latent_scale),
+        "shift": _channel_values(cfg.latent_shift),
     }
     manifest["schedule"] = {"shift": {"kind": "static", "value": cfg.schedule_shift}}
     manifest["transformer"] = {
@@ -52,6 +53,8 @@ def build_manifest(
         "text": cfg.text_mode,
         "guidance": cfg.guidance,
     }
+    if cfg.text_mask:
+        manifest["transformer"]["textMask"] = True
     if cfg.has_text:  # an unconditional pack (transformer.text "none") has no text section
         manifest["text"] = {
             "encoder": TEXT_ENCODER_FILE,
@@ -60,6 +63,15 @@ def build_manifest(
             "dim": cfg.text_dim,
             "padId": PAD_ID,
         }
+        text = manifest["text"]
+        if cfg.text_attention_mask:
+            text["attentionMask"] = True
+        for key, value in (("overflow", cfg.text_overflow), ("unknown", cfg.text_unknown), ("clean", cfg.text_clean),
+                           ("negativePrompt", cfg.negative_prompt)):
+            if value is not None:
+                text[key] = value
+        if cfg.pooled_dim > 0:
+            text["pooledDim"] = cfg.pooled_dim
     if cfg.vae:
         manifest["vae"] = {"encoder": VAE_ENCODER_FILE, "decoder": VAE_DECODER_FILE}
     if defaults:
@@ -68,5 +80,12 @@ def build_manifest(
             raise ValueError(
                 f"defaults.shareLayers {share} must be a subset of {list(cfg.context_layers)}"
             )
+        if "shareText" in defaults and cfg.format_version != 2:
+            raise ValueError("defaults.shareText is a format 2 field: set format_version 2")
         manifest["defaults"] = dict(defaults)
     return manifest
+
+
+def _channel_values(v):
+    """A latent scale or shift as the manifest writes it: a number, or a list per channel."""
+    return v if isinstance(v, (int, float)) else [float(x) for x in v]

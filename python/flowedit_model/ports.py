@@ -36,13 +36,17 @@ def pixel_shape() -> Shape:
 
 
 def transformer_inputs(cfg: PackConfig) -> Ports:
-    """latents, t[, text][, guidance], then ctx_k.i, ctx_v.i, ctx_bias.i for i in contextLayers."""
+    """latents, t[, text][, text_mask][, pooled][, guidance], then ctx_k.i, ctx_v.i, ctx_bias.i for i in contextLayers."""
     ports: Ports = {
         "latents": latent_shape(cfg),
         "t": [BATCH],
     }
     if cfg.has_text:
         ports["text"] = [BATCH, cfg.max_tokens, cfg.text_dim]
+    if cfg.text_mask:
+        ports["text_mask"] = [BATCH, cfg.max_tokens]
+    if cfg.pooled_dim > 0:
+        ports["pooled"] = [BATCH, cfg.pooled_dim]
     if cfg.guidance == "distilled":
         ports["guidance"] = [BATCH]
     for i in cfg.context_layers:
@@ -73,10 +77,13 @@ def transformer_output_names(cfg: PackConfig) -> List[str]:
 def text_encoder_ports(cfg: PackConfig) -> Tuple[Ports, Ports]:
     if not cfg.has_text:
         raise ValueError(f"{cfg.name} is unconditional: it has no text encoder")
-    return (
-        {"input_ids": [BATCH, cfg.max_tokens]},
-        {"text": [BATCH, cfg.max_tokens, cfg.text_dim]},
-    )
+    inputs: Ports = {"input_ids": [BATCH, cfg.max_tokens]}
+    if cfg.text_attention_mask:
+        inputs["attention_mask"] = [BATCH, cfg.max_tokens]
+    outputs: Ports = {"text": [BATCH, cfg.max_tokens, cfg.text_dim]}
+    if cfg.pooled_dim > 0:
+        outputs["pooled"] = [BATCH, cfg.pooled_dim]
+    return inputs, outputs
 
 
 def vae_encoder_ports(cfg: PackConfig) -> Tuple[Ports, Ports]:
@@ -103,6 +110,8 @@ class TransformerPorts(nn.Module):
         super().__init__()
         self.dit = dit
         self.has_text = dit.cfg.has_text
+        self.has_text_mask = dit.cfg.text_mask
+        self.has_pooled = dit.cfg.pooled_dim > 0
         self.distilled = dit.cfg.guidance == "distilled"
         self.n_context = len(dit.cfg.context_layers)
 
@@ -110,13 +119,18 @@ class TransformerPorts(nn.Module):
         text = None
         if self.has_text:
             text, rest = rest[0], rest[1:]
+        text_mask = pooled = None
+        if self.has_text_mask:
+            text_mask, rest = rest[0], rest[1:]
+        if self.has_pooled:
+            pooled, rest = rest[0], rest[1:]
         guidance = None
         if self.distilled:
             guidance, rest = rest[0], rest[1:]
         if len(rest) != 3 * self.n_context:
             raise ValueError(f"expected {3 * self.n_context} context inputs, got {len(rest)}")
         context = [tuple(rest[3 * j : 3 * j + 3]) for j in range(self.n_context)]
-        velocity, kv = self.dit(latents, t, text, guidance, context)
+        velocity, kv = self.dit(latents, t, text, guidance, context, text_mask, pooled)
         return (velocity,) + tuple(z for pair in kv for z in pair)
 
 

@@ -2,7 +2,14 @@
 
 Token embedding plus a learned position embedding, then pre-LN encoder layers whose
 self-attention ignores padding keys, then a final LayerNorm.
+
+Format 2 options (config): with `text_attention_mask` the padding comes from an attention_mask
+input [B, L] (1 real token, 0 padding) instead of the pad id, and the output rows of padding are
+zero; with `pooled_dim` P > 0 it also returns the mean of the real tokens' rows projected to P,
+pooled = W_p · (Σ_j m_j x_j / Σ_j m_j)  [B, P].
 """
+
+from typing import Optional
 
 import torch
 from torch import nn
@@ -46,13 +53,29 @@ class TextEncoder(nn.Module):
             [EncoderLayer(width, cfg.text_heads, 2 * width) for _ in range(cfg.text_layers)]
         )
         self.norm = layer_norm(width)
+        self.uses_mask = cfg.text_attention_mask
+        self.pool = nn.Linear(width, cfg.pooled_dim) if cfg.pooled_dim > 0 else None
         init_weights(self)
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """input_ids: [B, L] int64 -> text: [B, L, D]."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None):
+        """input_ids: [B, L] int64 (, attention_mask: [B, L] int64 with text_attention_mask)
+        -> text: [B, L, D], or (text, pooled [B, P]) with pooled_dim."""
         x = self.token(input_ids) + self.position[None]  # [B, L, D]
-        pad = (input_ids == PAD_ID).to(torch.float32)  # [B, L]
-        key_bias = (pad * MASKED)[:, None, None, :]  # [B, 1, 1, L]
+        if self.uses_mask:
+            if attention_mask is None:
+                raise ValueError("this text encoder needs an attention_mask input")
+            real = attention_mask.to(torch.float32)  # [B, L]
+            key_bias = ((1.0 - real) * MASKED)[:, None, None, :]  # [B, 1, 1, L]
+        else:
+            pad = (input_ids == PAD_ID).to(torch.float32)  # [B, L]
+            real = 1.0 - pad if self.pool is not None else None  # [B, L]
+            key_bias = (pad * MASKED)[:, None, None, :]  # [B, 1, 1, L]
         for layer in self.layers:
             x = layer(x, key_bias)  # [B, L, D]
-        return self.norm(x)  # [B, L, D]
+        x = self.norm(x)  # [B, L, D]
+        if self.uses_mask:
+            x = x * real[:, :, None]  # [B, L, D]: padding rows are zero
+        if self.pool is None:
+            return x
+        mean = (x * real[:, :, None]).sum(dim=1) / real.sum(dim=1, keepdim=True).clamp(min=1.0)  # [B, D]
+        return x, self.pool(mean)  # [B, L, D], [B, P]

@@ -5,7 +5,7 @@
  * mask value it covers, so anything the mask touches is editable.
  */
 import type { Sequence } from '../model/transformer.js';
-import { EXCLUDE, type SharePlan } from './plan.js';
+import { EXCLUDE, excludeRecText, type SharePlan } from './plan.js';
 
 export interface GridGeometry {
   /** s: pixels per latent cell along height and width */
@@ -68,16 +68,17 @@ export function tokenMask(lm: Float32Array, latentShape: readonly number[], patc
 }
 
 /**
- * Bias over [own keys; reconstruction keys] for a masked edit: [B, S + S]. As enrichment, plus
+ * Bias over [own keys; reconstruction keys] for a masked edit: [B, S + S]. As enrichment (with
+ * the reconstruction's text padding mask `recText` when shared text keys need it), plus
  * `maskBias`·m on the reconstruction path's image keys inside the mask (m = token coverage), so a
  * negative value keeps the edit from copying what the mask covers in the source (the bias of
  * KV-Edit, arXiv 2502.17363, moved onto the shared keys). A bias of EXCLUDE or less removes them.
  */
-export function maskedEnrichmentBias(plan: SharePlan, seq: Sequence, B: number, tokens: Float32Array, maskBias: number): Float32Array {
+export function maskedEnrichmentBias(plan: SharePlan, seq: Sequence, B: number, tokens: Float32Array, maskBias: number, recText?: Float32Array): Float32Array {
   const S = seq.length;
   if (tokens.length !== seq.imageTokens) throw new Error(`Token mask holds ${tokens.length} values but the sequence has ${seq.imageTokens} image tokens`);
   const row = new Float32Array(2 * S); // [S + Sc], Sc = S
-  if (!plan.shareText) row.fill(EXCLUDE, S, S + seq.textTokens);
+  excludeRecText(row, plan, seq, recText);
   const b = Math.max(maskBias, EXCLUDE);
   if (b !== 0) for (let i = 0; i < tokens.length; i++) if (tokens[i]! > 0) row[S + seq.textTokens + i] = b * tokens[i]!;
   const bias = new Float32Array(B * 2 * S); // [B, S + Sc]

@@ -56,15 +56,32 @@ export function isShared(plan: SharePlan, step: number): boolean {
 /**
  * Bias over [own keys; reconstruction keys] for one shared layer: [B, S + S]. Own keys and
  * the reconstruction's image keys are 0; the reconstruction's text keys (joint text) are
- * excluded unless the plan shares text.
+ * excluded unless the plan shares text, and then its padding keys are excluded when `recText`,
+ * the reconstruction prompt's padding mask [L] (1 real token, 0 padding), is given (packs whose
+ * transformer masks padded text, transformer.textMask).
  */
-export function enrichmentBias(plan: SharePlan, seq: Sequence, B: number): Float32Array {
+export function enrichmentBias(plan: SharePlan, seq: Sequence, B: number, recText?: Float32Array): Float32Array {
   const S = seq.length;
   const row = new Float32Array(2 * S); // [S + Sc], Sc = S
-  if (!plan.shareText) row.fill(EXCLUDE, S, S + seq.textTokens);
+  excludeRecText(row, plan, seq, recText);
   const bias = new Float32Array(B * 2 * S); // [B, S + Sc]
   for (let b = 0; b < B; b++) bias.set(row, b * 2 * S);
   return bias;
+}
+
+/**
+ * In one bias row over [own keys; reconstruction keys] ([S + S]): excludes the reconstruction's
+ * text keys unless the plan shares text, and then those of its padding (`recText`, [L]).
+ */
+export function excludeRecText(row: Float32Array, plan: SharePlan, seq: Sequence, recText?: Float32Array): void {
+  const S = seq.length;
+  if (!plan.shareText) {
+    row.fill(EXCLUDE, S, S + seq.textTokens);
+    return;
+  }
+  if (!recText || seq.textTokens === 0) return;
+  if (recText.length !== seq.textTokens) throw new Error(`The reconstruction's text mask holds ${recText.length} values but the sequence has ${seq.textTokens} text tokens`);
+  for (let j = 0; j < seq.textTokens; j++) if (recText[j] === 0) row[S + j] = EXCLUDE;
 }
 
 export interface ContextFeeds {

@@ -57,7 +57,7 @@ async function prepareSource(pack: LoadedPack, item: PlannedItem, run: RunOption
   const s = item.settings;
   const media = mediaOf(item, run);
   if (item.command !== 'swap') {
-    const settings = { sourcePrompt: item.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit, ...limitOf(item) };
+    const settings = { sourcePrompt: item.sourcePrompt, steps: s.steps, solver: s.solver, ...(s.shift !== undefined ? { shift: s.shift } : {}), fit: s.fit, ...limitOf(item) };
     const file = item.clip ? await invertClip(pack, item.input, settings, run, item.tools) : await invertImage(pack, item.input, settings, run);
     // a still's edit in an automatic mask keeps the source's pixels outside it (a clip streams them)
     if (item.command === 'edit' && s.autoMask > 0 && !item.clip) return { kind: 'inversion', file, still: await readImage(item.input, limitOf(item)) };
@@ -125,6 +125,8 @@ function recordOf(pack: LoadedPack, item: PlannedItem, out: PlannedOutput): Outp
     guideAgainst: s.guideAgainst,
     shareLayers: s.shareLayers,
     shareSteps: s.shareSteps,
+    ...(s.shareText ? { shareText: true } : {}),
+    ...(s.shift !== undefined ? { shift: s.shift } : {}),
     ...(item.command === 'edit' && s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
   };
 }

@@ -147,6 +147,12 @@ function outputKey(fields: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
+/** Settings as an output's key holds them: shareText only when on, so outputs made before it existed keep their keys. */
+function keySettings(s: Settings): Omit<Settings, 'shareText'> & { shareText?: true } {
+  const { shareText, ...rest } = s;
+  return shareText ? { ...rest, shareText } : rest;
+}
+
 async function planItem(
   item: ManifestItem,
   pack: PackInfo,
@@ -188,7 +194,7 @@ async function planItem(
   if (targeted) assertEditable(pack);
   const negative = item.negativePrompt;
   const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
-  if (negative !== undefined && command !== 'swap') throw new Error(`command "${command}" takes no negativePrompt (it steers a swap's guidance); remove it or choose a swap preset`);
+  if (negative !== undefined && command !== 'swap' && command !== 'edit') throw new Error(`command "${command}" takes no negativePrompt (it steers the guidance of an edit or a swap); remove it or choose an edit or swap preset`);
   assertNegativePromptFits(pack, negative);
   await assertPromptsFit(pack, [
     { text: item.sourcePrompt, what: 'sourcePrompt' },
@@ -196,7 +202,8 @@ async function planItem(
     ...item.targets.map((t) => ({ text: t.prompt, what: `targets.${t.code}` })),
   ]);
   const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
-  const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed });
+  // an edit's negative prompt is one of its settings (a swap's rides with its prompts)
+  const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed, ...(command === 'edit' && negative !== undefined ? { negativePrompt: negative } : {}) });
   if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
   const maskOptions: MaskOptions | undefined = mask ? { grow: settings.maskGrow, feather: settings.maskFeather, invert: false } : undefined;
   // 4. outputs: deterministic names inside the output folder
@@ -209,7 +216,7 @@ async function planItem(
       sourcePrompt: item.sourcePrompt,
       targetPrompt: targeted ? t.prompt : null,
       ...negativeField,
-      settings,
+      settings: keySettings(settings),
       ...(mask ? { maskSha256: mask.sha256, mask: maskOptions } : {}),
     });
     return { code: t.code, ...(targeted ? { targetPrompt: t.prompt } : {}), file, sidecar: file.replace(/\.(png|mp4)$/, '.json'), key };

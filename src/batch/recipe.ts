@@ -30,6 +30,10 @@ export interface Recipe {
   readonly maskBias?: number;
   /** edit: θ of the mask estimated from the prompts, in [0, 1) (0 = none) */
   readonly autoMask?: number;
+  /** edit, swap: the edit path also sees the reconstruction path's text keys (joint-text packs) */
+  readonly shareText?: boolean;
+  /** σ of a static schedule shift, replacing the pack's schedule */
+  readonly shift?: number;
 }
 
 interface KeyRule {
@@ -55,6 +59,8 @@ export const RECIPE_KEYS: Readonly<Record<keyof Recipe, KeyRule>> = {
   maskFeather: { expected: 'a non-negative number (pixels)', ok: (v) => isNum(v) && v >= 0 },
   maskBias: { expected: 'a number ≤ 0', ok: (v) => isNum(v) && v <= 0 },
   autoMask: { expected: 'a number in [0, 1) (0 = no automatic mask)', ok: (v) => isNum(v) && v >= 0 && v < 1 },
+  shareText: { expected: 'true or false', ok: (v) => typeof v === 'boolean' },
+  shift: { expected: 'a positive number (1 = no shift)', ok: (v) => isNum(v) && v > 0 },
 };
 
 export const RECIPE_KEY_NAMES = Object.keys(RECIPE_KEYS) as (keyof Recipe)[];
@@ -98,5 +104,5 @@ export function mergeRecipes(...layers: readonly Recipe[]): Recipe {
 
 /** The part of a recipe that resolveSettings takes. */
 export function settingOptions(r: Recipe): SettingOptions {
-  return { steps: r.steps, solver: r.solver, guidance: r.guidance, guideAgainst: r.guideAgainst, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask };
+  return { steps: r.steps, solver: r.solver, guidance: r.guidance, guideAgainst: r.guideAgainst, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask, shareText: r.shareText, shift: r.shift };
 }

@@ -82,7 +82,33 @@ export interface EditArgs {
   'guide-against': string | undefined;
   'share-layers': string | undefined;
   'share-steps': number | undefined;
+  'share-text': boolean | undefined;
   'auto-mask': number | undefined;
+}
+
+export interface ShiftArgs {
+  shift: number | undefined;
+}
+
+/** --shift: a static schedule shift σ replacing the pack's schedule. */
+export function withShiftOption<T>(y: Argv<T>): Argv<T & ShiftArgs> {
+  return y.option(
+    'shift',
+    numberOption('shift', "static schedule shift σ: each time t becomes σt / (1 + (σ − 1)t), replacing the pack's schedule (1 = no shift; default: the pack's)", { group: 'Sampling:' }),
+  ) as Argv<T & ShiftArgs>;
+}
+
+export interface NegativePromptArgs {
+  'negative-prompt': string | undefined;
+}
+
+/** --negative-prompt: the prompt classifier-free guidance steers away from. */
+export function withNegativePrompt<T>(y: Argv<T>, what: string): Argv<T & NegativePromptArgs> {
+  return y.option('negative-prompt', {
+    type: 'string',
+    describe: `a prompt for the guidance to steer away from, ${what} (default: the pack's text.negativePrompt, else the empty prompt)`,
+    group: 'Editing:',
+  }) as Argv<T & NegativePromptArgs>;
 }
 
 /** Which command the editing options serve: their help names only what that command takes. */
@@ -104,7 +130,12 @@ export function withEditOptions<T>(y: Argv<T>, command: EditOptionsFor): Argv<T 
       describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values (default: the pack\'s)',
       group: 'Editing:',
     })
-    .option('share-steps', numberOption('share-steps', 'fraction of the steps, from the start, that share context (0 = none; default: the pack\'s, else 0.5)', { group: 'Editing:' }));
+    .option('share-steps', numberOption('share-steps', 'fraction of the steps, from the start, that share context (0 = none; default: the pack\'s, else 0.5)', { group: 'Editing:' }))
+    .option('share-text', {
+      type: 'boolean',
+      describe: 'the shared context also holds the reconstruction path\'s text keys (packs whose text sits in self-attention); --no-share-text leaves them out (default: the pack\'s defaults.shareText, else off)',
+      group: 'Editing:',
+    });
   if (command === 'swap') return z as Argv<T & EditArgs>;
   return z.option(
     'auto-mask',

@@ -7,7 +7,7 @@ import { readInversion, type InversionFile } from '../edit/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
 import type { RunOptions } from '../edit/progress.js';
 import { blendSwapped, preparedFromInversion, prepareSwap, prepareSwapWork, sourceFromInversion, swapPrepared, swapSettingsFrom, swapToWork, type SwapSource } from '../edit/swap-jobs.js';
-import { editSettingsFrom } from '../edit/settings.js';
+import { editSettingsFrom, type Settings } from '../edit/settings.js';
 import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/auto-edit.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { encodePng, readImage, type RgbImage } from '../media/image.js';
@@ -20,6 +20,11 @@ import { flowEditVersion } from '../version.js';
 import type { JobSpec, JobSummary } from './job.js';
 
 type Job<K extends JobSpec['kind']> = Extract<JobSpec, { kind: K }>;
+
+/** The settings an output records only when they differ from the pack's behaviour: shared text keys, a schedule shift. */
+function settingsRecord(s: Settings): Pick<OutputRecord, 'shareText' | 'shift'> {
+  return { ...(s.shareText ? { shareText: true } : {}), ...(s.shift !== undefined ? { shift: s.shift } : {}) };
+}
 
 /** A clip's frames at the source size as they are encoded (an array, or a stream), and its rate. */
 interface ClipOut {
@@ -66,7 +71,14 @@ async function* maskPlanes(mask: ShapedMask, count: number): AsyncGenerator<RgbI
 
 async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, run: RunOptions): Promise<InversionFile> {
   const s = job.settings;
-  const settings = { sourcePrompt: job.sourcePrompt, steps: s.steps, solver: s.solver, fit: s.fit, ...(job.maxInputPixels !== undefined ? { maxInputPixels: job.maxInputPixels } : {}) };
+  const settings = {
+    sourcePrompt: job.sourcePrompt,
+    steps: s.steps,
+    solver: s.solver,
+    ...(s.shift !== undefined ? { shift: s.shift } : {}),
+    fit: s.fit,
+    ...(job.maxInputPixels !== undefined ? { maxInputPixels: job.maxInputPixels } : {}),
+  };
   if (!job.inputIsVideo) return invertImage(pack, job.input, settings, run);
   return invertClip(pack, job.input, { ...settings, ...(job.overlap !== undefined ? { overlap: job.overlap } : {}) }, run, await findFfmpeg(job.ffmpeg));
 }
@@ -92,6 +104,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     guideAgainst: s.guideAgainst,
     shareLayers: s.shareLayers,
     shareSteps: s.shareSteps,
+    ...settingsRecord(s),
     source,
   };
   if (!job.inputIsVideo) {
@@ -140,7 +153,17 @@ async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions,
   const r = job.request;
   const out = await generateFrames(pack, r, run);
   run.signal?.throwIfAborted();
-  const record: OutputRecord = { ...base, command: 'generate', steps: r.steps, solver: r.solver, seed: r.seed, prompt: r.prompt, guidance: r.guidance };
+  const record: OutputRecord = {
+    ...base,
+    command: 'generate',
+    steps: r.steps,
+    solver: r.solver,
+    seed: r.seed,
+    prompt: r.prompt,
+    ...(r.negativePrompt !== undefined ? { negativePrompt: r.negativePrompt } : {}),
+    guidance: r.guidance,
+    ...(r.shift !== undefined ? { shift: r.shift } : {}),
+  };
   if (r.frames === 1) await writeImageOutput(job.output, out.frames[0]!, record);
   else {
     const tools = await findFfmpeg(job.ffmpeg);
@@ -189,10 +212,12 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
           seed: s.seed,
           sourcePrompt,
           targetPrompt: job.targetPrompt,
+          ...(s.negativePrompt !== undefined ? { negativePrompt: s.negativePrompt } : {}),
           guidance: s.guidance,
           guideAgainst: s.guideAgainst,
           shareLayers: s.shareLayers,
           shareSteps: s.shareSteps,
+          ...settingsRecord(s),
           ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
           source: file.header.source.path,
         };

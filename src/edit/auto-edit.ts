@@ -125,6 +125,6 @@ export async function textEditFrames(
   st: Settings,
   run: RunOptions = {},
 ): Promise<RgbImage[]> {
-  const ci = await invertFrames(pack, frames, { sourcePrompt: prompts.sourcePrompt, steps: st.steps, solver: st.solver, fit: st.fit }, run);
+  const ci = await invertFrames(pack, frames, { sourcePrompt: prompts.sourcePrompt, steps: st.steps, solver: st.solver, ...(st.shift !== undefined ? { shift: st.shift } : {}), fit: st.fit }, run);
   return textEditInverted(pack, ci, frames, prompts, st, run);
 }

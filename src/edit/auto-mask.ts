@@ -34,8 +34,9 @@ export function checkMaskThreshold(threshold: number): void {
 }
 
 /** The source and target prompts embedded once, guidance off, for every window's estimate. */
-export async function promptConditions(pack: LoadedPack, prompts: { source: string; target: string }): Promise<{ source: Condition; target: Condition }> {
-  return { source: await condition(pack, prompts.source, 1), target: await condition(pack, prompts.target, 1) };
+export async function promptConditions(pack: LoadedPack, prompts: { source: string; target: string }, run: RunOptions = {}): Promise<{ source: Condition; target: Condition }> {
+  const warn = run.onWarning ? { onWarning: run.onWarning } : {};
+  return { source: await condition(pack, prompts.source, 1, undefined, warn), target: await condition(pack, prompts.target, 1, undefined, warn) };
 }
 
 /**
@@ -120,7 +121,7 @@ export async function estimateEditMaskWork(
 ): Promise<Mask> {
   checkMaskThreshold(threshold);
   const g = { spatial: pack.manifest.latent.spatialCompression, temporal: pack.manifest.latent.temporalCompression };
-  const conds = await promptConditions(pack, prompts);
+  const conds = await promptConditions(pack, prompts, run);
   const work: (Float32Array | null)[] = Array.from({ length: frames }, () => null);
   let marked = false;
   for (const [i, inv] of src.inversions.entries()) {

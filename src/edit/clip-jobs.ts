@@ -104,7 +104,7 @@ export async function invertWindows(pack: LoadedPack, work: readonly RgbImage[],
     r.onProgress?.({ phase: 'encode', step: 0, steps: 1 });
     const z0 = await encodeFrames(pack, windowFrames(work, w)); // [1, C, F', H', W']
     r.onProgress?.({ phase: 'encode', step: 1, steps: 1 });
-    inversions.push(await invertLatent(pack, z0, { sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver }, r));
+    inversions.push(await invertLatent(pack, z0, { sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver, ...(s.shift !== undefined ? { shift: s.shift } : {}) }, r));
   }
   return inversions;
 }

@@ -7,7 +7,7 @@
  * stage sees both at the same t.
  */
 import type { Tensor } from '../media/tensor.js';
-import { enrichment, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import { enrichment, enrichmentBias, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { LoadedPack } from '../model/pack.js';
 import { solve, type VelocityFn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
@@ -20,6 +20,8 @@ export interface EditSettings {
   readonly guidance: number;
   /** what the guidance steers away from (default: the empty prompt) */
   readonly guideAgainst?: GuideAgainst;
+  /** a prompt to steer away from instead of guideAgainst's choice (default: the pack's negative prompt, or the source prompt) */
+  readonly negativePrompt?: string;
   readonly share: ShareOptions;
   /** also integrate the reconstruction path to t = 0 and return it */
   readonly keepReconstruction?: boolean;
@@ -51,15 +53,16 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
   const m = s.keepReconstruction ? N : plan.sharedSteps; // steps integrated with both paths
   const onProgress = run.onProgress;
   const signal = run.signal ? { signal: run.signal } : {};
-  const negative = negativePrompt(s.guideAgainst ?? 'empty', inv.settings.sourcePrompt);
+  const negative = negativePrompt(s.guideAgainst ?? 'empty', inv.settings.sourcePrompt, s.negativePrompt);
+  const warn = run.onWarning ? { onWarning: run.onWarning } : {};
 
   let state: Float32Array = noise.data; // x_edit alone, once the paths part (the solvers never write their input)
   let reconstruction: Tensor | null = null;
   let calls = 0;
   if (m > 0) {
-    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE), noise.shape);
-    const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative), noise.shape);
-    const enrich = enrichment(plan, rec.sequence, edit.batch);
+    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, warn), noise.shape);
+    const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative, warn), noise.shape);
+    const enrich = enrichment(plan, rec.sequence, edit.batch, enrichmentBias(plan, rec.sequence, edit.batch, rec.textMask ?? undefined));
     const v = new Float32Array(2 * n); // [v_rec; v_edit]
     const both: VelocityFn = async (x, t, at) => {
       const shared = isShared(plan, at.step);
@@ -86,8 +89,8 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
     const rest = await sampleLatent(
       pack,
       { data: state, shape: noise.shape },
-      { prompt: s.targetPrompt, guidance: s.guidance, negative, solver: inv.settings.solver, ts: inv.ts.slice(m) },
-      { ...signal, ...(onProgress ? { onProgress: (p) => onProgress({ ...p, step: m + p.step, steps: N }) } : {}) },
+      { prompt: s.targetPrompt, guidance: s.guidance, ...(negative !== undefined ? { negative } : {}), solver: inv.settings.solver, ts: inv.ts.slice(m) },
+      { ...signal, ...warn, ...(onProgress ? { onProgress: (p) => onProgress({ ...p, step: m + p.step, steps: N }) } : {}) },
     );
     calls += rest.calls;
     state = rest.z.data;

@@ -11,7 +11,8 @@ import { gaussianNoise } from './noise.js';
 import type { RunOptions } from './progress.js';
 import { sampleLatent } from './sample.js';
 import { scheduleFor } from './schedule.js';
-import { assertPromptFits } from './velocity.js';
+import { checkRange } from './ranges.js';
+import { assertNegativePromptFits, assertPromptFits } from './velocity.js';
 import { allowedFrameCounts } from './windows.js';
 
 export interface GenerateSettings {
@@ -24,6 +25,10 @@ export interface GenerateSettings {
   readonly height: number;
   /** 1 for a still */
   readonly frames: number;
+  /** the prompt the guidance steers away from (default: the pack's negative prompt) */
+  readonly negativePrompt?: string;
+  /** σ of a static schedule shift replacing the pack's schedule */
+  readonly shift?: number;
 }
 
 export interface Generated {
@@ -36,6 +41,8 @@ export function checkGenerate(pack: { manifest: LoadedPack['manifest'] }, s: Gen
   const m = pack.manifest;
   if (m.text) assertPromptFits(pack, s.prompt);
   else if (s.prompt.trim()) throw new Error(`Pack '${m.id}' is unconditional (no text encoder): leave out --prompt`);
+  assertNegativePromptFits(pack, s.negativePrompt);
+  if (s.shift !== undefined) checkRange('shift', s.shift);
   const multiple = m.image.multiple;
   for (const [what, v] of [['width', s.width], ['height', s.height]] as const) {
     if (!Number.isInteger(v) || v < multiple || v % multiple !== 0) {
@@ -61,8 +68,9 @@ export async function generateFrames(pack: LoadedPack, s: GenerateSettings, run:
   checkGenerate(pack, s);
   const shape = clipLatentShape(pack, s.width, s.height, s.frames); // [1, C, F', H', W']
   const noise = { data: gaussianNoise(sizeOf(shape), s.seed), shape }; // x_1 [1, C, F', H', W']
-  const ts = scheduleFor(pack, shape, s.steps);
-  const sampled = await sampleLatent(pack, noise, { prompt: s.prompt, guidance: s.guidance, solver: s.solver, ts }, run);
+  const ts = scheduleFor(pack, shape, s.steps, s.shift);
+  const negative = s.negativePrompt !== undefined ? { negative: s.negativePrompt } : {};
+  const sampled = await sampleLatent(pack, noise, { prompt: s.prompt, guidance: s.guidance, ...negative, solver: s.solver, ts }, run);
   run.onProgress?.({ phase: 'decode', step: 0, steps: 1 });
   const frames = await decodeFrames(pack, sampled.z);
   run.onProgress?.({ phase: 'decode', step: 1, steps: 1 });

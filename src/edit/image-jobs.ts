@@ -39,7 +39,7 @@ export async function invertImage(pack: LoadedPack, path: string, s: InvertImage
   const z0 = await encodeImage(pack, work); // [1, C, 1, H', W']
   run.onProgress?.({ phase: 'encode', step: 1, steps: 1 });
   // 3. invert under the source condition, guidance off
-  const inversion = await invertLatent(pack, z0, { sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver }, run);
+  const inversion = await invertLatent(pack, z0, { sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver, ...(s.shift !== undefined ? { shift: s.shift } : {}) }, run);
   return {
     header: inversionHeader(pack.manifest.id, inversion, {
       source: { path, sha256: createHash('sha256').update(bytes).digest('hex'), width: source.width, height: source.height },

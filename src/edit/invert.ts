@@ -15,6 +15,8 @@ export interface InvertSettings {
   readonly sourcePrompt: string;
   readonly steps: number;
   readonly solver: SolverName;
+  /** σ of a static schedule shift replacing the pack's schedule (absent: the pack's) */
+  readonly shift?: number;
 }
 
 export interface LatentInversion {
@@ -37,8 +39,8 @@ export function noiseOf(inv: LatentInversion): Tensor {
 
 /** Inverts a latent z_0 [1, C, F', H', W'] to noise. */
 export async function invertLatent(pack: LoadedPack, z0: Tensor, settings: InvertSettings, run: RunOptions = {}): Promise<LatentInversion> {
-  const ts = scheduleFor(pack, z0.shape, settings.steps);
-  const cond = await condition(pack, settings.sourcePrompt, RECONSTRUCTION_GUIDANCE);
+  const ts = scheduleFor(pack, z0.shape, settings.steps, settings.shift);
+  const cond = await condition(pack, settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, run.onWarning ? { onWarning: run.onWarning } : {});
   const path = pathVelocity(pack, cond, z0.shape);
   const result = await solve(settings.solver, async (x, t) => (await path.call(x, t)).v, z0.data, inversionSchedule(ts), {
     keepTrajectory: true,

@@ -22,7 +22,7 @@ export interface OutputRecord {
   readonly prompt?: string;
   readonly sourcePrompt?: string;
   readonly targetPrompt?: string;
-  /** swap: the prompt the guidance steered away from, when one was given */
+  /** edit, swap, generate: the prompt the guidance steered away from, when one was given */
   readonly negativePrompt?: string;
   readonly guidance?: number;
   /** edit, swap: what the guidance steered away from (empty or source prompt) */
@@ -31,6 +31,10 @@ export interface OutputRecord {
   readonly shareSteps?: number;
   /** edit: θ of the mask estimated from the prompts */
   readonly autoMask?: number;
+  /** edit, swap: the edit path also saw the reconstruction path's text keys (recorded when true) */
+  readonly shareText?: boolean;
+  /** the static schedule shift σ given instead of the pack's schedule */
+  readonly shift?: number;
   readonly source?: string;
 }
 
@@ -50,6 +54,8 @@ export function parametersText(r: OutputRecord): string {
     ['Seed', r.seed],
     ['Share layers', r.shareLayers?.join(' ')],
     ['Share steps', r.shareSteps],
+    ['Share text', r.shareText],
+    ['Shift', r.shift],
     ['Auto mask', r.autoMask],
     ['Model', r.model],
     ['Version', `flowedit ${r.flowedit}`],

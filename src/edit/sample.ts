@@ -12,7 +12,7 @@ import { condition, pathVelocity } from './velocity.js';
 export interface SampleSettings {
   readonly prompt: string;
   readonly guidance: number;
-  /** the prompt guidance steers away from (default: the empty prompt) */
+  /** the prompt guidance steers away from (default: the pack's negative prompt, the empty one unless it sets one) */
   readonly negative?: string;
   readonly solver: SolverName;
   /** schedule from 1 down to 0 */
@@ -26,7 +26,7 @@ export interface Sampled {
 
 /** Integrates noise x_1 [1, C, F', H', W'] to x_0 along the prompt's velocity. */
 export async function sampleLatent(pack: LoadedPack, noise: Tensor, s: SampleSettings, run: RunOptions = {}): Promise<Sampled> {
-  const cond = await condition(pack, s.prompt, s.guidance, s.negative);
+  const cond = await condition(pack, s.prompt, s.guidance, s.negative, run.onWarning ? { onWarning: run.onWarning } : {});
   const path = pathVelocity(pack, cond, noise.shape);
   const steps = s.ts.length - 1;
   const result = await solve(s.solver, async (x, t) => (await path.call(x, t)).v, noise.data, s.ts, {

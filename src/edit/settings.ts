@@ -9,6 +9,7 @@ import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
 import { checkRange } from './ranges.js';
 import { AUTO_EDIT, isMaskedTask } from './tasks.js';
 import type { EditSettings } from './edit.js';
+import type { ShareOptions } from '../attention/plan.js';
 import { GUIDE_AGAINST, isGuideAgainst, type GuideAgainst } from './velocity.js';
 
 export { MASKED_TASKS, isMaskedTask, type MaskedTask } from './tasks.js';
@@ -31,6 +32,8 @@ export const FLOWEDIT_DEFAULTS = {
   maskFeather: 6,
   /** edit: no automatic mask (the edit path may change every pixel) */
   autoMask: 0,
+  /** joint text: the edit path does not see the reconstruction path's text keys */
+  shareText: false,
 };
 
 /** Options a user may set; undefined = not given. */
@@ -47,6 +50,12 @@ export interface SettingOptions {
   readonly maskGrow?: number | undefined;
   readonly maskFeather?: number | undefined;
   readonly autoMask?: number | undefined;
+  /** joint text: the edit path also sees the reconstruction path's text keys */
+  readonly shareText?: boolean | undefined;
+  /** σ of a static schedule shift, replacing the pack's schedule */
+  readonly shift?: number | undefined;
+  /** the prompt of the guided-against branch, replacing the pack's negative prompt and guideAgainst's choice */
+  readonly negativePrompt?: string | undefined;
 }
 
 export interface Settings {
@@ -69,6 +78,12 @@ export interface Settings {
    * a mask, the edit is a swap inside it and takes the pack's swap defaults, then its auto-edit ones.
    */
   readonly autoMask: number;
+  /** joint text: the edit path's shared context includes the reconstruction path's text keys */
+  readonly shareText: boolean;
+  /** σ of a static schedule shift given by the user; undefined = the pack's schedule */
+  readonly shift?: number;
+  /** a prompt to steer the guidance away from, given by the user; undefined = guideAgainst's choice (the pack's negative prompt for "empty") */
+  readonly negativePrompt?: string;
 }
 
 /** The task defaults that apply to `task`: a masked task's over the swap task's. */
@@ -118,10 +133,30 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
   checkRange('mask-grow', maskGrow);
   checkRange('mask-feather', maskFeather);
-  return { steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask };
+  const shareText = o.shareText ?? d.shareText ?? FLOWEDIT_DEFAULTS.shareText;
+  if (o.shift !== undefined) checkRange('shift', o.shift);
+  if (o.negativePrompt !== undefined && m.transformer.guidance !== 'cfg') {
+    throw new Error(`Pack '${m.id}' takes guidance as a distilled input, so there is no second branch to steer away from a negative prompt: leave --negative-prompt out`);
+  }
+  return {
+    steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskBias, maskGrow, maskFeather, autoMask, shareText,
+    ...(o.shift !== undefined ? { shift: o.shift } : {}),
+    ...(o.negativePrompt !== undefined ? { negativePrompt: o.negativePrompt } : {}),
+  };
+}
+
+/** What sharing resolved settings ask for: their layers, the shared fraction of steps, and whether text keys are shared. */
+export function shareOptionsFrom(s: Pick<Settings, 'shareLayers' | 'shareSteps' | 'shareText'>): ShareOptions {
+  return { layers: s.shareLayers, fraction: s.shareSteps, shareText: s.shareText };
 }
 
 /** The edit path's settings (an edit everywhere, with shared context) from resolved run settings. */
 export function editSettingsFrom(s: Settings, targetPrompt: string): EditSettings {
-  return { targetPrompt, guidance: s.guidance, guideAgainst: s.guideAgainst, share: { layers: s.shareLayers, fraction: s.shareSteps } };
+  return {
+    targetPrompt,
+    guidance: s.guidance,
+    guideAgainst: s.guideAgainst,
+    share: shareOptionsFrom(s),
+    ...(s.negativePrompt !== undefined ? { negativePrompt: s.negativePrompt } : {}),
+  };
 }

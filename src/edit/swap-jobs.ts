@@ -18,7 +18,7 @@ import { assertSameModel } from './image-jobs.js';
 import { inversionsOf, type InversionFile } from './inversion-file.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWorkWindows, type ClipFrames } from './clip-jobs.js';
 import type { RunOptions } from './progress.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings, type MaskedTask, type SettingOptions, type Settings } from './settings.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings, shareOptionsFrom, type MaskedTask, type SettingOptions, type Settings } from './settings.js';
 import { swapLatent, type SwapLatentSettings } from './swap.js';
 import { assertNegativePromptFits } from './velocity.js';
 import { planWindows, windowFrames, type ClipWindow } from './windows.js';
@@ -27,6 +27,8 @@ export interface SwapSettings extends SwapLatentSettings {
   readonly sourcePrompt: string;
   readonly steps: number;
   readonly solver: SolverName;
+  /** σ of a static schedule shift for the inversion, replacing the pack's schedule */
+  readonly shift?: number;
   readonly fit: FitMode;
   /** grow, feather (pixels at the source size) and invert */
   readonly mask: MaskOptions;
@@ -44,15 +46,17 @@ export interface SwapPrompts {
 /** Swap settings from resolved run settings, the prompts and the mask's shape (checked here). */
 export function swapSettingsFrom(r: Settings, prompts: SwapPrompts, mask: MaskOptions, overlap?: number): SwapSettings {
   checkMaskOptions(mask);
+  const negative = prompts.negativePrompt ?? r.negativePrompt;
   return {
     sourcePrompt: prompts.sourcePrompt ?? FLOWEDIT_DEFAULTS.sourcePrompt,
     targetPrompt: prompts.targetPrompt,
-    ...(prompts.negativePrompt !== undefined ? { negativePrompt: prompts.negativePrompt } : {}),
+    ...(negative !== undefined ? { negativePrompt: negative } : {}),
     steps: r.steps,
+    ...(r.shift !== undefined ? { shift: r.shift } : {}),
     solver: r.solver,
     guidance: r.guidance,
     guideAgainst: r.guideAgainst,
-    share: { layers: r.shareLayers, fraction: r.shareSteps },
+    share: shareOptionsFrom(r),
     maskBias: r.maskBias,
     fit: r.fit,
     mask,
@@ -129,7 +133,7 @@ export async function prepareSwap(
   pack: LoadedPack,
   frames: readonly RgbImage[],
   mask: Mask,
-  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'fit' | 'mask' | 'overlap'>,
+  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'shift' | 'fit' | 'mask' | 'overlap'>,
   run: RunOptions = {},
 ): Promise<PreparedSwap> {
   // 1. fit the frames to the working size; align, shape and fit the mask alike
@@ -153,7 +157,7 @@ export async function prepareSwapWork(
   work: readonly RgbImage[],
   fit: FitPlan,
   mask: Mask,
-  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'mask' | 'overlap'>,
+  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'shift' | 'mask' | 'overlap'>,
   run: RunOptions = {},
 ): Promise<SwapSource> {
   // 1. the frames are at the working size; align, shape and fit the mask

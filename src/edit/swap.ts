@@ -73,15 +73,16 @@ export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Floa
   };
 
   const negative = negativePrompt(s.guideAgainst, inv.settings.sourcePrompt, s.negativePrompt);
-  const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative), shape);
+  const warn = run.onWarning ? { onWarning: run.onWarning } : {};
+  const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative, warn), shape);
   const shared = plan.sharedSteps;
   let state: Float32Array = noise.data;
   let calls = 0;
   if (shared > 0) {
     // 1. both paths for the shared steps: [x_rec; x_edit], the reconstruction pinned to the trajectory
-    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE), shape);
+    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, warn), shape);
     const tokens = tokenMask(m, shape, pack.manifest.transformer.patchSize); // [n_img]
-    const enrich = enrichment(plan, rec.sequence, edit.batch, maskedEnrichmentBias(plan, rec.sequence, edit.batch, tokens, s.maskBias));
+    const enrich = enrichment(plan, rec.sequence, edit.batch, maskedEnrichmentBias(plan, rec.sequence, edit.batch, tokens, s.maskBias, rec.textMask ?? undefined));
     const v = new Float32Array(2 * n); // [v_rec; v_edit]
     const both: VelocityFn = async (x, t, at) => {
       const sharing = isShared(plan, at.step);

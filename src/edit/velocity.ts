@@ -11,7 +11,8 @@
 import type { Tensor } from '../media/tensor.js';
 import type { ContextFeeds } from '../attention/plan.js';
 import type { LoadedPack, PackInfo } from '../model/pack.js';
-import { assertPromptTokens } from '../model/text.js';
+import { textRules } from '../model/manifest.js';
+import { assertPromptTokens, type TextBatch, type TextWarnings } from '../model/text.js';
 import type { LayerKV, Sequence } from '../model/transformer.js';
 
 /** What an edit's guidance steers away from: the empty prompt, or the source prompt. */
@@ -24,18 +25,24 @@ export function isGuideAgainst(v: unknown): v is GuideAgainst {
 
 /**
  * The prompt an edit's guidance steers away from: the negative prompt when one is given, else the
- * source prompt or the empty one, as `against` says.
+ * source prompt when `against` is "source", else undefined: the pack's own negative prompt
+ * (text.negativePrompt, the empty prompt unless the pack sets one), which `condition` takes.
  */
-export function negativePrompt(against: GuideAgainst, sourcePrompt: string, given?: string): string {
+export function negativePrompt(against: GuideAgainst, sourcePrompt: string, given?: string): string | undefined {
   if (given !== undefined) return given;
-  return against === 'source' ? sourcePrompt : '';
+  return against === 'source' ? sourcePrompt : undefined;
+}
+
+/** The prompt of the unconditional branch when none is given: the pack's text.negativePrompt, else "". */
+export function defaultNegativePrompt(pack: { manifest: LoadedPack['manifest'] }): string {
+  return textRules(pack.manifest).negativePrompt;
 }
 
 export interface Condition {
-  /** prompt embeddings [1, L, D]; null for an unconditional pack */
-  readonly text: Tensor | null;
-  /** embeddings of the prompt guided against [1, L, D] (the empty one for plain CFG), present when CFG runs */
-  readonly uncond: Tensor | null;
+  /** the prompt's embeddings [1, L, D], padding mask [1, L] and pooled vector; null for an unconditional pack */
+  readonly text: TextBatch | null;
+  /** the same for the prompt guided against (the pack's negative prompt for plain CFG), present when CFG runs */
+  readonly uncond: TextBatch | null;
   readonly guidance: number;
 }
 
@@ -61,26 +68,39 @@ export function assertPromptFits(pack: { manifest: LoadedPack['manifest'] }, pro
  */
 export async function assertPromptsFit(pack: PackInfo, prompts: readonly { text: string; what: string }[]): Promise<void> {
   for (const p of prompts) assertPromptFits(pack, p.text, p.what);
-  if (pack.manifest.text) await assertPromptTokens(pack.manifest.text, pack.dir, prompts);
+  if (pack.manifest.text) await assertPromptTokens(pack.manifest, pack.dir, prompts);
+}
+
+/** Item b of a batch tensor [B, …] as [1, …]. */
+function batchItem(t: Tensor, b: number): Tensor {
+  const n = t.data.length / t.shape[0]!;
+  return { data: t.data.slice(b * n, (b + 1) * n), shape: [1, ...t.shape.slice(1)] };
+}
+
+function batchItemOf(t: TextBatch, b: number): TextBatch {
+  return { text: batchItem(t.text, b), mask: batchItem(t.mask, b), pooled: t.pooled ? batchItem(t.pooled, b) : null };
+}
+
+/** Two one-item tensors [1, …] stacked as [2, …]. */
+function stack(a: Tensor, b: Tensor): Tensor {
+  const data = new Float32Array(a.data.length + b.data.length);
+  data.set(a.data, 0);
+  data.set(b.data, a.data.length);
+  return { data, shape: [2, ...a.shape.slice(1)] };
 }
 
 /**
  * Embeds a prompt, and when classifier-free guidance is on the prompt it guides against
- * (`negative`, the empty prompt unless given).
+ * (`negative`; when not given, the pack's negative prompt, the empty one unless the pack sets
+ * one). A prompt the pack truncates is reported through `warn`.
  */
-export async function condition(pack: LoadedPack, prompt: string, guidance: number, negative = ''): Promise<Condition> {
+export async function condition(pack: LoadedPack, prompt: string, guidance: number, negative?: string, warn: TextWarnings = {}): Promise<Condition> {
   assertPromptFits(pack, prompt);
   if (!pack.text) return { text: null, uncond: null, guidance: 1 };
   const cfg = pack.manifest.transformer.guidance === 'cfg' && guidance !== 1;
-  const text = await pack.text.encode(cfg ? [prompt, negative] : [prompt]); // [B, L, D]
-  if (!cfg) return { text, uncond: null, guidance };
-  const n = text.data.length / 2;
-  const [, L, D] = text.shape as [number, number, number];
-  return {
-    text: { data: text.data.slice(0, n), shape: [1, L, D] },
-    uncond: { data: text.data.slice(n), shape: [1, L, D] },
-    guidance,
-  };
+  const batch = await pack.text.embed(cfg ? [prompt, negative ?? defaultNegativePrompt(pack)] : [prompt], warn); // [B, L, D]
+  if (!cfg) return { text: batch, uncond: null, guidance };
+  return { text: batchItemOf(batch, 0), uncond: batchItemOf(batch, 1), guidance };
 }
 
 export interface PathCall {
@@ -99,6 +119,12 @@ export interface PathVelocity {
   /** transformer batch per call: 2 with CFG (conditional, unconditional), else 1 */
   readonly batch: number;
   readonly sequence: Sequence;
+  /**
+   * The conditional prompt's padding mask [L] (1 real token, 0 padding) when the pack's
+   * transformer masks padded text itself (transformer.textMask): another path that shares this
+   * path's text keys excludes the padded ones with it. Else null.
+   */
+  readonly textMask: Float32Array | null;
   call(x: Float32Array, t: number, extra?: PathCall): Promise<PathResult>;
 }
 
@@ -116,16 +142,18 @@ function firstOfBatch(kv: LayerKV): LayerKV {
 export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: readonly number[]): PathVelocity {
   const batch = cond.uncond ? 2 : 1;
   const n = latentShape.reduce((a, b) => a * b, 1);
-  const text: Tensor | null =
-    cond.text && cond.uncond
-      ? { data: Float32Array.from([...cond.text.data, ...cond.uncond.data]), shape: [2, ...cond.text.shape.slice(1)] } // [2, L, D]
-      : cond.text; // [1, L, D] or null
+  const c = cond.text;
+  const u = cond.uncond;
+  const text: Tensor | null = c && u ? stack(c.text, u.text) : (c?.text ?? null); // [B, L, D] or null
+  const textMask: Tensor | null = c && u ? stack(c.mask, u.mask) : (c?.mask ?? null); // [B, L]
+  const pooled: Tensor | null = c?.pooled ? (u?.pooled ? stack(c.pooled, u.pooled) : c.pooled) : null; // [B, P]
   const sequence = pack.transformer.sequence(latentShape);
   const xb = new Float32Array(n * batch); // [B, C, F', H', W']
   const v = new Float32Array(n);
   return {
     batch,
     sequence,
+    textMask: c && pack.manifest.transformer.textMask ? c.mask.data.subarray(0, c.mask.shape[1]) : null,
     async call(x, t, extra = {}) {
       await yieldToEventLoop();
       for (let b = 0; b < batch; b++) xb.set(x, b * n);
@@ -133,6 +161,8 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
         latents: { data: xb, shape: [batch, ...latentShape.slice(1)] },
         t,
         text,
+        ...(textMask ? { textMask } : {}),
+        ...(pooled ? { pooled } : {}),
         guidance: cond.guidance,
         ...(extra.context ? { context: extra.context.context, bias: extra.context.bias } : {}),
         ...(extra.fetchKV ? { fetchKV: extra.fetchKV } : {}),

@@ -31,9 +31,39 @@ export interface TaskDefaults {
   readonly autoMask?: number;
 }
 
+/** Long-prompt handling (format 2, text.overflow): refuse, or truncate to L keeping the final special token. */
+export type TextOverflow = 'refuse' | 'truncate';
+/** Words the tokenizer maps to its unknown token (format 2, text.unknown): refuse the prompt, or keep the unknown id. */
+export type TextUnknown = 'refuse' | 'keep';
+/** Prompt cleaning before tokenizing (format 2, text.clean). */
+export type TextClean = 'none' | 'wan';
+
+/** The text encoder section (docs/model-pack.md 2.6); the fields after padId are format 2 only. */
+export interface TextSpec {
+  readonly encoder: string;
+  readonly tokenizer: string;
+  readonly maxTokens: number;
+  readonly dim: number;
+  readonly padId: number;
+  /** the text-encoder graph takes `attention_mask` int64 [B, L] (default false) */
+  readonly attentionMask?: boolean;
+  /** a prompt of more than L tokens: refused (default) or truncated with a warning */
+  readonly overflow?: TextOverflow;
+  /** a word the tokenizer does not know: refused (format 2 default) or kept as the unknown id (format 1) */
+  readonly unknown?: TextUnknown;
+  readonly clean?: TextClean;
+  /** the prompt of the unconditional CFG branch (default "") */
+  readonly negativePrompt?: string;
+  /** P: the text-encoder graph outputs `pooled` [B, P] and the transformer takes it */
+  readonly pooledDim?: number;
+}
+
+/** A latent scale or shift: one number, or (format 2) one per channel. */
+export type ChannelValues = number | readonly number[];
+
 export interface Manifest {
   readonly format: 'flowedit.pack';
-  readonly formatVersion: 1;
+  readonly formatVersion: 1 | 2;
   readonly id: string;
   readonly name: string;
   readonly description?: string;
@@ -44,8 +74,8 @@ export interface Manifest {
     readonly channels: number;
     readonly spatialCompression: number;
     readonly temporalCompression: number;
-    readonly scale: number;
-    readonly shift: number;
+    readonly scale: ChannelValues;
+    readonly shift: ChannelValues;
   };
   readonly schedule: { readonly shift: ShiftSpec };
   readonly transformer: {
@@ -57,17 +87,44 @@ export interface Manifest {
     readonly contextLayers: readonly number[];
     readonly text: TextMode;
     readonly guidance: GuidanceMode;
+    /** format 2: the graph takes `text_mask` float32 [B, L] (1 real token, 0 padding) */
+    readonly textMask?: boolean;
   };
   /** absent: an unconditional pack (transformer.text is "none") */
-  readonly text?: { readonly encoder: string; readonly tokenizer: string; readonly maxTokens: number; readonly dim: number; readonly padId: number };
+  readonly text?: TextSpec;
   readonly vae?: { readonly encoder: string; readonly decoder: string };
   readonly defaults?: TaskDefaults & {
     readonly steps?: number;
     readonly solver?: SolverNameLike;
     readonly guidance?: number;
     readonly fit?: FitModeName;
+    /** format 2: the edit path's shared context includes the reconstruction path's text keys (joint text) */
+    readonly shareText?: boolean;
     readonly tasks?: Readonly<Record<string, TaskDefaults>>;
   };
+}
+
+/** The fields only format 2 allows, by section (the rest of format 2 is format 1). */
+export const FORMAT2_FIELDS = {
+  text: ['attentionMask', 'overflow', 'unknown', 'clean', 'negativePrompt', 'pooledDim'],
+  transformer: ['textMask'],
+  defaults: ['shareText'],
+} as const;
+
+/** What the v2 text fields default to: format 1 behaviour, except `unknown`, which format 2 refuses by default. */
+export function textRules(m: Pick<Manifest, 'formatVersion' | 'text'>): { overflow: TextOverflow; unknown: TextUnknown; clean: TextClean; negativePrompt: string } {
+  const t = m.text;
+  return {
+    overflow: t?.overflow ?? 'refuse',
+    unknown: t?.unknown ?? (m.formatVersion === 2 ? 'refuse' : 'keep'),
+    clean: t?.clean ?? 'none',
+    negativePrompt: t?.negativePrompt ?? '',
+  };
+}
+
+/** A latent scale or shift per channel: C values. */
+export function perChannel(v: ChannelValues, channels: number): number[] {
+  return typeof v === 'number' ? new Array<number>(channels).fill(v) : [...v];
 }
 
 type Json = unknown;
@@ -88,10 +145,40 @@ class Checker {
     return undefined;
   }
 
-  keys(o: Obj, path: string, allowed: readonly string[]): void {
+  /** Manifest format version, once read (1 unless the manifest says 2). */
+  version: 1 | 2 = 1;
+
+  /**
+   * Refuses keys not in `allowed`; keys in `v2` are allowed in a format 2 manifest only, and a
+   * format 1 manifest that uses one is told so.
+   */
+  keys(o: Obj, path: string, allowed: readonly string[], v2: readonly string[] = []): void {
+    const known = this.version === 2 ? [...allowed, ...v2] : allowed;
     for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.problems.push(`${path}.${k}: unknown key (allowed: ${allowed.join(', ')})`);
+      if (known.includes(k)) continue;
+      if (v2.includes(k)) this.problems.push(`${path}.${k}: a formatVersion 2 field, but the manifest says formatVersion 1: set "formatVersion": 2 to use it`);
+      else this.problems.push(`${path}.${k}: unknown key (allowed: ${known.join(', ')})`);
     }
+  }
+
+  bool(v: Json, path: string): void {
+    if (v !== undefined && typeof v !== 'boolean') this.fail(path, 'true or false', v);
+  }
+
+  /**
+   * A latent scale or shift: a number, or in format 2 an array of one number per channel
+   * (`channels` when known). `positive` asks every value to be > 0.
+   */
+  channelValues(v: Json, path: string, channels: Json, positive: boolean): void {
+    if (!Array.isArray(v)) return this.num(v, path, false, positive);
+    const what = `${positive ? 'positive ' : ''}numbers`;
+    if (this.version !== 2) {
+      this.problems.push(`${path}: per-channel values (an array) are a formatVersion 2 field, but the manifest says formatVersion 1: set "formatVersion": 2, or give one number`);
+      return;
+    }
+    const C = typeof channels === 'number' && Number.isInteger(channels) ? channels : undefined;
+    const ok = v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0)) && (C === undefined || v.length === C);
+    if (!ok) this.fail(path, `a ${positive ? 'positive ' : ''}number or an array of ${C ?? 'latent.channels'} ${what} (one per channel)`, v);
   }
 
   int(v: Json, path: string, min = 0, optional = false): void {
@@ -160,7 +247,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   if (!m) return { manifest: null, problems: c.problems };
   c.keys(m, 'manifest', TOP_KEYS);
   if (m.format !== 'flowedit.pack') c.problems.push(`format: expected "flowedit.pack", received ${JSON.stringify(m.format)}`);
-  if (m.formatVersion !== 1) c.problems.push(`formatVersion: expected 1, received ${JSON.stringify(m.formatVersion)}`);
+  if (m.formatVersion === 2) c.version = 2;
+  else if (m.formatVersion !== 1) c.problems.push(`formatVersion: expected 1 or 2, received ${JSON.stringify(m.formatVersion)}`);
   c.str(m.id, 'id');
   if (typeof m.id === 'string' && !/^[a-z0-9][a-z0-9._-]*$/.test(m.id)) c.problems.push(`id: expected [a-z0-9][a-z0-9._-]*, received "${m.id}"`);
   c.str(m.name, 'name');
@@ -188,8 +276,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
     c.int(latent.channels, 'latent.channels', 1);
     c.int(latent.spatialCompression, 'latent.spatialCompression', 1);
     c.int(latent.temporalCompression, 'latent.temporalCompression', 1);
-    c.num(latent.scale, 'latent.scale', false, true);
-    c.num(latent.shift, 'latent.shift');
+    c.channelValues(latent.scale, 'latent.scale', latent.channels, true);
+    c.channelValues(latent.shift, 'latent.shift', latent.channels, false);
   }
   const schedule = c.object(m.schedule, 'schedule');
   const shift = schedule ? c.object(schedule.shift, 'schedule.shift') : undefined;
@@ -211,7 +299,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   const tr = c.object(m.transformer, 'transformer');
   let contextLayers: number[] = [];
   if (tr) {
-    c.keys(tr, 'transformer', ['file', 'patchSize', 'layers', 'heads', 'headDim', 'contextLayers', 'text', 'guidance']);
+    c.keys(tr, 'transformer', ['file', 'patchSize', 'layers', 'heads', 'headDim', 'contextLayers', 'text', 'guidance'], FORMAT2_FIELDS.transformer);
+    c.bool(tr.textMask, 'transformer.textMask');
     c.file(tr.file, 'transformer.file');
     c.intArray(tr.patchSize, 'transformer.patchSize', { length: 3, min: 1 });
     c.int(tr.layers, 'transformer.layers', 1);
@@ -233,14 +322,24 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   if (unconditional && m.text !== undefined) c.problems.push('text: an unconditional pack (transformer.text "none") has no text section');
   if (unconditional && tr?.guidance !== 'cfg') c.problems.push('transformer.guidance: an unconditional pack takes no guidance input: use "cfg"');
   if (!unconditional && m.text === undefined) c.problems.push('text: expected the text encoder section (or transformer.text "none" for an unconditional pack)');
+  if (unconditional && tr?.textMask === true) c.problems.push('transformer.textMask: an unconditional pack (transformer.text "none") has no text to mask');
   const text = m.text === undefined ? undefined : c.object(m.text, 'text');
   if (text) {
-    c.keys(text, 'text', ['encoder', 'tokenizer', 'maxTokens', 'dim', 'padId']);
+    c.keys(text, 'text', ['encoder', 'tokenizer', 'maxTokens', 'dim', 'padId'], FORMAT2_FIELDS.text);
     c.file(text.encoder, 'text.encoder');
     c.file(text.tokenizer, 'text.tokenizer');
     c.int(text.maxTokens, 'text.maxTokens', 1);
     c.int(text.dim, 'text.dim', 1);
     c.int(text.padId, 'text.padId', 0);
+    c.bool(text.attentionMask, 'text.attentionMask');
+    c.oneOf(text.overflow, 'text.overflow', ['refuse', 'truncate'], true);
+    c.oneOf(text.unknown, 'text.unknown', ['refuse', 'keep'], true);
+    c.oneOf(text.clean, 'text.clean', ['none', 'wan'], true);
+    if (text.negativePrompt !== undefined && typeof text.negativePrompt !== 'string') c.problems.push(`text.negativePrompt: expected text (may be empty), received ${JSON.stringify(text.negativePrompt)}`);
+    if (typeof text.negativePrompt === 'string' && text.negativePrompt !== '' && tr?.guidance === 'distilled') {
+      c.problems.push('text.negativePrompt: a pack with distilled guidance runs no negative branch: remove it, or use transformer.guidance "cfg"');
+    }
+    c.int(text.pooledDim, 'text.pooledDim', 1, true);
   }
   if (m.vae !== undefined) {
     const vae = c.object(m.vae, 'vae');
@@ -250,7 +349,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
       c.file(vae.decoder, 'vae.decoder');
     }
   } else if (latent) {
-    const pixel = latent.channels === 3 && latent.spatialCompression === 1 && latent.temporalCompression === 1 && latent.scale === 1 && latent.shift === 0;
+    const all = (v: Json, x: number) => v === x || (Array.isArray(v) && v.length > 0 && v.every((e) => e === x));
+    const pixel = latent.channels === 3 && latent.spatialCompression === 1 && latent.temporalCompression === 1 && all(latent.scale, 1) && all(latent.shift, 0);
     if (!pixel) c.problems.push('latent: a pack without vae works in pixel space and needs channels 3, spatialCompression 1, temporalCompression 1, scale 1, shift 0');
   }
   if (image && latent && tr && Array.isArray(tr.patchSize) && typeof image.multiple === 'number') {
@@ -263,7 +363,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   if (m.defaults !== undefined) {
     const d = c.object(m.defaults, 'defaults');
     if (d) {
-      c.keys(d, 'defaults', ['steps', 'solver', 'guidance', 'guideAgainst', 'shareLayers', 'shareSteps', 'fit', 'tasks']);
+      c.keys(d, 'defaults', ['steps', 'solver', 'guidance', 'guideAgainst', 'shareLayers', 'shareSteps', 'fit', 'tasks'], FORMAT2_FIELDS.defaults);
+      c.bool(d.shareText, 'defaults.shareText');
       c.int(d.steps, 'defaults.steps', 1, true);
       c.oneOf(d.solver, 'defaults.solver', SOLVER_NAMES, true);
       c.num(d.guidance, 'defaults.guidance', true, true);

@@ -3,10 +3,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { checkManifest, type Manifest } from './manifest.js';
+import { checkManifest, textRules, type Manifest } from './manifest.js';
 import { graphSpecs, type GraphSpec } from './ports.js';
 import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo } from './ort.js';
-import { createTextEncoder, type TextEncoder } from './text.js';
+import { assertPromptTokens, createTextEncoder, type TextEncoder } from './text.js';
 import { Transformer } from './transformer.js';
 import { createVae, type Vae } from './vae.js';
 
@@ -109,6 +109,9 @@ export async function validatePack(dir: string): Promise<string[]> {
     else {
       try {
         JSON.parse(await readFile(tokenizer, 'utf8'));
+        // the tokenizer loads, and the prompts the pack brings itself pass its own rules
+        const own = [{ text: '', what: 'empty prompt' }, { text: textRules(info.manifest).negativePrompt, what: 'text.negativePrompt' }];
+        await assertPromptTokens(info.manifest, info.dir, own).catch((err: Error) => problems.push(`${info.manifest.text!.tokenizer}: ${err.message}`));
       } catch (err) {
         problems.push(`${info.manifest.text.tokenizer}: not valid JSON (${(err as Error).message})`);
       }
@@ -167,7 +170,7 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
     throw new PackError(dir, problems);
   }
   const transformer = new Transformer(m, graphs.get('transformer')!);
-  const text = m.text ? await createTextEncoder(m.text, info.dir, graphs.get('text encoder')!) : null;
+  const text = m.text ? await createTextEncoder(m, info.dir, graphs.get('text encoder')!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
   return {
     ...info,

@@ -31,6 +31,9 @@ export const port = {
   k: (i: number) => `k.${i}`,
   v: (i: number) => `v.${i}`,
   inputIds: 'input_ids',
+  attentionMask: 'attention_mask',
+  textMask: 'text_mask',
+  pooled: 'pooled',
   pixels: 'pixels',
   mean: 'mean',
 } as const;
@@ -43,6 +46,8 @@ export function graphSpecs(m: Manifest): GraphSpec[] {
   const latentShape = ['B', C, 'F', 'H', 'W'];
   const trIn: PortSpec[] = [f32(port.latents, latentShape), f32(port.t, ['B'])];
   if (m.text) trIn.push(f32(port.text, ['B', m.text.maxTokens, m.text.dim]));
+  if (m.text && m.transformer.textMask) trIn.push(f32(port.textMask, ['B', m.text.maxTokens]));
+  if (m.text?.pooledDim !== undefined) trIn.push(f32(port.pooled, ['B', m.text.pooledDim]));
   if (m.transformer.guidance === 'distilled') trIn.push(f32(port.guidance, ['B']));
   const trOut: PortSpec[] = [f32(port.velocity, latentShape)];
   for (const i of m.transformer.contextLayers) {
@@ -51,12 +56,13 @@ export function graphSpecs(m: Manifest): GraphSpec[] {
   }
   const specs: GraphSpec[] = [{ role: 'transformer', file: m.transformer.file, inputs: trIn, outputs: trOut }];
   if (m.text) {
-    const { maxTokens: L, dim: D } = m.text;
+    const { maxTokens: L, dim: D, pooledDim: P } = m.text;
+    const ids = (name: string): PortSpec => ({ name, dtype: 'int64', shape: ['B', L] });
     specs.push({
       role: 'text encoder',
       file: m.text.encoder,
-      inputs: [{ name: port.inputIds, dtype: 'int64', shape: ['B', L] }],
-      outputs: [f32(port.text, ['B', L, D])],
+      inputs: [ids(port.inputIds), ...(m.text.attentionMask ? [ids(port.attentionMask)] : [])],
+      outputs: [f32(port.text, ['B', L, D]), ...(P !== undefined ? [f32(port.pooled, ['B', P])] : [])],
     });
   }
   if (m.vae) {

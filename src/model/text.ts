@@ -1,31 +1,78 @@
 /**
  * Prompt encoding: the pack's tokenizer.json (read with @huggingface/tokenizers, the only
- * module that imports it) and its text-encoder graph. Prompt → ids [B, L] → embeddings [B, L, D].
+ * module that imports it) and its text-encoder graph. Prompt → cleaned text (text.clean) →
+ * ids [B, L] (refused or truncated past L, text.overflow; refused when the tokenizer does not know
+ * a word, text.unknown) → embeddings [B, L, D], with the padding mask [B, L] and, when the pack
+ * has one, the pooled vector [B, P].
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { Tensor } from '../media/tensor.js';
-import type { Manifest } from './manifest.js';
+import { textRules, type Manifest, type TextSpec } from './manifest.js';
 import type { OnnxGraph } from './ort.js';
 import { port } from './ports.js';
+import { cleanPrompt } from './prompt-clean.js';
 
-export interface TextEncoder {
-  /** Token ids of one prompt, right-padded with padId to L; a prompt of more than L tokens is refused. */
-  tokenize(prompt: string): number[];
-  /** Embeddings of several prompts: [B, L, D]. */
-  encode(prompts: readonly string[]): Promise<Tensor>;
+/** Where the text layer sends things worth telling the user (it never prints). */
+export interface TextWarnings {
+  readonly onWarning?: (message: string) => void;
 }
 
-type TextSpec = NonNullable<Manifest['text']>;
+/** A batch of prompts as the transformer takes them. */
+export interface TextBatch {
+  /** embeddings [B, L, D] */
+  readonly text: Tensor;
+  /** 1 for each prompt's real tokens (special tokens included), 0 for padding: [B, L] */
+  readonly mask: Tensor;
+  /** the pooled vector [B, P] (text.pooledDim), else null */
+  readonly pooled: Tensor | null;
+}
 
-async function readTokenizer(spec: TextSpec, dir: string): Promise<Tokenizer> {
+/** One prompt's token ids, right-padded to L, and how many of them are real tokens. */
+export interface PromptTokens {
+  readonly ids: number[];
+  readonly length: number;
+  /** the token count before truncation, when the prompt was truncated to L */
+  readonly truncatedFrom?: number;
+}
+
+export interface TextEncoder {
+  /** Token ids of one prompt, right-padded with padId to L (the pack's cleaning, limit and unknown-word rules apply). */
+  tokenize(prompt: string): number[];
+  /** Token ids with the count of real ones; a truncated prompt is reported once through `warn`. */
+  tokens(prompt: string, warn?: TextWarnings): PromptTokens;
+  /** Embeddings of several prompts: [B, L, D]. */
+  encode(prompts: readonly string[], warn?: TextWarnings): Promise<Tensor>;
+  /** Embeddings, padding mask and pooled vector of several prompts. */
+  embed(prompts: readonly string[], warn?: TextWarnings): Promise<TextBatch>;
+}
+
+type TokenizerJson = { model?: { type?: string; unk_token?: string | null; unk_id?: number | null } };
+
+/** The tokenizer with the pack's rules for prompts. */
+interface PromptReader {
+  readonly tokenizer: Tokenizer;
+  readonly spec: TextSpec;
+  readonly rules: ReturnType<typeof textRules>;
+  /** the tokenizer's unknown-token id, if it has one */
+  readonly unkId: number | undefined;
+}
+
+async function readPromptReader(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string): Promise<PromptReader> {
+  const spec = m.text!;
   const tokenizerPath = join(dir, spec.tokenizer);
+  let json: TokenizerJson;
+  let tokenizer: Tokenizer;
   try {
-    return new Tokenizer(JSON.parse(await readFile(tokenizerPath, 'utf8')), {});
+    json = JSON.parse(await readFile(tokenizerPath, 'utf8')) as TokenizerJson;
+    tokenizer = new Tokenizer(json, {});
   } catch (err) {
     throw new Error(`Cannot read tokenizer ${tokenizerPath}: ${(err as Error).message}`);
   }
+  const model = json.model ?? {};
+  const unkId = typeof model.unk_id === 'number' ? model.unk_id : typeof model.unk_token === 'string' ? tokenizer.token_to_id(model.unk_token) : undefined;
+  return { tokenizer, spec, rules: textRules(m), unkId };
 }
 
 /** A prompt quoted for a message: whole up to 80 characters, else its start and its length. */
@@ -34,43 +81,120 @@ export function quotedPrompt(prompt: string): string {
   return chars.length <= 80 ? JSON.stringify(prompt) : `${JSON.stringify(chars.slice(0, 80).join(''))}… (${chars.length} characters)`;
 }
 
-/** A prompt's token ids, refused when there are more than the pack reads. */
-function tokenIds(tokenizer: Tokenizer, spec: TextSpec, prompt: string, what = 'prompt'): number[] {
-  const ids = tokenizer.encode(prompt).ids;
-  if (ids.length > spec.maxTokens) {
-    throw new Error(`The ${what} ${quotedPrompt(prompt)} has ${ids.length} tokens but this pack reads at most ${spec.maxTokens}: shorten it`);
+/**
+ * The words of `text` (runs of non-space characters) whose tokens hold the unknown id, with
+ * their character offsets [start, end).
+ */
+function unknownWords(r: PromptReader, text: string): { word: string; start: number; end: number }[] {
+  const out: { word: string; start: number; end: number }[] = [];
+  for (const m of text.matchAll(/\S+/gu)) {
+    const ids = r.tokenizer.encode(m[0], { add_special_tokens: false }).ids;
+    if (ids.includes(r.unkId!)) out.push({ word: m[0], start: m.index, end: m.index + m[0].length });
   }
-  return ids;
+  return out;
+}
+
+function refuseUnknown(r: PromptReader, text: string, ids: readonly number[], what: string): never {
+  const words = unknownWords(r, text);
+  const unk = r.tokenizer.id_to_token(r.unkId!) ?? `id ${r.unkId}`;
+  const cleaned = r.rules.clean === 'none' ? '' : ' of the cleaned prompt';
+  const named =
+    words.length > 0
+      ? `${words.length === 1 ? 'a word' : 'words'} this pack's tokenizer does not know: ${words.map((w) => `${JSON.stringify(w.word)} (characters ${w.start}–${w.end}${cleaned})`).join(', ')}`
+      : `${ids.filter((id) => id === r.unkId).length} token(s) this pack's tokenizer does not know`;
+  throw new Error(
+    `The ${what} ${quotedPrompt(text)} has ${named}; the model would read ${words.length === 1 ? 'it' : 'them'} as its unknown token ${unk}: rephrase or respell ${words.length === 1 ? 'it' : 'them'} with words the model knows`,
+  );
 }
 
 /**
- * Checks prompts against the pack's token limit with its tokenizer alone (no graph is opened),
- * so an over-long prompt is refused before the pack loads or any media is decoded.
+ * Ids truncated to L as the Hugging Face tokenizer truncates: the prompt's own tokens are cut so
+ * that the post-processor's special tokens (e.g. a final EOS) still fit.
  */
-export async function assertPromptTokens(spec: TextSpec, dir: string, prompts: readonly { text: string; what: string }[]): Promise<void> {
-  const tokenizer = await readTokenizer(spec, dir);
-  for (const p of prompts) tokenIds(tokenizer, spec, p.text, p.what);
+function truncatedIds(r: PromptReader, text: string, full: readonly number[], what: string): number[] {
+  const L = r.spec.maxTokens;
+  const content: number[] = r.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  const added = full.length - content.length;
+  let at = 0;
+  while (at <= added && !content.every((id, j) => full[at + j] === id)) at += 1;
+  if (at > added) at = 0; // the post-processor changed the prompt's own tokens: keep its leading ones
+  const keep = L - Math.max(0, added);
+  if (keep <= 0) throw new Error(`The ${what} cannot be truncated to ${L} tokens: this pack's tokenizer adds ${added} special tokens by itself`);
+  return [...full.slice(0, at), ...content.slice(0, keep), ...full.slice(at + content.length)].slice(0, L);
+}
+
+/** One prompt's ids (unpadded) under the pack's rules; throws a message naming `what` when it is refused. */
+function promptIds(r: PromptReader, prompt: string, what: string): { ids: number[]; truncatedFrom?: number } {
+  const text = cleanPrompt(r.rules.clean, prompt);
+  const full = r.tokenizer.encode(text).ids;
+  const L = r.spec.maxTokens;
+  let ids = full;
+  let truncatedFrom: number | undefined;
+  if (full.length > L) {
+    if (r.rules.overflow === 'refuse') {
+      throw new Error(`The ${what} ${quotedPrompt(prompt)} has ${full.length} tokens but this pack reads at most ${L}: shorten it`);
+    }
+    ids = truncatedIds(r, text, full, what);
+    truncatedFrom = full.length;
+  }
+  if (r.rules.unknown === 'refuse' && r.unkId !== undefined && ids.includes(r.unkId)) refuseUnknown(r, text, ids, what);
+  return { ids, ...(truncatedFrom !== undefined ? { truncatedFrom } : {}) };
+}
+
+/**
+ * Checks prompts against the pack's token limit and unknown-word rule with its tokenizer alone
+ * (no graph is opened), so a refused prompt is refused before the pack loads or any media is
+ * decoded. A prompt the pack truncates passes (the run warns about it).
+ */
+export async function assertPromptTokens(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, prompts: readonly { text: string; what: string }[]): Promise<void> {
+  const r = await readPromptReader(m, dir);
+  for (const p of prompts) promptIds(r, p.text, p.what);
 }
 
 /** Reads the tokenizer and wraps the opened text-encoder graph. */
-export async function createTextEncoder(spec: TextSpec, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
-  const tokenizer = await readTokenizer(spec, dir);
-  const { maxTokens: L, padId } = spec;
+export async function createTextEncoder(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
+  const r = await readPromptReader(m, dir);
+  const { maxTokens: L, padId, attentionMask, pooledDim } = r.spec;
+  const warned = new Set<string>();
 
-  const tokenize = (prompt: string): number[] => {
-    const ids = tokenIds(tokenizer, spec, prompt);
+  const tokens = (prompt: string, warn: TextWarnings = {}): PromptTokens => {
+    const p = promptIds(r, prompt, 'prompt');
+    // once per prompt, to the first caller that listens
+    if (p.truncatedFrom !== undefined && warn.onWarning && !warned.has(prompt)) {
+      warned.add(prompt);
+      warn.onWarning(`The prompt ${quotedPrompt(prompt)} has ${p.truncatedFrom} tokens but this pack reads ${L}: the model sees its first ${L} tokens only`);
+    }
+    const length = p.ids.length;
+    const ids = [...p.ids];
     while (ids.length < L) ids.push(padId);
-    return ids;
+    return { ids, length, ...(p.truncatedFrom !== undefined ? { truncatedFrom: p.truncatedFrom } : {}) };
+  };
+
+  const embed = async (prompts: readonly string[], warn: TextWarnings = {}): Promise<TextBatch> => {
+    const B = prompts.length;
+    const ids = new BigInt64Array(B * L); // [B, L]
+    const real = new BigInt64Array(B * L); // [B, L]: 1 real token, 0 padding
+    const mask = new Float32Array(B * L); // [B, L]
+    prompts.forEach((p, b) => {
+      const t = tokens(p, warn);
+      t.ids.forEach((id, j) => (ids[b * L + j] = BigInt(id)));
+      real.fill(1n, b * L, b * L + t.length);
+      mask.fill(1, b * L, b * L + t.length);
+    });
+    const feeds = {
+      [port.inputIds]: { dtype: 'int64' as const, data: ids, shape: [B, L] },
+      ...(attentionMask ? { [port.attentionMask]: { dtype: 'int64' as const, data: real, shape: [B, L] } } : {}),
+    };
+    const out = await graph.run(feeds, pooledDim !== undefined ? [port.text, port.pooled] : [port.text]);
+    return { text: out[port.text]!, mask: { data: mask, shape: [B, L] }, pooled: pooledDim !== undefined ? out[port.pooled]! : null }; // [B, L, D], [B, L], [B, P]
   };
 
   return {
-    tokenize,
-    async encode(prompts) {
-      const B = prompts.length;
-      const ids = new BigInt64Array(B * L); // [B, L]
-      prompts.forEach((p, b) => tokenize(p).forEach((id, j) => (ids[b * L + j] = BigInt(id))));
-      const out = await graph.run({ [port.inputIds]: { dtype: 'int64', data: ids, shape: [B, L] } }, [port.text]);
-      return out[port.text]!; // [B, L, D]
+    tokenize: (prompt) => tokens(prompt).ids,
+    tokens,
+    embed,
+    async encode(prompts, warn) {
+      return (await embed(prompts, warn)).text; // [B, L, D]
     },
   };
 }

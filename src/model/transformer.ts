@@ -21,6 +21,10 @@ export interface ForwardRequest {
   readonly t: number;
   /** text embeddings [B, L, D]; null for an unconditional pack */
   readonly text: Tensor | null;
+  /** 1 real token, 0 padding: [B, L]; fed to packs whose transformer.textMask is set */
+  readonly textMask?: Tensor;
+  /** the text encoder's pooled vector [B, P]; fed to packs with text.pooledDim */
+  readonly pooled?: Tensor;
   /** guidance scale, fed only to packs with distilled guidance */
   readonly guidance?: number;
   /** extra keys/values per context layer, [B, h, Sc, d]; absent layers get Sc = 0 */
@@ -96,6 +100,14 @@ export class Transformer {
     if (this.manifest.text) {
       if (!req.text) throw new Error(`Pack '${this.manifest.id}' needs text embeddings [B, L, D]`);
       feeds[port.text] = floatFeed(req.text); // [B, L, D]
+      if (this.manifest.transformer.textMask) {
+        if (!req.textMask) throw new Error(`Pack '${this.manifest.id}' needs the text padding mask [B, L] (transformer.textMask)`);
+        feeds[port.textMask] = floatFeed(req.textMask); // [B, L]
+      }
+      if (this.manifest.text.pooledDim !== undefined) {
+        if (!req.pooled) throw new Error(`Pack '${this.manifest.id}' needs the pooled text vector [B, ${this.manifest.text.pooledDim}] (text.pooledDim)`);
+        feeds[port.pooled] = floatFeed(req.pooled); // [B, P]
+      }
     }
     if (this.manifest.transformer.guidance === 'distilled') {
       feeds[port.guidance] = { dtype: 'float32', data: new Float32Array(B).fill(req.guidance ?? 1), shape: [B] };

@@ -1,9 +1,10 @@
 /**
  * The pack's VAE (docs/model-pack.md, section 6), or the identity when the pack works in pixel
- * space. encode returns the scaled latent z = (mean − shift)·scale; decode inverts the scaling.
+ * space. encode returns the normalised latent z[c] = (mean[c] − shift[c])·scale[c]; decode feeds
+ * the decoder z[c]/scale[c] + shift[c]. Scale and shift are one number or (format 2) one per channel.
  */
 import type { Tensor } from '../media/tensor.js';
-import type { Manifest } from './manifest.js';
+import { perChannel, type Manifest } from './manifest.js';
 import { floatFeed, type OnnxGraph } from './ort.js';
 import { port } from './ports.js';
 
@@ -14,9 +15,16 @@ export interface Vae {
   decode(z: Tensor): Promise<Tensor>;
 }
 
-function affine(t: Tensor, mul: number, add: number): Tensor {
+/** y[b, c, …] = x[b, c, …]·mul[c] + add[c] over a tensor [B, C, …]. */
+export function channelAffine(t: Tensor, mul: readonly number[], add: readonly number[]): Tensor {
+  const C = t.shape[1]!;
+  if (mul.length !== C || add.length !== C) throw new Error(`Per-channel values for ${mul.length} channels do not fit a tensor of ${C} channels [${t.shape.join(', ')}]`);
+  const plane = t.shape.slice(2).reduce((a, b) => a * b, 1); // F'·H'·W'
   const data = new Float32Array(t.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = t.data[i]! * mul + add;
+  for (let i = 0; i < data.length; i++) {
+    const c = Math.floor(i / plane) % C;
+    data[i] = t.data[i]! * mul[c]! + add[c]!;
+  }
   return { data, shape: t.shape };
 }
 
@@ -25,14 +33,20 @@ export function createVae(m: Manifest, encoder: OnnxGraph | undefined, decoder: 
   if (!encoder || !decoder) {
     return { encode: async (pixels) => pixels, decode: async (z) => z };
   }
-  const { scale, shift } = m.latent;
+  const C = m.latent.channels;
+  const scale = perChannel(m.latent.scale, C);
+  const shift = perChannel(m.latent.shift, C);
+  const encMul = scale;
+  const encAdd = scale.map((s, c) => -shift[c]! * s); // z = mean·scale − shift·scale
+  const decMul = scale.map((s) => 1 / s);
+  const decAdd = shift; // mean = z/scale + shift
   return {
     async encode(pixels) {
       const out = await encoder.run({ [port.pixels]: floatFeed(pixels) }, [port.mean]);
-      return affine(out[port.mean]!, scale, -shift * scale); // (mean − shift)·scale
+      return channelAffine(out[port.mean]!, encMul, encAdd); // [B, C, F', H', W']
     },
     async decode(z) {
-      const out = await decoder.run({ [port.latents]: floatFeed(affine(z, 1 / scale, shift)) }, [port.pixels]);
+      const out = await decoder.run({ [port.latents]: floatFeed(channelAffine(z, decMul, decAdd)) }, [port.pixels]);
       return out[port.pixels]!;
     },
   };

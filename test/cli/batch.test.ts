@@ -146,12 +146,12 @@ test('batch runs swap items on stills: outside the mask every pixel is the sourc
   assert.match((await flowedit(['batch', file, '--out', out, '--steps', '3', '-q'])).stdout, /batch: 1 done, 0 skipped, 0 failed/);
   assert.equal(JSON.parse(await readFile(join(out, 'boxed-blue.json'), 'utf8')).negativePrompt, 'stripes');
   assert.notDeepEqual(await readFile(join(out, 'boxed-blue.png')), before, 'the swap steered away from the negative prompt');
-  // and only a swap takes one
-  const edits = join(dir, 'negative-edit.yaml');
-  await writeFile(edits, ['items:', '  - id: plain', '    input: circle.png', '    negativePrompt: stripes', '    targets: {blue: a blue circle}', ''].join('\n'));
-  const refused = await flowedit(['batch', edits, '--out', join(dir, 'negative-edit-out'), '--steps', '3', '-q']);
+  // and only an edit or a swap takes one
+  const checks = join(dir, 'negative-reconstruct.yaml');
+  await writeFile(checks, ['items:', '  - id: plain', '    input: circle.png', '    preset: reconstruct-check', '    negativePrompt: stripes', ''].join('\n'));
+  const refused = await flowedit(['batch', checks, '--out', join(dir, 'negative-reconstruct-out'), '--steps', '3', '-q']);
   assert.notEqual(refused.code, 0);
-  assert.match(refused.stderr, /command "edit" takes no negativePrompt/);
+  assert.match(refused.stderr, /command "reconstruct" takes no negativePrompt/);
 });
 
 test('a bad preset is refused before anything runs, naming the file, the key and what was expected', async () => {

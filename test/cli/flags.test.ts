@@ -44,6 +44,8 @@ test('numbers are checked against their ranges on the text typed, fast, and the 
     [['--share-steps', 'half'], /Expected a number in \[0, 1\] for --share-steps but received half\n/],
     [['--threads', '0'], /Expected an integer from 1 to 256 for --threads but received 0\n/],
     [['--max-input-pixels', '-1'], /for --max-input-pixels but received -1\n/],
+    [['--shift', '0'], /Expected a number in \(0, 100\] for --shift but received 0\n/],
+    [['--shift', 'fast'], /Expected a number in \(0, 100\] for --shift but received fast\n/],
   ];
   for (const [flags, message] of cases) {
     const started = performance.now();
@@ -102,4 +104,25 @@ test('a 10,000-character prompt is shortened in messages', async () => {
   const r = await flowedit(['edit', clip, '--model', TINY, '--target-prompt', long, '--print-config', '-o', join(dir, 'never.mp4')]);
   assertCleanFailure(r, /The --target-prompt "a red circle on stripes [^"]*"… \(10000 characters\) has \d+ tokens/);
   assert.ok(r.stderr.length < 400, `the message is short (${r.stderr.length} characters)`);
+});
+
+test('format 2 flags: --shift where a schedule is made, --share-text where context is shared, --negative-prompt where guidance runs', async () => {
+  const help = async (cmd: string) => (await flowedit([cmd, '--help'])).stdout.replace(/\s+/g, ' ');
+  const [edit, swap, generate, invert, batch, reconstruct] = await Promise.all(['edit', 'swap', 'generate', 'invert', 'batch', 'reconstruct'].map(help));
+  for (const h of [edit!, swap!, generate!, invert!, batch!]) assert.match(h, /--shift[^[]*\[a number in \(0, 100\]\]/);
+  for (const h of [edit!, swap!, batch!]) assert.match(h, /--share-text .*--no-share-text leaves them out/);
+  for (const h of [edit!, swap!, generate!]) assert.match(h, /--negative-prompt .*the pack's text\.negativePrompt/);
+  for (const h of [generate!, invert!, reconstruct!]) assert.doesNotMatch(h, /--share-text/);
+  assert.doesNotMatch(reconstruct!, /--shift/, 'an inversion fixes the schedule');
+  const m = JSON.parse(await readFile(join(TINY, 'manifest.json'), 'utf8'));
+  assert.throws(() => resolveSettings(m, 'edit', { shift: -1 }), /Expected a number in \(0, 100\] for --shift but received -1/);
+  const preset = join(dir, 'shift.yaml');
+  await writeFile(preset, 'command: edit\nshift: 3\nshareText: true\n');
+  const printed = await flowedit(['edit', SAMPLE, '--model', TINY, '--target-prompt', 'x', '--preset', preset, '--print-config', '-o', join(dir, 'never.png')]);
+  assert.equal(printed.code, 0, printed.stderr);
+  const settings = JSON.parse(printed.stdout).settings;
+  assert.deepEqual([settings.shift, settings.shareText], [3, true], 'presets set them as flags do');
+  const bad = join(dir, 'bad-share.yaml');
+  await writeFile(bad, 'command: edit\nshareText: yes please\n');
+  assertCleanFailure(await flowedit(['edit', SAMPLE, '--model', TINY, '--target-prompt', 'x', '--preset', bad, '--print-config', '-o', join(dir, 'never.png')]), /shareText: expected true or false/);
 });

@@ -52,7 +52,7 @@ function relativeError(got: Float32Array, want: Float32Array): number {
   return diff / Math.max(scale, 1e-12);
 }
 
-test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 and 3 frames', { timeout: 600_000 }, async () => {
+test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 and 3 frames, format 1 and 2 packs', { timeout: 600_000 }, async () => {
   const out = await tempDir('flowedit-parity-');
   try {
     await run(PYTHON, [join(ROOT, 'python/parity_cases.py'), '--out', out], { cwd: ROOT, maxBuffer: 1 << 24 });
@@ -65,6 +65,8 @@ test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 a
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { packs: Record<string, string[]> };
   let checked = 0;
   let worst = 0;
+  const fed = new Set<string>(); // every input port some case fed
+  const compared = new Set<string>(); // every output port some case compared
   for (const [pack, cases] of Object.entries(summary.packs)) {
     const packDir = join(out, pack);
     assert.deepEqual(await validatePack(packDir), [], `exported pack ${pack} validates`);
@@ -73,7 +75,10 @@ test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 a
       const c = JSON.parse(await readFile(join(caseDir, 'case.json'), 'utf8')) as Case;
       const graph = await openGraph(join(packDir, GRAPH_FILE[c.graph]), { threads: 1 });
       const feeds: Record<string, Feed> = {};
-      for (const [input, port] of Object.entries(c.inputs)) feeds[input] = await load(caseDir, port);
+      for (const [input, port] of Object.entries(c.inputs)) {
+        feeds[input] = await load(caseDir, port);
+        fed.add(`${pack}/${input}`);
+      }
       const result = await graph.run(feeds, Object.keys(c.outputs));
       for (const [output, port] of Object.entries(c.outputs)) {
         const want = (await load(caseDir, port)).data as Float32Array;
@@ -84,10 +89,14 @@ test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 a
         console.log(`parity ${pack}/${name}/${output}: ${err.toExponential(2)}`);
         assert.ok(err <= 1e-4, `${pack}/${name}/${output}: relative error ${err} > 1e-4`);
         checked += 1;
+        compared.add(`${pack}/${output}`);
       }
       await graph.release();
     }
   }
   console.log(`parity: ${checked} outputs, worst relative error ${worst.toExponential(2)}`);
   assert.ok(checked >= 20, `expected at least 20 compared outputs, got ${checked}`);
+  // the format 2 pack's own ports: the text encoder's attention_mask and pooled output, the transformer's text_mask and pooled input
+  for (const p of ['tiny-v2/attention_mask', 'tiny-v2/text_mask', 'tiny-v2/pooled']) assert.ok(fed.has(p), `a case feeds ${p}`);
+  assert.ok(compared.has('tiny-v2/pooled'), 'the pooled output is compared');
 });

@@ -9,10 +9,10 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
 import { EXIT, UserError } from '../errors.js';
-import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { checkOutput, checkThreads, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
 
-export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, PresetArgs, Pick<VideoArgs, 'ffmpeg'> {
+export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, EditArgs, PresetArgs, Pick<VideoArgs, 'ffmpeg'> {
   manifest: string;
   out: string;
   concurrency: number;

@@ -18,7 +18,7 @@ import { checkOverlap } from '../../edit/windows.js';
 import { EXIT, UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
-import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type PresetArgs, type SolverArgs, type VideoArgs } from '../options.js';
+import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type NegativePromptArgs, type PresetArgs, type ShiftArgs, type SolverArgs, type VideoArgs } from '../options.js';
 
 /** The mask flags that are settings (swap). */
 type MaskFlagArgs = Pick<MaskArgs, 'mask-bias' | 'mask-grow' | 'mask-feather'>;
@@ -81,7 +81,7 @@ export async function checkPngOutput(path: string): Promise<void> {
 }
 
 /** The settings flags as a recipe (the top layer of the precedence). */
-export function flagRecipe(a: Partial<SolverArgs & EditArgs & MaskFlagArgs>): Recipe {
+export function flagRecipe(a: Partial<SolverArgs & EditArgs & MaskFlagArgs & ShiftArgs>): Recipe {
   return {
     steps: a.steps,
     solver: a.solver,
@@ -95,6 +95,8 @@ export function flagRecipe(a: Partial<SolverArgs & EditArgs & MaskFlagArgs>): Re
     maskGrow: a['mask-grow'],
     maskFeather: a['mask-feather'],
     autoMask: a['auto-mask'],
+    shareText: a['share-text'],
+    shift: a.shift,
   };
 }
 
@@ -118,16 +120,17 @@ export function assertPresetFor(preset: Preset | undefined, ref: string | undefi
 }
 
 /** The recipe `command` runs with: --preset, overridden by the flags given. */
-export async function recipeFrom(a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>, command?: string): Promise<Recipe> {
+export async function recipeFrom(a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs & ShiftArgs>, command?: string): Promise<Recipe> {
   const preset = await presetFrom(a);
   if (command !== undefined) assertPresetFor(preset, a.preset, command);
   return mergeRecipes(preset?.recipe ?? {}, flagRecipe(a));
 }
 
-/** Resolves settings for `task`: flowedit's defaults < pack defaults < --preset < flags. */
-export async function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs>): Promise<Settings> {
+/** Resolves settings for `task`: flowedit's defaults < pack defaults < --preset < flags (--negative-prompt among them). */
+export async function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs & ShiftArgs & NegativePromptArgs>): Promise<Settings> {
   const recipe = await recipeFrom(a, task);
-  return userCheck(() => resolveSettings(pack.manifest, task, settingOptions(recipe)));
+  const negative = a['negative-prompt'];
+  return userCheck(() => resolveSettings(pack.manifest, task, { ...settingOptions(recipe), ...(negative !== undefined ? { negativePrompt: negative } : {}) }));
 }
 
 /**
@@ -270,7 +273,7 @@ export async function checkMediaOutput(path: string, video: boolean, ffmpeg?: st
  * steps, solver and source prompt, so flags that disagree with it are refused.
  */
 export async function inversionInput(
-  a: Pick<SolverArgs, 'steps' | 'solver'> & { input: string; 'source-prompt': string | undefined },
+  a: Pick<SolverArgs, 'steps' | 'solver'> & Partial<ShiftArgs> & { input: string; 'source-prompt': string | undefined },
   pack: PackInfo,
   command: string,
 ): Promise<InversionHeader> {
@@ -286,6 +289,10 @@ export async function inversionInput(
   clash('--steps', a.steps, fixed.steps);
   clash('--solver', a.solver, fixed.solver);
   clash('--source-prompt', a['source-prompt'], fixed.sourcePrompt);
+  if (a.shift !== undefined && a.shift !== fixed.shift) {
+    const was = fixed.shift === undefined ? "the pack's schedule" : `--shift ${fixed.shift}`;
+    throw new UserError(`${a.input} was inverted with ${was}; --shift ${a.shift} cannot change its schedule: drop the flag, or ${command} the image or clip itself to invert again`);
+  }
   return header;
 }
 

@@ -1,7 +1,7 @@
 import { planSharing } from '../../attention/plan.js';
 import { assertEditable } from '../../edit/edit.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import type { EditArgs, GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, InputLimitArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { UserError } from '../errors.js';
 import { runInWorker } from '../run-in-worker.js';
 import {
@@ -23,7 +23,7 @@ import {
   userCheck,
 } from './common.js';
 
-export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, EditArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
+export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, EditArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   input: string;
   'source-prompt': string | undefined;
   'target-prompt': string;
@@ -44,12 +44,18 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   if (header && settings.autoMask > 0) await userCheck(() => assertSourceUnchanged(header, 'edit'));
   const steps = header ? header.settings.steps : settings.steps;
   await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
-  const prompts = [{ text: a['target-prompt'], what: '--target-prompt' }, ...(header ? [] : [{ text: a['source-prompt'] ?? '', what: '--source-prompt' }])];
+  const negative = a['negative-prompt'];
+  const prompts = [
+    { text: a['target-prompt'], what: '--target-prompt' },
+    ...(header ? [] : [{ text: a['source-prompt'] ?? '', what: '--source-prompt' }]),
+    ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : []),
+  ];
   await userCheck(() => assertPromptsFit(pack, prompts));
-  const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
+  const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver, ...(header.settings.shift !== undefined ? { shift: header.settings.shift } : {}) } : settings;
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
   if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
-  assertSourcePromptFor(settings, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
+  // guidance against the source prompt needs one (a negative prompt takes its place)
+  if (negative === undefined) assertSourcePromptFor(settings, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   if (settings.autoMask > 0 && sourcePrompt.trim() === a['target-prompt'].trim()) {
     throw new UserError(`The source and target prompts are the same, so the automatic mask (--auto-mask ${settings.autoMask}) has nothing to mark: change --target-prompt to say what should differ`);
   }

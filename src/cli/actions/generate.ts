@@ -1,11 +1,11 @@
 import { checkGenerate } from '../../edit/generate.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import type { GlobalArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { checkMediaOutput, checkVideoFlags, checkThreads, checkWriteTargets, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 import { UserError } from '../errors.js';
 
-export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs, OutputArgs {
+export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs {
   prompt: string;
   frames: number;
   fps: number;
@@ -21,9 +21,21 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'generate', a);
   const [defaultW, defaultH] = pack.manifest.image.defaultSize ?? [pack.manifest.image.multiple * 8, pack.manifest.image.multiple * 8];
-  const request = { prompt: a.prompt, guidance: settings.guidance, solver: settings.solver, steps: settings.steps, seed: settings.seed, width: a.width ?? defaultW, height: a.height ?? defaultH, frames: a.frames };
+  const request = {
+    prompt: a.prompt,
+    ...(settings.negativePrompt !== undefined ? { negativePrompt: settings.negativePrompt } : {}),
+    guidance: settings.guidance,
+    solver: settings.solver,
+    steps: settings.steps,
+    ...(settings.shift !== undefined ? { shift: settings.shift } : {}),
+    seed: settings.seed,
+    width: a.width ?? defaultW,
+    height: a.height ?? defaultH,
+    frames: a.frames,
+  };
   await userCheck(() => checkGenerate(pack, request));
-  await userCheck(() => assertPromptsFit(pack, [{ text: a.prompt, what: '--prompt' }]));
+  const negative = settings.negativePrompt;
+  await userCheck(() => assertPromptsFit(pack, [{ text: a.prompt, what: '--prompt' }, ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : [])]));
   if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
   if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
   // 2. the output can be written (an MP4 needs ffmpeg)

@@ -1,10 +1,10 @@
 import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
-import type { GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { checkOutput, checkVideoFlags, checkThreads, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
-export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
+export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   image: string;
   'source-prompt': string;
 }
@@ -17,8 +17,8 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   await userCheck(() => assertPromptsFit(pack, [{ text: a['source-prompt'], what: '--source-prompt' }]));
   const input = await inspectInput(a.image, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });
   if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
-  const { steps, solver, fit } = settings;
-  if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit } })) return;
+  const { steps, solver, fit, shift } = settings;
+  if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit, ...(shift !== undefined ? { shift } : {}) } })) return;
   await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [{ path: a.image, what: 'the input' }], force: a.force });
   await checkOutput(a.output);
   const summary = await runInWorker(

@@ -3,7 +3,7 @@ import { assertEditable } from '../../edit/edit.js';
 import { resolveSettings, type MaskedTask } from '../../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../../edit/velocity.js';
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
-import type { EditArgs, GlobalArgs, InputLimitArgs, MaskArgs, ModelArgs, OutputArgs, PresetArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { EditArgs, GlobalArgs, InputLimitArgs, MaskArgs, ModelArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
 import { settingOptions } from '../../batch/recipe.js';
 import {
@@ -25,7 +25,7 @@ import {
   userCheck,
 } from './common.js';
 
-export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, Omit<EditArgs, 'auto-mask'>, VideoArgs, MaskArgs, PresetArgs, OutputArgs, InputLimitArgs {
+export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, Omit<EditArgs, 'auto-mask'>, VideoArgs, MaskArgs, PresetArgs, OutputArgs, InputLimitArgs {
   input: string;
   task: MaskedTask;
   'source-prompt': string | undefined;
@@ -57,7 +57,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const input = await inspectInput(a.input, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });
   const header = input.kind === 'inversion' ? await inversionInput(a, pack, 'swap') : null;
   if (header) await userCheck(() => assertSourceUnchanged(header));
-  const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver } : settings;
+  const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver, ...(header.settings.shift !== undefined ? { shift: header.settings.shift } : {}) } : settings;
   await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
   if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...negativeField, settings: used, mask: maskOptions })) return;

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { numberOption, withEditOptions, withFfmpegOption, withInputLimit, withModelOptions, withPresetOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { numberOption, withEditOptions, withFfmpegOption, withInputLimit, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -7,12 +7,12 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   describe:
     'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
   builder: (y) =>
-    withInputLimit(withFfmpegOption(withPresetOptions(withEditOptions(withSolverOptions(withModelOptions(y)), 'batch'))))
+    withInputLimit(withFfmpegOption(withPresetOptions(withEditOptions(withShiftOption(withSolverOptions(withModelOptions(y))), 'batch'))))
       .positional('manifest', {
         type: 'string',
         demandOption: true,
         describe:
-          'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), negativePrompt (swap presets: what the guidance steers away from), preset and settings; paths are relative to the manifest',
+          'items with input (a still or a clip), sourcePrompt, targets {code: prompt}, optional id, mask (for swap presets: an image, or for a clip a folder of per-frame images or a mask video), negativePrompt (edit and swap items: what the guidance steers away from), preset and settings; paths are relative to the manifest',
       })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder: <id>-<code>.png (stills) or .mp4 (clips) plus a <id>-<code>.json sidecar each, and batch-report.json', group: 'Batch:' })
       .option('allow-inputs-outside', {
@@ -26,7 +26,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
       .epilogue(
         'What each item edits is given per item, not as flags: batch has no --source-prompt, --target-prompt, --negative-prompt, ' +
           '--mask, --task or -o; write sourcePrompt, targets, negativePrompt, mask and id in the manifest item. ' +
-          'Settings (steps, solver, guidance, guideAgainst, shareLayers, shareSteps, fit, seed, maskGrow, maskFeather, maskBias, autoMask) ' +
+          'Settings (steps, solver, guidance, guideAgainst, shareLayers, shareSteps, shareText, shift, fit, seed, maskGrow, maskFeather, maskBias, autoMask) ' +
           'go in the item or in a preset (the item\'s "preset", or --preset for items that name none); ' +
           'the setting flags above, when given, apply to every item. --mask-grow, --mask-feather, --mask-bias and --invert-mask are not flags here: ' +
           'give maskGrow, maskFeather and maskBias per item or in a preset, and an inverted mask as its own image; clips use the pack\'s window overlap (no --overlap).\n\n' +

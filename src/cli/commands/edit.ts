@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withInputLimit, withModelOptions, withOutput, withPresetOptions, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { withEditOptions, withInputLimit, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
@@ -7,7 +7,12 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   describe:
     'Text-guided edit: the edit path shares attention context with a reconstruction path from the same inverted noise; with --auto-mask (the built-in pack\'s default) it edits only where the source and target prompts disagree and keeps every other pixel',
   builder: (y) =>
-    withPresetOptions(withOutput(withVideoOptions(withEditOptions(withSolverOptions(withInputLimit(withModelOptions(y))), 'edit')), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
+    withPresetOptions(
+      withOutput(
+        withVideoOptions(withNegativePrompt(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withModelOptions(y)))), 'edit'), 'instead of the one --guide-against names')),
+        'PNG for a still, MP4 (H.264, source audio kept) for a clip',
+      ),
+    )
       .positional('input', {
         type: 'string',
         demandOption: true,
