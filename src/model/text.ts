@@ -1,13 +1,15 @@
 /**
- * Prompt encoding: the pack's tokenizer.json (read with @huggingface/tokenizers, the only
+ * Prompt encoding: the pack's tokenizer.json (read with `tokenizers`, Hugging Face's Node binding
+ * of the Rust library Python's tokenizers run, so ids match the reference exactly; the only
  * module that imports it) and its text-encoder graph. Prompt → cleaned text (text.clean) →
  * ids [B, L] (refused or truncated past L, text.overflow; refused when the tokenizer does not know
  * a word, text.unknown) → embeddings [B, L, D], with the padding mask [B, L] and, when the pack
  * has one, the pooled vector [B, P].
  */
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer as RustTokenizer } from 'tokenizers';
 import type { Tensor } from '../media/tensor.js';
 import { textRules, type Manifest, type TextSpec } from './manifest.js';
 import type { OnnxGraph } from './ort.js';
@@ -39,9 +41,9 @@ export interface PromptTokens {
 
 export interface TextEncoder {
   /** Token ids of one prompt, right-padded with padId to L (the pack's cleaning, limit and unknown-word rules apply). */
-  tokenize(prompt: string): number[];
+  tokenize(prompt: string): Promise<number[]>;
   /** Token ids with the count of real ones; a truncated prompt is reported once through `warn`. */
-  tokens(prompt: string, warn?: TextWarnings): PromptTokens;
+  tokens(prompt: string, warn?: TextWarnings): Promise<PromptTokens>;
   /** Embeddings of several prompts: [B, L, D]. */
   encode(prompts: readonly string[], warn?: TextWarnings): Promise<Tensor>;
   /** Embeddings, padding mask and pooled vector of several prompts. */
@@ -50,9 +52,19 @@ export interface TextEncoder {
 
 type TokenizerJson = { model?: { type?: string; unk_token?: string | null; unk_id?: number | null } };
 
+// the package is CommonJS with a native addon
+const { Tokenizer } = createRequire(import.meta.url)('tokenizers') as typeof import('tokenizers');
+
+/** One encoding's ids, with or without the post-processor's special tokens. */
+async function encodeIds(tokenizer: RustTokenizer, text: string, addSpecialTokens = true): Promise<number[]> {
+  return (await tokenizer.encode(text, null, { addSpecialTokens })).getIds();
+}
+
 /** The tokenizer with the pack's rules for prompts. */
 interface PromptReader {
-  readonly tokenizer: Tokenizer;
+  readonly tokenizer: RustTokenizer;
+  /** the same tokenizer truncating to L as Hugging Face's does (special tokens kept) */
+  readonly truncating: RustTokenizer;
   readonly spec: TextSpec;
   readonly rules: ReturnType<typeof textRules>;
   /** the tokenizer's unknown-token id, if it has one */
@@ -63,16 +75,23 @@ async function readPromptReader(m: Pick<Manifest, 'formatVersion' | 'text'>, dir
   const spec = m.text!;
   const tokenizerPath = join(dir, spec.tokenizer);
   let json: TokenizerJson;
-  let tokenizer: Tokenizer;
+  let tokenizer: RustTokenizer;
+  let truncating: RustTokenizer;
   try {
-    json = JSON.parse(await readFile(tokenizerPath, 'utf8')) as TokenizerJson;
-    tokenizer = new Tokenizer(json, {});
+    const text = await readFile(tokenizerPath, 'utf8');
+    json = JSON.parse(text) as TokenizerJson;
+    tokenizer = Tokenizer.fromString(text);
+    tokenizer.disableTruncation();
+    tokenizer.disablePadding();
+    truncating = Tokenizer.fromString(text);
+    truncating.setTruncation(spec.maxTokens);
+    truncating.disablePadding();
   } catch (err) {
     throw new Error(`Cannot read tokenizer ${tokenizerPath}: ${(err as Error).message}`);
   }
   const model = json.model ?? {};
-  const unkId = typeof model.unk_id === 'number' ? model.unk_id : typeof model.unk_token === 'string' ? tokenizer.token_to_id(model.unk_token) : undefined;
-  return { tokenizer, spec, rules: textRules(m), unkId };
+  const unkId = typeof model.unk_id === 'number' ? model.unk_id : typeof model.unk_token === 'string' ? (tokenizer.tokenToId(model.unk_token) ?? undefined) : undefined;
+  return { tokenizer, truncating, spec, rules: textRules(m), unkId };
 }
 
 /** A prompt quoted for a message: whole up to 80 characters, else its start and its length. */
@@ -85,18 +104,18 @@ export function quotedPrompt(prompt: string): string {
  * The words of `text` (runs of non-space characters) whose tokens hold the unknown id, with
  * their character offsets [start, end).
  */
-function unknownWords(r: PromptReader, text: string): { word: string; start: number; end: number }[] {
+async function unknownWords(r: PromptReader, text: string): Promise<{ word: string; start: number; end: number }[]> {
   const out: { word: string; start: number; end: number }[] = [];
   for (const m of text.matchAll(/\S+/gu)) {
-    const ids = r.tokenizer.encode(m[0], { add_special_tokens: false }).ids;
+    const ids = await encodeIds(r.tokenizer, m[0], false);
     if (ids.includes(r.unkId!)) out.push({ word: m[0], start: m.index, end: m.index + m[0].length });
   }
   return out;
 }
 
-function refuseUnknown(r: PromptReader, text: string, ids: readonly number[], what: string): never {
-  const words = unknownWords(r, text);
-  const unk = r.tokenizer.id_to_token(r.unkId!) ?? `id ${r.unkId}`;
+async function refuseUnknown(r: PromptReader, text: string, ids: readonly number[], what: string): Promise<never> {
+  const words = await unknownWords(r, text);
+  const unk = r.tokenizer.idToToken(r.unkId!) ?? `id ${r.unkId}`;
   const cleaned = r.rules.clean === 'none' ? '' : ' of the cleaned prompt';
   const named =
     words.length > 0
@@ -107,26 +126,10 @@ function refuseUnknown(r: PromptReader, text: string, ids: readonly number[], wh
   );
 }
 
-/**
- * Ids truncated to L as the Hugging Face tokenizer truncates: the prompt's own tokens are cut so
- * that the post-processor's special tokens (e.g. a final EOS) still fit.
- */
-function truncatedIds(r: PromptReader, text: string, full: readonly number[], what: string): number[] {
-  const L = r.spec.maxTokens;
-  const content: number[] = r.tokenizer.encode(text, { add_special_tokens: false }).ids;
-  const added = full.length - content.length;
-  let at = 0;
-  while (at <= added && !content.every((id, j) => full[at + j] === id)) at += 1;
-  if (at > added) at = 0; // the post-processor changed the prompt's own tokens: keep its leading ones
-  const keep = L - Math.max(0, added);
-  if (keep <= 0) throw new Error(`The ${what} cannot be truncated to ${L} tokens: this pack's tokenizer adds ${added} special tokens by itself`);
-  return [...full.slice(0, at), ...content.slice(0, keep), ...full.slice(at + content.length)].slice(0, L);
-}
-
 /** One prompt's ids (unpadded) under the pack's rules; throws a message naming `what` when it is refused. */
-function promptIds(r: PromptReader, prompt: string, what: string): { ids: number[]; truncatedFrom?: number } {
+async function promptIds(r: PromptReader, prompt: string, what: string): Promise<{ ids: number[]; truncatedFrom?: number }> {
   const text = cleanPrompt(r.rules.clean, prompt);
-  const full = r.tokenizer.encode(text).ids;
+  const full = await encodeIds(r.tokenizer, text);
   const L = r.spec.maxTokens;
   let ids = full;
   let truncatedFrom: number | undefined;
@@ -134,10 +137,12 @@ function promptIds(r: PromptReader, prompt: string, what: string): { ids: number
     if (r.rules.overflow === 'refuse') {
       throw new Error(`The ${what} ${quotedPrompt(prompt)} has ${full.length} tokens but this pack reads at most ${L}: shorten it`);
     }
-    ids = truncatedIds(r, text, full, what);
+    // the prompt's own tokens are cut so that the post-processor's special tokens (e.g. a final EOS) still fit
+    ids = await encodeIds(r.truncating, text);
+    if (ids.length > L) throw new Error(`The ${what} cannot be truncated to ${L} tokens: this pack's tokenizer adds more special tokens than that by itself`);
     truncatedFrom = full.length;
   }
-  if (r.rules.unknown === 'refuse' && r.unkId !== undefined && ids.includes(r.unkId)) refuseUnknown(r, text, ids, what);
+  if (r.rules.unknown === 'refuse' && r.unkId !== undefined && ids.includes(r.unkId)) await refuseUnknown(r, text, ids, what);
   return { ids, ...(truncatedFrom !== undefined ? { truncatedFrom } : {}) };
 }
 
@@ -148,7 +153,7 @@ function promptIds(r: PromptReader, prompt: string, what: string): { ids: number
  */
 export async function assertPromptTokens(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, prompts: readonly { text: string; what: string }[]): Promise<void> {
   const r = await readPromptReader(m, dir);
-  for (const p of prompts) promptIds(r, p.text, p.what);
+  for (const p of prompts) await promptIds(r, p.text, p.what);
 }
 
 /** Reads the tokenizer and wraps the opened text-encoder graph. */
@@ -157,8 +162,8 @@ export async function createTextEncoder(m: Pick<Manifest, 'formatVersion' | 'tex
   const { maxTokens: L, padId, attentionMask, pooledDim } = r.spec;
   const warned = new Set<string>();
 
-  const tokens = (prompt: string, warn: TextWarnings = {}): PromptTokens => {
-    const p = promptIds(r, prompt, 'prompt');
+  const tokens = async (prompt: string, warn: TextWarnings = {}): Promise<PromptTokens> => {
+    const p = await promptIds(r, prompt, 'prompt');
     // once per prompt, to the first caller that listens
     if (p.truncatedFrom !== undefined && warn.onWarning && !warned.has(prompt)) {
       warned.add(prompt);
@@ -175,12 +180,12 @@ export async function createTextEncoder(m: Pick<Manifest, 'formatVersion' | 'tex
     const ids = new BigInt64Array(B * L); // [B, L]
     const real = new BigInt64Array(B * L); // [B, L]: 1 real token, 0 padding
     const mask = new Float32Array(B * L); // [B, L]
-    prompts.forEach((p, b) => {
-      const t = tokens(p, warn);
+    for (const [b, p] of prompts.entries()) {
+      const t = await tokens(p, warn);
       t.ids.forEach((id, j) => (ids[b * L + j] = BigInt(id)));
       real.fill(1n, b * L, b * L + t.length);
       mask.fill(1, b * L, b * L + t.length);
-    });
+    }
     const feeds = {
       [port.inputIds]: { dtype: 'int64' as const, data: ids, shape: [B, L] },
       ...(attentionMask ? { [port.attentionMask]: { dtype: 'int64' as const, data: real, shape: [B, L] } } : {}),
@@ -190,7 +195,7 @@ export async function createTextEncoder(m: Pick<Manifest, 'formatVersion' | 'tex
   };
 
   return {
-    tokenize: (prompt) => tokens(prompt).ids,
+    tokenize: async (prompt) => (await tokens(prompt)).ids,
     tokens,
     embed,
     async encode(prompts, warn) {

@@ -48,14 +48,20 @@ async function identities(pack: LoadedPack): Promise<{ feedBack: number; exclude
   const [pt, ph, pw] = m.transformer.patchSize;
   const frames = m.frames ? 2 * pt : pt;
   const latents = noise([1, m.latent.channels, frames, 3 * ph, 2 * pw], 7); // [1, C, F', H', W'], a non-square grid
-  const text = pack.text ? await pack.text.encode(['a small red circle']) : null; // [1, L, D]
+  const batch = pack.text ? await pack.text.embed(['a small red circle']) : null;
+  const text = batch?.text ?? null; // [1, L, D]
+  const cond = { ...(batch ? { textMask: batch.mask } : {}), ...(batch?.pooled ? { pooled: batch.pooled } : {}) }; // [1, L], [1, P]
   const t = 0.63;
   const layers = m.transformer.contextLayers;
-  const plain = await pack.transformer.forward({ latents, t, text, guidance: 2, fetchKV: layers });
+  const plain = await pack.transformer.forward({ latents, t, text, ...cond, guidance: 2, fetchKV: layers });
   const S = pack.transformer.sequence(latents.shape).length;
 
-  // own K/V fed back as context, bias 0
-  const fed = await pack.transformer.forward({ latents, t, text, guidance: 2, context: plain.kv });
+  // own K/V fed back as context, bias 0 (a pack that masks its padded text keys itself, through
+  // text_mask, gets the same mask on the fed-back copies of those keys, as flowedit's edits do)
+  const seq = pack.transformer.sequence(latents.shape);
+  const feedBias = new Float32Array(2 * S); // [1, S + Sc], Sc = S
+  if (m.transformer.textMask && batch) for (let j = 0; j < seq.textTokens; j++) if (batch.mask.data[j] === 0) feedBias[S + j] = -1e4;
+  const fed = await pack.transformer.forward({ latents, t, text, ...cond, guidance: 2, context: plain.kv, bias: new Map(layers.map((l) => [l, feedBias])) });
   const feedBack = relErr(fed.velocity.data, plain.velocity.data);
 
   // arbitrary context of another length in every layer, every context key biased by −1e4
@@ -67,7 +73,7 @@ async function identities(pack: LoadedPack): Promise<{ feedBack: number; exclude
     context.set(layer, { k: noise([1, h, Sc, d], 11 + j), v: noise([1, h, Sc, d], 23 + j) }); // [1, h, Sc, d]
     bias.set(layer, new Float32Array(S + Sc).fill(-1e4, S)); // [1, S + Sc]
   });
-  const excludedOut = await pack.transformer.forward({ latents, t, text, guidance: 2, context, bias });
+  const excludedOut = await pack.transformer.forward({ latents, t, text, ...cond, guidance: 2, context, bias });
   const excluded = relErr(excludedOut.velocity.data, plain.velocity.data);
   return { feedBack, excluded };
 }

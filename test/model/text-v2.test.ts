@@ -51,7 +51,7 @@ const EOS = 2;
 const UNK = 1;
 
 test('the padding mask counts the real tokens, [EOS] included; padded rows of the text come back zero', async () => {
-  const t = v2.text!.tokens('a red circle');
+  const t = (await v2.text!.tokens('a red circle'));
   assert.equal(t.length, 4);
   assert.equal(t.ids[3], EOS, 'the post-processor ends the prompt with [EOS]');
   assert.deepEqual(t.ids.slice(4), [0, 0, 0, 0]);
@@ -66,7 +66,7 @@ test('the padding mask counts the real tokens, [EOS] included; padded rows of th
 });
 
 test('attention_mask reaches the text-encoder graph: another mask over the same ids changes the text and the pooled vector', async () => {
-  const ids = new BigInt64Array(v2.text!.tokens('a red circle on stripes').ids.map(BigInt)); // [1, 8]
+  const ids = new BigInt64Array((await v2.text!.tokens('a red circle on stripes')).ids.map(BigInt)); // [1, 8]
   const run = (mask: number[]) =>
     textGraph.run(
       { input_ids: { dtype: 'int64', data: ids, shape: [1, 8] }, attention_mask: { dtype: 'int64', data: new BigInt64Array(mask.map(BigInt)), shape: [1, 8] } },
@@ -109,11 +109,11 @@ test('overflow "truncate": a long prompt keeps its first tokens and the final [E
   const long = 'a red circle on stripes with a big blue square';
   const warnings: string[] = [];
   const warn = { onWarning: (m: string) => warnings.push(m) };
-  v2.text!.tokens(long); // a caller that does not listen does not use up the warning
-  const t = v2.text!.tokens(long, warn);
+  await v2.text!.tokens(long); // a caller that does not listen does not use up the warning
+  const t = (await v2.text!.tokens(long, warn));
   assert.equal(t.length, 8);
   assert.equal(t.truncatedFrom, 11);
-  const full = v2.text!.tokens('a red circle on stripes with a');
+  const full = (await v2.text!.tokens('a red circle on stripes with a'));
   assert.deepEqual(t.ids.slice(0, 7), full.ids.slice(0, 7), 'the first L − 1 words');
   assert.equal(t.ids[7], EOS, 'and the [EOS] the post-processor adds, as the Hugging Face truncation keeps it');
   await v2.text!.embed([long, ''], warn);
@@ -128,12 +128,12 @@ test('overflow "refuse" (format 1 behaviour): the count and the limit are named,
     assertPromptTokens(m, dir, [{ text: 'a red circle on stripes with a big blue square', what: '--target-prompt' }]),
     /^Error: The --target-prompt "a red circle on stripes with a big blue square" has 11 tokens but this pack reads at most 8: shorten it$/,
   );
-  assert.throws(() => v1.text!.tokenize('a red circle on stripes with a big blue square'), /has 10 tokens but this pack reads at most 8/);
+  await assert.rejects(v1.text!.tokenize('a red circle on stripes with a big blue square'), /has 10 tokens but this pack reads at most 8/);
 });
 
 test('unknown "refuse": the words the tokenizer maps to [UNK] are named with their place; "keep" and format 1 keep [UNK]', async () => {
-  assert.throws(
-    () => v2.text!.tokens('a red zzzz on qqq stripes'),
+  await assert.rejects(
+    v2.text!.tokens('a red zzzz on qqq stripes'),
     (err: Error) => {
       assert.match(err.message, /^The prompt "a red zzzz on qqq stripes" has words this pack's tokenizer does not know: "zzzz" \(characters 6–10 of the cleaned prompt\), "qqq" \(characters 14–17 of the cleaned prompt\); the model would read them as its unknown token \[UNK\]: rephrase or respell them/);
       return true;
@@ -144,20 +144,20 @@ test('unknown "refuse": the words the tokenizer maps to [UNK] are named with the
   await assert.rejects(assertPromptTokens(m, dir, [{ text: 'a zzzz', what: '--source-prompt' }]), /The --source-prompt "a zzzz" has a word this pack's tokenizer does not know: "zzzz"/);
   const keep = await loadPack(await variant({ unknown: 'keep' }), { threads: 1 });
   try {
-    assert.equal(keep.text!.tokens('a red zzzz').ids[2], UNK);
+    assert.equal((await keep.text!.tokens('a red zzzz')).ids[2], UNK);
   } finally {
     await keep.release();
   }
-  assert.equal(v1.text!.tokenize('A RED circle zzzz')[3], UNK, 'format 1 keeps the unknown id, as before');
+  assert.equal((await v1.text!.tokenize('A RED circle zzzz'))[3], UNK, 'format 1 keeps the unknown id, as before');
 });
 
 test('clean "wan": HTML entities and runs of white space are cleaned before tokenizing; "none" tokenizes the text as given', async () => {
   const messy = '  a&#32;red circle&amp;nbsp;on   stripes ';
-  const cleaned = v2.text!.tokens(messy);
-  assert.deepEqual(cleaned.ids, v2.text!.tokens('a red circle on stripes').ids, 'entities unescaped twice, white space collapsed');
+  const cleaned = (await v2.text!.tokens(messy));
+  assert.deepEqual(cleaned.ids, (await v2.text!.tokens('a red circle on stripes')).ids, 'entities unescaped twice, white space collapsed');
   const raw = await loadPack(await variant({ clean: 'none', unknown: 'keep' }), { threads: 1 });
   try {
-    assert.notDeepEqual(raw.text!.tokens(messy).ids, cleaned.ids, 'uncleaned, the entities are tokens of their own');
+    assert.notDeepEqual((await raw.text!.tokens(messy)).ids, cleaned.ids, 'uncleaned, the entities are tokens of their own');
   } finally {
     await raw.release();
   }

@@ -88,8 +88,8 @@ test('a bad feed is refused before running, naming each problem', async () => {
   await assert.rejects(tiny.transformer.forward({ latents: noise([1, 4, 1, 8, 8], 5), t: 0.5, text, bias }), /Bias for layer 0 holds 3 values/);
 });
 
-test('tokenizer pads to L and maps unknown words', () => {
-  const ids = tiny.text!.tokenize('A RED circle zzzz');
+test('tokenizer pads to L and maps unknown words', async () => {
+  const ids = (await tiny.text!.tokenize('A RED circle zzzz'));
   assert.equal(ids.length, 8);
   assert.equal(ids[3], 1); // [UNK]
   assert.deepEqual(ids.slice(4), [0, 0, 0, 0]);
