@@ -13,12 +13,9 @@ from typing import Dict, List, Sequence, Tuple
 
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
 PAD_ID, UNK_ID, EOS_ID = 0, 1, 2
-# The Whitespace pre-tokenizer's pattern \w+|[^\w\s]+ with the character classes of
-# JavaScript regular expressions (as @huggingface/tokenizers runs it): \w is ASCII only,
-# \s is JavaScript's set of white space.
-_JS_WORD = "A-Za-z0-9_"
-_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-WORD_RE = re.compile(f"[{_JS_WORD}]+|[^{_JS_WORD}{_JS_SPACE}]+")
+# The Whitespace pre-tokenizer's pattern \w+|[^\w\s]+ with Unicode character classes, as the
+# Rust tokenizers library (which flowedit runs in Node through `tokenizers`) applies it.
+WORD_RE = re.compile(r"\w+|[^\w\s]+")
 
 
 def specials_of(eos: bool) -> Tuple[str, ...]:
@@ -29,7 +26,7 @@ def specials_of(eos: bool) -> Tuple[str, ...]:
 def build_vocab(words: Sequence[str], eos: bool = False) -> Dict[str, int]:
     vocab = {t: i for i, t in enumerate(specials_of(eos))}
     for w in words:
-        if w != w.lower() or not re.fullmatch(f"[{_JS_WORD}]+", w):
+        if w != w.lower() or not re.fullmatch(r"[A-Za-z0-9_]+", w):
             raise ValueError(f"vocabulary words must be lower-case word characters: {w!r}")
         if w not in vocab:
             vocab[w] = len(vocab)
