@@ -115,3 +115,38 @@ def load_strict(module: nn.Module, state: StateDict, source: str, what: str, dty
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     module.load_state_dict(state, strict=True)
+
+
+def check_safetensors_complete(path: str) -> None:
+    """Read only the header of a .safetensors file and check that the file holds every byte the
+    header promises (a cheap check for a truncated download before any long work)."""
+    import struct
+
+    require_file(path, "a .safetensors file")
+    size = os.path.getsize(path)
+    try:
+        with open(path, "rb") as f:
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            if header_len > size - 8:
+                raise ValueError(f"header of {header_len} bytes in a file of {size}")
+            header = json.loads(f.read(header_len))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e}); the file may be truncated: download it again") from e
+    if 8 + header_len + end > size:
+        raise CheckpointError(f"{path}: truncated: {size} bytes, its header describes {8 + header_len + end}; download it again")
+
+
+def check_torch_file_complete(path: str) -> None:
+    """Check that a torch.save file (a zip archive) is complete by reading its directory, which a
+    zip keeps at its end: a truncated download fails here without loading any tensor."""
+    import zipfile
+
+    require_file(path, "a PyTorch state dict (.pth)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except zipfile.BadZipFile as e:
+        raise CheckpointError(f"{path}: not a complete PyTorch file ({e}); the file may be truncated: download it again") from e
+    if not any(n.endswith("data.pkl") for n in names):
+        raise CheckpointError(f"{path}: a zip archive without data.pkl; expected a file written by torch.save")
