@@ -1,6 +1,6 @@
 """Checks of the Wan2.1 VAE (flowedit_export/wan/vae.py), printed as JSON.
 
-    cd python && ../.venv/bin/python wan_vae_checks.py [--no-full] [--cases DIR] [--seed N]
+    cd python && ../.venv/bin/python wan_vae_checks.py [--no-full] [--full-onnx] [--cases DIR] [--seed N]
 
 - chunked: the whole-clip torch path against the release's chunked procedure (frame 0, then
   chunks of 4; one latent frame at a time) on 1, 5 and 9 frames, and frame 0 followed by all later
@@ -8,7 +8,7 @@
 - onnx: the exported graphs in onnxruntime against the chunked procedure on 1, 5 and 9 frames of a
   non-square size, one case with batch 2 ('tiny');
 - full: the release's size with random weights, chunked against whole clip on 9 frames of 64×64
-  (skipped with --no-full).
+  (skipped with --no-full); with --full-onnx also its exported graphs in onnxruntime.
 Every error is {"max_abs": max|a − b|, "rel_inf": max|a − b| / max|b|} with b the chunked result.
 `--cases DIR` also writes parity cases for the Node tests (`write_vae_cases`).
 
@@ -87,18 +87,19 @@ def chunked_vs_whole(vae: WanVAE, g: torch.Generator, frames, size, first_then_r
     return result
 
 
-def onnx_vs_torch(vae: WanVAE, g: torch.Generator) -> Dict[str, dict]:
+def onnx_vs_torch(vae: WanVAE, g: torch.Generator, runs, size) -> Dict[str, dict]:
+    """The exported graphs in onnxruntime against the chunked procedure, for (batch, frames) in `runs`."""
     import onnxruntime as ort
 
-    h, w = SIZE
+    h, w = size
     result = {}
-    with tempfile.TemporaryDirectory() as d:
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(__file__))) as d:
         paths = export_vae(vae, d)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 2
         enc = ort.InferenceSession(paths["encoder"], opts, providers=["CPUExecutionProvider"])
         dec = ort.InferenceSession(paths["decoder"], opts, providers=["CPUExecutionProvider"])
-        for b, f in [(1, f) for f in FRAMES] + [(2, 5)]:
+        for b, f in runs:
             x = random_pixels(g, b, f, h, w)
             z = random_latents(g, vae, b, f, h, w)
             result[f"batch_{b}_frames_{f}_{w}x{h}"] = {
@@ -192,6 +193,7 @@ def write_vae_cases(vae: WanVAE, out_dir: str, seed: int = 0) -> List[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-full", action="store_true", help="skip the release-size check")
+    ap.add_argument("--full-onnx", action="store_true", help="also export the release-size graphs and run them in onnxruntime (about 0.5 GB of files, a few minutes)")
     ap.add_argument("--cases", help="also write parity cases for the Node tests into this folder")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -202,7 +204,7 @@ def main(argv=None) -> int:
     tiny = build_vae("tiny")
     report: Dict[str, object] = {"size": f"tiny: H×W {SIZE[1]}×{SIZE[0]}"}
     report["chunked"] = chunked_vs_whole(tiny, g, FRAMES, SIZE, first_then_rest=True)
-    report["onnx"] = onnx_vs_torch(tiny, g)
+    report["onnx"] = onnx_vs_torch(tiny, g, [(1, f) for f in FRAMES] + [(2, 5)], SIZE)
     report["checkpoint"] = checkpoint_checks(tiny, g)
     if args.cases:
         report["cases"] = write_vae_cases(tiny, args.cases, args.seed)
@@ -211,6 +213,8 @@ def main(argv=None) -> int:
         full = build_vae("full")
         report["full"] = chunked_vs_whole(full, g, (FULL_FRAMES,), FULL_SIZE, first_then_rest=False)
         report["full"]["parameters"] = sum(p.numel() for p in full.parameters())
+        if args.full_onnx:
+            report["full"]["onnx"] = onnx_vs_torch(full, g, [(1, FULL_FRAMES)], FULL_SIZE)
         report["full"]["seconds"] = round(time.perf_counter() - start, 1)
     json.dump(report, sys.stdout, indent=1)
     print()
