@@ -10,6 +10,9 @@ is out of its bound. What it measures:
 - the port identities of docs/model-pack.md: Sc = 0 is the plain model; the layer's own K/V fed
   back as context with bias 0 leave the velocity unchanged; −1e4 on all context keys equals Sc = 0;
 - that the graph holds no float64 or complex tensor;
+- the velocity error of the int8/int4 weight-only graphs (blocks of 32 and 128) and of float16
+  Linear layers against the float32 graph (bounds: 2%, 20%, 0.5%: random uniform weights are
+  the hardest case for a quantiser, so these are loose);
 - strict checkpoint loading: shards + index and a single bfloat16 file load back exactly; a
   missing key, an extra key, a truncated shard and an image-to-video config.json are refused
   with one-line errors.
@@ -226,6 +229,34 @@ def check_identities(model, path: str) -> dict:
     }
 
 
+def check_smaller(cfg, path: str, folder: str) -> dict:
+    """Velocity error of the int8/int4 (weight-only MatMulNBits) and float16 graphs against the
+    float32 graph, and their sizes."""
+    import onnxruntime as ort
+
+    from flowedit_export.quantize import half_linears, quantize_weights
+
+    args = example_inputs(cfg, 2, 3, (3, 5), [4 + 3 * i for i in range(cfg.layers)], seed=60)
+
+    def velocity(p):
+        sess = ort.InferenceSession(p, providers=["CPUExecutionProvider"])
+        return sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
+
+    ref = velocity(path)
+    out = {"float32_bytes": os.path.getsize(path)}
+    for bits in (8, 4):
+        for block in (32, 128):
+            q = os.path.join(folder, f"int{bits}-{block}.onnx")
+            quantize_weights(path, q, bits, block)
+            out[f"int{bits}_block{block}"] = {"velocity_rel": rel_err(velocity(q), ref), "bytes": os.path.getsize(q)}
+    model = build_dit(cfg, seed=1)
+    half_linears(model, ["blocks", "head", "text_embedding"])
+    f16 = os.path.join(folder, "float16.onnx")
+    export_transformer(model, cfg, f16)
+    out["float16_linears"] = {"velocity_rel": rel_err(velocity(f16), ref), "bytes": os.path.getsize(f16)}
+    return out
+
+
 def check_loading(cfg, folder: str) -> dict:
     """Shards + index and a single bfloat16 file load back; broken folders give one-line errors."""
     from safetensors.torch import save_file
@@ -327,6 +358,7 @@ def main() -> int:
         report["parity"] = check_parity(model, path)
         report["identities"] = check_identities(model, path)
         report["precision"] = check_precision(model)
+        report["smaller_graphs"] = check_smaller(cfg, path, tmp)
         report["loading"] = check_loading(cfg, tmp)
     failures = []
     if report["graph_has_float64_or_complex"]:
@@ -340,6 +372,10 @@ def main() -> int:
         bound = TIME_BOUND if k.startswith("time") else ROPE_BOUND if k.startswith("rope") else PARITY_BOUND
         if v > bound:
             failures.append(f"{k} {v:.2e} > {bound}")
+    for k, v in report["smaller_graphs"].items():
+        bound = {"int8": 0.02, "int4": 0.2, "float16": 0.005}.get(k.split("_")[0])
+        if bound is not None and v["velocity_rel"] > bound:
+            failures.append(f"{k} velocity error {v['velocity_rel']:.2e} > {bound}")
     loading = report["loading"]
     if not (loading["sharded_loads_exactly"] and loading["bf16_single_loads_as_float32"] and loading["all_refused"]):
         failures.append("checkpoint loading")
