@@ -13,6 +13,7 @@ is out of its bound. What it measures:
 - the velocity error of the int8/int4 weight-only graphs (blocks of 32 and 128) and of float16
   Linear layers against the float32 graph (bounds: 2%, 20%, 0.5%: random uniform weights are
   the hardest case for a quantiser, so these are loose);
+- the tiny random pack through `export_wan_pack`: manifest fields and graph ports;
 - strict checkpoint loading: shards + index and a single bfloat16 file load back exactly; a
   missing key, an extra key, a truncated shard and an image-to-video config.json are refused
   with one-line errors.
@@ -340,6 +341,53 @@ def check_loading(cfg, folder: str) -> dict:
     return out
 
 
+def check_pack(folder: str) -> dict:
+    """`export_wan_pack` on the tiny random model: the manifest's format-2 fields and each graph's
+    port names. The text part is included when wan/t5.py is present."""
+    import importlib.util
+
+    import onnxruntime as ort
+
+    from flowedit_export.wan.pack import WanExport, export_wan_pack
+
+    has_t5 = importlib.util.find_spec("flowedit_export.wan.t5") is not None
+    parts = ("transformer", "vae", "text") if has_t5 else ("transformer", "vae")
+    out = os.path.join(folder, "pack")
+    t0 = time.perf_counter()
+    manifest = export_wan_pack(WanExport(out=out, random="tiny", only=parts))
+    seconds = time.perf_counter() - t0
+    cfg = DIT_SIZES["tiny"]
+    problems = []
+    expect = {
+        "formatVersion": (manifest["formatVersion"], 2),
+        "latent.channels": (manifest["latent"]["channels"], 16),
+        "latent.scale length": (len(manifest["latent"]["scale"]), 16),
+        "latent.shift length": (len(manifest["latent"]["shift"]), 16),
+        "contextLayers": (manifest["transformer"]["contextLayers"], list(range(cfg.layers))),
+        "text.maxTokens": (manifest["text"]["maxTokens"], cfg.text_len),
+        "text.dim": (manifest["text"]["dim"], cfg.text_dim),
+        "schedule": (manifest["schedule"], {"shift": {"kind": "static", "value": 5.0}}),
+    }
+    for name, (got, want) in expect.items():
+        if got != want:
+            problems.append(f"{name}: {got!r}, expected {want!r}")
+    graphs = {
+        "transformer.onnx": ["latents", "t", "text"] + [f"ctx_{p}.{i}" for i in range(cfg.layers) for p in ("k", "v", "bias")],
+        "vae_encoder.onnx": ["pixels"],
+        "vae_decoder.onnx": ["latents"],
+    }
+    if has_t5:
+        graphs["text_encoder.onnx"] = ["input_ids", "attention_mask"]
+    for name, inputs in graphs.items():
+        got = [i.name for i in ort.InferenceSession(os.path.join(out, name), providers=["CPUExecutionProvider"]).get_inputs()]
+        if got != inputs:
+            problems.append(f"{name}: inputs {got}, expected {inputs}")
+    left = [n for n in os.listdir(folder) if n.endswith(".partial")]
+    if left:
+        problems.append(f"temporary folders left: {left}")
+    return {"parts": list(parts), "seconds": round(seconds, 2), "files": sorted(os.listdir(out)), "problems": problems}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", help="write the tiny transformer.onnx here instead of a temporary folder")
@@ -360,6 +408,7 @@ def main() -> int:
         report["precision"] = check_precision(model)
         report["smaller_graphs"] = check_smaller(cfg, path, tmp)
         report["loading"] = check_loading(cfg, tmp)
+        report["pack"] = check_pack(tmp)
     failures = []
     if report["graph_has_float64_or_complex"]:
         failures.append("the graph holds float64 or complex tensors")
@@ -379,6 +428,7 @@ def main() -> int:
     loading = report["loading"]
     if not (loading["sharded_loads_exactly"] and loading["bf16_single_loads_as_float32"] and loading["all_refused"]):
         failures.append("checkpoint loading")
+    failures += report["pack"]["problems"]
     report["failures"] = failures
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 1 if failures else 0

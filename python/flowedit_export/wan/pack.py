@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..checkpoint import CheckpointError, check_safetensors_complete, check_torch_file_complete, read_safetensors_index
+from ..checkpoint import CheckpointError, check_safetensors_complete, check_torch_file_complete
 from .config import DIT_SIZES, ConfigError, DiTConfig, dit_config_from_json
 from .dit import INDEX_FILE, SINGLE_FILE, WanDiT
 
@@ -102,13 +102,10 @@ def _count_params(build: Callable[[], torch.nn.Module]) -> Optional[int]:
         return None
 
 
-def _graph_bytes(params: float, dtype: str, weights: Optional[str]) -> float:
-    """Bytes on disk while a graph is written: float32 (or float16) graph, plus the quantised
-    copy written beside it before the float one is removed."""
-    base = params * (2 if dtype == "float16" else 4)
-    if weights:
-        base += params * {"int8": 1.07, "int4": 0.57}[weights]
-    return base
+def _graph_bytes(params: float, dtype: str) -> float:
+    """Most bytes on disk while a graph is written: the float graph, which its quantised form
+    (always smaller) replaces."""
+    return params * (2 if dtype == "float16" else 4)
 
 
 def _check_dit_files(folder: str, problems: List[str]) -> None:
@@ -212,7 +209,7 @@ def plan_export(opts: WanExport) -> Plan:
                 problems.append(f"{tok}: has neither tokenizer.json nor spiece.model; expected the release's google/umt5-xxl tokenizer")
         if problems:
             raise ExportError(problems)
-    if opts.random is None and only != PARTS and "transformer" not in only:
+    if opts.random is None and "transformer" not in only:
         # The manifest needs the transformer's sizes: take them from config.json when present.
         try:
             dit = dit_config_from_json(os.path.join(opts.checkpoint, CONFIG_FILE))
@@ -225,13 +222,13 @@ def plan_export(opts: WanExport) -> Plan:
         if part not in only and os.path.isdir(out):
             plan.reused.update(_reusable(out, part))
 
-    # Disk: every exported graph, the quantised copies beside their float originals.
+    # Disk: every exported graph at its float size.
     dit_params = _count_params(lambda: WanDiT(dit)) or 0
-    need = _graph_bytes(dit_params, opts.dtype, opts.weights) if "transformer" in only else 0
+    need = _graph_bytes(dit_params, opts.dtype) if "transformer" in only else 0
     if "vae" in only:
         need += VAE_PARAMS * 4 * (0.01 if size == "tiny" else 1)
     if "text" in only:
-        need += _graph_bytes(T5_XXL_PARAMS * (1e-4 if size == "tiny" else 1), "float32", opts.weights)
+        need += _graph_bytes(T5_XXL_PARAMS * (1e-4 if size == "tiny" else 1), "float32")
     plan.disk_bytes = int(need * 1.05)
     parent = os.path.dirname(out)
     probe = parent if os.path.isdir(parent) else os.path.dirname(parent)
