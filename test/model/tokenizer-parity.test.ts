@@ -12,6 +12,11 @@
  * trained here, see its README), as converted by transformers, and two variants of its
  * tokenizer.json: byte fallback on (as UMT5's sentencepiece model has it) and the normaliser and
  * pre-tokenizer layout of older transformers conversions.
+ *
+ * Known limits of @huggingface/tokenizers 0.2 that this test finds: its Precompiled normaliser does
+ * not read the precompiled charsmap (it approximates sentencepiece's nmt_nfkc with NFKC and a list
+ * of replacements, which maps U+200D ZERO WIDTH JOINER to a space where the charsmap keeps it), and
+ * its Unigram model ignores `byte_fallback` (unknown characters give <unk> instead of byte pieces).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -22,6 +27,7 @@ import { promisify } from 'node:util';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { cleanPrompt } from '../../src/model/prompt-clean.js';
 import { PYTHON, ROOT, tempDir } from '../paths.js';
+import { pythonFindings } from '../python.js';
 import { mojibakePrompts, parityPrompts } from './tokenizer-prompts.js';
 
 const run = promisify(execFile);
@@ -153,4 +159,35 @@ test('@huggingface/tokenizers gives the reference token ids: n of n per tokenize
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+interface TextChecks {
+  encoder: { graph_inputs: string[]; graph_outputs: string[]; onnx_vs_torch_rel_err: number; padding_rows_max_abs: number; real_rows_vs_padding_length_rel_err: number; float64_in_graph: string[] };
+  hf_umt5: { rel_err_real_rows: number; unloaded_hf_keys: string[]; unused_keys: string[] };
+  buckets: { table_equals_reference_formula: boolean };
+  xxl: { keys: number; parameters: number; too_large_vocab_refused: string | null };
+  tokenizer: { fixture_equals_fresh_training: boolean; info: { vocab_size: number; pad_id: number; eos_id: number; unk_id: number }; spm_conversion_agrees: string; refusals: Record<string, string>; not_written_when_refused: boolean };
+}
+
+test('Wan text encoder: ONNX equals PyTorch and an independent UMT5; the tokenizer is prepared and refused as it should be', { timeout: 600_000 }, async (t) => {
+  const r = await pythonFindings<TextChecks>('wan_text_checks.py');
+  t.diagnostic(`tiny encoder ‖onnx − torch‖∞/‖torch‖∞ = ${r.encoder.onnx_vs_torch_rel_err.toExponential(2)}, vs transformers' UMT5 ${r.hf_umt5.rel_err_real_rows.toExponential(2)}`);
+  assert.deepEqual([r.encoder.graph_inputs, r.encoder.graph_outputs], [['input_ids', 'attention_mask'], ['text']]);
+  assert.ok(r.encoder.onnx_vs_torch_rel_err < 1e-5, `onnx vs torch ${r.encoder.onnx_vs_torch_rel_err}`);
+  assert.equal(r.encoder.padding_rows_max_abs, 0, 'padding rows are zero');
+  assert.ok(r.encoder.real_rows_vs_padding_length_rel_err < 1e-6, 'real rows do not depend on the padding length');
+  assert.deepEqual(r.encoder.float64_in_graph, []);
+  assert.ok(r.hf_umt5.rel_err_real_rows < 1e-5, `vs transformers' UMT5 ${r.hf_umt5.rel_err_real_rows}`);
+  assert.deepEqual([r.hf_umt5.unloaded_hf_keys, r.hf_umt5.unused_keys], [[], []]);
+  assert.ok(r.buckets.table_equals_reference_formula);
+  assert.equal(r.xxl.keys, 1 + 24 * 10 + 1);
+  assert.ok(Math.abs(r.xxl.parameters / 1e9 - 5.68) < 0.01, `${r.xxl.parameters} parameters`);
+  assert.match(r.xxl.too_large_vocab_refused ?? '', /256384 rows/);
+  assert.ok(r.tokenizer.fixture_equals_fresh_training, 'the committed test tokenizer is what train_test_tokenizer makes');
+  assert.deepEqual(r.tokenizer.info, { vocab_size: 4096, pad_id: 0, eos_id: 1, unk_id: 2 });
+  assert.match(r.tokenizer.spm_conversion_agrees, /^(\d+) of \1$/);
+  assert.match(r.tokenizer.refusals.vocab_exceeds_embedding ?? '', /umt5-test\/tokenizer\.json: 4096 token ids .* 1000 rows/);
+  assert.match(r.tokenizer.refusals.special_ids_differ ?? '', /bad\/tokenizer\.json: <pad> has id 1; expected 0/);
+  assert.match(r.tokenizer.refusals.no_folder ?? '', /not a folder/);
+  assert.ok(r.tokenizer.not_written_when_refused);
 });

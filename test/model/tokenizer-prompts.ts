@@ -2,7 +2,7 @@
  * Deterministic prompts for the tokenizer parity test (test/model/tokenizer-parity.test.ts):
  * English, accents (composed and decomposed), CJK and full-width punctuation, other scripts,
  * numbers, emoji (ZWJ sequences, flags, skin tones, keycaps), symbols NFKC changes, ligatures,
- * full-width forms, curly quotes, HTML entities, odd spaces, invisible and control characters,
+ * full-width forms, curly quotes, HTML entities, odd spaces, invisible, control and C1 characters,
  * long prompts over 512 tokens, empty and blank prompts, lines with and without '<'.
  */
 function rng(seed: number): () => number {
@@ -36,6 +36,7 @@ const WORDS = {
   entities: ['&amp;', '&lt;', '&gt;', '&quot;', '&#39;', '&apos;', '&nbsp;', '&eacute;', '&EACUTE;', '&Eacute;', '&ldquo;hi&rdquo;', '&#8220;', '&#x201C;', '&amp;amp;', '&amp;lt;tag&amp;gt;', '&amp;amp;amp;', '&copy', '&amp', '&notit;', '&not', '&#128;', '&#x80;', '&#0;', '&#xD800;', '&#1114112;', '&#65', '&#x41', '&bogus;', '&hellip;', '&mdash;', '&NTILDE;', '&nTILDE;', '&SZLIG;', '&#12ab;', '&#x;', '&frac12;', '&constructor;', '&constructor'],
   spaces: ['  ', '   ', '\t', '\t\t', '\n', '\n\n', '\r\n', '\r', '\u00a0', '\u2003', '\u3000', '\u2009', '\u202f', '\u205f', '\u1680', '\u2028', '\u2029', '\u000b', '\u000c', ' \t \n '],
   invisible: ['\u200b', '\u200c', '\u200d', '\u200e', '\u2060', '\ufeff', '\u00ad', '\u034f', '\ufe0f'],
+  c1: ['\u0080', '\u0085', '\u0093', '\u0094', '\u0096', '\u0081', '\u008d', '\u009f'],
   controls: ['\u0000', '\u0007', '\u001b[31m', '\u001b[0m', '\u007f', '\u001c', '\u001f', '\u206a', '\ufffc', '\ufff9', '\ud800', '\udfff'],
 } as const;
 

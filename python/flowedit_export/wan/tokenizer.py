@@ -49,34 +49,39 @@ class TokenizerInfo:
     unk_id: int
 
 
-def _read_json(path: str) -> dict:
+def _read_json(path: str, name: str) -> dict:
     require_file(path, "a JSON file")
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except Exception as e:
-        raise CheckpointError(f"{path}: not readable as JSON ({e})") from e
+        raise CheckpointError(f"{name}: not readable as JSON ({e}); the file may be truncated: download it again") from e
 
 
-def tokenizer_info(tokenizer_json: str) -> TokenizerInfo:
+def tokenizer_info(tokenizer_json: str, source: Optional[str] = None) -> TokenizerInfo:
     """Vocabulary size (model pieces and added tokens) and special ids of a tokenizer.json, checked
-    to be a UMT5-style Unigram tokenizer: <pad> 0, </s> 1, <unk> 2, EOS appended by the post-processor."""
+    to be a UMT5-style Unigram tokenizer: <pad> 0, </s> 1, <unk> 2, EOS appended by the
+    post-processor. Errors name `source` (the file the tokenizer came from), else the file itself."""
     from tokenizers import Tokenizer
 
-    spec = _read_json(tokenizer_json)
+    name = source or tokenizer_json
+    spec = _read_json(tokenizer_json, name)
     model = spec.get("model", {})
     if model.get("type") != "Unigram":
-        raise CheckpointError(f"{tokenizer_json}: a {model.get('type')} tokenizer; expected UMT5's Unigram (sentencepiece) tokenizer")
-    tok = Tokenizer.from_file(tokenizer_json)
+        raise CheckpointError(f"{name}: a {model.get('type')} tokenizer; expected UMT5's Unigram (sentencepiece) tokenizer")
+    try:
+        tok = Tokenizer.from_file(tokenizer_json)
+    except Exception as e:
+        raise CheckpointError(f"{name}: not a tokenizer the `tokenizers` library reads ({e})") from e
     for want, piece in SPECIAL_PIECES.items():
         got = tok.token_to_id(piece)
         if got != want:
-            raise CheckpointError(f"{tokenizer_json}: {piece} has id {got}; expected {want} as in UMT5 (<pad> 0, </s> 1, <unk> 2)")
+            raise CheckpointError(f"{name}: {piece} has id {got}; expected {want} as in UMT5 (<pad> 0, </s> 1, <unk> 2)")
     if model.get("unk_id") != UNK_ID:
-        raise CheckpointError(f"{tokenizer_json}: the model's unk_id is {model.get('unk_id')}; expected {UNK_ID}")
+        raise CheckpointError(f"{name}: the model's unk_id is {model.get('unk_id')}; expected {UNK_ID}")
     ids = tok.encode("a").ids
     if not ids or ids[-1] != EOS_ID:
-        raise CheckpointError(f"{tokenizer_json}: encoding 'a' gives {ids}, which does not end with </s> ({EOS_ID}); expected a post-processor that appends EOS")
+        raise CheckpointError(f"{name}: encoding 'a' gives {ids}, which does not end with </s> ({EOS_ID}); expected a post-processor that appends EOS")
     return TokenizerInfo(vocab_size=tok.get_vocab_size(with_added_tokens=True), pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID)
 
 
@@ -114,7 +119,7 @@ def prepare_tokenizer(folder: str, out_path: str, embedding_rows: Optional[int] 
             _convert_sentencepiece(folder, staged)
         else:
             raise CheckpointError(f"{folder}: has neither tokenizer.json nor spiece.model; expected the release's google/umt5-xxl tokenizer folder")
-        info = tokenizer_info(staged)
+        info = tokenizer_info(staged, source)
         if embedding_rows is not None and info.vocab_size > embedding_rows:
             raise CheckpointError(
                 f"{source}: {info.vocab_size} token ids but the text encoder's token embedding has {embedding_rows} rows; "
