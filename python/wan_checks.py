@@ -13,7 +13,9 @@ is out of its bound. What it measures:
 - the velocity error of the int8/int4 weight-only graphs (blocks of 32 and 128) and of float16
   Linear layers against the float32 graph (bounds: 2%, 20%, 0.5%: random uniform weights are
   the hardest case for a quantiser, so these are loose);
-- the tiny random pack through `export_wan_pack`: manifest fields and graph ports;
+- the tiny random pack through `export_wan_pack`: manifest fields and graph ports; and a
+  transformer exported from a release-like folder (config.json, bfloat16 shards + index)
+  against the same weights in PyTorch;
 - strict checkpoint loading: shards + index and a single bfloat16 file load back exactly; a
   missing key, an extra key, a truncated shard and an image-to-video config.json are refused
   with one-line errors.
@@ -382,10 +384,47 @@ def check_pack(folder: str) -> dict:
         got = [i.name for i in ort.InferenceSession(os.path.join(out, name), providers=["CPUExecutionProvider"]).get_inputs()]
         if got != inputs:
             problems.append(f"{name}: inputs {got}, expected {inputs}")
+    # From a release-like folder: config.json and bfloat16 shards of a small T2V transformer.
+    from safetensors.torch import save_file
+
+    from flowedit_export.wan.dit import TransformerGraph as Graph
+
+    release = os.path.join(folder, "release")
+    os.makedirs(release)
+    raw = {"_class_name": "WanModel", "_diffusers_version": "0.30.0", "model_type": "t2v", "dim": 64, "ffn_dim": 128, "freq_dim": 32,
+           "in_dim": 16, "num_heads": 2, "num_layers": 2, "out_dim": 16, "text_len": 16, "eps": 1e-6}
+    with open(os.path.join(release, "config.json"), "w") as f:
+        json.dump(raw, f)
+    rcfg = dit_config_from_json(release)
+    model = build_dit(rcfg, seed=5)
+    state = {k: v.to(torch.bfloat16).contiguous() for k, v in model.state_dict().items()}
+    keys = sorted(state)
+    weight_map = {}
+    for n, part in enumerate((keys[::2], keys[1::2]), 1):
+        shard = f"diffusion_pytorch_model-{n:05d}-of-00002.safetensors"
+        save_file({k: state[k] for k in part}, os.path.join(release, shard))
+        weight_map.update({k: shard for k in part})
+    with open(os.path.join(release, "diffusion_pytorch_model.safetensors.index.json"), "w") as f:
+        json.dump({"weight_map": weight_map}, f)
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    from_release = os.path.join(folder, "pack-release")
+    manifest = export_wan_pack(WanExport(out=from_release, checkpoint=release, only=("transformer",)))
+    args = example_inputs(rcfg, 1, 3, (2, 3), [5] * rcfg.layers, seed=70)
+    sess = ort.InferenceSession(os.path.join(from_release, "transformer.onnx"), providers=["CPUExecutionProvider"])
+    got = sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
+    with torch.no_grad():
+        want = Graph(model)(*args)[0].numpy()
+    release_rel = rel_err(got, want)
+    if release_rel > PARITY_BOUND:
+        problems.append(f"transformer exported from a release folder: velocity error {release_rel:.2e}")
+    if manifest["id"] != "wan2.1-t2v-custom" or manifest["text"]["dim"] != 4096:
+        problems.append(f"release manifest: id {manifest['id']}, text.dim {manifest['text']['dim']}")
+
     left = [n for n in os.listdir(folder) if n.endswith(".partial")]
     if left:
         problems.append(f"temporary folders left: {left}")
-    return {"parts": list(parts), "seconds": round(seconds, 2), "files": sorted(os.listdir(out)), "problems": problems}
+    return {"parts": list(parts), "seconds": round(seconds, 2), "files": sorted(os.listdir(out)),
+            "release_folder_bf16_shards_velocity_rel": release_rel, "problems": problems}
 
 
 def main() -> int:
