@@ -247,11 +247,10 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
 
     ref = velocity(path)
     out = {"float32_bytes": os.path.getsize(path)}
-    for bits in (8, 4):
-        for block in (32, 128):
-            q = os.path.join(folder, f"int{bits}-{block}.onnx")
-            quantize_weights(path, q, bits, block)
-            out[f"int{bits}_block{block}"] = {"velocity_rel": rel_err(velocity(q), ref), "bytes": os.path.getsize(q)}
+    for bits, block, activations in ((8, 32, "int8"), (8, 128, "int8"), (8, 128, "float32"), (4, 32, "int8"), (4, 128, "int8"), (4, 32, "float32")):
+        q = os.path.join(folder, f"int{bits}-{block}-{activations}.onnx")
+        quantize_weights(path, q, bits, block, activations=activations)
+        out[f"int{bits}_block{block}_{activations}_activations"] = {"velocity_rel": rel_err(velocity(q), ref), "bytes": os.path.getsize(q)}
     model = build_dit(cfg, seed=1)
     half_linears(model, ["blocks", "head", "text_embedding"])
     f16 = os.path.join(folder, "float16.onnx")

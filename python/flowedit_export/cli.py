@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     wan.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="transformer Linear weights (default float32)")
     wan.add_argument("--weights", choices=["int8", "int4"], help="weight-only quantised MatMul in the transformer and text encoder")
     wan.add_argument("--block-size", type=int, help="input channels per quantisation scale (32, 64 or 128; default 128 for int8, 32 for int4)")
+    wan.add_argument("--activations", default="int8", choices=["int8", "float32"],
+                     help="how quantised MatMuls multiply on the CPU: int8 (fast; default) or float32 (closer, slow for int8 weights)")
     wan.add_argument("--shift", type=float, default=5.0, help="static schedule shift written to the manifest (the reference's 5.0)")
     wan.add_argument("--only", type=_parts, default=("transformer", "text", "vae"), metavar="PARTS",
                      help="comma-separated parts to export: transformer,text,vae (others are kept from an existing pack at --out)")
@@ -47,7 +49,7 @@ def run_wan(args: argparse.Namespace) -> int:
 
     opts = WanExport(
         out=args.out, checkpoint=args.checkpoint, random=args.random, dtype=args.dtype, weights=args.weights,
-        block_size=args.block_size, shift=args.shift, only=args.only, seed=args.seed, force=args.force,
+        block_size=args.block_size, activations=args.activations, shift=args.shift, only=args.only, seed=args.seed, force=args.force,
     )
     start = time.perf_counter()
     # The tracer's notes on constant folding are about its own optimisation, not the graph's correctness.

@@ -73,6 +73,7 @@ class WanExport:
     dtype: str = "float32"  # transformer weights: 'float32' | 'float16'
     weights: Optional[str] = None  # 'int8' | 'int4': weight-only MatMul for transformer and text encoder
     block_size: Optional[int] = None
+    activations: str = "int8"  # how quantised MatMuls multiply on the CPU (quantize.ACCURACY_LEVEL)
     shift: float = DEFAULT_SHIFT
     only: Tuple[str, ...] = PARTS
     seed: int = 0
@@ -152,8 +153,11 @@ def plan_export(opts: WanExport) -> Plan:
         problems.append(f"--dtype {opts.dtype}: expected float32 or float16")
     if opts.weights not in (None, "int8", "int4"):
         problems.append(f"--weights {opts.weights}: expected int8 or int4")
+    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES
+
+    if opts.activations not in ACCURACY_LEVEL:
+        problems.append(f"--activations {opts.activations}: expected one of {', '.join(ACCURACY_LEVEL)}")
     if opts.block_size is not None:
-        from ..quantize import BLOCK_SIZES
 
         if opts.weights is None:
             problems.append("--block-size applies to --weights int8|int4 only")
@@ -328,8 +332,8 @@ def _quantise_in_place(folder: str, name: str, opts: WanExport, progress) -> Non
 
     path = os.path.join(folder, name)
     block = opts.block_size or DEFAULT_BLOCK[opts.weights]
-    progress(f"{name}: {opts.weights} weight-only MatMul, blocks of {block} …")
-    count = quantize_weights(path, path, WEIGHT_BITS[opts.weights], block)
+    progress(f"{name}: {opts.weights} weight-only MatMul, blocks of {block}, {opts.activations} activations …")
+    count = quantize_weights(path, path, WEIGHT_BITS[opts.weights], block, activations=opts.activations)
     progress(f"{name}: {count} MatMul weights quantised")
 
 
@@ -444,9 +448,19 @@ def export_wan_pack(opts: WanExport, progress: Callable[[str], None] = lambda li
         if "text" in opts.only:
             text_dim, pad_id = export_text_part(plan, opts, folder, progress)
         manifest = build_manifest(plan, opts, text_dim, pad_id)
+        old = os.path.join(os.path.abspath(opts.out), "manifest.json")
+        if "transformer.onnx" in plan.reused and os.path.isfile(old):
+            # The kept transformer's weights (float16, int8, ...) are described by the manifest it came with.
+            try:
+                with open(old, encoding="utf-8") as f:
+                    manifest["description"] = json.load(f).get("description", manifest["description"])
+            except (OSError, ValueError):
+                pass
         with open(os.path.join(folder, "manifest.json"), "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=2, ensure_ascii=False)
             f.write("\n")
+        for name in os.listdir(folder):
+            os.chmod(os.path.join(folder, name), 0o666 & ~umask)  # onnx writes external data privately
         missing = [n for n in ("transformer.onnx", "text_encoder.onnx", "tokenizer.json", "vae_encoder.onnx", "vae_decoder.onnx") if not os.path.isfile(os.path.join(folder, n))]
         if missing:
             progress(f"warning: the pack lacks {', '.join(missing)}; export them with --only (into this --out with --force) before using it")
