@@ -11,6 +11,9 @@ them as before.
   layers float16 (weights and products) with a Cast on each side; norms, modulation, the
   residual stream, attention, the time features (angles up to 1000 rad, whose float16 step is
   0.5) and the rotary tables stay float32, as under the reference's mixed precision.
+  Random 1.3B transformer: graph 2.9 GB (float32 5.7 GB), velocity error 3.4e-4 of float32's.
+  onnxruntime's CPU provider widens float16 weights at load (peak 7.5 GB against 5.8 GB for
+  the float32 graph, same call time): on the CPU float16 saves disk, not memory.
 """
 
 import os
