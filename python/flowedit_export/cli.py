@@ -1,0 +1,83 @@
+"""Command line of the exporters: `python -m flowedit_export wan2.1 --checkpoint DIR --out PACK ...`."""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from typing import List, Optional
+
+from .checkpoint import CheckpointError
+
+
+def _parts(text: str):
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m flowedit_export", description="Export real models into flowedit model packs (format 2).")
+    sub = p.add_subparsers(dest="model", required=True, metavar="MODEL")
+    wan = sub.add_parser(
+        "wan2.1",
+        help="Wan2.1 text-to-video (1.3B or 14B)",
+        description="Export Wan2.1 T2V from its release folder (config.json, diffusion_pytorch_model*.safetensors, "
+        "Wan2.1_VAE.pth, models_t5_umt5-xxl-enc-bf16.pth, google/umt5-xxl/) into a flowedit pack.",
+    )
+    src = wan.add_argument_group("source (one of)")
+    src.add_argument("--checkpoint", metavar="DIR", help="the release folder (e.g. Wan2.1-T2V-1.3B)")
+    src.add_argument("--random", choices=["tiny", "1.3b", "14b"], help="random weights of this size instead (for tests)")
+    wan.add_argument("--out", required=True, metavar="PACK", help="the pack folder to write")
+    wan.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="transformer Linear weights (default float32)")
+    wan.add_argument("--weights", choices=["int8", "int4"], help="weight-only quantised MatMul in the transformer and text encoder")
+    wan.add_argument("--block-size", type=int, help="input channels per quantisation scale (32, 64 or 128; default 128 for int8, 32 for int4)")
+    wan.add_argument("--activations", default="int8", choices=["int8", "float32"],
+                     help="how quantised MatMuls multiply on the CPU: int8 (fast; default) or float32 (closer, slow for int8 weights)")
+    wan.add_argument("--shift", type=float, default=5.0, help="static schedule shift written to the manifest (the reference's 5.0)")
+    wan.add_argument("--only", type=_parts, default=("transformer", "text", "vae"), metavar="PARTS",
+                     help="comma-separated parts to export: transformer,text,vae (others are kept from an existing pack at --out)")
+    wan.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0)")
+    wan.add_argument("--force", action="store_true", help="replace an existing pack at --out (only once the new one is complete)")
+    return p
+
+
+def _size(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def run_wan(args: argparse.Namespace) -> int:
+    from .wan.pack import ExportError, WanExport, export_wan_pack
+
+    opts = WanExport(
+        out=args.out, checkpoint=args.checkpoint, random=args.random, dtype=args.dtype, weights=args.weights,
+        block_size=args.block_size, activations=args.activations, shift=args.shift, only=args.only, seed=args.seed, force=args.force,
+    )
+    start = time.perf_counter()
+    # The tracer's notes on constant folding are about its own optimisation, not the graph's correctness.
+    warnings.filterwarnings("ignore", message="Constant folding")
+
+    def progress(line: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f} s] {line}", flush=True)
+
+    try:
+        manifest = export_wan_pack(opts, progress)
+    except ExportError as e:
+        print("cannot export:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except CheckpointError as e:
+        print(f"cannot export: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    out = os.path.abspath(args.out)
+    progress(f"wrote {out} ({manifest['id']}, {_size(out) / 1e6:.1f} MB)")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    if args.model == "wan2.1":
+        return run_wan(args)
+    return 2

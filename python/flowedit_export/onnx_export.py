@@ -1,0 +1,113 @@
+"""ONNX export shared by every exporter: the TorchScript tracer (torch.onnx.export with
+dynamo=False) at opset 17, declared port shapes, external data for graphs over 2 GB, the onnx
+checker, and packs written into a temporary sibling folder that is renamed into place only when
+complete, so a failed export leaves no half-written pack.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import warnings
+from typing import Dict, Iterator, Sequence, Union
+
+import onnx
+import torch
+from torch import nn
+
+OPSET = 17
+# Above this many bytes of weights a graph keeps its tensors in `<file>.data` beside it.
+EXTERNAL_DATA_BYTES = 1 << 30
+
+# A port's shape: fixed sizes as ints, dynamic axes as names.
+Shape = Sequence[Union[int, str]]
+Ports = Dict[str, Shape]
+
+
+def _declare_shapes(values, ports: Ports) -> None:
+    for value in values:
+        dims = value.type.tensor_type.shape.dim
+        shape = ports[value.name]
+        if len(dims) != len(shape):
+            raise RuntimeError(f"{value.name}: rank {len(dims)}, expected {len(shape)}")
+        for dim, size in zip(dims, shape):
+            if isinstance(size, int):
+                dim.dim_value = size
+            else:
+                dim.dim_param = size
+
+
+def _dynamic_axes(ports: Ports) -> Dict[str, Dict[int, str]]:
+    return {name: {i: s for i, s in enumerate(shape) if isinstance(s, str)} for name, shape in ports.items()}
+
+
+def export_graph(module: nn.Module, args: Sequence[torch.Tensor], path: str, inputs: Ports, outputs: Ports) -> None:
+    """Trace `module` on `args` (in the order of `inputs`) to `path`, declare each port's shape
+    (ints fixed, strings dynamic) and check the graph. Graphs with more than
+    EXTERNAL_DATA_BYTES of weights keep them in one file `<path>.data` beside it."""
+    module.eval()
+    weight_bytes = sum(t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()])
+    axes = {**_dynamic_axes(inputs), **_dynamic_axes(outputs)}
+    # The tracer writes a large model's tensors as loose files beside its output: trace into a
+    # private folder and gather them into one file when saving.
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as scratch:
+        traced = os.path.join(scratch, "graph.onnx")
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            torch.onnx.export(
+                module,
+                tuple(args),
+                traced,
+                input_names=list(inputs),
+                output_names=list(outputs),
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+                export_params=True,
+            )
+        model = onnx.load(traced, load_external_data=True)
+    got_in = [i.name for i in model.graph.input]
+    got_out = [o.name for o in model.graph.output]
+    if got_in != list(inputs) or got_out != list(outputs):
+        raise RuntimeError(f"{path}: ports {got_in} -> {got_out}, expected {list(inputs)} -> {list(outputs)}")
+    _declare_shapes(model.graph.input, inputs)
+    _declare_shapes(model.graph.output, outputs)
+    save_graph(model, path, weight_bytes > EXTERNAL_DATA_BYTES)
+
+
+def save_graph(model: onnx.ModelProto, path: str, external: bool) -> None:
+    """Check and save `model`; with `external`, its tensors go to one file `<path>.data`."""
+    if external:
+        data_name = os.path.basename(path) + ".data"
+        onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+        onnx.checker.check_model(path)
+    else:
+        onnx.checker.check_model(model)
+        onnx.save(model, path)
+
+
+@contextlib.contextmanager
+def pack_folder(out_dir: str, force: bool = False) -> Iterator[str]:
+    """Yield a temporary folder beside `out_dir`; on success it becomes `out_dir`, on failure it
+    is removed. An existing `out_dir` is refused unless `force` (then replaced only on success)."""
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    if os.path.exists(out_dir) and not force:
+        raise FileExistsError(f"{out_dir} exists: choose another --out or pass --force to replace it")
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.", suffix=".partial", dir=parent)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.exists(out_dir):
+        old = out_dir + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out_dir)
