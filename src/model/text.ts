@@ -156,6 +156,17 @@ export async function assertPromptTokens(m: Pick<Manifest, 'formatVersion' | 'te
   for (const p of prompts) await promptIds(r, p.text, p.what);
 }
 
+/**
+ * The token ids (unpadded) the pack's text encoder would be fed for each prompt: its cleaning,
+ * long-prompt and unknown-word rules applied, with the tokenizer alone (no graph is opened).
+ */
+export async function promptTokenIds(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, prompts: readonly string[]): Promise<number[][]> {
+  const r = await readPromptReader(m, dir);
+  const out: number[][] = [];
+  for (const p of prompts) out.push((await promptIds(r, p, 'prompt')).ids);
+  return out;
+}
+
 /** Reads the tokenizer and wraps the opened text-encoder graph. */
 export async function createTextEncoder(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, graph: OnnxGraph): Promise<TextEncoder> {
   const r = await readPromptReader(m, dir);

@@ -3,8 +3,9 @@
  *
  * Python (python/tokenize_prompts.py): clean_prompt (ftfy.fix_text, html.unescape twice, strip,
  * whitespace runs) then the Rust `tokenizers` tokenizer with the post-processor's EOS and
- * truncation to L. Node: cleanPrompt('wan', …) then @huggingface/tokenizers on the same
- * tokenizer.json, truncated to L keeping the final EOS. Prompts are generated deterministically:
+ * truncation to L. Node: flowedit's own prompt path (promptTokenIds in src/model/text.ts: the
+ * pack's `clean: "wan"` rule, the `tokenizers` library on the same tokenizer.json, `overflow:
+ * "truncate"` keeping the final EOS). Prompts are generated deterministically:
  * accents, CJK, numbers, emoji, long prompts over 512 tokens, empty and blank prompts, odd spaces,
  * tabs, newlines, HTML entities, curly quotes, full-width characters, ligatures, control characters.
  *
@@ -13,19 +14,18 @@
  * tokenizer.json: byte fallback on (as UMT5's sentencepiece model has it) and the normaliser and
  * pre-tokenizer layout of older transformers conversions.
  *
- * Known limits of @huggingface/tokenizers 0.2 that this test finds: its Precompiled normaliser does
- * not read the precompiled charsmap (it approximates sentencepiece's nmt_nfkc with NFKC and a list
- * of replacements, which maps U+200D ZERO WIDTH JOINER to a space where the charsmap keeps it), and
- * its Unigram model ignores `byte_fallback` (unknown characters give <unk> instead of byte pieces).
+ * (@huggingface/tokenizers 0.2, the JavaScript port used before, agreed on 417–1030 of 1095 here:
+ * its Precompiled normaliser approximates the charsmap, mapping U+200D to a space, and its Unigram
+ * model ignores byte_fallback.)
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { Tokenizer } from '@huggingface/tokenizers';
 import { cleanPrompt } from '../../src/model/prompt-clean.js';
+import { promptTokenIds } from '../../src/model/text.js';
 import { PYTHON, ROOT, tempDir } from '../paths.js';
 import { pythonFindings } from '../python.js';
 import { mojibakePrompts, parityPrompts } from './tokenizer-prompts.js';
@@ -61,11 +61,12 @@ async function pythonSide(tokenizerPath: string, list: readonly string[], dir: s
   }
 }
 
-/** Token ids truncated to L as the HF tokenizer does: the sequence cut to L − 1, then its final EOS. */
-function nodeIds(tokenizer: Tokenizer, cleaned: string, L: number): number[] {
-  const ids = tokenizer.encode(cleaned).ids;
-  assert.equal(ids[ids.length - 1], EOS_ID, 'the post-processor appends EOS');
-  return ids.length > L ? [...ids.slice(0, L - 1), EOS_ID] : ids;
+/** flowedit's ids for every prompt, as a format 2 pack with this tokenizer and L reads them. */
+async function nodeIds(tokenizerPath: string, L: number, prompts: readonly string[]): Promise<number[][]> {
+  const text = { encoder: 'text_encoder.onnx', tokenizer: basename(tokenizerPath), maxTokens: L, dim: 1, padId: 0, overflow: 'truncate', unknown: 'keep', clean: 'wan' } as const;
+  const ids = await promptTokenIds({ formatVersion: 2, text }, dirname(tokenizerPath), prompts);
+  for (const row of ids) assert.equal(row[row.length - 1], EOS_ID, 'the post-processor appends EOS, kept by truncation');
+  return ids;
 }
 
 function quoted(s: string): string {
@@ -137,19 +138,19 @@ test('mojibake repair is left out of cleanPrompt: the only difference on mojibak
   }
 });
 
-test('@huggingface/tokenizers gives the reference token ids: n of n per tokenizer.json variant and L', { timeout: 600_000 }, async (t) => {
+test("flowedit's prompt path gives the reference token ids: n of n per tokenizer.json variant and L", { timeout: 600_000 }, async (t) => {
   const dir = await tempDir('flowedit-tokparity-');
   try {
     const failures: string[] = [];
     for (const [name, path] of Object.entries(await variants(dir))) {
       const ref = await pythonSide(path, PROMPTS, dir);
-      const tokenizer = new Tokenizer(JSON.parse(await readFile(path, 'utf8')), {});
       for (const L of LENGTHS) {
         const want = ref.ids[String(L)]!;
-        const bad = PROMPTS.map((_p, i) => i).filter((i) => JSON.stringify(nodeIds(tokenizer, ref.clean[i]!, L)) !== JSON.stringify(want[i]));
+        const got = await nodeIds(path, L, PROMPTS);
+        const bad = PROMPTS.map((_p, i) => i).filter((i) => JSON.stringify(got[i]) !== JSON.stringify(want[i]));
         t.diagnostic(`${name}, L=${L}: ${PROMPTS.length - bad.length} of ${PROMPTS.length} agree`);
         for (const i of bad.slice(0, 3)) {
-          failures.push(`${name} L=${L} ${quoted(ref.clean[i]!)}: node ${JSON.stringify(nodeIds(tokenizer, ref.clean[i]!, L).slice(0, 24))} python ${JSON.stringify(want[i]!.slice(0, 24))}`);
+          failures.push(`${name} L=${L} ${quoted(ref.clean[i]!)}: node ${JSON.stringify(got[i]!.slice(0, 24))} python ${JSON.stringify(want[i]!.slice(0, 24))}`);
         }
         if (bad.length > 3) failures.push(`${name} L=${L}: … ${bad.length} prompts differ in all`);
       }
