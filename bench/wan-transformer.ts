@@ -1,19 +1,18 @@
 /**
  * Wan2.1-T2V-1.3B's transformer at full size on this CPU, with random weights (no checkpoint is
- * needed): the exporter writes `--random 1.3b --only transformer` packs (float32, and weight-only
- * int4/int8 on request), then one transformer call per clip size runs through onnxruntime-node, each
- * in its own child process under /usr/bin/time -v. onnxruntime's float32 GEMM rate (MatMul
- * 1024×1024×1024) is measured in the same run, on the same threads, for comparison.
- * Reports export seconds, pack size, peak resident memory (export and call), session load seconds,
- * seconds per call and the achieved GFLOP/s (the call's FLOPs counted from the architecture).
+ * needed), through onnxruntime-node: one call per graph and clip size, each in its own child
+ * process under /usr/bin/time -v. The graphs are those bench/wan-export.py wrote into --work (the
+ * float32 export and its weight-only int4/int8 forms; run it first, `npm run bench:wan` runs both).
+ * onnxruntime's float32 GEMM rate (MatMul 1024×1024×1024) is measured in the same run, on the same
+ * threads, for comparison. Reports graph size, session load seconds, seconds per call, the
+ * achieved GFLOP/s (the call's FLOPs counted from the architecture) and the call's peak memory.
  * Usage: node dist/bench/wan-transformer.js [--weights float32,int4] [--sizes 256x256x5,480x832x17]
- *        [--work /tmp/flowedit-wan-bench] [--threads 2] [--reuse]
- * Sizes are HEIGHTxWIDTHxFRAMES. --reuse keeps packs exported by an earlier run.
- * Prints figures; asserts nothing (timings on shared machines are noisy).
+ *        [--work /tmp/flowedit-wan-bench] [--threads 2]
+ * Sizes are HEIGHTxWIDTHxFRAMES. Prints figures; asserts nothing (timings on shared machines are noisy).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -29,7 +28,6 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '256x256x5,480x832x17' },
     work: { type: 'string', default: '/tmp/flowedit-wan-bench' },
     threads: { type: 'string', default: '2' },
-    reuse: { type: 'boolean', default: false },
     /** internal: run one call of <transformer.onnx> at <size> in this process and print JSON */
     child: { type: 'string' },
     size: { type: 'string' },
@@ -148,22 +146,12 @@ function timed(cmd: string, args: readonly string[], cwd = ROOT): Promise<{ stdo
   });
 }
 
-async function folderBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
-  }
-  return total;
-}
-
 async function main(): Promise<void> {
   if (values.child) return childCall(values.child, parseSize(values.size!));
   if (values.gemm) return childGemm(values.gemm);
   const sizes = values.sizes.split(',').map(parseSize);
   const weights = values.weights.split(',');
   for (const w of weights) if (!['float32', 'int8', 'int4'].includes(w)) throw new Error(`--weights: float32, int8 or int4, received '${w}'`);
-  await exec('mkdir', ['-p', values.work]);
   const self = fileURLToPath(import.meta.url);
 
   // onnxruntime's float32 GEMM on this machine, now
@@ -178,31 +166,24 @@ async function main(): Promise<void> {
 
   const rows: string[] = [];
   for (const w of weights) {
-    const pack = join(values.work, `wan2.1-1.3b-${w}`);
-    let exportNote = 'reused';
-    if (!(values.reuse && existsSync(join(pack, 'transformer.onnx')))) {
-      await rm(pack, { recursive: true, force: true });
-      const args = ['-m', 'flowedit_export', 'wan2.1', '--random', '1.3b', '--only', 'transformer', '--out', pack, ...(w === 'float32' ? [] : ['--weights', w])];
-      console.log(`exporting ${pack} ...`);
-      const ex = await timed(PYTHON, args, join(ROOT, 'python'));
-      exportNote = `${ex.wallSeconds.toFixed(0)} s, peak ${(ex.peakMiB / 1024).toFixed(1)} GiB`;
-    }
-    const bytes = await folderBytes(pack);
-    console.log(`${w}: export ${exportNote}, pack ${(bytes / 2 ** 30).toFixed(2)} GiB`);
+    const graph = w === 'float32' ? join(values.work, 'wan-1.3b-float32', 'transformer.onnx') : join(values.work, `transformer-${w}.onnx`);
+    if (!existsSync(graph)) throw new Error(`${graph} is missing: run bench/wan-export.py --work ${values.work} first`);
+    const bytes = (await stat(graph)).size + (existsSync(`${graph}.data`) ? (await stat(`${graph}.data`)).size : 0);
     for (const size of sizes) {
       const { flops, tokens } = callFlops(size);
-      const run = await timed(process.execPath, [self, '--child', join(pack, 'transformer.onnx'), '--size', `${size.height}x${size.width}x${size.frames}`, '--threads', String(threads)]);
+      console.log(`${w}: one call at ${size.height}×${size.width}×${size.frames} …`);
+      const run = await timed(process.execPath, [self, '--child', graph, '--size', `${size.height}x${size.width}x${size.frames}`, '--threads', String(threads)]);
       const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { loadSeconds: number; callSeconds: number };
       const rate = flops / r.callSeconds / 1e9;
       rows.push(
-        `| ${w} | ${(bytes / 2 ** 30).toFixed(2)} GiB | ${exportNote} | ${size.height}×${size.width}×${size.frames} | ${tokens} | ${(flops / 1e12).toFixed(2)} | ${r.loadSeconds.toFixed(1)} | ${r.callSeconds.toFixed(1)} | ${rate.toFixed(1)} (${((100 * rate) / gemm.gflops).toFixed(0)} % of GEMM) | ${(run.peakMiB / 1024).toFixed(1)} GiB |`,
+        `| ${w} | ${(bytes / 2 ** 30).toFixed(2)} GiB | ${size.height}×${size.width}×${size.frames} | ${tokens} | ${(flops / 1e12).toFixed(2)} | ${r.loadSeconds.toFixed(1)} | ${r.callSeconds.toFixed(1)} | ${rate.toFixed(1)} (${((100 * rate) / gemm.gflops).toFixed(0)} % of GEMM) | ${(run.peakMiB / 1024).toFixed(1)} GiB |`,
       );
       console.log(rows[rows.length - 1]);
     }
   }
   console.log(`\nonnxruntime MatMul 1024³ float32 (${threads} threads): ${gemm.gflops.toFixed(1)} GFLOP/s`);
-  console.log('| weights | pack | export (wall, peak RSS) | clip H×W×F | image tokens | TFLOP per call | session load s | s per call | GFLOP/s | peak RSS of the call |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| weights | graph | clip H×W×F | image tokens | TFLOP per call | session load s | s per call | GFLOP/s | peak RSS of the call |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) console.log(r);
 }
 
