@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -419,11 +420,36 @@ def check_pack(folder: str) -> dict:
     if manifest["id"] != "wan2.1-t2v-custom" or manifest["text"]["dim"] != 4096:
         problems.append(f"release manifest: id {manifest['id']}, text.dim {manifest['text']['dim']}")
 
+    # A release folder whose files hold other models: every one named before any export starts.
+    from flowedit_export.wan.pack import ExportError
+    from flowedit_export.wan.vae import build_vae
+
+    wrong = os.path.join(folder, "wrong")
+    os.makedirs(os.path.join(wrong, "google", "umt5-xxl"))
+    with open(os.path.join(wrong, "config.json"), "w") as f:
+        json.dump(raw, f)
+    save_file({k: v for k, v in state.items() if k != "head.head.bias"}, os.path.join(wrong, "diffusion_pytorch_model.safetensors"))
+    torch.save(build_vae("tiny").state_dict(), os.path.join(wrong, "Wan2.1_VAE.pth"))  # not the release's width
+    torch.save({"token_embedding.weight": torch.zeros(10, 4)}, os.path.join(wrong, "models_t5_umt5-xxl-enc-bf16.pth"))
+    tokenizer_fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "tokenizers", "umt5-test", "tokenizer.json")
+    shutil.copy(tokenizer_fixture, os.path.join(wrong, "google", "umt5-xxl", "tokenizer.json"))
+    t0 = time.perf_counter()
+    try:
+        export_wan_pack(WanExport(out=os.path.join(folder, "pack-wrong"), checkpoint=wrong))
+        problems.append("a release folder of other models' files was exported")
+        wrong_models = []
+    except ExportError as e:
+        wrong_models = e.problems
+    refused_seconds = round(time.perf_counter() - t0, 2)
+    if os.path.exists(os.path.join(folder, "pack-wrong")):
+        problems.append("a refused export left its pack folder")
+
     left = [n for n in os.listdir(folder) if n.endswith(".partial")]
     if left:
         problems.append(f"temporary folders left: {left}")
     return {"parts": list(parts), "seconds": round(seconds, 2), "files": sorted(os.listdir(out)),
-            "release_folder_bf16_shards_velocity_rel": release_rel, "problems": problems}
+            "release_folder_bf16_shards_velocity_rel": release_rel, "wrong_models": wrong_models,
+            "wrong_models_refused_seconds": refused_seconds, "problems": problems}
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ test('Wan2.1 transformer export: parity, float32 RoPE and time features, port id
     precision: Record<string, number>;
     smaller_graphs: Record<string, { velocity_rel: number }>;
     loading: { sharded_loads_exactly: boolean; bf16_single_loads_as_float32: boolean; all_refused: boolean; errors: Record<string, string | null> };
-    pack: { files: string[]; problems: string[]; release_folder_bf16_shards_velocity_rel: number };
+    pack: { files: string[]; problems: string[]; release_folder_bf16_shards_velocity_rel: number; wrong_models: string[]; wrong_models_refused_seconds: number };
     failures: string[];
   }>('wan_checks.py');
   t.diagnostic(`parity ${r.parity.worst_overall.toExponential(2)}; identities ${JSON.stringify(r.identities)}; precision ${JSON.stringify(r.precision)}`);
@@ -38,6 +38,11 @@ test('Wan2.1 transformer export: parity, float32 RoPE and time features, port id
   for (const [k, msg] of Object.entries(r.loading.errors)) assert.ok(msg && !msg.includes('\n'), `${k}: one line, ${msg}`);
   assert.deepEqual(r.pack.files, ['manifest.json', 'text_encoder.onnx', 'tokenizer.json', 'transformer.onnx', 'vae_decoder.onnx', 'vae_encoder.onnx']);
   assert.ok(r.pack.release_folder_bf16_shards_velocity_rel < 1e-5);
+  // a release folder of other models' files: one line per file, all before any export
+  assert.equal(r.pack.wrong_models.length, 3, r.pack.wrong_models.join('\n'));
+  assert.match(r.pack.wrong_models[0]!, /diffusion_pytorch_model\.safetensors does not match the Wan2\.1 transformer .*missing keys: head\.head\.bias/);
+  assert.match(r.pack.wrong_models[1]!, /Wan2\.1_VAE\.pth does not match the Wan2\.1 VAE: .*shape mismatches/);
+  assert.match(r.pack.wrong_models[2]!, /models_t5_umt5-xxl-enc-bf16\.pth does not match the UMT5-XXL encoder: .*missing keys/);
   const int8 = Object.entries(r.smaller_graphs).filter(([k]) => k.startsWith('int8'));
   const int4 = Object.entries(r.smaller_graphs).filter(([k]) => k.startsWith('int4'));
   assert.ok(int8.length > 0 && int4.length > 0, 'int8 and int4 graphs are checked');

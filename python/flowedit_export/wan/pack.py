@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from ..checkpoint import CheckpointError, check_safetensors_complete, check_torch_file_complete
+from ..checkpoint import CheckpointError, check_safetensors_complete, check_state_dict, check_torch_file_complete, read_torch_file
 from .config import DIT_SIZES, ConfigError, DiTConfig, dit_config_from_json
 from .dit import INDEX_FILE, SINGLE_FILE, WanDiT
 
@@ -142,6 +142,42 @@ def _reusable(out: str, part: str) -> Dict[str, str]:
     return {name: os.path.join(out, name) for name in PART_FILES[part] if os.path.isfile(os.path.join(out, name))}
 
 
+def _file_shapes(path: str) -> Dict[str, torch.Tensor]:
+    """Each tensor of a checkpoint as an empty meta tensor of its shape, read without loading the
+    weights: safetensors headers (one file, or an index and its shards), or a .pth mapped lazily."""
+    import json
+
+    from safetensors import safe_open
+
+    if path.endswith(".index.json"):
+        with open(path, encoding="utf-8") as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        files = [os.path.join(os.path.dirname(path), s) for s in shards]
+    elif path.endswith(".safetensors"):
+        files = [path]
+    else:
+        return {k: torch.empty(v.shape, device="meta") for k, v in read_torch_file(path).items()}
+    out: Dict[str, torch.Tensor] = {}
+    for file in files:
+        with safe_open(file, framework="pt") as f:
+            for k in f.keys():
+                out[k] = torch.empty(f.get_slice(k).get_shape(), device="meta")
+    return out
+
+
+def _check_keys(build: Callable[[], torch.nn.Module], path: str, what: str, problems: List[str]) -> None:
+    """Every key and shape of the file at `path` against the module `build` makes (on the meta
+    device: nothing is allocated or loaded), so a file of another model is named before any work."""
+    try:
+        with torch.device("meta"):
+            module = build()
+        check_state_dict(module, _file_shapes(path), path, what)
+    except CheckpointError as e:
+        problems.append(str(e))
+    except Exception as e:  # an unreadable header: the completeness checks above name it
+        problems.append(f"{path}: cannot be read ({e})")
+
+
 def plan_export(opts: WanExport) -> Plan:
     """Check everything an export needs before starting it; raises ExportError listing every problem."""
     problems: List[str] = []
@@ -211,6 +247,26 @@ def plan_export(opts: WanExport) -> Plan:
                 problems.append(f"{tok}: missing; expected the release's tokenizer folder (tokenizer.json or spiece.model)")
             elif not any(os.path.isfile(os.path.join(tok, n)) for n in ("tokenizer.json", "spiece.model")):
                 problems.append(f"{tok}: has neither tokenizer.json nor spiece.model; expected the release's google/umt5-xxl tokenizer")
+        if problems:
+            raise ExportError(problems)
+        # Every file's keys and shapes against the model it must hold, and the tokenizer against the
+        # encoder, before the first long step.
+        from . import t5
+        from .tokenizer import prepare_tokenizer
+        from .vae import build_vae
+
+        if "transformer" in only:
+            (dit_file,) = [p for p in (os.path.join(folder, INDEX_FILE), os.path.join(folder, SINGLE_FILE)) if os.path.isfile(p)][:1]
+            _check_keys(lambda: WanDiT(dit), dit_file, f"the Wan2.1 transformer that {CONFIG_FILE} describes ({dit.layers} layers, width {dit.dim})", problems)
+        if "vae" in only:
+            _check_keys(lambda: build_vae("full"), files["vae"], "the Wan2.1 VAE", problems)
+        if "text" in only:
+            try:
+                with tempfile.TemporaryDirectory() as scratch:
+                    info = prepare_tokenizer(files["tokenizer"], os.path.join(scratch, "tokenizer.json"), embedding_rows=t5.T5_SIZES["xxl"].vocab)
+                _check_keys(lambda: t5.build_t5("xxl", info.vocab_size), files["t5"], "the UMT5-XXL encoder", problems)
+            except CheckpointError as e:
+                problems.append(str(e))
         if problems:
             raise ExportError(problems)
     if opts.random is None and "transformer" not in only:
