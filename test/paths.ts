@@ -3,6 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Tensor } from '../src/media/tensor.js';
 
 /** Repository root: this file runs as dist/test/paths.js. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,3 +37,15 @@ export const TINY_UNCOND = join(ROOT, 'test/fixtures/packs/tiny-uncond');
 /** Real clips and masks (see test/fixtures/media/SOURCES.md). */
 export const MEDIA = join(ROOT, 'test/fixtures/media');
 export const TINY_V2 = join(ROOT, 'test/fixtures/packs/tiny-v2');
+
+/** Deterministic values in [-1, 1) of the given shape (a linear congruential sequence from `seed`). */
+export function noise(shape: number[], seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    data[i] = (s / 2147483648) * 2 - 1;
+  }
+  return { data, shape };
+}

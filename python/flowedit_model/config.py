@@ -3,7 +3,7 @@
 Named configurations are built by the factories in `CONFIGS` (as in DiT's model table).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, Optional, Tuple, Union
 
 # The word vocabulary of the small test tokenizer (see tokenizer.py); ids start after
@@ -277,23 +277,9 @@ def tiny_v2() -> PackConfig:
     """Format 2 test model: tiny's latent-space DiT with joint text, plus a text attention_mask
     input, a text_mask transformer input, a pooled text vector, an [EOS] token, per-channel latent
     normalisation, long prompts truncated and unknown words refused."""
-    return PackConfig(
+    return replace(
+        tiny(),
         name="tiny-v2",
-        latent_channels=4,
-        vae=True,
-        spatial_compression=4,
-        patch=(1, 2, 2),
-        dim=32,
-        layers=3,
-        heads=2,
-        head_dim=16,
-        context_layers=(0, 1, 2),
-        text_mode="joint",
-        guidance="cfg",
-        max_tokens=8,
-        text_dim=32,
-        frames_max=9,
-        frames_step=1,
         latent_scale=(0.8, 1.25, 0.5, 2.0),
         latent_shift=(0.1, -0.2, 0.3, 0.0),
         schedule_shift=2.0,

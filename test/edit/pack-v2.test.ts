@@ -13,11 +13,10 @@ import { sampleLatent } from '../../src/edit/sample.js';
 import { scheduleFor } from '../../src/edit/schedule.js';
 import { editSettingsFrom, resolveSettings } from '../../src/edit/settings.js';
 import { condition, pathVelocity } from '../../src/edit/velocity.js';
-import type { Tensor } from '../../src/media/tensor.js';
 import type { Manifest } from '../../src/model/manifest.js';
 import { openGraph } from '../../src/model/ort.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
-import { maxAbsDiff, TINY, TINY_V2 } from '../paths.js';
+import { maxAbsDiff, noise, TINY, TINY_V2 } from '../paths.js';
 
 let v2: LoadedPack;
 let v1: LoadedPack;
@@ -29,17 +28,6 @@ after(async () => {
   await v2.release();
   await v1.release();
 });
-
-function noise(shape: number[], seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    data[i] = (s / 2147483648) * 2 - 1;
-  }
-  return { data, shape };
-}
 
 const SHAPE = [1, 4, 1, 8, 8];
 

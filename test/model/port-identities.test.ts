@@ -12,19 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
 import type { LayerKV } from '../../src/model/transformer.js';
-import type { Tensor } from '../../src/media/tensor.js';
-import { ROOT } from '../paths.js';
-
-function noise(shape: number[], seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    data[i] = (s / 2147483648) * 2 - 1;
-  }
-  return { data, shape };
-}
+import { noise, ROOT } from '../paths.js';
 
 /** ‖a − b‖∞ / ‖b‖∞ */
 function relErr(a: Float32Array, b: Float32Array): number {

@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Tensor } from '../../src/media/tensor.js';
 import { openGraph, type OnnxGraph } from '../../src/model/ort.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
 import { assertPromptTokens } from '../../src/model/text.js';
-import { maxAbsDiff, TINY, TINY_V2, tempDir } from '../paths.js';
+import { maxAbsDiff, noise, tempDir, TINY, TINY_V2 } from '../paths.js';
 
 let v2: LoadedPack;
 let v1: LoadedPack;
@@ -34,17 +33,6 @@ async function variant(text: Record<string, unknown>): Promise<string> {
   const m = JSON.parse(await readFile(join(TINY_V2, 'manifest.json'), 'utf8'));
   await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...m, text: { ...m.text, ...text } }));
   return dir;
-}
-
-function noise(shape: number[], seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    data[i] = (s / 2147483648) * 2 - 1;
-  }
-  return { data, shape };
 }
 
 const EOS = 2;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
-import type { Tensor } from '../../src/media/tensor.js';
-import { maxAbsDiff, TINY, TINY_PIXEL } from '../paths.js';
+import { maxAbsDiff, noise, TINY, TINY_PIXEL } from '../paths.js';
 
 let tiny: LoadedPack;
 let pixel: LoadedPack;
@@ -14,17 +13,6 @@ after(async () => {
   await tiny.release();
   await pixel.release();
 });
-
-function noise(shape: number[], seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    data[i] = (s / 2147483648) * 2 - 1;
-  }
-  return { data, shape };
-}
 
 test('sequence length follows the token layout', () => {
   const seq = tiny.transformer.sequence([1, 4, 1, 16, 12]); // patch [1, 2, 2], joint text L = 8

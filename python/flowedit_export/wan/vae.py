@@ -61,7 +61,24 @@ VAE_SIZES: Dict[str, VaeConfig] = {
 }
 
 
-class Encoder3d(nn.Module):
+class LayerStack(nn.Module):
+    """A module that runs `layers()` in order: on the whole clip, or on one chunk through the caches."""
+
+    def layers(self):
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers():
+            x = layer(x)
+        return x
+
+    def forward_chunk(self, x: torch.Tensor, cache: ChunkCache) -> torch.Tensor:
+        for layer in self.layers():
+            x = run_chunk(layer, x, cache)
+        return x
+
+
+class Encoder3d(LayerStack):
     """[B, 3, F, H, W] -> [B, out_dim, F', H/8, W/8]."""
 
     def __init__(self, cfg: VaeConfig, out_dim: int):
@@ -89,18 +106,9 @@ class Encoder3d(nn.Module):
         yield from self.middle
         yield from self.head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers():
-            x = layer(x)
-        return x
-
-    def forward_chunk(self, x: torch.Tensor, cache: ChunkCache) -> torch.Tensor:
-        for layer in self.layers():
-            x = run_chunk(layer, x, cache)
-        return x
 
 
-class Decoder3d(nn.Module):
+class Decoder3d(LayerStack):
     """[B, z_dim, F', H', W'] -> [B, 3, 1 + 4(F' − 1), 8H', 8W']."""
 
     def __init__(self, cfg: VaeConfig):
@@ -132,15 +140,6 @@ class Decoder3d(nn.Module):
         yield from self.upsamples
         yield from self.head
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.layers():
-            x = layer(x)
-        return x
-
-    def forward_chunk(self, x: torch.Tensor, cache: ChunkCache) -> torch.Tensor:
-        for layer in self.layers():
-            x = run_chunk(layer, x, cache)
-        return x
 
 
 class WanVAE(nn.Module):
