@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -85,4 +86,22 @@ test('Wan2.1 pack: swap --mask on a 9-frame clip keeps the source outside the ma
   const db = 10 * Math.log10(4 / (se / n));
   assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
   assert.ok(changed > 0, 'inside the mask the clip changed');
+});
+
+test('Wan2.1 pack: flowedit layers ranks its layers on a folder of own media (stills and a clip) and --write changes only the task defaults of a copy', async () => {
+  const pack = join(dir, 'wan-copy');
+  await cp(WAN_TINY, pack, { recursive: true });
+  const r = await runCli(['layers', '--model', pack, '--task', 'swap', '--calibration', join(ROOT, 'test/fixtures/calibration/own'), '--steps', '4', '--write']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout + r.stderr;
+  assert.match(out, /diffueraser-12f\.mp4: clip, frames 1–9 of 12/);
+  // Text enters by cross-attention, after the first self-attention: at layer 0 both paths compute
+  // the same keys and values from the same x_t, so sharing there cannot move the prediction.
+  const rank = (layer: number) => Number(new RegExp(`^\\s+\\d+\\s+${layer}\\s+([0-9.]+)$`, 'm').exec(out)?.[1]);
+  assert.equal(rank(0), 0, out);
+  assert.ok(rank(1) > 0, out);
+  const [before, after] = [JSON.parse(await readFile(join(WAN_TINY, 'manifest.json'), 'utf8')), JSON.parse(await readFile(join(pack, 'manifest.json'), 'utf8'))];
+  assert.deepEqual(after.defaults.tasks.swap.shareLayers, [1]);
+  delete after.defaults.tasks;
+  assert.deepEqual(after, before, 'nothing else changed');
 });
