@@ -12,6 +12,8 @@ interface JobBase {
   readonly ffmpeg?: string;
   /** window overlap for long clips (--overlap) */
   readonly overlap?: number;
+  /** most frames in one pass for long clips (--window) */
+  readonly window?: number;
   /** largest image or frame (width × height) read (--max-input-pixels; default DEFAULT_MAX_INPUT_PIXELS) */
   readonly maxInputPixels?: number;
 }

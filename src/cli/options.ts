@@ -191,6 +191,7 @@ export function parseLayerList(text: string): number[] {
 export interface VideoArgs {
   ffmpeg: string | undefined;
   overlap: number | undefined;
+  window: number | undefined;
 }
 
 /** --ffmpeg alone (batch takes it without --overlap). */
@@ -207,6 +208,10 @@ export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
     .option(
       'overlap',
       numberOption('overlap', 'frames shared by neighbouring windows when a clip is longer than one model pass (cross-faded; default a quarter window)', { group: 'Video:' }),
+    )
+    .option(
+      'window',
+      numberOption('window', "most frames in one model pass: a count the pack takes (1 + 4k for Wan2.1), less than its largest to edit a long clip in more, shorter windows that need less memory (default the pack's largest)", { group: 'Video:' }),
     ) as Argv<T & VideoArgs>;
 }
 

@@ -80,7 +80,7 @@ async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, r
     ...(job.maxInputPixels !== undefined ? { maxInputPixels: job.maxInputPixels } : {}),
   };
   if (!job.inputIsVideo) return invertImage(pack, job.input, settings, run);
-  return invertClip(pack, job.input, { ...settings, ...(job.overlap !== undefined ? { overlap: job.overlap } : {}) }, run, await findFfmpeg(job.ffmpeg));
+  return invertClip(pack, job.input, { ...settings, ...(job.overlap !== undefined ? { overlap: job.overlap } : {}), ...(job.window !== undefined ? { window: job.window } : {}) }, run, await findFfmpeg(job.ffmpeg));
 }
 
 async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
@@ -90,7 +90,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
   const tools = job.inputIsVideo || isVideoPath(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
   const media = mediaOf(job, run, tools);
   const mask = await readMask(job.mask, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
-  const settings = swapSettingsFrom(s, job, job.maskOptions, job.overlap);
+  const settings = swapSettingsFrom(s, job, job.maskOptions, job);
   const record: OutputRecord = {
     ...base,
     command: 'swap',

@@ -33,6 +33,8 @@ export interface InvertClipSettings extends InvertSettings {
   readonly fit: FitMode;
   /** frames shared by neighbouring windows of a long clip (default: a quarter window, at least 1) */
   readonly overlap?: number;
+  /** most frames in one pass (--window; an allowed count, default the pack's largest) */
+  readonly window?: number;
   /** refuse a clip whose frames hold more pixels than this, before decoding (default DEFAULT_MAX_INPUT_PIXELS) */
   readonly maxInputPixels?: number;
 }
@@ -114,7 +116,7 @@ export async function invertFrames(pack: LoadedPack, frames: readonly RgbImage[]
   // 1. fit the frames to the pack's working size and plan the windows
   const { width, height } = frameSize(frames);
   const fit = planWorkSize(pack, width, height, s.fit);
-  const windows = planWindows(frames.length, pack.manifest, s.overlap);
+  const windows = planWindows(frames.length, pack.manifest, s.overlap, s.window);
   const work = await fitFrames(frames, fit);
   // 2. encode and invert each window under the source condition, guidance off
   const inversions = await invertWindows(pack, work, windows, s, run);
@@ -192,7 +194,7 @@ export async function invertClip(pack: LoadedPack, path: string, s: InvertClipSe
   const fit = planWorkSize(pack, info.width, info.height, s.fit);
   const work = await decodeWorkFrames(path, info, fit, media);
   // 2. window, encode and invert
-  const windows = planWindows(work.length, pack.manifest, s.overlap);
+  const windows = planWindows(work.length, pack.manifest, s.overlap, s.window);
   const inversions = await invertWindows(pack, work, windows, s, run);
   const calls = inversions.reduce((n, v) => n + v.calls, 0);
   return {

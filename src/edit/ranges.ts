@@ -26,6 +26,7 @@ export const RANGES = {
   'auto-mask': { integer: false, min: 0, max: 1, maxOpen: true },
   shift: { integer: false, min: 0, max: 100, minOpen: true },
   overlap: { integer: true, min: 0, max: 1000 },
+  window: { integer: true, min: 1, max: 1000 },
   threads: { integer: true, min: 1, max: 256 },
   fps: { integer: false, min: 0, max: 240, minOpen: true },
   frames: { integer: true, min: 1, max: 1000 },

@@ -34,6 +34,8 @@ export interface SwapSettings extends SwapLatentSettings {
   readonly mask: MaskOptions;
   /** frames shared by neighbouring windows of a long clip (default: a quarter window, at least 1) */
   readonly overlap?: number;
+  /** most frames in one pass (--window; an allowed count, default the pack's largest) */
+  readonly window?: number;
 }
 
 /** A swap's prompts: the source's (empty if not given), the target's, and optionally one to steer away from. */
@@ -44,7 +46,7 @@ export interface SwapPrompts {
 }
 
 /** Swap settings from resolved run settings, the prompts and the mask's shape (checked here). */
-export function swapSettingsFrom(r: Settings, prompts: SwapPrompts, mask: MaskOptions, overlap?: number): SwapSettings {
+export function swapSettingsFrom(r: Settings, prompts: SwapPrompts, mask: MaskOptions, clip: { readonly overlap?: number; readonly window?: number } = {}): SwapSettings {
   checkMaskOptions(mask);
   const negative = prompts.negativePrompt ?? r.negativePrompt;
   return {
@@ -60,7 +62,8 @@ export function swapSettingsFrom(r: Settings, prompts: SwapPrompts, mask: MaskOp
     maskBias: r.maskBias,
     fit: r.fit,
     mask,
-    ...(overlap !== undefined ? { overlap } : {}),
+    ...(clip.overlap !== undefined ? { overlap: clip.overlap } : {}),
+    ...(clip.window !== undefined ? { window: clip.window } : {}),
   };
 }
 
@@ -72,12 +75,12 @@ export function swapSettingsFrom(r: Settings, prompts: SwapPrompts, mask: MaskOp
 export function swapSettings(
   manifest: Manifest,
   prompts: SwapPrompts,
-  o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number } = {},
+  o: SettingOptions & { readonly mask?: Partial<MaskOptions>; readonly overlap?: number; readonly window?: number } = {},
   task: MaskedTask = 'swap',
 ): SwapSettings {
   const r = resolveSettings(manifest, task, { ...o, maskGrow: o.mask?.grow ?? o.maskGrow, maskFeather: o.mask?.feather ?? o.maskFeather });
   assertNegativePromptFits({ manifest }, prompts.negativePrompt);
-  return swapSettingsFrom(r, prompts, { grow: r.maskGrow, feather: r.maskFeather, invert: o.mask?.invert ?? false }, o.overlap);
+  return swapSettingsFrom(r, prompts, { grow: r.maskGrow, feather: r.maskFeather, invert: o.mask?.invert ?? false }, o);
 }
 
 export interface SwappedFrames {
@@ -133,13 +136,13 @@ export async function prepareSwap(
   pack: LoadedPack,
   frames: readonly RgbImage[],
   mask: Mask,
-  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'shift' | 'fit' | 'mask' | 'overlap'>,
+  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'shift' | 'fit' | 'mask' | 'overlap' | 'window'>,
   run: RunOptions = {},
 ): Promise<PreparedSwap> {
   // 1. fit the frames to the working size; align, shape and fit the mask alike
   const { width, height } = frameSize(frames);
   const fit = planWorkSize(pack, width, height, s.fit);
-  const windows = planWindows(frames.length, pack.manifest, s.overlap);
+  const windows = planWindows(frames.length, pack.manifest, s.overlap, s.window);
   const work = await fitFrames(frames, fit);
   const shaped = await shapeMask({ width, height, frames: frames.length }, mask, s.mask, fit, run);
   // 2. invert each window under the source condition, keeping the whole trajectory
@@ -157,14 +160,14 @@ export async function prepareSwapWork(
   work: readonly RgbImage[],
   fit: FitPlan,
   mask: Mask,
-  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'shift' | 'mask' | 'overlap'>,
+  s: Pick<SwapSettings, 'sourcePrompt' | 'steps' | 'solver' | 'shift' | 'mask' | 'overlap' | 'window'>,
   run: RunOptions = {},
 ): Promise<SwapSource> {
   // 1. the frames are at the working size; align, shape and fit the mask
   const size = frameSize(work);
   if (size.width !== fit.workWidth || size.height !== fit.workHeight) throw new Error(`Expected frames at the working size ${fit.workWidth}x${fit.workHeight} but received ${size.width}x${size.height}`);
   const target = { width: fit.sourceWidth, height: fit.sourceHeight, frames: work.length };
-  const windows = planWindows(work.length, pack.manifest, s.overlap);
+  const windows = planWindows(work.length, pack.manifest, s.overlap, s.window);
   const shaped = await shapeMask(target, mask, s.mask, fit, run);
   // 2. invert each window under the source condition, keeping the whole trajectory
   const inversions = await invertWindows(pack, work, windows, s, run);

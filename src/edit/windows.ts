@@ -34,13 +34,29 @@ export function checkOverlap(overlap: number | undefined): void {
 }
 
 /**
- * Plans the windows for a clip of `frames` frames. `overlap` (frames shared by neighbouring
- * windows, default a quarter of a window, at least 1) applies only when the clip needs several.
+ * Validates a window length (--window): a frame count one pass of the pack accepts. A shorter
+ * window than the pack's largest holds less in memory (attention grows with the square of the
+ * frames), at the price of more windows.
  */
-export function planWindows(frames: number, m: Pick<Manifest, 'frames' | 'latent'>, overlap?: number): ClipWindow[] {
+export function checkWindow(window: number | undefined, m: Pick<Manifest, 'frames' | 'latent'>): void {
+  if (window === undefined) return;
+  const counts = allowedFrameCounts(m);
+  if (!counts.includes(window)) {
+    const shown = counts.length > 12 ? `${counts.slice(0, 6).join(', ')}, …, ${counts[counts.length - 1]}` : counts.join(', ');
+    throw new Error(`--window ${window}: one pass of this pack takes ${shown} frames; choose one of these`);
+  }
+}
+
+/**
+ * Plans the windows for a clip of `frames` frames. `overlap` (frames shared by neighbouring
+ * windows, default a quarter of a window, at least 1) applies only when the clip needs several;
+ * `window` caps a pass at that many frames (an allowed count; default the pack's largest).
+ */
+export function planWindows(frames: number, m: Pick<Manifest, 'frames' | 'latent'>, overlap?: number, window?: number): ClipWindow[] {
   if (!(Number.isInteger(frames) && frames > 0)) throw new Error(`Expected a positive frame count but received ${frames}`);
   checkOverlap(overlap);
-  const counts = allowedFrameCounts(m);
+  checkWindow(window, m);
+  const counts = allowedFrameCounts(m).filter((c) => window === undefined || c <= window);
   const W = counts[counts.length - 1]!;
   const fits = counts.find((c) => c >= frames);
   if (fits !== undefined) return [{ start: 0, length: frames, padded: fits }];

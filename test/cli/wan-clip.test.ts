@@ -59,6 +59,21 @@ test('Wan2.1 pack: invert → reconstruct → edit on a 9-frame clip keeps its s
   await assertClip(edited);
 });
 
+test('Wan2.1 pack: --window 5 edits the 9-frame clip in shorter windows; a count the pack does not take is refused before any work', async () => {
+  const inv = join(dir, 'windowed.flowinv');
+  const r = await flowedit(['invert', clip, '--window', '5', '--steps', '2', '-o', inv]);
+  assert.equal(r.code, 0, r.stderr);
+  const { readInversion } = await import('../../src/edit/inversion-file.js');
+  const windows = (await readInversion(inv)).header.clip!.windows;
+  assert.ok(windows.length >= 2 && windows.every((w) => w.padded === 5), JSON.stringify(windows));
+  const rec = join(dir, 'windowed.mp4');
+  assert.equal((await flowedit(['reconstruct', inv, '-o', rec, '-q'])).code, 0);
+  await assertClip(rec);
+  const bad = await flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a robot', '--window', '4', '-o', join(dir, 'never.mp4')]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--window 4: one pass of this pack takes 1, 5, 9 frames/);
+});
+
 test('Wan2.1 pack: swap --mask on a 9-frame clip keeps the source outside the mask (≥ 35 dB after re-encoding)', async () => {
   const out = join(dir, 'swap.mp4');
   const r = await flowedit(['swap', clip, '--mask', maskVideo, '--source-prompt', 'a man walks on a path', '--target-prompt', 'a red robot walks on a path', '--steps', '2', '-o', out]);

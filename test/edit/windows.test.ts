@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeInversion, encodeInversion, inversionsOf, type InversionHeader } from '../../src/edit/inversion-file.js';
-import { allowedFrameCounts, checkOverlap, crossFade, planWindows, windowFrames, windowWeight } from '../../src/edit/windows.js';
+import { allowedFrameCounts, checkOverlap, checkWindow, crossFade, planWindows, windowFrames, windowWeight } from '../../src/edit/windows.js';
 
 const pack = (max: number, step: number, r = 1) => ({ frames: { max, step }, latent: { channels: 4, spatialCompression: 4, temporalCompression: r, scale: 1, shift: 0 } });
 
@@ -25,6 +25,18 @@ test('a short clip is one padded window; a long one overlapping windows covering
   }
   assert.equal(planWindows(5, { latent: pack(1, 1).latent }).length, 5, 'a stills-only pack goes frame by frame');
   assert.deepEqual(windowFrames(['a', 'b', 'c'], { start: 1, length: 2, padded: 4 }), ['b', 'c', 'c', 'c']);
+});
+
+test('--window caps a pass at an allowed count: more, shorter windows over the same frames; other counts are refused', () => {
+  const wan = pack(81, 4, 4);
+  assert.deepEqual(planWindows(17, wan), [{ start: 0, length: 17, padded: 17 }]);
+  const ws = planWindows(17, wan, undefined, 9);
+  assert.ok(ws.length >= 2 && ws.every((w) => w.padded === 9 && w.length === 9), JSON.stringify(ws));
+  assert.deepEqual([ws[0]!.start, ws[ws.length - 1]!.start + 9], [0, 17]);
+  assert.deepEqual(planWindows(7, wan, undefined, 9), [{ start: 0, length: 7, padded: 9 }], 'a clip that fits the window is one pass');
+  assert.throws(() => checkWindow(8, wan), /--window 8: one pass of this pack takes 1, 5, 9, 13, 17, 21, …, 81 frames/);
+  assert.throws(() => planWindows(17, wan, undefined, 85), /--window 85/);
+  assert.doesNotThrow(() => checkWindow(undefined, wan));
 });
 
 test('the cross-fade is linear across an overlap and keeps a constant signal constant', () => {

@@ -14,7 +14,8 @@ import { resolveSettings, type Settings } from '../../edit/settings.js';
 import { sha256File } from '../../edit/clip-jobs.js';
 import { isInversionBuffer, readInversionHeader, type InversionHeader } from '../../edit/inversion-file.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
-import { checkOverlap } from '../../edit/windows.js';
+import { checkOverlap, checkWindow } from '../../edit/windows.js';
+import type { Manifest } from '../../model/manifest.js';
 import { EXIT, UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
@@ -46,6 +47,15 @@ export function checkThreads(args: ModelArgs): number | undefined {
 export function checkVideoFlags(a: Partial<VideoArgs>): void {
   try {
     checkOverlap(a.overlap);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+}
+
+/** --window against the pack's frame rules, before any input is read. */
+export function checkPackWindow(a: Partial<VideoArgs>, pack: { readonly manifest: Manifest }): void {
+  try {
+    checkWindow(a.window, pack.manifest);
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -213,12 +223,13 @@ export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unk
   return true;
 }
 
-/** The job fields a command passes on only when given: threads, and for clips ffmpeg and overlap. */
-export function jobExtras(a: Partial<VideoArgs>, threads: number | undefined): { threads?: number; ffmpeg?: string; overlap?: number } {
+/** The job fields a command passes on only when given: threads, and for clips ffmpeg, overlap and window. */
+export function jobExtras(a: Partial<VideoArgs>, threads: number | undefined): { threads?: number; ffmpeg?: string; overlap?: number; window?: number } {
   return {
     ...(threads ? { threads } : {}),
     ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
     ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
+    ...(a.window !== undefined ? { window: a.window } : {}),
   };
 }
 

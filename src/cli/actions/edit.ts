@@ -10,6 +10,7 @@ import {
   checkInputPixels,
   checkMediaOutput,
   checkOutput,
+  checkPackWindow,
   checkThreads,
   checkVideoFlags,
   checkWriteTargets,
@@ -35,6 +36,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   const threads = checkThreads(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
+  checkPackWindow(a, pack);
   await userCheck(() => assertEditable(pack));
   const settings = await settingsFrom(pack, 'edit', a);
   const input = await inspectInput(a.input, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });

@@ -2,7 +2,7 @@ import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkOutput, checkVideoFlags, checkThreads, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkPackWindow, checkThreads, checkVideoFlags, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   image: string;
@@ -13,6 +13,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const threads = checkThreads(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
+  checkPackWindow(a, pack);
   const settings = await settingsFrom(pack, 'invert', a);
   await userCheck(() => assertPromptsFit(pack, [{ text: a['source-prompt'], what: '--source-prompt' }]));
   const input = await inspectInput(a.image, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });

@@ -11,6 +11,7 @@ import {
   assertSourceUnchanged,
   checkInputPixels,
   checkMediaOutput,
+  checkPackWindow,
   checkThreads,
   checkVideoFlags,
   checkWriteTargets,
@@ -38,6 +39,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const threads = checkThreads(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
+  checkPackWindow(a, pack);
   await userCheck(() => assertEditable(pack));
   // flowedit's defaults < pack defaults < --preset < flags, for the settings and the mask's shape alike
   const recipe = await recipeFrom(a, 'swap');
