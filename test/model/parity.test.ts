@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { openGraph, type Feed } from '../../src/model/ort.js';
 import { validatePack } from '../../src/model/pack.js';
@@ -100,18 +100,20 @@ async function writeCases(script: string): Promise<string> {
   return out;
 }
 
-test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 and 3 frames, format 1 and 2 packs', { timeout: 600_000 }, async () => {
-  const { checked, worst, fed, compared } = await runCases(await writeCases('parity_cases.py'), true);
-  console.log(`parity: ${checked} outputs, worst relative error ${worst.toExponential(2)}`);
-  assert.ok(checked >= 20, `expected at least 20 compared outputs, got ${checked}`);
-  // the format 2 pack's own ports: the text encoder's attention_mask and pooled output, the transformer's text_mask and pooled input
-  for (const p of ['tiny-v2/attention_mask', 'tiny-v2/text_mask', 'tiny-v2/pooled']) assert.ok(fed.has(p), `a case feeds ${p}`);
-  assert.ok(compared.has('tiny-v2/pooled'), 'the pooled output is compared');
-});
+describe('parity with PyTorch (the two case sets run side by side)', { concurrency: 2 }, () => {
+  test('ONNX graphs match PyTorch: velocity and k/v, with and without context, 1 and 3 frames, format 1 and 2 packs', { timeout: 600_000 }, async () => {
+    const { checked, worst, fed, compared } = await runCases(await writeCases('parity_cases.py'), true);
+    console.log(`parity: ${checked} outputs, worst relative error ${worst.toExponential(2)}`);
+    assert.ok(checked >= 20, `expected at least 20 compared outputs, got ${checked}`);
+    // the format 2 pack's own ports: the text encoder's attention_mask and pooled output, the transformer's text_mask and pooled input
+    for (const p of ['tiny-v2/attention_mask', 'tiny-v2/text_mask', 'tiny-v2/pooled']) assert.ok(fed.has(p), `a case feeds ${p}`);
+    assert.ok(compared.has('tiny-v2/pooled'), 'the pooled output is compared');
+  });
 
-test('Wan2.1 graphs match PyTorch: velocity and every k/v with and without context, the UMT5 encoder, the causal VAE against its chunked encode/decode on 1, 5 and 9 frames', { timeout: 600_000 }, async () => {
-  const { checked, worst, fed, compared } = await runCases(await writeCases('wan_parity_cases.py'), false);
-  console.log(`parity (Wan2.1 tiny): ${checked} outputs, worst relative error ${worst.toExponential(2)}`);
-  for (const output of ['velocity', 'k.0', 'v.0', 'k.1', 'v.1', 'text', 'mean', 'pixels']) assert.ok(compared.has(`wan-tiny/${output}`), `a case compares ${output}`);
-  for (const input of ['ctx_k.1', 'ctx_bias.0', 'attention_mask', 'pixels', 'latents']) assert.ok(fed.has(`wan-tiny/${input}`), `a case feeds ${input}`);
+  test('Wan2.1 graphs match PyTorch: velocity and every k/v with and without context, the UMT5 encoder, the causal VAE against its chunked encode/decode on 1, 5 and 9 frames', { timeout: 600_000 }, async () => {
+    const { checked, worst, fed, compared } = await runCases(await writeCases('wan_parity_cases.py'), false);
+    console.log(`parity (Wan2.1 tiny): ${checked} outputs, worst relative error ${worst.toExponential(2)}`);
+    for (const output of ['velocity', 'k.0', 'v.0', 'k.1', 'v.1', 'text', 'mean', 'pixels']) assert.ok(compared.has(`wan-tiny/${output}`), `a case compares ${output}`);
+    for (const input of ['ctx_k.1', 'ctx_bias.0', 'attention_mask', 'pixels', 'latents']) assert.ok(fed.has(`wan-tiny/${input}`), `a case feeds ${input}`);
+  });
 });

@@ -45,7 +45,17 @@ interface Reference {
   ids: Record<string, number[][]>;
 }
 
-async function pythonSide(tokenizerPath: string, list: readonly string[], dir: string): Promise<Reference> {
+const referenceCache = new Map<string, Promise<Reference>>();
+
+/** The reference for a tokenizer and prompt list, computed once per run. */
+function pythonSide(tokenizerPath: string, list: readonly string[], dir: string): Promise<Reference> {
+  const key = `${tokenizerPath}\n${list.length}\n${list[0] ?? ''}\n${list[list.length - 1] ?? ''}`;
+  let ref = referenceCache.get(key);
+  if (!ref) referenceCache.set(key, (ref = runPythonSide(tokenizerPath, list, dir)));
+  return ref;
+}
+
+async function runPythonSide(tokenizerPath: string, list: readonly string[], dir: string): Promise<Reference> {
   const file = join(dir, 'prompts.json');
   await writeFile(file, JSON.stringify(list));
   try {
