@@ -66,13 +66,14 @@ async function identities(pack: LoadedPack): Promise<{ feedBack: number; exclude
   return { feedBack, excluded };
 }
 
-test('every pack: own K/V fed back as context leaves the velocity unchanged, and a −1e4 bias on all context keys equals no context', async () => {
+test('every pack: own K/V fed back as context leaves the velocity unchanged, and a −1e4 bias on all context keys equals no context', async (t) => {
   const dirs = await packDirs();
   assert.ok(dirs.length >= 4, dirs.join(', '));
   for (const dir of dirs) {
     const pack = await loadPack(dir, { threads: 1 });
     try {
       const { feedBack, excluded } = await identities(pack);
+      t.diagnostic(`${pack.manifest.id}: own K/V fed back ${feedBack.toExponential(2)}, −1e4 bias ${excluded.toExponential(2)}`);
       assert.ok(feedBack < 1e-4, `${dir}: own K/V as context moved the velocity by ${feedBack} (relative)`);
       assert.ok(excluded < 1e-5, `${dir}: excluded context moved the velocity by ${excluded} (relative)`);
     } finally {
