@@ -24,7 +24,9 @@ Shape = Sequence[Union[int, str]]
 Ports = Dict[str, Shape]
 
 
-def _declare_shapes(values, ports: Ports) -> None:
+def declare_shapes(values, ports: Ports) -> None:
+    """Write each port's shape from `ports` (fixed sizes as ints, axis names as strings) into the
+    graph's value infos."""
     for value in values:
         dims = value.type.tensor_type.shape.dim
         shape = ports[value.name]
@@ -72,8 +74,8 @@ def export_graph(module: nn.Module, args: Sequence[torch.Tensor], path: str, inp
     got_out = [o.name for o in model.graph.output]
     if got_in != list(inputs) or got_out != list(outputs):
         raise RuntimeError(f"{path}: ports {got_in} -> {got_out}, expected {list(inputs)} -> {list(outputs)}")
-    _declare_shapes(model.graph.input, inputs)
-    _declare_shapes(model.graph.output, outputs)
+    declare_shapes(model.graph.input, inputs)
+    declare_shapes(model.graph.output, outputs)
     save_graph(model, path, weight_bytes > EXTERNAL_DATA_BYTES)
 
 

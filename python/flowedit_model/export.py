@@ -16,6 +16,8 @@ import onnx
 import torch
 from torch import nn
 
+from flowedit_export.onnx_export import declare_shapes  # shared with the real-model exporters
+
 from . import manifest as mf
 from .config import PackConfig
 from .models import PackModels
@@ -70,20 +72,6 @@ def trace_transformer_inputs(cfg: PackConfig) -> List[torch.Tensor]:
             torch.randn(b, s + sc, generator=g),  # [B, S + Sc]
         ]
     return args
-
-
-def declare_shapes(values, ports: Ports) -> None:
-    """Write the contract's shape of each port (fixed sizes and axis names) into the graph."""
-    for value in values:
-        dims = value.type.tensor_type.shape.dim
-        shape = ports[value.name]
-        if len(dims) != len(shape):
-            raise RuntimeError(f"{value.name}: rank {len(dims)}, expected {len(shape)}")
-        for dim, size in zip(dims, shape):
-            if isinstance(size, int):
-                dim.dim_value = size
-            else:
-                dim.dim_param = size
 
 
 def export_graph(
