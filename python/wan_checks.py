@@ -444,12 +444,25 @@ def check_pack(folder: str) -> dict:
     if os.path.exists(os.path.join(folder, "pack-wrong")):
         problems.append("a refused export left its pack folder")
 
+    # Too little memory for a part: refused in the plan, naming the part and the way round it.
+    import flowedit_export.wan.pack as pack_module
+
+    real_available = pack_module.available_memory
+    pack_module.available_memory = lambda: 16 * 2**30
+    try:
+        pack_module.plan_export(WanExport(out=os.path.join(folder, "pack-memory"), random="1.3b"))
+        memory_refusal = None
+    except ExportError as e:
+        memory_refusal = str(e)
+    finally:
+        pack_module.available_memory = real_available
+
     left = [n for n in os.listdir(folder) if n.endswith(".partial")]
     if left:
         problems.append(f"temporary folders left: {left}")
     return {"parts": list(parts), "seconds": round(seconds, 2), "files": sorted(os.listdir(out)),
             "release_folder_bf16_shards_velocity_rel": release_rel, "wrong_models": wrong_models,
-            "wrong_models_refused_seconds": refused_seconds, "problems": problems}
+            "wrong_models_refused_seconds": refused_seconds, "memory_refusal": memory_refusal, "problems": problems}
 
 
 def main() -> int:

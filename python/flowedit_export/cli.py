@@ -37,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
                      help="comma-separated parts to export: transformer,text,vae (others are kept from an existing pack at --out)")
     wan.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0)")
     wan.add_argument("--force", action="store_true", help="replace an existing pack at --out (only once the new one is complete)")
+    wan.add_argument("--ignore-memory", action="store_true", help="export even where the memory estimate (about twice each part's float32 size) exceeds the available memory")
     return p
 
 
@@ -49,7 +50,7 @@ def run_wan(args: argparse.Namespace) -> int:
 
     opts = WanExport(
         out=args.out, checkpoint=args.checkpoint, random=args.random, dtype=args.dtype, weights=args.weights,
-        block_size=args.block_size, activations=args.activations, shift=args.shift, only=args.only, seed=args.seed, force=args.force,
+        block_size=args.block_size, activations=args.activations, shift=args.shift, only=args.only, seed=args.seed, force=args.force, ignore_memory=args.ignore_memory,
     )
     start = time.perf_counter()
     # The tracer's notes on constant folding are about its own optimisation, not the graph's correctness.

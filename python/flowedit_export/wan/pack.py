@@ -78,6 +78,7 @@ class WanExport:
     only: Tuple[str, ...] = PARTS
     seed: int = 0
     force: bool = False
+    ignore_memory: bool = False  # export even where the memory estimate says it will not fit
 
 
 @dataclass
@@ -107,6 +108,23 @@ def _graph_bytes(params: float, dtype: str) -> float:
     """Most bytes on disk while a graph is written: the float graph, which its quantised form
     (always smaller) replaces."""
     return params * (2 if dtype == "float16" else 4)
+
+
+# Peak resident memory of an export over its float32 graph's size: the 1.3B transformer's export
+# peaked at 11.2 GiB for a 5.68 GB graph (bench/wan-export.py).
+EXPORT_MEMORY_RATIO = 2.1
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory available to a new process (Linux: MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def _check_dit_files(folder: str, problems: List[str]) -> None:
@@ -290,6 +308,22 @@ def plan_export(opts: WanExport) -> Plan:
     if "text" in only:
         need += _graph_bytes(T5_XXL_PARAMS * (1e-4 if size == "tiny" else 1), "float32")
     plan.disk_bytes = int(need * 1.05)
+    # Memory: the parts are exported one after another; each peaks near EXPORT_MEMORY_RATIO × its float32 graph.
+    part_bytes = {
+        "transformer": dit_params * 4,
+        "vae": VAE_PARAMS * 4 * (0.01 if size == "tiny" else 1),
+        "text": T5_XXL_PARAMS * 4 * (1e-4 if size == "tiny" else 1),
+    }
+    worst = max(((part_bytes[p] * EXPORT_MEMORY_RATIO, p) for p in only if p in part_bytes), default=(0.0, ""))
+    free_memory = available_memory()
+    if not opts.ignore_memory and free_memory is not None and worst[0] > free_memory:
+        others = [p for p in only if p != worst[1]]
+        raise ExportError([
+            f"exporting the {worst[1]} part needs about {worst[0] / 2**30:.0f} GiB of memory (its float32 graph is traced whole) "
+            f"but {free_memory / 2**30:.0f} GiB is available: export it on a larger machine with --only {worst[1]} into a copy of this pack"
+            + (f", and the rest here with --only {','.join(others)}" if others else "")
+            + " (parts not exported are kept from the pack at --out), or pass --ignore-memory to try anyway"
+        ])
     parent = os.path.dirname(out)
     probe = parent if os.path.isdir(parent) else os.path.dirname(parent)
     free = shutil.disk_usage(probe or ".").free
