@@ -7,7 +7,7 @@
  * Usage: node dist/bench/video-memory.js [--frames 300] [--size 1920x1080] [--model <pack>] [--no-cli]
  * Prints figures; asserts nothing (timings on shared machines are noisy).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { parseArgs, promisify } from 'node:util';
 import { decodeWorkFrames, planWorkSize } from '../src/edit/clip-jobs.js';
 import { decodeSizeFor } from '../src/media/fit.js';
 import { findFfmpeg } from '../src/media/ffmpeg-tools.js';
+import { timed } from './timed.js';
 import { probeVideo } from '../src/media/video.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { readPack } from '../src/model/pack.js';
@@ -52,24 +53,6 @@ const clip = join(tmpdir(), `flowedit-bench-${size}-${frames}.mp4`);
 if (!existsSync(clip)) {
   console.log(`making ${clip} (testsrc2, ${size}, ${frames} frames) …`);
   await promisify(execFile)(tools.ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-frames:v', String(frames), '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', clip]);
-}
-
-/** Runs a command under /usr/bin/time -v: wall seconds, peak resident MiB, and its stdout. */
-function timed(cmd: string, args: readonly string[]): Promise<{ seconds: number; maxRssMiB: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-v', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t0 = performance.now();
-    child.on('close', (code) => {
-      const seconds = (performance.now() - t0) / 1000;
-      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr.slice(-600)}`));
-      else resolve({ seconds, maxRssMiB: Number(rss[1]) / 1024, stdout });
-    });
-  });
 }
 
 const row = (label: string, seconds: number, mib: number, note = '') => console.log(`  ${label.padEnd(52)} ${seconds.toFixed(2).padStart(7)} s ${mib.toFixed(0).padStart(7)} MiB peak RSS ${note}`);

@@ -11,13 +11,14 @@
  *        [--work /tmp/flowedit-wan-bench] [--threads 2]
  * Sizes are HEIGHTxWIDTHxFRAMES. Prints figures; asserts nothing (timings on shared machines are noisy).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { openGraph, type Feed } from '../src/model/ort.js';
+import { timed } from './timed.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PYTHON = process.env.FLOWEDIT_PYTHON ?? join(ROOT, '.venv/bin/python');
@@ -127,27 +128,6 @@ async function childGemm(path: string, m: number, k: number, n: number): Promise
   process.stdout.write(JSON.stringify({ gflops: (reps * flops) / seconds / 1e9 }) + '\n');
 }
 
-/** Runs a command under /usr/bin/time -v: its stdout, wall seconds and peak resident MiB. */
-function timed(cmd: string, args: readonly string[], cwd = ROOT): Promise<{ stdout: string; wallSeconds: number; peakMiB: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-v', cmd, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      process.stderr.write(d);
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-      if (code !== 0 || !rss) return reject(new Error(`${cmd} ${args.join(' ')} failed (${code}):\n${stderr.slice(-3000)}`));
-      resolve({ stdout, wallSeconds: (performance.now() - t0) / 1000, peakMiB: Number(rss[1]) / 1024 });
-    });
-  });
-}
-
 async function main(): Promise<void> {
   if (values.child) return childCall(values.child, parseSize(values.size!));
   if (values.gemm) {
@@ -186,11 +166,11 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       const { flops, tokens } = callFlops(size);
       console.log(`${w}: one call at ${size.height}×${size.width}×${size.frames} …`);
-      const run = await timed(process.execPath, [self, '--child', graph, '--size', `${size.height}x${size.width}x${size.frames}`, '--threads', String(threads)]);
+      const run = await timed(process.execPath, [self, '--child', graph, '--size', `${size.height}x${size.width}x${size.frames}`, '--threads', String(threads)], { echo: true });
       const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as { loadSeconds: number; callSeconds: number };
       const rate = flops / r.callSeconds / 1e9;
       rows.push(
-        `| ${w} | ${(bytes / 2 ** 30).toFixed(2)} GiB | ${size.height}×${size.width}×${size.frames} | ${tokens} | ${(flops / 1e12).toFixed(2)} | ${r.loadSeconds.toFixed(1)} | ${r.callSeconds.toFixed(1)} | ${rate.toFixed(1)} (${((100 * rate) / best).toFixed(0)} % of the best GEMM) | ${(run.peakMiB / 1024).toFixed(1)} GiB |`,
+        `| ${w} | ${(bytes / 2 ** 30).toFixed(2)} GiB | ${size.height}×${size.width}×${size.frames} | ${tokens} | ${(flops / 1e12).toFixed(2)} | ${r.loadSeconds.toFixed(1)} | ${r.callSeconds.toFixed(1)} | ${rate.toFixed(1)} (${((100 * rate) / best).toFixed(0)} % of the best GEMM) | ${(run.maxRssMiB / 1024).toFixed(1)} GiB |`,
       );
       console.log(rows[rows.length - 1]);
     }

@@ -23,6 +23,9 @@ SEED = 0
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(REPO, "test", "fixtures", "packs")
 
+# The latent-space test packs' settings (tiny and tiny-v2).
+TINY_DEFAULTS = {"steps": 8, "solver": "fireflow", "guidance": 2.0, "shareLayers": [1, 2], "shareSteps": 0.5, "fit": "pad"}
+
 FIXTURES = {
     "tiny": dict(
         name="Tiny random DiT (latent space, joint text)",
@@ -31,14 +34,7 @@ FIXTURES = {
             "convolutional VAE (spatial compression 4), text tokens joined to the image tokens, "
             "classifier-free guidance. Its outputs are deterministic but meaningless."
         ),
-        defaults={
-            "steps": 8,
-            "solver": "fireflow",
-            "guidance": 2.0,
-            "shareLayers": [1, 2],
-            "shareSteps": 0.5,
-            "fit": "pad",
-        },
+        defaults=TINY_DEFAULTS,
     ),
     "tiny-pixel": dict(
         name="Tiny random DiT (pixel space, cross-attention text)",
@@ -79,15 +75,7 @@ FIXTURES = {
             "prompts truncated, unknown words refused and a negative prompt. Its outputs are "
             "deterministic but meaningless."
         ),
-        defaults={
-            "steps": 8,
-            "solver": "fireflow",
-            "guidance": 2.0,
-            "shareLayers": [1, 2],
-            "shareSteps": 0.5,
-            "fit": "pad",
-            "shareText": False,
-        },
+        defaults={**TINY_DEFAULTS, "shareText": False},
     ),
 }
 

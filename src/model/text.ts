@@ -63,8 +63,8 @@ async function encodeIds(tokenizer: RustTokenizer, text: string, addSpecialToken
 /** The tokenizer with the pack's rules for prompts. */
 interface PromptReader {
   readonly tokenizer: RustTokenizer;
-  /** the same tokenizer truncating to L as Hugging Face's does (special tokens kept) */
-  readonly truncating: RustTokenizer;
+  /** the same tokenizer truncating to L as Hugging Face's does (special tokens kept), made on first use */
+  truncating(): RustTokenizer;
   readonly spec: TextSpec;
   readonly rules: ReturnType<typeof textRules>;
   /** the tokenizer's unknown-token id, if it has one */
@@ -74,24 +74,35 @@ interface PromptReader {
 async function readPromptReader(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string): Promise<PromptReader> {
   const spec = m.text!;
   const tokenizerPath = join(dir, spec.tokenizer);
+  let text: string;
   let json: TokenizerJson;
   let tokenizer: RustTokenizer;
-  let truncating: RustTokenizer;
   try {
-    const text = await readFile(tokenizerPath, 'utf8');
+    text = await readFile(tokenizerPath, 'utf8');
     json = JSON.parse(text) as TokenizerJson;
     tokenizer = Tokenizer.fromString(text);
     tokenizer.disableTruncation();
     tokenizer.disablePadding();
-    truncating = Tokenizer.fromString(text);
-    truncating.setTruncation(spec.maxTokens);
-    truncating.disablePadding();
   } catch (err) {
     throw new Error(`Cannot read tokenizer ${tokenizerPath}: ${(err as Error).message}`);
   }
+  let truncating: RustTokenizer | undefined; // only a pack that truncates, and only once a prompt is too long
   const model = json.model ?? {};
   const unkId = typeof model.unk_id === 'number' ? model.unk_id : typeof model.unk_token === 'string' ? (tokenizer.tokenToId(model.unk_token) ?? undefined) : undefined;
-  return { tokenizer, truncating, spec, rules: textRules(m), unkId };
+  return {
+    tokenizer,
+    truncating() {
+      if (!truncating) {
+        truncating = Tokenizer.fromString(text);
+        truncating.setTruncation(spec.maxTokens);
+        truncating.disablePadding();
+      }
+      return truncating;
+    },
+    spec,
+    rules: textRules(m),
+    unkId,
+  };
 }
 
 /** A prompt quoted for a message: whole up to 80 characters, else its start and its length. */
@@ -138,7 +149,7 @@ async function promptIds(r: PromptReader, prompt: string, what: string): Promise
       throw new Error(`The ${what} ${quotedPrompt(prompt)} has ${full.length} tokens but this pack reads at most ${L}: shorten it`);
     }
     // the prompt's own tokens are cut so that the post-processor's special tokens (e.g. a final EOS) still fit
-    ids = await encodeIds(r.truncating, text);
+    ids = await encodeIds(r.truncating(), text);
     if (ids.length > L) throw new Error(`The ${what} cannot be truncated to ${L} tokens: this pack's tokenizer adds more special tokens than that by itself`);
     truncatedFrom = full.length;
   }

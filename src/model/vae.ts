@@ -21,9 +21,9 @@ export function channelAffine(t: Tensor, mul: readonly number[], add: readonly n
   if (mul.length !== C || add.length !== C) throw new Error(`Per-channel values for ${mul.length} channels do not fit a tensor of ${C} channels [${t.shape.join(', ')}]`);
   const plane = t.shape.slice(2).reduce((a, b) => a * b, 1); // F'·H'·W'
   const data = new Float32Array(t.data.length);
-  for (let i = 0; i < data.length; i++) {
-    const c = Math.floor(i / plane) % C;
-    data[i] = t.data[i]! * mul[c]! + add[c]!;
+  for (let start = 0, c = 0; start < data.length; start += plane, c = (c + 1) % C) {
+    const [m, a] = [mul[c]!, add[c]!];
+    for (let i = start; i < start + plane; i++) data[i] = t.data[i]! * m + a;
   }
   return { data, shape: t.shape };
 }

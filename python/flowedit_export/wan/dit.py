@@ -118,8 +118,9 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: Optional[
     return torch.matmul(torch.softmax(logits, dim=-1), v)  # [B, h, S, d]
 
 
-class WanSelfAttention(nn.Module):
-    """Self-attention with RMSNorm on q and k (full width), 3-D RoPE and the context ports."""
+class AttentionProjections(nn.Module):
+    """The q, k, v, o projections and the RMSNorms on q and k (full width) that Wan's self- and
+    cross-attention share, with the release's parameter names."""
 
     def __init__(self, cfg: DiTConfig):
         super().__init__()
@@ -130,39 +131,40 @@ class WanSelfAttention(nn.Module):
         self.o = nn.Linear(dim, dim)
         self.norm_q = WanRMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
         self.norm_k = WanRMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
+
+    def heads_of(self, y: torch.Tensor) -> torch.Tensor:
+        """[B, S, dim] -> [B, S, h, d]."""
+        return y.unflatten(2, (self.heads, -1))
+
+    def out(self, y: torch.Tensor) -> torch.Tensor:
+        """[B, h, S, d] -> the output projection [B, S, dim]."""
+        return self.o(y.transpose(1, 2).flatten(2))
+
+
+class WanSelfAttention(AttentionProjections):
+    """Self-attention with RMSNorm on q and k (full width), 3-D RoPE and the context ports."""
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, ctx: Context) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x [B, S, dim] -> (out [B, S, dim], K [B, h, S, d], V [B, h, S, d])."""
         ctx_k, ctx_v, ctx_bias = ctx
-        q = apply_rope(self.norm_q(self.q(x)).unflatten(2, (self.heads, -1)), cos, sin).transpose(1, 2)  # [B, h, S, d]
-        k = apply_rope(self.norm_k(self.k(x)).unflatten(2, (self.heads, -1)), cos, sin).transpose(1, 2)  # [B, h, S, d]
-        v = self.v(x).unflatten(2, (self.heads, -1)).transpose(1, 2)  # [B, h, S, d]
+        q = apply_rope(self.heads_of(self.norm_q(self.q(x))), cos, sin).transpose(1, 2)  # [B, h, S, d]
+        k = apply_rope(self.heads_of(self.norm_k(self.k(x))), cos, sin).transpose(1, 2)  # [B, h, S, d]
+        v = self.heads_of(self.v(x)).transpose(1, 2)  # [B, h, S, d]
         k_all = torch.cat([k, ctx_k], dim=2)  # [B, h, S + Sc, d]
         v_all = torch.cat([v, ctx_v], dim=2)  # [B, h, S + Sc, d]
-        out = attention(q, k_all, v_all, ctx_bias)  # [B, h, S, d]
-        return self.o(out.transpose(1, 2).flatten(2)), k, v  # [B, S, dim]
+        return self.out(attention(q, k_all, v_all, ctx_bias)), k, v  # [B, S, dim]
 
 
-class WanCrossAttention(nn.Module):
+class WanCrossAttention(AttentionProjections):
     """Attention from the image tokens to all text tokens (padding rows included, as the
     reference's text-to-video pipeline does)."""
 
-    def __init__(self, cfg: DiTConfig):
-        super().__init__()
-        dim, self.heads = cfg.dim, cfg.heads
-        self.q = nn.Linear(dim, dim)
-        self.k = nn.Linear(dim, dim)
-        self.v = nn.Linear(dim, dim)
-        self.o = nn.Linear(dim, dim)
-        self.norm_q = WanRMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
-        self.norm_k = WanRMSNorm(dim, cfg.eps) if cfg.qk_norm else nn.Identity()
-
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """x [B, S, dim], context [B, L, dim] -> [B, S, dim]."""
-        q = self.norm_q(self.q(x)).unflatten(2, (self.heads, -1)).transpose(1, 2)  # [B, h, S, d]
-        k = self.norm_k(self.k(context)).unflatten(2, (self.heads, -1)).transpose(1, 2)  # [B, h, L, d]
-        v = self.v(context).unflatten(2, (self.heads, -1)).transpose(1, 2)  # [B, h, L, d]
-        return self.o(attention(q, k, v).transpose(1, 2).flatten(2))  # [B, S, dim]
+        q = self.heads_of(self.norm_q(self.q(x))).transpose(1, 2)  # [B, h, S, d]
+        k = self.heads_of(self.norm_k(self.k(context))).transpose(1, 2)  # [B, h, L, d]
+        v = self.heads_of(self.v(context)).transpose(1, 2)  # [B, h, L, d]
+        return self.out(attention(q, k, v))  # [B, S, dim]
 
 
 class WanAttentionBlock(nn.Module):

@@ -90,6 +90,7 @@ class Plan:
     files: Dict[str, str] = field(default_factory=dict)  # role -> path in the release folder
     disk_bytes: int = 0
     reused: Dict[str, str] = field(default_factory=dict)  # pack file -> existing file to keep
+    tokenizer_json: Optional[str] = None  # the pack's tokenizer.json, prepared and checked by the plan
 
 
 # ---------------------------------------------------------------- checks before any long work
@@ -199,6 +200,7 @@ def _check_keys(build: Callable[[], torch.nn.Module], path: str, what: str, prob
 def plan_export(opts: WanExport) -> Plan:
     """Check everything an export needs before starting it; raises ExportError listing every problem."""
     problems: List[str] = []
+    prepared_tokenizer: Optional[str] = None
     only = tuple(opts.only)
     unknown = [p for p in only if p not in PARTS]
     if unknown or not only:
@@ -281,7 +283,10 @@ def plan_export(opts: WanExport) -> Plan:
         if "text" in only:
             try:
                 with tempfile.TemporaryDirectory() as scratch:
-                    info = prepare_tokenizer(files["tokenizer"], os.path.join(scratch, "tokenizer.json"), embedding_rows=t5.T5_SIZES["xxl"].vocab)
+                    staged = os.path.join(scratch, "tokenizer.json")
+                    info = prepare_tokenizer(files["tokenizer"], staged, embedding_rows=t5.T5_SIZES["xxl"].vocab)
+                    with open(staged, encoding="utf-8") as f:
+                        prepared_tokenizer = f.read()
                 _check_keys(lambda: t5.build_t5("xxl", info.vocab_size), files["t5"], "the UMT5-XXL encoder", problems)
             except CheckpointError as e:
                 problems.append(str(e))
@@ -295,7 +300,7 @@ def plan_export(opts: WanExport) -> Plan:
         except ConfigError as e:
             raise ExportError([str(e) + " (the manifest needs the transformer's sizes even when it is not exported)"])
 
-    plan = Plan(dit=dit, size=size, files=files)
+    plan = Plan(dit=dit, size=size, files=files, tokenizer_json=prepared_tokenizer)
     for part in PARTS:
         if part not in only and os.path.isdir(out):
             plan.reused.update(_reusable(out, part))
@@ -468,7 +473,7 @@ def export_vae_part(plan: Plan, opts: WanExport, folder: str, progress) -> None:
 def export_text_part(plan: Plan, opts: WanExport, folder: str, progress) -> Tuple[int, int]:
     """Text encoder graph and tokenizer.json; returns (text width D, pad id)."""
     from . import t5
-    from .tokenizer import prepare_tokenizer, train_test_tokenizer
+    from .tokenizer import prepare_tokenizer, tokenizer_info, train_test_tokenizer
 
     tokenizer_out = os.path.join(folder, "tokenizer.json")
     if opts.random is not None:
@@ -481,7 +486,10 @@ def export_text_part(plan: Plan, opts: WanExport, folder: str, progress) -> Tupl
         model = t5.build_t5(size, info.vocab_size)
     else:
         progress(f"text: tokenizer from {plan.files['tokenizer']}")
-        info = prepare_tokenizer(plan.files["tokenizer"], tokenizer_out)
+        assert plan.tokenizer_json is not None, "plan_export prepares and checks the tokenizer"
+        with open(tokenizer_out, "w", encoding="utf-8") as f:
+            f.write(plan.tokenizer_json)
+        info = tokenizer_info(tokenizer_out, plan.files["tokenizer"])
         model = t5.build_t5("xxl", info.vocab_size)
         progress(f"text: loading {plan.files['t5']} …")
         t5.load_t5_checkpoint(model, plan.files["t5"])

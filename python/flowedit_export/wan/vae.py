@@ -62,10 +62,18 @@ VAE_SIZES: Dict[str, VaeConfig] = {
 
 
 class LayerStack(nn.Module):
-    """A module that runs `layers()` in order: on the whole clip, or on one chunk through the caches."""
+    """A module that runs its parts named in ORDER (single layers or Sequentials, flattened) in
+    order: on the whole clip, or on one chunk through the caches."""
+
+    ORDER: Tuple[str, ...] = ()
 
     def layers(self):
-        raise NotImplementedError
+        for name in self.ORDER:
+            part = getattr(self, name)
+            if isinstance(part, nn.Sequential):
+                yield from part
+            else:
+                yield part
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers():
@@ -80,6 +88,8 @@ class LayerStack(nn.Module):
 
 class Encoder3d(LayerStack):
     """[B, 3, F, H, W] -> [B, out_dim, F', H/8, W/8]."""
+
+    ORDER = ("conv1", "downsamples", "middle", "head")
 
     def __init__(self, cfg: VaeConfig, out_dim: int):
         super().__init__()
@@ -100,16 +110,13 @@ class Encoder3d(LayerStack):
         self.middle = nn.Sequential(ResidualBlock(level_dim, level_dim), AttentionBlock(level_dim), ResidualBlock(level_dim, level_dim))
         self.head = nn.Sequential(RMSNorm(level_dim), nn.SiLU(), CausalConv3d(level_dim, out_dim, 3, padding=1))
 
-    def layers(self):
-        yield self.conv1
-        yield from self.downsamples
-        yield from self.middle
-        yield from self.head
 
 
 
 class Decoder3d(LayerStack):
     """[B, z_dim, F', H', W'] -> [B, 3, 1 + 4(F' − 1), 8H', 8W']."""
+
+    ORDER = ("conv1", "middle", "upsamples", "head")
 
     def __init__(self, cfg: VaeConfig):
         super().__init__()
@@ -134,11 +141,6 @@ class Decoder3d(LayerStack):
         self.upsamples = nn.Sequential(*blocks)
         self.head = nn.Sequential(RMSNorm(level_dim), nn.SiLU(), CausalConv3d(level_dim, 3, 3, padding=1))
 
-    def layers(self):
-        yield self.conv1
-        yield from self.middle
-        yield from self.upsamples
-        yield from self.head
 
 
 
