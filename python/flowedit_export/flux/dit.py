@@ -56,9 +56,11 @@ Context = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # ctx_k, ctx_v, ctx_b
 # ---------------------------------------------------------------- positions and time
 
 def time_frequencies(dim: int = TIME_DIM) -> torch.Tensor:
-    """e^(−ln(10000)·j/half), j < half = dim/2, in float64, stored as float32: [half]."""
+    """e^(−ln(10000)·j/half), j < half = dim/2: [half]. Computed in float32 as the reference does,
+    not in float64: the guidance reaches 1000·g ≈ 10⁴ rad, where the two roundings of a frequency
+    part by 10⁻³ rad."""
     half = dim // 2
-    return torch.exp(-math.log(MAX_PERIOD) * torch.arange(half, dtype=torch.float64) / half).float()
+    return torch.exp(-math.log(MAX_PERIOD) * torch.arange(half, dtype=torch.float32) / half)
 
 
 def time_features(t: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
@@ -518,6 +520,10 @@ def load_flux_checkpoint(model: nn.Module, path: str, cfg: Optional[FluxConfig] 
 
 
 # ---------------------------------------------------------------- export
+
+# The Linear layers `--dtype float16` makes float16 (quantize.half_linears): the blocks, the final
+# layer and the text projection; the time, guidance, pooled and patch embeddings stay float32.
+HALF_LINEARS = ("double_blocks", "single_blocks", "final_layer", "txt_in")
 
 # Trace sizes: batch 2, a 3 × 4 patch grid (non-square), 5 text tokens, Sc = 3, 5, 7, ... per layer.
 TRACE_BATCH, TRACE_GRID, TRACE_TEXT = 2, (3, 4), 5
