@@ -326,6 +326,8 @@ def header_shapes(path: str) -> Dict[str, Tuple[int, ...]]:
 def check_ae_file(path: str, cfg: AeConfig = AE_SIZES["full"]) -> List[str]:
     """Problems of `path` as FLUX.1's ae.safetensors, one line each, from its header alone
     (missing, truncated, another model, the diffusers layout, missing/unexpected keys, shapes)."""
+    if not os.path.isfile(path):
+        return [f"{path}: {'not a file' if os.path.exists(path) else 'missing'}; expected {AE_FILE}, the autoencoder of the FLUX.1 release"]
     try:
         check_safetensors_complete(path)
         shapes = header_shapes(path)
