@@ -38,7 +38,7 @@ PACK_FILES = ("manifest.json", "transformer.onnx", "t5_encoder.onnx", "t5_tokeni
 
 # The reference's sampling per variant (src/flux/cli.py and sampling.py): [dev] 28–50 steps with
 # the resolution-dependent shift and distilled guidance; [schnell] 4 steps, no shift, no guidance.
-# The pack defaults follow the project's contract (docs/models/flux.1.md): FireFlow, guidance 2.
+# The pack defaults: FireFlow (about one velocity call per step), distilled guidance 2 for [dev].
 VARIANT_DEFAULTS = {
     "dev": {"steps": 28, "guidance": 2.0, "t5_tokens": 512, "license": "FLUX.1 [dev] Non-Commercial License",
             "schedule": {"shift": {"kind": "resolution", "baseShift": 0.5, "maxShift": 1.15, "baseTokens": 256, "maxTokens": 4096}}},
@@ -409,7 +409,7 @@ def pack_id(variant: str, random: Optional[str], size: str) -> str:
 
 
 def build_manifest(plan: Plan, opts: FluxExport) -> dict:
-    """The format-2 manifest of a FLUX.1 pack (docs/models/flux.1.md's contract)."""
+    """The format-2 manifest of a FLUX.1 pack (docs/model-pack.md; FLUX.1 uses two text encoders and layer groups)."""
     cfg, variant = plan.dit, plan.variant
     defaults = VARIANT_DEFAULTS[variant]
     random = opts.random is not None
@@ -585,7 +585,7 @@ def export_flux_pack(opts: FluxExport, progress: Callable[[str], None] = lambda 
             export_vae_part(plan, opts, folder, progress)
         if "text" in opts.only:
             export_text_part(plan, opts, folder, progress)
-        elif old_manifest is not None:
+        elif old_manifest is not None and "t5_encoder.onnx" in plan.reused:
             _text_from_manifest(plan, old_manifest)
         manifest = build_manifest(plan, opts)
         if "transformer.onnx" in plan.reused and old_manifest is not None:
