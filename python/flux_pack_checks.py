@@ -20,7 +20,7 @@ import json
 import os
 import sys
 import tempfile
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -187,16 +187,271 @@ def ae_failures(r: Dict[str, object]) -> List[str]:
     return failures
 
 
+# ---------------------------------------------------------------- the pack
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOKENIZERS = os.path.join(REPO, "test", "fixtures", "tokenizers")
+FIXTURE = os.path.join(REPO, "test", "fixtures", "packs", "flux-tiny")
+FILES = ["clip_encoder.onnx", "clip_tokenizer.json", "manifest.json", "t5_encoder.onnx", "t5_tokenizer.json", "transformer.onnx", "vae_decoder.onnx", "vae_encoder.onnx"]
+
+
+def _inputs(path: str) -> List[str]:
+    return [i.name for i in _session(path).get_inputs()]
+
+
+def _outputs(path: str) -> List[str]:
+    return [o.name for o in _session(path).get_outputs()]
+
+
+def release_folder(root: str, variant: str, seed: int, t5_vocab: Optional[int] = None) -> Dict[str, str]:
+    """A folder laid out as a FLUX.1 release, of the tiny sizes: the transformer in bfloat16,
+    ae.safetensors, text_encoder/ + tokenizer/ (CLIP) and text_encoder_2/ + tokenizer_2/ (T5)."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from flowedit_export.flux import text
+    from flowedit_export.flux.config import flux_config
+    from flowedit_export.flux.dit import CHECKPOINT_NAMES, build_flux
+
+    os.makedirs(root, exist_ok=True)
+    paths = {"t5": os.path.join(root, "text_encoder_2"), "clip": os.path.join(root, "text_encoder")}
+    dims = {}
+    for kind, sibling, fixture in (("t5", "tokenizer_2", "t5-test"), ("clip", "tokenizer", "clip-test")):
+        model = text.build_random(kind, "tiny", seed=seed, vocab_size=t5_vocab if kind == "t5" else None)
+        model.save_pretrained(paths[kind])
+        dims[kind] = text.output_dim(model, kind)
+        shutil.copytree(os.path.join(TOKENIZERS, fixture), os.path.join(root, sibling))
+    cfg = flux_config("tiny", variant, context_in_dim=dims["t5"], vec_in_dim=dims["clip"])
+    dit = build_flux(cfg, seed=seed)
+    paths["checkpoint"] = os.path.join(root, CHECKPOINT_NAMES[variant])
+    save_file({k: v.to(torch.bfloat16).contiguous() for k, v in dit.state_dict().items()}, paths["checkpoint"])
+    paths["ae"] = os.path.join(root, "ae.safetensors")
+    save_file({k: v.contiguous() for k, v in build_ae("tiny", seed=seed).state_dict().items()}, paths["ae"])
+    return paths
+
+
+def _manifest_problems(m: dict) -> List[str]:
+    """The tiny dev pack's manifest, field by field."""
+    from flowedit_export.flux.config import FLUX_SIZES
+
+    cfg = FLUX_SIZES["tiny"]
+    layers = cfg.depth + cfg.depth_single_blocks
+    t5, clip = m["text"]["encoders"]
+    expect = {
+        "format": (m["format"], "flowedit.pack"),
+        "formatVersion": (m["formatVersion"], 2),
+        "id": (m["id"], "flux.1-dev-tiny-random"),
+        "license": (m["license"], "FLUX.1 [dev] Non-Commercial License"),
+        "image": (m["image"], {"multiple": 16, "maxPixels": 16384, "defaultSize": [128, 128]}),
+        "latent": (m["latent"], {"channels": 16, "spatialCompression": 8, "temporalCompression": 1, "scale": 0.3611, "shift": 0.1159}),
+        "schedule": (m["schedule"], {"shift": {"kind": "resolution", "baseShift": 0.5, "maxShift": 1.15, "baseTokens": 256, "maxTokens": 4096}}),
+        "transformer.layers": (m["transformer"]["layers"], layers),
+        "transformer.contextLayers": (m["transformer"]["contextLayers"], list(range(layers))),
+        "transformer.layerGroups": (m["transformer"]["layerGroups"], {"double": list(range(cfg.depth)), "single": list(range(cfg.depth, layers))}),
+        "transformer.text/guidance/patch": ((m["transformer"]["text"], m["transformer"]["guidance"], m["transformer"]["patchSize"]), ("joint", "distilled", [1, 2, 2])),
+        "text names": ((t5["name"], clip["name"]), ("t5", "clip")),
+        "t5 tokens/unknown/clean": ((t5["maxTokens"], t5["unknown"], t5["clean"], t5["overflow"]), (16, "refuse", "none", "truncate")),
+        "clip tokens/unknown/clean": ((clip["maxTokens"], clip["unknown"], clip["clean"], clip["overflow"]), (77, "keep", "clip", "truncate")),
+        "defaults": ((m["defaults"]["steps"], m["defaults"]["solver"], m["defaults"]["guidance"], m["defaults"]["shareLayers"], m["defaults"]["shareSteps"]),
+                     (28, "fireflow", 2, list(range(cfg.depth, layers)), 0.2)),
+        "vae": (m["vae"], {"encoder": "vae_encoder.onnx", "decoder": "vae_decoder.onnx"}),
+    }
+    return [f"manifest {k}: {got!r}, expected {want!r}" for k, (got, want) in expect.items() if got != want]
+
+
+@torch.no_grad()
+def pack_ae_errors(pack: str, ae: AutoEncoder, g: torch.Generator) -> Dict[str, float]:
+    """The pack's autoencoder graphs against the PyTorch autoencoder (2 frames, non-square)."""
+    pixels = torch.rand(1, 3, 2, 32, 48, generator=g) * 2 - 1
+    latents = torch.randn(1, 16, 2, 4, 6, generator=g)
+    mean = _session(os.path.join(pack, "vae_encoder.onnx")).run(["mean"], {"pixels": pixels.numpy()})[0]
+    out = _session(os.path.join(pack, "vae_decoder.onnx")).run(["pixels"], {"latents": latents.numpy()})[0]
+    return {"encoder": rel_err(mean, AeEncoderGraph(ae)(pixels)), "decoder": rel_err(out, AeDecoderGraph(ae)(latents))}
+
+
+def write_ae_cases(ae: AutoEncoder, out_dir: str, seed: int = 11) -> Dict[str, dict]:
+    """Inputs and PyTorch outputs of the tiny pack's autoencoder graphs for the Node test: raw
+    little-endian float32 files and {"graph", "input", "output", "shape"s} entries."""
+    g = torch.Generator().manual_seed(seed)
+    os.makedirs(out_dir, exist_ok=True)
+    pixels = torch.rand(2, 3, 2, 40, 24, generator=g) * 2 - 1  # [B, 3, F, H, W]
+    latents = torch.randn(2, 16, 2, 5, 3, generator=g)  # [B, 16, F, h, w]
+    cases = {}
+    with torch.no_grad():
+        for name, graph, x, (xin, yout) in (
+            ("vae_encoder", AeEncoderGraph(ae), pixels, ("pixels", "mean")),
+            ("vae_decoder", AeDecoderGraph(ae), latents, ("latents", "pixels")),
+        ):
+            y = graph(x)
+            x.numpy().astype("<f4").tofile(os.path.join(out_dir, f"{name}.in.bin"))
+            y.numpy().astype("<f4").tofile(os.path.join(out_dir, f"{name}.out.bin"))
+            cases[name] = {"input": xin, "output": yout, "inShape": list(x.shape), "outShape": list(y.shape),
+                           "inFile": f"{name}.in.bin", "outFile": f"{name}.out.bin"}
+    return cases
+
+
+def _refusal(opts, folder: str) -> List[str]:
+    """export_flux_pack on `opts`: its ExportError's lines (or a line saying it was not refused),
+    with anything written at --out or beside it added as a problem."""
+    from flowedit_export.flux.pack import ExportError, export_flux_pack
+
+    before = set(os.listdir(folder))
+    try:
+        export_flux_pack(opts)
+        lines = ["NOT REFUSED"]
+    except ExportError as e:
+        lines = e.problems
+    except CheckpointError as e:
+        lines = [f"CheckpointError (not caught by the plan): {e}"]
+    left = sorted(set(os.listdir(folder)) - before)
+    if left:
+        lines.append(f"LEFT {left}")
+    return lines
+
+
+def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
+    import dataclasses
+    import subprocess
+    import time
+
+    import flowedit_export.flux.pack as pack
+    from flowedit_export.flux.dit import TransformerGraph, build_flux, example_inputs
+    from flowedit_export.flux.pack import FluxExport, export_flux_pack, plan_export
+
+    problems: List[str] = []
+    result: Dict[str, object] = {}
+    # 1. The tiny random pack, as the fixture's command writes it.
+    out = os.path.join(folder, "flux-tiny")
+    t0 = time.perf_counter()
+    manifest = export_flux_pack(FluxExport(out=out, random="tiny"))
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    result["files"] = sorted(os.listdir(out))
+    result["bytes"] = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
+    result["manifest"] = manifest
+    problems += _manifest_problems(manifest)
+    if result["files"] != FILES:
+        problems.append(f"files {result['files']}, expected {FILES}")
+    with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
+        if json.load(f) != manifest:
+            problems.append("manifest.json differs from the returned manifest")
+    ports = {
+        "transformer.onnx": (_inputs(os.path.join(out, "transformer.onnx"))[:5], ["latents", "t", "text", "pooled", "guidance"]),
+        "t5_encoder.onnx": ((_inputs(os.path.join(out, "t5_encoder.onnx")), _outputs(os.path.join(out, "t5_encoder.onnx"))), (["input_ids"], ["text"])),
+        "clip_encoder.onnx": ((_inputs(os.path.join(out, "clip_encoder.onnx")), _outputs(os.path.join(out, "clip_encoder.onnx"))), (["input_ids"], ["pooled"])),
+        "vae_encoder.onnx": ((_inputs(os.path.join(out, "vae_encoder.onnx")), _outputs(os.path.join(out, "vae_encoder.onnx"))), (["pixels"], ["mean"])),
+        "vae_decoder.onnx": ((_inputs(os.path.join(out, "vae_decoder.onnx")), _outputs(os.path.join(out, "vae_decoder.onnx"))), (["latents"], ["pixels"])),
+    }
+    problems += [f"{k} ports {got}, expected {want}" for k, (got, want) in ports.items() if got != want]
+    g = torch.Generator().manual_seed(21)
+    ae = build_ae("tiny", seed=0)  # the pack's seed
+    result["ae_graphs"] = pack_ae_errors(out, ae, g)
+    problems += [f"pack {k} graph: {v:.2e}" for k, v in result["ae_graphs"].items() if not v < PARITY_BOUND]
+    if cases:
+        result["ae_cases"] = write_ae_cases(ae, cases)
+    fixture = os.path.join(FIXTURE, "manifest.json")
+    result["fixture_manifest_matches"] = os.path.isfile(fixture) and json.load(open(fixture, encoding="utf-8")) == manifest
+
+    # 2. From a release-like folder (tiny sizes, bfloat16 transformer): the parts equal PyTorch on the same weights.
+    release = release_folder(os.path.join(folder, "release"), "dev", seed=5)
+    from_release = os.path.join(folder, "pack-release")
+    rm = export_flux_pack(FluxExport(out=from_release, checkpoint=release["checkpoint"], ae=release["ae"], t5=release["t5"], clip=release["clip"]))
+    loaded = build_ae("tiny")
+    load_ae_checkpoint(loaded, release["ae"])
+    result["release"] = {"id": rm["id"], "variant_detected": rm["transformer"]["guidance"], "ae_graphs": pack_ae_errors(from_release, loaded, g)}
+    from flowedit_export.flux.config import flux_config
+    from flowedit_export.flux.dit import load_flux_checkpoint
+
+    t5_dim, clip_dim = rm["text"]["encoders"][0]["outputs"][0]["dim"], rm["text"]["encoders"][1]["outputs"][0]["dim"]
+    cfg = flux_config("tiny", "dev", context_in_dim=t5_dim, vec_in_dim=clip_dim)
+    model = build_flux(cfg)
+    load_flux_checkpoint(model, release["checkpoint"], cfg)
+    args = example_inputs(cfg, 1, (2, 3), 16, [0] * cfg.layers, seed=70)
+    sess = _session(os.path.join(from_release, "transformer.onnx"))
+    got = sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
+    with torch.no_grad():
+        want = TransformerGraph(model)(*args)[0].numpy()
+    result["release"]["velocity"] = rel_err(got, want)
+    for k, v in [*result["release"]["ae_graphs"].items(), ("velocity", result["release"]["velocity"])]:
+        if not v < 1e-4:
+            problems.append(f"release-folder pack {k}: {v:.2e}")
+    if rm["id"] != "flux.1-dev-tiny" or rm["transformer"]["guidance"] != "distilled":
+        problems.append(f"release-folder pack: id {rm['id']}, guidance {rm['transformer']['guidance']}")
+
+    # 3. Bad inputs: each refused by the plan in one line, before any graph is written.
+    schnell = release_folder(os.path.join(folder, "release-schnell"), "schnell", seed=6)
+    small_vocab = release_folder(os.path.join(folder, "release-vocab"), "dev", seed=7, t5_vocab=64)
+    bad = os.path.join(folder, "bad")
+    os.makedirs(bad)
+    from safetensors.torch import save_file
+
+    ae_state = build_ae("tiny", seed=1).state_dict()
+    partial_ae = os.path.join(bad, "partial-ae.safetensors")
+    save_file({k: v.contiguous() for k, v in ae_state.items() if k != "decoder.mid.attn_1.proj_out.bias"}, partial_ae)
+    reshaped_ae = os.path.join(bad, "reshaped-ae.safetensors")
+    save_file({k: (torch.zeros(32, 16, 3, 3) if k == "encoder.down.0.block.0.conv1.weight" else v).contiguous() for k, v in ae_state.items()}, reshaped_ae)
+    truncated = os.path.join(bad, "flux1-dev.safetensors")
+    with open(release["checkpoint"], "rb") as src, open(truncated, "wb") as dst:
+        dst.write(src.read()[: os.path.getsize(release["checkpoint"]) * 2 // 3])
+    existing = os.path.join(bad, "existing")
+    os.makedirs(existing)
+    base = FluxExport(out=os.path.join(bad, "pack"), checkpoint=release["checkpoint"], ae=release["ae"], t5=release["t5"], clip=release["clip"])
+    variants = {
+        "missing_ae": dataclasses.replace(base, ae=os.path.join(bad, "ae.safetensors")),
+        "partial_ae": dataclasses.replace(base, ae=partial_ae),
+        "shape_mismatch_ae": dataclasses.replace(base, ae=reshaped_ae),
+        "truncated_transformer": dataclasses.replace(base, checkpoint=truncated),
+        "t5_as_clip": dataclasses.replace(base, clip=release["t5"]),
+        "clip_as_t5": dataclasses.replace(base, t5=release["clip"]),
+        "schnell_as_dev": dataclasses.replace(base, checkpoint=schnell["checkpoint"], variant="dev"),
+        "dev_as_schnell": dataclasses.replace(base, variant="schnell"),
+        "tokenizer_vocabulary": dataclasses.replace(base, t5=small_vocab["t5"]),
+        "existing_out": dataclasses.replace(base, out=existing),
+    }
+    refusals: Dict[str, List[str]] = {k: _refusal(v, bad) for k, v in variants.items()}
+    # Disk and memory: the machine's figures replaced by small ones.
+    real_disk, real_memory = pack.shutil.disk_usage, pack.available_memory
+    try:
+        pack.shutil.disk_usage = lambda p: type("Usage", (), {"free": 1000})()
+        refusals["disk_space"] = _refusal(base, bad)
+        pack.shutil.disk_usage = real_disk
+        pack.available_memory = lambda: 1 << 20
+        refusals["memory"] = _refusal(base, bad)
+        pack.available_memory = lambda: 16 * 2**30
+        try:
+            plan_export(FluxExport(out=os.path.join(bad, "full"), random="full"))
+            refusals["memory_full"] = ["NOT REFUSED"]
+        except pack.ExportError as e:
+            refusals["memory_full"] = e.problems
+    finally:
+        pack.shutil.disk_usage, pack.available_memory = real_disk, real_memory
+    result["refusals"] = refusals
+    for k, lines in refusals.items():
+        if len(lines) != 1 or "\n" in lines[0] or lines[0] == "NOT REFUSED":
+            problems.append(f"refusal {k}: {lines}")
+    # The command line: exit status 2 and the reason, nothing written.
+    cli = subprocess.run([sys.executable, "-m", "flowedit_export", "flux.1", "--random", "tiny", "--out", existing], capture_output=True, text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+    result["cli_refusal"] = {"status": cli.returncode, "stderr": cli.stderr.strip().splitlines()}
+    if cli.returncode != 2:
+        problems.append(f"the command line exited with {cli.returncode} on an existing --out: {cli.stderr}")
+    result["problems"] = problems
+    return result
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-pack", action="store_true", help="the autoencoder's checks only")
+    ap.add_argument("--cases", help="also write the tiny pack's autoencoder cases (inputs, PyTorch outputs) for the Node test into this folder")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     report: Dict[str, object] = {}
     failures: List[str] = []
     with tempfile.TemporaryDirectory() as folder:
-        report["ae"] = check_ae(os.path.join(folder))
+        report["ae"] = check_ae(folder)
         failures += ae_failures(report["ae"])
+        if not args.no_pack:
+            report["pack"] = check_pack(folder, args.cases)
+            failures += report["pack"]["problems"]
     report["failures"] = failures
     print(json.dumps(report))  # one line: the tests read the last line
     return 1 if failures else 0
