@@ -378,6 +378,20 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     if rm["id"] != "flux.1-dev-tiny" or rm["transformer"]["guidance"] != "distilled":
         problems.append(f"release-folder pack: id {rm['id']}, guidance {rm['transformer']['guidance']}")
 
+    # The block-by-block export (used at full size with quantised weights) through the pack, on the tiny size.
+    real_streamed = pack.streamed
+    pack.streamed = lambda size, weights: weights is not None
+    try:
+        streamed_out = os.path.join(folder, "pack-streamed")
+        export_flux_pack(FluxExport(out=streamed_out, checkpoint=release["checkpoint"], weights="int4", only=("transformer",)))
+    finally:
+        pack.streamed = real_streamed
+    sess = _session(os.path.join(streamed_out, "transformer.onnx"))
+    got = sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
+    result["release"]["streamed_int4_velocity"] = rel_err(got, want)
+    if not 1e-5 < result["release"]["streamed_int4_velocity"] < 0.2:
+        problems.append(f"block-by-block int4 export: velocity error {result['release']['streamed_int4_velocity']:.2e}, expected 1e-5 … 0.2")
+
     # 3. Bad inputs: each refused by the plan in one line, before any graph is written.
     schnell = release_folder(os.path.join(folder, "release-schnell"), "schnell", seed=6)
     small_vocab = release_folder(os.path.join(folder, "release-vocab"), "dev", seed=7, t5_vocab=64)
@@ -393,6 +407,20 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     truncated = os.path.join(bad, "flux1-dev.safetensors")
     with open(release["checkpoint"], "rb") as src, open(truncated, "wb") as dst:
         dst.write(src.read()[: os.path.getsize(release["checkpoint"]) * 2 // 3])
+    sharded = os.path.join(bad, "sharded")  # an index and two shards, one of them absent
+    os.makedirs(sharded)
+    from safetensors.torch import load_file
+
+    state = load_file(release["checkpoint"])
+    keys = sorted(state)
+    weight_map = {}
+    for n, part in enumerate((keys[::2], keys[1::2]), 1):
+        shard = f"flux1-dev-{n:05d}-of-00002.safetensors"
+        if n == 1:
+            save_file({k: state[k] for k in part}, os.path.join(sharded, shard))
+        weight_map.update({k: shard for k in part})
+    with open(os.path.join(sharded, "flux1-dev.safetensors.index.json"), "w") as f:
+        json.dump({"weight_map": weight_map}, f)
     existing = os.path.join(bad, "existing")
     os.makedirs(existing)
     base = FluxExport(out=os.path.join(bad, "pack"), checkpoint=release["checkpoint"], ae=release["ae"], t5=release["t5"], clip=release["clip"])
@@ -401,6 +429,8 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
         "partial_ae": dataclasses.replace(base, ae=partial_ae),
         "shape_mismatch_ae": dataclasses.replace(base, ae=reshaped_ae),
         "truncated_transformer": dataclasses.replace(base, checkpoint=truncated),
+        "missing_shard": dataclasses.replace(base, checkpoint=sharded),
+        "t5_tokens_without_text": dataclasses.replace(base, only=("transformer",), t5_tokens=64),
         "t5_as_clip": dataclasses.replace(base, clip=release["t5"]),
         "clip_as_t5": dataclasses.replace(base, t5=release["clip"]),
         "schnell_as_dev": dataclasses.replace(base, checkpoint=schnell["checkpoint"], variant="dev"),

@@ -42,7 +42,7 @@ interface Findings {
     ae_graphs: Errors;
     ae_cases: Record<'vae_encoder' | 'vae_decoder', AeCase>;
     fixture_manifest_matches: boolean;
-    release: { id: string; ae_graphs: Errors; velocity: number };
+    release: { id: string; ae_graphs: Errors; velocity: number; streamed_int4_velocity: number };
     refusals: Record<string, string[]>;
     cli_refusal: { status: number; stderr: string[] };
     problems: string[];
@@ -104,6 +104,8 @@ describe('the FLUX.1 pack exporter', () => {
       for (const e of Object.values(r.pack.ae_graphs)) assert.ok(e < 1e-5, `${e}`);
       assert.equal(r.pack.release.id, 'flux.1-dev-tiny');
       assert.ok(r.pack.release.velocity < 1e-4, `${r.pack.release.velocity}`);
+      // block by block with int4 weights: quantised, so close but not equal
+      assert.ok(r.pack.release.streamed_int4_velocity > 1e-5 && r.pack.release.streamed_int4_velocity < 0.2, `${r.pack.release.streamed_int4_velocity}`);
 
       // Bad inputs: one line each, naming the file and what to do; nothing written.
       const refused = r.pack.refusals;
@@ -116,6 +118,8 @@ describe('the FLUX.1 pack exporter', () => {
         partial_ae: /partial-ae\.safetensors does not match FLUX\.1's autoencoder .*1 missing keys: decoder\.mid\.attn_1\.proj_out\.bias/,
         shape_mismatch_ae: /shape mismatches: encoder\.down\.0\.block\.0\.conv1\.weight \(32, 16, 3, 3\) \(expected \(16, 16, 3, 3\)\)/,
         truncated_transformer: /flux1-dev\.safetensors: truncated/,
+        missing_shard: /flux1-dev\.safetensors\.index\.json: names shards that are not in .*: flux1-dev-00002-of-00002\.safetensors/,
+        t5_tokens_without_text: /--t5-tokens .* add text to --only/,
         t5_as_clip: /text_encoder_2: a T5 folder .* given as --clip/,
         clip_as_t5: /text_encoder: a CLIP folder .* given as --t5/,
         schnell_as_dev: /a FLUX\.1 \[schnell\] checkpoint .* pass --variant schnell/,

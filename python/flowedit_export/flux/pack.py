@@ -173,7 +173,7 @@ def _existing_variant(out: str) -> Optional[str]:
     return {"distilled": "dev", "cfg": "schnell"}.get(guidance)
 
 
-def _transformer_size(path: str, variant: str, problems: List[str]) -> Tuple[str, FluxConfig]:
+def _transformer_size(path: str, variant: str) -> Tuple[str, FluxConfig]:
     """The config a checkpoint is checked against: the release's size, or the tiny test size when
     its width is the tiny one (text widths then taken from the file)."""
     from .dit import checkpoint_shapes
@@ -216,6 +216,7 @@ def plan_export(opts: FluxExport) -> Plan:
     files: Dict[str, str] = {}
 
     # The variant: asked for, read from the checkpoint, or kept from the pack being completed.
+    readable = True  # whether the transformer checkpoint (when given) could be read
     if opts.random is not None:
         variant = opts.variant or "dev"
         size = opts.random
@@ -225,14 +226,15 @@ def plan_export(opts: FluxExport) -> Plan:
             from .dit import detect_variant
 
             try:
-                found = detect_variant(opts.checkpoint)
-                variant = variant or found
+                variant = variant or detect_variant(opts.checkpoint)
             except CheckpointError as e:
                 problems.append(str(e))
+                readable = False
         variant = variant or _existing_variant(out)
         if variant is None:
-            problems.append("pass --variant dev|schnell: the manifest needs it and there is no --checkpoint to read it from")
-            raise ExportError(problems)
+            if readable:
+                problems.append("pass --variant dev|schnell: the manifest needs it and there is no --checkpoint to read it from")
+            variant = "dev"  # provisional: the other files are still checked
         size = "full"
 
     # Text widths: the tiny random pack's come from its tiny encoders, the release's are T5-XXL's and CLIP-L's.
@@ -246,20 +248,25 @@ def plan_export(opts: FluxExport) -> Plan:
     dit = flux_config(size, variant, context_in_dim=text_dims.get("t5"), vec_in_dim=text_dims.get("clip"))
 
     if opts.random is None:
-        if opts.checkpoint is not None:
+        if opts.checkpoint is not None and readable:
             files["transformer"] = opts.checkpoint
-            size, dit = _transformer_size(opts.checkpoint, variant, problems)
-            if "transformer" in only and not problems:
+            size, dit = _transformer_size(opts.checkpoint, variant)
+            if "transformer" in only:
                 from .dit import check_flux_keys
 
                 problems += check_flux_keys(opts.checkpoint, dit)
         if "vae" in only:
             files["ae"] = opts.ae
-            ae_cfg = AE_SIZES[_ae_size(opts.ae)] if size == "tiny" else AE_SIZES["full"]
-            problems += check_ae_file(opts.ae, ae_cfg)
+            ae_size = _ae_size(opts.ae)
+            ae_problems = check_ae_file(opts.ae, AE_SIZES[ae_size])
+            problems += ae_problems
+            if opts.checkpoint is None or not readable:
+                size = ae_size  # the transformer's size is not known: the autoencoder's stands for it
+            elif ae_size != size and not ae_problems:
+                problems.append(f"{opts.ae}: an autoencoder of the {ae_size} size, but the transformer {opts.checkpoint} is of the {size} size: pass the autoencoder of the same release")
         if "text" in only:
             files["t5"], files["clip"] = opts.t5, opts.clip
-            problems += _check_text_sources(opts.t5, opts.clip, dit, tokenizers, pad_ids, text_dims)
+            problems += _check_text_sources(opts.t5, opts.clip, dit if readable else None, tokenizers, pad_ids, text_dims)
         if problems:
             raise ExportError(problems)
 
@@ -268,12 +275,18 @@ def plan_export(opts: FluxExport) -> Plan:
     text_dims.setdefault("clip", dit.vec_in_dim)
     t5_tokens = opts.t5_tokens or (TINY_T5_TOKENS if size == "tiny" else VARIANT_DEFAULTS[variant]["t5_tokens"])
     plan = Plan(variant=variant, size=size, dit=dit, t5_tokens=t5_tokens, files=files, tokenizers=tokenizers, pad_ids=pad_ids, text_dims=text_dims)
-    plan.stream = "transformer" in only and size == "full" and opts.weights is not None
+    plan.stream = "transformer" in only and streamed(size, opts.weights)
     for part in PARTS:
         if part not in only and os.path.isdir(out):
             plan.reused.update({n: os.path.join(out, n) for n in PART_FILES[part] if os.path.isfile(os.path.join(out, n))})
     _check_resources(plan, opts, only)
     return plan
+
+
+def streamed(size: str, weights: Optional[str]) -> bool:
+    """Whether the transformer is exported block by block (stream.py): at full size with quantised
+    weights, where the whole float32 graph (48 GB) would not fit in memory."""
+    return size == "full" and weights is not None
 
 
 def _tokenizer_folder(encoder_dir: str, sibling: str, marker: Sequence[str]) -> str:
@@ -298,11 +311,11 @@ T5_TYPES = ("t5",)
 CLIP_TYPES = ("clip_text_model", "clip")
 
 
-def _check_text_sources(t5_dir: str, clip_dir: str, dit: FluxConfig, tokenizers: Dict[str, str], pad_ids: Dict[str, int], text_dims: Dict[str, int]) -> List[str]:
+def _check_text_sources(t5_dir: str, clip_dir: str, dit: Optional[FluxConfig], tokenizers: Dict[str, str], pad_ids: Dict[str, int], text_dims: Dict[str, int]) -> List[str]:
     """The T5 and CLIP folders: each of its kind (a T5 folder as --clip and the reverse named as
     such), weights complete and of the expected shapes, tokenizers prepared and matching the
     encoders' vocabularies, widths matching the transformer's. Fills `tokenizers`, `pad_ids`,
-    `text_dims`."""
+    `text_dims`. Widths are compared with `dit` unless it is None (a transformer that could not be read)."""
     from . import text, tokenizer
 
     problems: List[str] = []
@@ -321,7 +334,7 @@ def _check_text_sources(t5_dir: str, clip_dir: str, dit: FluxConfig, tokenizers:
             continue
         info = text.text_folder_info(folder, kind)  # widths and vocabulary from config.json
         text_dims[kind] = info.dim
-        want = dit.context_in_dim if kind == "t5" else dit.vec_in_dim
+        want = info.dim if dit is None else dit.context_in_dim if kind == "t5" else dit.vec_in_dim
         if info.dim != want:
             problems.append(f"{folder}: {kind.upper()} gives {info.dim}-wide {'sequences' if kind == 't5' else 'pooled vectors'}, "
                             f"but the transformer takes {want}: pass the encoder FLUX.1 was trained with ({expected})")
@@ -518,7 +531,6 @@ def export_vae_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None
         progress(f"vae: random {size} autoencoder, seed {opts.seed}")
         ae = build_ae(size, seed=opts.seed)
     else:
-        size = _ae_size(plan.files["ae"]) if plan.size == "tiny" else "full"
         progress(f"vae: loading {plan.files['ae']} …")
         ae = build_ae(size)
         load_ae_checkpoint(ae, plan.files["ae"])
