@@ -387,12 +387,13 @@ def _check_resources(plan: Plan, opts: FluxExport, only: Tuple[str, ...]) -> Non
     worst_bytes, worst = max((plan.memory_bytes[p], p) for p in only)
     if not opts.ignore_memory and free_memory is not None and worst_bytes > free_memory:
         others = [p for p in only if p != worst]
-        hint = ""
+        ways = ""
         if worst == "transformer" and not plan.stream and plan.size == "full":
-            hint = " or with --weights int4 (exported block by block, far less memory),"
+            streamed_bytes = _params(lambda: _largest_block(cfg)) * 4 * EXPORT_MEMORY_RATIO + dit_params * 0.6
+            ways = f"pass --weights int4 (the transformer is then exported block by block, about {streamed_bytes / 2**30:.0f} GiB), or "
         raise ExportError([
             f"exporting the {worst} part needs about {worst_bytes / 2**30:.0f} GiB of memory but {free_memory / 2**30:.0f} GiB is available: "
-            f"export it on a larger machine{hint} with --only {worst} into a copy of this pack"
+            f"{ways}export it on a larger machine with --only {worst} into a copy of this pack"
             + (f", and the rest here with --only {','.join(others)}" if others else "")
             + " (parts not exported are kept from the pack at --out), or pass --ignore-memory to try anyway"
         ])
