@@ -17,7 +17,7 @@ interface Findings {
   identities: Record<'dev' | 'schnell', Record<string, number>>;
   precision: Record<string, number>;
   smaller_graphs: Record<string, { velocity_rel: number; matmuls?: number } | number>;
-  stream: { int4_random_dev_vs_whole_rel: number; float32_checkpoint_schnell_vs_torch_rel: number; int4_parts: number; leftovers: string[] };
+  stream: { int4_random_dev_vs_whole_rel: number; float16_random_dev_vs_whole_rel: number; float32_checkpoint_schnell_vs_torch_rel: number; int4_parts: number; leftovers: string[] };
   loading: {
     release_folder_bf16_loads_as_float32: boolean;
     sharded_loads_exactly: boolean;
@@ -63,6 +63,7 @@ test('FLUX.1 transformer export: parity, reference forward, float32 RoPE, port i
   // each in time_in, guidance_in, vector_in), 2 in the final layer (tiny: 2 + 2 blocks)
   for (const [k, v] of [...int8, ...int4]) assert.equal(v.matmuls, 2 * 10 + 2 * 3 + 8 + 2, k);
   assert.ok(r.stream.int4_random_dev_vs_whole_rel < 1e-5, `stream int4 ${r.stream.int4_random_dev_vs_whole_rel}`);
+  assert.ok(r.stream.float16_random_dev_vs_whole_rel < 1e-5, `stream float16 ${r.stream.float16_random_dev_vs_whole_rel}`);
   assert.ok(r.stream.float32_checkpoint_schnell_vs_torch_rel < 1e-5);
   assert.equal(r.stream.int4_parts, 2 + r.layers);
   assert.deepEqual(r.stream.leftovers, []);
