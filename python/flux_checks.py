@@ -14,8 +14,8 @@ its bound. What it measures:
 - that the graph holds no float64 or complex tensor;
 - the velocity error of the int8/int4 weight-only graphs and of float16 Linear layers against
   the float32 graph (bounds 2%, 20%, 0.5%: random uniform weights are hard on a quantiser);
-- the part-by-part export (stream.py): int4 equal to the whole graph quantised the same way, and
-  float32 from a bfloat16 checkpoint file equal to the module loaded from it;
+- the part-by-part export (stream.py): int4 and float16 Linear layers equal to the whole graph
+  made the same way, and float32 from a bfloat16 checkpoint file equal to the module loaded from it;
 - strict loading: a release folder (flux1-dev.safetensors beside ae.safetensors), a bfloat16
   file and shards + index load exactly; a missing key, an extra key, a truncated file, a dev file
   exported as schnell and the reverse, a diffusers-layout file and shards without their index are
@@ -342,6 +342,15 @@ def check_stream(folder: str) -> dict:
     out["int4_parts"] = len(report["parts"])
     out["int4_bytes"] = {"stream": report["bytes"], "whole": os.path.getsize(whole)}
 
+    from flowedit_export.quantize import half_linears
+
+    model = build_flux(cfg, seed=8)
+    half_linears(model, HALF_LINEARS)
+    export_transformer(model, cfg, whole)
+    stream_export(cfg, streamed, seed=8, bits=None, float16=True)
+    a, b = run(session(streamed), args), run(session(whole), args)
+    out["float16_random_dev_vs_whole_rel"] = max(rel_err(x, y) for x, y in zip(a, b))
+
     cfg = flux_config("tiny", "schnell")
     model = build_flux(cfg, seed=9)
     ckpt = os.path.join(folder, "stream-ckpt")
@@ -489,7 +498,7 @@ def main() -> int:
         if bound is not None and not 0 < v["velocity_rel"] <= bound:
             failures.append(f"{k} velocity error {v['velocity_rel']:.2e}, expected in (0, {bound}]")
     stream = report["stream"]
-    for k in ("int4_random_dev_vs_whole_rel", "float32_checkpoint_schnell_vs_torch_rel"):
+    for k in ("int4_random_dev_vs_whole_rel", "float16_random_dev_vs_whole_rel", "float32_checkpoint_schnell_vs_torch_rel"):
         if stream[k] > STREAM_BOUND:
             failures.append(f"stream {k} {stream[k]:.2e} > {STREAM_BOUND}")
     if stream["leftovers"]:

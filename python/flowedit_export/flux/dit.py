@@ -496,19 +496,13 @@ def _what(cfg: FluxConfig) -> str:
     return f"the FLUX.1 [{cfg.variant}] transformer ({cfg.name}: {cfg.depth} double + {cfg.depth_single_blocks} single blocks, width {cfg.hidden_size})"
 
 
-def load_flux_checkpoint(model: nn.Module, path: str, cfg: Optional[FluxConfig] = None, prefix: str = "") -> None:
-    """Load the checkpoint at `path` strictly (every key, every shape, the variant), each tensor
-    read on its own and cast to float32, so the peak is the model plus one tensor. With `prefix`,
-    `model` is one part of the transformer (e.g. 'double_blocks.3.') and only its keys are read
-    (the whole file's keys are still checked)."""
+def read_tensors_into(module: nn.Module, shapes: Dict[str, Tuple[Tuple[int, ...], str]], prefix: str = "") -> None:
+    """Copy `module`'s weights from the checkpoint files that `shapes` (checkpoint_shapes) names,
+    one tensor at a time, cast to float32. The module's parameter names in the whole model start
+    with `prefix` (e.g. 'double_blocks.3.' for one block); keys must have been checked already."""
     from safetensors import safe_open
 
-    cfg = cfg or model.cfg
-    problems = check_flux_keys(path, cfg)
-    if problems:
-        raise CheckpointError(" | ".join(problems))
-    shapes = checkpoint_shapes(path)
-    targets = model.state_dict()
+    targets = module.state_dict()
     by_file: Dict[str, List[str]] = {}
     for name in targets:
         by_file.setdefault(shapes[prefix + name][1], []).append(name)
@@ -517,6 +511,16 @@ def load_flux_checkpoint(model: nn.Module, path: str, cfg: Optional[FluxConfig] 
             with safe_open(file, framework="pt") as f:
                 for name in names:
                     targets[name].copy_(f.get_tensor(prefix + name).to(torch.float32))
+
+
+def load_flux_checkpoint(model: FluxDiT, path: str) -> None:
+    """Load the checkpoint at `path` (file, folder, or index) strictly: every key, every shape and
+    the variant are checked from the headers first, then each tensor is read on its own and cast
+    to float32, so the peak is the model plus one tensor."""
+    problems = check_flux_keys(path, model.cfg)
+    if problems:
+        raise CheckpointError(" | ".join(problems))
+    read_tensors_into(model, checkpoint_shapes(path))
 
 
 # ---------------------------------------------------------------- export

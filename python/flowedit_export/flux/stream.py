@@ -34,6 +34,7 @@ from .dit import (
     TRACE_BATCH,
     TRACE_GRID,
     TRACE_TEXT,
+    HALF_LINEARS,
     DoubleStreamBlock,
     FluxDiT,
     SingleStreamBlock,
@@ -41,6 +42,7 @@ from .dit import (
     checkpoint_shapes,
     init_random,
     input_names,
+    read_tensors_into,
     transformer_ports,
 )
 
@@ -202,17 +204,7 @@ class WeightSource:
         module.eval()
         if self.seed is not None:
             return init_random(module, self.seed, prefix)
-        from safetensors import safe_open
-
-        targets = module.state_dict()
-        by_file: Dict[str, List[str]] = {}
-        for name in targets:
-            by_file.setdefault(self.shapes[prefix + name][1], []).append(name)
-        with torch.no_grad():
-            for file, names in by_file.items():
-                with safe_open(file, framework="pt") as f:
-                    for name in names:
-                        targets[name].copy_(f.get_tensor(prefix + name).to(torch.float32))
+        read_tensors_into(module, self.shapes, prefix)
         return module
 
 
@@ -320,6 +312,7 @@ def stream_export(
     checkpoint: Optional[str] = None,
     seed: Optional[int] = None,
     bits: Optional[int] = 4,
+    float16: bool = False,
     block_size: int = 32,
     activations: str = "int8",
     text_tokens: Optional[int] = None,
@@ -327,12 +320,15 @@ def stream_export(
 ) -> Dict:
     """Write the transformer graph to `path` (+ `<path>.data`) part by part, with weights from
     `checkpoint` (a file or folder, read lazily) or random from `seed`; `bits` 4 or 8 quantises
-    every part's MatMul weights (MatMulNBits, blocks of `block_size`), None keeps float32.
-    Returns per-part seconds and the peak memory of this process."""
-    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES, quantize_weights
+    every part's MatMul weights (MatMulNBits, blocks of `block_size`), None keeps them float;
+    `float16` makes the Linear layers of dit.HALF_LINEARS float16 (as quantize.half_linears does
+    on the whole model). Returns per-part seconds and the peak memory of this process."""
+    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES, half_linears, quantize_weights
 
     if bits not in (None, 4, 8):
         raise ValueError(f"bits {bits}: expected 4, 8 or None (float32)")
+    if bits is not None and float16:
+        raise ValueError("choose int4/int8 weights or float16 Linear layers, not both")
     if bits is not None and (block_size not in BLOCK_SIZES or activations not in ACCURACY_LEVEL):
         raise ValueError(f"block size {block_size} / activations {activations!r}: expected one of {BLOCK_SIZES} / {', '.join(ACCURACY_LEVEL)}")
     source = WeightSource(cfg, checkpoint, seed)  # a checkpoint is checked whole before any work
@@ -342,7 +338,7 @@ def stream_export(
     plan += [(f"double.{i}", "double", i) for i in range(cfg.depth)]
     plan += [(f"single.{j}", "single", j) for j in range(cfg.depth_single_blocks)]
     plan += [("head", "head", 0)]
-    report: Dict = {"parts": {}, "bits": bits}
+    report: Dict = {"parts": {}, "bits": bits, "float16": float16}
     start = time.perf_counter()
     scratch = tempfile.mkdtemp(prefix=".flux-parts.", dir=folder)
     try:
@@ -353,11 +349,15 @@ def stream_export(
             if kind in ("stem", "head"):
                 if shell is None:
                     shell = source.fill(FluxDiT(shell_config(cfg)), "")
+                    if float16:
+                        half_linears(shell, [s for s in HALF_LINEARS if hasattr(shell, s)])
                 module: nn.Module = StemGraph(shell) if kind == "stem" else HeadGraph(shell)
             elif kind == "double":
                 module = DoubleGraph(source.fill(DoubleStreamBlock(cfg), f"double_blocks.{index}."))
             else:
                 module = SingleGraph(source.fill(SingleStreamBlock(cfg), f"single_blocks.{index}."))
+            if float16 and kind in ("double", "single"):
+                half_linears(module, ["block"])
             built = time.perf_counter() - t0
             part_file = os.path.join(scratch, f"{name}.onnx")
             inputs, outputs = part_ports(cfg, kind, index)
