@@ -365,7 +365,7 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     t5_dim, clip_dim = rm["text"]["encoders"][0]["outputs"][0]["dim"], rm["text"]["encoders"][1]["outputs"][0]["dim"]
     cfg = flux_config("tiny", "dev", context_in_dim=t5_dim, vec_in_dim=clip_dim)
     model = build_flux(cfg)
-    load_flux_checkpoint(model, release["checkpoint"], cfg)
+    load_flux_checkpoint(model, release["checkpoint"])
     args = example_inputs(cfg, 1, (2, 3), 16, [0] * cfg.layers, seed=70)
     sess = _session(os.path.join(from_release, "transformer.onnx"))
     got = sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
@@ -380,7 +380,7 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
 
     # The block-by-block export (used at full size with quantised weights) through the pack, on the tiny size.
     real_streamed = pack.streamed
-    pack.streamed = lambda size, weights: weights is not None
+    pack.streamed = lambda size, weights, dtype: weights is not None
     try:
         streamed_out = os.path.join(folder, "pack-streamed")
         export_flux_pack(FluxExport(out=streamed_out, checkpoint=release["checkpoint"], weights="int4", only=("transformer",)))

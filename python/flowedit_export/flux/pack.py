@@ -137,6 +137,8 @@ def _check_options(opts: FluxExport) -> List[str]:
         problems.append(f"--dtype {opts.dtype}: expected float32 or float16")
     if opts.weights not in (None, "int8", "int4"):
         problems.append(f"--weights {opts.weights}: expected int8 or int4")
+    if opts.weights is not None and opts.dtype == "float16":
+        problems.append(f"--weights {opts.weights} with --dtype float16: choose one (quantised weights already make the graph smaller than float16)")
     if opts.variant not in (None, *VARIANTS):
         problems.append(f"--variant {opts.variant}: expected dev or schnell")
     if opts.random is not None and opts.random not in ("tiny", "full"):
@@ -275,7 +277,7 @@ def plan_export(opts: FluxExport) -> Plan:
     text_dims.setdefault("clip", dit.vec_in_dim)
     t5_tokens = opts.t5_tokens or (TINY_T5_TOKENS if size == "tiny" else VARIANT_DEFAULTS[variant]["t5_tokens"])
     plan = Plan(variant=variant, size=size, dit=dit, t5_tokens=t5_tokens, files=files, tokenizers=tokenizers, pad_ids=pad_ids, text_dims=text_dims)
-    plan.stream = "transformer" in only and streamed(size, opts.weights)
+    plan.stream = "transformer" in only and streamed(size, opts.weights, opts.dtype)
     for part in PARTS:
         if part not in only and os.path.isdir(out):
             plan.reused.update({n: os.path.join(out, n) for n in PART_FILES[part] if os.path.isfile(os.path.join(out, n))})
@@ -283,10 +285,11 @@ def plan_export(opts: FluxExport) -> Plan:
     return plan
 
 
-def streamed(size: str, weights: Optional[str]) -> bool:
+def streamed(size: str, weights: Optional[str], dtype: str) -> bool:
     """Whether the transformer is exported block by block (stream.py): at full size with quantised
-    weights, where the whole float32 graph (48 GB) would not fit in memory."""
-    return size == "full" and weights is not None
+    weights or float16 Linear layers, where tracing the whole model (48 GB in float32) would not
+    fit in memory."""
+    return size == "full" and (weights is not None or dtype == "float16")
 
 
 def _tokenizer_folder(encoder_dir: str, sibling: str, marker: Sequence[str]) -> str:
@@ -372,7 +375,7 @@ def _check_resources(plan: Plan, opts: FluxExport, only: Tuple[str, ...]) -> Non
         t5_params, clip_params = T5_XXL_ENCODER_PARAMS, CLIP_L_TEXT_PARAMS
     bytes_per = {"float32": 4, "float16": 2}[opts.dtype]
     if plan.stream:
-        bits = {"int8": 8, "int4": 4}[opts.weights]
+        bits = {"int8": 8, "int4": 4}.get(opts.weights or "", 8 * bytes_per)
         dit_disk = dit_params * bits / 8 * 1.15  # weights plus a scale (and zero point) per block
         block = _params(lambda: _largest_block(cfg))
         dit_memory = block * 4 * EXPORT_MEMORY_RATIO + dit_disk  # one block traced, then all parts joined
@@ -502,9 +505,11 @@ def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress)
     if plan.stream:
         from .stream import stream_export
 
-        progress(f"transformer: FLUX.1 [{plan.variant}] block by block with {opts.weights} weights, from {source} …")
+        kind = f"{opts.weights} weights" if opts.weights else "float16 Linear layers"
+        progress(f"transformer: FLUX.1 [{plan.variant}] block by block with {kind}, from {source} …")
         report = stream_export(cfg, path, checkpoint=plan.files.get("transformer"), seed=opts.seed if opts.random is not None else None,
-                               bits=WEIGHT_BITS[opts.weights], block_size=DEFAULT_BLOCK[opts.weights], progress=progress)
+                               bits=WEIGHT_BITS[opts.weights] if opts.weights else None, float16=opts.dtype == "float16",
+                               block_size=DEFAULT_BLOCK.get(opts.weights, 32), progress=progress)
         progress(f"transformer: {report['bytes'] / 1e9:.2f} GB in {report['seconds']:.0f} s, peak memory {report['peak_rss_bytes'] / 2**30:.1f} GiB")
         return
     if opts.random is not None:
@@ -513,7 +518,7 @@ def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress)
     else:
         progress(f"transformer: loading {source} …")
         model = build_flux(cfg)
-        load_flux_checkpoint(model, plan.files["transformer"], cfg)
+        load_flux_checkpoint(model, plan.files["transformer"])
     if opts.dtype == "float16":
         progress(f"transformer: {half_linears(model, HALF_LINEARS)} Linear layers in float16")
     progress("transformer: tracing to ONNX …")
