@@ -64,7 +64,7 @@ def parser() -> argparse.ArgumentParser:
     flux.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="transformer Linear weights (default float32; "
                       "float16 halves the graph, and at full size exports it one block at a time)")
     flux.add_argument("--weights", choices=["int8", "int4"], help="weight-only quantised MatMul in the transformer and the T5 encoder (not with --dtype float16); "
-                      "at full size the transformer is then exported one block at a time (far less memory: int4 is the way to export it on a 32 GB machine)")
+                      "at full size the transformer is then exported one block at a time (far less memory)")
     flux.add_argument("--t5-tokens", type=int, metavar="L", help="T5 sequence length, the prompt's token budget (default 512 for dev, "
                       "256 for schnell, as the reference; 16 for --random tiny)")
     flux.add_argument("--only", type=_parts, default=("transformer", "text", "vae"), metavar="PARTS",
