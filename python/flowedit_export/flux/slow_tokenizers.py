@@ -27,7 +27,7 @@ _CLIP_WORDS = regex.compile(CLIP_PATTERN, regex.IGNORECASE)
 _WHITESPACE_RUN = regex.compile(r"\s+")
 
 
-def _split_on(text: str, specials: Sequence[str]) -> List[str]:
+def split_on(text: str, specials: Sequence[str]) -> List[str]:
     """`text` cut around every occurrence of the special strings, leftmost (then longest) first;
     the specials are kept as their own items."""
     if not specials:
@@ -58,16 +58,24 @@ class SlowT5Tokenizer:
         self.added.update(self.sentinels)
         self.pad_id = self.added["<pad>"]
 
-    def pieces(self, text: str) -> List[str]:
-        parts = _split_on(text, list(self.added))
+    def _parts(self, text: str) -> List[str]:
+        """Pieces of text (even items) and added tokens (odd items), white space stripped beside sentinels."""
+        parts = split_on(text, list(self.added))
         for i, part in enumerate(parts):
             if part in self.sentinels:
                 if i > 0:
                     parts[i - 1] = parts[i - 1].rstrip()
                 if i + 1 < len(parts):
                     parts[i + 1] = parts[i + 1].lstrip()
+        return parts
+
+    def chunks(self, text: str) -> List[str]:
+        """The non-empty pieces of text sentencepiece encodes."""
+        return [p for p in self._parts(text)[::2] if p]
+
+    def pieces(self, text: str) -> List[str]:
         out: List[str] = []
-        for i, part in enumerate(parts):
+        for i, part in enumerate(self._parts(text)):
             if i % 2 == 1:
                 out.append(part)
             elif part:
@@ -83,23 +91,26 @@ class SlowT5Tokenizer:
         return _pad(ids, max_tokens, self.pad_id)
 
 
-def clip_clean(text: str) -> str:
-    """The slow CLIPTokenizer's cleaning of one piece: ftfy, white space, strip, lower case."""
+def clip_clean(text: str, fix_encoding: bool = True) -> str:
+    """The slow CLIPTokenizer's cleaning of one piece: ftfy, white space, strip, lower case
+    (fix_encoding=False: ftfy without its mojibake repair)."""
     import ftfy
 
-    return _WHITESPACE_RUN.sub(" ", ftfy.fix_text(text)).strip().lower()
+    fixed = ftfy.fix_text(text) if fix_encoding else ftfy.fix_text(text, fix_encoding=False)
+    return _WHITESPACE_RUN.sub(" ", fixed).strip().lower()
 
 
 _BYTES = bytes_to_unicode()
 
 
-def clip_words(text: str) -> List[str]:
+def clip_words(text: str, fix_encoding: bool = True) -> List[str]:
     """The byte-encoded words the slow CLIPTokenizer merges, for one piece without special tokens."""
-    return ["".join(_BYTES[b] for b in w.encode("utf-8")) for w in _CLIP_WORDS.findall(clip_clean(text))]
+    return ["".join(_BYTES[b] for b in w.encode("utf-8")) for w in _CLIP_WORDS.findall(clip_clean(text, fix_encoding))]
 
 
 class SlowCLIPTokenizer:
-    def __init__(self, vocab_json: str, merges_txt: str, pad_token: str = CLIP_EOS):
+    def __init__(self, vocab_json: str, merges_txt: str, pad_token: str = CLIP_EOS, fix_encoding: bool = True):
+        self.fix_encoding = fix_encoding
         with open(vocab_json, encoding="utf-8") as f:
             self.encoder: Dict[str, int] = json.load(f)
         with open(merges_txt, encoding="utf-8") as f:
@@ -132,13 +143,18 @@ class SlowCLIPTokenizer:
         self.cache[word] = symbols
         return symbols
 
+    def clean(self, text: str) -> str:
+        """Each piece between special tokens cleaned and lower-cased; the special tokens kept."""
+        parts = split_on(text, [CLIP_BOS, CLIP_EOS])
+        return "".join(p if i % 2 else clip_clean(p, self.fix_encoding) for i, p in enumerate(parts))
+
     def tokens(self, text: str) -> List[str]:
         out: List[str] = []
-        for i, part in enumerate(_split_on(text, [CLIP_BOS, CLIP_EOS])):
+        for i, part in enumerate(split_on(text, [CLIP_BOS, CLIP_EOS])):
             if i % 2 == 1:
                 out.append(part)
             elif part:
-                for word in clip_words(part):
+                for word in clip_words(part, self.fix_encoding):
                     out.extend(self.bpe(word))
         return out
 
