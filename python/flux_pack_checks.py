@@ -206,6 +206,7 @@ def _outputs(path: str) -> List[str]:
 def release_folder(root: str, variant: str, seed: int, t5_vocab: Optional[int] = None) -> Dict[str, str]:
     """A folder laid out as a FLUX.1 release, of the tiny sizes: the transformer in bfloat16,
     ae.safetensors, text_encoder/ + tokenizer/ (CLIP) and text_encoder_2/ + tokenizer_2/ (T5)."""
+    import dataclasses
     import shutil
 
     from safetensors.torch import save_file
@@ -218,9 +219,14 @@ def release_folder(root: str, variant: str, seed: int, t5_vocab: Optional[int] =
     paths = {"t5": os.path.join(root, "text_encoder_2"), "clip": os.path.join(root, "text_encoder")}
     dims = {}
     for kind, sibling, fixture in (("t5", "tokenizer_2", "t5-test"), ("clip", "tokenizer", "clip-test")):
-        model = text.build_random(kind, "tiny", seed=seed, vocab_size=t5_vocab if kind == "t5" else None)
+        if kind == "t5" and t5_vocab is not None:
+            from transformers import T5EncoderModel
+
+            model = T5EncoderModel(text.t5_config(dataclasses.replace(text.T5_SIZES["tiny"], vocab=t5_vocab))).eval()
+        else:
+            model = text.build_random(kind, "tiny", seed=seed)
         model.save_pretrained(paths[kind])
-        dims[kind] = text.output_dim(model, kind)
+        dims[kind] = text.text_width(model)
         shutil.copytree(os.path.join(TOKENIZERS, fixture), os.path.join(root, sibling))
     cfg = flux_config("tiny", variant, context_in_dim=dims["t5"], vec_in_dim=dims["clip"])
     dit = build_flux(cfg, seed=seed)

@@ -105,6 +105,7 @@ class Plan:
     t5_tokens: int
     files: Dict[str, str] = field(default_factory=dict)  # role -> source path
     tokenizers: Dict[str, str] = field(default_factory=dict)  # 't5' | 'clip' -> the pack's tokenizer.json text, prepared and checked
+    tokenizer_infos: Dict[str, object] = field(default_factory=dict)  # 't5' | 'clip' -> tokenizer.TokenizerInfo
     pad_ids: Dict[str, int] = field(default_factory=dict)
     text_dims: Dict[str, int] = field(default_factory=dict)  # 't5' -> sequence width, 'clip' -> pooled width
     stream: bool = False  # the transformer exported block by block (stream.py)
@@ -243,10 +244,13 @@ def plan_export(opts: FluxExport) -> Plan:
     text_dims: Dict[str, int] = {}
     pad_ids: Dict[str, int] = dict(RELEASE_PAD_IDS)
     tokenizers: Dict[str, str] = {}
+    infos: Dict[str, object] = {}
+    if opts.random is not None and "text" in only:
+        problems += _test_tokenizers(tokenizers, infos)
     if opts.random == "tiny":
         from . import text
 
-        text_dims = {"t5": text.TINY_T5_DIM, "clip": text.TINY_CLIP_DIM}
+        text_dims = {"t5": text.T5_SIZES["tiny"].d_model, "clip": text.CLIP_SIZES["tiny"].hidden}
     dit = flux_config(size, variant, context_in_dim=text_dims.get("t5"), vec_in_dim=text_dims.get("clip"))
 
     if opts.random is None:
@@ -268,15 +272,16 @@ def plan_export(opts: FluxExport) -> Plan:
                 problems.append(f"{opts.ae}: an autoencoder of the {ae_size} size, but the transformer {opts.checkpoint} is of the {size} size: pass the autoencoder of the same release")
         if "text" in only:
             files["t5"], files["clip"] = opts.t5, opts.clip
-            problems += _check_text_sources(opts.t5, opts.clip, dit if readable else None, tokenizers, pad_ids, text_dims)
-        if problems:
-            raise ExportError(problems)
+            problems += _check_text_sources(opts.t5, opts.clip, dit if readable else None, tokenizers, infos, text_dims)
+    if problems:
+        raise ExportError(problems)
+    pad_ids.update({kind: info.pad_id for kind, info in infos.items()})
 
     # Widths not read from text folders are the transformer's own.
     text_dims.setdefault("t5", dit.context_in_dim)
     text_dims.setdefault("clip", dit.vec_in_dim)
     t5_tokens = opts.t5_tokens or (TINY_T5_TOKENS if size == "tiny" else VARIANT_DEFAULTS[variant]["t5_tokens"])
-    plan = Plan(variant=variant, size=size, dit=dit, t5_tokens=t5_tokens, files=files, tokenizers=tokenizers, pad_ids=pad_ids, text_dims=text_dims)
+    plan = Plan(variant=variant, size=size, dit=dit, t5_tokens=t5_tokens, files=files, tokenizers=tokenizers, tokenizer_infos=infos, pad_ids=pad_ids, text_dims=text_dims)
     plan.stream = "transformer" in only and streamed(size, opts.weights, opts.dtype)
     for part in PARTS:
         if part not in only and os.path.isdir(out):
@@ -312,14 +317,58 @@ def _model_type(folder: str) -> Optional[str]:
 
 T5_TYPES = ("t5",)
 CLIP_TYPES = ("clip_text_model", "clip")
+# Where the tiny and full random packs take their tokenizers from: the small test tokenizers.
+TEST_TOKENIZERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "test", "fixtures", "tokenizers")
 
 
-def _check_text_sources(t5_dir: str, clip_dir: str, dit: Optional[FluxConfig], tokenizers: Dict[str, str], pad_ids: Dict[str, int], text_dims: Dict[str, int]) -> List[str]:
+@dataclass(frozen=True)
+class TextFolder:
+    """What the plan reads from a text encoder's config.json: its output width and embedding rows."""
+
+    dim: int
+    vocab_size: int
+
+
+def _text_folder_info(folder: str, kind: str) -> TextFolder:
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        raw = json.load(f)
+    if kind == "t5":
+        return TextFolder(dim=int(raw["d_model"]), vocab_size=int(raw["vocab_size"]))
+    text = raw.get("text_config", raw) if raw.get("model_type") == "clip" else raw
+    return TextFolder(dim=int(text["hidden_size"]), vocab_size=int(text["vocab_size"]))
+
+
+def _prepare_tokenizer(kind: str, folder: str, embedding_rows: Optional[int], tokenizers: Dict[str, str], infos: Dict[str, object]) -> None:
+    """The pack's tokenizer.json of `kind` from `folder` (checked against `embedding_rows`), kept
+    in memory until the pack is written; CheckpointError when it cannot be made."""
+    from . import tokenizer
+
+    prepare = tokenizer.prepare_t5_tokenizer if kind == "t5" else tokenizer.prepare_clip_tokenizer
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = os.path.join(scratch, f"{kind}_tokenizer.json")
+        infos[kind] = prepare(folder, staged, embedding_rows)
+        with open(staged, encoding="utf-8") as f:
+            tokenizers[kind] = f.read()
+
+
+def _test_tokenizers(tokenizers: Dict[str, str], infos: Dict[str, object]) -> List[str]:
+    """Random weights have no tokenizer of their own: the repository's test tokenizers stand in."""
+    problems = []
+    for kind, name in (("t5", "t5-test"), ("clip", "clip-test")):
+        folder = os.path.normpath(os.path.join(TEST_TOKENIZERS, name))
+        try:
+            _prepare_tokenizer(kind, folder, None, tokenizers, infos)
+        except CheckpointError as e:
+            problems.append(f"{e} (random weights use the test tokenizers of test/fixtures/tokenizers: run from the repository)")
+    return problems
+
+
+def _check_text_sources(t5_dir: str, clip_dir: str, dit: Optional[FluxConfig], tokenizers: Dict[str, str], infos: Dict[str, object], text_dims: Dict[str, int]) -> List[str]:
     """The T5 and CLIP folders: each of its kind (a T5 folder as --clip and the reverse named as
-    such), weights complete and of the expected shapes, tokenizers prepared and matching the
-    encoders' vocabularies, widths matching the transformer's. Fills `tokenizers`, `pad_ids`,
+    such), weights complete and of the expected shapes, tokenizers prepared and fitting the
+    encoders' vocabularies, widths matching the transformer's. Fills `tokenizers`, `infos` and
     `text_dims`. Widths are compared with `dit` unless it is None (a transformer that could not be read)."""
-    from . import text, tokenizer
+    from . import text
 
     problems: List[str] = []
     kinds = {"t5": (t5_dir, "--t5", T5_TYPES, "text_encoder_2/ (google/t5-v1_1-xxl's encoder)"),
@@ -335,7 +384,7 @@ def _check_text_sources(t5_dir: str, clip_dir: str, dit: Optional[FluxConfig], t
         if folder_problems:
             problems += folder_problems
             continue
-        info = text.text_folder_info(folder, kind)  # widths and vocabulary from config.json
+        info = _text_folder_info(folder, kind)
         text_dims[kind] = info.dim
         want = info.dim if dit is None else dit.context_in_dim if kind == "t5" else dit.vec_in_dim
         if info.dim != want:
@@ -343,21 +392,10 @@ def _check_text_sources(t5_dir: str, clip_dir: str, dit: Optional[FluxConfig], t
                             f"but the transformer takes {want}: pass the encoder FLUX.1 was trained with ({expected})")
         sibling = "tokenizer_2" if kind == "t5" else "tokenizer"
         marker = ("tokenizer.json", "spiece.model") if kind == "t5" else ("tokenizer.json", "vocab.json")
-        tok_dir = _tokenizer_folder(folder, sibling, marker)
         try:
-            with tempfile.TemporaryDirectory() as scratch:
-                staged = os.path.join(scratch, f"{kind}_tokenizer.json")
-                prepare = tokenizer.prepare_t5_tokenizer if kind == "t5" else tokenizer.prepare_clip_tokenizer
-                tok = prepare(tok_dir, staged)
-                with open(staged, encoding="utf-8") as f:
-                    tokenizers[kind] = f.read()
+            _prepare_tokenizer(kind, _tokenizer_folder(folder, sibling, marker), info.vocab_size, tokenizers, infos)
         except CheckpointError as e:
             problems.append(str(e))
-            continue
-        if tok.vocab_size > info.vocab_size:
-            problems.append(f"{tok_dir}: the tokenizer has {tok.vocab_size} ids but the {kind.upper()} encoder in {folder} embeds {info.vocab_size}: "
-                            f"the tokenizer belongs to another model; pass the release's {sibling}/ with this encoder")
-        pad_ids[kind] = tok.pad_id
     return problems
 
 
@@ -393,9 +431,9 @@ def _check_resources(plan: Plan, opts: FluxExport, only: Tuple[str, ...]) -> Non
         ways = ""
         if worst == "transformer" and not plan.stream and plan.size == "full":
             streamed_bytes = _params(lambda: _largest_block(cfg)) * 4 * EXPORT_MEMORY_RATIO + dit_params * 0.6
-            ways = f"pass --weights int4 (the transformer is then exported block by block, about {streamed_bytes / 2**30:.0f} GiB), or "
+            ways = f"pass --weights int4 (the transformer is then exported block by block, about {_amount(streamed_bytes)}), or "
         raise ExportError([
-            f"exporting the {worst} part needs about {worst_bytes / 2**30:.0f} GiB of memory but {free_memory / 2**30:.0f} GiB is available: "
+            f"exporting the {worst} part needs about {_amount(worst_bytes)} of memory but {_amount(free_memory)} is available: "
             f"{ways}export it on a larger machine with --only {worst} into a copy of this pack"
             + (f", and the rest here with --only {','.join(others)}" if others else "")
             + " (parts not exported are kept from the pack at --out), or pass --ignore-memory to try anyway"
@@ -407,7 +445,14 @@ def _check_resources(plan: Plan, opts: FluxExport, only: Tuple[str, ...]) -> Non
         probe = os.path.dirname(probe)
     free = shutil.disk_usage(probe or ".").free
     if plan.disk_bytes > free:
-        raise ExportError([f"{parent}: {free / 1e9:.1f} GB free, the export needs about {plan.disk_bytes / 1e9:.1f} GB: free some space or choose another --out"])
+        raise ExportError([f"{parent}: {_amount(free)} free, the export needs about {_amount(plan.disk_bytes)}: free some space or choose another --out"])
+
+
+def _amount(n: float) -> str:
+    """Bytes in GiB (MiB below one GiB), whole above ten."""
+    if n < 2**30:
+        return f"{n / 2**20:.0f} MiB"
+    return f"{n / 2**30:.0f} GiB" if n >= 10 * 2**30 else f"{n / 2**30:.1f} GiB"
 
 
 def _largest_block(cfg: FluxConfig) -> torch.nn.Module:
@@ -545,30 +590,27 @@ def export_vae_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None
 
 
 def export_text_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None:
-    """t5_encoder.onnx, clip_encoder.onnx and their tokenizers; fills plan.pad_ids and text_dims."""
-    from . import text, tokenizer
+    """t5_encoder.onnx, clip_encoder.onnx and the tokenizers the plan prepared."""
+    from . import text
 
+    random_size = {"t5": "tiny" if plan.size == "tiny" else "xxl", "clip": "tiny" if plan.size == "tiny" else "large"}
     for kind in ("t5", "clip"):
-        out_tok = os.path.join(folder, f"{kind}_tokenizer.json")
+        with open(os.path.join(folder, f"{kind}_tokenizer.json"), "w", encoding="utf-8") as f:
+            f.write(plan.tokenizers[kind])
         if opts.random is not None:
-            info = text.tiny_tokenizer(kind, out_tok) if plan.size == "tiny" else None
-            progress(f"text: random {plan.size} {kind.upper()} encoder, seed {opts.seed}")
-            model = text.build_random(kind, plan.size, seed=opts.seed)
+            progress(f"text: random {random_size[kind]} {kind.upper()} encoder, seed {opts.seed}")
+            model = text.build_random(kind, random_size[kind], seed=opts.seed)
         else:
-            with open(out_tok, "w", encoding="utf-8") as f:
-                f.write(plan.tokenizers[kind])
-            info = None
             progress(f"text: loading {plan.files[kind]} …")
-            model = text.load_text_model(plan.files[kind], kind)
-        if info is not None:
-            plan.pad_ids[kind] = info.pad_id
-        plan.text_dims[kind] = text.output_dim(model, kind)
+            model = text.load_text_encoder(plan.files[kind], kind)
+        width = text.text_width(model)
+        if width != plan.text_dims[kind]:
+            raise ExportError([f"the {kind.upper()} encoder gives {width}-wide outputs but the pack declares {plan.text_dims[kind]}"])
         progress(f"text: tracing the {kind.upper()} encoder to ONNX …")
-        path = os.path.join(folder, f"{kind}_encoder.onnx")
         if kind == "t5":
-            text.export_t5(model, path, plan.t5_tokens)
+            text.export_t5_encoder(model, folder)
         else:
-            text.export_clip(model, path)
+            text.export_clip_encoder(model, folder, eos_id=plan.tokenizer_infos["clip"].eos_id)
         del model
         gc.collect()
         if kind == "t5" and opts.weights:
