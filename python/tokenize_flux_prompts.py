@@ -13,9 +13,16 @@ one JSON object (the last line of output):
               "ends with </s>"  the prompt's last token is a typed </s>: the slow tokenizer adds none
               "tie"             sentencepiece's Viterbi sums float32 scores: of two segmentations
                                 with the same float64 score it keeps the one rounding favours
-              "grapheme"        a character the normalisation map changes, followed by combining
-                                marks in one grapheme under 6 UTF-8 bytes: `tokenizers`' Precompiled
-                                normaliser replaces the whole grapheme by that character's mapping
+              "sentinel space"  U+001C–U+001F beside a sentinel <extra_id_N>: the slow tokenizer
+                                strips Python's white space there (str.isspace), `tokenizers`
+                                Unicode White_Space, which lacks these four
+              "grapheme"        a grapheme of several characters that `tokenizers`' Precompiled
+                                normaliser maps otherwise than sentencepiece: it looks a grapheme
+                                under 6 UTF-8 bytes up whole, taking its shortest matching prefix's
+                                mapping for all of it (e.g. an em space or a full-width letter
+                                followed by a combining mark loses the mark), and a longer one
+                                character by character (missing the map's entries for sequences,
+                                e.g. "e" + U+0301 → "é" before a variation selector)
               "control piece"   the normalisation map makes <pad>, </s> or <unk> out of other
                                 characters (e.g. full-width brackets): `tokenizers` matches that
                                 piece, sentencepiece never produces control pieces from text
@@ -82,18 +89,28 @@ def t5_cause(ref: "slow.SlowT5Tokenizer", tok, prompt: str) -> str:
     pieces = ref.pieces(prompt)
     if pieces and pieces[-1] == "</s>":
         return "ends with </s>"
+    parts = slow.split_on(prompt, list(ref.added))
+    for i in range(1, len(parts), 2):
+        if parts[i] in ref.sentinels:
+            left, right = parts[i - 1], parts[i + 1]
+            beside = left[len(left.rstrip()) :] + right[: len(right) - len(right.lstrip())]  # what the slow tokenizer strips
+            if regex.search(r"[\x1c-\x1f]", beside):
+                return "sentinel space"
     sp = ref.sp
     scores = {i: s for i, (_, s) in enumerate(json.loads(tok.to_str())["model"]["vocab"])}
+
+    def rust_normalized(text: str) -> str:
+        n = tok.normalizer.normalize_str(text).replace(" ", "\u2581")
+        return ("\u2581" + n) if n else ""
+
     for chunk in ref.chunks(prompt):
         want = sp.encode(chunk)
         got = tok.encode(chunk, add_special_tokens=False).ids
         if got == want:
             continue
-        normalized = tok.normalizer.normalize_str(chunk).replace(" ", "\u2581")
-        if (("\u2581" + normalized) if normalized else "") != sp.normalize(chunk):
-            for g in regex.findall(r"\X", chunk):
-                if len(g) > 1 and len(g.encode("utf-8")) < 6 and sp.normalize(g[0]) != "\u2581" + g[0]:
-                    return "grapheme"
+        if rust_normalized(chunk) != sp.normalize(chunk):
+            if any(len(g) > 1 and rust_normalized(g) != sp.normalize(g) for g in regex.findall(r"\X", chunk)):
+                return "grapheme"
             return "unexplained"
         if set(tok.encode(chunk, add_special_tokens=False).tokens) & {"<pad>", "</s>", "<unk>"}:
             return "control piece"

@@ -13,11 +13,12 @@
  * characters, long prompts, …), prompts around what these two tokenizers treat specially (typed
  * special tokens in every case and context, Greek capitals, contractions), and mojibake prompts.
  *
- * CLIP agrees on every prompt. T5 differs where the `tokenizers` library cannot do what
- * sentencepiece does; python/tokenize_flux_prompts.py names the cause for each such prompt (a
- * prompt ending in a typed </s>, float32 ties in sentencepiece's Viterbi, `tokenizers`' Precompiled
- * normaliser on short graphemes, control pieces made by the normalisation map), and this test checks
- * that Node differs exactly there and nowhere else.
+ * CLIP agrees on every prompt (mojibake aside: ftfy's repair of it is not ported). T5 differs where
+ * the `tokenizers` library cannot do what sentencepiece and the slow tokenizer do;
+ * python/tokenize_flux_prompts.py names the cause for each such prompt (a prompt ending in a typed
+ * </s>, float32 ties in sentencepiece's Viterbi, `tokenizers`' Precompiled normaliser on graphemes
+ * of several characters, U+001C–U+001F beside a sentinel, control pieces made by the normalisation
+ * map), and this test checks that Node differs exactly there and nowhere else.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -28,7 +29,7 @@ import { promisify } from 'node:util';
 import { cleanPrompt } from '../../src/model/prompt-clean.js';
 import { promptTokenIds } from '../../src/model/text.js';
 import { PYTHON, ROOT, tempDir } from '../paths.js';
-import { fluxPrompts, mojibakePrompts, parityPrompts } from './tokenizer-prompts.js';
+import { fluxFuzzPrompts, fluxPrompts, mojibakePrompts, parityPrompts } from './tokenizer-prompts.js';
 
 const run = promisify(execFile);
 
@@ -76,23 +77,34 @@ function quoted(s: string): string {
 }
 
 const PARITY = parityPrompts();
-const FLUX = fluxPrompts();
+const FLUX = [...fluxPrompts(), ...fluxFuzzPrompts()];
 const PROMPTS = [...PARITY, ...FLUX];
 
 test('the FLUX.1 parity prompts cover the cases', () => {
-  assert.ok(PROMPTS.length >= 1400, `${PROMPTS.length} prompts`);
+  assert.ok(PROMPTS.length >= 2400, `${PROMPTS.length} prompts`);
   for (const s of ['<|endoftext|>', '<|ENDOFTEXT|>', '＜｜endoftext｜＞', '</s>', '<extra_id_0>', '\u03a3', "'ſ", '\u0345']) {
     assert.ok(FLUX.some((p) => p.includes(s)), `a prompt holds ${JSON.stringify(s)}`);
   }
 });
 
-test('CLIP: cleanPrompt("clip", …) lower-cased equals the slow CLIPTokenizer\'s cleaning: n of n', { timeout: 600_000 }, async (t) => {
+/** The CLIP reference as FLUX.1 runs it, and without ftfy's mojibake repair (which Node leaves out). */
+async function clipReferences(dir: string, prompts: readonly string[]): Promise<{ full: Reference; plain: Reference; repaired: Set<number> }> {
+  const full = await pythonSide('clip', prompts, [CLIP_L], dir);
+  const plain = await pythonSide('clip', prompts, [CLIP_L], dir, ['--no-mojibake-repair']);
+  const repaired = new Set(prompts.map((_p, i) => i).filter((i) => full.clean![i] !== plain.clean![i]));
+  return { full, plain, repaired };
+}
+
+test('CLIP: cleanPrompt("clip", …) lower-cased equals the slow CLIPTokenizer\'s cleaning, mojibake repair aside: n of n', { timeout: 600_000 }, async (t) => {
   const dir = await tempDir('flowedit-fluxtok-');
   try {
-    const ref = await pythonSide('clip', PROMPTS, [CLIP_L], dir);
-    const wrong = PROMPTS.map((p, i) => ({ p, i })).filter(({ p, i }) => cleanPrompt('clip', p).toLowerCase() !== ref.clean![i]);
-    t.diagnostic(`CLIP cleaning: ${PROMPTS.length - wrong.length} of ${PROMPTS.length} agree`);
-    assert.deepEqual(wrong.slice(0, 5).map(({ p, i }) => `${quoted(p)}: node ${quoted(cleanPrompt('clip', p))}, python ${quoted(ref.clean![i]!)}`), []);
+    const { full, plain, repaired } = await clipReferences(dir, PROMPTS);
+    const node = PROMPTS.map((p) => cleanPrompt('clip', p).toLowerCase());
+    const agree = PROMPTS.filter((_p, i) => node[i] === full.clean![i]).length;
+    t.diagnostic(`CLIP cleaning: ${agree} of ${PROMPTS.length} agree; the others are the ${repaired.size} fuzz prompts ftfy reads as mojibake and repairs`);
+    assert.ok(PARITY.every((_p, i) => !repaired.has(i)), 'the parity prompts are not mojibake to ftfy');
+    const wrong = PROMPTS.map((p, i) => ({ p, i })).filter(({ i }) => node[i] !== plain.clean![i]);
+    assert.deepEqual(wrong.slice(0, 5).map(({ p, i }) => `${quoted(p)}: node ${quoted(cleanPrompt('clip', p))}, python ${quoted(plain.clean![i]!)}`), [], 'equal to the reference without the mojibake repair');
     assert.equal(cleanPrompt('clip', '  A  b\u3000<|endoftext|>  c '), 'A b<|endoftext|>c', 'each piece between special tokens stripped');
     assert.equal(cleanPrompt('clip', 'x <|EndOfText|>'), 'x <|endoftext|>', 'a special token the slow tokenizer meets is written as the token');
     assert.equal(cleanPrompt('clip', '!＜｜endoftext｜＞'), '!<|Endoftext|>', 'one it does not meet is kept from the tokenizer.json');
@@ -102,18 +114,19 @@ test('CLIP: cleanPrompt("clip", …) lower-cased equals the slow CLIPTokenizer\'
   }
 });
 
-test('CLIP: flowedit\'s prompt path gives the slow CLIPTokenizer\'s ids at L = 77: n of n', { timeout: 600_000 }, async (t) => {
+test('CLIP: flowedit\'s prompt path gives the slow CLIPTokenizer\'s ids at L = 77, mojibake repair aside: n of n', { timeout: 600_000 }, async (t) => {
   const dir = await tempDir('flowedit-fluxtok-');
   try {
-    const ref = await pythonSide('clip', PROMPTS, [CLIP_L], dir);
-    assert.deepEqual(ref.info, { vocab_size: 2048, pad_id: 2047, eos_id: 2047, unk_id: 2047, bos_id: 2046 });
-    const want = ref.ids[String(CLIP_L)]!;
-    const got = await nodeIds(dir, 'clip', CLIP_L, ref.info.pad_id, PROMPTS);
-    const bad = PROMPTS.map((_p, i) => i).filter((i) => JSON.stringify(got[i]) !== JSON.stringify(want[i]));
-    const truncated = want.filter((ids) => ids![CLIP_L - 1] === ref.info.eos_id && ids![CLIP_L - 2] !== ref.info.eos_id).length;
-    t.diagnostic(`CLIP L=${CLIP_L}: ${PROMPTS.length - bad.length} of ${PROMPTS.length} agree (${PARITY.length} parity prompts, ${FLUX.length} special-token prompts; ${truncated} truncated to 77)`);
+    const { full, plain, repaired } = await clipReferences(dir, PROMPTS);
+    assert.deepEqual(full.info, { vocab_size: 2048, pad_id: 2047, eos_id: 2047, unk_id: 2047, bos_id: 2046 });
+    const got = await nodeIds(dir, 'clip', CLIP_L, full.info.pad_id, PROMPTS);
+    const differ = (ref: Reference) => PROMPTS.map((_p, i) => i).filter((i) => JSON.stringify(got[i]) !== JSON.stringify(ref.ids[String(CLIP_L)]![i]));
+    const bad = differ(full);
+    const truncated = full.ids[String(CLIP_L)]!.filter((ids) => ids![CLIP_L - 1] === full.info.eos_id && ids![CLIP_L - 2] !== full.info.eos_id).length;
+    t.diagnostic(`CLIP L=${CLIP_L}: ${PROMPTS.length - bad.length} of ${PROMPTS.length} agree (${PARITY.length} parity prompts, ${FLUX.length} special-token and fuzz prompts; ${truncated} truncated to 77); the others are the ${repaired.size} fuzz prompts ftfy repairs as mojibake`);
     assert.ok(truncated > 20, 'some prompts are truncated to 77');
-    assert.deepEqual(bad.slice(0, 4).map((i) => `${quoted(PROMPTS[i]!)}: node ${JSON.stringify(got[i]!.slice(0, 20))} python ${JSON.stringify(want[i]!.slice(0, 20))}`), []);
+    assert.deepEqual(bad.filter((i) => !repaired.has(i)).slice(0, 4).map((i) => `${quoted(PROMPTS[i]!)}: node ${JSON.stringify(got[i]!.slice(0, 20))} python ${JSON.stringify(full.ids[String(CLIP_L)]![i]!.slice(0, 20))}`), []);
+    assert.deepEqual(differ(plain).map((i) => quoted(PROMPTS[i]!)), [], 'equal to the reference without the mojibake repair on every prompt');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -149,7 +162,11 @@ test('T5: flowedit\'s prompt path gives the slow T5Tokenizer\'s ids at L = 512 a
       const compared = PROMPTS.map((_p, i) => i).filter((i) => want[i] !== null);
       const bad = compared.filter((i) => JSON.stringify(got[i]) !== JSON.stringify(want[i]));
       bad.forEach((i) => differing.add(i));
-      t.diagnostic(`T5 L=${L}: ${compared.length - bad.length} of ${compared.length} agree (${PROMPTS.length - compared.length} prompts with lone surrogates the reference cannot encode)`);
+      const parity = compared.filter((i) => i < PARITY.length);
+      t.diagnostic(
+        `T5 L=${L}: ${compared.length - bad.length} of ${compared.length} agree (${PROMPTS.length - compared.length} prompts with lone surrogates the reference cannot encode); ` +
+          `of the ${parity.length} parity prompts, ${parity.length - bad.filter((i) => i < PARITY.length).length}`,
+      );
       if (L === 512) assert.ok(want.some((ids) => ids !== null && ids[L - 1] === ref.info.eos_id), 'some prompts are truncated to 512');
     }
     const causes = new Map<string, number>();

@@ -129,3 +129,19 @@ export function fluxPrompts(): string[] {
   }
   return out;
 }
+
+/** Fragments glued at random by fluxFuzzPrompts: pieces of special tokens, cases, neighbours. */
+const FUZZ_POOL = [
+  '<|', '|>', 'endoftext', 'ENDOFTEXT', 'EndOfText', 'startoftext', 'ſtartoftext', '<|endoftext|>', '<|startoftext|>',
+  '</s>', '<pad>', '<unk>', '<extra_id_0>', '<extra_id_5>', '<extra_id_99>', '<extra_id_', '<', '>', '|', '＜', '｜', '＞',
+  '&lt;', '&gt;', '&amp;', '<p>', "'", 's', 'S', 'ſ', 't', 'll', '!', '.', '-', '"', '“', '’', ' ', '  ', '\t', '\n',
+  '\u3000', '\u00a0', '\u2003', '\u2028', '\x85', '\x1c', '\x00', '\x1b[1m', 'a', 'Z', 'the', 'cat', '1', '23', '000', ',',
+  'Σ', 'ΑΣ', 'σ', 'İ', '\u0345', '\u0308', 'é', 'e\u0301', '猫', '🐱', '\u200d', '\ufe0f', '\u034f', '▁', '¨', 'ﬁ', 'Ǆ',
+  'ß', 'K', 'Å', '½',
+];
+
+/** Random strings of FUZZ_POOL fragments: 1,000, the same on every run. */
+export function fluxFuzzPrompts(): string[] {
+  const r = rng(20250813);
+  return Array.from({ length: 1000 }, () => Array.from({ length: 1 + Math.floor(r() * 12) }, () => pick(r, FUZZ_POOL)).join(''));
+}

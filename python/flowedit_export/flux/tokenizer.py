@@ -10,9 +10,23 @@ The reference (black-forest-labs/flux, HFEmbedder) runs transformers 4.x's slow 
     <|endoftext|>, each piece is cleaned (ftfy.fix_text, runs of `regex` \\s to one space, strip),
     lower-cased, cut by CLIP's pattern and byte-level BPE'd with "</w>" word ends; wrapped in
     <|startoftext|> … <|endoftext|>, truncated to 77 keeping both, padded with <|endoftext|>.
-The pack's tokenizer.json files reproduce these in the Rust `tokenizers` library (with the
-pack's `clean: "clip"` doing CLIP's cleaning before it); python/tokenize_flux_prompts.py holds the
-slow references and test/model/flux-tokenizer-parity.test.ts compares them id for id.
+The pack's tokenizer.json files reproduce these in the Rust `tokenizers` library flowedit runs:
+  t5_tokenizer.json    sentencepiece's normalisation map (Precompiled), its space handling (runs of
+                       spaces to one, none at either end), "▁" before each piece of text, the
+                       Unigram pieces and scores; the sentinels only as added tokens (stripping the
+                       white space beside them); </s> appended.
+  clip_tokenizer.json  lower case, CLIP's pattern (with what the slow tokenizer's case-insensitive
+                       matching adds), bytes as characters, BPE with "</w>"; wrapped in
+                       <|startoftext|> … <|endoftext|>. The pack's `clean: "clip"`
+                       (src/model/prompt-clean.ts) does the cleaning before it.
+flowedit_export/flux/slow_tokenizers.py writes the slow tokenizers out; python/tokenize_flux_prompts.py
+and test/model/flux-tokenizer-parity.test.ts compare them with flowedit's prompt path id for id.
+CLIP agrees on every prompt tried (ftfy's mojibake repair aside, which flowedit's cleaning leaves
+out). T5 differs where `tokenizers` cannot do what sentencepiece does: ties between segmentations
+(sentencepiece adds float32 scores), graphemes of several characters (the Precompiled normaliser
+maps a grapheme, not the longest match), U+001C–U+001F beside a sentinel, <pad>/</s>/<unk> made by
+the normalisation map (e.g. from full-width brackets), and a prompt ending in a typed </s> (the
+slow tokenizer then appends none).
 """
 
 import base64
@@ -73,7 +87,7 @@ def bytes_to_unicode() -> Dict[int, str]:
 PACK_CLIP_PATTERN = r"""<\|[sſ]tartoftext\|>|<\|endoftext\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}\x{345}]+"""
 
 # sentencepiece piece types (sentencepiece_model.proto)
-_NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
+_UNKNOWN, _USER_DEFINED, _UNUSED = 2, 4, 5
 _SENTINEL = re.compile(r"<extra_id_(\d+)>")
 
 
@@ -229,6 +243,8 @@ def build_t5_tokenizer(folder: str) -> PackTokenizer:
     if has_spiece and from_json is not None:
         _same_sentencepiece(sp, from_json)
     config = _config(folder)
+    if config.get("legacy") is False:
+        raise CheckpointError(f"{os.path.join(folder, 'tokenizer_config.json')}: legacy is false; FLUX.1's reference runs T5's legacy tokenizer (google/t5-v1_1-xxl), which this pack reproduces")
     extra = config.get("extra_ids")
     if extra is None:
         extra = len(sentinels) if sentinels else T5_EXTRA_IDS
@@ -283,6 +299,8 @@ def _same_sentencepiece(a: _Sentencepiece, b: _Sentencepiece) -> None:
             raise CheckpointError(f"{b.source}: piece {i} is {pb!r} (score {sb}) but {a.source} has {pa!r} (score {sa}); the tokenizer files disagree with each other")
     if a.charsmap != b.charsmap:
         raise CheckpointError(f"{b.source}: its normalisation map differs from {a.source}'s; the tokenizer files disagree with each other")
+    if a.byte_fallback != b.byte_fallback:
+        raise CheckpointError(f"{b.source}: byte fallback {b.byte_fallback} but {a.source} has {a.byte_fallback}; the tokenizer files disagree with each other")
 
 
 # ---------------------------------------------------------------------------------------------
