@@ -40,9 +40,9 @@ PACK_FILES = ("manifest.json", "transformer.onnx", "t5_encoder.onnx", "t5_tokeni
 # the resolution-dependent shift and distilled guidance; [schnell] 4 steps, no shift, no guidance.
 # The pack defaults: FireFlow (about one velocity call per step), distilled guidance 2 for [dev].
 VARIANT_DEFAULTS = {
-    "dev": {"steps": 28, "guidance": 2.0, "t5_tokens": 512, "license": "FLUX.1 [dev] Non-Commercial License",
+    "dev": {"steps": 28, "guidance": 2, "t5_tokens": 512, "license": "FLUX.1 [dev] Non-Commercial License",
             "schedule": {"shift": {"kind": "resolution", "baseShift": 0.5, "maxShift": 1.15, "baseTokens": 256, "maxTokens": 4096}}},
-    "schnell": {"steps": 4, "guidance": 1.0, "t5_tokens": 256, "license": "Apache-2.0",
+    "schnell": {"steps": 4, "guidance": 1, "t5_tokens": 256, "license": "Apache-2.0",
                 "schedule": {"shift": {"kind": "static", "value": 1}}},
 }
 DEFAULT_SOLVER = "fireflow"
