@@ -627,7 +627,7 @@ def export_flux_pack(opts: FluxExport, progress: Callable[[str], None] = lambda 
     from ..onnx_export import pack_folder
 
     plan = plan_export(opts)
-    progress(f"plan: {', '.join(opts.only)} of FLUX.1 [{plan.variant}] ({plan.size}); about {plan.disk_bytes / 1e9:.2f} GB to write")
+    progress(f"plan: {', '.join(opts.only)} of FLUX.1 [{plan.variant}] ({plan.size}); about {_amount(plan.disk_bytes)} to write")
     with pack_folder(opts.out, force=opts.force) as folder:
         umask = os.umask(0)
         os.umask(umask)
