@@ -2,6 +2,8 @@
  * The model-pack manifest (docs/model-pack.md, section 2): its types and a validator that
  * collects every problem instead of stopping at the first.
  */
+import { layerGroupProblems } from './layer-groups.js';
+
 export type TextMode = 'joint' | 'cross' | 'none';
 export type GuidanceMode = 'cfg' | 'distilled';
 export type FitModeName = 'resize' | 'pad';
@@ -122,6 +124,8 @@ export interface Manifest {
     readonly guidance: GuidanceMode;
     /** format 2: the graph takes `text_mask` float32 [B, L] (1 real token, 0 padding) */
     readonly textMask?: boolean;
+    /** format 2: named sets of context layers (e.g. FLUX.1's "double" and "single"), see layer-groups.ts */
+    readonly layerGroups?: Readonly<Record<string, readonly number[]>>;
   };
   /** absent: an unconditional pack (transformer.text is "none") */
   readonly text?: TextSpec;
@@ -140,7 +144,7 @@ export interface Manifest {
 /** The fields only format 2 allows, by section (the rest of format 2 is format 1). */
 export const FORMAT2_FIELDS = {
   text: ['attentionMask', 'overflow', 'unknown', 'clean', 'negativePrompt', 'pooledDim', 'encoders'],
-  transformer: ['textMask'],
+  transformer: ['textMask', 'layerGroups'],
   defaults: ['shareText'],
 } as const;
 
@@ -488,6 +492,7 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
     }
     c.oneOf(tr.text, 'transformer.text', ['joint', 'cross', 'none']);
     c.oneOf(tr.guidance, 'transformer.guidance', ['cfg', 'distilled']);
+    if (tr.layerGroups !== undefined && c.version === 2) c.problems.push(...layerGroupProblems(tr.layerGroups, contextLayers));
   }
   const unconditional = tr?.text === 'none';
   if (unconditional && m.text !== undefined) c.problems.push('text: an unconditional pack (transformer.text "none") has no text section');
