@@ -8,6 +8,16 @@
  * Windows-1252, Latin ligatures, full/half-width forms, curly quotes, line breaks, surrogates,
  * terminal escapes, control characters, NFC.
  *
+ * 'clip' is the cleaning of the slow CLIPTokenizer (transformers 4.x) that FLUX.1's reference runs:
+ * the prompt is cut at the special tokens <|startoftext|> and <|endoftext|> as typed, and each piece
+ * between them gets ftfy.fix_text, runs of white space (the `regex` module's `\s`: Unicode
+ * White_Space) collapsed to one space, str.strip. Lower-casing is left to the pack's tokenizer.json
+ * (its Lowercase normaliser), with two things settled here that it cannot see: a capital sigma
+ * Python lower-cases to the final ς (its Final_Sigma context), and which special-token texts the
+ * cleaning or lower-casing makes (e.g. "＜｜endoftext｜＞", "<|EndOfText|>") the slow tokenizer reads as
+ * special tokens: those are written as the token (which the tokenizer.json matches as typed), the
+ * others get an upper-case letter so that they are not matched (its normaliser lower-cases them back).
+ *
  * Left out: ftfy's mojibake repair (fix_encoding: text that is UTF-8 read as Latin-1/Windows-125x
  * and the like, e.g. "cafÃ©" → "café"). It changes only text that its heuristics call mojibake;
  * well-formed prompts pass through it unchanged. test/model/tokenizer-parity.test.ts measures the
@@ -16,7 +26,7 @@
  */
 import { FTFY_UPPER_ENTITIES, HTML5_ENTITIES } from './html-entities.js';
 
-export type PromptClean = 'none' | 'wan';
+export type PromptClean = 'none' | 'wan' | 'clip';
 
 export function cleanPrompt(kind: PromptClean, text: string): string {
   switch (kind) {
@@ -24,8 +34,10 @@ export function cleanPrompt(kind: PromptClean, text: string): string {
       return text;
     case 'wan':
       return wanClean(text);
+    case 'clip':
+      return clipClean(text);
     default:
-      throw new Error(`Unknown prompt cleaning ${JSON.stringify(kind)}: expected 'none' or 'wan'`);
+      throw new Error(`Unknown prompt cleaning ${JSON.stringify(kind)}: expected 'none', 'wan' or 'clip'`);
   }
 }
 
@@ -44,6 +56,91 @@ function wanClean(text: string): string {
   let t = fixText(text);
   t = pyStrip(htmlUnescape(htmlUnescape(t)));
   return pyStrip(t.replace(WHITESPACE_RUN, ' '));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The slow CLIPTokenizer's cleaning.
+
+/** CLIP's special tokens as typed: the slow tokenizer cuts the prompt there before cleaning. */
+const CLIP_SPECIALS = /<\|startoftext\|>|<\|endoftext\|>/g;
+
+function clipClean(text: string): string {
+  let out = '';
+  let pos = 0;
+  for (const m of text.matchAll(CLIP_SPECIALS)) {
+    out += clipCleanPiece(text.slice(pos, m.index)) + m[0];
+    pos = m.index + m[0].length;
+  }
+  return out + clipCleanPiece(text.slice(pos));
+}
+
+function clipCleanPiece(piece: string): string {
+  const t = pyStrip(fixText(piece).replace(WHITESPACE_RUN, ' '));
+  return settleClipSpecials(finalSigma(t));
+}
+
+const CASED = /\p{Cased}/u;
+const CASE_IGNORABLE = /\p{Case_Ignorable}/u;
+
+/**
+ * Each capital sigma that Python's str.lower makes a final ς, written as ς: one preceded by a cased
+ * character (case-ignorable ones skipped) and not followed by one (case-ignorable ones skipped).
+ */
+function finalSigma(text: string): string {
+  if (!text.includes('\u03a3')) return text;
+  const cs = Array.from(text);
+  const out = [...cs];
+  const skip = (i: number, step: number): number => {
+    while (i >= 0 && i < cs.length && CASE_IGNORABLE.test(cs[i]!)) i += step;
+    return i;
+  };
+  cs.forEach((c, i) => {
+    if (c !== '\u03a3') return;
+    const before = skip(i - 1, -1);
+    if (before < 0 || !CASED.test(cs[before]!)) return;
+    const after = skip(i + 1, 1);
+    if (after < cs.length && CASED.test(cs[after]!)) return;
+    out[i] = '\u03c2';
+  });
+  return out.join('');
+}
+
+const CLIP_SPECIAL_LOWER = /<\|(?:startoftext|endoftext)\|>/g;
+/** Characters after which CLIP's pattern starts a new word: letters, digits, and U+0345 (which no alternative takes). */
+const WORD_BOUNDARY_BEFORE = /[\p{L}\p{N}\u0345 ]/u;
+
+/**
+ * The slow tokenizer lower-cases a piece and cuts it with CLIP's pattern, whose first alternatives
+ * are the two special tokens: a special-token text it meets at the start of a word becomes that
+ * token. It meets one there unless a run of punctuation before it goes on into its '<'. Those are
+ * written here as the token itself; special-token texts it does not meet there, when the cleaning
+ * made them exact, get an upper-case letter so that the tokenizer.json does not match them.
+ */
+function settleClipSpecials(text: string): string {
+  if (!text.includes('<')) return text;
+  const chars = Array.from(text);
+  let lower = '';
+  const source: number[] = []; // for each code unit of `lower`, the index of its character in `chars`
+  chars.forEach((c, i) => {
+    const l = c.toLowerCase();
+    lower += l;
+    for (let k = 0; k < l.length; k++) source.push(i);
+  });
+  let wordEnd = -1; // where the last special token matched ends
+  for (const m of lower.matchAll(CLIP_SPECIAL_LOWER)) {
+    const q = m.index;
+    const before = Array.from(lower.slice(Math.max(0, q - 2), q)).pop();
+    const special = before === undefined || q === wordEnd || WORD_BOUNDARY_BEFORE.test(before);
+    const a = source[q]!;
+    const b = source[q + m[0].length - 1]! + 1;
+    if (special) {
+      chars.splice(a, b - a, m[0], ...new Array<string>(b - a - 1).fill(''));
+      wordEnd = q + m[0].length;
+    } else if (chars.slice(a, b).join('') === m[0]) {
+      chars[a + 2] = chars[a + 2]!.toUpperCase();
+    }
+  }
+  return chars.join('');
 }
 
 // ---------------------------------------------------------------------------------------------

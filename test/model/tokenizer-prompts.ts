@@ -94,3 +94,54 @@ export function mojibakePrompts(): string[] {
   }
   return out;
 }
+
+/** Pieces that FLUX.1's two tokenizers treat specially (test/model/flux-tokenizer-parity.test.ts). */
+const FLUX_PIECES = {
+  /** T5's added tokens, typed, with neighbours of odd white space (the sentinels strip it) */
+  t5Specials: ['</s>', '<pad>', '<unk>', '<extra_id_0>', '<extra_id_7>', '<extra_id_99>', '<extra_id_100>', '<EXTRA_ID_1>', '＜extra_id_2＞', '＜/s＞', '＜pad＞', '<s>', '</S>'],
+  /** CLIP's special tokens as typed, in other cases, full-width, as HTML entities */
+  clipSpecials: ['<|startoftext|>', '<|endoftext|>', '<|ENDOFTEXT|>', '<|EndOfText|>', '<|StartOfText|>', '＜｜endoftext｜＞', '＜｜startoftext｜＞', '&lt;|endoftext|&gt;', '<|ſtartoftext|>', '<|endoftext|', '|endoftext|>'],
+  /** what may stand right before a special token: CLIP's pattern starts a word after some, not after others */
+  before: ['', ' ', 'a', 'Z', '7', '!', '.', "'", '"', '(', '-', '\u0345', 'İ', 'é', '猫', '🐱', '\u3000', '\t', '&amp;'],
+  /** Greek capitals: Python's lower-casing makes a final sigma ς */
+  greek: ['ΟΔΟΣ', 'ὈΔΥΣΣΕΎΣ', 'Σ', 'ΑΣ', 'ΑΣ.', "ΑΣ'", 'ΑΣ\u0308', 'ΣΑ', 'aΣ', 'ΑΣ\u0345', '\u0345Σ', 'ΚΌΣΜΟΣ', 'ΣΟΦΟΣ!', 'ΘΑΛΑΣΣΑ'],
+  /** contractions (matched ignoring case, so the long s ſ counts as s), U+0345, ligatures */
+  contractions: ["'s", "'S", "'ſ", "it'ſ", "'ﬅ", "'T", "'LL", "'Re", "'VE", "'M", "'D", "don'T", "ʼs", "’S"],
+  odd: ['\u0345', 'a\u0345b', 'ᾳ', 'ΐ', 'ﬁ\u0301', 'ｅ\u0301', '\u00a0\u0301', '1,000,000', '0000000', '!!!!!!', '......', '▁', 'a\u2581b'],
+} as const;
+
+/** Prompts around what FLUX.1's tokenizers treat specially: 400, the same on every run. */
+export function fluxPrompts(): string[] {
+  const r = rng(20250812);
+  const out: string[] = [];
+  const all = Object.values(FLUX_PIECES).flat();
+  for (let i = 0; i < 400; i++) {
+    const parts: string[] = [];
+    const n = 1 + Math.floor(r() * 6);
+    for (let k = 0; k < n; k++) {
+      const kind = r();
+      if (kind < 0.35) parts.push(pick(r, FLUX_PIECES.before) + pick(r, [...FLUX_PIECES.clipSpecials, ...FLUX_PIECES.t5Specials]));
+      else if (kind < 0.55) parts.push(pick(r, all));
+      else parts.push(mixed(r, ['accented', 'quotes', 'spaces', 'symbols'], 1 + Math.floor(r() * 5), true));
+    }
+    const sep = pick(r, [' ', '', '  ', '\t', '\n', ' \u3000 ']);
+    out.push(parts.join(sep));
+  }
+  return out;
+}
+
+/** Fragments glued at random by fluxFuzzPrompts: pieces of special tokens, cases, neighbours. */
+const FUZZ_POOL = [
+  '<|', '|>', 'endoftext', 'ENDOFTEXT', 'EndOfText', 'startoftext', 'ſtartoftext', '<|endoftext|>', '<|startoftext|>',
+  '</s>', '<pad>', '<unk>', '<extra_id_0>', '<extra_id_5>', '<extra_id_99>', '<extra_id_', '<', '>', '|', '＜', '｜', '＞',
+  '&lt;', '&gt;', '&amp;', '<p>', "'", 's', 'S', 'ſ', 't', 'll', '!', '.', '-', '"', '“', '’', ' ', '  ', '\t', '\n',
+  '\u3000', '\u00a0', '\u2003', '\u2028', '\x85', '\x1c', '\x00', '\x1b[1m', 'a', 'Z', 'the', 'cat', '1', '23', '000', ',',
+  'Σ', 'ΑΣ', 'σ', 'İ', '\u0345', '\u0308', 'é', 'e\u0301', '猫', '🐱', '\u200d', '\ufe0f', '\u034f', '▁', '¨', 'ﬁ', 'Ǆ',
+  'ß', 'K', 'Å', '½',
+];
+
+/** Random strings of FUZZ_POOL fragments: 1,000, the same on every run. */
+export function fluxFuzzPrompts(): string[] {
+  const r = rng(20250813);
+  return Array.from({ length: 1000 }, () => Array.from({ length: 1 + Math.floor(r() * 12) }, () => pick(r, FUZZ_POOL)).join(''));
+}
