@@ -151,7 +151,7 @@ async function refuseUnknown(r: PromptReader, text: string, ids: readonly number
 
 /** One prompt's ids (unpadded) under the pack's rules; throws a message naming `what` when it is refused. */
 async function promptIds(r: PromptReader, prompt: string, what: string): Promise<{ ids: number[]; truncatedFrom?: number }> {
-  const text = cleanPrompt(r.spec.clean as Parameters<typeof cleanPrompt>[0], prompt); // TEMP until 'clip' lands
+  const text = cleanPrompt(r.spec.clean, prompt);
   const full = await encodeIds(r.tokenizer, text);
   const L = r.spec.maxTokens;
   let ids = full;
