@@ -16,6 +16,7 @@ import { assertMaskCovers, assertMaskFrames, isMaskImagePath, maskFrameCount, re
 import { assertClipReadable, isVideoPath, probeVideo } from '../media/video.js';
 import { assertStillReadable, imageSize } from '../media/image.js';
 import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
+import type { GroupSource } from '../model/layer-groups.js';
 import type { PackInfo } from '../model/pack.js';
 import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
@@ -179,7 +180,10 @@ async function planItem(
   if (!isClip) await assertStillReadable(item.input, limit);
   let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
-    if (item.mask === undefined) throw new Error('command "swap" needs "mask": an image (or for a clip, a folder of per-frame images or a mask video), white where the edit goes');
+    if (item.mask === undefined) {
+      const by = preset?.recipe.command === 'swap' ? ` (preset ${preset.name} is a swap)` : '';
+      throw new Error(`command "swap" needs "mask"${by}: add mask: FILE to the item, an image (or for a clip, a folder of per-frame images or a mask video), white where the edit goes`);
+    }
     const m = await planMask(item.mask, isClip, tools, limit);
     assertMaskFrames(m.frames, clip?.frames ?? 1);
     mask = { path: item.mask, sha256: m.sha256 };
@@ -203,7 +207,9 @@ async function planItem(
   ]);
   const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
   // an edit's negative prompt is one of its settings (a swap's rides with its prompts)
-  const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe), seed, ...(command === 'edit' && negative !== undefined ? { negativePrompt: negative } : {}) });
+  // who named a layer group, if one did: the command line, else the item, else its preset
+  const layersFrom: GroupSource | undefined = o.flags.shareLayers !== undefined ? { kind: 'flag' } : item.recipe.shareLayers !== undefined ? { kind: 'item' } : preset ? { kind: 'preset', name: preset.name } : undefined;
+  const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe, layersFrom), seed, ...(command === 'edit' && negative !== undefined ? { negativePrompt: negative } : {}) });
   if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
   const maskOptions: MaskOptions | undefined = mask ? { grow: settings.maskGrow, feather: settings.maskFeather, invert: false } : undefined;
   // 4. outputs: deterministic names inside the output folder

@@ -6,6 +6,7 @@
 import type { SettingOptions } from '../edit/settings.js';
 import { SOLVERS } from '../solvers/index.js';
 import { GUIDE_AGAINST, isGuideAgainst } from '../edit/velocity.js';
+import { isGroupName, type GroupSource } from '../model/layer-groups.js';
 
 /** Commands a recipe may name. generate is declared so presets can name it ahead. */
 export const RECIPE_COMMANDS = ['invert', 'reconstruct', 'edit', 'swap', 'generate'] as const;
@@ -18,7 +19,8 @@ export interface Recipe {
   readonly guidance?: number;
   /** edit, swap: guide away from the empty or the source prompt */
   readonly guideAgainst?: string;
-  readonly shareLayers?: readonly number[];
+  /** layer numbers, or a layer group's name (e.g. single), resolved against the pack when settings are */
+  readonly shareLayers?: readonly number[] | string;
   readonly shareSteps?: number;
   readonly fit?: string;
   readonly seed?: number;
@@ -51,7 +53,10 @@ export const RECIPE_KEYS: Readonly<Record<keyof Recipe, KeyRule>> = {
   solver: { expected: `one of ${SOLVERS.join(', ')}`, ok: (v) => (SOLVERS as readonly unknown[]).includes(v) },
   guidance: { expected: 'a positive number (1 = off)', ok: (v) => isNum(v) && v > 0 },
   guideAgainst: { expected: GUIDE_AGAINST.join(' or '), ok: isGuideAgainst },
-  shareLayers: { expected: 'a list of layer numbers, e.g. [1, 2]', ok: (v) => Array.isArray(v) && v.every((l) => isInt(l) && l >= 0) },
+  shareLayers: {
+    expected: "a list of layer numbers, e.g. [1, 2], or the name of a layer group (the pack's transformer.layerGroups, or all), e.g. single",
+    ok: (v) => (Array.isArray(v) && v.every((l) => isInt(l) && l >= 0)) || isGroupName(v),
+  },
   shareSteps: { expected: 'a number in [0, 1]', ok: (v) => isNum(v) && v >= 0 && v <= 1 },
   fit: { expected: 'pad or resize', ok: (v) => v === 'pad' || v === 'resize' },
   seed: { expected: 'a non-negative integer', ok: (v) => isInt(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER },
@@ -102,7 +107,7 @@ export function mergeRecipes(...layers: readonly Recipe[]): Recipe {
   return out as Recipe;
 }
 
-/** The part of a recipe that resolveSettings takes. */
-export function settingOptions(r: Recipe): SettingOptions {
-  return { steps: r.steps, solver: r.solver, guidance: r.guidance, guideAgainst: r.guideAgainst, shareLayers: r.shareLayers, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask, shareText: r.shareText, shift: r.shift };
+/** The part of a recipe that resolveSettings takes; `from` says who named a layer group in shareLayers. */
+export function settingOptions(r: Recipe, from?: GroupSource): SettingOptions {
+  return { steps: r.steps, solver: r.solver, guidance: r.guidance, guideAgainst: r.guideAgainst, shareLayers: r.shareLayers, shareLayersFrom: from, shareSteps: r.shareSteps, fit: r.fit, seed: r.seed, maskBias: r.maskBias, maskGrow: r.maskGrow, maskFeather: r.maskFeather, autoMask: r.autoMask, shareText: r.shareText, shift: r.shift };
 }

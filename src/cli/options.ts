@@ -2,6 +2,7 @@
 import type { Argv, Options } from 'yargs';
 import { checkRange, describeRange, RANGES, type RangedName } from '../edit/ranges.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
+import { isGroupName } from '../model/layer-groups.js';
 import { isSolverName, SOLVERS } from '../solvers/index.js';
 import { EXIT, UserError } from './errors.js';
 
@@ -127,7 +128,7 @@ export function withEditOptions<T>(y: Argv<T>, command: EditOptionsFor): Argv<T 
     })
     .option('share-layers', {
       type: 'string',
-      describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values (default: the pack\'s)',
+      describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values, or a layer group the pack names (transformer.layerGroups, e.g. single; all = every context layer) (default: the pack\'s)',
       group: 'Editing:',
     })
     .option('share-steps', numberOption('share-steps', 'fraction of the steps, from the start, that share context (0 = none; default: the pack\'s, else 0.5)', { group: 'Editing:' }))
@@ -178,12 +179,14 @@ export function withInputLimit<T>(y: Argv<T>): Argv<T & InputLimitArgs> {
   ) as Argv<T & InputLimitArgs>;
 }
 
-/** Parses "1,2, 3" into layer numbers; "" is the empty set. */
-export function parseLayerList(text: string): number[] {
+/** Parses "1,2, 3" into layer numbers ("" is the empty set), or "single" into a layer group's name (resolved against the pack later). */
+export function parseLayerList(text: string): number[] | string {
+  const name = text.trim();
+  if (isGroupName(name)) return name;
   const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   return parts.map((p) => {
     const n = Number(p);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`Expected comma-separated layer numbers for --share-layers but received "${text}"`);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`Expected comma-separated layer numbers or a layer group's name (e.g. single) for --share-layers but received "${text}"`);
     return n;
   });
 }
@@ -216,7 +219,8 @@ export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
 }
 
 export interface MaskArgs {
-  mask: string;
+  /** required by swap, which checks it itself (so a swap preset can say it needs one) */
+  mask: string | undefined;
   'mask-grow': number | undefined;
   'mask-feather': number | undefined;
   'invert-mask': boolean;
@@ -227,8 +231,7 @@ export function withMaskOptions<T>(y: Argv<T>): Argv<T & MaskArgs> {
   return y
     .option('mask', {
       type: 'string',
-      demandOption: true,
-      describe: 'what to replace, white = edit: one image (used for every frame), a folder of per-frame PNGs, or a mask video',
+      describe: 'required: what to replace, white = edit: one image (used for every frame), a folder of per-frame PNGs, or a mask video',
       group: 'Mask:',
     })
     .option('mask-grow', numberOption('mask-grow', 'grow the mask by this many pixels (default 2)', { group: 'Mask:' }))

@@ -5,6 +5,7 @@
 import type { FitMode } from '../media/fit.js';
 import { checkMaskOptions } from '../media/mask.js';
 import type { Manifest, TaskDefaults } from '../model/manifest.js';
+import { resolveLayerGroup, type GroupSource } from '../model/layer-groups.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
 import { checkRange } from './ranges.js';
 import { AUTO_EDIT, isMaskedTask } from './tasks.js';
@@ -42,7 +43,10 @@ export interface SettingOptions {
   readonly solver?: string | undefined;
   readonly guidance?: number | undefined;
   readonly guideAgainst?: string | undefined;
-  readonly shareLayers?: readonly number[] | undefined;
+  /** layer numbers, or the name of a layer group (the pack's transformer.layerGroups, or `all`) */
+  readonly shareLayers?: readonly number[] | string | undefined;
+  /** who named a layer group in shareLayers (a preset, --share-layers, a batch item): for the refusal's advice */
+  readonly shareLayersFrom?: GroupSource | undefined;
   readonly shareSteps?: number | undefined;
   readonly fit?: string | undefined;
   readonly seed?: number | undefined;
@@ -119,7 +123,10 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   if (guideAgainst === 'source' && m.transformer.guidance !== 'cfg') {
     throw new Error(`Pack '${m.id}' takes guidance as a distilled input, so there is no second branch to guide against the source prompt: use --guide-against empty`);
   }
-  const shareLayers = o.shareLayers ?? t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
+  const packLayers = t.shareLayers ?? d.shareLayers ?? m.transformer.contextLayers;
+  const named = o.shareLayers ?? packLayers;
+  // a group name stands for the pack's layers of that name; a pack without it is refused here
+  const shareLayers = typeof named === 'string' ? resolveLayerGroup(m, named, o.shareLayersFrom ?? { kind: 'flag' }, packLayers) : named;
   const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;
   checkRange('share-steps', shareSteps);
   const fit = o.fit ?? d.fit ?? FLOWEDIT_DEFAULTS.fit;

@@ -2,6 +2,8 @@
  * The model-pack manifest (docs/model-pack.md, section 2): its types and a validator that
  * collects every problem instead of stopping at the first.
  */
+import { layerGroupProblems } from './layer-groups.js';
+
 export type TextMode = 'joint' | 'cross' | 'none';
 export type GuidanceMode = 'cfg' | 'distilled';
 export type FitModeName = 'resize' | 'pad';
@@ -36,15 +38,46 @@ export type TextOverflow = 'refuse' | 'truncate';
 /** Words the tokenizer maps to its unknown token (format 2, text.unknown): refuse the prompt, or keep the unknown id. */
 export type TextUnknown = 'refuse' | 'keep';
 /** Prompt cleaning before tokenizing (format 2, text.clean). */
-export type TextClean = 'none' | 'wan';
+export type TextClean = 'none' | 'wan' | 'clip';
+export const TEXT_CLEANS: readonly TextClean[] = ['none', 'wan', 'clip'];
 
-/** The text encoder section (docs/model-pack.md 2.6); the fields after padId are format 2 only. */
-export interface TextSpec {
+/** One output of a text-encoder graph (format 2, text.encoders[].outputs[]). */
+export interface TextOutputSpec {
+  /** the graph's output name */
+  readonly name: string;
+  /** a token sequence [B, L_e, dim] or one pooled vector per prompt [B, dim] */
+  readonly kind: 'sequence' | 'pooled';
+  readonly dim: number;
+  /** the transformer input it feeds: sequences go to `text`, pooled vectors to `pooled` */
+  readonly to: 'text' | 'pooled';
+}
+
+/** One of several text encoders (format 2, text.encoders[]): its graph, tokenizer and prompt rules. */
+export interface TextEncoderSpec {
+  readonly name: string;
   readonly encoder: string;
   readonly tokenizer: string;
   readonly maxTokens: number;
-  readonly dim: number;
   readonly padId: number;
+  readonly attentionMask?: boolean;
+  readonly overflow?: TextOverflow;
+  readonly unknown?: TextUnknown;
+  readonly clean?: TextClean;
+  readonly outputs: readonly TextOutputSpec[];
+}
+
+/**
+ * The text encoder section (docs/model-pack.md 2.6). Either one encoder, described by the fields
+ * from `encoder` to `pooledDim` (those after padId are format 2 only), or (format 2) several,
+ * listed in `encoders`; `negativePrompt` belongs to the section in both forms.
+ * Read it through textEncoders() and textLayout(), which treat both forms alike.
+ */
+export interface TextSpec {
+  readonly encoder?: string;
+  readonly tokenizer?: string;
+  readonly maxTokens?: number;
+  readonly dim?: number;
+  readonly padId?: number;
   /** the text-encoder graph takes `attention_mask` int64 [B, L] (default false) */
   readonly attentionMask?: boolean;
   /** a prompt of more than L tokens: refused (default) or truncated with a warning */
@@ -56,6 +89,8 @@ export interface TextSpec {
   readonly negativePrompt?: string;
   /** P: the text-encoder graph outputs `pooled` [B, P] and the transformer takes it */
   readonly pooledDim?: number;
+  /** format 2: several text encoders, each with its own tokenizer and rules */
+  readonly encoders?: readonly TextEncoderSpec[];
 }
 
 /** A latent scale or shift: one number, or (format 2) one per channel. */
@@ -89,6 +124,8 @@ export interface Manifest {
     readonly guidance: GuidanceMode;
     /** format 2: the graph takes `text_mask` float32 [B, L] (1 real token, 0 padding) */
     readonly textMask?: boolean;
+    /** format 2: named sets of context layers (e.g. FLUX.1's "double" and "single"), see layer-groups.ts */
+    readonly layerGroups?: Readonly<Record<string, readonly number[]>>;
   };
   /** absent: an unconditional pack (transformer.text is "none") */
   readonly text?: TextSpec;
@@ -106,8 +143,8 @@ export interface Manifest {
 
 /** The fields only format 2 allows, by section (the rest of format 2 is format 1). */
 export const FORMAT2_FIELDS = {
-  text: ['attentionMask', 'overflow', 'unknown', 'clean', 'negativePrompt', 'pooledDim'],
-  transformer: ['textMask'],
+  text: ['attentionMask', 'overflow', 'unknown', 'clean', 'negativePrompt', 'pooledDim', 'encoders'],
+  transformer: ['textMask', 'layerGroups'],
   defaults: ['shareText'],
 } as const;
 
@@ -120,6 +157,78 @@ export function textRules(m: Pick<Manifest, 'formatVersion' | 'text'>): { overfl
     clean: t?.clean ?? 'none',
     negativePrompt: t?.negativePrompt ?? '',
   };
+}
+
+/** One text encoder with its prompt rules resolved (defaults filled in as textRules does). */
+export interface EncoderPlan {
+  readonly name: string;
+  readonly encoder: string;
+  readonly tokenizer: string;
+  readonly maxTokens: number;
+  readonly padId: number;
+  readonly attentionMask: boolean;
+  readonly overflow: TextOverflow;
+  readonly unknown: TextUnknown;
+  readonly clean: TextClean;
+  readonly outputs: readonly TextOutputSpec[];
+}
+
+/**
+ * The pack's text encoders in order, both manifest forms alike: a single-encoder section is one
+ * encoder named "text" whose outputs are `text` (and `pooled` with pooledDim).
+ */
+export function textEncoders(m: Pick<Manifest, 'formatVersion' | 'text'>): EncoderPlan[] {
+  const t = m.text;
+  if (!t) return [];
+  const unknownDefault: TextUnknown = m.formatVersion === 2 ? 'refuse' : 'keep';
+  if (t.encoders) {
+    return t.encoders.map((e) => ({
+      name: e.name,
+      encoder: e.encoder,
+      tokenizer: e.tokenizer,
+      maxTokens: e.maxTokens,
+      padId: e.padId,
+      attentionMask: e.attentionMask ?? false,
+      overflow: e.overflow ?? 'refuse',
+      unknown: e.unknown ?? unknownDefault,
+      clean: e.clean ?? 'none',
+      outputs: e.outputs,
+    }));
+  }
+  const rules = textRules(m);
+  const outputs: TextOutputSpec[] = [{ name: 'text', kind: 'sequence', dim: t.dim!, to: 'text' }];
+  if (t.pooledDim !== undefined) outputs.push({ name: 'pooled', kind: 'pooled', dim: t.pooledDim, to: 'pooled' });
+  return [
+    {
+      name: 'text', encoder: t.encoder!, tokenizer: t.tokenizer!, maxTokens: t.maxTokens!, padId: t.padId!, attentionMask: t.attentionMask ?? false,
+      overflow: rules.overflow, unknown: rules.unknown, clean: rules.clean, outputs,
+    },
+  ];
+}
+
+/** What the transformer receives from the text side: L tokens of width D, and P pooled values. */
+export interface TextLayout {
+  /** tokens of the transformer's `text` input: the sequence outputs' token counts, added in encoder order */
+  readonly L: number;
+  /** width of one text token */
+  readonly D: number;
+  /** width of the transformer's `pooled` input (the pooled outputs' widths added), undefined when it has none */
+  readonly P: number | undefined;
+}
+
+export function textLayout(m: Pick<Manifest, 'formatVersion' | 'text'>): TextLayout {
+  let L = 0;
+  let D = 0;
+  let P: number | undefined;
+  for (const e of textEncoders(m)) {
+    for (const o of e.outputs) {
+      if (o.kind === 'sequence') {
+        L += e.maxTokens;
+        D = o.dim;
+      } else P = (P ?? 0) + o.dim;
+    }
+  }
+  return { L, D, P };
 }
 
 /** A latent scale or shift per channel: C values. */
@@ -222,6 +331,72 @@ class Checker {
   }
 }
 
+/** The prompt rules of one encoder (text.overflow, text.unknown, text.clean or their per-encoder twins). */
+function checkPromptRules(c: Checker, o: Obj, path: string): void {
+  c.oneOf(o.overflow, `${path}.overflow`, ['refuse', 'truncate'], true);
+  c.oneOf(o.unknown, `${path}.unknown`, ['refuse', 'keep'], true);
+  c.oneOf(o.clean, `${path}.clean`, TEXT_CLEANS, true);
+}
+
+const ENCODER_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * The several-encoders form of the text section (format 2): `encoders` and `negativePrompt`
+ * only; each encoder with its graph, tokenizer, token count, padding and rules, and outputs that
+ * are token sequences for the transformer's `text` input (all of one width) or pooled vectors for
+ * its `pooled` input; at least one sequence.
+ */
+function checkEncoders(c: Checker, text: Obj): void {
+  c.keys(text, 'text', ['encoders', 'negativePrompt']);
+  if (!Array.isArray(text.encoders) || text.encoders.length === 0) {
+    c.problems.push(`text.encoders: expected a list of at least one text encoder, received ${JSON.stringify(text.encoders)}`);
+    return;
+  }
+  const names = new Set<string>();
+  const widths = new Set<number>();
+  let sequences = 0;
+  text.encoders.forEach((raw, n) => {
+    const path = `text.encoders[${n}]`;
+    const e = c.object(raw, path);
+    if (!e) return;
+    c.keys(e, path, ['name', 'encoder', 'tokenizer', 'maxTokens', 'padId', 'attentionMask', 'overflow', 'unknown', 'clean', 'outputs']);
+    if (typeof e.name !== 'string' || !ENCODER_NAME.test(e.name)) c.problems.push(`${path}.name: expected a name of lower-case letters, digits, '_' and '-' (e.g. "t5"), received ${JSON.stringify(e.name)}`);
+    else if (names.has(e.name)) c.problems.push(`${path}.name: "${e.name}" names two encoders: give each its own name`);
+    else names.add(e.name);
+    c.file(e.encoder, `${path}.encoder`);
+    c.file(e.tokenizer, `${path}.tokenizer`);
+    c.int(e.maxTokens, `${path}.maxTokens`, 1);
+    c.int(e.padId, `${path}.padId`, 0);
+    c.bool(e.attentionMask, `${path}.attentionMask`);
+    checkPromptRules(c, e, path);
+    if (!Array.isArray(e.outputs) || e.outputs.length === 0) {
+      c.problems.push(`${path}.outputs: expected a list of at least one output ({ "name", "kind", "dim", "to" }), received ${JSON.stringify(e.outputs)}`);
+      return;
+    }
+    const outNames = new Set<string>();
+    e.outputs.forEach((rawOut, k) => {
+      const op = `${path}.outputs[${k}]`;
+      const o = c.object(rawOut, op);
+      if (!o) return;
+      c.keys(o, op, ['name', 'kind', 'dim', 'to']);
+      c.str(o.name, `${op}.name`);
+      if (typeof o.name === 'string' && outNames.has(o.name)) c.problems.push(`${op}.name: "${o.name}" names two outputs of one graph`);
+      if (typeof o.name === 'string') outNames.add(o.name);
+      c.oneOf(o.kind, `${op}.kind`, ['sequence', 'pooled']);
+      c.int(o.dim, `${op}.dim`, 1);
+      c.oneOf(o.to, `${op}.to`, ['text', 'pooled']);
+      if (o.kind === 'sequence' && o.to !== undefined && o.to !== 'text') c.problems.push(`${op}.to: a token sequence feeds the transformer's "text" input, received ${JSON.stringify(o.to)}`);
+      if (o.kind === 'pooled' && o.to !== undefined && o.to !== 'pooled') c.problems.push(`${op}.to: a pooled vector feeds the transformer's "pooled" input, received ${JSON.stringify(o.to)}`);
+      if (o.kind === 'sequence') {
+        sequences++;
+        if (typeof o.dim === 'number') widths.add(o.dim);
+      }
+    });
+  });
+  if (sequences === 0) c.problems.push('text.encoders: no output is a token sequence: at least one encoder must feed the transformer\'s "text" input');
+  if (widths.size > 1) c.problems.push(`text.encoders: the token sequences are joined along the tokens, so they need one width; received dims ${[...widths].join(', ')}`);
+}
+
 const TOP_KEYS = ['format', 'formatVersion', 'id', 'name', 'description', 'license', 'image', 'frames', 'latent', 'schedule', 'transformer', 'text', 'vae', 'defaults'];
 const SOLVER_NAMES = ['euler', 'midpoint', 'fireflow'];
 
@@ -317,6 +492,7 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
     }
     c.oneOf(tr.text, 'transformer.text', ['joint', 'cross', 'none']);
     c.oneOf(tr.guidance, 'transformer.guidance', ['cfg', 'distilled']);
+    if (tr.layerGroups !== undefined && c.version === 2) c.problems.push(...layerGroupProblems(tr.layerGroups, contextLayers));
   }
   const unconditional = tr?.text === 'none';
   if (unconditional && m.text !== undefined) c.problems.push('text: an unconditional pack (transformer.text "none") has no text section');
@@ -324,7 +500,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   if (!unconditional && m.text === undefined) c.problems.push('text: expected the text encoder section (or transformer.text "none" for an unconditional pack)');
   if (unconditional && tr?.textMask === true) c.problems.push('transformer.textMask: an unconditional pack (transformer.text "none") has no text to mask');
   const text = m.text === undefined ? undefined : c.object(m.text, 'text');
-  if (text) {
+  if (text && text.encoders !== undefined && c.version === 2) checkEncoders(c, text);
+  else if (text) {
     c.keys(text, 'text', ['encoder', 'tokenizer', 'maxTokens', 'dim', 'padId'], FORMAT2_FIELDS.text);
     c.file(text.encoder, 'text.encoder');
     c.file(text.tokenizer, 'text.tokenizer');
@@ -332,14 +509,14 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
     c.int(text.dim, 'text.dim', 1);
     c.int(text.padId, 'text.padId', 0);
     c.bool(text.attentionMask, 'text.attentionMask');
-    c.oneOf(text.overflow, 'text.overflow', ['refuse', 'truncate'], true);
-    c.oneOf(text.unknown, 'text.unknown', ['refuse', 'keep'], true);
-    c.oneOf(text.clean, 'text.clean', ['none', 'wan'], true);
+    checkPromptRules(c, text, 'text');
+    c.int(text.pooledDim, 'text.pooledDim', 1, true);
+  }
+  if (text) {
     if (text.negativePrompt !== undefined && typeof text.negativePrompt !== 'string') c.problems.push(`text.negativePrompt: expected text (may be empty), received ${JSON.stringify(text.negativePrompt)}`);
     if (typeof text.negativePrompt === 'string' && text.negativePrompt !== '' && tr?.guidance === 'distilled') {
       c.problems.push('text.negativePrompt: a pack with distilled guidance runs no negative branch: remove it, or use transformer.guidance "cfg"');
     }
-    c.int(text.pooledDim, 'text.pooledDim', 1, true);
   }
   if (m.vae !== undefined) {
     const vae = c.object(m.vae, 'vae');

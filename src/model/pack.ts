@@ -3,8 +3,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { checkManifest, textRules, type Manifest } from './manifest.js';
-import { graphSpecs, type GraphSpec } from './ports.js';
+import { checkManifest, textEncoders, textRules, type Manifest } from './manifest.js';
+import { graphKey, graphLabel, graphSpecs, type GraphSpec } from './ports.js';
 import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo } from './ort.js';
 import { assertPromptTokens, createTextEncoder, type TextEncoder } from './text.js';
 import { Transformer } from './transformer.js';
@@ -90,6 +90,16 @@ function compareGraph(spec: GraphSpec, inputs: readonly PortInfo[], outputs: rea
   return problems;
 }
 
+/** A "file not found" line for each text encoder's tokenizer that is not in the pack. */
+async function missingTokenizers(info: PackInfo): Promise<string[]> {
+  const problems: string[] = [];
+  const several = info.manifest.text?.encoders !== undefined;
+  for (const e of textEncoders(info.manifest)) {
+    if (!(await exists(join(info.dir, e.tokenizer)))) problems.push(`${e.tokenizer}: file not found (the tokenizer${several ? ` of text encoder ${e.name}` : ''})`);
+  }
+  return problems;
+}
+
 /**
  * Checks a pack completely: manifest schema, files present, and each ONNX graph's input and
  * output names, element types, ranks and fixed sizes. Returns every problem (empty = valid).
@@ -103,24 +113,25 @@ export async function validatePack(dir: string): Promise<string[]> {
     throw err;
   }
   const problems: string[] = [];
-  if (info.manifest.text) {
-    const tokenizer = join(info.dir, info.manifest.text.tokenizer);
-    if (!(await exists(tokenizer))) problems.push(`${info.manifest.text.tokenizer}: file not found (the tokenizer)`);
-    else {
-      try {
-        JSON.parse(await readFile(tokenizer, 'utf8'));
-        // the tokenizer loads, and the prompts the pack brings itself pass its own rules
-        const own = [{ text: '', what: 'empty prompt' }, { text: textRules(info.manifest).negativePrompt, what: 'text.negativePrompt' }];
-        await assertPromptTokens(info.manifest, info.dir, own).catch((err: Error) => problems.push(`${info.manifest.text!.tokenizer}: ${err.message}`));
-      } catch (err) {
-        problems.push(`${info.manifest.text.tokenizer}: not valid JSON (${(err as Error).message})`);
-      }
+  const encoders = textEncoders(info.manifest);
+  const missing = await missingTokenizers(info);
+  problems.push(...missing);
+  for (const e of missing.length > 0 ? [] : encoders) {
+    try {
+      JSON.parse(await readFile(join(info.dir, e.tokenizer), 'utf8'));
+    } catch (err) {
+      problems.push(`${e.tokenizer}: not valid JSON (${(err as Error).message})`);
     }
+  }
+  if (encoders.length > 0 && problems.length === 0) {
+    // the tokenizers load, and the prompts the pack brings itself pass their own rules
+    const own = [{ text: '', what: 'empty prompt' }, { text: textRules(info.manifest).negativePrompt, what: 'text.negativePrompt' }];
+    for (const e of encoders) await assertPromptTokens(info.manifest, info.dir, own, e.name).catch((err: Error) => problems.push(`${e.tokenizer}: ${err.message}`));
   }
   for (const spec of graphSpecs(info.manifest)) {
     const path = join(info.dir, spec.file);
     if (!(await exists(path))) {
-      problems.push(`${spec.file}: file not found (the ${spec.role})`);
+      problems.push(`${spec.file}: file not found (${graphLabel(info.manifest, spec)})`);
       continue;
     }
     let graph: OnnxGraph;
@@ -153,16 +164,16 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
   const info = await readPack(dir);
   const m = info.manifest;
   const problems: string[] = [];
-  if (m.text && !(await exists(join(info.dir, m.text.tokenizer)))) problems.push(`${m.text.tokenizer}: file not found (the tokenizer)`);
-  const graphs = new Map<GraphSpec['role'], OnnxGraph>();
+  problems.push(...(await missingTokenizers(info)));
+  const graphs = new Map<string, OnnxGraph>();
   for (const spec of graphSpecs(m)) {
     const path = join(info.dir, spec.file);
     if (!(await exists(path))) {
-      problems.push(`${spec.file}: file not found (the ${spec.role})`);
+      problems.push(`${spec.file}: file not found (${graphLabel(m, spec)})`);
       continue;
     }
     const graph = await openGraph(path, opts);
-    graphs.set(spec.role, graph);
+    graphs.set(graphKey(spec), graph);
     problems.push(...compareGraph(spec, graph.inputs, graph.outputs));
   }
   if (problems.length > 0) {
@@ -170,7 +181,7 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
     throw new PackError(dir, problems);
   }
   const transformer = new Transformer(m, graphs.get('transformer')!);
-  const text = m.text ? await createTextEncoder(m, info.dir, graphs.get('text encoder')!) : null;
+  const text = m.text ? await createTextEncoder(m, info.dir, (encoder) => graphs.get(graphKey({ role: 'text encoder', encoder }))!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
   return {
     ...info,

@@ -4,7 +4,7 @@
  * only the k/v outputs a caller asks for are fetched.
  */
 import type { Tensor } from '../media/tensor.js';
-import type { Manifest } from './manifest.js';
+import { textLayout, type Manifest } from './manifest.js';
 import { floatFeed, type Feed, type OnnxGraph } from './ort.js';
 import { port } from './ports.js';
 
@@ -85,7 +85,7 @@ export class Transformer {
     }
     const grid: [number, number, number] = [F / pt, H / ph, W / pw];
     const imageTokens = grid[0] * grid[1] * grid[2];
-    const textTokens = this.manifest.transformer.text === 'joint' && this.manifest.text ? this.manifest.text.maxTokens : 0;
+    const textTokens = this.manifest.transformer.text === 'joint' && this.manifest.text ? textLayout(this.manifest).L : 0;
     return { imageTokens, textTokens, length: textTokens + imageTokens, grid };
   }
 
@@ -104,8 +104,9 @@ export class Transformer {
         if (!req.textMask) throw new Error(`Pack '${this.manifest.id}' needs the text padding mask [B, L] (transformer.textMask)`);
         feeds[port.textMask] = floatFeed(req.textMask); // [B, L]
       }
-      if (this.manifest.text.pooledDim !== undefined) {
-        if (!req.pooled) throw new Error(`Pack '${this.manifest.id}' needs the pooled text vector [B, ${this.manifest.text.pooledDim}] (text.pooledDim)`);
+      const P = textLayout(this.manifest).P;
+      if (P !== undefined) {
+        if (!req.pooled) throw new Error(`Pack '${this.manifest.id}' needs the pooled text vector [B, ${P}] (${this.manifest.text.encoders ? 'a pooled output in text.encoders' : 'text.pooledDim'})`);
         feeds[port.pooled] = floatFeed(req.pooled); // [B, P]
       }
     }

@@ -7,17 +7,27 @@ import { findPreset, listPresetNames, readPresetFile } from '../../src/batch/pre
 import { mergeRecipes, readRecipe, settingOptions } from '../../src/batch/recipe.js';
 import { resolveSettings } from '../../src/edit/settings.js';
 import { readPack } from '../../src/model/pack.js';
+import { planSharing } from '../../src/attention/plan.js';
+import { layeredPack, TINY_GROUPS } from '../layered-pack.js';
 import { TINY, tempDir } from '../paths.js';
 
-test('the built-in presets load and resolve on the tiny pack', async () => {
+/** The presets that carry a paper's recipe (presets/*.yaml cite each). */
+const PAPERS = ['rf-solver-edit', 'fireflow', 'kv-edit', 'contextflow'];
+
+test('the built-in presets load and resolve on the tiny pack, those naming a FLUX.1 layer group on a pack that names it', async () => {
   const names = await listPresetNames();
-  for (const name of ['recolor', 'reconstruct-check', 'swap-object', 'text-edit']) assert.ok(names.includes(name), name);
+  for (const name of ['recolor', 'reconstruct-check', 'swap-object', 'text-edit', ...PAPERS]) assert.ok(names.includes(name), name);
   const pack = await readPack(TINY);
+  const grouped = await readPack(await layeredPack());
   for (const name of names) {
     const p = await findPreset(name);
     assert.equal(p.name, name);
     assert.ok(p.description.length > 10, `${name} has a description`);
-    resolveSettings(pack.manifest, p.recipe.command ?? 'edit', settingOptions(p.recipe));
+    const options = settingOptions(p.recipe, { kind: 'preset', name });
+    const group = typeof p.recipe.shareLayers === 'string' && p.recipe.shareLayers !== 'all' ? p.recipe.shareLayers : undefined;
+    if (group) assert.throws(() => resolveSettings(pack.manifest, p.recipe.command ?? 'edit', options), new RegExp(`Preset "${name}" shares layer group "${group}"`));
+    else resolveSettings(pack.manifest, p.recipe.command ?? 'edit', options);
+    resolveSettings(grouped.manifest, p.recipe.command ?? 'edit', options);
   }
   const swap = await findPreset('swap-object');
   assert.equal(swap.recipe.command, 'swap');
@@ -41,7 +51,7 @@ test('a preset with an unknown key or a wrong type names the file, the key and w
   await assert.rejects(readPresetFile(feather), /maskFeather: expected a non-negative number \(pixels\) but received -2/);
   const layers = join(dir, 'layers.yaml');
   await writeFile(layers, 'shareLayers: 1,2\n');
-  await assert.rejects(readPresetFile(layers), /shareLayers: expected a list of layer numbers, e\.g\. \[1, 2\] but received "1,2"/);
+  await assert.rejects(readPresetFile(layers), /shareLayers: expected a list of layer numbers, e\.g\. \[1, 2\], or the name of a layer group .* but received "1,2"/);
   const cmd = join(dir, 'cmd.yaml');
   await writeFile(cmd, 'command: paint\n');
   await assert.rejects(readPresetFile(cmd), /command: expected one of invert, reconstruct, edit, swap, generate but received "paint"/);
@@ -60,4 +70,33 @@ test('recipes layer: later wins, left-out keys fall through', () => {
   const item = readRecipe({ guidance: 3.5 }, 'i');
   const flags = { steps: 4, guidance: undefined };
   assert.deepEqual(mergeRecipes(preset, item, flags), { steps: 4, guidance: 3.5, solver: 'midpoint' });
+});
+
+test("the papers' presets: each paper's solver, and its sharing window and layers as flowedit's shared context on a FLUX.1-like pack", async () => {
+  const pack = await readPack(await layeredPack());
+  const m = pack.manifest;
+  const sharing = async (name: string, task?: string) => {
+    const p = await findPreset(name);
+    const s = resolveSettings(m, task ?? p.recipe.command ?? 'edit', settingOptions(p.recipe, { kind: 'preset', name }));
+    return { p, s, plan: planSharing({ layers: s.shareLayers, fraction: s.shareSteps }, m.transformer.contextLayers, s.steps) };
+  };
+  // RF-Solver-Edit: Taylor step = midpoint; V injected in the single-stream blocks for the first 3 of 25 steps
+  const rf = await sharing('rf-solver-edit');
+  assert.deepEqual([rf.s.solver, rf.s.steps, rf.plan.sharedSteps, rf.plan.layers], ['midpoint', 25, 3, [...TINY_GROUPS.single]]);
+  // FireFlow: its own solver, 8 steps, the first one shared, every single-stream block
+  const ff = await sharing('fireflow');
+  assert.deepEqual([ff.s.solver, ff.s.steps, ff.plan.sharedSteps, ff.plan.layers], ['fireflow', 8, 1, [...TINY_GROUPS.single]]);
+  // KV-Edit: a swap keeping the background's keys and values in every layer at every step, none of the masked source's
+  const kv = await sharing('kv-edit');
+  assert.equal(kv.p.recipe.command, 'swap');
+  assert.deepEqual([kv.s.solver, kv.plan.sharedSteps, kv.plan.layers, kv.s.maskBias], ['euler', kv.s.steps, [...m.transformer.contextLayers], -10000]);
+  // ContextFlow: no command and no layers of its own, so each task takes its calibrated layers; half the steps share
+  const cf = await findPreset('contextflow');
+  assert.equal(cf.recipe.command, undefined);
+  assert.equal(cf.recipe.shareLayers, undefined);
+  const calibrated = { ...m, defaults: { ...m.defaults, tasks: { insert: { shareLayers: [2] }, edit: { shareLayers: [0, 1] } } } };
+  for (const [task, layers] of [['insert', [2]], ['edit', [0, 1]], ['swap', m.defaults!.shareLayers!]] as const) {
+    const s = resolveSettings(calibrated, task, settingOptions(cf.recipe, { kind: 'preset', name: 'contextflow' }));
+    assert.deepEqual([s.solver, s.shareLayers, planSharing({ layers: s.shareLayers, fraction: s.shareSteps }, m.transformer.contextLayers, s.steps).sharedSteps], ['midpoint', layers, s.steps / 2], task);
+  }
 });

@@ -276,8 +276,14 @@ def load_text_encoder(folder: str, kind: str) -> nn.Module:
     with torch.device("meta"):
         module = _module(kind, config)
     state = match_keys(kind, module, _read_weights(path), path)
-    cast: dict = {}  # one float32 copy per tensor: tied keys keep sharing theirs
-    state = {k: cast.setdefault(id(v), v.float() if v.is_floating_point() else v) for k, v in state.items()}
+    tied: dict = {}  # keys of one tensor (T5's token embedding under both names) get one float32 copy
+    for k, v in state.items():
+        tied.setdefault(id(v), []).append(k)
+    for keys in tied.values():
+        v = state[keys[0]]
+        v = v.float() if v.is_floating_point() else v
+        for k in keys:
+            state[k] = v  # the file's tensor is released as it is replaced
     module.load_state_dict(state, strict=False, assign=True)
     _restore_buffers(module)
     return module.float().eval()

@@ -19,6 +19,7 @@ import type { Manifest } from '../../model/manifest.js';
 import { EXIT, UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
+import type { GroupSource } from '../../model/layer-groups.js';
 import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type NegativePromptArgs, type PresetArgs, type ShiftArgs, type SolverArgs, type VideoArgs } from '../options.js';
 
 /** The mask flags that are settings (swap). */
@@ -124,8 +125,11 @@ export function assertPresetFor(preset: Preset | undefined, ref: string | undefi
   const made = preset?.recipe.command;
   if (made === undefined || made === command) return;
   if (command === 'swap' || (command === 'edit' && made === 'swap')) {
-    const instead = command === 'swap' ? 'a swap preset (e.g. swap-object)' : 'an edit preset (e.g. recolor)';
-    throw new UserError(`Preset "${ref}" is written for flowedit ${made}, not ${command}: give ${instead}, or leave --preset out (flowedit presets list shows which command each is for)`, EXIT.usage);
+    const instead =
+      command === 'swap'
+        ? 'give a swap preset (e.g. swap-object), or leave --preset out'
+        : 'run flowedit swap with --mask FILE (white = edit) to use it, give an edit preset (e.g. recolor), or leave --preset out';
+    throw new UserError(`Preset "${ref}" is written for flowedit ${made}, not ${command}: ${instead} (flowedit presets list shows which command each is for)`, EXIT.usage);
   }
 }
 
@@ -136,11 +140,17 @@ export async function recipeFrom(a: Partial<SolverArgs & EditArgs & MaskFlagArgs
   return mergeRecipes(preset?.recipe ?? {}, flagRecipe(a));
 }
 
+/** Who may have named a layer group for --share-layers' setting: the flag itself, else --preset. */
+export function groupSourceOf(a: Partial<EditArgs & PresetArgs>): GroupSource | undefined {
+  if (a['share-layers'] !== undefined) return { kind: 'flag' };
+  return a.preset !== undefined ? { kind: 'preset', name: a.preset } : undefined;
+}
+
 /** Resolves settings for `task`: flowedit's defaults < pack defaults < --preset < flags (--negative-prompt among them). */
 export async function settingsFrom(pack: PackInfo, task: string, a: Partial<SolverArgs & EditArgs & MaskFlagArgs & PresetArgs & ShiftArgs & NegativePromptArgs>): Promise<Settings> {
   const recipe = await recipeFrom(a, task);
   const negative = a['negative-prompt'];
-  return userCheck(() => resolveSettings(pack.manifest, task, { ...settingOptions(recipe), ...(negative !== undefined ? { negativePrompt: negative } : {}) }));
+  return userCheck(() => resolveSettings(pack.manifest, task, { ...settingOptions(recipe, groupSourceOf(a)), ...(negative !== undefined ? { negativePrompt: negative } : {}) }));
 }
 
 /**

@@ -17,11 +17,13 @@ export async function showPresetAction(a: ModelArgs & { preset: string }): Promi
   const preset = await userCheck(() => findPreset(a.preset));
   const pack = await resolvePack(a);
   const command = preset.recipe.command ?? 'edit';
-  const settings = await userCheck(() => resolveSettings(pack.manifest, command, settingOptions(preset.recipe)));
+  const settings = await userCheck(() => resolveSettings(pack.manifest, command, settingOptions(preset.recipe, { kind: 'preset', name: preset.name })));
   const d = pack.manifest.defaults ?? {};
   const t = appliedTaskDefaults(pack.manifest, command, settings.autoMask);
   const origin = (key: string): string => {
-    if (Object.hasOwn(preset.recipe, key)) return 'preset';
+    // a layer group is shown resolved, with the name the preset gave
+    const group = key === 'shareLayers' && typeof preset.recipe.shareLayers === 'string' ? ` (layer group ${preset.recipe.shareLayers})` : '';
+    if (Object.hasOwn(preset.recipe, key)) return `preset${group}`;
     const own = key === 'autoMask' ? (d.tasks?.edit ?? {}) : t;
     if (Object.hasOwn(own, key) || Object.hasOwn(d, key)) return `pack ${pack.manifest.id}`;
     if (key === 'shareLayers') return `pack ${pack.manifest.id} (context layers)`;

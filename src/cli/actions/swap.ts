@@ -5,8 +5,10 @@ import { assertNegativePromptFits, assertPromptsFit } from '../../edit/velocity.
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
 import type { EditArgs, GlobalArgs, InputLimitArgs, MaskArgs, ModelArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
+import { EXIT, UserError } from '../errors.js';
 import { settingOptions } from '../../batch/recipe.js';
 import {
+  assertPresetFor,
   assertSourcePromptFor,
   assertSourceUnchanged,
   checkInputPixels,
@@ -15,10 +17,12 @@ import {
   checkThreads,
   checkVideoFlags,
   checkWriteTargets,
+  groupSourceOf,
   inspectInput,
   inspectMask,
   inversionInput,
   jobExtras,
+  presetFrom,
   printedConfig,
   recipeFrom,
   reportDone,
@@ -34,7 +38,23 @@ export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, 
   'negative-prompt': string | undefined;
 }
 
-export async function swapAction(a: SwapArgs): Promise<void> {
+/**
+ * --mask, checked first: a swap regenerates only what the mask covers. Not demanded by the flag
+ * parser, so that a swap preset's missing mask is refused in the preset's own words.
+ */
+async function withMask(a: SwapArgs): Promise<SwapArgs & { mask: string }> {
+  if (a.mask !== undefined) return { ...a, mask: a.mask };
+  const preset = await presetFrom(a);
+  assertPresetFor(preset, a.preset, 'swap');
+  const what = 'white = edit: one image for every frame, or for a clip a folder of per-frame PNGs or a mask video';
+  if (preset?.recipe.command === 'swap') {
+    throw new UserError(`Preset "${a.preset}" is a swap: it regenerates only what a mask covers and keeps the source's pixels elsewhere, so it needs one: add --mask FILE (${what})`, EXIT.usage);
+  }
+  throw new UserError(`flowedit swap replaces what a mask covers: add --mask FILE (${what}), or run flowedit edit to edit everywhere`, EXIT.usage);
+}
+
+export async function swapAction(args: SwapArgs): Promise<void> {
+  const a = await withMask(args);
   // 1. settings and pack, before anything is read
   const threads = checkThreads(a);
   checkVideoFlags(a);
@@ -45,7 +65,7 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const recipe = await recipeFrom(a, 'swap');
   const negative = a['negative-prompt'];
   const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
-  const settings = await userCheck(() => resolveSettings(pack.manifest, a.task, settingOptions(recipe)));
+  const settings = await userCheck(() => resolveSettings(pack.manifest, a.task, settingOptions(recipe, groupSourceOf(a))));
   await userCheck(() =>
     assertPromptsFit(pack, [
       { text: a['source-prompt'] ?? '', what: '--source-prompt' },
