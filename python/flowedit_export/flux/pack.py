@@ -24,7 +24,7 @@ import torch
 
 from ..checkpoint import CheckpointError
 from .ae import AE_SIZES, SCALE, SHIFT, Z_CHANNELS, check_ae_file, header_shapes
-from .config import FLUX_SIZES, VARIANTS, ConfigError, FluxConfig, flux_config
+from .config import FLUX_SIZES, VARIANTS, FluxConfig, flux_config
 
 PARTS = ("transformer", "text", "vae")
 
