@@ -332,11 +332,14 @@ class GraphJoiner:
             node.name = f"{name}/{node.name or node.op_type}"
             node.input[:] = [renamed(n) for n in node.input]
             node.output[:] = [renamed(n) for n in node.output]
-            self.nodes.append(node)
         for tensor in graph.initializer:
             tensor.name = renamed(tensor.name)
             self._externalise(tensor)
-            self.initializers.append(tensor)
+        # Kept as a copy: protobuf frees a message's memory only with its whole tree, so holding
+        # any piece of the part's own graph would hold its weights too (1.4 GB per block).
+        graph = onnx.ModelProto.FromString(model.SerializeToString()).graph
+        self.nodes.extend(graph.node)
+        self.initializers.extend(graph.initializer)
         for v in list(graph.input) + list(graph.output):
             self.ports.setdefault(v.name, v)
         for op in model.opset_import:
