@@ -15,7 +15,8 @@ its bound. What it measures:
 - the velocity error of the int8/int4 weight-only graphs and of float16 Linear layers against
   the float32 graph (bounds 2%, 20%, 0.5%: random uniform weights are hard on a quantiser);
 - the part-by-part export (stream.py): int4 and float16 Linear layers equal to the whole graph
-  made the same way, and float32 from a bfloat16 checkpoint file equal to the module loaded from it;
+  made the same way, float32 from a bfloat16 checkpoint file equal to the module loaded from it,
+  a checkpoint lacking a key refused before any work, and nothing left by an interrupted export;
 - strict loading: a release folder (flux1-dev.safetensors beside ae.safetensors), a bfloat16
   file and shards + index load exactly; a missing key, an extra key, a truncated file, a dev file
   exported as schnell and the reverse, a diffusers-layout file and shards without their index are
@@ -363,7 +364,27 @@ def check_stream(folder: str) -> dict:
     with torch.no_grad():
         want = [r.numpy() for r in TransformerGraph(model)(*args)]
     out["float32_checkpoint_schnell_vs_torch_rel"] = max(rel_err(x, y) for x, y in zip(run(session(streamed), args), want))
-    out["leftovers"] = sorted(n for n in os.listdir(folder) if n.startswith(".flux-parts"))
+
+    # Refused before any work (a key missing from the checkpoint), and interrupted after two
+    # parts: neither leaves a file behind.
+    broken = os.path.join(folder, "stream-broken.safetensors")
+    save_file({k: v.contiguous() for k, v in model.state_dict().items() if k != "final_layer.linear.bias"}, broken)
+    target = os.path.join(folder, "stream-left", "transformer.onnx")
+    try:
+        stream_export(cfg, target, checkpoint=broken, bits=4)
+        out["refused"] = None
+    except CheckpointError as e:
+        out["refused"] = str(e).replace(folder, "<tmp>")
+
+    def interrupt(message):
+        if message.startswith("double.1"):
+            raise KeyboardInterrupt("stopped by the user")
+
+    try:
+        stream_export(cfg, target, seed=1, bits=4, progress=interrupt)
+    except KeyboardInterrupt:
+        pass
+    out["leftovers"] = sorted(os.listdir(os.path.dirname(target))) if os.path.isdir(os.path.dirname(target)) else []
     return out
 
 
@@ -503,6 +524,8 @@ def main() -> int:
             failures.append(f"stream {k} {stream[k]:.2e} > {STREAM_BOUND}")
     if stream["leftovers"]:
         failures.append(f"stream export left {stream['leftovers']}")
+    if not stream["refused"] or "missing keys: final_layer.linear.bias" not in stream["refused"]:
+        failures.append(f"stream export from a checkpoint lacking a key: {stream['refused']}")
     loading = report["loading"]
     if not (loading["release_folder_bf16_loads_as_float32"] and loading["sharded_loads_exactly"] and loading["all_refused"]):
         failures.append("checkpoint loading")

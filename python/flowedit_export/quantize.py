@@ -60,6 +60,13 @@ def quantize_weights(src: str, dst: str, bits: int, block_size: int = 128, symme
     """Write `src` with its constant-weight MatMuls as MatMulNBits to `dst` (which may be `src`:
     the graph is read whole first); returns how many MatMuls were quantised. `activations`:
     how the CPU provider multiplies (ACCURACY_LEVEL)."""
+    model, count = quantize_model(onnx.load(src, load_external_data=True), bits, block_size, symmetric, activations)
+    _save(model, dst)
+    return count
+
+
+def quantize_model(model: onnx.ModelProto, bits: int, block_size: int = 128, symmetric: bool = False, activations: str = "int8"):
+    """quantize_weights on a graph in memory: (the quantised graph, how many MatMuls were quantised)."""
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
     if bits not in (4, 8):
@@ -72,7 +79,6 @@ def quantize_weights(src: str, dst: str, bits: int, block_size: int = 128, symme
     import logging
 
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
-    model = onnx.load(src, load_external_data=True)
     before = sum(1 for n in model.graph.node if n.op_type == "MatMul")
     config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=symmetric, bits=bits, accuracy_level=accuracy_level, op_types_to_quantize=("MatMul",))
     quantizer = MatMulNBitsQuantizer(model, bits=bits, block_size=block_size, is_symmetric=symmetric, accuracy_level=accuracy_level, algo_config=config, op_types_to_quantize=("MatMul",))
@@ -80,8 +86,7 @@ def quantize_weights(src: str, dst: str, bits: int, block_size: int = 128, symme
     out = quantizer.model.model
     after = sum(1 for n in out.graph.node if n.op_type == "MatMul")
     _topological(out)
-    _save(out, dst)
-    return before - after
+    return out, before - after
 
 
 def _topological(model: onnx.ModelProto) -> None:

@@ -17,7 +17,7 @@ interface Findings {
   identities: Record<'dev' | 'schnell', Record<string, number>>;
   precision: Record<string, number>;
   smaller_graphs: Record<string, { velocity_rel: number; matmuls?: number } | number>;
-  stream: { int4_random_dev_vs_whole_rel: number; float16_random_dev_vs_whole_rel: number; float32_checkpoint_schnell_vs_torch_rel: number; int4_parts: number; leftovers: string[] };
+  stream: { int4_random_dev_vs_whole_rel: number; float16_random_dev_vs_whole_rel: number; float32_checkpoint_schnell_vs_torch_rel: number; int4_parts: number; leftovers: string[]; refused: string | null };
   loading: {
     release_folder_bf16_loads_as_float32: boolean;
     sharded_loads_exactly: boolean;
@@ -66,6 +66,8 @@ test('FLUX.1 transformer export: parity, reference forward, float32 RoPE, port i
   assert.ok(r.stream.float16_random_dev_vs_whole_rel < 1e-5, `stream float16 ${r.stream.float16_random_dev_vs_whole_rel}`);
   assert.ok(r.stream.float32_checkpoint_schnell_vs_torch_rel < 1e-5);
   assert.equal(r.stream.int4_parts, 2 + r.layers);
+  // a checkpoint lacking a key is refused before any part is written; an interrupted export leaves nothing
+  assert.match(r.stream.refused ?? '', /stream-broken\.safetensors does not match the FLUX\.1 \[schnell\] transformer .*missing keys: final_layer\.linear\.bias/);
   assert.deepEqual(r.stream.leftovers, []);
   const l = r.loading;
   assert.ok(l.release_folder_bf16_loads_as_float32 && l.sharded_loads_exactly && l.all_refused);

@@ -1,12 +1,15 @@
 """The FLUX.1 transformer exported one part at a time, so the 12B model is never held whole in
 float32 (48 GB): each part (the embeddings, every double and single block, the final layer) is
-built or read from the checkpoint on its own, traced to its own graph, quantised to weight-only
-MatMulNBits (quantize.py) and freed; the part graphs are then joined into one transformer.onnx
-whose weights lie in one external data file beside it. Peak memory is that of the largest part
-(a double block: 340M weights, 1.4 GB in float32) plus its export, not of the model.
+built or read from the checkpoint on its own, traced to its own graph in memory, quantised to
+weight-only MatMulNBits (quantize.quantize_model) and freed, its weights appended to the one data
+file beside transformer.onnx. Peak memory is that of the largest part (a double block: 340M
+weights, 1.4 GB in float32) and its export, not of the model.
+
+The tracer never sees the weights (part_graph): given them, torch's exporter spends minutes per
+block in shape inference and protobuf serialisation.
 
 The joined graph has the ports of dit.transformer_ports and computes what dit.export_transformer's
-graph computes (python/flux_checks.py compares the two on the tiny size, quantised the same way).
+graph computes (python/flux_checks.py compares the two on the tiny size, made the same way).
 Between the parts, values pass under names of their own (`part.img.i`, `part.x.i`, ...); every
 other name of a part is prefixed with the part's name, so no two parts collide.
 """
@@ -14,7 +17,6 @@ other name of a part is prefixed with the part's name, so no two parts collide.
 import gc
 import os
 import resource
-import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -25,7 +27,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CheckpointError
-from ..onnx_export import declare_shapes, export_graph
+from ..onnx_export import declare_shapes
 from .config import FluxConfig
 from .dit import (
     BATCH,
@@ -208,95 +210,185 @@ class WeightSource:
         return module
 
 
-# ---------------------------------------------------------------- joining part graphs
+# ---------------------------------------------------------------- one part's graph, in memory
 
-def _rename_part(model: onnx.ModelProto, prefix: str) -> None:
-    """Prefix every name inside the graph except its inputs and outputs (the ports shared between parts)."""
-    graph = model.graph
-    keep = {v.name for v in graph.input} | {v.name for v in graph.output} | {""}
+class _WeightsAsInputs(nn.Module):
+    """Runs `module` with its parameters passed as trailing inputs, so the tracer sees them as
+    graph inputs of known shape rather than as constants."""
 
-    def renamed(name: str) -> str:
-        return name if name in keep else prefix + name
+    def __init__(self, module: nn.Module, names: Sequence[str], count: int):
+        super().__init__()
+        self.module, self.names, self.count = module, list(names), count
 
-    for node in graph.node:
-        node.name = prefix + (node.name or node.op_type)
-        node.input[:] = [renamed(n) for n in node.input]
-        node.output[:] = [renamed(n) for n in node.output]
-    for t in graph.initializer:
-        t.name = renamed(t.name)
-    for v in graph.value_info:
-        v.name = renamed(v.name)
+    def forward(self, *args):
+        # torch.func.functional_call refuses to run under the tracer: swap the tensors in by hand.
+        slots = []
+        for name, value in zip(self.names, args[self.count :]):
+            owner, _, leaf = name.rpartition(".")
+            params = self.module.get_submodule(owner)._parameters
+            slots.append((params, leaf, params[leaf]))
+            params[leaf] = value
+        try:
+            return self.module(*args[: self.count])
+        finally:
+            for params, leaf, original in slots:
+                params[leaf] = original
 
 
-def _externalise(tensor: onnx.TensorProto, data, location: str) -> None:
-    """Move a loaded tensor's bytes to the end of the open data file `data` (aligned)."""
+def _dynamic_axes(ports: Dict) -> Dict[str, Dict[int, str]]:
+    return {name: {i: s for i, s in enumerate(shape) if isinstance(s, str)} for name, shape in ports.items()}
+
+
+def part_graph(module: nn.Module, args: Sequence[torch.Tensor], inputs: Dict, outputs: Dict) -> onnx.ModelProto:
+    """The graph onnx_export.export_graph would write for `module`, built in memory without
+    handing the weights to the tracer: the exporter's shape inference and protobuf serialisation
+    run over every constant they are given, which takes minutes for a 1.4 GB block. The
+    parameters enter the trace as inputs and come back as initializers; the Transpose the
+    exporter puts on each Linear weight is applied to the array instead (what constant folding
+    does), so every MatMul weight is an initializer, as quantize_model expects."""
+    import warnings
+
+    import numpy as np
     from onnx import numpy_helper
 
-    raw = tensor.raw_data if tensor.HasField("raw_data") else numpy_helper.to_array(tensor).tobytes()
-    if len(raw) < EXTERNAL_MIN_BYTES:
-        return
-    offset = data.tell()
-    pad = (-offset) % ALIGN if len(raw) >= ALIGN_MIN_BYTES else 0
-    if pad:
-        data.write(b"\0" * pad)
-        offset += pad
-    data.write(raw)
-    array_fields = ("float_data", "int32_data", "int64_data", "double_data", "uint64_data", "string_data")
-    for field in array_fields:
-        tensor.ClearField(field)
-    tensor.ClearField("raw_data")
-    tensor.data_location = onnx.TensorProto.EXTERNAL
-    del tensor.external_data[:]
-    for key, value in (("location", location), ("offset", str(offset)), ("length", str(len(raw)))):
-        entry = tensor.external_data.add()
-        entry.key, entry.value = key, value
+    from ..onnx_export import OPSET
 
-
-def join_parts(parts: Sequence[Tuple[str, str]], cfg: FluxConfig, path: str, text_tokens: Optional[int] = None) -> None:
-    """Join the part graphs [(name, file)] (in execution order) into one graph at `path` with the
-    transformer's ports; every weight of 1 KB or more goes to `<path>.data`. One part is held in
-    memory at a time; each part file is removed once joined."""
-    inputs, outputs = transformer_ports(cfg, text_tokens)
-    data_name = os.path.basename(path) + ".data"
-    nodes: List[onnx.NodeProto] = []
-    initializers: List[onnx.TensorProto] = []
-    port_info: Dict[str, onnx.ValueInfoProto] = {}
-    opsets: Dict[str, int] = {}
-    ir_version = 0
-    with open(os.path.join(os.path.dirname(os.path.abspath(path)), data_name), "wb") as data:
-        for name, file in parts:
-            model = onnx.load(file, load_external_data=True)
-            _rename_part(model, name + "/")
-            for t in model.graph.initializer:
-                _externalise(t, data, data_name)
-            nodes.extend(model.graph.node)
-            initializers.extend(model.graph.initializer)
-            for v in list(model.graph.input) + list(model.graph.output):
-                port_info.setdefault(v.name, v)
-            ir_version = max(ir_version, model.ir_version)
-            for op in model.opset_import:
-                opsets[op.domain] = max(opsets.get(op.domain, 0), op.version)
-            del model
-            _remove_graph(file)
-            if name.startswith("double") and name.endswith(f".{cfg.depth - 1}"):
-                # The single blocks take the joint sequence [text; image].
-                nodes.append(onnx.helper.make_node("Concat", [txt_name(cfg.depth), img_name(cfg.depth)], [x_name(cfg.depth)], name="join/concat", axis=1))
-    missing = [n for n in list(inputs) + list(outputs) if n not in port_info]
-    if missing:
-        raise RuntimeError(f"{path}: the parts lack the ports {', '.join(missing[:6])}")
-    graph = onnx.helper.make_graph(nodes, "flux_transformer", [port_info[n] for n in inputs], [port_info[n] for n in outputs], initializers)
+    module.eval()
+    params = dict(module.named_parameters())
+    names = list(params)
+    weight_ports = [f"weight:{n}" for n in names]
+    with tempfile.TemporaryDirectory() as scratch:
+        traced = os.path.join(scratch, "graph.onnx")
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            torch.onnx.export(
+                _WeightsAsInputs(module, names, len(args)),
+                tuple(args) + tuple(params[n].detach() for n in names),
+                traced,
+                input_names=list(inputs) + weight_ports,
+                output_names=list(outputs),
+                dynamic_axes={**_dynamic_axes(inputs), **_dynamic_axes(outputs)},
+                opset_version=OPSET,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        model = onnx.load(traced)
+    graph = model.graph
+    users: Dict[str, List[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            users.setdefault(name, []).append(node)
+    folded = set()
+    for port, name in zip(weight_ports, names):
+        array = params[name].detach().numpy()
+        for node in users.get(port, []):
+            perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), None)
+            if node.op_type == "Transpose" and array.ndim == 2 and perm in (None, [1, 0]):
+                graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array.T), node.output[0]))
+                folded.add(id(node))
+        if any(id(node) not in folded for node in users.get(port, [])):
+            graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(array), port))
+    kept = [node for node in graph.node if id(node) not in folded]
+    del graph.node[:]
+    graph.node.extend(kept)
+    ports = [v for v in graph.input if not v.name.startswith("weight:")]
+    del graph.input[:]
+    graph.input.extend(ports)
+    got_in, got_out = [i.name for i in graph.input], [o.name for o in graph.output]
+    if got_in != list(inputs) or got_out != list(outputs):
+        raise RuntimeError(f"part graph: ports {got_in} -> {got_out}, expected {list(inputs)} -> {list(outputs)}")
     declare_shapes(graph.input, inputs)
     declare_shapes(graph.output, outputs)
-    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in sorted(opsets.items())])
-    model.ir_version = ir_version
-    onnx.save(model, path)
-    onnx.checker.check_model(path)
+    return model
 
 
-def _remove_graph(file: str) -> None:
-    for p in (file, file + ".data"):
-        if os.path.exists(p):
-            os.remove(p)
+# ---------------------------------------------------------------- joining the parts
+
+class GraphJoiner:
+    """Collects part graphs in execution order into one graph whose weights (each tensor of
+    EXTERNAL_MIN_BYTES or more) are appended to one data file as the parts arrive, so only the
+    weightless structure of the earlier parts stays in memory. Every name inside a part except
+    its ports gets the part's name as a prefix."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.data_name = os.path.basename(path) + ".data"
+        self.data = open(os.path.join(os.path.dirname(os.path.abspath(path)), self.data_name), "wb")
+        self.nodes: List[onnx.NodeProto] = []
+        self.initializers: List[onnx.TensorProto] = []
+        self.ports: Dict[str, onnx.ValueInfoProto] = {}
+        self.opsets: Dict[str, int] = {}
+        self.ir_version = 0
+
+    def add(self, name: str, model: onnx.ModelProto) -> None:
+        graph = model.graph
+        keep = {v.name for v in graph.input} | {v.name for v in graph.output} | {""}
+
+        def renamed(value: str) -> str:
+            return value if value in keep else f"{name}/{value}"
+
+        for node in graph.node:
+            node.name = f"{name}/{node.name or node.op_type}"
+            node.input[:] = [renamed(n) for n in node.input]
+            node.output[:] = [renamed(n) for n in node.output]
+        for tensor in graph.initializer:
+            tensor.name = renamed(tensor.name)
+            self._externalise(tensor)
+        # Kept as a copy: protobuf frees a message's memory only with its whole tree, so holding
+        # any piece of the part's own graph would hold its weights too (1.4 GB per block).
+        graph = onnx.ModelProto.FromString(model.SerializeToString()).graph
+        self.nodes.extend(graph.node)
+        self.initializers.extend(graph.initializer)
+        for v in list(graph.input) + list(graph.output):
+            self.ports.setdefault(v.name, v)
+        for op in model.opset_import:
+            self.opsets[op.domain] = max(self.opsets.get(op.domain, 0), op.version)
+        self.ir_version = max(self.ir_version, model.ir_version)
+
+    def add_node(self, node: onnx.NodeProto) -> None:
+        self.nodes.append(node)
+
+    def _externalise(self, tensor: onnx.TensorProto) -> None:
+        """Move a tensor's bytes to the end of the data file (aligned when large)."""
+        from onnx import numpy_helper
+
+        raw = tensor.raw_data if tensor.HasField("raw_data") else numpy_helper.to_array(tensor).tobytes()
+        if len(raw) < EXTERNAL_MIN_BYTES:
+            return
+        offset = self.data.tell()
+        pad = (-offset) % ALIGN if len(raw) >= ALIGN_MIN_BYTES else 0
+        if pad:
+            self.data.write(b"\0" * pad)
+            offset += pad
+        self.data.write(raw)
+        for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+            tensor.ClearField(field)
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        for key, value in (("location", self.data_name), ("offset", str(offset)), ("length", str(len(raw)))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+
+    def finish(self, inputs: Dict, outputs: Dict) -> None:
+        """Write the joined graph with the ports `inputs` -> `outputs` (name -> shape) and check it."""
+        self.data.close()
+        missing = [n for n in list(inputs) + list(outputs) if n not in self.ports]
+        if missing:
+            raise RuntimeError(f"{self.path}: the parts lack the ports {', '.join(missing[:6])}")
+        graph = onnx.helper.make_graph(self.nodes, "flux_transformer", [self.ports[n] for n in inputs], [self.ports[n] for n in outputs], self.initializers)
+        declare_shapes(graph.input, inputs)
+        declare_shapes(graph.output, outputs)
+        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(d, v) for d, v in sorted(self.opsets.items())])
+        model.ir_version = self.ir_version
+        onnx.save(model, self.path)
+        onnx.checker.check_model(self.path)
+
+    def abandon(self) -> None:
+        """Close and remove what was written."""
+        self.data.close()
+        for p in (self.path, os.path.join(os.path.dirname(os.path.abspath(self.path)), self.data_name)):
+            if os.path.exists(p):
+                os.remove(p)
 
 
 # ---------------------------------------------------------------- the export
@@ -320,30 +412,29 @@ def stream_export(
 ) -> Dict:
     """Write the transformer graph to `path` (+ `<path>.data`) part by part, with weights from
     `checkpoint` (a file or folder, read lazily) or random from `seed`; `bits` 4 or 8 quantises
-    every part's MatMul weights (MatMulNBits, blocks of `block_size`), None keeps them float;
-    `float16` makes the Linear layers of dit.HALF_LINEARS float16 (as quantize.half_linears does
-    on the whole model). Returns per-part seconds and the peak memory of this process."""
-    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES, half_linears, quantize_weights
+    every part's MatMul weights (quantize.quantize_model: MatMulNBits, blocks of `block_size`),
+    None keeps them float; `float16` makes the Linear layers of dit.HALF_LINEARS float16 (as
+    quantize.half_linears does on the whole model). Returns per-part seconds, the graph's bytes
+    and the peak memory of this process. A failure leaves nothing at `path`."""
+    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES, half_linears, quantize_model
 
     if bits not in (None, 4, 8):
-        raise ValueError(f"bits {bits}: expected 4, 8 or None (float32)")
+        raise ValueError(f"bits {bits}: expected 4, 8 or None (float weights)")
     if bits is not None and float16:
         raise ValueError("choose int4/int8 weights or float16 Linear layers, not both")
     if bits is not None and (block_size not in BLOCK_SIZES or activations not in ACCURACY_LEVEL):
         raise ValueError(f"block size {block_size} / activations {activations!r}: expected one of {BLOCK_SIZES} / {', '.join(ACCURACY_LEVEL)}")
     source = WeightSource(cfg, checkpoint, seed)  # a checkpoint is checked whole before any work
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     plan: List[Tuple[str, str, int]] = [("stem", "stem", 0)]
     plan += [(f"double.{i}", "double", i) for i in range(cfg.depth)]
     plan += [(f"single.{j}", "single", j) for j in range(cfg.depth_single_blocks)]
     plan += [("head", "head", 0)]
     report: Dict = {"parts": {}, "bits": bits, "float16": float16}
     start = time.perf_counter()
-    scratch = tempfile.mkdtemp(prefix=".flux-parts.", dir=folder)
+    joiner = GraphJoiner(path)
     try:
         shell: Optional[FluxDiT] = None
-        files: List[Tuple[str, str]] = []
         for name, kind, index in plan:
             t0 = time.perf_counter()
             if kind in ("stem", "head"):
@@ -358,31 +449,34 @@ def stream_export(
                 module = SingleGraph(source.fill(SingleStreamBlock(cfg), f"single_blocks.{index}."))
             if float16 and kind in ("double", "single"):
                 half_linears(module, ["block"])
-            built = time.perf_counter() - t0
-            part_file = os.path.join(scratch, f"{name}.onnx")
+            t1 = time.perf_counter()
             inputs, outputs = part_ports(cfg, kind, index)
-            export_graph(module, part_trace_inputs(cfg, kind, index), part_file, inputs, outputs)
+            model = part_graph(module, part_trace_inputs(cfg, kind, index), inputs, outputs)
             del module  # the shell stays for the head
             gc.collect()
-            exported = time.perf_counter() - t0 - built
+            t2 = time.perf_counter()
             if bits is not None:
-                quantised = os.path.join(scratch, f"{name}.q.onnx")
-                quantize_weights(part_file, quantised, bits, block_size, activations=activations)
-                _remove_graph(part_file)
-                part_file = quantised
-            files.append((name, part_file))
-            seconds = time.perf_counter() - t0
-            report["parts"][name] = {"build_s": round(built, 2), "export_s": round(exported, 2), "total_s": round(seconds, 2)}
-            progress(f"{name}: {seconds:.1f} s (weights {built:.1f} s, trace {exported:.1f} s, quantise {seconds - built - exported:.1f} s), peak memory {peak_rss_bytes() / 2**30:.2f} GiB")
+                model, _ = quantize_model(model, bits, block_size, activations=activations)
+            t3 = time.perf_counter()
+            joiner.add(name, model)
+            del model
+            if kind == "double" and index == cfg.depth - 1:
+                # The single blocks take the joint sequence [text; image].
+                joiner.add_node(onnx.helper.make_node("Concat", [txt_name(cfg.depth), img_name(cfg.depth)], [x_name(cfg.depth)], name="join/concat", axis=1))
+            gc.collect()
+            t4 = time.perf_counter()
+            times = {"weights_s": t1 - t0, "trace_s": t2 - t1, "quantise_s": t3 - t2, "write_s": t4 - t3, "total_s": t4 - t0}
+            report["parts"][name] = {k: round(v, 2) for k, v in times.items()}
+            progress(f"{name}: {times['total_s']:.1f} s (weights {times['weights_s']:.1f}, trace {times['trace_s']:.1f}, quantise {times['quantise_s']:.1f}, write {times['write_s']:.1f}), peak memory {peak_rss_bytes() / 2**30:.2f} GiB")
         del shell
-        gc.collect()
         t0 = time.perf_counter()
-        join_parts(files, cfg, path, text_tokens)
+        joiner.finish(*transformer_ports(cfg, text_tokens))
         report["join_s"] = round(time.perf_counter() - t0, 2)
-        progress(f"joined {len(files)} parts into {path}: {report['join_s']:.1f} s")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    except BaseException:
+        joiner.abandon()
+        raise
     report["seconds"] = round(time.perf_counter() - start, 1)
     report["peak_rss_bytes"] = peak_rss_bytes()
     report["bytes"] = sum(os.path.getsize(p) for p in (path, path + ".data") if os.path.exists(p))
+    progress(f"{path}: {len(plan)} parts, {report['bytes'] / 2**30:.2f} GiB, {report['seconds']:.0f} s")
     return report
