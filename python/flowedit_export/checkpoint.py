@@ -6,7 +6,7 @@ mismatches. Nothing is loaded into the module unless everything matches.
 
 import json
 import os
-from typing import Dict, Iterable, List, Optional
+from typing import Collection, Dict, Iterable, List, Optional, Sequence
 
 import torch
 from torch import nn
@@ -36,6 +36,15 @@ def require_file(path: str, what: str) -> str:
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"{path}: empty file; expected {what}")
     return path
+
+
+def read_json(path: str, name: Optional[str] = None):
+    """The JSON in `path`; one that cannot be read is a CheckpointError naming `name` (by default `path`)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except Exception as e:
+        raise CheckpointError(f"{name or path}: not readable as JSON ({e}); the file may be truncated: download it again") from e
 
 
 def read_safetensors(path: str) -> StateDict:
@@ -88,6 +97,27 @@ def read_torch_file(path: str) -> StateDict:
     return obj
 
 
+def file_shapes(path: str) -> StateDict:
+    """Each tensor of a checkpoint as an empty meta tensor of its shape, read without loading the
+    weights: safetensors headers (one file, or an index and its shards), or a .pth mapped lazily."""
+    from safetensors import safe_open
+
+    if path.endswith(".index.json"):
+        with open(path, encoding="utf-8") as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        files = [os.path.join(os.path.dirname(path), s) for s in shards]
+    elif path.endswith(".safetensors"):
+        files = [path]
+    else:
+        return {k: torch.empty(v.shape, device="meta") for k, v in read_torch_file(path).items()}
+    out: StateDict = {}
+    for file in files:
+        with safe_open(file, framework="pt") as f:
+            for k in f.keys():
+                out[k] = torch.empty(f.get_slice(k).get_shape(), device="meta")
+    return out
+
+
 def check_state_dict(module: nn.Module, state: StateDict, source: str, what: str) -> None:
     """Raise one CheckpointError listing every missing/unexpected key and shape mismatch."""
     expected = module.state_dict()
@@ -98,6 +128,12 @@ def check_state_dict(module: nn.Module, state: StateDict, source: str, what: str
         for k in sorted(set(expected) & set(state))
         if tuple(state[k].shape) != tuple(expected[k].shape)
     ]
+    refuse_mismatches(source, what, missing, unexpected, wrong)
+
+
+def refuse_mismatches(source: str, what: str, missing: Collection[str], unexpected: Collection[str], wrong: Sequence[str]) -> None:
+    """One CheckpointError naming every `missing` and `unexpected` key and each shape mismatch
+    (`wrong`: "key (shape) (expected (shape))", in the order to list them); none: nothing."""
     problems: List[str] = []
     if missing:
         problems.append(f"{len(missing)} missing keys: {_listed(missing)}")

@@ -5,11 +5,12 @@ complete, so a failed export leaves no half-written pack.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 import warnings
-from typing import Dict, Iterator, Sequence, Union
+from typing import Callable, Dict, Iterator, Optional, Sequence, Union
 
 import onnx
 import torch
@@ -113,3 +114,45 @@ def pack_folder(out_dir: str, force: bool = False) -> Iterator[str]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, out_dir)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def keep_files(folder: str, kept: Dict[str, str], progress: Callable[[str], None]) -> None:
+    """Open the temporary pack `folder` to others as the umask allows (a temporary folder is
+    private; the pack is not) and put in it the files `kept` from an existing pack (pack file ->
+    existing file): hard links where the disk allows, else copies."""
+    os.chmod(folder, 0o777 & ~_umask())
+    for name, source in sorted(kept.items()):
+        progress(f"keeping {name} from the existing pack")
+        try:
+            os.link(source, os.path.join(folder, name))
+        except OSError:
+            shutil.copy2(source, os.path.join(folder, name))
+
+
+def read_manifest(path: str) -> Optional[dict]:
+    """The manifest.json at `path`, or None where there is none or it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def finish_pack(folder: str, manifest: dict, files: Sequence[str], progress: Callable[[str], None]) -> None:
+    """Write `manifest` as `folder`/manifest.json, give every file the umask's permissions (onnx
+    writes external data privately), and warn of any of the pack's `files` still missing."""
+    with open(os.path.join(folder, "manifest.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    umask = _umask()
+    for name in os.listdir(folder):
+        os.chmod(os.path.join(folder, name), 0o666 & ~umask)
+    missing = [n for n in files if not os.path.isfile(os.path.join(folder, n))]
+    if missing:
+        progress(f"warning: the pack lacks {', '.join(missing)}; export them with --only (into this --out with --force) before using it")

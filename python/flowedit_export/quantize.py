@@ -17,7 +17,7 @@ them as before.
 """
 
 import os
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import onnx
 import torch
@@ -63,6 +63,19 @@ def quantize_weights(src: str, dst: str, bits: int, block_size: int = 128, symme
     model, count = quantize_model(onnx.load(src, load_external_data=True), bits, block_size, symmetric, activations)
     _save(model, dst)
     return count
+
+
+def quantize_in_place(folder: str, name: str, weights: str, progress: Callable[[str], None], block_size: Optional[int] = None,
+                      activations: Optional[str] = None) -> None:
+    """Replace folder/name (a float graph, read whole into memory first) by its weight-only
+    quantised form: `weights` 'int8' | 'int4', blocks of `block_size` (DEFAULT_BLOCK by default),
+    `activations` as quantize_weights takes them (named in the progress line when given)."""
+    path = os.path.join(folder, name)
+    block = block_size or DEFAULT_BLOCK[weights]
+    how = f", {activations} activations" if activations is not None else ""
+    progress(f"{name}: {weights} weight-only MatMul, blocks of {block}{how} …")
+    count = quantize_weights(path, path, WEIGHT_BITS[weights], block, activations=activations or "int8")
+    progress(f"{name}: {count} MatMul weights quantised")
 
 
 def quantize_model(model: onnx.ModelProto, bits: int, block_size: int = 128, symmetric: bool = False, activations: str = "int8"):

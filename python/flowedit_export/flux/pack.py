@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from ..checkpoint import CheckpointError
+from ..plan import EXPORT_MEMORY_RATIO, ExportError, available_memory, check_common_options, check_out, elsewhere, existing_folder, kept_files
 from .ae import AE_SIZES, SCALE, SHIFT, Z_CHANNELS, check_ae_file, header_shapes
 from .config import FLUX_SIZES, VARIANTS, FluxConfig, flux_config
 
@@ -62,17 +63,6 @@ IMAGE = {"full": {"multiple": 16, "maxPixels": 1024 * 1024, "defaultSize": [1024
 T5_XXL_ENCODER_PARAMS = 4.762e9
 CLIP_L_TEXT_PARAMS = 1.23e8
 TINY_TEXT_PARAMS = 1e7  # a bound on the tiny test encoders' size
-# Peak resident memory of an export over its float32 graph's size, as measured on Wan2.1's 1.3B
-# transformer (wan/pack.py): the tracer holds the module, the traced graph and the serialised model.
-EXPORT_MEMORY_RATIO = 2.1
-
-
-class ExportError(Exception):
-    """Problems found before the export starts, one per line."""
-
-    def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass
@@ -117,27 +107,9 @@ class Plan:
 # ---------------------------------------------------------------- checks before any long work
 
 
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new process (Linux: MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def _check_options(opts: FluxExport) -> List[str]:
-    problems: List[str] = []
     only = tuple(opts.only)
-    if not only or any(p not in PARTS for p in only):
-        problems.append(f"--only {','.join(only)}: expected a comma-separated subset of {','.join(PARTS)}")
-    if opts.dtype not in ("float32", "float16"):
-        problems.append(f"--dtype {opts.dtype}: expected float32 or float16")
-    if opts.weights not in (None, "int8", "int4"):
-        problems.append(f"--weights {opts.weights}: expected int8 or int4")
+    problems = check_common_options(only, PARTS, opts.dtype, opts.weights)
     if opts.weights is not None and opts.dtype == "float16":
         problems.append(f"--weights {opts.weights} with --dtype float16: choose one (quantised weights already make the graph smaller than float16)")
     if opts.variant not in (None, *VARIANTS):
@@ -158,12 +130,7 @@ def _check_options(opts: FluxExport) -> List[str]:
         if lacking:
             problems.append(f"missing {', '.join(lacking)} for --only {','.join(only)}: pass the release's files (flux1-dev.safetensors, ae.safetensors, "
                             "text_encoder_2/ for T5, text_encoder/ for CLIP), or --random tiny|full for random weights")
-    out = os.path.abspath(opts.out)
-    if os.path.exists(out) and not opts.force:
-        problems.append(f"{out}: exists; choose another --out or pass --force to replace it")
-    elif os.path.exists(out) and not os.path.isdir(out):
-        problems.append(f"{out}: exists and is not a folder")
-    return problems
+    return problems + check_out(os.path.abspath(opts.out), opts.force)
 
 
 def _existing_variant(out: str) -> Optional[str]:
@@ -283,9 +250,7 @@ def plan_export(opts: FluxExport) -> Plan:
     t5_tokens = opts.t5_tokens or (TINY_T5_TOKENS if size == "tiny" else VARIANT_DEFAULTS[variant]["t5_tokens"])
     plan = Plan(variant=variant, size=size, dit=dit, t5_tokens=t5_tokens, files=files, tokenizers=tokenizers, tokenizer_infos=infos, pad_ids=pad_ids, text_dims=text_dims)
     plan.stream = "transformer" in only and streamed(size, opts.weights, opts.dtype)
-    for part in PARTS:
-        if part not in only and os.path.isdir(out):
-            plan.reused.update({n: os.path.join(out, n) for n in PART_FILES[part] if os.path.isfile(os.path.join(out, n))})
+    plan.reused = kept_files(out, only, PART_FILES)
     _check_resources(plan, opts, only)
     return plan
 
@@ -427,23 +392,14 @@ def _check_resources(plan: Plan, opts: FluxExport, only: Tuple[str, ...]) -> Non
     free_memory = available_memory()
     worst_bytes, worst = max((plan.memory_bytes[p], p) for p in only)
     if not opts.ignore_memory and free_memory is not None and worst_bytes > free_memory:
-        others = [p for p in only if p != worst]
         ways = ""
         if worst == "transformer" and not plan.stream and plan.size == "full":
             streamed_bytes = _params(lambda: _largest_block(cfg)) * 4 * EXPORT_MEMORY_RATIO + dit_params * 0.6
             ways = f"pass --weights int4 (the transformer is then exported block by block, about {_amount(streamed_bytes)}), or "
-        raise ExportError([
-            f"exporting the {worst} part needs about {_amount(worst_bytes)} of memory but {_amount(free_memory)} is available: "
-            f"{ways}export it on a larger machine with --only {worst} into a copy of this pack"
-            + (f", and the rest here with --only {','.join(others)}" if others else "")
-            + " (parts not exported are kept from the pack at --out), or pass --ignore-memory to try anyway"
-        ])
-    out = os.path.abspath(opts.out)
-    parent = os.path.dirname(out)
-    probe = parent
-    while probe and not os.path.isdir(probe):
-        probe = os.path.dirname(probe)
-    free = shutil.disk_usage(probe or ".").free
+        raise ExportError([f"exporting the {worst} part needs about {_amount(worst_bytes)} of memory but {_amount(free_memory)} is available: "
+                           + ways + elsewhere(worst, only)])
+    parent = os.path.dirname(os.path.abspath(opts.out))
+    free = shutil.disk_usage(existing_folder(parent)).free
     if plan.disk_bytes > free:
         raise ExportError([f"{parent}: {_amount(free)} free, the export needs about {_amount(plan.disk_bytes)}: free some space or choose another --out"])
 
@@ -529,19 +485,8 @@ def build_manifest(plan: Plan, opts: FluxExport) -> dict:
 # ---------------------------------------------------------------- parts
 
 
-def _quantise_in_place(folder: str, name: str, weights: str, progress) -> None:
-    """Replace folder/name (a float graph, read whole first) by its weight-only quantised form."""
-    from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, quantize_weights
-
-    path = os.path.join(folder, name)
-    block = DEFAULT_BLOCK[weights]
-    progress(f"{name}: {weights} weight-only MatMul, blocks of {block} …")
-    count = quantize_weights(path, path, WEIGHT_BITS[weights], block)
-    progress(f"{name}: {count} MatMul weights quantised")
-
-
 def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None:
-    from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, half_linears
+    from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, half_linears, quantize_in_place
     from .dit import HALF_LINEARS, build_flux, export_transformer, load_flux_checkpoint
 
     cfg = plan.dit
@@ -571,7 +516,7 @@ def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress)
     del model
     gc.collect()
     if opts.weights:
-        _quantise_in_place(folder, "transformer.onnx", opts.weights, progress)
+        quantize_in_place(folder, "transformer.onnx", opts.weights, progress)
 
 
 def export_vae_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None:
@@ -591,6 +536,7 @@ def export_vae_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None
 
 def export_text_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None:
     """t5_encoder.onnx, clip_encoder.onnx and the tokenizers the plan prepared."""
+    from ..quantize import quantize_in_place
     from . import text
 
     random_size = {"t5": "tiny" if plan.size == "tiny" else "xxl", "clip": "tiny" if plan.size == "tiny" else "large"}
@@ -614,7 +560,7 @@ def export_text_part(plan: Plan, opts: FluxExport, folder: str, progress) -> Non
         del model
         gc.collect()
         if kind == "t5" and opts.weights:
-            _quantise_in_place(folder, "t5_encoder.onnx", opts.weights, progress)
+            quantize_in_place(folder, "t5_encoder.onnx", opts.weights, progress)
 
 
 # ---------------------------------------------------------------- the whole pack
@@ -624,21 +570,13 @@ def export_flux_pack(opts: FluxExport, progress: Callable[[str], None] = lambda 
     """Check, then export the selected parts into `opts.out` (a temporary sibling folder renamed
     into place when complete: nothing half-written remains on failure or interruption). Parts not
     selected are kept from an existing pack at `opts.out`. Returns the manifest."""
-    from ..onnx_export import pack_folder
+    from ..onnx_export import finish_pack, keep_files, pack_folder, read_manifest
 
     plan = plan_export(opts)
     progress(f"plan: {', '.join(opts.only)} of FLUX.1 [{plan.variant}] ({plan.size}); about {_amount(plan.disk_bytes)} to write")
     with pack_folder(opts.out, force=opts.force) as folder:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(folder, 0o777 & ~umask)  # a temporary folder is private; the pack is not
-        for name, source in sorted(plan.reused.items()):
-            progress(f"keeping {name} from the existing pack")
-            try:
-                os.link(source, os.path.join(folder, name))
-            except OSError:
-                shutil.copy2(source, os.path.join(folder, name))
-        old_manifest = _read_manifest(os.path.join(os.path.abspath(opts.out), "manifest.json"))
+        keep_files(folder, plan.reused, progress)
+        old_manifest = read_manifest(os.path.join(os.path.abspath(opts.out), "manifest.json"))
         if "transformer" in opts.only:
             export_transformer_part(plan, opts, folder, progress)
         if "vae" in opts.only:
@@ -651,23 +589,8 @@ def export_flux_pack(opts: FluxExport, progress: Callable[[str], None] = lambda 
         if "transformer.onnx" in plan.reused and old_manifest is not None:
             # The kept transformer's weights (float16, int4, ...) are described by the manifest it came with.
             manifest["description"] = old_manifest.get("description", manifest["description"])
-        with open(os.path.join(folder, "manifest.json"), "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        for name in os.listdir(folder):
-            os.chmod(os.path.join(folder, name), 0o666 & ~umask)  # onnx writes external data privately
-        missing = [n for n in PACK_FILES if not os.path.isfile(os.path.join(folder, n))]
-        if missing:
-            progress(f"warning: the pack lacks {', '.join(missing)}; export them with --only (into this --out with --force) before using it")
+        finish_pack(folder, manifest, PACK_FILES, progress)
     return manifest
-
-
-def _read_manifest(path: str) -> Optional[dict]:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
 
 
 def _text_from_manifest(plan: Plan, manifest: dict) -> None:

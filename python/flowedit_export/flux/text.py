@@ -24,13 +24,15 @@ from torch import nn
 
 from ..checkpoint import (
     CheckpointError,
-    _listed,
     StateDict,
     check_safetensors_complete,
     check_torch_file_complete,
+    file_shapes,
+    read_json,
     read_safetensors,
     read_safetensors_index,
     read_torch_file,
+    refuse_mismatches,
 )
 from ..onnx_export import export_graph
 
@@ -121,11 +123,7 @@ def _read_config(folder: str, kind: str):
     path = os.path.join(folder, "config.json")
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: missing; expected {WHAT[kind]}'s config.json")
-    try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not readable as JSON ({e}); the file may be truncated: download it again") from e
+    raw = read_json(path)
     model_type = raw.get("model_type")
     if model_type not in MODEL_TYPES[kind]:
         other = next((k for k in KINDS if model_type in MODEL_TYPES[k]), None)
@@ -171,25 +169,6 @@ def _check_complete(path: str) -> None:
         check_torch_file_complete(path)
 
 
-def _file_shapes(path: str) -> StateDict:
-    """Each tensor of the weights as an empty meta tensor of its shape, without loading them."""
-    from safetensors import safe_open
-
-    if path.endswith(".index.json"):
-        with open(path, encoding="utf-8") as f:
-            files = [os.path.join(os.path.dirname(path), s) for s in sorted(set(json.load(f)["weight_map"].values()))]
-    elif path.endswith(".safetensors"):
-        files = [path]
-    else:
-        return {k: torch.empty(v.shape, device="meta") for k, v in read_torch_file(path).items()}
-    out: StateDict = {}
-    for file in files:
-        with safe_open(file, framework="pt") as f:
-            for k in f.keys():
-                out[k] = torch.empty(f.get_slice(k).get_shape(), device="meta")
-    return out
-
-
 def _read_weights(path: str) -> StateDict:
     if path.endswith(".index.json"):
         return read_safetensors_index(path)
@@ -231,15 +210,7 @@ def match_keys(kind: str, module: nn.Module, state: StateDict, source: str) -> S
     missing = [k for k in expected if k not in state and k not in buffers]
     unexpected = [k for k in state if k not in expected and not _other_half(kind, k)]
     wrong = [f"{k} {tuple(state[k].shape)} (expected {tuple(v.shape)})" for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing keys: {_listed(missing)}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected keys: {_listed(unexpected)}")
-    if wrong:
-        problems.append(f"{len(wrong)} shape mismatches: {'; '.join(wrong[:12])}")
-    if problems:
-        raise CheckpointError(f"{source} does not match {WHAT[kind]} as its config.json describes it: " + " | ".join(problems))
+    refuse_mismatches(source, f"{WHAT[kind]} as its config.json describes it", missing, unexpected, wrong)
     return {k: state[k] for k in expected if k in state}
 
 
@@ -257,7 +228,7 @@ def check_text_folder(folder: str, kind: str) -> List[str]:
         _check_complete(path)
         with torch.device("meta"):
             module = _module(kind, config)
-        match_keys(kind, module, _file_shapes(path), path)
+        match_keys(kind, module, file_shapes(path), path)
     except CheckpointError as e:
         return [str(e)]
     except Exception as e:  # an unreadable header

@@ -39,7 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from ..checkpoint import CheckpointError, require_file
+from ..checkpoint import CheckpointError, read_json, require_file
 
 # T5's special ids: <pad> 0, </s> 1, <unk> 2 (no BOS); the sentinels <extra_id_N> follow the
 # sentencepiece pieces in reverse order (<extra_id_0> is the last id).
@@ -100,12 +100,7 @@ class PackTokenizer:
 
 
 def _read_json(path: str, what: str):
-    require_file(path, what)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not readable as JSON ({e}); the file may be truncated: download it again") from e
+    return read_json(require_file(path, what))
 
 
 def _folder(folder: str, what: str) -> None:
@@ -487,33 +482,13 @@ def train_t5_test_tokenizer(out_dir: str) -> str:
     `test_corpus()`, and lay it out like the tokenizer folder of google/t5-v1_1-xxl as FLUX.1
     ships it: spiece.model, tokenizer_config.json (100 sentinels, legacy), special_tokens_map.json
     and the tokenizer.json transformers converts from them. Returns `out_dir`."""
-    import sentencepiece as spm
+    from ..unigram import train_unigram
 
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        corpus = os.path.join(scratch, "corpus.txt")
-        with open(corpus, "w", encoding="utf-8") as f:
-            for line in test_corpus():
-                f.write(line + "\n")
-        spm.SentencePieceTrainer.train(
-            input=corpus,
-            model_prefix=os.path.join(scratch, "spiece"),
-            model_type="unigram",
-            vocab_size=T5_TEST_PIECES,
-            pad_id=T5_PAD_ID,
-            eos_id=T5_EOS_ID,
-            unk_id=T5_UNK_ID,
-            bos_id=-1,
-            byte_fallback=False,
-            character_coverage=0.9995,
-            normalization_rule_name="nmt_nfkc",
-            input_sentence_size=TEST_SENTENCES,
-            shuffle_input_sentence=False,
-            num_threads=1,
-            seed_sentencepiece_size=200000,
-            minloglevel=2,
-        )
-        proto = _read_spiece(os.path.join(scratch, "spiece.model"))
+        model = train_unigram(test_corpus(), scratch, T5_TEST_PIECES, TEST_SENTENCES, byte_fallback=False,
+                              pad_id=T5_PAD_ID, eos_id=T5_EOS_ID, unk_id=T5_UNK_ID)
+        proto = _read_spiece(model)
     # the trainer records its scratch paths: the same names on every run
     proto.trainer_spec.input[:] = ["corpus.txt"]
     proto.trainer_spec.model_prefix = "spiece"

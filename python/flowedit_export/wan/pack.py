@@ -11,11 +11,12 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from ..checkpoint import CheckpointError, check_safetensors_complete, check_state_dict, check_torch_file_complete, read_torch_file
+from ..checkpoint import CheckpointError, check_safetensors_complete, check_state_dict, check_torch_file_complete, file_shapes
+from ..plan import EXPORT_MEMORY_RATIO, ExportError, available_memory, check_common_options, check_out, elsewhere, existing_folder, kept_files
 from .config import DIT_SIZES, ConfigError, DiTConfig, dit_config_from_json
 from .dit import INDEX_FILE, SINGLE_FILE, WanDiT
 
@@ -32,6 +33,7 @@ PART_FILES = {
     "text": ("text_encoder.onnx", "text_encoder.onnx.data", "tokenizer.json"),
     "vae": ("vae_encoder.onnx", "vae_encoder.onnx.data", "vae_decoder.onnx", "vae_decoder.onnx.data"),
 }
+PACK_FILES = ("transformer.onnx", "text_encoder.onnx", "tokenizer.json", "vae_encoder.onnx", "vae_decoder.onnx")
 
 # The pipeline's default negative prompt (wan/configs/shared_config.py, sample_neg_prompt).
 NEGATIVE_PROMPT = (
@@ -53,14 +55,6 @@ WORKING_SIZE = {"1.3b": (832, 480), "14b": (1280, 720), "tiny": (128, 128), "cus
 # Parameter counts of the other parts, used for the disk estimate when they cannot be counted.
 T5_XXL_PARAMS = 5.7e9
 VAE_PARAMS = 1.3e8
-
-
-class ExportError(Exception):
-    """Problems found before the export starts, one per line."""
-
-    def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass
@@ -111,23 +105,6 @@ def _graph_bytes(params: float, dtype: str) -> float:
     return params * (2 if dtype == "float16" else 4)
 
 
-# Peak resident memory of an export over its float32 graph's size: the 1.3B transformer's export
-# peaked at 11.2 GiB for a 5.68 GB graph (bench/wan-export.py).
-EXPORT_MEMORY_RATIO = 2.1
-
-
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new process (Linux: MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
 def _check_dit_files(folder: str, problems: List[str]) -> None:
     index = os.path.join(folder, INDEX_FILE)
     single = os.path.join(folder, SINGLE_FILE)
@@ -156,41 +133,13 @@ def _check_dit_files(folder: str, problems: List[str]) -> None:
         problems.append(f"{index}: not a safetensors index with a weight_map ({e})")
 
 
-def _reusable(out: str, part: str) -> Dict[str, str]:
-    """Files of `part` in an existing pack at `out`, kept when that part is not exported again."""
-    return {name: os.path.join(out, name) for name in PART_FILES[part] if os.path.isfile(os.path.join(out, name))}
-
-
-def _file_shapes(path: str) -> Dict[str, torch.Tensor]:
-    """Each tensor of a checkpoint as an empty meta tensor of its shape, read without loading the
-    weights: safetensors headers (one file, or an index and its shards), or a .pth mapped lazily."""
-    import json
-
-    from safetensors import safe_open
-
-    if path.endswith(".index.json"):
-        with open(path, encoding="utf-8") as f:
-            shards = sorted(set(json.load(f)["weight_map"].values()))
-        files = [os.path.join(os.path.dirname(path), s) for s in shards]
-    elif path.endswith(".safetensors"):
-        files = [path]
-    else:
-        return {k: torch.empty(v.shape, device="meta") for k, v in read_torch_file(path).items()}
-    out: Dict[str, torch.Tensor] = {}
-    for file in files:
-        with safe_open(file, framework="pt") as f:
-            for k in f.keys():
-                out[k] = torch.empty(f.get_slice(k).get_shape(), device="meta")
-    return out
-
-
 def _check_keys(build: Callable[[], torch.nn.Module], path: str, what: str, problems: List[str]) -> None:
     """Every key and shape of the file at `path` against the module `build` makes (on the meta
     device: nothing is allocated or loaded), so a file of another model is named before any work."""
     try:
         with torch.device("meta"):
             module = build()
-        check_state_dict(module, _file_shapes(path), path, what)
+        check_state_dict(module, file_shapes(path), path, what)
     except CheckpointError as e:
         problems.append(str(e))
     except Exception as e:  # an unreadable header: the completeness checks above name it
@@ -199,16 +148,9 @@ def _check_keys(build: Callable[[], torch.nn.Module], path: str, what: str, prob
 
 def plan_export(opts: WanExport) -> Plan:
     """Check everything an export needs before starting it; raises ExportError listing every problem."""
-    problems: List[str] = []
     prepared_tokenizer: Optional[str] = None
     only = tuple(opts.only)
-    unknown = [p for p in only if p not in PARTS]
-    if unknown or not only:
-        problems.append(f"--only {','.join(only)}: expected a comma-separated subset of {','.join(PARTS)}")
-    if opts.dtype not in ("float32", "float16"):
-        problems.append(f"--dtype {opts.dtype}: expected float32 or float16")
-    if opts.weights not in (None, "int8", "int4"):
-        problems.append(f"--weights {opts.weights}: expected int8 or int4")
+    problems = check_common_options(only, PARTS, opts.dtype, opts.weights)
     from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES
 
     if opts.activations not in ACCURACY_LEVEL:
@@ -226,10 +168,7 @@ def plan_export(opts: WanExport) -> Plan:
     if opts.random is not None and opts.random not in DIT_SIZES:
         problems.append(f"--random {opts.random}: expected one of {', '.join(DIT_SIZES)}")
     out = os.path.abspath(opts.out)
-    if os.path.exists(out) and not opts.force:
-        problems.append(f"{out}: exists; choose another --out or pass --force to replace it")
-    elif os.path.exists(out) and not os.path.isdir(out):
-        problems.append(f"{out}: exists and is not a folder")
+    problems += check_out(out, opts.force)
     if problems:
         raise ExportError(problems)
 
@@ -300,10 +239,7 @@ def plan_export(opts: WanExport) -> Plan:
         except ConfigError as e:
             raise ExportError([str(e) + " (the manifest needs the transformer's sizes even when it is not exported)"])
 
-    plan = Plan(dit=dit, size=size, files=files, tokenizer_json=prepared_tokenizer)
-    for part in PARTS:
-        if part not in only and os.path.isdir(out):
-            plan.reused.update(_reusable(out, part))
+    plan = Plan(dit=dit, size=size, files=files, tokenizer_json=prepared_tokenizer, reused=kept_files(out, only, PART_FILES))
 
     # Disk: every exported graph at its float size.
     dit_params = _count_params(lambda: WanDiT(dit)) or 0
@@ -322,16 +258,10 @@ def plan_export(opts: WanExport) -> Plan:
     worst = max(((part_bytes[p] * EXPORT_MEMORY_RATIO, p) for p in only if p in part_bytes), default=(0.0, ""))
     free_memory = available_memory()
     if not opts.ignore_memory and free_memory is not None and worst[0] > free_memory:
-        others = [p for p in only if p != worst[1]]
-        raise ExportError([
-            f"exporting the {worst[1]} part needs about {worst[0] / 2**30:.0f} GiB of memory (its float32 graph is traced whole) "
-            f"but {free_memory / 2**30:.0f} GiB is available: export it on a larger machine with --only {worst[1]} into a copy of this pack"
-            + (f", and the rest here with --only {','.join(others)}" if others else "")
-            + " (parts not exported are kept from the pack at --out), or pass --ignore-memory to try anyway"
-        ])
+        raise ExportError([f"exporting the {worst[1]} part needs about {worst[0] / 2**30:.0f} GiB of memory (its float32 graph is traced whole) "
+                           f"but {free_memory / 2**30:.0f} GiB is available: " + elsewhere(worst[1], only)])
     parent = os.path.dirname(out)
-    probe = parent if os.path.isdir(parent) else os.path.dirname(parent)
-    free = shutil.disk_usage(probe or ".").free
+    free = shutil.disk_usage(existing_folder(parent)).free
     if plan.disk_bytes > free:
         raise ExportError([f"{parent}: {free / 1e9:.1f} GB free, the export needs about {plan.disk_bytes / 1e9:.1f} GB: free some space or choose another --out"])
     return plan
@@ -421,15 +351,10 @@ def build_manifest(plan: Plan, opts: WanExport, text_dim: int, pad_id: int) -> d
 # ---------------------------------------------------------------- parts
 
 def _quantise_in_place(folder: str, name: str, opts: WanExport, progress) -> None:
-    """Replace folder/name (a float graph, read whole into memory first) by its weight-only
-    quantised form."""
-    from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, quantize_weights
+    """Replace folder/name by its weight-only quantised form, as the options ask."""
+    from ..quantize import quantize_in_place
 
-    path = os.path.join(folder, name)
-    block = opts.block_size or DEFAULT_BLOCK[opts.weights]
-    progress(f"{name}: {opts.weights} weight-only MatMul, blocks of {block}, {opts.activations} activations …")
-    count = quantize_weights(path, path, WEIGHT_BITS[opts.weights], block, activations=opts.activations)
-    progress(f"{name}: {count} MatMul weights quantised")
+    quantize_in_place(folder, name, opts.weights, progress, block_size=opts.block_size, activations=opts.activations)
 
 
 def export_transformer_part(plan: Plan, opts: WanExport, folder: str, progress) -> None:
@@ -522,23 +447,13 @@ def export_wan_pack(opts: WanExport, progress: Callable[[str], None] = lambda li
     """Check, then export the selected parts into `opts.out` (a temporary sibling folder renamed
     into place when complete: nothing half-written remains on failure or interruption). Parts not
     selected are kept from an existing pack at `opts.out`. Returns the manifest."""
-    import json
-
-    from ..onnx_export import pack_folder
+    from ..onnx_export import finish_pack, keep_files, pack_folder, read_manifest
 
     plan = plan_export(opts)
     progress(f"plan: {', '.join(opts.only)} of Wan2.1 T2V {plan.size}; about {plan.disk_bytes / 1e9:.2f} GB to write")
     text_dim, pad_id = plan.dit.text_dim, 0
     with pack_folder(opts.out, force=opts.force) as folder:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(folder, 0o777 & ~umask)  # a temporary folder is private; the pack is not
-        for name, source in sorted(plan.reused.items()):
-            progress(f"keeping {name} from the existing pack")
-            try:
-                os.link(source, os.path.join(folder, name))
-            except OSError:
-                shutil.copy2(source, os.path.join(folder, name))
+        keep_files(folder, plan.reused, progress)
         if "transformer" in opts.only:
             export_transformer_part(plan, opts, folder, progress)
         if "vae" in opts.only:
@@ -546,20 +461,9 @@ def export_wan_pack(opts: WanExport, progress: Callable[[str], None] = lambda li
         if "text" in opts.only:
             text_dim, pad_id = export_text_part(plan, opts, folder, progress)
         manifest = build_manifest(plan, opts, text_dim, pad_id)
-        old = os.path.join(os.path.abspath(opts.out), "manifest.json")
-        if "transformer.onnx" in plan.reused and os.path.isfile(old):
+        old_manifest = read_manifest(os.path.join(os.path.abspath(opts.out), "manifest.json"))
+        if "transformer.onnx" in plan.reused and old_manifest is not None:
             # The kept transformer's weights (float16, int8, ...) are described by the manifest it came with.
-            try:
-                with open(old, encoding="utf-8") as f:
-                    manifest["description"] = json.load(f).get("description", manifest["description"])
-            except (OSError, ValueError):
-                pass
-        with open(os.path.join(folder, "manifest.json"), "w", encoding="utf-8") as f:
-            json.dump(manifest, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        for name in os.listdir(folder):
-            os.chmod(os.path.join(folder, name), 0o666 & ~umask)  # onnx writes external data privately
-        missing = [n for n in ("transformer.onnx", "text_encoder.onnx", "tokenizer.json", "vae_encoder.onnx", "vae_decoder.onnx") if not os.path.isfile(os.path.join(folder, n))]
-        if missing:
-            progress(f"warning: the pack lacks {', '.join(missing)}; export them with --only (into this --out with --force) before using it")
+            manifest["description"] = old_manifest.get("description", manifest["description"])
+        finish_pack(folder, manifest, PACK_FILES, progress)
     return manifest

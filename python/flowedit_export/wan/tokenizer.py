@@ -19,7 +19,7 @@ from typing import Iterator, List, Optional
 
 import regex
 
-from ..checkpoint import CheckpointError, require_file
+from ..checkpoint import CheckpointError, read_json, require_file
 
 # UMT5's special tokens: <pad> 0, </s> 1, <unk> 2 (the T5 family has no BOS).
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
@@ -50,12 +50,7 @@ class TokenizerInfo:
 
 
 def _read_json(path: str, name: str) -> dict:
-    require_file(path, "a JSON file")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except Exception as e:
-        raise CheckpointError(f"{name}: not readable as JSON ({e}); the file may be truncated: download it again") from e
+    return read_json(require_file(path, "a JSON file"), name)
 
 
 def tokenizer_info(tokenizer_json: str, source: Optional[str] = None) -> TokenizerInfo:
@@ -232,33 +227,12 @@ def train_test_tokenizer(out_dir: str) -> str:
     BOS, byte fallback, nmt_nfkc normalisation) on `test_corpus()`, and lay it out like the release
     folder google/umt5-xxl: spiece.model, tokenizer_config.json, special_tokens_map.json and the
     tokenizer.json that transformers converts from them. Returns `out_dir`."""
-    import sentencepiece as spm
+    from ..unigram import train_unigram
 
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
-        corpus = os.path.join(scratch, "corpus.txt")
-        with open(corpus, "w", encoding="utf-8") as f:
-            for line in test_corpus():
-                f.write(line + "\n")
-        spm.SentencePieceTrainer.train(
-            input=corpus,
-            model_prefix=os.path.join(scratch, "spiece"),
-            model_type="unigram",
-            vocab_size=TEST_VOCAB,
-            pad_id=PAD_ID,
-            eos_id=EOS_ID,
-            unk_id=UNK_ID,
-            bos_id=-1,
-            byte_fallback=True,
-            character_coverage=0.9995,
-            normalization_rule_name="nmt_nfkc",
-            input_sentence_size=TEST_SENTENCES,
-            shuffle_input_sentence=False,
-            num_threads=1,
-            seed_sentencepiece_size=200000,
-            minloglevel=2,
-        )
-        shutil.copyfile(os.path.join(scratch, "spiece.model"), os.path.join(out_dir, "spiece.model"))
+        model = train_unigram(test_corpus(), scratch, TEST_VOCAB, TEST_SENTENCES, byte_fallback=True, pad_id=PAD_ID, eos_id=EOS_ID, unk_id=UNK_ID)
+        shutil.copyfile(model, os.path.join(out_dir, "spiece.model"))
     extra = [f"<extra_id_{i}>" for i in range(TEST_EXTRA_IDS)]
     config = {
         "tokenizer_class": "T5Tokenizer",
