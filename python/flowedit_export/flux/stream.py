@@ -3,7 +3,8 @@ float32 (48 GB): each part (the embeddings, every double and single block, the f
 built or read from the checkpoint on its own, traced to its own graph in memory, quantised to
 weight-only MatMulNBits (quantize.quantize_model) and freed, its weights appended to the one data
 file beside transformer.onnx. Peak memory is that of the largest part (a double block: 340M
-weights, 1.4 GB in float32) and its export, not of the model.
+weights, 1.4 GB in float32) and its export, not of the model: 3.5 GB for the 12B model with
+int4 weights (bench/flux-full.py: 36 minutes on 2 cores, a 7.6 GB graph).
 
 The tracer never sees the weights (part_graph): given them, torch's exporter spends minutes per
 block in shape inference and protobuf serialisation.
