@@ -24,6 +24,7 @@ its bound. What it measures:
 """
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -61,6 +62,7 @@ TIME_BOUND = 1e-6
 IDENTITY_BOUND = 1e-5
 STREAM_BOUND = 1e-5
 SMALLER_BOUNDS = {"int8": 0.02, "int4": 0.2, "float16": 0.005}
+SEED = 1  # the tiny models' weights: the whole graphs, the quantised and float16 ones, the part-by-part exports
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -71,11 +73,21 @@ def rel_err(a: np.ndarray, b: np.ndarray) -> float:
 def session(path: str):
     import onnxruntime as ort
 
-    return ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # as torch: one thread on these small graphs
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 def run(sess, args, outputs=None):
     return sess.run(outputs, {i.name: a.numpy() if isinstance(a, torch.Tensor) else a for i, a in zip(sess.get_inputs(), args)})
+
+
+def freeze_heap() -> None:
+    """Collect, then move what survives (torch, the exporters, the models and graphs of earlier
+    checks) out of the collector's reach: the part-by-part exporter collects garbage after every
+    part, and each collection would walk all of it again."""
+    gc.collect()
+    gc.freeze()
 
 
 # ---------------------------------------------------------------- the reference's math, written apart
@@ -304,7 +316,8 @@ def check_identities(model, path: str) -> dict:
 
 def check_smaller(cfg, path: str, folder: str) -> dict:
     """Velocity error of the int8/int4 (weight-only MatMulNBits) and float16 graphs against the
-    float32 graph, and their sizes."""
+    float32 graph, and their sizes. The graphs stay in `folder` (int4-32.onnx, float16.onnx):
+    check_stream compares the part-by-part export with them."""
     from flowedit_export.quantize import half_linears, quantize_weights
 
     args = example_inputs(cfg, 2, (3, 5), 6, [4 + 3 * i for i in range(cfg.layers)], seed=60)
@@ -314,7 +327,7 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
         q = os.path.join(folder, f"int{bits}-{block}.onnx")
         count = quantize_weights(path, q, bits, block)
         out[f"int{bits}_block{block}"] = {"velocity_rel": rel_err(run(session(q), args, ["velocity"])[0], ref), "bytes": os.path.getsize(q), "matmuls": count}
-    model = build_flux(cfg, seed=1)
+    model = build_flux(cfg, seed=SEED)
     half_linears(model, HALF_LINEARS)
     f16 = os.path.join(folder, "float16.onnx")
     export_transformer(model, cfg, f16)
@@ -322,34 +335,29 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
     return out
 
 
-def check_stream(folder: str) -> dict:
+def check_stream(folder: str, whole_int4: str, whole_float16: str, seed: int) -> dict:
     """Part-by-part export against the whole graph: int4 random (dev) against the whole graph
-    quantised the same way; float32 (schnell) from a bfloat16 checkpoint file against PyTorch."""
+    quantised the same way, float16 Linear layers against the whole graph made so (check_smaller's
+    graphs of the model of `seed`: `whole_int4` in blocks of 32, `whole_float16`); float32
+    (schnell) from a bfloat16 checkpoint file against PyTorch."""
     from safetensors.torch import save_file
 
     from flowedit_export.flux.stream import stream_export
-    from flowedit_export.quantize import quantize_weights
 
     out = {}
     cfg = flux_config("tiny", "dev")
-    whole = os.path.join(folder, "stream-whole.onnx")
-    export_transformer(build_flux(cfg, seed=8), cfg, whole)
-    quantize_weights(whole, whole, 4, 32)
     streamed = os.path.join(folder, "stream-int4.onnx")
-    report = stream_export(cfg, streamed, seed=8, bits=4, block_size=32)
+    freeze_heap()
+    report = stream_export(cfg, streamed, seed=seed, bits=4, block_size=32)
     args = example_inputs(cfg, 2, (4, 3), 5, [3 + i for i in range(cfg.layers)], seed=81)
-    a, b = run(session(streamed), args), run(session(whole), args)
+    a, b = run(session(streamed), args), run(session(whole_int4), args)
     out["int4_random_dev_vs_whole_rel"] = max(rel_err(x, y) for x, y in zip(a, b))
     out["int4_parts"] = len(report["parts"])
-    out["int4_bytes"] = {"stream": report["bytes"], "whole": os.path.getsize(whole)}
+    out["int4_bytes"] = {"stream": report["bytes"], "whole": os.path.getsize(whole_int4)}
 
-    from flowedit_export.quantize import half_linears
-
-    model = build_flux(cfg, seed=8)
-    half_linears(model, HALF_LINEARS)
-    export_transformer(model, cfg, whole)
-    stream_export(cfg, streamed, seed=8, bits=None, float16=True)
-    a, b = run(session(streamed), args), run(session(whole), args)
+    freeze_heap()
+    stream_export(cfg, streamed, seed=seed, bits=None, float16=True)
+    a, b = run(session(streamed), args), run(session(whole_float16), args)
     out["float16_random_dev_vs_whole_rel"] = max(rel_err(x, y) for x, y in zip(a, b))
 
     cfg = flux_config("tiny", "schnell")
@@ -359,6 +367,7 @@ def check_stream(folder: str) -> dict:
     save_file({k: v.to(torch.bfloat16).contiguous() for k, v in model.state_dict().items()}, os.path.join(ckpt, "flux1-schnell.safetensors"))
     load_flux_checkpoint(model, ckpt)
     streamed = os.path.join(folder, "stream-float32.onnx")
+    freeze_heap()
     stream_export(cfg, streamed, checkpoint=ckpt, bits=None)
     args = example_inputs(cfg, 1, (2, 5), 3, [2] * cfg.layers, seed=82)
     with torch.no_grad():
@@ -381,6 +390,7 @@ def check_stream(folder: str) -> dict:
             raise KeyboardInterrupt("stopped by the user")
 
     try:
+        freeze_heap()
         stream_export(cfg, target, seed=1, bits=4, progress=interrupt)
     except KeyboardInterrupt:
         pass
@@ -475,7 +485,7 @@ def main() -> int:
     parser.add_argument("--keep", help="write the tiny transformer graphs here instead of a temporary folder")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    models = {v: build_flux(flux_config("tiny", v), seed=1) for v in ("dev", "schnell")}
+    models = {v: build_flux(flux_config("tiny", v), seed=SEED) for v in ("dev", "schnell")}
     cfg = models["dev"].cfg
     report = {"config": cfg.name, "layers": cfg.layers, "heads": cfg.num_heads, "head_dim": cfg.head_dim, "parity": {}, "identities": {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -495,7 +505,7 @@ def main() -> int:
         report["ports"] = {v: [i.name for i in session(p).get_inputs()][:6] for v, p in paths.items()}
         report["precision"] = check_precision(models)
         report["smaller_graphs"] = check_smaller(cfg, paths["dev"], tmp)
-        report["stream"] = check_stream(tmp)
+        report["stream"] = check_stream(tmp, os.path.join(tmp, "int4-32.onnx"), os.path.join(tmp, "float16.onnx"), seed=SEED)
         report["loading"] = check_loading(tmp)
     failures = []
     if report["graph_has_float64_or_complex"]:

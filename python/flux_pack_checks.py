@@ -16,6 +16,7 @@ Errors are ‖a − b‖∞ / ‖b‖∞.
 """
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -56,12 +57,20 @@ def _session(path: str):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 2
+    opts.intra_op_num_threads = 1
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 def _cfg_args(ae: AutoEncoder):
     return ae.cfg.ch_mult, ae.cfg.num_res_blocks, ae.cfg.groups
+
+
+def freeze_heap() -> None:
+    """Collect, then move what survives (torch, the exporters, the models and graphs of earlier
+    checks) out of the collector's reach: the exporter collects garbage after every part, and
+    each collection would walk all of it again."""
+    gc.collect()
+    gc.freeze()
 
 
 @torch.no_grad()
@@ -104,16 +113,18 @@ def onnx_checks(ae: AutoEncoder, g: torch.Generator, folder: str) -> Dict[str, o
     return result
 
 
-def _refused(cfg_size: str, path: str) -> str:
+def _refused(ae: AutoEncoder, path: str) -> str:
     try:
-        load_ae_checkpoint(build_ae(cfg_size), path)
+        load_ae_checkpoint(ae, path)
     except CheckpointError as e:
         return str(e)
     return f"LOADED {path}"
 
 
 @torch.no_grad()
-def loading_checks(ae: AutoEncoder, g: torch.Generator, folder: str) -> Dict[str, object]:
+def loading_checks(ae: AutoEncoder, full: AutoEncoder, g: torch.Generator, folder: str) -> Dict[str, object]:
+    """`ae` (tiny) saved and loaded back; broken files refused by a fresh tiny module, the tiny
+    file by `full` (release size: a refused file leaves it as it was)."""
     from safetensors.torch import save_file
 
     state = {k: v.clone().contiguous() for k, v in ae.state_dict().items()}
@@ -131,18 +142,18 @@ def loading_checks(ae: AutoEncoder, g: torch.Generator, folder: str) -> Dict[str
         return path
 
     errors = {
-        "diffusers_layout": _refused("tiny", write("diffusers.safetensors", {
+        "diffusers_layout": _refused(build_ae("tiny"), write("diffusers.safetensors", {
             "encoder.conv_in.weight": torch.zeros(16, 3, 3, 3), "encoder.down_blocks.0.resnets.0.conv1.weight": torch.zeros(16, 16, 3, 3)})),
-        "transformer_file": _refused("tiny", write("flux1-dev.safetensors", {"img_in.weight": torch.zeros(8, 4), "txt_in.weight": torch.zeros(8, 4)})),
-        "other_width": _refused("full", own),
-        "missing_key": _refused("tiny", write("partial.safetensors", {k: v for k, v in state.items() if k != "decoder.conv_out.bias"})),
-        "extra_key": _refused("tiny", write("extra.safetensors", dict(state, **{"encoder.mid.attn_2.q.weight": torch.zeros(1)}))),
+        "transformer_file": _refused(build_ae("tiny"), write("flux1-dev.safetensors", {"img_in.weight": torch.zeros(8, 4), "txt_in.weight": torch.zeros(8, 4)})),
+        "other_width": _refused(full, own),
+        "missing_key": _refused(build_ae("tiny"), write("partial.safetensors", {k: v for k, v in state.items() if k != "decoder.conv_out.bias"})),
+        "extra_key": _refused(build_ae("tiny"), write("extra.safetensors", dict(state, **{"encoder.mid.attn_2.q.weight": torch.zeros(1)}))),
     }
     truncated = os.path.join(folder, "truncated.safetensors")
     with open(own, "rb") as src, open(truncated, "wb") as dst:
         data = src.read()
         dst.write(data[: len(data) // 2])
-    errors["truncated"] = _refused("tiny", truncated)
+    errors["truncated"] = _refused(build_ae("tiny"), truncated)
     header = {"truncated": check_ae_file(truncated, AE_SIZES["tiny"]), "missing_key": check_ae_file(os.path.join(folder, "partial.safetensors"), AE_SIZES["tiny"])}
     result["errors"] = errors
     result["header_errors"] = header
@@ -154,12 +165,11 @@ def check_ae(folder: str) -> Dict[str, object]:
     tiny = build_ae("tiny", seed=3)
     report: Dict[str, object] = {"tiny_parameters": sum(p.numel() for p in tiny.parameters())}
     report["reference"] = {"tiny": against_reference(tiny, g, 2, 40, 24)}
-    full = build_ae("full", seed=4)
+    full = build_ae("full", seed=4)  # built once: the loading checks refuse the tiny file with it too
     report["full_parameters"] = sum(p.numel() for p in full.parameters())
     report["reference"]["full"] = against_reference(full, g, 1, 32, 48)
-    del full
     report["onnx"] = onnx_checks(tiny, g, folder)
-    report["loading"] = loading_checks(tiny, g, folder)
+    report["loading"] = loading_checks(tiny, full, g, folder)
     return report
 
 
@@ -329,6 +339,11 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     result: Dict[str, object] = {}
     # 1. The tiny random pack, as the fixture's command writes it.
     out = os.path.join(folder, "flux-tiny")
+    cli_out = os.path.join(folder, "cli-existing")  # the command line on an existing --out, run beside the checks below
+    os.makedirs(cli_out)
+    cli = subprocess.Popen([sys.executable, "-m", "flowedit_export", "flux.1", "--random", "tiny", "--out", cli_out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+    freeze_heap()
     t0 = time.perf_counter()
     manifest = export_flux_pack(FluxExport(out=out, random="tiny"))
     result["seconds"] = round(time.perf_counter() - t0, 1)
@@ -361,6 +376,7 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     # 2. From a release-like folder (tiny sizes, bfloat16 transformer): the parts equal PyTorch on the same weights.
     release = release_folder(os.path.join(folder, "release"), "dev", seed=5)
     from_release = os.path.join(folder, "pack-release")
+    freeze_heap()
     rm = export_flux_pack(FluxExport(out=from_release, checkpoint=release["checkpoint"], ae=release["ae"], t5=release["t5"], clip=release["clip"]))
     loaded = build_ae("tiny")
     load_ae_checkpoint(loaded, release["ae"])
@@ -389,6 +405,7 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     pack.streamed = lambda size, weights, dtype: weights is not None
     try:
         streamed_out = os.path.join(folder, "pack-streamed")
+        freeze_heap()
         export_flux_pack(FluxExport(out=streamed_out, checkpoint=release["checkpoint"], weights="int4", only=("transformer",)))
     finally:
         pack.streamed = real_streamed
@@ -465,11 +482,11 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     for k, lines in refusals.items():
         if len(lines) != 1 or "\n" in lines[0] or lines[0] == "NOT REFUSED":
             problems.append(f"refusal {k}: {lines}")
-    # The command line: exit status 2 and the reason, nothing written.
-    cli = subprocess.run([sys.executable, "-m", "flowedit_export", "flux.1", "--random", "tiny", "--out", existing], capture_output=True, text=True, cwd=os.path.dirname(os.path.abspath(__file__)))
-    result["cli_refusal"] = {"status": cli.returncode, "stderr": cli.stderr.strip().splitlines()}
+    # The command line (started with the first export, run beside the checks): exit status 2 and the reason.
+    _, cli_stderr = cli.communicate()
+    result["cli_refusal"] = {"status": cli.returncode, "stderr": cli_stderr.strip().splitlines()}
     if cli.returncode != 2:
-        problems.append(f"the command line exited with {cli.returncode} on an existing --out: {cli.stderr}")
+        problems.append(f"the command line exited with {cli.returncode} on an existing --out: {cli_stderr}")
     result["problems"] = problems
     return result
 
@@ -479,7 +496,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-pack", action="store_true", help="the autoencoder's checks only")
     ap.add_argument("--cases", help="also write the tiny pack's autoencoder cases (inputs, PyTorch outputs) for the Node test into this folder")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # small tensors: a second thread mostly waits, and on a busy machine far longer than it saves
     report: Dict[str, object] = {}
     failures: List[str] = []
     with tempfile.TemporaryDirectory() as folder:

@@ -31,6 +31,9 @@ one JSON object (the last line of output):
 
     python python/tokenize_flux_prompts.py --kind clip --folder test/fixtures/tokenizers/clip-test \\
         --pack-out /tmp/clip_tokenizer.json --prompts prompts.json --max-tokens 77
+
+With --jobs FILE (a JSON list of such runs: kind, folder, pack_out, prompts, max_tokens,
+mojibake_repair) it does them all in one process, which starts once, and prints the list of objects.
 """
 
 import argparse
@@ -70,6 +73,8 @@ def t5_reference(folder: str, pack_json: str, prompts, lengths) -> dict:
     for i, p in enumerate(prompts):
         if not encodable(p):
             refused[str(i)] = "a lone surrogate: sentencepiece cannot encode the prompt"
+    untruncated = Tokenizer.from_str(pack_json)  # for t5_cause, with its pieces' scores
+    scores = {i: s for i, (_, s) in enumerate(json.loads(untruncated.to_str())["model"]["vocab"])}
     for L in lengths:
         tok = Tokenizer.from_str(pack_json)
         tok.enable_truncation(max_length=L)
@@ -80,12 +85,13 @@ def t5_reference(folder: str, pack_json: str, prompts, lengths) -> dict:
             got = tok.encode(p).ids
             got = got + [ref.pad_id] * (L - len(got))
             if got != want:
-                known[str(i)] = t5_cause(ref, Tokenizer.from_str(pack_json), p)
+                known[str(i)] = t5_cause(ref, untruncated, scores, p)
     return {"ids": ids, "refused": refused, "known": known}
 
 
-def t5_cause(ref: "slow.SlowT5Tokenizer", tok, prompt: str) -> str:
-    """Why the pack tokenizer's ids differ from the reference's for `prompt` (module docstring)."""
+def t5_cause(ref: "slow.SlowT5Tokenizer", tok, scores: dict, prompt: str) -> str:
+    """Why the pack tokenizer `tok` (untruncated; `scores`: id → its piece's score) gives other ids
+    than the reference for `prompt` (module docstring)."""
     pieces = ref.pieces(prompt)
     if pieces and pieces[-1] == "</s>":
         return "ends with </s>"
@@ -97,7 +103,6 @@ def t5_cause(ref: "slow.SlowT5Tokenizer", tok, prompt: str) -> str:
             if regex.search(r"[\x1c-\x1f]", beside):
                 return "sentinel space"
     sp = ref.sp
-    scores = {i: s for i, (_, s) in enumerate(json.loads(tok.to_str())["model"]["vocab"])}
 
     def rust_normalized(text: str) -> str:
         n = tok.normalizer.normalize_str(text).replace(" ", "\u2581")
@@ -122,27 +127,50 @@ def t5_cause(ref: "slow.SlowT5Tokenizer", tok, prompt: str) -> str:
     return "unexplained"
 
 
+def reference(kind: str, folder: str, pack_out: str, prompts: str, max_tokens, mojibake_repair: bool = True) -> dict:
+    """One run: the pack tokenizer written to `pack_out`, the reference's object for the prompts in
+    the JSON file `prompts`."""
+    with open(prompts, encoding="utf-8") as f:
+        prompts = json.load(f)
+    pack = (build_t5_tokenizer if kind == "t5" else build_clip_tokenizer)(folder)
+    with open(pack_out, "w", encoding="utf-8") as f:
+        f.write(pack.json_text)
+    if kind == "clip":
+        out = clip_reference(folder, prompts, max_tokens, mojibake_repair)
+    else:
+        out = t5_reference(folder, pack.json_text, prompts, max_tokens)
+    out["info"] = asdict(pack.info)
+    return out
+
+
+JOB_KEYS = {"kind", "folder", "pack_out", "prompts", "max_tokens", "mojibake_repair"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kind", choices=["t5", "clip"], required=True)
-    parser.add_argument("--folder", required=True, help="the tokenizer folder (spiece.model / vocab.json + merges.txt)")
-    parser.add_argument("--pack-out", required=True, help="where to write the pack's tokenizer.json")
-    parser.add_argument("--prompts", required=True, help="JSON list of prompts")
-    parser.add_argument("--max-tokens", type=int, nargs="+", required=True)
+    parser.add_argument("--kind", choices=["t5", "clip"])
+    parser.add_argument("--folder", help="the tokenizer folder (spiece.model / vocab.json + merges.txt)")
+    parser.add_argument("--pack-out", help="where to write the pack's tokenizer.json")
+    parser.add_argument("--prompts", help="JSON list of prompts")
+    parser.add_argument("--max-tokens", type=int, nargs="+")
     parser.add_argument("--no-mojibake-repair", action="store_true", help="(clip) ftfy without fix_encoding")
+    parser.add_argument("--jobs", help="instead of the options above, a JSON list of runs, each an object with the keys "
+                        f"{', '.join(sorted(JOB_KEYS))} (mojibake_repair optional, true by default): all in this one "
+                        "process; prints the list of their objects")
     args = parser.parse_args()
 
-    with open(args.prompts, encoding="utf-8") as f:
-        prompts = json.load(f)
-    pack = (build_t5_tokenizer if args.kind == "t5" else build_clip_tokenizer)(args.folder)
-    with open(args.pack_out, "w", encoding="utf-8") as f:
-        f.write(pack.json_text)
-    if args.kind == "clip":
-        out = clip_reference(args.folder, prompts, args.max_tokens, not args.no_mojibake_repair)
-    else:
-        out = t5_reference(args.folder, pack.json_text, prompts, args.max_tokens)
-    out["info"] = asdict(pack.info)
-    print(json.dumps(out))
+    if args.jobs:
+        with open(args.jobs, encoding="utf-8") as f:
+            jobs = json.load(f)
+        for n, job in enumerate(jobs):
+            if not JOB_KEYS - {"mojibake_repair"} <= set(job) <= JOB_KEYS:
+                parser.error(f"--jobs {args.jobs}: job {n} has the keys {sorted(job)}; expected {sorted(JOB_KEYS)}")
+        print(json.dumps([reference(**job) for job in jobs]))
+        return
+    missing = [f"--{k.replace('_', '-')}" for k in ("kind", "folder", "pack_out", "prompts", "max_tokens") if getattr(args, k) is None]
+    if missing:
+        parser.error(f"missing {', '.join(missing)} (or give --jobs)")
+    print(json.dumps(reference(args.kind, args.folder, args.pack_out, args.prompts, args.max_tokens, not args.no_mojibake_repair)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { readInversion } from '../../src/edit/inversion-file.js';
 import { findFfmpeg } from '../../src/media/ffmpeg-tools.js';
@@ -47,46 +47,49 @@ async function assertPhotoSize(path: string): Promise<void> {
 // each preset's step count (contextflow leaves it to the pack: 28 for FLUX.1 [dev])
 const STEPS: Record<string, number> = { 'rf-solver-edit': 25, fireflow: 8, contextflow: 28 };
 
-for (const preset of Object.keys(STEPS)) {
-  test(`FLUX.1 pack: invert and edit a photo with the ${preset} preset`, async () => {
-    const inv = join(dir, `${preset}.flowinv`);
-    const r1 = await flowedit(['invert', photo, '--preset', preset, '--source-prompt', SOURCE, '-o', inv, '-q']);
-    assert.equal(r1.code, 0, r1.stderr);
-    const header = (await readInversion(inv)).header;
-    const out = join(dir, `${preset}.png`);
-    const r2 = await flowedit(['edit', inv, '--preset', preset, '--target-prompt', TARGET, '-o', out, '-q']);
-    assert.equal(r2.code, 0, r2.stderr);
-    await assertPhotoSize(out);
-    assert.equal(header.ts.length - 1, STEPS[preset], 'the inversion ran the preset\'s steps');
-  });
-}
-
-test('FLUX.1 pack: swap --mask with the kv-edit preset keeps the photo outside the mask', async () => {
-  const out = join(dir, 'kv-edit.png');
-  const r = await flowedit(['swap', photo, '--mask', MASK, '--preset', 'kv-edit', '--source-prompt', SOURCE, '--target-prompt', 'a robot dances in a room', '-o', out, '-q']);
-  assert.equal(r.code, 0, r.stderr);
-  await assertPhotoSize(out);
-  const [src, got, mask] = [await readImage(photo), await readImage(out), await readImage(MASK)];
-  const plane = 512 * 768;
-  let se = 0;
-  let n = 0;
-  let changed = 0;
-  for (let j = 0; j < plane; j++) {
-    const inside = mask.data[j]! > 0;
-    for (let c = 0; c < 3; c++) {
-      const d = src.data[c * plane + j]! - got.data[c * plane + j]!;
-      if (!inside) {
-        se += d * d;
-        n++;
-      } else if (Math.abs(d) > 0.1) changed++;
-    }
+// The commands are independent of one another (each writes its own files): two run at a time.
+describe('FLUX.1 pack on the command line', { concurrency: 2 }, () => {
+  for (const preset of Object.keys(STEPS)) {
+    test(`FLUX.1 pack: invert and edit a photo with the ${preset} preset`, async () => {
+      const inv = join(dir, `${preset}.flowinv`);
+      const r1 = await flowedit(['invert', photo, '--preset', preset, '--source-prompt', SOURCE, '-o', inv, '-q']);
+      assert.equal(r1.code, 0, r1.stderr);
+      const header = (await readInversion(inv)).header;
+      const out = join(dir, `${preset}.png`);
+      const r2 = await flowedit(['edit', inv, '--preset', preset, '--target-prompt', TARGET, '-o', out, '-q']);
+      assert.equal(r2.code, 0, r2.stderr);
+      await assertPhotoSize(out);
+      assert.equal(header.ts.length - 1, STEPS[preset], 'the inversion ran the preset\'s steps');
+    });
   }
-  const db = 10 * Math.log10(4 / Math.max(se / n, 1e-12));
-  assert.ok(db >= 40, `PSNR outside the mask ${db.toFixed(1)} dB`);
-  assert.ok(changed > 0, 'inside the mask the photo changed');
-});
 
-test('FLUX.1 pack: kv-edit without a mask is refused with what to add', async () => {
-  const r = await flowedit(['swap', photo, '--preset', 'kv-edit', '--target-prompt', 'a robot', '-o', join(dir, 'never.png')]);
-  assertCleanFailure(r, /--mask/);
+  test('FLUX.1 pack: swap --mask with the kv-edit preset keeps the photo outside the mask', async () => {
+    const out = join(dir, 'kv-edit.png');
+    const r = await flowedit(['swap', photo, '--mask', MASK, '--preset', 'kv-edit', '--source-prompt', SOURCE, '--target-prompt', 'a robot dances in a room', '-o', out, '-q']);
+    assert.equal(r.code, 0, r.stderr);
+    await assertPhotoSize(out);
+    const [src, got, mask] = [await readImage(photo), await readImage(out), await readImage(MASK)];
+    const plane = 512 * 768;
+    let se = 0;
+    let n = 0;
+    let changed = 0;
+    for (let j = 0; j < plane; j++) {
+      const inside = mask.data[j]! > 0;
+      for (let c = 0; c < 3; c++) {
+        const d = src.data[c * plane + j]! - got.data[c * plane + j]!;
+        if (!inside) {
+          se += d * d;
+          n++;
+        } else if (Math.abs(d) > 0.1) changed++;
+      }
+    }
+    const db = 10 * Math.log10(4 / Math.max(se / n, 1e-12));
+    assert.ok(db >= 40, `PSNR outside the mask ${db.toFixed(1)} dB`);
+    assert.ok(changed > 0, 'inside the mask the photo changed');
+  });
+
+  test('FLUX.1 pack: kv-edit without a mask is refused with what to add', async () => {
+    const r = await flowedit(['swap', photo, '--preset', 'kv-edit', '--target-prompt', 'a robot', '-o', join(dir, 'never.png')]);
+    assertCleanFailure(r, /--mask/);
+  });
 });

@@ -30,10 +30,12 @@ before(async () => {
   // The real clip and its mask video, scaled down to keep the runs short.
   clip = join(dir, 'clip.mp4');
   maskVideo = join(dir, 'clip-mask.mp4');
-  await run(tools.ffmpeg, ['-v', 'error', '-i', join(MEDIA, 'diffueraser-example1-17f.mp4'), '-vf', 'scale=112:64', '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', clip]);
-  await run(tools.ffmpeg, ['-v', 'error', '-i', join(MEDIA, 'diffueraser-example1-mask-17f.mp4'), '-vf', 'scale=112:64', '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', maskVideo]);
   withAudio = join(dir, 'audio.mp4');
-  await run(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=330', '-t', '1.2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', withAudio]);
+  await Promise.all([
+    run(tools.ffmpeg, ['-v', 'error', '-i', join(MEDIA, 'diffueraser-example1-17f.mp4'), '-vf', 'scale=112:64', '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', clip]),
+    run(tools.ffmpeg, ['-v', 'error', '-i', join(MEDIA, 'diffueraser-example1-mask-17f.mp4'), '-vf', 'scale=112:64', '-c:v', 'libx264', '-crf', '10', '-pix_fmt', 'yuv420p', maskVideo]),
+    run(tools.ffmpeg, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=330', '-t', '1.2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', withAudio]),
+  ]);
 });
 
 test('swap on a still: outside the mask every pixel is the source\'s', async () => {
@@ -108,65 +110,84 @@ async function psnrOutsideMask(out: string, source = clip, maskPath = maskVideo)
 }
 
 test('swap with the built-in model on the real clips: a mask video and a single mask still; ≥ 35 dB outside the mask after re-encoding', async (t) => {
-  // the DiffuEraser clip (scaled) with its mask video
-  const a = join(dir, 'builtin-video-mask.mp4');
-  // these clips have no caption: plain guidance (the pack's swap default guides against the source prompt)
-  const r1 = await runCli(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a red square on gray stripes', '--guide-against', 'empty', '--steps', '2', '-q', '-o', a]);
-  assert.equal(r1.code, 0, r1.stderr);
-  const tags = JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_entries', 'format_tags=description', '-of', 'json', a])).stdout);
-  assert.equal(JSON.parse(tags.format.tags.description).model, 'flowedit-tiny', 'the built-in pack is the default');
-  const pa = await psnrOutsideMask(a);
-  assert.ok(pa >= 35, `mask video: ${pa.toFixed(1)} dB outside the mask`);
-  // the portrait VACE clip (512×768, 25 frames: two windows) with one mask still for every frame
-  const vace = join(MEDIA, 'vace-test2.mp4');
-  const stillMask = join(MEDIA, 'vace-test2-mask.png');
-  const b = join(dir, 'builtin-still-mask.mp4');
-  const r2 = await runCli(['swap', vace, '--mask', stillMask, '--target-prompt', 'a green star on white dots', '--guide-against', 'empty', '--steps', '2', '-q', '-o', b]);
-  assert.equal(r2.code, 0, r2.stderr);
-  const p = await probeVideo(b, tools);
-  assert.deepEqual([p.width, p.height, p.frames], [512, 768, 25]);
-  const pb = await psnrOutsideMask(b, vace, stillMask);
-  assert.ok(pb >= 35, `mask still: ${pb.toFixed(1)} dB outside the mask`);
+  // the two swaps are independent: they run side by side
+  const maskVideoSwap = async () => {
+    // the DiffuEraser clip (scaled) with its mask video
+    const a = join(dir, 'builtin-video-mask.mp4');
+    // these clips have no caption: plain guidance (the pack's swap default guides against the source prompt)
+    const r1 = await runCli(['swap', clip, '--mask', maskVideo, '--target-prompt', 'a red square on gray stripes', '--guide-against', 'empty', '--steps', '2', '-q', '-o', a]);
+    assert.equal(r1.code, 0, r1.stderr);
+    const tags = JSON.parse((await run(tools.ffprobe, ['-v', 'error', '-show_entries', 'format_tags=description', '-of', 'json', a])).stdout);
+    assert.equal(JSON.parse(tags.format.tags.description).model, 'flowedit-tiny', 'the built-in pack is the default');
+    const pa = await psnrOutsideMask(a);
+    assert.ok(pa >= 35, `mask video: ${pa.toFixed(1)} dB outside the mask`);
+    return pa;
+  };
+  const maskStillSwap = async () => {
+    // the portrait VACE clip (512×768, 25 frames: two windows) with one mask still for every frame
+    const vace = join(MEDIA, 'vace-test2.mp4');
+    const stillMask = join(MEDIA, 'vace-test2-mask.png');
+    const b = join(dir, 'builtin-still-mask.mp4');
+    const r2 = await runCli(['swap', vace, '--mask', stillMask, '--target-prompt', 'a green star on white dots', '--guide-against', 'empty', '--steps', '2', '-q', '-o', b]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const p = await probeVideo(b, tools);
+    assert.deepEqual([p.width, p.height, p.frames], [512, 768, 25]);
+    const pb = await psnrOutsideMask(b, vace, stillMask);
+    assert.ok(pb >= 35, `mask still: ${pb.toFixed(1)} dB outside the mask`);
+    return pb;
+  };
+  const [pa, pb] = await Promise.all([maskVideoSwap(), maskStillSwap()]);
   t.diagnostic(`outside the mask: mask video ${pa.toFixed(1)} dB, mask still ${pb.toFixed(1)} dB`);
 });
 
 test('swap from a saved inversion: a still gives the same pixels as swapping the image; a clip keeps its frames and the source outside the mask', async () => {
-  // a still: invert once, swap from the file, compare with the direct swap
   const box = new Float32Array(3 * 128 * 128).fill(-1);
   for (let c = 0; c < 3; c++) for (let y = 30; y < 80; y++) box.fill(1, c * 128 * 128 + y * 128 + 50, c * 128 * 128 + y * 128 + 100);
   const mask = join(dir, 'inv-box.png');
   await writeFile(mask, await encodePng({ width: 128, height: 128, data: box }));
-  const inv = join(dir, 'still.flowinv');
   const common = ['--mask', mask, '--target-prompt', 'a blue square', '-q'];
-  assert.equal((await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle', '--steps', '2', '-o', inv, '-q'])).code, 0);
-  const fromFile = await flowedit(['swap', inv, ...common, '-o', join(dir, 'from-inv.png')]);
-  assert.equal(fromFile.code, 0, fromFile.stderr);
-  const direct = await flowedit(['swap', SAMPLE, ...common, '--source-prompt', 'a red circle', '--steps', '2', '-o', join(dir, 'direct.png')]);
-  assert.equal(direct.code, 0, direct.stderr);
-  const [a, b] = [await readImage(join(dir, 'from-inv.png')), await readImage(join(dir, 'direct.png'))];
-  assert.ok(maxAbsDiff(a.data, b.data) <= 2 / 255, `from the inversion and direct differ by ${maxAbsDiff(a.data, b.data)}`);
-  // the file fixes its settings, and the source must be unchanged
-  assertCleanFailure(await flowedit(['swap', inv, ...common, '--steps', '6', '-o', join(dir, 'never.png')]), /was inverted with --steps 2; --steps 6 cannot change that/);
-  const moved = join(dir, 'moved-source.png');
-  await writeFile(moved, await readFile(SAMPLE));
-  const movedInv = join(dir, 'moved.flowinv');
-  assert.equal((await flowedit(['invert', moved, '--steps', '2', '-o', movedInv, '-q'])).code, 0);
-  await writeFile(moved, await encodePng({ width: 128, height: 128, data: box }));
-  assertCleanFailure(await flowedit(['swap', movedInv, ...common, '-o', join(dir, 'never.png')]), /moved-source\.png changed since it was inverted/);
-  // a clip: the inversion's windows and trajectories are reused; a still mask fits every frame
-  const clipInv = join(dir, 'clip.flowinv');
-  assert.equal((await flowedit(['invert', clip, '--steps', '2', '-o', clipInv, '-q'])).code, 0);
-  const out = join(dir, 'clip-from-inv.mp4');
-  const r = await flowedit(['swap', clipInv, '--mask', maskVideo, '--target-prompt', 'a blue square', '-o', out]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /wrote .*clip-from-inv\.mp4 \(\d+ model calls/);
-  const p = await probeVideo(out, tools);
-  assert.deepEqual([p.width, p.height, p.rate, p.frames], [112, 64, { num: 15, den: 1 }, 17]);
-  const db = await psnrOutsideMask(out);
-  assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
-  const nine = join(dir, 'nine-mask.mp4');
-  await run(tools.ffmpeg, ['-v', 'error', '-i', maskVideo, '-frames:v', '9', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', nine]);
-  assertCleanFailure(await flowedit(['swap', clipInv, '--mask', nine, '--target-prompt', 'x', '-o', join(dir, 'never.mp4')]), /The mask has 9 frames but the input has 17/);
+  // three independent parts, run side by side
+  const still = async () => {
+    // invert once, swap from the file, compare with the direct swap
+    const inv = join(dir, 'still.flowinv');
+    const direct = flowedit(['swap', SAMPLE, ...common, '--source-prompt', 'a red circle', '--steps', '2', '-o', join(dir, 'direct.png')]);
+    assert.equal((await flowedit(['invert', SAMPLE, '--source-prompt', 'a red circle', '--steps', '2', '-o', inv, '-q'])).code, 0);
+    const fromFile = await flowedit(['swap', inv, ...common, '-o', join(dir, 'from-inv.png')]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const directResult = await direct;
+    assert.equal(directResult.code, 0, directResult.stderr);
+    const [a, b] = [await readImage(join(dir, 'from-inv.png')), await readImage(join(dir, 'direct.png'))];
+    assert.ok(maxAbsDiff(a.data, b.data) <= 2 / 255, `from the inversion and direct differ by ${maxAbsDiff(a.data, b.data)}`);
+    // the file fixes its settings
+    assertCleanFailure(await flowedit(['swap', inv, ...common, '--steps', '6', '-o', join(dir, 'never.png')]), /was inverted with --steps 2; --steps 6 cannot change that/);
+  };
+  const movedSource = async () => {
+    // the source must be unchanged
+    const moved = join(dir, 'moved-source.png');
+    await writeFile(moved, await readFile(SAMPLE));
+    const movedInv = join(dir, 'moved.flowinv');
+    assert.equal((await flowedit(['invert', moved, '--steps', '2', '-o', movedInv, '-q'])).code, 0);
+    await writeFile(moved, await encodePng({ width: 128, height: 128, data: box }));
+    assertCleanFailure(await flowedit(['swap', movedInv, ...common, '-o', join(dir, 'never-moved.png')]), /moved-source\.png changed since it was inverted/);
+  };
+  const clipFromFile = async () => {
+    // a clip: the inversion's windows and trajectories are reused; a still mask fits every frame
+    const clipInv = join(dir, 'clip.flowinv');
+    const nine = join(dir, 'nine-mask.mp4');
+    const nineMade = run(tools.ffmpeg, ['-v', 'error', '-i', maskVideo, '-frames:v', '9', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', nine]);
+    assert.equal((await flowedit(['invert', clip, '--steps', '2', '-o', clipInv, '-q'])).code, 0);
+    const out = join(dir, 'clip-from-inv.mp4');
+    const r = await flowedit(['swap', clipInv, '--mask', maskVideo, '--target-prompt', 'a blue square', '-o', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /wrote .*clip-from-inv\.mp4 \(\d+ model calls/);
+    const p = await probeVideo(out, tools);
+    assert.deepEqual([p.width, p.height, p.rate, p.frames], [112, 64, { num: 15, den: 1 }, 17]);
+    const db = await psnrOutsideMask(out);
+    assert.ok(db >= 35, `PSNR outside the mask ${db.toFixed(1)} dB`);
+    await nineMade;
+    assertCleanFailure(await flowedit(['swap', clipInv, '--mask', nine, '--target-prompt', 'x', '-o', join(dir, 'never.mp4')]), /The mask has 9 frames but the input has 17/);
+  };
+  await Promise.all([still(), movedSource(), clipFromFile()]);
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
 });
 

@@ -44,8 +44,8 @@ test('inverting a full-HD clip holds working-size frames only: peak memory as fo
   const small = join(dir, 'work-size.mp4');
   await run(tools.ffmpeg, ['-v', 'error', '-y', '-i', hd, '-vf', 'scale=344:192', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', small]);
   const measure = async (clip: string) => JSON.parse((await run(process.execPath, [script, clip], { maxBuffer: 1 << 20 })).stdout) as { peak: number; frames: number; work: number[] };
-  const base = await measure(small);
-  const r = await measure(hd);
+  // two child processes side by side: each measures its own peak
+  const [base, r] = await Promise.all([measure(small), measure(hd)]);
   assert.deepEqual([r.frames, r.work, base.work], [12, [344, 192], [344, 192]]);
   assert.ok(r.peak - base.peak < 200, `the full-HD clip peaked at ${r.peak.toFixed(0)} MiB against ${base.peak.toFixed(0)} MiB for the same clip at the working size`);
 });
