@@ -238,7 +238,7 @@ test('bad clips and masks: one clear message, non-zero exit, no output left', as
     [swap(SAMPLE, maskVideo, join(dir, 'never.png')), /The mask has 17 frames but the input has 1/],
     [flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-grow', '-3', '-o', out]), /Expected a number in \[0, 1000\] for --mask-grow but received -3/],
     [flowedit(['swap', clip, '--mask', maskVideo, '--target-prompt', 'x', '--mask-bias', '5', '-o', out]), /Expected a number in \[-10000, 0\] for --mask-bias but received 5/],
-    [flowedit(['swap', clip, '--target-prompt', 'x', '-o', out]), /Missing required argument: mask/],
+    [flowedit(['swap', clip, '--target-prompt', 'x', '-o', out]), /flowedit swap replaces what a mask covers: add --mask FILE/],
   ];
   for (const [r, message] of refusals) assertCleanFailure(await r, message);
   const left = (await readdir(dir)).filter((f) => f.startsWith('never') || f.endsWith('.tmp'));
