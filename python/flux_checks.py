@@ -37,6 +37,7 @@ import onnx
 import torch
 import torch.nn.functional as F
 
+from check_common import onnx_types, rel_err, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.flux.config import flux_config
 from flowedit_export.flux.dit import (
@@ -63,19 +64,6 @@ IDENTITY_BOUND = 1e-5
 STREAM_BOUND = 1e-5
 SMALLER_BOUNDS = {"int8": 0.02, "int4": 0.2, "float16": 0.005}
 SEED = 1  # the tiny models' weights: the whole graphs, the quantised and float16 ones, the part-by-part exports
-
-
-def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    """‖a − b‖∞ / ‖b‖∞."""
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
-
-
-def session(path: str):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1  # as torch: one thread on these small graphs
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 def run(sess, args, outputs=None):
@@ -244,21 +232,6 @@ def check_precision(models) -> dict:
                 worst = max(worst, rel_err(ours.numpy(), reference_forward(model, *args[:4], guidance).numpy()))
         out[f"velocity_{variant}_vs_reference_rel"] = worst
     return out
-
-
-def onnx_types(path: str) -> set:
-    """Element types of every tensor the graph declares, holds or casts to."""
-    m = onnx.load(path)
-    types = {i.data_type for i in m.graph.initializer}
-    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
-        types.add(vi.type.tensor_type.elem_type)
-    for node in m.graph.node:
-        for a in node.attribute:
-            if node.op_type == "Cast" and a.name == "to":
-                types.add(a.i)
-            if a.name == "value" and a.t is not None:
-                types.add(a.t.data_type)
-    return types
 
 
 def check_parity(model, path: str) -> dict:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 import flux_ae_reference as ref
+from check_common import rel_err, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.flux.ae import (
     AE_SIZES,
@@ -44,21 +45,6 @@ from flowedit_export.flux.ae import (
 PARITY_BOUND = 1e-5  # float32 graph against float32 PyTorch
 REFERENCE_BOUND = 1e-5  # the module against the release's math, same weights
 RELEASE_PARAMETERS = 83_819_683  # parameters of ae.safetensors (FLUX.1 [dev] and [schnell])
-
-
-def rel_err(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.shape != b.shape:
-        raise AssertionError(f"shape {a.shape}, expected {b.shape}")
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
-
-
-def _session(path: str):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 def _cfg_args(ae: AutoEncoder):
@@ -88,7 +74,7 @@ def against_reference(ae: AutoEncoder, g: torch.Generator, n: int, h: int, w: in
 @torch.no_grad()
 def onnx_checks(ae: AutoEncoder, g: torch.Generator, folder: str) -> Dict[str, object]:
     paths = export_ae(ae, folder)
-    enc, dec = _session(paths["encoder"]), _session(paths["decoder"])
+    enc, dec = session(paths["encoder"]), session(paths["decoder"])
     b, f, h, w = 2, 3, 40, 24
     pixels = torch.rand(b, 3, f, h, w, generator=g) * 2 - 1  # [B, 3, F, H, W]
     latents = torch.randn(b, ae.cfg.z_channels, f, h // 8, w // 8, generator=g)  # [B, z, F, h, w]
@@ -206,11 +192,11 @@ FILES = ["clip_encoder.onnx", "clip_tokenizer.json", "manifest.json", "t5_encode
 
 
 def _inputs(path: str) -> List[str]:
-    return [i.name for i in _session(path).get_inputs()]
+    return [i.name for i in session(path).get_inputs()]
 
 
 def _outputs(path: str) -> List[str]:
-    return [o.name for o in _session(path).get_outputs()]
+    return [o.name for o in session(path).get_outputs()]
 
 
 def release_folder(root: str, variant: str, seed: int, t5_vocab: Optional[int] = None) -> Dict[str, str]:
@@ -281,8 +267,8 @@ def pack_ae_errors(pack: str, ae: AutoEncoder, g: torch.Generator) -> Dict[str, 
     """The pack's autoencoder graphs against the PyTorch autoencoder (2 frames, non-square)."""
     pixels = torch.rand(1, 3, 2, 32, 48, generator=g) * 2 - 1
     latents = torch.randn(1, 16, 2, 4, 6, generator=g)
-    mean = _session(os.path.join(pack, "vae_encoder.onnx")).run(["mean"], {"pixels": pixels.numpy()})[0]
-    out = _session(os.path.join(pack, "vae_decoder.onnx")).run(["pixels"], {"latents": latents.numpy()})[0]
+    mean = session(os.path.join(pack, "vae_encoder.onnx")).run(["mean"], {"pixels": pixels.numpy()})[0]
+    out = session(os.path.join(pack, "vae_decoder.onnx")).run(["pixels"], {"latents": latents.numpy()})[0]
     return {"encoder": rel_err(mean, AeEncoderGraph(ae)(pixels)), "decoder": rel_err(out, AeDecoderGraph(ae)(latents))}
 
 
@@ -389,7 +375,7 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
     model = build_flux(cfg)
     load_flux_checkpoint(model, release["checkpoint"])
     args = example_inputs(cfg, 1, (2, 3), 16, [0] * cfg.layers, seed=70)
-    sess = _session(os.path.join(from_release, "transformer.onnx"))
+    sess = session(os.path.join(from_release, "transformer.onnx"))
     got = sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
     with torch.no_grad():
         want = TransformerGraph(model)(*args)[0].numpy()
@@ -409,7 +395,7 @@ def check_pack(folder: str, cases: Optional[str]) -> Dict[str, object]:
         export_flux_pack(FluxExport(out=streamed_out, checkpoint=release["checkpoint"], weights="int4", only=("transformer",)))
     finally:
         pack.streamed = real_streamed
-    sess = _session(os.path.join(streamed_out, "transformer.onnx"))
+    sess = session(os.path.join(streamed_out, "transformer.onnx"))
     got = sess.run(["velocity"], {i.name: a.numpy() for i, a in zip(sess.get_inputs(), args)})[0]
     result["release"]["streamed_int4_velocity"] = rel_err(got, want)
     if not 1e-5 < result["release"]["streamed_int4_velocity"] < 0.2:

@@ -35,16 +35,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from check_common import rel_err, session
 from flowedit_export.checkpoint import CheckpointError  # noqa: E402
 from flowedit_export.flux import text, tokenizer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "tokenizers")
 CLIP_EOS = 2047  # the test CLIP tokenizer's <|endoftext|>
-
-
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
 
 
 def float64_in_graph(model: onnx.ModelProto) -> list:
@@ -55,12 +52,6 @@ def float64_in_graph(model: onnx.ModelProto) -> list:
             if (a.name == "to" and a.i == double) or (a.t is not None and a.t.data_type == double):
                 found.append(f"{node.op_type} {node.name}")
     return found
-
-
-def session(path: str) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
 def ports(path: str) -> dict:

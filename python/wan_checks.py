@@ -34,6 +34,7 @@ import numpy as np
 import onnx
 import torch
 
+from check_common import onnx_types, rel_err
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.wan.config import DIT_SIZES, ConfigError, dit_config_from_json
 from flowedit_export.wan.dit import (
@@ -56,11 +57,6 @@ PARITY_BOUND = 1e-4
 ROPE_BOUND = 1e-5
 TIME_BOUND = 5e-4
 IDENTITY_BOUND = 1e-5
-
-
-def rel_err(a: np.ndarray, b: np.ndarray) -> float:
-    """‖a − b‖∞ / ‖b‖∞."""
-    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
 
 
 # ---------------------------------------------------------------- the reference's float64 forms
@@ -154,21 +150,6 @@ def check_precision(model) -> dict:
             worst = max(worst, rel_err(ours.numpy(), reference_forward(model, latents, tt, text).numpy()))
         out["velocity_vs_float64_reference_rel"] = worst
     return out
-
-
-def onnx_types(path: str) -> set:
-    """Element types of every tensor the graph declares or casts to."""
-    m = onnx.load(path)
-    types = {i.data_type for i in m.graph.initializer}
-    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
-        types.add(vi.type.tensor_type.elem_type)
-    for node in m.graph.node:
-        for a in node.attribute:
-            if node.op_type == "Cast" and a.name == "to":
-                types.add(a.i)
-            if a.name == "value" and a.t is not None:
-                types.add(a.t.data_type)
-    return types
 
 
 def check_parity(model, path: str) -> dict:

@@ -28,16 +28,13 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from check_common import rel_err
 from flowedit_export.checkpoint import CheckpointError  # noqa: E402
 from flowedit_export.wan import t5  # noqa: E402
 from flowedit_export.wan.tokenizer import clean_prompt, prepare_tokenizer, test_corpus, tokenizer_info, train_test_tokenizer  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FIXTURE = os.path.join(ROOT, "test", "fixtures", "tokenizers", "umt5-test")
-
-
-def rel_err(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
 
 
 def batch(vocab: int, L: int, lengths, seed: int = 1):

@@ -1,0 +1,37 @@
+"""What the exporters' check scripts share: the relative error they report, a one-thread
+onnxruntime session, and the element types a graph holds."""
+
+import numpy as np
+import onnx
+
+
+def rel_err(a, b) -> float:
+    """‖a − b‖∞ / ‖b‖∞ in float64; arrays of different shapes are an error, not a number."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f"shape {a.shape}, expected {b.shape}")
+    return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30))
+
+
+def session(path: str):
+    """An onnxruntime CPU session on one thread (as torch runs these small graphs in the checks)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def onnx_types(path: str) -> set:
+    """Element types of every tensor the graph declares, holds or casts to."""
+    m = onnx.load(path)
+    types = {i.data_type for i in m.graph.initializer}
+    for vi in list(m.graph.input) + list(m.graph.output) + list(m.graph.value_info):
+        types.add(vi.type.tensor_type.elem_type)
+    for node in m.graph.node:
+        for a in node.attribute:
+            if node.op_type == "Cast" and a.name == "to":
+                types.add(a.i)
+            if a.name == "value" and a.t is not None:
+                types.add(a.t.data_type)
+    return types
