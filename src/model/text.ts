@@ -110,9 +110,9 @@ async function readPromptReader(spec: EncoderPlan, dir: string, several: boolean
   };
 }
 
-/** A reader for each of the pack's text encoders, in order. */
-async function readPromptReaders(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string): Promise<PromptReader[]> {
-  const encoders = textEncoders(m);
+/** A reader for each of the pack's text encoders, in order (only the one named `only`, when given). */
+async function readPromptReaders(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, only?: string): Promise<PromptReader[]> {
+  const encoders = textEncoders(m).filter((e) => only === undefined || e.name === only);
   const several = m.text?.encoders !== undefined;
   return Promise.all(encoders.map((e) => readPromptReader(e, dir, several)));
 }
@@ -175,9 +175,7 @@ async function promptIds(r: PromptReader, prompt: string, what: string): Promise
  * decoded. A prompt the pack truncates passes (the run warns about it).
  */
 export async function assertPromptTokens(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, prompts: readonly { text: string; what: string }[], encoder?: string): Promise<void> {
-  for (const r of await readPromptReaders(m, dir)) {
-    if (encoder === undefined || r.spec.name === encoder) for (const p of prompts) await promptIds(r, p.text, p.what);
-  }
+  for (const r of await readPromptReaders(m, dir, encoder)) for (const p of prompts) await promptIds(r, p.text, p.what);
 }
 
 /**
@@ -186,10 +184,8 @@ export async function assertPromptTokens(m: Pick<Manifest, 'formatVersion' | 'te
  * the tokenizer alone (no graph is opened).
  */
 export async function promptTokenIds(m: Pick<Manifest, 'formatVersion' | 'text'>, dir: string, prompts: readonly string[], encoder?: string): Promise<number[][]> {
-  const encoders = textEncoders(m);
-  const spec = encoder === undefined ? encoders[0] : encoders.find((e) => e.name === encoder);
-  if (!spec) throw new Error(`The pack has no text encoder named "${encoder}" (it has ${encoders.map((e) => e.name).join(', ') || 'none'})`);
-  const r = await readPromptReader(spec, dir, m.text?.encoders !== undefined);
+  const r = (await readPromptReaders(m, dir, encoder ?? textEncoders(m)[0]?.name))[0];
+  if (!r) throw new Error(`The pack has no text encoder named "${encoder}" (it has ${textEncoders(m).map((e) => e.name).join(', ') || 'none'})`);
   const out: number[][] = [];
   for (const p of prompts) out.push((await promptIds(r, p, 'prompt')).ids);
   return out;

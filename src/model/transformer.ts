@@ -4,7 +4,7 @@
  * only the k/v outputs a caller asks for are fetched.
  */
 import type { Tensor } from '../media/tensor.js';
-import { textLayout, type Manifest } from './manifest.js';
+import { textLayout, type Manifest, type TextLayout } from './manifest.js';
 import { floatFeed, type Feed, type OnnxGraph } from './ort.js';
 import { port } from './ports.js';
 
@@ -57,6 +57,8 @@ export class Transformer {
   readonly contextLayers: readonly number[];
   readonly heads: number;
   readonly headDim: number;
+  /** what the text side feeds (L tokens, P pooled values), read from the manifest once */
+  private readonly text: TextLayout;
 
   constructor(
     readonly manifest: Manifest,
@@ -65,6 +67,7 @@ export class Transformer {
     this.contextLayers = manifest.transformer.contextLayers;
     this.heads = manifest.transformer.heads;
     this.headDim = manifest.transformer.headDim;
+    this.text = textLayout(manifest);
   }
 
   /** Zero-filled inputs, shared between calls (onnxruntime does not write to its inputs). */
@@ -85,7 +88,7 @@ export class Transformer {
     }
     const grid: [number, number, number] = [F / pt, H / ph, W / pw];
     const imageTokens = grid[0] * grid[1] * grid[2];
-    const textTokens = this.manifest.transformer.text === 'joint' && this.manifest.text ? textLayout(this.manifest).L : 0;
+    const textTokens = this.manifest.transformer.text === 'joint' && this.manifest.text ? this.text.L : 0;
     return { imageTokens, textTokens, length: textTokens + imageTokens, grid };
   }
 
@@ -104,7 +107,7 @@ export class Transformer {
         if (!req.textMask) throw new Error(`Pack '${this.manifest.id}' needs the text padding mask [B, L] (transformer.textMask)`);
         feeds[port.textMask] = floatFeed(req.textMask); // [B, L]
       }
-      const P = textLayout(this.manifest).P;
+      const P = this.text.P;
       if (P !== undefined) {
         if (!req.pooled) throw new Error(`Pack '${this.manifest.id}' needs the pooled text vector [B, ${P}] (${this.manifest.text.encoders ? 'a pooled output in text.encoders' : 'text.pooledDim'})`);
         feeds[port.pooled] = floatFeed(req.pooled); // [B, P]
