@@ -27,6 +27,11 @@ export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return mse === 0 ? Infinity : 10 * Math.log10(4 / mse);
 }
 
+/** ‖got − want‖∞ / ‖want‖∞ (the relative error the parity checks report). */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  return maxAbsDiff(got, want) / Math.max(maxAbsDiff(want, new Float32Array(want.length)), 1e-30);
+}
+
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
   let m = 0;

@@ -14,7 +14,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { openGraph } from '../../src/model/ort.js';
-import { ROOT, tempDir } from '../paths.js';
+import { relativeError, ROOT, tempDir } from '../paths.js';
 import { pythonFindings } from '../python.js';
 
 type Errors = Record<string, number>;
@@ -51,16 +51,6 @@ interface Findings {
 }
 
 const FIXTURE = join(ROOT, 'test/fixtures/packs/flux-tiny');
-
-function relativeError(got: Float32Array, want: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 async function floats(path: string): Promise<Float32Array> {
   const buf = await readFile(path);

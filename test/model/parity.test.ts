@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { openGraph, type Feed } from '../../src/model/ort.js';
 import { validatePack } from '../../src/model/pack.js';
-import { PYTHON, ROOT, tempDir } from '../paths.js';
+import { PYTHON, relativeError, ROOT, tempDir } from '../paths.js';
 
 const run = promisify(execFile);
 
@@ -40,16 +40,6 @@ async function load(dir: string, p: Port): Promise<Feed> {
   return p.dtype === 'int64'
     ? { dtype: 'int64', data: new BigInt64Array(bytes), shape: p.shape }
     : { dtype: 'float32', data: new Float32Array(bytes), shape: p.shape };
-}
-
-function relativeError(got: Float32Array, want: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / Math.max(scale, 1e-12);
 }
 
 /** Every case of every pack in `out`: each output within 1e-4 of PyTorch's (relative ∞-norm). */

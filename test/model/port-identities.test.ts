@@ -12,18 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
 import type { LayerKV } from '../../src/model/transformer.js';
-import { noise, ROOT } from '../paths.js';
-
-/** ‖a − b‖∞ / ‖b‖∞ */
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i]! - b[i]!));
-    m = Math.max(m, Math.abs(b[i]!));
-  }
-  return d / m;
-}
+import { noise, relativeError, ROOT } from '../paths.js';
 
 async function packDirs(): Promise<string[]> {
   const fixtures = join(ROOT, 'test/fixtures/packs');
@@ -50,7 +39,7 @@ async function identities(pack: LoadedPack): Promise<{ feedBack: number; exclude
   const feedBias = new Float32Array(2 * S); // [1, S + Sc], Sc = S
   if (m.transformer.textMask && batch) for (let j = 0; j < seq.textTokens; j++) if (batch.mask.data[j] === 0) feedBias[S + j] = -1e4;
   const fed = await pack.transformer.forward({ latents, t, text, ...cond, guidance: 2, context: plain.kv, bias: new Map(layers.map((l) => [l, feedBias])) });
-  const feedBack = relErr(fed.velocity.data, plain.velocity.data);
+  const feedBack = relativeError(fed.velocity.data, plain.velocity.data);
 
   // arbitrary context of another length in every layer, every context key biased by −1e4
   const { heads: h, headDim: d } = pack.transformer;
@@ -62,7 +51,7 @@ async function identities(pack: LoadedPack): Promise<{ feedBack: number; exclude
     bias.set(layer, new Float32Array(S + Sc).fill(-1e4, S)); // [1, S + Sc]
   });
   const excludedOut = await pack.transformer.forward({ latents, t, text, ...cond, guidance: 2, context, bias });
-  const excluded = relErr(excludedOut.velocity.data, plain.velocity.data);
+  const excluded = relativeError(excludedOut.velocity.data, plain.velocity.data);
   return { feedBack, excluded };
 }
 
@@ -91,7 +80,7 @@ test('the identities can fail: a context that is not the layer own K/V, with bia
     const plain = await pack.transformer.forward({ latents, t: 0.5, text, fetchKV: m.transformer.contextLayers });
     const other = await pack.transformer.forward({ latents: noise([1, m.latent.channels, 1, 4, 4], 4), t: 0.5, text, fetchKV: m.transformer.contextLayers });
     const fed = await pack.transformer.forward({ latents, t: 0.5, text, context: other.kv });
-    assert.ok(relErr(fed.velocity.data, plain.velocity.data) > 1e-3);
+    assert.ok(relativeError(fed.velocity.data, plain.velocity.data) > 1e-3);
   } finally {
     await pack.release();
   }
