@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from typing import Callable, Dict, Iterator, Optional, Sequence, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import onnx
 import torch
@@ -78,6 +78,19 @@ def export_graph(module: nn.Module, args: Sequence[torch.Tensor], path: str, inp
     declare_shapes(model.graph.input, inputs)
     declare_shapes(model.graph.output, outputs)
     save_graph(model, path, weight_bytes > EXTERNAL_DATA_BYTES)
+
+
+def example_context(g: torch.Generator, batch: int, heads: int, head_dim: int, tokens: int, context: Sequence[int], bias_scale: float = 1.0) -> List[torch.Tensor]:
+    """Random context-port inputs in port order for a sequence of `tokens` (S): for each layer,
+    Sc = context[i] extra keys and values and a bias over S + Sc keys (× bias_scale)."""
+    args: List[torch.Tensor] = []
+    for sc in context:
+        args += [
+            torch.randn(batch, heads, sc, head_dim, generator=g),  # [B, h, Sc, d]
+            torch.randn(batch, heads, sc, head_dim, generator=g),  # [B, h, Sc, d]
+            bias_scale * torch.randn(batch, tokens + sc, generator=g),  # [B, S + Sc]
+        ]
+    return args
 
 
 def save_graph(model: onnx.ModelProto, path: str, external: bool) -> None:

@@ -562,6 +562,8 @@ def transformer_ports(cfg: FluxConfig, text_tokens: Optional[int] = None):
 def example_inputs(cfg: FluxConfig, batch: int, grid: Tuple[int, int], text_tokens: int, context: Sequence[int], seed: int = 0, bias_scale: float = 1.0) -> List[torch.Tensor]:
     """Graph inputs in port order: a patch `grid` (Hp, Wp) (latent 2Hp × 2Wp), L = `text_tokens`,
     guidance in [1, 5] (dev), and Sc = context[i] keys in layer i with a random bias (× bias_scale)."""
+    from ..onnx_export import example_context
+
     g = torch.Generator().manual_seed(seed)
     hp, wp = grid
     s = text_tokens + hp * wp
@@ -573,13 +575,7 @@ def example_inputs(cfg: FluxConfig, batch: int, grid: Tuple[int, int], text_toke
     ]
     if cfg.guidance_embed:
         args.append(1 + 4 * torch.rand(batch, generator=g))  # [B]
-    for sc in context:
-        args += [
-            torch.randn(batch, cfg.num_heads, sc, cfg.head_dim, generator=g),  # [B, h, Sc, d]
-            torch.randn(batch, cfg.num_heads, sc, cfg.head_dim, generator=g),  # [B, h, Sc, d]
-            bias_scale * torch.randn(batch, s + sc, generator=g),  # [B, S + Sc]
-        ]
-    return args
+    return args + example_context(g, batch, cfg.num_heads, cfg.head_dim, s, context, bias_scale)
 
 
 def trace_inputs(cfg: FluxConfig, text_tokens: Optional[int] = None) -> List[torch.Tensor]:

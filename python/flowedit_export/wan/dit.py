@@ -360,6 +360,8 @@ def transformer_ports(cfg: DiTConfig):
 def example_inputs(cfg: DiTConfig, batch: int, frames: int, grid: Tuple[int, int], context: Sequence[int], seed: int = 0, bias_scale: float = 1.0) -> List[torch.Tensor]:
     """Graph inputs in port order: `frames` latent frames, a patch `grid` (Hp, Wp), and Sc =
     context[i] keys in layer i with a random bias (× bias_scale)."""
+    from ..onnx_export import example_context
+
     g = torch.Generator().manual_seed(seed)
     pt, ph, pw = cfg.patch
     hp, wp = grid
@@ -369,13 +371,7 @@ def example_inputs(cfg: DiTConfig, batch: int, frames: int, grid: Tuple[int, int
         torch.rand(batch, generator=g),  # [B]
         torch.randn(batch, cfg.text_len, cfg.text_dim, generator=g),  # [B, L, D]
     ]
-    for sc in context:
-        args += [
-            torch.randn(batch, cfg.heads, sc, cfg.head_dim, generator=g),  # [B, h, Sc, d]
-            torch.randn(batch, cfg.heads, sc, cfg.head_dim, generator=g),  # [B, h, Sc, d]
-            bias_scale * torch.randn(batch, s + sc, generator=g),  # [B, S + Sc]
-        ]
-    return args
+    return args + example_context(g, batch, cfg.heads, cfg.head_dim, s, context, bias_scale)
 
 
 def export_transformer(model: WanDiT, cfg: DiTConfig, path: str) -> None:
