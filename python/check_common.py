@@ -35,3 +35,16 @@ def onnx_types(path: str) -> set:
             if a.name == "value" and a.t is not None:
                 types.add(a.t.data_type)
     return types
+
+
+PORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64}
+
+
+def run_ports(sess, args, outputs=None) -> list:
+    """`sess` on `args` (arrays or torch tensors in input order), each cast to its port's element
+    type (a float16 graph takes float16), the outputs returned as float32 arrays."""
+    feeds = {}
+    for port, a in zip(sess.get_inputs(), args):
+        a = a.numpy() if hasattr(a, "numpy") else np.asarray(a)
+        feeds[port.name] = a.astype(PORT_DTYPES.get(port.type, a.dtype))
+    return [np.asarray(o, dtype=np.float32) if np.issubdtype(np.asarray(o).dtype, np.floating) else o for o in sess.run(outputs, feeds)]

@@ -12,9 +12,10 @@ its bound. What it measures:
 - the port identities of docs/model-pack.md: Sc = 0 is the plain model; each layer's own K/V fed
   back as context with bias 0 leave the velocity unchanged; −1e4 on all context keys equals Sc = 0;
 - that the graph holds no float64 or complex tensor;
-- the velocity error of the int8/int4 weight-only graphs and of float16 Linear layers against
+- the velocity error of the int8/int4 weight-only graphs and of the float16 graph (half.py,
+  float16 ports, fed float16-exact inputs) against
   the float32 graph (bounds 2%, 20%, 0.5%: random uniform weights are hard on a quantiser);
-- the part-by-part export (stream.py): int4 and float16 Linear layers equal to the whole graph
+- the part-by-part export (stream.py): int4 and float16 equal to the whole graph
   made the same way, float32 from a bfloat16 checkpoint file equal to the module loaded from it,
   a checkpoint lacking a key refused before any work, and nothing left by an interrupted export;
 - strict loading: a release folder (flux1-dev.safetensors beside ae.safetensors), a bfloat16
@@ -37,11 +38,10 @@ import onnx
 import torch
 import torch.nn.functional as F
 
-from check_common import onnx_types, rel_err, session
+from check_common import onnx_types, rel_err, run_ports, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.flux.config import flux_config
 from flowedit_export.flux.dit import (
-    HALF_LINEARS,
     EmbedND,
     TransformerGraph,
     apply_rope,
@@ -67,7 +67,8 @@ SEED = 1  # the tiny models' weights: the whole graphs, the quantised and float1
 
 
 def run(sess, args, outputs=None):
-    return sess.run(outputs, {i.name: a.numpy() if isinstance(a, torch.Tensor) else a for i, a in zip(sess.get_inputs(), args)})
+    """`sess` on `args`, each cast to its port's type (float16 graphs take float16)."""
+    return run_ports(sess, args, outputs)
 
 
 def freeze_heap() -> None:
@@ -291,7 +292,8 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
     """Velocity error of the int8/int4 (weight-only MatMulNBits) and float16 graphs against the
     float32 graph, and their sizes. The graphs stay in `folder` (int4-32.onnx, float16.onnx):
     check_stream compares the part-by-part export with them."""
-    from flowedit_export.quantize import half_linears, quantize_weights
+    from flowedit_export.half import check_half, half_graph
+    from flowedit_export.quantize import quantize_weights
 
     args = example_inputs(cfg, 2, (3, 5), 6, [4 + 3 * i for i in range(cfg.layers)], seed=60)
     ref = run(session(path), args, ["velocity"])[0]
@@ -300,17 +302,18 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
         q = os.path.join(folder, f"int{bits}-{block}.onnx")
         count = quantize_weights(path, q, bits, block)
         out[f"int{bits}_block{block}"] = {"velocity_rel": rel_err(run(session(q), args, ["velocity"])[0], ref), "bytes": os.path.getsize(q), "matmuls": count}
-    model = build_flux(cfg, seed=SEED)
-    half_linears(model, HALF_LINEARS)
     f16 = os.path.join(folder, "float16.onnx")
-    export_transformer(model, cfg, f16)
-    out["float16_linears"] = {"velocity_rel": rel_err(run(session(f16), args, ["velocity"])[0], ref), "bytes": os.path.getsize(f16)}
+    half_graph(path, f16)  # what --dtype float16 writes (export_half: the float32 graph, converted)
+    exact = [a.half().float() for a in args]
+    out["float16"] = {"velocity_rel": rel_err(run(session(f16), exact, ["velocity"])[0], run(session(path), exact, ["velocity"])[0]),
+                      "velocity_rel_with_port_rounding": rel_err(run(session(f16), args, ["velocity"])[0], ref),
+                      "bytes": os.path.getsize(f16), "port_problems": len(check_half(onnx.load(f16)))}
     return out
 
 
 def check_stream(folder: str, whole_int4: str, whole_float16: str, seed: int) -> dict:
     """Part-by-part export against the whole graph: int4 random (dev) against the whole graph
-    quantised the same way, float16 Linear layers against the whole graph made so (check_smaller's
+    quantised the same way, float16 against the whole graph converted (check_smaller's
     graphs of the model of `seed`: `whole_int4` in blocks of 32, `whole_float16`); float32
     (schnell) from a bfloat16 checkpoint file against PyTorch."""
     from safetensors.torch import save_file
@@ -501,6 +504,8 @@ def main() -> int:
         bound = SMALLER_BOUNDS.get(k.split("_")[0])
         if bound is not None and not 0 < v["velocity_rel"] <= bound:
             failures.append(f"{k} velocity error {v['velocity_rel']:.2e}, expected in (0, {bound}]")
+        if isinstance(v, dict) and v.get("port_problems"):
+            failures.append(f"{k}: {v['port_problems']} ports are not float16")
     stream = report["stream"]
     for k in ("int4_random_dev_vs_whole_rel", "float16_random_dev_vs_whole_rel", "float32_checkpoint_schnell_vs_torch_rel"):
         if stream[k] > STREAM_BOUND:

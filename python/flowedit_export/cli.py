@@ -15,7 +15,7 @@ def _parts(text: str):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m flowedit_export", description="Export real models into flowedit model packs (format 2).")
+    p = argparse.ArgumentParser(prog="python -m flowedit_export", description="Export real models into flowedit model packs (format 2), or convert a pack's transformer to float16.")
     sub = p.add_subparsers(dest="model", required=True, metavar="MODEL")
     wan = sub.add_parser(
         "wan2.1",
@@ -72,6 +72,17 @@ def parser() -> argparse.ArgumentParser:
     flux.add_argument("--seed", type=int, default=0, help="seed of random weights (default 0)")
     flux.add_argument("--force", action="store_true", help="replace an existing pack at --out (only once the new one is complete)")
     flux.add_argument("--ignore-memory", action="store_true", help="export even where the memory estimate (about twice each part's float32 size) exceeds the available memory")
+    half = sub.add_parser(
+        "half",
+        help="a copy of a pack with a float16 transformer",
+        description="Copy a pack (float32 transformer, format 1 or 2) into --out with its transformer graph converted to float16: "
+        "float16 ports, weights and arithmetic (manifest transformer.dtype \"float16\", formatVersion 2). Text encoders and "
+        "VAE graphs stay float32. A pack that is already float16 or has quantised (int8/int4) weights is refused.",
+        epilog="example: python -m flowedit_export half packs/wan2.1-t2v-1.3b --out packs/wan2.1-t2v-1.3b-f16",
+    )
+    half.add_argument("pack", metavar="PACK", help="the pack folder to convert (left unchanged)")
+    half.add_argument("--out", required=True, metavar="PACK16", help="the pack folder to write")
+    half.add_argument("--force", action="store_true", help="replace an existing pack at --out (only once the new one is complete)")
     return p
 
 
@@ -98,6 +109,29 @@ def run_flux(args: argparse.Namespace) -> int:
         t5_tokens=args.t5_tokens,
     )
     return _run(opts, export_flux_pack, ExportError, args.out)
+
+
+def run_half(args: argparse.Namespace) -> int:
+    from .half import HalfError
+    from .half_pack import half_pack
+
+    start = time.perf_counter()
+
+    def progress(line: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f} s] {line}", flush=True)
+
+    try:
+        result = half_pack(args.pack, args.out, force=args.force, progress=progress)
+    except (HalfError, FileExistsError) as e:
+        print(f"cannot convert: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    out = os.path.abspath(args.out)
+    progress(f"wrote {out} ({result['manifest']['id']}, transformer {result['bytes_float32'] / 1e6:.1f} MB -> {result['bytes_float16'] / 1e6:.1f} MB, "
+             f"pack {_size(out) / 1e6:.1f} MB)")
+    return 0
 
 
 def _run(opts, export, ExportError, out: str) -> int:
@@ -132,4 +166,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_wan(args)
     if args.model == "flux.1":
         return run_flux(args)
+    if args.model == "half":
+        return run_half(args)
     return 2

@@ -31,6 +31,8 @@ def check_common_options(only: Sequence[str], parts: Sequence[str], dtype: str, 
         problems.append(f"--dtype {dtype}: expected float32 or float16")
     if weights not in (None, "int8", "int4"):
         problems.append(f"--weights {weights}: expected int8 or int4")
+    if weights is not None and dtype == "float16":
+        problems.append(f"--weights {weights} with --dtype float16: choose one (quantised weights already make the graph smaller than float16)")
     return problems
 
 

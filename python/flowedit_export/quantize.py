@@ -1,28 +1,18 @@
-"""Smaller transformer graphs: weight-only int8/int4 MatMul on an exported float32 graph, and
-float16 Linear layers before export. Both keep float32 inputs and outputs, so flowedit feeds
-them as before.
+"""Smaller transformer graphs: weight-only int8/int4 MatMul on an exported float32 graph. It
+keeps float32 inputs and outputs, so flowedit feeds them as before (float16 graphs, whose ports
+are float16 too, are half.py's).
 
 - `quantize_weights`: every MatMul with a constant weight (the Linear layers applied to token
   sequences) becomes onnxruntime's MatMulNBits (com.microsoft domain) with `bits` ∈ {4, 8} and
   one scale and zero point per `block_size` input channels; activations stay float32. Runs on
   onnxruntime's CPU provider. The Gemm layers of the time path (batch rows only) and the
   patch embedding's convolution stay float32.
-- `half_linears`: applied to the PyTorch module before export, it makes the chosen Linear
-  layers float16 (weights and products) with a Cast on each side; norms, modulation, the
-  residual stream, attention, the time features (angles up to 1000 rad, whose float16 step is
-  0.5) and the rotary tables stay float32, as under the reference's mixed precision.
-  Random 1.3B transformer: graph 2.9 GB (float32 5.7 GB), velocity error 3.4e-4 of float32's.
-  onnxruntime's CPU provider widens float16 weights at load (peak 7.5 GB against 5.8 GB for
-  the float32 graph, same call time): on the CPU float16 saves disk, not memory.
 """
 
 import os
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import onnx
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from .onnx_export import EXTERNAL_DATA_BYTES, save_graph
 
@@ -103,8 +93,8 @@ def quantize_model(model: onnx.ModelProto, bits: int, block_size: int = 128, sym
 
 
 def _topological(model: onnx.ModelProto) -> None:
-    """Reorder the graph's nodes so each comes after the producers of its inputs (the float16
-    converter appends the Casts it adds at the end)."""
+    """Reorder the graph's nodes so each comes after the producers of its inputs (the quantiser
+    and the float16 converter append the nodes they add at the end)."""
     graph = model.graph
     ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
     pending, ordered = list(graph.node), []
@@ -121,31 +111,3 @@ def _topological(model: onnx.ModelProto) -> None:
         pending = rest
     del graph.node[:]
     graph.node.extend(ordered)
-
-
-class HalfLinear(nn.Module):
-    """A Linear layer whose weight and arithmetic are float16 between float32 edges: x is cast
-    to float16, multiplied, and the result cast back, so norms, modulation and the residual
-    stream around it stay float32 (as the reference keeps them under mixed precision)."""
-
-    def __init__(self, linear: nn.Linear):
-        super().__init__()
-        self.weight = nn.Parameter(linear.weight.detach().half(), requires_grad=False)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().half(), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x.half(), self.weight, self.bias).float()
-
-
-def half_linears(module: nn.Module, scopes: Sequence[str]) -> int:
-    """Replace, in place, every nn.Linear under the named submodules `scopes` by a HalfLinear;
-    returns how many were replaced."""
-    count = 0
-    for scope in scopes:
-        root = module.get_submodule(scope)
-        for name, child in list(root.named_modules()):
-            for attr, sub in list(child.named_children()):
-                if isinstance(sub, nn.Linear):
-                    setattr(child, attr, HalfLinear(sub))
-                    count += 1
-    return count

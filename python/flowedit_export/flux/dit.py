@@ -525,10 +525,6 @@ def load_flux_checkpoint(model: FluxDiT, path: str) -> None:
 
 # ---------------------------------------------------------------- export
 
-# The Linear layers `--dtype float16` makes float16 (quantize.half_linears): the blocks, the final
-# layer and the text projection; the time, guidance, pooled and patch embeddings stay float32.
-HALF_LINEARS = ("double_blocks", "single_blocks", "final_layer", "txt_in")
-
 # Trace sizes: batch 2, a 3 × 4 patch grid (non-square), 5 text tokens, Sc = 3, 5, 7, ... per layer.
 TRACE_BATCH, TRACE_GRID, TRACE_TEXT = 2, (3, 4), 5
 BATCH, SEQ, TEXT = "batch", "seq", "text_tokens"

@@ -110,8 +110,6 @@ class Plan:
 def _check_options(opts: FluxExport) -> List[str]:
     only = tuple(opts.only)
     problems = check_common_options(only, PARTS, opts.dtype, opts.weights)
-    if opts.weights is not None and opts.dtype == "float16":
-        problems.append(f"--weights {opts.weights} with --dtype float16: choose one (quantised weights already make the graph smaller than float16)")
     if opts.variant not in (None, *VARIANTS):
         problems.append(f"--variant {opts.variant}: expected dev or schnell")
     if opts.random is not None and opts.random not in ("tiny", "full"):
@@ -257,7 +255,7 @@ def plan_export(opts: FluxExport) -> Plan:
 
 def streamed(size: str, weights: Optional[str], dtype: str) -> bool:
     """Whether the transformer is exported block by block (stream.py): at full size with quantised
-    weights or float16 Linear layers, where tracing the whole model (48 GB in float32) would not
+    weights or float16 weights, where tracing the whole model (48 GB in float32) would not
     fit in memory."""
     return size == "full" and (weights is not None or dtype == "float16")
 
@@ -383,7 +381,7 @@ def _check_resources(plan: Plan, opts: FluxExport, only: Tuple[str, ...]) -> Non
         block = _params(lambda: _largest_block(cfg))
         dit_memory = block * 4 * EXPORT_MEMORY_RATIO + dit_disk  # one block traced, then all parts joined
     else:
-        dit_disk = dit_params * bytes_per
+        dit_disk = dit_params * (4 + 2 if opts.dtype == "float16" else 4)  # float16: the float32 graph beside it until converted
         dit_memory = dit_params * 4 * EXPORT_MEMORY_RATIO
     plan.memory_bytes = {"transformer": dit_memory, "text": (t5_params + clip_params) * 4 * EXPORT_MEMORY_RATIO, "vae": ae_params * 4 * EXPORT_MEMORY_RATIO}
     need = {"transformer": dit_disk, "text": (t5_params + clip_params) * 4, "vae": ae_params * 4}
@@ -432,7 +430,7 @@ def build_manifest(plan: Plan, opts: FluxExport) -> dict:
     defaults = VARIANT_DEFAULTS[variant]
     random = opts.random is not None
     label = f"FLUX.1 [{variant}]"
-    weights = {"float32": "float32", "float16": "float16 Linear layers"}[opts.dtype]
+    weights = opts.dtype
     if opts.weights:
         weights = f"{opts.weights} weight-only MatMul"
     origin = "random weights (for tests; it generates noise)" if random else f"the {label} release (black-forest-labs/FLUX.1-{variant})"
@@ -466,6 +464,7 @@ def build_manifest(plan: Plan, opts: FluxExport) -> dict:
             "text": "joint",
             "guidance": "distilled" if variant == "dev" else "cfg",
             "layerGroups": {"double": double, "single": single},
+            **({"dtype": "float16"} if opts.dtype == "float16" else {}),
         },
         "text": {
             "encoders": [
@@ -486,8 +485,9 @@ def build_manifest(plan: Plan, opts: FluxExport) -> dict:
 
 
 def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None:
-    from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, half_linears, quantize_in_place
-    from .dit import HALF_LINEARS, build_flux, export_transformer, load_flux_checkpoint
+    from ..half import export_half
+    from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, quantize_in_place
+    from .dit import build_flux, export_transformer, load_flux_checkpoint
 
     cfg = plan.dit
     path = os.path.join(folder, "transformer.onnx")
@@ -495,7 +495,7 @@ def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress)
     if plan.stream:
         from .stream import stream_export
 
-        kind = f"{opts.weights} weights" if opts.weights else "float16 Linear layers"
+        kind = f"{opts.weights} weights" if opts.weights else "float16 weights"
         progress(f"transformer: FLUX.1 [{plan.variant}] block by block with {kind}, from {source} …")
         report = stream_export(cfg, path, checkpoint=plan.files.get("transformer"), seed=opts.seed if opts.random is not None else None,
                                bits=WEIGHT_BITS[opts.weights] if opts.weights else None, float16=opts.dtype == "float16",
@@ -509,10 +509,11 @@ def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress)
         progress(f"transformer: loading {source} …")
         model = build_flux(cfg)
         load_flux_checkpoint(model, plan.files["transformer"])
-    if opts.dtype == "float16":
-        progress(f"transformer: {half_linears(model, HALF_LINEARS)} Linear layers in float16")
     progress("transformer: tracing to ONNX …")
-    export_transformer(model, cfg, path)
+    if opts.dtype == "float16":
+        export_half(lambda p: export_transformer(model, cfg, p), path, progress)
+    else:
+        export_transformer(model, cfg, path)
     del model
     gc.collect()
     if opts.weights:

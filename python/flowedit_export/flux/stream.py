@@ -1,7 +1,8 @@
 """The FLUX.1 transformer exported one part at a time, so the 12B model is never held whole in
 float32 (48 GB): each part (the embeddings, every double and single block, the final layer) is
 built or read from the checkpoint on its own, traced to its own graph in memory, quantised to
-weight-only MatMulNBits (quantize.quantize_model) and freed, its weights appended to the one data
+weight-only MatMulNBits (quantize.quantize_model) or converted to float16 (half.half_model) and
+freed, its weights appended to the one data
 file beside transformer.onnx. Peak memory is that of the largest part (a double block: 340M
 weights, 1.4 GB in float32) and its export, not of the model: 3.5 GB for the 12B model with
 int4 weights (bench/flux-full.py: 36 minutes on 2 cores, a 7.6 GB graph).
@@ -37,7 +38,6 @@ from .dit import (
     TRACE_BATCH,
     TRACE_GRID,
     TRACE_TEXT,
-    HALF_LINEARS,
     DoubleStreamBlock,
     FluxDiT,
     SingleStreamBlock,
@@ -414,15 +414,17 @@ def stream_export(
     """Write the transformer graph to `path` (+ `<path>.data`) part by part, with weights from
     `checkpoint` (a file or folder, read lazily) or random from `seed`; `bits` 4 or 8 quantises
     every part's MatMul weights (quantize.quantize_model: MatMulNBits, blocks of `block_size`),
-    None keeps them float; `float16` makes the Linear layers of dit.HALF_LINEARS float16 (as
-    quantize.half_linears does on the whole model). Returns per-part seconds, the graph's bytes
+    None keeps them float; `float16` converts every part to float16 (half.half_model: float16
+    ports, weights and arithmetic, as half.half_graph does to the whole graph; the values passed
+    between parts are float16 too). Returns per-part seconds, the graph's bytes
     and the peak memory of this process. A failure leaves nothing at `path`."""
-    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES, half_linears, quantize_model
+    from ..half import half_model
+    from ..quantize import ACCURACY_LEVEL, BLOCK_SIZES, quantize_model
 
     if bits not in (None, 4, 8):
         raise ValueError(f"bits {bits}: expected 4, 8 or None (float weights)")
     if bits is not None and float16:
-        raise ValueError("choose int4/int8 weights or float16 Linear layers, not both")
+        raise ValueError("choose int4/int8 weights or float16 weights, not both")
     if bits is not None and (block_size not in BLOCK_SIZES or activations not in ACCURACY_LEVEL):
         raise ValueError(f"block size {block_size} / activations {activations!r}: expected one of {BLOCK_SIZES} / {', '.join(ACCURACY_LEVEL)}")
     source = WeightSource(cfg, checkpoint, seed)  # a checkpoint is checked whole before any work
@@ -441,15 +443,11 @@ def stream_export(
             if kind in ("stem", "head"):
                 if shell is None:
                     shell = source.fill(FluxDiT(shell_config(cfg)), "")
-                    if float16:
-                        half_linears(shell, [s for s in HALF_LINEARS if hasattr(shell, s)])
                 module: nn.Module = StemGraph(shell) if kind == "stem" else HeadGraph(shell)
             elif kind == "double":
                 module = DoubleGraph(source.fill(DoubleStreamBlock(cfg), f"double_blocks.{index}."))
             else:
                 module = SingleGraph(source.fill(SingleStreamBlock(cfg), f"single_blocks.{index}."))
-            if float16 and kind in ("double", "single"):
-                half_linears(module, ["block"])
             t1 = time.perf_counter()
             inputs, outputs = part_ports(cfg, kind, index)
             model = part_graph(module, part_trace_inputs(cfg, kind, index), inputs, outputs)
@@ -458,6 +456,8 @@ def stream_export(
             t2 = time.perf_counter()
             if bits is not None:
                 model, _ = quantize_model(model, bits, block_size, activations=activations)
+            elif float16:
+                model = half_model(model)
             t3 = time.perf_counter()
             joiner.add(name, model)
             del model
@@ -468,7 +468,7 @@ def stream_export(
             t4 = time.perf_counter()
             times = {"weights_s": t1 - t0, "trace_s": t2 - t1, "quantise_s": t3 - t2, "write_s": t4 - t3, "total_s": t4 - t0}
             report["parts"][name] = {k: round(v, 2) for k, v in times.items()}
-            progress(f"{name}: {times['total_s']:.1f} s (weights {times['weights_s']:.1f}, trace {times['trace_s']:.1f}, quantise {times['quantise_s']:.1f}, write {times['write_s']:.1f}), peak memory {peak_rss_bytes() / 2**30:.2f} GiB")
+            progress(f"{name}: {times['total_s']:.1f} s (weights {times['weights_s']:.1f}, trace {times['trace_s']:.1f}, {'float16' if float16 else 'quantise'} {times['quantise_s']:.1f}, write {times['write_s']:.1f}), peak memory {peak_rss_bytes() / 2**30:.2f} GiB")
         del shell
         t0 = time.perf_counter()
         joiner.finish(*transformer_ports(cfg, text_tokens))

@@ -100,9 +100,9 @@ def _count_params(build: Callable[[], torch.nn.Module]) -> Optional[int]:
 
 
 def _graph_bytes(params: float, dtype: str) -> float:
-    """Most bytes on disk while a graph is written: the float graph, which its quantised form
-    (always smaller) replaces."""
-    return params * (2 if dtype == "float16" else 4)
+    """Most bytes on disk while a graph is written: the float32 graph, which its quantised form
+    (always smaller) replaces, or with its float16 form beside it until the conversion ends."""
+    return params * (4 + 2 if dtype == "float16" else 4)
 
 
 def _check_dit_files(folder: str, problems: List[str]) -> None:
@@ -288,7 +288,7 @@ def build_manifest(plan: Plan, opts: WanExport, text_dim: int, pad_id: int) -> d
     random = opts.random is not None
     width, height = WORKING_SIZE.get(size, WORKING_SIZE["custom"])
     label = {"1.3b": "1.3B", "14b": "14B"}.get(size, size)
-    weights = {"float32": "float32", "float16": "float16 Linear layers"}[opts.dtype]
+    weights = opts.dtype
     if opts.weights:
         weights += f", {opts.weights} weight-only MatMul"
     origin = "random weights (for tests; it generates noise)" if random else "the Wan2.1 release (Wan-AI/Wan2.1-T2V), Apache-2.0"
@@ -324,6 +324,7 @@ def build_manifest(plan: Plan, opts: WanExport, text_dim: int, pad_id: int) -> d
             "contextLayers": list(range(cfg.layers)),
             "text": "cross",
             "guidance": "cfg",
+            **({"dtype": "float16"} if opts.dtype == "float16" else {}),
         },
         "text": {
             "encoder": "text_encoder.onnx",
@@ -358,7 +359,7 @@ def _quantise_in_place(folder: str, name: str, opts: WanExport, progress) -> Non
 
 
 def export_transformer_part(plan: Plan, opts: WanExport, folder: str, progress) -> None:
-    from ..quantize import half_linears
+    from ..half import export_half
     from .dit import build_dit, export_transformer, load_dit_checkpoint
 
     cfg = plan.dit
@@ -369,11 +370,12 @@ def export_transformer_part(plan: Plan, opts: WanExport, folder: str, progress) 
         progress(f"transformer: loading {cfg.name} weights from {plan.files['transformer']} …")
         model = build_dit(cfg)
         load_dit_checkpoint(model, plan.files["transformer"])
-    if opts.dtype == "float16":
-        n = half_linears(model, ["blocks", "head", "text_embedding"])
-        progress(f"transformer: {n} Linear layers in float16")
+    path = os.path.join(folder, "transformer.onnx")
     progress("transformer: tracing to ONNX …")
-    export_transformer(model, cfg, os.path.join(folder, "transformer.onnx"))
+    if opts.dtype == "float16":
+        export_half(lambda p: export_transformer(model, cfg, p), path, progress)
+    else:
+        export_transformer(model, cfg, path)
     del model
     gc.collect()
     if opts.weights:
