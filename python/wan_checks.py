@@ -10,9 +10,10 @@ is out of its bound. What it measures:
 - the port identities of docs/model-pack.md: Sc = 0 is the plain model; the layer's own K/V fed
   back as context with bias 0 leave the velocity unchanged; −1e4 on all context keys equals Sc = 0;
 - that the graph holds no float64 or complex tensor;
-- the velocity error of the int8/int4 weight-only graphs (blocks of 32 and 128) and of float16
-  Linear layers against the float32 graph (bounds: 2%, 20%, 0.5%: random uniform weights are
-  the hardest case for a quantiser, so these are loose);
+- the velocity error of the int8/int4 weight-only graphs (blocks of 32 and 128) and of the
+  float16 graph (half.py, float16 ports) against the float32 graph (bounds: 2%, 20%, 0.5%:
+  random uniform weights are the hardest case for a quantiser, so these are loose; the float16
+  graph is fed float16-exact inputs, so its figure is the float16 arithmetic alone);
 - the tiny random pack through `export_wan_pack`: manifest fields and graph ports; and a
   transformer exported from a release-like folder (config.json, bfloat16 shards + index)
   against the same weights in PyTorch;
@@ -34,7 +35,7 @@ import numpy as np
 import onnx
 import torch
 
-from check_common import onnx_types, rel_err
+from check_common import onnx_types, rel_err, run_ports, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.wan.config import DIT_SIZES, ConfigError, dit_config_from_json
 from flowedit_export.wan.dit import (
@@ -219,7 +220,8 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
     float32 graph, and their sizes."""
     import onnxruntime as ort
 
-    from flowedit_export.quantize import half_linears, quantize_weights
+    from flowedit_export.half import check_half, export_half
+    from flowedit_export.quantize import quantize_weights
 
     args = example_inputs(cfg, 2, 3, (3, 5), [4 + 3 * i for i in range(cfg.layers)], seed=60)
 
@@ -234,10 +236,13 @@ def check_smaller(cfg, path: str, folder: str) -> dict:
         quantize_weights(path, q, bits, block, activations=activations)
         out[f"int{bits}_block{block}_{activations}_activations"] = {"velocity_rel": rel_err(velocity(q), ref), "bytes": os.path.getsize(q)}
     model = build_dit(cfg, seed=1)
-    half_linears(model, ["blocks", "head", "text_embedding"])
     f16 = os.path.join(folder, "float16.onnx")
-    export_transformer(model, cfg, f16)
-    out["float16_linears"] = {"velocity_rel": rel_err(velocity(f16), ref), "bytes": os.path.getsize(f16)}
+    export_half(lambda p: export_transformer(model, cfg, p), f16)
+    exact = [a.half().float() for a in args]
+    sess = session(f16)
+    out["float16"] = {"velocity_rel": rel_err(run_ports(sess, exact, ["velocity"])[0], run_ports(session(path), exact, ["velocity"])[0]),
+                      "velocity_rel_with_port_rounding": rel_err(run_ports(sess, args, ["velocity"])[0], ref),
+                      "bytes": os.path.getsize(f16), "port_problems": len(check_half(onnx.load(f16)))}
     return out
 
 
@@ -483,6 +488,8 @@ def main() -> int:
         bound = {"int8": 0.02, "int4": 0.2, "float16": 0.005}.get(k.split("_")[0])
         if bound is not None and v["velocity_rel"] > bound:
             failures.append(f"{k} velocity error {v['velocity_rel']:.2e} > {bound}")
+        if isinstance(v, dict) and v.get("port_problems"):
+            failures.append(f"{k}: {v['port_problems']} ports are not float16")
     loading = report["loading"]
     if not (loading["sharded_loads_exactly"] and loading["bf16_single_loads_as_float32"] and loading["all_refused"]):
         failures.append("checkpoint loading")
