@@ -3,12 +3,12 @@
 Run from python/: `../.venv/bin/python half_checks.py`. Exits non-zero when a figure is out of
 its bound. What it measures:
 - `half` on the tiny fixture (test/fixtures/packs/tiny): every float port of the new graph is
-  float16, the manifest says transformer.dtype "float16" and formatVersion 2, the other files
+  float16 but t (and guidance) float32, the manifest says transformer.dtype "float16" and formatVersion 2, the other files
   are the source pack's; the committed test/fixtures/packs/tiny-f16 is that pack;
 - velocity and every k.i / v.i of the float16 graph against the float32 graph on random inputs
   (Sc = 0, and Sc > 0 with a bias holding −1e4 entries): `graph` feeds both graphs the same
   float16-exact inputs (the float16 arithmetic alone); `ports` feeds the float32 graph the
-  unrounded inputs (what the float16 ports cost on top, t rounded to 11 bits);
+  unrounded inputs (what the float16 ports cost on top);
 - inside the float16 graph, −1e4 on every context key equals Sc = 0 and nothing is NaN;
 - a float16 pack and a pack with int8 weights are refused in one line;
 - the Wan2.1 and FLUX.1 tiny exports with --dtype float16: float16 ports and the manifest field.
@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 
 from check_common import rel_err, run_ports, session
-from flowedit_export.half import HalfError, check_half, port_types
+from flowedit_export.half import FLOAT32_PORTS, HalfError, check_half, port_types
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "test", "fixtures", "packs")
@@ -35,9 +35,10 @@ EXCLUDE = -1e4
 # leaves room for other CPUs' summation orders, far below what a wrong conversion gives (the
 # angles of the time features converted: 12%).
 GRAPH_BOUND = 5e-3
-# The float16 ports on top: t rounded to 11 bits moved the tiny fixture's velocity 1.2–3.4% and
-# its K/V up to 5.6% (random weights amplify the time features' high frequencies); about twice that.
-PORTS_BOUND = 0.1
+# The float16 ports on top (latents, text, context and outputs rounded; t and guidance stay float32):
+# measured 6.4e-4 … 8.7e-4 on the tiny fixture, as the arithmetic alone. With t a float16 port it was
+# 1.2–3.4% (velocity) and up to 5.6% (K/V): the bound is the arithmetic's, so a t rounded again fails.
+PORTS_BOUND = 5e-3
 IDENTITY_BOUND = 1e-3
 
 
@@ -108,7 +109,8 @@ def check_tiny(tmp: str) -> dict:
     errors = {}
     for label, context, excluded in (("sc0", 0, False), ("sc3_excluded", 3, True)):
         args = inputs(s16, manifest, 2, (1, 8, 8), context, seed=7 + context, excluded=excluded)
-        exact = [a.astype(np.float16).astype(np.float32) for a in args]
+        # what the float16 ports hand the graph: t (and guidance) stay float32
+        exact = [a if port.name in FLOAT32_PORTS else a.astype(np.float16).astype(np.float32) for port, a in zip(s16.get_inputs(), args)]
         half = run_ports(s16, args)
         errors[label] = {"graph": worst(half, run_ports(s32, exact), names), "ports": worst(half, run_ports(s32, args), names),
                          "finite": bool(all(np.isfinite(o).all() for o in half))}
@@ -176,7 +178,7 @@ def main() -> int:
         report = {"tiny": check_tiny(tmp), "refusals": check_refusals(tmp), "exporters": check_exporters(tmp)}
     failures = []
     tiny = report["tiny"]
-    if tiny["exit"] != 0 or tiny["problems"] or tiny["port_types"] != ["FLOAT16"]:
+    if tiny["exit"] != 0 or tiny["problems"] or tiny["port_types"] != ["FLOAT", "FLOAT16"]:
         failures.append(f"tiny: exit {tiny['exit']}, ports {tiny['port_types']}, {tiny['problems']}")
     if tiny["manifest"] != {"formatVersion": 2, "dtype": "float16"} or not tiny["other_files_unchanged"]:
         failures.append(f"tiny: manifest {tiny['manifest']}, other files unchanged {tiny['other_files_unchanged']}")
@@ -191,7 +193,7 @@ def main() -> int:
     if r["float16"] is None or r["int8"] is None or not r["nothing_written"]:
         failures.append(f"refusals: {r}")
     for name, e in report["exporters"].items():
-        if e["problems"] or e["port_types"] != ["FLOAT16"] or e["formatVersion"] != 2 or e["dtype"] != "float16" or not e["weights_described"]:
+        if e["problems"] or e["port_types"] != ["FLOAT", "FLOAT16"] or e["formatVersion"] != 2 or e["dtype"] != "float16" or not e["weights_described"]:
             failures.append(f"{name} --dtype float16: {e}")
     report["failures"] = failures
     print(json.dumps(report, ensure_ascii=False))  # one line: the tests read the last line

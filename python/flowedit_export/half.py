@@ -1,5 +1,6 @@
 """float16 transformer graphs (format 2, `"transformer": {"dtype": "float16"}`): every float input
-and output port of the graph is float16 and the graph computes in float16 with float16 weights.
+and output port of the graph is float16 except the scalars `t` and `guidance`, which stay float32,
+and the graph computes in float16 with float16 weights.
 
 `half_model` converts an exported float32 graph in memory with onnxruntime's converter
 (onnxruntime.transformers.float16, keep_io_types=False), puts the nodes back in topological
@@ -14,9 +15,10 @@ graph. In float16 these angles are wrong by up to 2 rad (FLUX's guidance 4 → 4
 2 at 4000): at t = 0.5 and guidance 4 (exact in float16) the tiny random FLUX.1 [dev]
 velocity was 12% off the float32 graph's with them converted and 0.07% with them kept (Wan2.1
 tiny: 0.7% and 0.06%). Besides them, only the converter's default block list stays float32
-(Range, Min, Max, CumSum, ...). What remains is the float16 ports: `t` and `guidance` arrive
-rounded to 11 bits (t step 2^-11 near 1, half a step of the 1000-scale timestep), which alone
-moves the random tiny models' velocity by about 2% (python/half_checks.py measures both). The
+(Range, Min, Max, CumSum, ...). For the same reason the ports `t` and `guidance` stay float32 and
+feed the float32 angles directly: rounded to float16's 11 bits (t step 2^-11 near 1, half a step
+of the 1000-scale timestep) they alone moved the random tiny models' velocity by 1–3%
+(python/half_checks.py measures what the float16 ports still cost). The
 attention biases of flowedit (−1e4 EXCLUDE, −10000 kv-edit, and their sum with a
 padding mask, −2e4) are finite in float16 (max 65504), and softmax of a row of −1e4 logits is a
 plain uniform row, so excluded keys do not turn into NaN.
@@ -36,6 +38,8 @@ from .quantize import _topological, _weight_bytes
 QUANTISED_OPS = {"MatMulNBits", "MatMulInteger", "QLinearMatMul", "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "QGemm", "GatherBlockQuantized"}
 QUANTISED_TYPES = {TensorProto.INT8, TensorProto.UINT8, TensorProto.INT4, TensorProto.UINT4}
 FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
+# Ports that stay float32 in a float16 graph: per-item scalars that only feed sinusoidal features.
+FLOAT32_PORTS = ("t", "guidance")
 
 
 class HalfError(Exception):
@@ -60,7 +64,7 @@ def quantised_weights(model: onnx.ModelProto) -> List[str]:
 
 def refusal(model: onnx.ModelProto) -> Optional[str]:
     """Why `model` cannot be converted (already float16; quantised weights), or None."""
-    half_ports = [n for n, t in port_types(model).items() if t == TensorProto.FLOAT16]
+    half_ports = [n for n, t in port_types(model).items() if t == TensorProto.FLOAT16 and n not in FLOAT32_PORTS]
     if half_ports:
         return f"the transformer graph is already float16 (ports {', '.join(half_ports[:3])}{', …' if len(half_ports) > 3 else ''})"
     quantised = quantised_weights(model)
@@ -73,8 +77,11 @@ def refusal(model: onnx.ModelProto) -> Optional[str]:
 def check_half(model: onnx.ModelProto) -> List[str]:
     """Problems that keep `model` from the float16 form of the contract: a float port that is not
     float16, a float64 initializer. Empty when it is that form."""
-    problems = [f"port {n} is {TensorProto.DataType.Name(t)}, expected FLOAT16"
-                for n, t in port_types(model).items() if t in FLOAT_TYPES and t != TensorProto.FLOAT16]
+    def want(name: str) -> int:
+        return TensorProto.FLOAT if name in FLOAT32_PORTS else TensorProto.FLOAT16
+
+    problems = [f"port {n} is {TensorProto.DataType.Name(t)}, expected {TensorProto.DataType.Name(want(n))}"
+                for n, t in port_types(model).items() if t in FLOAT_TYPES and t != want(n)]
     problems += [f"initializer {t.name} is DOUBLE" for t in model.graph.initializer if t.data_type == TensorProto.DOUBLE]
     return problems
 
@@ -107,16 +114,17 @@ def _convert(model, shape_infer: bool = True) -> onnx.ModelProto:
 
     structure = onnx.load(model, load_external_data=False) if isinstance(model, str) else model
     keep = angle_nodes(structure)
-    out = convert_float_to_float16(model, keep_io_types=False, disable_shape_infer=not shape_infer, node_block_list=keep)
+    scalars = [i.name for i in structure.graph.input if i.name in FLOAT32_PORTS]
+    out = convert_float_to_float16(model, keep_io_types=scalars or False, disable_shape_infer=not shape_infer, node_block_list=keep)
     _drop_repeated_casts(out)
-    _drop_round_trips(out, set(keep))
+    _drop_round_trips(out, set(keep), set(scalars))
     return out
 
 
-def _drop_round_trips(model: onnx.ModelProto, kept: set) -> None:
-    """The converter passes a value from one kept (float32) node to another through a Cast to
-    float16 and back, which rounds the angle it should keep: feed the consumers the kept node's
-    float32 value directly and drop the Casts left unused."""
+def _drop_round_trips(model: onnx.ModelProto, kept: set, inputs: set = frozenset()) -> None:
+    """The converter passes a value from one kept (float32) node, or from a float32 graph input in
+    `inputs`, to a kept node through a Cast to float16 and back, which rounds the angle it should
+    keep: feed the consumers the float32 value directly and drop the Casts left unused."""
     graph = model.graph
     producer = {o: n for n in graph.node for o in n.output}
 
@@ -131,7 +139,7 @@ def _drop_round_trips(model: onnx.ModelProto, kept: set) -> None:
         if down is None or not cast_to(down, TensorProto.FLOAT16):
             continue
         source = producer.get(down.input[0])
-        if source is not None and source.name in kept:
+        if (source is not None and source.name in kept) or (source is None and down.input[0] in inputs):
             bypass[node.output[0]] = down.input[0]
     for node in graph.node:
         node.input[:] = [bypass.get(i, i) for i in node.input]

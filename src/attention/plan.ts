@@ -91,9 +91,8 @@ export interface ContextFeeds {
 
 /**
  * Builds the context feeds for the edit path's calls (batch B) from the reconstruction path's
- * k/v of the same step and solver stage ([1, h, S, d] per shared layer). The bias is built once
- * and the batch-B k/v buffers are reused across calls: each feed is consumed by the edit call
- * before the next reconstruction call replaces it. `b` replaces the plain enrichment bias (e.g. a
+ * k/v of the same step and solver stage ([1, h, S, d] per shared layer; the transformer repeats
+ * them along the batch). The bias is built once. `b` replaces the plain enrichment bias (e.g. a
  * masked one).
  */
 export function enrichment(
@@ -103,22 +102,12 @@ export function enrichment(
   b: Float32Array = enrichmentBias(plan, seq, B), // [B, S + Sc]
 ): (recKV: ReadonlyMap<number, LayerKV>) => ContextFeeds {
   const bias = new Map(plan.layers.map((layer) => [layer, b]));
-  const buffers = new Map<number, { k: Float32Array; v: Float32Array }>();
-  const repeat = (t: LayerKV['k'], into: () => Float32Array): LayerKV['k'] => {
-    if (B === 1) return t;
-    const n = t.data.length;
-    const data = into();
-    for (let i = 0; i < B; i++) data.set(t.data, i * n);
-    return { data, shape: [B, ...t.shape.slice(1)] }; // [B, h, S, d]
-  };
   return (recKV) => {
     const context = new Map<number, LayerKV>();
     for (const layer of plan.layers) {
       const kv = recKV.get(layer);
       if (!kv) throw new Error(`Reconstruction keys/values of layer ${layer} were not fetched`);
-      let buf = buffers.get(layer);
-      if (!buf) buffers.set(layer, (buf = { k: new Float32Array(kv.k.data.length * B), v: new Float32Array(kv.v.data.length * B) }));
-      context.set(layer, { k: repeat(kv.k, () => buf.k), v: repeat(kv.v, () => buf.v) });
+      context.set(layer, kv); // [1, h, S, d]
     }
     return { context, bias };
   };

@@ -80,6 +80,9 @@ function describeValue(v: unknown): string {
   return `${JSON.stringify(v)} of type ${typeof v}`;
 }
 
+/** Why a preset, manifest item or pack cannot name the device. */
+export const DEVICE_CHOICE = 'the device is chosen where the edit runs: pass --device or set FLOWEDIT_DEVICE';
+
 /**
  * Reads the recipe keys of `obj`, checking each; `where` names the source in messages
  * (e.g. "presets/recolor.yaml"). Keys not in `extra` and not recipe keys are refused.
@@ -88,6 +91,7 @@ export function readRecipe(obj: Readonly<Record<string, unknown>>, where: string
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(obj)) {
     if (extra.includes(key)) continue;
+    if (key === 'device') throw new Error(`${where}: "device" cannot be set here: ${DEVICE_CHOICE}`);
     if (!isRecipeKey(key)) {
       throw new Error(`${where}: unknown key "${key}"; expected one of ${[...extra, ...RECIPE_KEY_NAMES].join(', ')}`);
     }

@@ -2,10 +2,12 @@
 import type { OutputDone } from '../batch/execute.js';
 import type { PlannedItem } from '../batch/plan.js';
 import type { Progress } from '../edit/progress.js';
+import type { Device } from '../model/devices.js';
 
 export interface BatchWorkerData {
   readonly packDir: string;
   readonly threads: number;
+  readonly device?: Device;
 }
 
 export type BatchParentMessage =

@@ -11,9 +11,9 @@ import type { BatchParentMessage, BatchWorkerData, BatchWorkerMessage } from './
 const port = parentPort;
 if (!port) throw new Error('batch-worker.js must run as a worker thread');
 const send = (m: BatchWorkerMessage) => port.postMessage(m);
-const { packDir, threads } = workerData as BatchWorkerData;
+const { packDir, threads, device } = workerData as BatchWorkerData;
 
-const pack = await loadPack(packDir, { threads }).catch((err: Error) => {
+const pack = await loadPack(packDir, { threads, ...(device ? { device } : {}) }).catch((err: Error) => {
   send({ type: 'failed', message: `cannot load the model pack: ${err.message}` });
   port.close(); // nothing to run: let the thread end
   return null;

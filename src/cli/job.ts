@@ -3,11 +3,14 @@ import type { Progress } from '../edit/progress.js';
 import type { GenerateSettings } from '../edit/generate.js';
 import type { Settings } from '../edit/settings.js';
 import type { MaskOptions } from '../media/mask.js';
+import type { Device } from '../model/devices.js';
 
 interface JobBase {
   readonly packDir: string;
   readonly output: string;
   readonly threads?: number;
+  /** where the model runs (--device; absent: cpu) */
+  readonly device?: Device;
   /** explicit ffmpeg binary (--ffmpeg) */
   readonly ffmpeg?: string;
   /** window overlap for long clips (--overlap) */

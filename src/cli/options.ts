@@ -2,6 +2,7 @@
 import type { Argv, Options } from 'yargs';
 import { checkRange, describeRange, RANGES, type RangedName } from '../edit/ranges.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
+import { DEVICE_ENV, DEVICES } from '../model/devices.js';
 import { isGroupName } from '../model/layer-groups.js';
 import { isSolverName, SOLVERS } from '../solvers/index.js';
 import { EXIT, UserError } from './errors.js';
@@ -39,12 +40,19 @@ export interface GlobalArgs {
 export interface ModelArgs {
   model: string | undefined;
   threads: number | undefined;
+  device: string | undefined;
 }
 
 export function withModelOptions<T>(y: Argv<T>): Argv<T & ModelArgs> {
   return y
     .option('model', { type: 'string', describe: 'model pack folder (default: the built-in pack)', group: 'Model:' })
-    .option('threads', numberOption('threads', 'CPU threads for inference (default: all cores)', { group: 'Model:' })) as Argv<T & ModelArgs>;
+    .option('threads', numberOption('threads', 'CPU threads for inference (default: all cores)', { group: 'Model:' }))
+    .option('device', {
+      type: 'string',
+      requiresArg: true,
+      describe: `where the model runs: ${DEVICES.join(', ')} (default: $${DEVICE_ENV}, else cpu); a provider this install lacks is an error, never a fallback`,
+      group: 'Model:',
+    }) as Argv<T & ModelArgs>;
 }
 
 export interface SolverArgs {

@@ -175,7 +175,7 @@ async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions,
 
 export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary> {
   const started = performance.now();
-  const pack = await loadPack(job.packDir, job.threads ? { threads: job.threads } : {});
+  const pack = await loadPack(job.packDir, { ...(job.threads ? { threads: job.threads } : {}), ...(job.device ? { device: job.device } : {}) });
   const base = { model: pack.manifest.id, flowedit: flowEditVersion() };
   const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls });
   try {

@@ -9,6 +9,7 @@
 import type { Tensor } from '../media/tensor.js';
 import { enrichment, enrichmentBias, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { LoadedPack } from '../model/pack.js';
+import { releaseKV } from '../model/transformer.js';
 import { solve, type VelocityFn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
@@ -69,8 +70,12 @@ export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: Edit
       const r = await rec.call(x.subarray(0, n), t, shared ? { fetchKV: plan.layers } : {});
       v.set(r.v, 0);
       const feeds = shared ? enrich(r.kv) : undefined;
-      const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
-      v.set(e.v, n);
+      try {
+        const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
+        v.set(e.v, n);
+      } finally {
+        releaseKV(r.kv);
+      }
       return v;
     };
     const x = new Float32Array(2 * n); // [x_rec; x_edit], both start at the same noise

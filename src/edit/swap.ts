@@ -12,6 +12,7 @@ import { maskedEnrichmentBias, tokenMask } from '../attention/mask.js';
 import { enrichment, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { Tensor } from '../media/tensor.js';
 import type { LoadedPack } from '../model/pack.js';
+import { releaseKV } from '../model/transformer.js';
 import { solve, type VelocityFn } from '../solvers/index.js';
 import { assertEditable } from './edit.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
@@ -89,8 +90,12 @@ export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Floa
       const r = await rec.call(x.subarray(0, n), t, sharing ? { fetchKV: plan.layers } : {});
       v.set(r.v, 0);
       const feeds = sharing ? enrich(r.kv) : undefined;
-      const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
-      v.set(e.v, n);
+      try {
+        const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
+        v.set(e.v, n);
+      } finally {
+        releaseKV(r.kv);
+      }
       return v;
     };
     const x = new Float32Array(2 * n);

@@ -111,7 +111,7 @@ export interface PathCall {
 export interface PathResult {
   /** v: same layout as x */
   readonly v: Float32Array;
-  /** own keys/values of the fetched layers, conditional branch only: [1, h, S, d] */
+  /** own keys/values of the fetched layers, conditional branch only: [1, h, S, d] (free with releaseKV once used) */
   readonly kv: ReadonlyMap<number, LayerKV>;
 }
 
@@ -131,11 +131,6 @@ export interface PathVelocity {
 /** Lets pending events (an abort, a progress message) run between model calls. */
 export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-function firstOfBatch(kv: LayerKV): LayerKV {
-  const half = (t: Tensor): Tensor => ({ data: t.data.subarray(0, t.data.length / t.shape[0]!), shape: [1, ...t.shape.slice(1)] });
-  return { k: half(kv.k), v: half(kv.v) };
 }
 
 /** The velocity of one path for latents of `latentShape` ([1, C, F', H', W']). */
@@ -175,7 +170,7 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
         v.set(vb.subarray(0, n));
       }
       const kv = new Map<number, LayerKV>();
-      for (const [layer, lkv] of out.kv) kv.set(layer, batch === 1 ? lkv : firstOfBatch(lkv));
+      for (const [layer, lkv] of out.kv) kv.set(layer, batch === 1 ? lkv : await pack.transformer.firstOfBatch(lkv));
       return { v, kv };
     },
   };

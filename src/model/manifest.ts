@@ -126,6 +126,8 @@ export interface Manifest {
     readonly textMask?: boolean;
     /** format 2: named sets of context layers (e.g. FLUX.1's "double" and "single"), see layer-groups.ts */
     readonly layerGroups?: Readonly<Record<string, readonly number[]>>;
+    /** format 2: the element type of every float port of the graph (default float32) */
+    readonly dtype?: 'float32' | 'float16';
   };
   /** absent: an unconditional pack (transformer.text is "none") */
   readonly text?: TextSpec;
@@ -144,7 +146,7 @@ export interface Manifest {
 /** The fields only format 2 allows, by section (the rest of format 2 is format 1). */
 export const FORMAT2_FIELDS = {
   text: ['attentionMask', 'overflow', 'unknown', 'clean', 'negativePrompt', 'pooledDim', 'encoders'],
-  transformer: ['textMask', 'layerGroups'],
+  transformer: ['textMask', 'layerGroups', 'dtype'],
   defaults: ['shareText'],
 } as const;
 
@@ -265,7 +267,8 @@ class Checker {
     const known = this.version === 2 ? [...allowed, ...v2] : allowed;
     for (const k of Object.keys(o)) {
       if (known.includes(k)) continue;
-      if (v2.includes(k)) this.problems.push(`${path}.${k}: a formatVersion 2 field, but the manifest says formatVersion 1: set "formatVersion": 2 to use it`);
+      if (k === 'device') this.problems.push(`${path}.${k}: a pack cannot choose the device: it is chosen where the edit runs (--device or FLOWEDIT_DEVICE)`);
+      else if (v2.includes(k)) this.problems.push(`${path}.${k}: a formatVersion 2 field, but the manifest says formatVersion 1: set "formatVersion": 2 to use it`);
       else this.problems.push(`${path}.${k}: unknown key (allowed: ${known.join(', ')})`);
     }
   }
@@ -492,6 +495,7 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
     }
     c.oneOf(tr.text, 'transformer.text', ['joint', 'cross', 'none']);
     c.oneOf(tr.guidance, 'transformer.guidance', ['cfg', 'distilled']);
+    if (tr.dtype !== undefined) c.oneOf(tr.dtype, 'transformer.dtype', ['float32', 'float16']);
     if (tr.layerGroups !== undefined && c.version === 2) c.problems.push(...layerGroupProblems(tr.layerGroups, contextLayers));
   }
   const unconditional = tr?.text === 'none';

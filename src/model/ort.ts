@@ -1,10 +1,17 @@
 /**
- * The only module that imports onnxruntime-node. It opens ONNX graphs, checks every feed
- * against the graph's declared inputs before a run, and turns a failed run into an error that
- * lists each input's name, dtype and shape (the transformers.js pattern).
+ * The only module that imports onnxruntime-node. It opens ONNX graphs on a device (an execution
+ * provider), checks every feed against the graph's declared inputs before a run, converts float32
+ * values at the edges of float16 ports, can keep chosen outputs in the device's memory between
+ * calls, counts the bytes that cross between host and device, and turns a failed run into an
+ * error that lists each input's name, dtype and shape (the transformers.js pattern).
  */
+import { existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
+import { DEFAULT_DEVICE, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
+import { fromFloat16, toFloat16 } from './float16.js';
 
 // onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
 // and an event database under the user's cache folder (Microsoft/DeveloperTools/.onnxruntime),
@@ -15,12 +22,34 @@ import type { Tensor } from '../media/tensor.js';
 // the CLI does, or set the variable itself.
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
 
-export type ElementType = 'float32' | 'int64';
+export type ElementType = 'float32' | 'float16' | 'int64';
 
-/** One input value: float32 data, or int64 token ids. */
+/** Float element types a graph's ports may have. */
+export type FloatType = 'float32' | 'float16';
+
+/**
+ * A tensor kept in a device's memory (a WebGPU buffer) between calls: it can only be fed to
+ * another graph on the same device. Whoever receives one frees it with dispose() once used.
+ */
+export interface DeviceTensor {
+  readonly location: 'device';
+  readonly dtype: FloatType;
+  readonly shape: readonly number[];
+  dispose(): void;
+}
+
+/** A float tensor on the host (float32 data) or on the device. */
+export type Value = Tensor | DeviceTensor;
+
+export function onDevice(v: Value): v is DeviceTensor {
+  return (v as DeviceTensor).location === 'device';
+}
+
+/** One input value: float32 data (converted at a float16 port), int64 token ids, or a tensor on the device. */
 export type Feed =
   | { readonly dtype: 'float32'; readonly data: Float32Array; readonly shape: readonly number[] }
-  | { readonly dtype: 'int64'; readonly data: BigInt64Array; readonly shape: readonly number[] };
+  | { readonly dtype: 'int64'; readonly data: BigInt64Array; readonly shape: readonly number[] }
+  | DeviceTensor;
 
 /** A declared graph input or output: symbolic axes are strings. */
 export interface PortInfo {
@@ -32,20 +61,90 @@ export interface PortInfo {
 export interface GraphOptions {
   /** Threads for one operator (onnxruntime's intra-op pool); default: all cores. */
   readonly threads?: number;
+  /** The execution provider (default cpu); never replaced by another when it fails. */
+  readonly device?: Device;
+  /** How runs of a graph given as bytes are counted in trafficSoFar (default "in-memory graph"). */
+  readonly label?: string;
+  /**
+   * Outputs to keep in the device's memory, returned as DeviceTensor, where the device allows it
+   * (WebGPU); elsewhere they come back to the host like the others.
+   */
+  readonly keepOnDevice?: readonly string[];
 }
 
 export interface OnnxGraph {
   readonly path: string;
+  readonly device: Device;
   readonly inputs: readonly PortInfo[];
   readonly outputs: readonly PortInfo[];
-  /** Runs the graph, returning only the outputs named in `fetches`, as float32 tensors. */
+  /** outputs that come back as DeviceTensor */
+  readonly deviceOutputs: ReadonlySet<string>;
+  /** Runs the graph, returning only the outputs named in `fetches`, as float32 host tensors (float16 ports converted). */
   run(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[]): Promise<Record<string, Tensor>>;
+  /** The same, but the outputs in deviceOutputs come back as DeviceTensor. */
+  runKeeping(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[]): Promise<Record<string, Value>>;
   release(): Promise<void>;
+}
+
+/** Bytes that crossed between host and device through graph inputs and outputs (0 on the CPU). */
+export interface Traffic {
+  hostToDevice: number;
+  deviceToHost: number;
+  runs: number;
+  /** per graph (its file name, or the label of a graph built in memory): runs and milliseconds inside them */
+  graphs: Record<string, { runs: number; ms: number }>;
+}
+
+let traffic: Traffic = { hostToDevice: 0, deviceToHost: 0, runs: 0, graphs: {} };
+
+/** What the runs since the process started (or the last resetTraffic) moved and took, in this thread. */
+export function trafficSoFar(): Traffic {
+  return { ...traffic, graphs: Object.fromEntries(Object.entries(traffic.graphs).map(([k, v]) => [k, { ...v }])) };
+}
+
+export function resetTraffic(): void {
+  traffic = { hostToDevice: 0, deviceToHost: 0, runs: 0, graphs: {} };
 }
 
 export function floatFeed(t: Tensor): Feed {
   return { dtype: 'float32', data: t.data, shape: t.shape };
 }
+
+/** A host tensor as a feed, a device tensor as itself. */
+export function valueFeed(v: Value): Feed {
+  return onDevice(v) ? v : floatFeed(v);
+}
+
+/** The host tensor of an output that must be on the host. */
+export function hostTensor(v: Value | undefined, name: string): Tensor {
+  if (!v) throw new Error(`Output '${name}' was not returned`);
+  if (onDevice(v)) throw new Error(`Output '${name}' is on the device; fetch it to the host instead`);
+  return v;
+}
+
+/** The execution providers this onnxruntime-node install has, as it reports them. */
+export function installedProviders(): Provider[] {
+  return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+}
+
+/** Whether a provider's library sits beside onnxruntime-node's binding (where its install step puts it). */
+function providerLibraryPresent(name: string): boolean {
+  const require = createRequire(import.meta.url);
+  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
+  const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+  return existsSync(join(dir, `libonnxruntime_providers_${name}.so`)) || existsSync(join(dir, `onnxruntime_providers_${name}.dll`));
+}
+
+const checkedDevices = new Map<Device, string | null>();
+
+/** Refuses a device this install cannot run, with what it has and how to get the missing one. */
+export function assertDeviceInstalled(device: Device): void {
+  let problem = checkedDevices.get(device);
+  if (problem === undefined) checkedDevices.set(device, (problem = missingProvider(device, installedProviders(), providerLibraryPresent)));
+  if (problem !== null) throw new Error(problem);
+}
+
+const PROVIDER_NAME: Record<Device, string> = { cpu: 'cpu', webgpu: 'webgpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' };
 
 function portsOf(meta: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[] {
   return meta.map((m) =>
@@ -55,8 +154,14 @@ function portsOf(meta: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[
 
 function describeFeeds(feeds: Readonly<Record<string, Feed>>): string {
   return Object.entries(feeds)
-    .map(([name, f]) => `  ${name}: ${f.dtype} [${f.shape.join(', ')}]`)
+    .map(([name, f]) => `  ${name}: ${f.dtype}${'location' in f ? ' (on the device)' : ''} [${f.shape.join(', ')}]`)
     .join('\n');
+}
+
+/** Whether a feed may go to a port of element type `want`: float32 host data also feeds float16 ports. */
+function fits(feed: Feed, want: string): boolean {
+  if (feed.dtype === want) return true;
+  return want === 'float16' && feed.dtype === 'float32' && !('location' in feed);
 }
 
 /** Checks names, dtypes, ranks and fixed sizes of the feeds against the graph's inputs. */
@@ -68,7 +173,7 @@ export function checkFeeds(path: string, inputs: readonly PortInfo[], feeds: Rea
       problems.push(`missing input '${port.name}' (${port.dtype} [${port.shape.join(', ')}])`);
       continue;
     }
-    if (feed.dtype !== port.dtype) problems.push(`input '${port.name}' must be ${port.dtype}, got ${feed.dtype}`);
+    if (!fits(feed, port.dtype)) problems.push(`input '${port.name}' must be ${port.dtype}, got ${feed.dtype}`);
     if (port.shape.length > 0 && feed.shape.length !== port.shape.length) {
       problems.push(`input '${port.name}' must have rank ${port.shape.length} [${port.shape.join(', ')}], got [${feed.shape.join(', ')}]`);
     } else {
@@ -88,54 +193,148 @@ export function checkFeeds(path: string, inputs: readonly PortInfo[], feeds: Rea
   }
 }
 
-function toOrt(feed: Feed): ort.Tensor {
-  return new ort.Tensor(feed.dtype, feed.data, [...feed.shape]);
+/** The onnxruntime tensor behind each DeviceTensor flowedit handed out. */
+const onDeviceTensors = new WeakMap<DeviceTensor, ort.Tensor>();
+
+function wrapDevice(t: ort.Tensor): DeviceTensor {
+  let freed = false;
+  const value: DeviceTensor = {
+    location: 'device',
+    dtype: t.type as FloatType,
+    shape: t.dims.map(Number),
+    dispose() {
+      if (freed) return;
+      freed = true;
+      t.dispose();
+    },
+  };
+  onDeviceTensors.set(value, t);
+  return value;
 }
 
-/** Opens an ONNX graph from a file path (external data next to it is resolved by onnxruntime). */
-export async function openGraph(path: string, opts: GraphOptions = {}): Promise<OnnxGraph> {
+const BYTES: Record<string, number> = { float32: 4, float16: 2, int64: 8 };
+
+/** The onnxruntime tensor for a feed at a port of element type `want`, and the host bytes it carries. */
+function toOrt(feed: Feed, want: string): [ort.Tensor, number] {
+  if ('location' in feed) {
+    const t = onDeviceTensors.get(feed);
+    if (!t) throw new Error('A device tensor fed to a graph was not made by flowedit');
+    return [t, 0];
+  }
+  const shape = [...feed.shape];
+  if (want === 'float16' && feed.dtype === 'float32') return [new ort.Tensor('float16', toFloat16(feed.data), shape), 2 * feed.data.length];
+  return [new ort.Tensor(feed.dtype, feed.data, shape), BYTES[feed.dtype]! * feed.data.length];
+}
+
+function fromOrt(path: string, name: string, value: ort.Tensor | undefined): Tensor {
+  if (value?.type === 'float32') return { data: value.data as Float32Array, shape: value.dims.map(Number) };
+  if (value?.type === 'float16') return { data: fromFloat16(value.data as Uint16Array), shape: value.dims.map(Number) };
+  throw new Error(`Output '${name}' of ${path} must be float32 or float16, got ${value ? value.type : 'nothing'}`);
+}
+
+/** Turns a session that could not be created on `device` into an error that says what to do. */
+function openError(path: string, device: Device, err: Error): Error {
+  const msg = err.message;
+  if (device !== 'cpu' && /adapter|no supported|device not found|no CUDA-capable|driver/i.test(msg)) return new Error(`Cannot load ONNX graph ${path}: ${noAdapter(device, msg)}`);
+  if (device !== 'cpu' && /Failed to load (shared )?library/i.test(msg)) {
+    return new Error(`Cannot load ONNX graph ${path}: the ${device} provider's library did not load (${msg.split('\n')[0]}). ${missingProvider(device, [], () => false)?.replace(/^.*?To get it/, 'To get it')}`);
+  }
+  return new Error(`Cannot load ONNX graph ${path} on ${device}: ${msg}`);
+}
+
+/** Opens an ONNX graph from a file path (external data next to it is resolved by onnxruntime) or from bytes. */
+export async function openGraph(source: string | Uint8Array, opts: GraphOptions = {}): Promise<OnnxGraph> {
+  const device = opts.device ?? DEFAULT_DEVICE;
+  const path = typeof source === 'string' ? source : `(${opts.label ?? 'in-memory graph'})`;
+  const label = typeof source === 'string' ? basename(source) : (opts.label ?? 'in-memory graph');
+  assertDeviceInstalled(device);
+  const keep = keepsOutputsOnDevice(device) ? (opts.keepOnDevice ?? []) : [];
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path, {
-      executionProviders: ['cpu'],
+    const options: ort.InferenceSession.SessionOptions = {
+      executionProviders: [PROVIDER_NAME[device]],
       graphOptimizationLevel: 'all',
+      // errors only: the warnings name nodes that stay on the CPU, which the device provider decides
+      logSeverityLevel: 3,
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
-    });
+    };
+    session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
+    if (keep.length > 0) {
+      // onnxruntime binds every output once one is kept on the device: name each output's place
+      const where: Record<string, ort.Tensor.DataLocation> = {};
+      for (const name of session.outputNames) where[name] = keep.includes(name) ? 'gpu-buffer' : 'cpu';
+      await session.release();
+      session = typeof source === 'string'
+        ? await ort.InferenceSession.create(source, { ...options, preferredOutputLocation: where })
+        : await ort.InferenceSession.create(source, { ...options, preferredOutputLocation: where });
+    }
   } catch (err) {
-    throw new Error(`Cannot load ONNX graph ${path}: ${(err as Error).message}`);
+    throw openError(path, device, err as Error);
   }
   const inputs = portsOf(session.inputMetadata);
   const outputs = portsOf(session.outputMetadata);
   const outputNames = new Set(outputs.map((p) => p.name));
-  return {
+  for (const name of keep) if (!outputNames.has(name)) throw new Error(`'${name}' is not an output of ${path} (outputs: ${[...outputNames].join(', ')})`);
+  const deviceOutputs = new Set(keep);
+  const inputType = new Map(inputs.map((p) => [p.name, p.dtype]));
+  const counts = device !== 'cpu';
+  const graph: OnnxGraph = {
     path,
+    device,
     inputs,
     outputs,
+    deviceOutputs,
     async run(feeds, fetches) {
+      const onIt = fetches.filter((name) => deviceOutputs.has(name));
+      if (onIt.length > 0) throw new Error(`Outputs ${onIt.join(', ')} of ${path} stay on the device: run it with runKeeping`);
+      return (await graph.runKeeping(feeds, fetches)) as Record<string, Tensor>;
+    },
+    async runKeeping(feeds, fetches) {
       checkFeeds(path, inputs, feeds);
       for (const name of fetches) {
         if (!outputNames.has(name)) throw new Error(`'${name}' is not an output of ${path} (outputs: ${[...outputNames].join(', ')})`);
       }
       const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, feed] of Object.entries(feeds)) ortFeeds[name] = toOrt(feed);
+      let sent = 0;
+      for (const [name, feed] of Object.entries(feeds)) {
+        const [t, bytes] = toOrt(feed, inputType.get(name)!);
+        ortFeeds[name] = t;
+        sent += bytes;
+      }
       let result: ort.InferenceSession.ReturnType;
+      const started = performance.now();
       try {
-        result = await session.run(ortFeeds, [...fetches]);
+        // with outputs bound to the device, onnxruntime returns all of them
+        result = await session.run(ortFeeds, deviceOutputs.size > 0 ? [...outputNames] : [...fetches]);
       } catch (err) {
-        throw new Error(`Running ${path} failed: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
+        throw new Error(`Running ${path} on ${device} failed: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
       }
-      const out: Record<string, Tensor> = {};
-      for (const name of fetches) {
-        const value = result[name];
-        if (!value || value.type !== 'float32') {
-          throw new Error(`Output '${name}' of ${path} must be float32, got ${value ? value.type : 'nothing'}`);
+      const out: Record<string, Value> = {};
+      let received = 0;
+      const wanted = new Set(fetches);
+      for (const [name, value] of Object.entries(result)) {
+        const t = value as ort.Tensor;
+        if (deviceOutputs.has(name)) {
+          if (wanted.has(name)) out[name] = wrapDevice(t);
+          else t.dispose();
+        } else if (wanted.has(name)) {
+          out[name] = fromOrt(path, name, t);
+          received += (BYTES[t.type] ?? 4) * t.size;
         }
-        out[name] = { data: value.data as Float32Array, shape: value.dims.map(Number) };
       }
+      if (counts) {
+        traffic.hostToDevice += sent;
+        traffic.deviceToHost += received;
+      }
+      traffic.runs++;
+      const g = (traffic.graphs[label] ??= { runs: 0, ms: 0 });
+      g.runs++;
+      g.ms += performance.now() - started;
       return out;
     },
     async release() {
       await session.release();
     },
   };
+  return graph;
 }

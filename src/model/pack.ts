@@ -4,7 +4,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { checkManifest, textEncoders, textRules, type Manifest } from './manifest.js';
-import { graphKey, graphLabel, graphSpecs, type GraphSpec } from './ports.js';
+import { graphKey, graphLabel, graphSpecs, port, type GraphSpec } from './ports.js';
+import { batchOps } from './batch-ops.js';
 import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo } from './ort.js';
 import { assertPromptTokens, createTextEncoder, type TextEncoder } from './text.js';
 import { Transformer } from './transformer.js';
@@ -68,7 +69,10 @@ function compareGraph(spec: GraphSpec, inputs: readonly PortInfo[], outputs: rea
         problems.push(`${spec.file}: missing ${kind} '${w.name}' (${expect})`);
         continue;
       }
-      if (h.dtype !== w.dtype) problems.push(`${spec.file}: ${kind} '${w.name}' is ${h.dtype}, expected ${w.dtype}`);
+      if (h.dtype !== w.dtype) {
+        const hint = spec.role === 'transformer' && h.dtype === 'float16' && !problems.some((p) => p.includes('transformer.dtype')) ? ' (a float16 transformer says "dtype": "float16" in the manifest\'s transformer section, format 2)' : '';
+        problems.push(`${spec.file}: ${kind} '${w.name}' is ${h.dtype}, expected ${w.dtype}${hint}`);
+      }
       if (h.shape.length !== w.shape.length) {
         problems.push(`${spec.file}: ${kind} '${w.name}' has rank ${h.shape.length} [${h.shape.join(', ')}], expected rank ${w.shape.length} [${w.shape.join(', ')}]`);
       } else {
@@ -156,11 +160,23 @@ export interface LoadedPack extends PackInfo {
   release(): Promise<void>;
 }
 
+export interface LoadOptions {
+  /** Threads for one operator; default: all cores. */
+  readonly threads?: number;
+  /** Where the graphs run (default cpu). */
+  readonly device?: GraphOptions['device'];
+  /**
+   * Keep the transformer's keys/values in the device's memory between calls where the device
+   * allows it (default true); false sends them through the host every call, as on the CPU.
+   */
+  readonly keepContext?: boolean;
+}
+
 /**
  * Loads a pack: reads the manifest, opens every graph and checks its ports against the
  * manifest before anything runs. Throws PackError listing every problem.
  */
-export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<LoadedPack> {
+export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<LoadedPack> {
   const info = await readPack(dir);
   const m = info.manifest;
   const problems: string[] = [];
@@ -172,7 +188,14 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
       problems.push(`${spec.file}: file not found (${graphLabel(m, spec)})`);
       continue;
     }
-    const graph = await openGraph(path, opts);
+    const keep = spec.role === 'transformer' && opts.keepContext !== false ? m.transformer.contextLayers.flatMap((i) => [port.k(i), port.v(i)]) : [];
+    let graph: OnnxGraph;
+    try {
+      graph = await openGraph(path, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.device ? { device: opts.device } : {}), keepOnDevice: keep });
+    } catch (err) {
+      await Promise.all([...graphs.values()].map((g) => g.release()));
+      throw err;
+    }
     graphs.set(graphKey(spec), graph);
     problems.push(...compareGraph(spec, graph.inputs, graph.outputs));
   }
@@ -180,7 +203,9 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
     await Promise.all([...graphs.values()].map((g) => g.release()));
     throw new PackError(dir, problems);
   }
-  const transformer = new Transformer(m, graphs.get('transformer')!);
+  const trGraph = graphs.get('transformer')!;
+  const ops = trGraph.deviceOutputs.size > 0 ? batchOps(trGraph.device) : undefined;
+  const transformer = new Transformer(m, trGraph, ops);
   const text = m.text ? await createTextEncoder(m, info.dir, (encoder) => graphs.get(graphKey({ role: 'text encoder', encoder }))!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
   return {
@@ -190,6 +215,7 @@ export async function loadPack(dir: string, opts: GraphOptions = {}): Promise<Lo
     vae,
     async release() {
       await Promise.all([...graphs.values()].map((g) => g.release()));
+      await ops?.release();
     },
   };
 }

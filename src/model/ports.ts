@@ -6,7 +6,7 @@ import { textEncoders, textLayout, type Manifest } from './manifest.js';
 
 export interface PortSpec {
   readonly name: string;
-  readonly dtype: 'float32' | 'int64';
+  readonly dtype: 'float32' | 'float16' | 'int64';
   /** Axis sizes: a number is fixed, a string names a dynamic axis. */
   readonly shape: readonly (number | string)[];
 }
@@ -40,7 +40,7 @@ export const port = {
   mean: 'mean',
 } as const;
 
-const f32 = (name: string, shape: (number | string)[]): PortSpec => ({ name, dtype: 'float32', shape });
+const float = (name: string, shape: (number | string)[], dtype: 'float32' | 'float16' = 'float32'): PortSpec => ({ name, dtype, shape });
 
 /** The key a loaded pack files a graph under: its role, or "text encoder <name>" for a text encoder. */
 export function graphKey(spec: Pick<GraphSpec, 'role' | 'encoder'>): string {
@@ -54,18 +54,21 @@ export function graphLabel(m: Pick<Manifest, 'text'>, spec: Pick<GraphSpec, 'rol
 
 export function graphSpecs(m: Manifest): GraphSpec[] {
   const { heads: h, headDim: d } = m.transformer;
+  // the transformer's float ports have the pack's transformer.dtype, but for the scalars t and
+  // guidance, which stay float32 (they feed sinusoidal features); the other graphs' are float32
+  const tr = (name: string, shape: (number | string)[]): PortSpec => float(name, shape, name === port.t || name === port.guidance ? 'float32' : m.transformer.dtype);
   const C = m.latent.channels;
   const latentShape = ['B', C, 'F', 'H', 'W'];
-  const trIn: PortSpec[] = [f32(port.latents, latentShape), f32(port.t, ['B'])];
+  const trIn: PortSpec[] = [tr(port.latents, latentShape), tr(port.t, ['B'])];
   const { L, D, P } = textLayout(m);
-  if (m.text) trIn.push(f32(port.text, ['B', L, D]));
-  if (m.text && m.transformer.textMask) trIn.push(f32(port.textMask, ['B', L]));
-  if (m.text && P !== undefined) trIn.push(f32(port.pooled, ['B', P]));
-  if (m.transformer.guidance === 'distilled') trIn.push(f32(port.guidance, ['B']));
-  const trOut: PortSpec[] = [f32(port.velocity, latentShape)];
+  if (m.text) trIn.push(tr(port.text, ['B', L, D]));
+  if (m.text && m.transformer.textMask) trIn.push(tr(port.textMask, ['B', L]));
+  if (m.text && P !== undefined) trIn.push(tr(port.pooled, ['B', P]));
+  if (m.transformer.guidance === 'distilled') trIn.push(tr(port.guidance, ['B']));
+  const trOut: PortSpec[] = [tr(port.velocity, latentShape)];
   for (const i of m.transformer.contextLayers) {
-    trIn.push(f32(port.ctxK(i), ['B', h, `Sc${i}`, d]), f32(port.ctxV(i), ['B', h, `Sc${i}`, d]), f32(port.ctxBias(i), ['B', `S+Sc${i}`]));
-    trOut.push(f32(port.k(i), ['B', h, 'S', d]), f32(port.v(i), ['B', h, 'S', d]));
+    trIn.push(tr(port.ctxK(i), ['B', h, `Sc${i}`, d]), tr(port.ctxV(i), ['B', h, `Sc${i}`, d]), tr(port.ctxBias(i), ['B', `S+Sc${i}`]));
+    trOut.push(tr(port.k(i), ['B', h, 'S', d]), tr(port.v(i), ['B', h, 'S', d]));
   }
   const specs: GraphSpec[] = [{ role: 'transformer', file: m.transformer.file, inputs: trIn, outputs: trOut }];
   for (const e of textEncoders(m)) {
@@ -75,13 +78,13 @@ export function graphSpecs(m: Manifest): GraphSpec[] {
       file: e.encoder,
       encoder: e.name,
       inputs: [ids(port.inputIds), ...(e.attentionMask ? [ids(port.attentionMask)] : [])],
-      outputs: e.outputs.map((o) => f32(o.name, o.kind === 'sequence' ? ['B', e.maxTokens, o.dim] : ['B', o.dim])),
+      outputs: e.outputs.map((o) => float(o.name, o.kind === 'sequence' ? ['B', e.maxTokens, o.dim] : ['B', o.dim])),
     });
   }
   if (m.vae) {
     specs.push(
-      { role: 'vae encoder', file: m.vae.encoder, inputs: [f32(port.pixels, ['B', 3, 'F', 'H', 'W'])], outputs: [f32(port.mean, ['B', C, 'F', 'H', 'W'])] },
-      { role: 'vae decoder', file: m.vae.decoder, inputs: [f32(port.latents, ['B', C, 'F', 'H', 'W'])], outputs: [f32(port.pixels, ['B', 3, 'F', 'H', 'W'])] },
+      { role: 'vae encoder', file: m.vae.encoder, inputs: [float(port.pixels, ['B', 3, 'F', 'H', 'W'])], outputs: [float(port.mean, ['B', C, 'F', 'H', 'W'])] },
+      { role: 'vae decoder', file: m.vae.decoder, inputs: [float(port.latents, ['B', C, 'F', 'H', 'W'])], outputs: [float(port.pixels, ['B', 3, 'F', 'H', 'W'])] },
     );
   }
   return specs;

@@ -4,14 +4,26 @@
  * only the k/v outputs a caller asks for are fetched.
  */
 import type { Tensor } from '../media/tensor.js';
+import type { BatchOps } from './batch-ops.js';
 import { textLayout, type Manifest, type TextLayout } from './manifest.js';
-import { floatFeed, type Feed, type OnnxGraph } from './ort.js';
+import { floatFeed, hostTensor, onDevice, valueFeed, type DeviceTensor, type Feed, type OnnxGraph, type Value } from './ort.js';
 import { port } from './ports.js';
 
-/** Keys and values of one layer: [B, h, S or Sc, d]. */
+/**
+ * Keys and values of one layer: [B, h, S or Sc, d], on the host or, where the device keeps them,
+ * on the device (free those with releaseKV once used).
+ */
 export interface LayerKV {
-  readonly k: Tensor;
-  readonly v: Tensor;
+  readonly k: Value;
+  readonly v: Value;
+}
+
+/** Frees the device memory of keys/values kept on the device (host ones need nothing). */
+export function releaseKV(kv: ReadonlyMap<number, LayerKV>): void {
+  for (const { k, v } of kv.values()) {
+    if (onDevice(k)) k.dispose();
+    if (onDevice(v)) v.dispose();
+  }
 }
 
 export interface ForwardRequest {
@@ -27,7 +39,7 @@ export interface ForwardRequest {
   readonly pooled?: Tensor;
   /** guidance scale, fed only to packs with distilled guidance */
   readonly guidance?: number;
-  /** extra keys/values per context layer, [B, h, Sc, d]; absent layers get Sc = 0 */
+  /** extra keys/values per context layer, [B, h, Sc, d] or [1, h, Sc, d] for every batch item; absent layers get Sc = 0 */
   readonly context?: ReadonlyMap<number, LayerKV>;
   /** additive logit bias per context layer over [own keys; context keys]: [B, S + Sc]; absent = zeros */
   readonly bias?: ReadonlyMap<number, Float32Array>;
@@ -63,6 +75,8 @@ export class Transformer {
   constructor(
     readonly manifest: Manifest,
     private readonly graph: OnnxGraph,
+    /** batch operations on the graph's device, for keys/values it keeps there */
+    private readonly ops?: BatchOps,
   ) {
     this.contextLayers = manifest.transformer.contextLayers;
     this.heads = manifest.transformer.heads;
@@ -72,11 +86,62 @@ export class Transformer {
 
   /** Zero-filled inputs, shared between calls (onnxruntime does not write to its inputs). */
   private readonly zeroCache = new Map<number, Float32Array>();
+  /** Host buffers for context repeated along the batch, one per layer and k/v, reused across calls. */
+  private readonly repeatCache = new Map<string, Float32Array>();
+
+  /** Whether the k/v outputs stay on the device between calls. */
+  get keepsContextOnDevice(): boolean {
+    return this.graph.deviceOutputs.size > 0;
+  }
+
+  /** Item 0 of each fetched layer's keys/values ([B, h, S, d] → [1, h, S, d]); device ones stay there. */
+  async firstOfBatch(kv: LayerKV): Promise<LayerKV> {
+    const first = async (t: Value): Promise<Value> => {
+      if (t.shape[0] === 1) return t;
+      if (!onDevice(t)) return { data: t.data.subarray(0, t.data.length / t.shape[0]!), shape: [1, ...t.shape.slice(1)] };
+      if (!this.ops) throw new Error('Keys/values on the device need the device\'s batch operations');
+      const one = await this.ops.first(t);
+      t.dispose();
+      return one;
+    };
+    return { k: await first(kv.k), v: await first(kv.v) };
+  }
 
   private zeros(n: number): Float32Array {
     let z = this.zeroCache.get(n);
     if (!z) this.zeroCache.set(n, (z = new Float32Array(n)));
     return z;
+  }
+
+  /**
+   * Context feeds of batch B from keys/values of batch 1 or B: host data is repeated into
+   * reused buffers, device tensors by the device in one run (the copies go to `temporaries`,
+   * freed after the call).
+   */
+  private async contextFeeds(context: ReadonlyMap<number, LayerKV>, B: number, temporaries: DeviceTensor[]): Promise<Map<string, Feed>> {
+    const feeds = new Map<string, Feed>();
+    const onIt: [string, DeviceTensor][] = [];
+    for (const [i, kv] of context) {
+      for (const [name, t] of [[port.ctxK(i), kv.k], [port.ctxV(i), kv.v]] as const) {
+        if (t.shape[0] === B) feeds.set(name, valueFeed(t));
+        else if (t.shape[0] !== 1) throw new Error(`Context keys/values of batch ${t.shape[0]} cannot feed a call of batch ${B}: give batch 1 or ${B}`);
+        else if (onDevice(t)) onIt.push([name, t]);
+        else {
+          const n = t.data.length;
+          let data = this.repeatCache.get(name);
+          if (!data || data.length !== n * B) this.repeatCache.set(name, (data = new Float32Array(n * B)));
+          for (let b = 0; b < B; b++) data.set(t.data, b * n);
+          feeds.set(name, { dtype: 'float32', data, shape: [B, ...t.shape.slice(1)] }); // [B, h, Sc, d]
+        }
+      }
+    }
+    if (onIt.length > 0) {
+      if (!this.ops) throw new Error('Keys/values on the device need the device\'s batch operations');
+      const repeated = await this.ops.repeat(onIt.map(([, t]) => t), B); // [B, h, Sc, d] each
+      temporaries.push(...repeated);
+      onIt.forEach(([name], j) => feeds.set(name, repeated[j]!));
+    }
+    return feeds;
   }
 
   /** The sequence a latent of shape [B, C, F', H', W'] makes; throws if it does not tile into patches. */
@@ -116,12 +181,14 @@ export class Transformer {
     if (this.manifest.transformer.guidance === 'distilled') {
       feeds[port.guidance] = { dtype: 'float32', data: new Float32Array(B).fill(req.guidance ?? 1), shape: [B] };
     }
+    const temporaries: DeviceTensor[] = [];
+    const given = req.context ? await this.contextFeeds(req.context, B, temporaries) : new Map<string, Feed>();
     for (const i of this.contextLayers) {
       const ctx = req.context?.get(i);
       const Sc = ctx ? ctx.k.shape[2]! : 0;
       const empty = this.zeros(0);
-      feeds[port.ctxK(i)] = ctx ? floatFeed(ctx.k) : { dtype: 'float32', data: empty, shape: [B, h, 0, d] }; // [B, h, Sc, d]
-      feeds[port.ctxV(i)] = ctx ? floatFeed(ctx.v) : { dtype: 'float32', data: empty, shape: [B, h, 0, d] }; // [B, h, Sc, d]
+      feeds[port.ctxK(i)] = given.get(port.ctxK(i)) ?? { dtype: 'float32', data: empty, shape: [B, h, 0, d] }; // [B, h, Sc, d]
+      feeds[port.ctxV(i)] = given.get(port.ctxV(i)) ?? { dtype: 'float32', data: empty, shape: [B, h, 0, d] }; // [B, h, Sc, d]
       const bias = req.bias?.get(i) ?? this.zeros(B * (S + Sc));
       if (bias.length !== B * (S + Sc)) {
         throw new Error(`Bias for layer ${i} holds ${bias.length} values; [B, S + Sc] = [${B}, ${S + Sc}] needs ${B * (S + Sc)}`);
@@ -133,9 +200,14 @@ export class Transformer {
       if (!this.contextLayers.includes(i)) throw new Error(`Layer ${i} has no context ports (context layers: ${this.contextLayers.join(', ')})`);
     }
     const fetches = [port.velocity, ...fetchKV.flatMap((i) => [port.k(i), port.v(i)])];
-    const out = await this.graph.run(feeds, fetches);
+    let out: Record<string, Value>;
+    try {
+      out = await this.graph.runKeeping(feeds, fetches);
+    } finally {
+      for (const t of temporaries) t.dispose();
+    }
     const kv = new Map<number, LayerKV>();
     for (const i of fetchKV) kv.set(i, { k: out[port.k(i)]!, v: out[port.v(i)]! }); // [B, h, S, d]
-    return { velocity: out[port.velocity]!, kv };
+    return { velocity: hostTensor(out[port.velocity], port.velocity), kv };
   }
 }

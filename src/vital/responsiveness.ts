@@ -22,6 +22,7 @@ import type { RunOptions } from '../edit/progress.js';
 import type { PreparedSwap } from '../edit/swap-jobs.js';
 import { condition, negativePrompt, pathVelocity, type GuideAgainst } from '../edit/velocity.js';
 import type { LoadedPack } from '../model/pack.js';
+import { releaseKV } from '../model/transformer.js';
 import { windowFrames } from '../edit/windows.js';
 
 export interface ProbeCase {
@@ -97,10 +98,14 @@ export async function caseResponsiveness(pack: LoadedPack, c: ProbeCase, layers:
     const vNone = Float32Array.from((await edit.call(x, t)).v);
     calls += 2;
     const gap = Math.max(regionNorm(vNone, vRec, c.region), 1e-12);
-    for (const [k, feed] of feeds.entries()) {
-      const vl = (await edit.call(x, t, { context: feed(r.kv) })).v;
-      sums[k]! += regionNorm(vl, vNone, c.region) / gap;
-      calls++;
+    try {
+      for (const [k, feed] of feeds.entries()) {
+        const vl = (await edit.call(x, t, { context: feed(r.kv) })).v;
+        sums[k]! += regionNorm(vl, vNone, c.region) / gap;
+        calls++;
+      }
+    } finally {
+      releaseKV(r.kv);
     }
     run.onProgress?.({ phase: 'sample', step: j + 1, steps: steps.length });
   }

@@ -15,14 +15,14 @@ export interface Result {
 type OnStderr = (stderr: string, kill: (sig: NodeJS.Signals) => void) => void;
 
 /** Runs `flowedit args`; `onStderr` sees all of stderr so far and may signal the process. */
-export function flowedit(args: readonly string[], onStderr?: OnStderr): Promise<Result> {
-  return nodeScript(CLI, args, onStderr);
+export function flowedit(args: readonly string[], onStderr?: OnStderr, env?: NodeJS.ProcessEnv): Promise<Result> {
+  return nodeScript(CLI, args, onStderr, env);
 }
 
 /** Runs a Node script of the project (the CLI, a benchmark) as a child process. */
-export function nodeScript(script: string, args: readonly string[], onStderr?: OnStderr): Promise<Result> {
+export function nodeScript(script: string, args: readonly string[], onStderr?: OnStderr, env?: NodeJS.ProcessEnv): Promise<Result> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -34,7 +34,9 @@ const GRAPH_FILE: Record<Case['graph'], string> = {
   vae_decoder: 'vae_decoder.onnx',
 };
 
-async function load(dir: string, p: Port): Promise<Feed> {
+type HostFeed = Exclude<Feed, { location: 'device' }>;
+
+async function load(dir: string, p: Port): Promise<HostFeed> {
   const buf = await readFile(join(dir, p.file));
   const bytes = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
   return p.dtype === 'int64'

@@ -10,7 +10,7 @@ import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js'
 import { startWorkerRunner } from '../batch-runner.js';
 import { EXIT, UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
-import { checkOutput, checkThreads, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
+import { checkOutput, checkModelFlags, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
 
 export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, EditArgs, PresetArgs, Pick<VideoArgs, 'ffmpeg'> {
   manifest: string;
@@ -59,7 +59,7 @@ function summary(report: BatchReport, reportFile: string): string {
 
 export async function batchAction(a: BatchArgs): Promise<void> {
   // 1. flags, pack, manifest, every item: checked before anything runs
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   if (!(Number.isInteger(a.concurrency) && a.concurrency > 0)) throw new UserError(`Expected a positive integer for --concurrency but received ${a.concurrency}`);
   const batchSeed = a.seed ?? 0;
   if (!(Number.isInteger(batchSeed) && batchSeed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${batchSeed}`);
@@ -94,7 +94,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
 
   // 2. workers: one model session each, sharing the CPU threads
   const workers = Math.min(a.concurrency, plan.items.length);
-  const perWorker = Math.max(1, Math.floor((threads ?? availableParallelism()) / workers));
+  const perWorker = Math.max(1, Math.floor((model.threads ?? availableParallelism()) / workers));
   // Ctrl-C or SIGTERM: no new items, the running ones cancelled after their current step, then
   // the report and the lock's removal as usual; a second signal stops at once (the lock removed)
   let stoppedBy: StopSignal | undefined;
@@ -118,7 +118,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   try {
     report = await runBatch(plan, {
       concurrency: workers,
-      startRunner: () => startWorkerRunner({ packDir: plan.packDir, threads: perWorker }),
+      startRunner: () => startWorkerRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) }),
       signal: controller.signal,
       onEvent: (e) => {
         if (e.type === 'start') started.add(e.item.id);

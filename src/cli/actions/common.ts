@@ -8,6 +8,8 @@ import { assertInputPixels } from '../../media/limits.js';
 import { assertMaskCovers, maskFrameCount, readMask } from '../../media/mask.js';
 import { assertClipReadable, assertVideoOutputName, isVideoPath, probeVideo } from '../../media/video.js';
 import { builtinPackDir } from '../../model/builtin.js';
+import { pickDevice, type Device } from '../../model/devices.js';
+import { assertDeviceInstalled } from '../../model/ort.js';
 import { readPack, type PackInfo } from '../../model/pack.js';
 import { quotedPrompt } from '../../model/text.js';
 import { resolveSettings, type Settings } from '../../edit/settings.js';
@@ -38,10 +40,27 @@ export function resolvePack(args: ModelArgs): Promise<PackInfo> {
   return userCheck(() => readPack(args.model ?? builtinPackDir()));
 }
 
-export function checkThreads(args: ModelArgs): number | undefined {
+/** Where and with how many threads the model runs: --threads, and --device or FLOWEDIT_DEVICE (checked against this install's providers). */
+export interface ModelFlags {
+  readonly threads?: number;
+  readonly device?: Device;
+}
+
+export function checkModelFlags(args: ModelArgs): ModelFlags {
   const t = args.threads;
   if (t !== undefined && !(Number.isInteger(t) && t > 0)) throw new UserError(`Expected a positive integer for --threads but received ${t}`);
-  return t;
+  let device: Device;
+  try {
+    device = pickDevice(args.device);
+  } catch (err) {
+    throw new UserError((err as Error).message, EXIT.usage);
+  }
+  try {
+    assertDeviceInstalled(device);
+  } catch (err) {
+    throw new UserError((err as Error).message);
+  }
+  return { ...(t !== undefined ? { threads: t } : {}), ...(device !== 'cpu' ? { device } : {}) };
 }
 
 /** The clip flags every video command takes, checked before anything is read. */
@@ -233,10 +252,10 @@ export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unk
   return true;
 }
 
-/** The job fields a command passes on only when given: threads, and for clips ffmpeg, overlap and window. */
-export function jobExtras(a: Partial<VideoArgs>, threads: number | undefined): { threads?: number; ffmpeg?: string; overlap?: number; window?: number } {
+/** The job fields a command passes on only when given: threads and device, and for clips ffmpeg, overlap and window. */
+export function jobExtras(a: Partial<VideoArgs>, model: ModelFlags): ModelFlags & { ffmpeg?: string; overlap?: number; window?: number } {
   return {
-    ...(threads ? { threads } : {}),
+    ...model,
     ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
     ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
     ...(a.window !== undefined ? { window: a.window } : {}),

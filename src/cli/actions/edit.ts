@@ -11,7 +11,7 @@ import {
   checkMediaOutput,
   checkOutput,
   checkPackWindow,
-  checkThreads,
+  checkModelFlags,
   checkVideoFlags,
   checkWriteTargets,
   inspectInput,
@@ -33,7 +33,7 @@ export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, Shif
 }
 
 export async function editAction(a: EditCommandArgs): Promise<void> {
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
   checkPackWindow(a, pack);
@@ -95,7 +95,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),
       ...(saveMask !== undefined ? { saveMask } : {}),
       maxInputPixels: a['max-input-pixels'],
-      ...jobExtras(a, threads),
+      ...jobExtras(a, model),
     },
     a,
   );

@@ -2,7 +2,7 @@ import { checkGenerate } from '../../edit/generate.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
 import type { GlobalArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkVideoFlags, checkThreads, checkWriteTargets, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkMediaOutput, checkVideoFlags, checkModelFlags, checkWriteTargets, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 import { UserError } from '../errors.js';
 
 export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs {
@@ -16,7 +16,7 @@ export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftAr
 
 export async function generateAction(a: GenerateArgs): Promise<void> {
   // 1. settings, pack and request, checked before any model loads
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
   const settings = await settingsFrom(pack, 'generate', a);
@@ -41,6 +41,6 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   // 2. the output can be written (an MP4 needs ffmpeg)
   await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [], force: a.force });
   await checkMediaOutput(a.output, a.frames > 1, a.ffmpeg);
-  const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, threads) }, a);
+  const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, model) }, a);
   reportDone('wrote', summary, a.quiet);
 }

@@ -2,7 +2,7 @@ import { assertPromptsFit } from '../../edit/velocity.js';
 import { UserError } from '../errors.js';
 import type { GlobalArgs, InputLimitArgs, ModelArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkOutput, checkPackWindow, checkThreads, checkVideoFlags, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
+import { checkOutput, checkPackWindow, checkModelFlags, checkVideoFlags, checkWriteTargets, inspectInput, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 
 export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
   image: string;
@@ -10,7 +10,7 @@ export interface InvertArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs
 }
 
 export async function invertAction(a: InvertArgs): Promise<void> {
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
   checkPackWindow(a, pack);
@@ -32,7 +32,7 @@ export async function invertAction(a: InvertArgs): Promise<void> {
       sourcePrompt: a['source-prompt'],
       settings,
       maxInputPixels: a['max-input-pixels'],
-      ...jobExtras(a, threads),
+      ...jobExtras(a, model),
     },
     a,
   );

@@ -12,7 +12,7 @@ import { readWorld, type World } from '../../world/world.js';
 import { EXIT, UserError } from '../errors.js';
 import type { GlobalArgs, InputLimitArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
 import { progressLine } from '../progress-bar.js';
-import { checkThreads, resolvePack, userCheck } from './common.js';
+import { checkModelFlags, resolvePack, userCheck } from './common.js';
 
 export interface LayersArgs extends GlobalArgs, ModelArgs, SolverArgs, Pick<VideoArgs, 'ffmpeg'>, InputLimitArgs {
   task: string;
@@ -88,7 +88,7 @@ function printStudy(s: LayerStudy, pack: LoadedPack, names: readonly string[], s
 
 export async function layersAction(a: LayersArgs): Promise<void> {
   // 1. everything is checked before the model loads: flags, pack, settings, where --write writes
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   const task = a.task;
   if (!isAnalysisTask(task)) throw new UserError(`Unknown task "${task}": choose swap, recolor, insert, remove or text-edit`);
   if (a.cases !== undefined && !(Number.isInteger(a.cases) && a.cases > 0)) throw new UserError(`Expected a positive integer for --cases but received ${a.cases}`);
@@ -124,7 +124,7 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   for (const [i, cal] of cals.entries()) sets.push(await userCheck(() => loadCases(cal, chosen[i]!, info.manifest, base.fit, { ...media, onWarning: warn })));
 
   // 3. the study: ranking, trials and the sweep
-  const pack: LoadedPack = await loadPack(info.dir, threads ? { threads } : {});
+  const pack: LoadedPack = await loadPack(info.dir, model);
   const bar = progressLine(process.stderr, a.quiet);
   const t0 = performance.now();
   const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);

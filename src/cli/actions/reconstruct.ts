@@ -3,7 +3,7 @@ import type { GlobalArgs, ModelArgs, OutputArgs, PresetArgs, VideoArgs } from '.
 import { runInWorker } from '../run-in-worker.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
-import { checkInput, checkMediaOutput, checkWriteTargets, checkThreads, jobExtras, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
+import { checkInput, checkMediaOutput, checkWriteTargets, checkModelFlags, jobExtras, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
 
 export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs, OutputArgs {
   inversion: string;
@@ -11,7 +11,7 @@ export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 
 }
 
 export async function reconstructAction(a: ReconstructArgs): Promise<void> {
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${a.seed}`);
   const pack = await resolvePack(a);
   const { isInversion } = await checkInput(a.inversion);
@@ -32,7 +32,7 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   });
   await checkMediaOutput(a.output, header.clip !== undefined, a.ffmpeg);
   const summary = await runInWorker(
-    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...jobExtras(a, threads) },
+    { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...jobExtras(a, model) },
     a,
   );
   reportDone('wrote', summary, a.quiet);

@@ -14,7 +14,7 @@ import {
   checkInputPixels,
   checkMediaOutput,
   checkPackWindow,
-  checkThreads,
+  checkModelFlags,
   checkVideoFlags,
   checkWriteTargets,
   groupSourceOf,
@@ -56,7 +56,7 @@ async function withMask(a: SwapArgs): Promise<SwapArgs & { mask: string }> {
 export async function swapAction(args: SwapArgs): Promise<void> {
   const a = await withMask(args);
   // 1. settings and pack, before anything is read
-  const threads = checkThreads(a);
+  const model = checkModelFlags(a);
   checkVideoFlags(a);
   const pack = await resolvePack(a);
   checkPackWindow(a, pack);
@@ -121,7 +121,7 @@ export async function swapAction(args: SwapArgs): Promise<void> {
       ...negativeField,
       settings: used,
       maxInputPixels: a['max-input-pixels'],
-      ...jobExtras(a, threads),
+      ...jobExtras(a, model),
     },
     a,
   );

@@ -1,0 +1,79 @@
+/**
+ * Batch-axis operations on tensors kept on the device, run by the device itself: repeating a
+ * batch-1 tensor to B (the reconstruction path's keys/values fed to an edit path with
+ * classifier-free guidance) and taking the first item of a batch. Each is a one-node ONNX graph
+ * (onnx-proto.ts) opened once per element type.
+ */
+import type { Device } from './devices.js';
+import { onnxModel, type OnnxElement } from './onnx-proto.js';
+import { openGraph, type DeviceTensor, type Feed, type OnnxGraph } from './ort.js';
+
+export interface BatchOps {
+  /** each [1, h, S, d] → [B, h, S, d] on the device, in one run */
+  repeat(xs: readonly DeviceTensor[], B: number): Promise<DeviceTensor[]>;
+  /** [B, …] → [1, …] on the device (the first item) */
+  first(x: DeviceTensor): Promise<DeviceTensor>;
+  release(): Promise<void>;
+}
+
+const RANK4 = ['b', 'h', 's', 'd'];
+
+/** n Expand nodes: x<i> [1, h, S, d] and shape<i> [4] → y<i> [B, h, S, d]. */
+function expandModel(type: OnnxElement, n: number): Uint8Array {
+  const ids = Array.from({ length: n }, (_, i) => i);
+  return onnxModel({
+    inputs: ids.flatMap((i) => [{ name: `x${i}`, type, shape: RANK4.map((a) => `${a}${i}`) }, { name: `shape${i}`, type: 'int64' as const, shape: [4] }]),
+    outputs: ids.map((i) => ({ name: `y${i}`, type, shape: RANK4.map((a) => `${a}${i}`) })),
+    nodes: ids.map((i) => ({ op: 'Expand', inputs: [`x${i}`, `shape${i}`], outputs: [`y${i}`] })),
+  });
+}
+
+function firstModel(type: OnnxElement): Uint8Array {
+  return onnxModel({
+    inputs: [{ name: 'x', type, shape: RANK4 }],
+    outputs: [{ name: 'y', type, shape: [1, 'h', 's', 'd'] }],
+    nodes: [{ op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes'], outputs: ['y'] }],
+    constants: [
+      { name: 'starts', values: [0] },
+      { name: 'ends', values: [1] },
+      { name: 'axes', values: [0] },
+    ],
+  });
+}
+
+/** Batch operations for rank-4 tensors ([B, h, S, d]) on `device`, opened when first used. */
+export function batchOps(device: Device): BatchOps {
+  const graphs = new Map<string, Promise<OnnxGraph>>();
+  const graph = (key: string, model: () => Uint8Array, outputs: readonly string[]): Promise<OnnxGraph> => {
+    let g = graphs.get(key);
+    if (!g) graphs.set(key, (g = openGraph(model(), { device, keepOnDevice: outputs, label: `batch ${key}` })));
+    return g;
+  };
+  return {
+    async repeat(xs, B) {
+      if (xs.length === 0) return [];
+      const type = xs[0]!.dtype;
+      const feeds: Record<string, Feed> = {};
+      xs.forEach((x, i) => {
+        if (x.shape.length !== 4 || x.shape[0] !== 1) throw new Error(`Expected a [1, h, S, d] tensor to repeat, got [${x.shape.join(', ')}]`);
+        if (x.dtype !== type) throw new Error(`Tensors repeated together must share one element type, got ${type} and ${x.dtype}`);
+        feeds[`x${i}`] = x;
+        feeds[`shape${i}`] = { dtype: 'int64', data: BigInt64Array.from([B, ...x.shape.slice(1)].map(BigInt)), shape: [4] };
+      });
+      const names = xs.map((_, i) => `y${i}`);
+      const g = await graph(`expand/${type}/${xs.length}`, () => expandModel(type, xs.length), names);
+      const out = await g.runKeeping(feeds, names);
+      return names.map((name) => out[name] as DeviceTensor);
+    },
+    async first(x) {
+      if (x.shape.length !== 4) throw new Error(`Expected a [B, h, S, d] tensor, got [${x.shape.join(', ')}]`);
+      const g = await graph(`first/${x.dtype}`, () => firstModel(x.dtype), ['y']);
+      return (await g.runKeeping({ x }, ['y'])).y as DeviceTensor;
+    },
+    async release() {
+      const open = await Promise.all(graphs.values());
+      graphs.clear();
+      await Promise.all(open.map((g) => g.release()));
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Devices: choosing one, refusing what this install lacks, the small graphs the device runs
+ * between calls, and a real run on the WebGPU provider (a Vulkan driver is needed: the GPU's, or
+ * Mesa's software one as in CI) against the CPU, with the host↔device bytes it saves.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { editLatent } from '../../src/edit/edit.js';
+import { invertLatent } from '../../src/edit/invert.js';
+import { DEVICES, missingProvider, pickDevice } from '../../src/model/devices.js';
+import { onnxModel } from '../../src/model/onnx-proto.js';
+import { installedProviders, openGraph, resetTraffic, trafficSoFar, type Traffic } from '../../src/model/ort.js';
+import { loadPack } from '../../src/model/pack.js';
+import { maxAbsDiff, noise, ROOT, TINY } from '../paths.js';
+import { join } from 'node:path';
+
+const TINY_F16 = join(ROOT, 'test/fixtures/packs/tiny-f16');
+
+test('the device comes from --device, else FLOWEDIT_DEVICE, else cpu; unknown names are refused', () => {
+  assert.equal(pickDevice(undefined, {}), 'cpu');
+  assert.equal(pickDevice(undefined, { FLOWEDIT_DEVICE: 'webgpu' }), 'webgpu');
+  assert.equal(pickDevice('cuda', { FLOWEDIT_DEVICE: 'webgpu' }), 'cuda');
+  assert.equal(pickDevice(undefined, { FLOWEDIT_DEVICE: '' }), 'cpu');
+  assert.throws(() => pickDevice('gpu', {}), /Unknown device "gpu" \(--device\); expected one of cpu, webgpu, cuda, dml, coreml/);
+  assert.throws(() => pickDevice(undefined, { FLOWEDIT_DEVICE: 'tpu' }), /Unknown device "tpu" \(FLOWEDIT_DEVICE\)/);
+});
+
+test('a provider the install lacks is refused with what it has and how to get the missing one', () => {
+  const linux = [{ name: 'cpu', bundled: true }, { name: 'webgpu', bundled: true }, { name: 'cuda', bundled: false }];
+  assert.equal(missingProvider('webgpu', linux, () => false), null);
+  assert.equal(missingProvider('cuda', linux, (n) => n === 'cuda'), null);
+  const cuda = missingProvider('cuda', linux, () => false)!;
+  assert.match(cuda, /knows the cuda provider but its library is not installed \(usable here: cpu, webgpu\)/);
+  assert.match(cuda, /--onnxruntime-node-install=cuda12.*CUDA 12 and cuDNN 9/);
+  assert.match(cuda, /never falls back.*--device webgpu or cpu/);
+  assert.match(missingProvider('dml', linux, () => false)!, /has no dml provider.*only in onnxruntime-node for Windows/);
+  assert.match(missingProvider('coreml', [{ name: 'cpu', bundled: true }], () => false)!, /usable here: cpu\).*macOS.*--device cpu to run here/);
+  for (const d of DEVICES) assert.ok(d === 'cpu' || missingProvider(d, [{ name: 'cpu', bundled: true }], () => false));
+});
+
+test('this install: the CPU and WebGPU providers are there, and a missing one stops before any graph opens', async () => {
+  const names = installedProviders().map((p) => p.name);
+  assert.ok(names.includes('cpu') && names.includes('webgpu'), names.join(', '));
+  await assert.rejects(openGraph(join(TINY, 'transformer.onnx'), { device: 'dml' }), /has no dml provider \(usable here: cpu, webgpu/);
+});
+
+test('graphs written in memory run: Expand repeats along the batch, Slice takes the first item', async () => {
+  const model = onnxModel({
+    inputs: [{ name: 'x', type: 'float32', shape: [1, 'h', 's', 'd'] }, { name: 'shape', type: 'int64', shape: [4] }],
+    outputs: [{ name: 'y', type: 'float32', shape: ['B', 'h', 's', 'd'] }, { name: 'z', type: 'float32', shape: [1, 'h', 's', 'd'] }],
+    nodes: [
+      { op: 'Expand', inputs: ['x', 'shape'], outputs: ['y'] },
+      { op: 'Slice', inputs: ['y', 'starts', 'ends', 'axes'], outputs: ['z'] },
+    ],
+    constants: [
+      { name: 'starts', values: [1] },
+      { name: 'ends', values: [2] },
+      { name: 'axes', values: [0] },
+    ],
+  });
+  const g = await openGraph(model, { threads: 1, label: 'test ops' });
+  const x = noise([1, 2, 3, 4], 5);
+  const out = await g.run({ x: { dtype: 'float32', data: x.data, shape: x.shape }, shape: { dtype: 'int64', data: BigInt64Array.from([3n, 2n, 3n, 4n]), shape: [4] } }, ['y', 'z']);
+  assert.deepEqual(out.y!.shape, [3, 2, 3, 4]);
+  for (let b = 0; b < 3; b++) assert.deepEqual(out.y!.data.subarray(b * 24, (b + 1) * 24), x.data);
+  assert.deepEqual(out.z!.data, x.data);
+  assert.equal(trafficSoFar().graphs['test ops']!.runs, 1);
+  await g.release();
+});
+
+/** Invert 6 midpoint steps, then edit sharing layers 1 and 2 for every step, on `device`. */
+async function editOn(dir: string, device: 'cpu' | 'webgpu', keepContext = true): Promise<{ z: Float32Array; traffic: Traffic; calls: number }> {
+  const pack = await loadPack(dir, { threads: 1, device, keepContext });
+  try {
+    const z0 = noise([1, 4, 1, 16, 16], 9);
+    const inv = await invertLatent(pack, z0, { sourcePrompt: 'a red circle', steps: 6, solver: 'midpoint' });
+    resetTraffic();
+    const ed = await editLatent(pack, inv, { targetPrompt: 'a blue square', guidance: 2, share: { layers: [1, 2], fraction: 1 } });
+    return { z: ed.z.data, traffic: trafficSoFar(), calls: ed.calls };
+  } finally {
+    await pack.release();
+  }
+}
+
+test('WebGPU edits as the CPU does, and keeping the shared keys/values on the device saves exactly their bytes', { timeout: 240_000 }, async () => {
+  const cpu = await editOn(TINY, 'cpu');
+  const kept = await editOn(TINY, 'webgpu', true);
+  const through = await editOn(TINY, 'webgpu', false);
+  assert.ok(maxAbsDiff(kept.z, cpu.z) < 1e-4, `webgpu vs cpu ${maxAbsDiff(kept.z, cpu.z)}`);
+  assert.ok(maxAbsDiff(through.z, cpu.z) < 1e-4, `webgpu (host context) vs cpu ${maxAbsDiff(through.z, cpu.z)}`);
+  assert.deepEqual([cpu.traffic.hostToDevice, cpu.traffic.deviceToHost], [0, 0], 'the CPU moves nothing between host and device');
+  // per two-path call: the reconstruction's k, v of 2 layers ([1, h, S, d] = [1, 2, 8 + 64, 16] float32) came
+  // back to the host and went out again twice (the edit path's batch of 2); kept, only the batch
+  // operation's shape vectors (4 int64 per tensor) go out
+  const stages = kept.calls / 2;
+  const kv = 2 * 2 * 2 * (8 + 64) * 16 * 4; // 2 layers × (k, v) × [1, 2, 72, 16] × 4 bytes
+  assert.equal(through.traffic.deviceToHost - kept.traffic.deviceToHost, stages * kv);
+  assert.equal(through.traffic.hostToDevice - kept.traffic.hostToDevice, stages * (2 * kv - 4 * 4 * 8));
+  console.log(`tiny fixture, 6 midpoint steps: per edit step ${through.traffic.hostToDevice / 6} → ${kept.traffic.hostToDevice / 6} bytes to the device, ${through.traffic.deviceToHost / 6} → ${kept.traffic.deviceToHost / 6} back`);
+});
+
+test('a float16 pack on WebGPU: float16 keys/values stay on the device and the edit matches the CPU', { timeout: 240_000 }, async () => {
+  const cpu = await editOn(TINY_F16, 'cpu');
+  const gpu = await editOn(TINY_F16, 'webgpu');
+  const f32 = await editOn(TINY, 'cpu');
+  // float16 arithmetic differs between the two providers' kernels; both stay near the float32 edit
+  const scale = maxAbsDiff(f32.z, new Float32Array(f32.z.length));
+  assert.ok(maxAbsDiff(gpu.z, cpu.z) < 0.02 * scale, `float16 webgpu vs cpu ${maxAbsDiff(gpu.z, cpu.z)} (scale ${scale})`);
+  assert.ok(maxAbsDiff(gpu.z, f32.z) < 0.02 * scale, `float16 webgpu vs float32 ${maxAbsDiff(gpu.z, f32.z)}`);
+  assert.ok(gpu.traffic.graphs['batch expand/float16/4']!.runs > 0, 'the float16 keys/values were repeated on the device');
+});
