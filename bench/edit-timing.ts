@@ -3,7 +3,7 @@
  * the same library the CLI uses, on a chosen device: per phase, per graph (runs and mean time of a
  * call), the share of the edit spent outside model calls, and the bytes that crossed between host
  * and device per edit step.
- * Usage: npm run bench -- [--model <pack>] [--steps N] [--solver S] [--device D] [--keep-context on|off] [--repeat N]
+ * Usage: npm run bench -- [--model <pack>] [--steps N] [--solver S] [--device D] [--keep-on-device on|off] [--repeat N]
  * Prints figures; asserts nothing (timings on shared machines are noisy).
  */
 import { fileURLToPath } from 'node:url';
@@ -22,13 +22,13 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     solver: { type: 'string' },
     device: { type: 'string' },
-    'keep-context': { type: 'string', default: 'on' },
+    'keep-on-device': { type: 'string', default: 'on' },
     repeat: { type: 'string', default: '3' },
   },
 });
 const packDir = values.model ?? builtinPackDir();
 const device = pickDevice(values.device);
-const keepContext = values['keep-context'] !== 'off';
+const keepOnDevice = values['keep-on-device'] !== 'off';
 /** This script runs as dist/bench/edit-timing.js. */
 const SAMPLE = fileURLToPath(new URL('../../samples/red-circle-on-stripes.png', import.meta.url));
 
@@ -41,7 +41,7 @@ interface Run {
 
 async function once(): Promise<Run> {
   const t0 = performance.now();
-  const pack = await loadPack(packDir, { device, keepContext });
+  const pack = await loadPack(packDir, { device, keepOnDevice });
   const t1 = performance.now();
   const s = resolveSettings(pack.manifest, 'edit', { steps: values.steps ? Number(values.steps) : undefined, solver: values.solver });
   if (!isSolverName(s.solver)) throw new Error(`unknown solver ${s.solver}`);
@@ -61,7 +61,7 @@ const runs: Run[] = [];
 for (let i = 0; i < Number(values.repeat); i++) runs.push(await once());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const steps = runs[0]!.steps;
-console.log(`pack ${packDir}, device ${device}${device !== 'cpu' ? `, context ${keepContext ? 'kept on the device' : 'through the host'}` : ''}, 128×128 sample, steps ${steps}, ${runs.length} runs (medians):`);
+console.log(`pack ${packDir}, device ${device}${device !== 'cpu' ? `, keys/values and constant inputs ${keepOnDevice ? 'kept on the device' : 'through the host'}` : ''}, 128×128 sample, steps ${steps}, ${runs.length} runs (medians):`);
 for (const k of ['load', 'invert', 'reconstruct', 'edit', 'total']) console.log(`  ${k.padEnd(12)} ${median(runs.map((r) => r.ms[k]!)).toFixed(0)} ms`);
 console.log('  edit, by graph:');
 for (const name of Object.keys(runs[0]!.edit.graphs)) {

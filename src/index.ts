@@ -1,5 +1,7 @@
 /** flowedit's library surface: load a pack; invert, reconstruct, edit and swap stills and clips; video and mask I/O. */
-export { loadPack, readPack, validatePack, PackError, type LoadedPack, type PackInfo } from './model/pack.js';
+export { loadPack, readPack, validatePack, PackError, type LoadedPack, type LoadOptions, type PackInfo } from './model/pack.js';
+export { DEVICES, type Device } from './model/devices.js';
+export { installedProviders, trafficSoFar, resetTraffic, type Traffic } from './model/ort.js';
 export type { Manifest } from './model/manifest.js';
 export { builtinPackDir } from './model/builtin.js';
 export { invertImage, reconstructImage, editImage, type EditedImage, type InvertImageSettings } from './edit/image-jobs.js';

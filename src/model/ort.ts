@@ -239,7 +239,7 @@ function openError(path: string, device: Device, err: Error): Error {
   if (device !== 'cpu' && /Failed to load (shared )?library/i.test(msg)) {
     return new Error(`Cannot load ONNX graph ${path}: the ${device} provider's library did not load (${msg.split('\n')[0]}). ${missingProvider(device, [], () => false)?.replace(/^.*?To get it/, 'To get it')}`);
   }
-  return new Error(`Cannot load ONNX graph ${path} on ${device}: ${msg}`);
+  return new Error(`Cannot load ONNX graph ${path}${device !== 'cpu' ? ` on ${device}` : ''}: ${msg}`);
 }
 
 /** Opens an ONNX graph from a file path (external data next to it is resolved by onnxruntime) or from bytes. */
@@ -307,7 +307,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
         // with outputs bound to the device, onnxruntime returns all of them
         result = await session.run(ortFeeds, deviceOutputs.size > 0 ? [...outputNames] : [...fetches]);
       } catch (err) {
-        throw new Error(`Running ${path} on ${device} failed: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
+        throw new Error(`Running ${path} failed${device !== 'cpu' ? ` on ${device}` : ''}: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
       }
       const out: Record<string, Value> = {};
       let received = 0;

@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { checkManifest, textEncoders, textRules, type Manifest } from './manifest.js';
 import { graphKey, graphLabel, graphSpecs, port, type GraphSpec } from './ports.js';
-import { batchOps } from './batch-ops.js';
+import { deviceOps } from './device-ops.js';
 import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo } from './ort.js';
 import { assertPromptTokens, createTextEncoder, type TextEncoder } from './text.js';
 import { Transformer } from './transformer.js';
@@ -166,10 +166,11 @@ export interface LoadOptions {
   /** Where the graphs run (default cpu). */
   readonly device?: GraphOptions['device'];
   /**
-   * Keep the transformer's keys/values in the device's memory between calls where the device
-   * allows it (default true); false sends them through the host every call, as on the CPU.
+   * Keep the transformer's keys/values and constant inputs (prompt embeddings, biases) in the
+   * device's memory between calls where the device allows it (default true); false sends them
+   * through the host every call.
    */
-  readonly keepContext?: boolean;
+  readonly keepOnDevice?: boolean;
 }
 
 /**
@@ -188,7 +189,7 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
       problems.push(`${spec.file}: file not found (${graphLabel(m, spec)})`);
       continue;
     }
-    const keep = spec.role === 'transformer' && opts.keepContext !== false ? m.transformer.contextLayers.flatMap((i) => [port.k(i), port.v(i)]) : [];
+    const keep = spec.role === 'transformer' && opts.keepOnDevice !== false ? m.transformer.contextLayers.flatMap((i) => [port.k(i), port.v(i)]) : [];
     let graph: OnnxGraph;
     try {
       graph = await openGraph(path, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.device ? { device: opts.device } : {}), keepOnDevice: keep });
@@ -204,7 +205,7 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
     throw new PackError(dir, problems);
   }
   const trGraph = graphs.get('transformer')!;
-  const ops = trGraph.deviceOutputs.size > 0 ? batchOps(trGraph.device) : undefined;
+  const ops = trGraph.deviceOutputs.size > 0 ? deviceOps(trGraph.device) : undefined;
   const transformer = new Transformer(m, trGraph, ops);
   const text = m.text ? await createTextEncoder(m, info.dir, (encoder) => graphs.get(graphKey({ role: 'text encoder', encoder }))!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
@@ -214,6 +215,7 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
     text,
     vae,
     async release() {
+      transformer.releaseConstants();
       await Promise.all([...graphs.values()].map((g) => g.release()));
       await ops?.release();
     },

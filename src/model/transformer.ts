@@ -4,7 +4,7 @@
  * only the k/v outputs a caller asks for are fetched.
  */
 import type { Tensor } from '../media/tensor.js';
-import type { BatchOps } from './batch-ops.js';
+import type { DeviceOps } from './device-ops.js';
 import { textLayout, type Manifest, type TextLayout } from './manifest.js';
 import { floatFeed, hostTensor, onDevice, valueFeed, type DeviceTensor, type Feed, type OnnxGraph, type Value } from './ort.js';
 import { port } from './ports.js';
@@ -26,6 +26,11 @@ export function releaseKV(kv: ReadonlyMap<number, LayerKV>): void {
   }
 }
 
+/**
+ * One call's inputs. `text`, `textMask`, `pooled` and the biases are a path's constants: on a
+ * device that keeps tensors they are uploaded once per array, so an array must not change after
+ * it has been fed (build a new one instead).
+ */
 export interface ForwardRequest {
   /** x_t: [B, C, F', H', W'] */
   readonly latents: Tensor;
@@ -75,8 +80,8 @@ export class Transformer {
   constructor(
     readonly manifest: Manifest,
     private readonly graph: OnnxGraph,
-    /** batch operations on the graph's device, for keys/values it keeps there */
-    private readonly ops?: BatchOps,
+    /** operations on the graph's device, when it keeps keys/values there */
+    private readonly ops?: DeviceOps,
   ) {
     this.contextLayers = manifest.transformer.contextLayers;
     this.heads = manifest.transformer.heads;
@@ -88,6 +93,42 @@ export class Transformer {
   private readonly zeroCache = new Map<number, Float32Array>();
   /** Host buffers for context repeated along the batch, one per layer and k/v, reused across calls. */
   private readonly repeatCache = new Map<string, Float32Array>();
+
+  /**
+   * Inputs that stay the same over a path's calls (a prompt's embeddings, padding mask and pooled
+   * vector; attention biases), uploaded to the device once per host array and shape. They are
+   * freed when their host array is collected, or when the pack is released.
+   */
+  private readonly constants = new WeakMap<Float32Array, Map<string, DeviceTensor>>();
+  private readonly onDeviceConstants = new Set<DeviceTensor>();
+  private readonly collected = new FinalizationRegistry<DeviceTensor[]>((values) => {
+    for (const v of values) {
+      v.dispose();
+      this.onDeviceConstants.delete(v);
+    }
+  });
+
+  /** A constant input as a feed: on a device that keeps tensors, uploaded once and reused. */
+  private async constantFeed(t: Tensor, name: string): Promise<Feed> {
+    if (!this.ops) return floatFeed(t);
+    const shape = t.shape.join(',');
+    let byShape = this.constants.get(t.data);
+    let value = byShape?.get(shape);
+    if (!value) {
+      value = await this.ops.upload(t, this.graph.inputs.find((p) => p.name === name)?.dtype === 'float16' ? 'float16' : 'float32');
+      if (!byShape) this.constants.set(t.data, (byShape = new Map()));
+      byShape.set(shape, value);
+      this.onDeviceConstants.add(value);
+      this.collected.register(t.data, [value]);
+    }
+    return value;
+  }
+
+  /** Frees the constants kept on the device (the pack's release calls it). */
+  releaseConstants(): void {
+    for (const v of this.onDeviceConstants) v.dispose();
+    this.onDeviceConstants.clear();
+  }
 
   /** Whether the k/v outputs stay on the device between calls. */
   get keepsContextOnDevice(): boolean {
@@ -167,15 +208,15 @@ export class Transformer {
     };
     if (this.manifest.text) {
       if (!req.text) throw new Error(`Pack '${this.manifest.id}' needs text embeddings [B, L, D]`);
-      feeds[port.text] = floatFeed(req.text); // [B, L, D]
+      feeds[port.text] = await this.constantFeed(req.text, port.text); // [B, L, D]
       if (this.manifest.transformer.textMask) {
         if (!req.textMask) throw new Error(`Pack '${this.manifest.id}' needs the text padding mask [B, L] (transformer.textMask)`);
-        feeds[port.textMask] = floatFeed(req.textMask); // [B, L]
+        feeds[port.textMask] = await this.constantFeed(req.textMask, port.textMask); // [B, L]
       }
       const P = this.text.P;
       if (P !== undefined) {
         if (!req.pooled) throw new Error(`Pack '${this.manifest.id}' needs the pooled text vector [B, ${P}] (${this.manifest.text.encoders ? 'a pooled output in text.encoders' : 'text.pooledDim'})`);
-        feeds[port.pooled] = floatFeed(req.pooled); // [B, P]
+        feeds[port.pooled] = await this.constantFeed(req.pooled, port.pooled); // [B, P]
       }
     }
     if (this.manifest.transformer.guidance === 'distilled') {
@@ -193,7 +234,7 @@ export class Transformer {
       if (bias.length !== B * (S + Sc)) {
         throw new Error(`Bias for layer ${i} holds ${bias.length} values; [B, S + Sc] = [${B}, ${S + Sc}] needs ${B * (S + Sc)}`);
       }
-      feeds[port.ctxBias(i)] = { dtype: 'float32', data: bias, shape: [B, S + Sc] }; // [B, S + Sc]
+      feeds[port.ctxBias(i)] = await this.constantFeed({ data: bias, shape: [B, S + Sc] }, port.ctxBias(i)); // [B, S + Sc]
     }
     const fetchKV = req.fetchKV ?? [];
     for (const i of fetchKV) {

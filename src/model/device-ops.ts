@@ -1,14 +1,18 @@
 /**
- * Batch-axis operations on tensors kept on the device, run by the device itself: repeating a
- * batch-1 tensor to B (the reconstruction path's keys/values fed to an edit path with
- * classifier-free guidance) and taking the first item of a batch. Each is a one-node ONNX graph
- * (onnx-proto.ts) opened once per element type.
+ * Operations the device runs itself on tensors it keeps, so they need not visit the host:
+ * uploading a constant input once (a prompt's embeddings, an attention bias), repeating a batch-1
+ * tensor to B (the reconstruction path's keys/values fed to an edit path with classifier-free
+ * guidance) and taking the first item of a batch. Each is a small ONNX graph (onnx-proto.ts)
+ * opened once per element type and size.
  */
 import type { Device } from './devices.js';
 import { onnxModel, type OnnxElement } from './onnx-proto.js';
-import { openGraph, type DeviceTensor, type Feed, type OnnxGraph } from './ort.js';
+import type { Tensor } from '../media/tensor.js';
+import { floatFeed, openGraph, type DeviceTensor, type Feed, type FloatType, type OnnxGraph } from './ort.js';
 
-export interface BatchOps {
+export interface DeviceOps {
+  /** a host tensor copied to the device once, in the element type `type` */
+  upload(x: Tensor, type: FloatType): Promise<DeviceTensor>;
   /** each [1, h, S, d] → [B, h, S, d] on the device, in one run */
   repeat(xs: readonly DeviceTensor[], B: number): Promise<DeviceTensor[]>;
   /** [B, …] → [1, …] on the device (the first item) */
@@ -41,15 +45,25 @@ function firstModel(type: OnnxElement): Uint8Array {
   });
 }
 
-/** Batch operations for rank-4 tensors ([B, h, S, d]) on `device`, opened when first used. */
-export function batchOps(device: Device): BatchOps {
+/** x (any shape) → y on the device. */
+function identityModel(type: OnnxElement, rank: number): Uint8Array {
+  const shape = Array.from({ length: rank }, (_, i) => `a${i}`);
+  return onnxModel({ inputs: [{ name: 'x', type, shape }], outputs: [{ name: 'y', type, shape }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }] });
+}
+
+/** Device operations on `device`, each graph opened when first used. */
+export function deviceOps(device: Device): DeviceOps {
   const graphs = new Map<string, Promise<OnnxGraph>>();
   const graph = (key: string, model: () => Uint8Array, outputs: readonly string[]): Promise<OnnxGraph> => {
     let g = graphs.get(key);
-    if (!g) graphs.set(key, (g = openGraph(model(), { device, keepOnDevice: outputs, label: `batch ${key}` })));
+    if (!g) graphs.set(key, (g = openGraph(model(), { device, keepOnDevice: outputs, label: `device ${key}` })));
     return g;
   };
   return {
+    async upload(x, type) {
+      const g = await graph(`upload/${type}/${x.shape.length}`, () => identityModel(type, x.shape.length), ['y']);
+      return (await g.runKeeping({ x: floatFeed(x) }, ['y'])).y as DeviceTensor;
+    },
     async repeat(xs, B) {
       if (xs.length === 0) return [];
       const type = xs[0]!.dtype;
