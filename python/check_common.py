@@ -1,5 +1,7 @@
 """What the exporters' check scripts share: the relative error they report, a one-thread
-onnxruntime session, and the element types a graph holds."""
+onnxruntime session, the element types a graph holds, and how a script reports its findings."""
+
+import json
 
 import numpy as np
 import onnx
@@ -48,3 +50,11 @@ def run_ports(sess, args, outputs=None) -> list:
         a = a.numpy() if hasattr(a, "numpy") else np.asarray(a)
         feeds[port.name] = a.astype(PORT_DTYPES.get(port.type, a.dtype))
     return [np.asarray(o, dtype=np.float32) if np.issubdtype(np.asarray(o).dtype, np.floating) else o for o in sess.run(outputs, feeds)]
+
+
+def report_findings(report: dict, failures: list) -> int:
+    """Prints the findings as one JSON line (the tests read the last line) with the failures in it;
+    returns the script's exit status (1 when anything failed)."""
+    report["failures"] = failures
+    print(json.dumps(report, ensure_ascii=False))
+    return 1 if failures else 0

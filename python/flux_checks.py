@@ -38,7 +38,7 @@ import onnx
 import torch
 import torch.nn.functional as F
 
-from check_common import onnx_types, rel_err, run_ports, session
+from check_common import onnx_types, rel_err, report_findings, run_ports, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.flux.config import flux_config
 from flowedit_export.flux.dit import (
@@ -519,9 +519,7 @@ def main() -> int:
         failures.append("checkpoint loading")
     if loading["variants_detected"] != ["dev", "schnell"]:
         failures.append(f"variants detected {loading['variants_detected']}, expected dev, schnell")
-    report["failures"] = failures
-    print(json.dumps(report, ensure_ascii=False))  # one line: the tests read the last line
-    return 1 if failures else 0
+    return report_findings(report, failures)
 
 
 if __name__ == "__main__":

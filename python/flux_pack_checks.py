@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import flux_ae_reference as ref
-from check_common import rel_err, session
+from check_common import rel_err, report_findings, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.flux.ae import (
     AE_SIZES,
@@ -491,9 +491,7 @@ def main(argv=None) -> int:
         if not args.no_pack:
             report["pack"] = check_pack(folder, args.cases)
             failures += report["pack"]["problems"]
-    report["failures"] = failures
-    print(json.dumps(report))  # one line: the tests read the last line
-    return 1 if failures else 0
+    return report_findings(report, failures)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import time
 import numpy as np
 import onnx
 
-from check_common import rel_err, run_ports, session
+from check_common import rel_err, report_findings, run_ports, session
 from flowedit_export.half import FLOAT32_PORTS, HalfError, check_half, port_types
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,9 +195,7 @@ def main() -> int:
     for name, e in report["exporters"].items():
         if e["problems"] or e["port_types"] != ["FLOAT", "FLOAT16"] or e["formatVersion"] != 2 or e["dtype"] != "float16" or not e["weights_described"]:
             failures.append(f"{name} --dtype float16: {e}")
-    report["failures"] = failures
-    print(json.dumps(report, ensure_ascii=False))  # one line: the tests read the last line
-    return 1 if failures else 0
+    return report_findings(report, failures)
 
 
 if __name__ == "__main__":

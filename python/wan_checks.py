@@ -35,7 +35,7 @@ import numpy as np
 import onnx
 import torch
 
-from check_common import onnx_types, rel_err, run_ports, session
+from check_common import onnx_types, rel_err, report_findings, run_ports, session
 from flowedit_export.checkpoint import CheckpointError
 from flowedit_export.wan.config import DIT_SIZES, ConfigError, dit_config_from_json
 from flowedit_export.wan.dit import (
@@ -494,9 +494,7 @@ def main() -> int:
     if not (loading["sharded_loads_exactly"] and loading["bf16_single_loads_as_float32"] and loading["all_refused"]):
         failures.append("checkpoint loading")
     failures += report["pack"]["problems"]
-    report["failures"] = failures
-    print(json.dumps(report, ensure_ascii=False))  # one line: the tests read the last line
-    return 1 if failures else 0
+    return report_findings(report, failures)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,12 @@ import type { Tensor } from '../media/tensor.js';
 import { floatFeed, openGraph, type DeviceTensor, type Feed, type FloatType, type OnnxGraph } from './ort.js';
 
 export interface DeviceOps {
-  /** a host tensor copied to the device once, in the element type `type` */
-  upload(x: Tensor, type: FloatType): Promise<DeviceTensor>;
+  /**
+   * A constant host tensor on the device, in the element type `type`: uploaded on first use and
+   * reused for the same array and shape (so the array must not change once fed). It is freed
+   * when the array is garbage-collected, or by release().
+   */
+  constant(x: Tensor, type: FloatType): Promise<DeviceTensor>;
   /** each [1, h, S, d] → [B, h, S, d] on the device, in one run */
   repeat(xs: readonly DeviceTensor[], B: number): Promise<DeviceTensor[]>;
   /** [B, …] → [1, …] on the device (the first item) */
@@ -59,10 +63,26 @@ export function deviceOps(device: Device): DeviceOps {
     if (!g) graphs.set(key, (g = openGraph(model(), { device, keepOnDevice: outputs, label: `device ${key}` })));
     return g;
   };
+  const constants = new WeakMap<Float32Array, Map<string, DeviceTensor>>();
+  const held = new Set<DeviceTensor>();
+  const collected = new FinalizationRegistry<DeviceTensor>((value) => {
+    value.dispose();
+    held.delete(value);
+  });
   return {
-    async upload(x, type) {
-      const g = await graph(`upload/${type}/${x.shape.length}`, () => identityModel(type, x.shape.length), ['y']);
-      return (await g.runKeeping({ x: floatFeed(x) }, ['y'])).y as DeviceTensor;
+    async constant(x, type) {
+      const key = `${type}/${x.shape.join(',')}`;
+      let byShape = constants.get(x.data);
+      let value = byShape?.get(key);
+      if (!value) {
+        const g = await graph(`upload/${type}/${x.shape.length}`, () => identityModel(type, x.shape.length), ['y']);
+        value = (await g.runKeeping({ x: floatFeed(x) }, ['y'])).y as DeviceTensor;
+        if (!byShape) constants.set(x.data, (byShape = new Map()));
+        byShape.set(key, value);
+        held.add(value);
+        collected.register(x.data, value);
+      }
+      return value;
     },
     async repeat(xs, B) {
       if (xs.length === 0) return [];
@@ -85,6 +105,8 @@ export function deviceOps(device: Device): DeviceOps {
       return (await g.runKeeping({ x }, ['y'])).y as DeviceTensor;
     },
     async release() {
+      for (const v of held) v.dispose();
+      held.clear();
       const open = await Promise.all(graphs.values());
       graphs.clear();
       await Promise.all(open.map((g) => g.release()));

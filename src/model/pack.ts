@@ -215,9 +215,8 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
     text,
     vae,
     async release() {
-      transformer.releaseConstants();
+      await ops?.release(); // the constants it holds and its graphs, before the sessions they came from
       await Promise.all([...graphs.values()].map((g) => g.release()));
-      await ops?.release();
     },
   };
 }

@@ -94,45 +94,10 @@ export class Transformer {
   /** Host buffers for context repeated along the batch, one per layer and k/v, reused across calls. */
   private readonly repeatCache = new Map<string, Float32Array>();
 
-  /**
-   * Inputs that stay the same over a path's calls (a prompt's embeddings, padding mask and pooled
-   * vector; attention biases), uploaded to the device once per host array and shape. They are
-   * freed when their host array is collected, or when the pack is released.
-   */
-  private readonly constants = new WeakMap<Float32Array, Map<string, DeviceTensor>>();
-  private readonly onDeviceConstants = new Set<DeviceTensor>();
-  private readonly collected = new FinalizationRegistry<DeviceTensor[]>((values) => {
-    for (const v of values) {
-      v.dispose();
-      this.onDeviceConstants.delete(v);
-    }
-  });
-
-  /** A constant input as a feed: on a device that keeps tensors, uploaded once and reused. */
+  /** A path's constant input (prompt embeddings, masks, biases) as a feed: on a keeping device, uploaded once. */
   private async constantFeed(t: Tensor, name: string): Promise<Feed> {
     if (!this.ops) return floatFeed(t);
-    const shape = t.shape.join(',');
-    let byShape = this.constants.get(t.data);
-    let value = byShape?.get(shape);
-    if (!value) {
-      value = await this.ops.upload(t, this.graph.inputs.find((p) => p.name === name)?.dtype === 'float16' ? 'float16' : 'float32');
-      if (!byShape) this.constants.set(t.data, (byShape = new Map()));
-      byShape.set(shape, value);
-      this.onDeviceConstants.add(value);
-      this.collected.register(t.data, [value]);
-    }
-    return value;
-  }
-
-  /** Frees the constants kept on the device (the pack's release calls it). */
-  releaseConstants(): void {
-    for (const v of this.onDeviceConstants) v.dispose();
-    this.onDeviceConstants.clear();
-  }
-
-  /** Whether the k/v outputs stay on the device between calls. */
-  get keepsContextOnDevice(): boolean {
-    return this.graph.deviceOutputs.size > 0;
+    return this.ops.constant(t, this.graph.inputs.find((p) => p.name === name)?.dtype === 'float16' ? 'float16' : 'float32');
   }
 
   /** Item 0 of each fetched layer's keys/values ([B, h, S, d] → [1, h, S, d]); device ones stay there. */
