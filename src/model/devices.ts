@@ -38,6 +38,11 @@ const HOW_TO_GET: Record<Device, string> = {
   coreml: 'it exists only in onnxruntime-node for macOS (Core ML)',
 };
 
+/** What `device` needs and where to get it, for messages. */
+export function howToGet(device: Device): string {
+  return HOW_TO_GET[device];
+}
+
 /** The device to use: the flag, else FLOWEDIT_DEVICE, else cpu; refuses a name flowedit does not know. */
 export function pickDevice(flag: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): Device {
   const given = flag ?? (env[DEVICE_ENV] || undefined);

@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
-import { DEFAULT_DEVICE, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
+import { DEFAULT_DEVICE, howToGet, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
 import { fromFloat16, toFloat16 } from './float16.js';
 
 // onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
@@ -237,7 +237,7 @@ function openError(path: string, device: Device, err: Error): Error {
   const msg = err.message;
   if (device !== 'cpu' && /adapter|no supported|device not found|no CUDA-capable|driver/i.test(msg)) return new Error(`Cannot load ONNX graph ${path}: ${noAdapter(device, msg)}`);
   if (device !== 'cpu' && /Failed to load (shared )?library/i.test(msg)) {
-    return new Error(`Cannot load ONNX graph ${path}: the ${device} provider's library did not load (${msg.split('\n')[0]}). ${missingProvider(device, [], () => false)?.replace(/^.*?To get it/, 'To get it')}`);
+    return new Error(`Cannot load ONNX graph ${path}: the ${device} provider's library did not load (${msg.split('\n')[0]}). To get it: ${howToGet(device)}.`);
   }
   return new Error(`Cannot load ONNX graph ${path}${device !== 'cpu' ? ` on ${device}` : ''}: ${msg}`);
 }
@@ -248,25 +248,29 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   const path = typeof source === 'string' ? source : `(${opts.label ?? 'in-memory graph'})`;
   const label = typeof source === 'string' ? basename(source) : (opts.label ?? 'in-memory graph');
   assertDeviceInstalled(device);
-  const keep = keepsOutputsOnDevice(device) ? (opts.keepOnDevice ?? []) : [];
+  let keep = keepsOutputsOnDevice(device) ? [...(opts.keepOnDevice ?? [])] : [];
   let session: ort.InferenceSession;
   try {
-    const options: ort.InferenceSession.SessionOptions = {
+    const options: ort.InferenceSession.SessionOptions & { preferredOutputLocation?: Record<string, ort.Tensor.DataLocation> } = {
       executionProviders: [PROVIDER_NAME[device]],
       graphOptimizationLevel: 'all',
       // errors only: the warnings name nodes that stay on the CPU, which the device provider decides
       logSeverityLevel: 3,
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     };
-    session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
-    if (keep.length > 0) {
-      // onnxruntime binds every output once one is kept on the device: name each output's place
-      const where: Record<string, ort.Tensor.DataLocation> = {};
-      for (const name of session.outputNames) where[name] = keep.includes(name) ? 'gpu-buffer' : 'cpu';
-      await session.release();
-      session = typeof source === 'string'
-        ? await ort.InferenceSession.create(source, { ...options, preferredOutputLocation: where })
-        : await ort.InferenceSession.create(source, { ...options, preferredOutputLocation: where });
+    for (;;) {
+      if (keep.length > 0) options.preferredOutputLocation = Object.fromEntries(keep.map((name) => [name, 'gpu-buffer' as const]));
+      else delete options.preferredOutputLocation;
+      try {
+        session = typeof source === 'string' ? await ort.InferenceSession.create(source, options) : await ort.InferenceSession.create(source, options);
+        break;
+      } catch (err) {
+        // a kept name the graph lacks: open without it and leave it to the caller's port checks
+        // (a pack lists every missing port at once)
+        const missing = /"(.+)" is not a valid output name/.exec((err as Error).message)?.[1];
+        if (missing === undefined || !keep.includes(missing)) throw err;
+        keep = keep.filter((name) => name !== missing);
+      }
     }
   } catch (err) {
     throw openError(path, device, err as Error);
@@ -274,7 +278,6 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   const inputs = portsOf(session.inputMetadata);
   const outputs = portsOf(session.outputMetadata);
   const outputNames = new Set(outputs.map((p) => p.name));
-  for (const name of keep) if (!outputNames.has(name)) throw new Error(`'${name}' is not an output of ${path} (outputs: ${[...outputNames].join(', ')})`);
   const deviceOutputs = new Set(keep);
   const inputType = new Map(inputs.map((p) => [p.name, p.dtype]));
   const counts = device !== 'cpu';
@@ -304,8 +307,8 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       let result: ort.InferenceSession.ReturnType;
       const started = performance.now();
       try {
-        // with outputs bound to the device, onnxruntime returns all of them
-        result = await session.run(ortFeeds, deviceOutputs.size > 0 ? [...outputNames] : [...fetches]);
+        // once an output is bound to the device, onnxruntime runs only with every output fetched
+        result = await session.run(ortFeeds, keep.length > 0 ? [...outputNames] : [...fetches]);
       } catch (err) {
         throw new Error(`Running ${path} failed${device !== 'cpu' ? ` on ${device}` : ''}: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
       }

@@ -9,7 +9,7 @@ import { editLatent } from '../../src/edit/edit.js';
 import { invertLatent } from '../../src/edit/invert.js';
 import { DEVICES, missingProvider, pickDevice } from '../../src/model/devices.js';
 import { onnxModel } from '../../src/model/onnx-proto.js';
-import { installedProviders, openGraph, resetTraffic, trafficSoFar, type Traffic } from '../../src/model/ort.js';
+import { installedProviders, onDevice, openGraph, resetTraffic, trafficSoFar, type DeviceTensor, type Traffic } from '../../src/model/ort.js';
 import { loadPack } from '../../src/model/pack.js';
 import { maxAbsDiff, noise, ROOT, TINY } from '../paths.js';
 import { join } from 'node:path';
@@ -65,6 +65,29 @@ test('graphs written in memory run: Expand repeats along the batch, Slice takes 
   for (let b = 0; b < 3; b++) assert.deepEqual(out.y!.data.subarray(b * 24, (b + 1) * 24), x.data);
   assert.deepEqual(out.z!.data, x.data);
   assert.equal(trafficSoFar().graphs['test ops']!.runs, 1);
+  await g.release();
+});
+
+test('on WebGPU the outputs asked for stay on the device; a kept name the graph lacks is left to the port checks', async () => {
+  const model = onnxModel({
+    inputs: [{ name: 'x', type: 'float32', shape: ['n'] }],
+    outputs: [{ name: 'y', type: 'float32', shape: ['n'] }, { name: 'z', type: 'float32', shape: ['n'] }],
+    nodes: [
+      { op: 'Identity', inputs: ['x'], outputs: ['y'] },
+      { op: 'Neg', inputs: ['x'], outputs: ['z'] },
+    ],
+  });
+  const g = await openGraph(model, { device: 'webgpu', keepOnDevice: ['y', 'k.0'] });
+  assert.deepEqual([...g.deviceOutputs], ['y']);
+  const x = { dtype: 'float32' as const, data: Float32Array.from([1, 2, 3]), shape: [3] };
+  const out = await g.runKeeping({ x }, ['y', 'z']);
+  assert.ok(onDevice(out.y!) && !onDevice(out.z!));
+  assert.deepEqual(out.z, { data: Float32Array.from([-1, -2, -3]), shape: [3] });
+  // a device tensor feeds another run on the device as it is
+  const again = await g.runKeeping({ x: out.y as DeviceTensor }, ['z']);
+  assert.deepEqual([...(again.z as { data: Float32Array }).data], [-1, -2, -3]);
+  await assert.rejects(g.run({ x }, ['y']), /stay on the device/);
+  (out.y as DeviceTensor).dispose();
   await g.release();
 });
 

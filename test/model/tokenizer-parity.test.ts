@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cleanPrompt } from '../../src/model/prompt-clean.js';
 import { promptTokenIds } from '../../src/model/text.js';
@@ -111,67 +111,6 @@ test('the parity prompts cover every case', () => {
   assert.ok(PROMPTS.some((p) => /[\u4e00-\u9fff]/.test(p)) && PROMPTS.some((p) => /\p{Extended_Pictographic}/u.test(p)));
 });
 
-test("cleanPrompt('wan', …) equals the reference's cleaning on well-formed prompts: n of n", { timeout: 600_000 }, async (t) => {
-  const dir = await tempDir('flowedit-tokparity-');
-  try {
-    const ref = await pythonSide(FIXTURE, PROMPTS, dir);
-    const wrong = PROMPTS.map((p, i) => ({ p, i })).filter(({ p, i }) => cleanPrompt('wan', p) !== ref.clean[i]);
-    t.diagnostic(`cleaning: ${PROMPTS.length - wrong.length} of ${PROMPTS.length} agree`);
-    assert.deepEqual(
-      wrong.slice(0, 5).map(({ p, i }) => `${quoted(p)}: node ${quoted(cleanPrompt('wan', p))}, python ${quoted(ref.clean[i]!)}`),
-      [],
-      `${wrong.length} of ${PROMPTS.length} prompts cleaned differently`,
-    );
-    assert.equal(cleanPrompt('none', ' a  b '), ' a  b ');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test('mojibake repair is left out of cleanPrompt: the only difference on mojibake prompts', { timeout: 600_000 }, async (t) => {
-  const dir = await tempDir('flowedit-tokparity-');
-  try {
-    const list = mojibakePrompts();
-    const ref = await pythonSide(FIXTURE, list, dir);
-    const node = list.map((p) => cleanPrompt('wan', p));
-    const repaired = list.filter((_p, i) => ref.clean[i] !== ref.clean_plain[i]).length;
-    const differ = list.filter((_p, i) => node[i] !== ref.clean[i]).length;
-    t.diagnostic(`mojibake: ftfy repairs ${repaired} of ${list.length}; cleanPrompt differs from the reference on ${differ}`);
-    assert.ok(repaired > 0, 'the mojibake prompts are mojibake to ftfy');
-    assert.deepEqual(
-      list.filter((_p, i) => node[i] !== ref.clean_plain[i]).map(quoted),
-      [],
-      'cleanPrompt equals ftfy without fix_encoding',
-    );
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
-test("flowedit's prompt path gives the reference token ids: n of n per tokenizer.json variant and L", { timeout: 600_000 }, async (t) => {
-  const dir = await tempDir('flowedit-tokparity-');
-  try {
-    const failures: string[] = [];
-    for (const [name, path] of Object.entries(await variants(dir))) {
-      const ref = await pythonSide(path, PROMPTS, dir);
-      for (const L of LENGTHS) {
-        const want = ref.ids[String(L)]!;
-        const got = await nodeIds(path, L, PROMPTS);
-        const bad = PROMPTS.map((_p, i) => i).filter((i) => JSON.stringify(got[i]) !== JSON.stringify(want[i]));
-        t.diagnostic(`${name}, L=${L}: ${PROMPTS.length - bad.length} of ${PROMPTS.length} agree`);
-        for (const i of bad.slice(0, 3)) {
-          failures.push(`${name} L=${L} ${quoted(ref.clean[i]!)}: node ${JSON.stringify(got[i]!.slice(0, 24))} python ${JSON.stringify(want[i]!.slice(0, 24))}`);
-        }
-        if (bad.length > 3) failures.push(`${name} L=${L}: … ${bad.length} prompts differ in all`);
-      }
-      assert.ok(ref.ids['512']!.some((ids) => ids.length === 512), 'some prompts are truncated to 512');
-    }
-    assert.deepEqual(failures, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
 interface TextChecks {
   encoder: { graph_inputs: string[]; graph_outputs: string[]; onnx_vs_torch_rel_err: number; padding_rows_max_abs: number; real_rows_vs_padding_length_rel_err: number; float64_in_graph: string[] };
   hf_umt5: { rel_err_real_rows: number; unloaded_hf_keys: string[]; unused_keys: string[] };
@@ -180,25 +119,89 @@ interface TextChecks {
   tokenizer: { fixture_equals_fresh_training: boolean; info: { vocab_size: number; pad_id: number; eos_id: number; unk_id: number }; spm_conversion_agrees: string; refusals: Record<string, string>; not_written_when_refused: boolean };
 }
 
-test('Wan text encoder: ONNX equals PyTorch and an independent UMT5; the tokenizer is prepared and refused as it should be', { timeout: 600_000 }, async (t) => {
-  const r = await pythonFindings<TextChecks>('wan_text_checks.py');
-  t.diagnostic(`tiny encoder ‖onnx − torch‖∞/‖torch‖∞ = ${r.encoder.onnx_vs_torch_rel_err.toExponential(2)}, vs transformers' UMT5 ${r.hf_umt5.rel_err_real_rows.toExponential(2)}`);
-  assert.deepEqual([r.encoder.graph_inputs, r.encoder.graph_outputs], [['input_ids', 'attention_mask'], ['text']]);
-  assert.ok(r.encoder.onnx_vs_torch_rel_err < 1e-5, `onnx vs torch ${r.encoder.onnx_vs_torch_rel_err}`);
-  assert.equal(r.encoder.padding_rows_max_abs, 0, 'padding rows are zero');
-  assert.ok(r.encoder.real_rows_vs_padding_length_rel_err < 1e-6, 'real rows do not depend on the padding length');
-  assert.deepEqual(r.encoder.float64_in_graph, []);
-  assert.ok(r.hf_umt5.rel_err_real_rows < 1e-5, `vs transformers' UMT5 ${r.hf_umt5.rel_err_real_rows}`);
-  assert.deepEqual([r.hf_umt5.unloaded_hf_keys, r.hf_umt5.unused_keys], [[], []]);
-  assert.ok(r.buckets.table_equals_reference_formula);
-  assert.equal(r.xxl.keys, 1 + 24 * 10 + 1);
-  assert.ok(Math.abs(r.xxl.parameters / 1e9 - 5.68) < 0.01, `${r.xxl.parameters} parameters`);
-  assert.match(r.xxl.too_large_vocab_refused ?? '', /256384 rows/);
-  assert.ok(r.tokenizer.fixture_equals_fresh_training, 'the committed test tokenizer is what train_test_tokenizer makes');
-  assert.deepEqual(r.tokenizer.info, { vocab_size: 4096, pad_id: 0, eos_id: 1, unk_id: 2 });
-  assert.match(r.tokenizer.spm_conversion_agrees, /^(\d+) of \1$/);
-  assert.match(r.tokenizer.refusals.vocab_exceeds_embedding ?? '', /umt5-test\/tokenizer\.json: 4096 token ids .* 1000 rows/);
-  assert.match(r.tokenizer.refusals.special_ids_differ ?? '', /bad\/tokenizer\.json: <pad> has id 1; expected 0/);
-  assert.match(r.tokenizer.refusals.no_folder ?? '', /not a folder/);
-  assert.ok(r.tokenizer.not_written_when_refused);
+// Each test runs the reference in its own Python process: two run side by side.
+describe('flowedit against the reference tokenizers and text encoder', { concurrency: 2 }, () => {
+  test("cleanPrompt('wan', …) equals the reference's cleaning on well-formed prompts: n of n", { timeout: 600_000 }, async (t) => {
+    const dir = await tempDir('flowedit-tokparity-');
+    try {
+      const ref = await pythonSide(FIXTURE, PROMPTS, dir);
+      const wrong = PROMPTS.map((p, i) => ({ p, i })).filter(({ p, i }) => cleanPrompt('wan', p) !== ref.clean[i]);
+      t.diagnostic(`cleaning: ${PROMPTS.length - wrong.length} of ${PROMPTS.length} agree`);
+      assert.deepEqual(
+        wrong.slice(0, 5).map(({ p, i }) => `${quoted(p)}: node ${quoted(cleanPrompt('wan', p))}, python ${quoted(ref.clean[i]!)}`),
+        [],
+        `${wrong.length} of ${PROMPTS.length} prompts cleaned differently`,
+      );
+      assert.equal(cleanPrompt('none', ' a  b '), ' a  b ');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('mojibake repair is left out of cleanPrompt: the only difference on mojibake prompts', { timeout: 600_000 }, async (t) => {
+    const dir = await tempDir('flowedit-tokparity-');
+    try {
+      const list = mojibakePrompts();
+      const ref = await pythonSide(FIXTURE, list, dir);
+      const node = list.map((p) => cleanPrompt('wan', p));
+      const repaired = list.filter((_p, i) => ref.clean[i] !== ref.clean_plain[i]).length;
+      const differ = list.filter((_p, i) => node[i] !== ref.clean[i]).length;
+      t.diagnostic(`mojibake: ftfy repairs ${repaired} of ${list.length}; cleanPrompt differs from the reference on ${differ}`);
+      assert.ok(repaired > 0, 'the mojibake prompts are mojibake to ftfy');
+      assert.deepEqual(
+        list.filter((_p, i) => node[i] !== ref.clean_plain[i]).map(quoted),
+        [],
+        'cleanPrompt equals ftfy without fix_encoding',
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("flowedit's prompt path gives the reference token ids: n of n per tokenizer.json variant and L", { timeout: 600_000 }, async (t) => {
+    const dir = await tempDir('flowedit-tokparity-');
+    try {
+      const failures: string[] = [];
+      for (const [name, path] of Object.entries(await variants(dir))) {
+        const ref = await pythonSide(path, PROMPTS, dir);
+        for (const L of LENGTHS) {
+          const want = ref.ids[String(L)]!;
+          const got = await nodeIds(path, L, PROMPTS);
+          const bad = PROMPTS.map((_p, i) => i).filter((i) => JSON.stringify(got[i]) !== JSON.stringify(want[i]));
+          t.diagnostic(`${name}, L=${L}: ${PROMPTS.length - bad.length} of ${PROMPTS.length} agree`);
+          for (const i of bad.slice(0, 3)) {
+            failures.push(`${name} L=${L} ${quoted(ref.clean[i]!)}: node ${JSON.stringify(got[i]!.slice(0, 24))} python ${JSON.stringify(want[i]!.slice(0, 24))}`);
+          }
+          if (bad.length > 3) failures.push(`${name} L=${L}: … ${bad.length} prompts differ in all`);
+        }
+        assert.ok(ref.ids['512']!.some((ids) => ids.length === 512), 'some prompts are truncated to 512');
+      }
+      assert.deepEqual(failures, []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('Wan text encoder: ONNX equals PyTorch and an independent UMT5; the tokenizer is prepared and refused as it should be', { timeout: 600_000 }, async (t) => {
+    const r = await pythonFindings<TextChecks>('wan_text_checks.py');
+    t.diagnostic(`tiny encoder ‖onnx − torch‖∞/‖torch‖∞ = ${r.encoder.onnx_vs_torch_rel_err.toExponential(2)}, vs transformers' UMT5 ${r.hf_umt5.rel_err_real_rows.toExponential(2)}`);
+    assert.deepEqual([r.encoder.graph_inputs, r.encoder.graph_outputs], [['input_ids', 'attention_mask'], ['text']]);
+    assert.ok(r.encoder.onnx_vs_torch_rel_err < 1e-5, `onnx vs torch ${r.encoder.onnx_vs_torch_rel_err}`);
+    assert.equal(r.encoder.padding_rows_max_abs, 0, 'padding rows are zero');
+    assert.ok(r.encoder.real_rows_vs_padding_length_rel_err < 1e-6, 'real rows do not depend on the padding length');
+    assert.deepEqual(r.encoder.float64_in_graph, []);
+    assert.ok(r.hf_umt5.rel_err_real_rows < 1e-5, `vs transformers' UMT5 ${r.hf_umt5.rel_err_real_rows}`);
+    assert.deepEqual([r.hf_umt5.unloaded_hf_keys, r.hf_umt5.unused_keys], [[], []]);
+    assert.ok(r.buckets.table_equals_reference_formula);
+    assert.equal(r.xxl.keys, 1 + 24 * 10 + 1);
+    assert.ok(Math.abs(r.xxl.parameters / 1e9 - 5.68) < 0.01, `${r.xxl.parameters} parameters`);
+    assert.match(r.xxl.too_large_vocab_refused ?? '', /256384 rows/);
+    assert.ok(r.tokenizer.fixture_equals_fresh_training, 'the committed test tokenizer is what train_test_tokenizer makes');
+    assert.deepEqual(r.tokenizer.info, { vocab_size: 4096, pad_id: 0, eos_id: 1, unk_id: 2 });
+    assert.match(r.tokenizer.spm_conversion_agrees, /^(\d+) of \1$/);
+    assert.match(r.tokenizer.refusals.vocab_exceeds_embedding ?? '', /umt5-test\/tokenizer\.json: 4096 token ids .* 1000 rows/);
+    assert.match(r.tokenizer.refusals.special_ids_differ ?? '', /bad\/tokenizer\.json: <pad> has id 1; expected 0/);
+    assert.match(r.tokenizer.refusals.no_folder ?? '', /not a folder/);
+    assert.ok(r.tokenizer.not_written_when_refused);
+  });
 });
