@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { readImage } from '../../src/media/image.js';
 import { readPngTextChunks } from '../../src/media/png-text.js';
-import { SAMPLE, tempDir, TINY } from '../paths.js';
+import { ROOT, SAMPLE, tempDir, TINY } from '../paths.js';
 import { assertCleanFailure, flowedit } from './run.js';
 
 let dir: string;
@@ -39,6 +39,10 @@ test('a device this install lacks, or an unknown one, stops before any work with
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.match(unknown.stderr, /Unknown device "gpu" \(--device\); expected one of cpu, webgpu, cuda, dml, coreml/);
   assertCleanFailure(await flowedit(edit(out), undefined, { ...process.env, FLOWEDIT_DEVICE: 'dml' }), /has no dml provider .*Windows/);
+  assertCleanFailure(
+    await flowedit(['batch', join(ROOT, 'samples/batch.yaml'), '--out', join(dir, 'batch'), '--device', 'webgpu', '--concurrency', '2']),
+    /--concurrency 2 with --device webgpu: on a device the items run one at a time/,
+  );
   assert.ok(await absent(out));
 });
 

@@ -61,6 +61,10 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   // 1. flags, pack, manifest, every item: checked before anything runs
   const model = checkModelFlags(a);
   if (!(Number.isInteger(a.concurrency) && a.concurrency > 0)) throw new UserError(`Expected a positive integer for --concurrency but received ${a.concurrency}`);
+  if (model.device !== undefined && a.concurrency > 1) {
+    // several workers each opening the device crash onnxruntime-node 1.30's WebGPU provider
+    throw new UserError(`--concurrency ${a.concurrency} with --device ${model.device}: on a device the items run one at a time, each call using the whole device; leave --concurrency out, or use --device cpu to run items side by side`);
+  }
   const batchSeed = a.seed ?? 0;
   if (!(Number.isInteger(batchSeed) && batchSeed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${batchSeed}`);
   const pack = await resolvePack(a);
