@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readImage } from '../../src/media/image.js';
@@ -24,7 +24,7 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SAMPLE = join(ROOT, 'samples/red-circle-on-stripes.png');
 const { values, positionals } = parseArgs({ options: { device: { type: 'string' }, steps: { type: 'string', default: '10' } }, allowPositionals: true });
 const device = pickDevice(values.device);
-const packs = positionals.length > 0 ? positionals : [builtinPackDir(), ...['tiny', 'wan-tiny', 'flux-tiny'].map((p) => join(ROOT, 'test/fixtures/packs', p))];
+const packs = positionals.length > 0 ? positionals.map((p) => resolve(p)) : [builtinPackDir(), ...['tiny', 'wan-tiny', 'flux-tiny'].map((p) => join(ROOT, 'test/fixtures/packs', p))];
 const python = process.env.FLOWEDIT_PYTHON ?? join(ROOT, '.venv/bin/python');
 const settings = { sourcePrompt: 'a red circle on stripes', targetPrompt: 'a blue square on stripes', steps: Number(values.steps), guidance: 2, shareSteps: 0.5 };
 
@@ -44,7 +44,11 @@ console.log('  pack              | reconstruction vs float32 | edit vs float32 |
 try {
   for (const dir of packs) {
     const half = join(work, basename(dir));
-    execFileSync(python, ['-m', 'flowedit_export', 'half', dir, '--out', half], { cwd: join(ROOT, 'python'), stdio: 'ignore' });
+    try {
+      execFileSync(python, ['-m', 'flowedit_export', 'half', dir, '--out', half], { cwd: join(ROOT, 'python'), stdio: 'pipe' });
+    } catch (err) {
+      throw new Error(`making the float16 copy of ${dir} failed: ${(err as { stderr?: Buffer }).stderr?.toString() ?? (err as Error).message}`);
+    }
     const [a, b] = [await run(dir), await run(half)];
     const row = [psnr(b.reconstruction, a.reconstruction), psnr(b.edit, a.edit)].map((x) => `${x.toFixed(1)} dB`);
     console.log(`  ${basename(dir).padEnd(17)} | ${row[0]!.padStart(25)} | ${row[1]!.padStart(15)} | ${psnr(a.reconstruction, source).toFixed(1)} / ${psnr(b.reconstruction, source).toFixed(1)} dB`);
