@@ -8,12 +8,13 @@
  */
 import type { Tensor } from '../media/tensor.js';
 import { enrichment, enrichmentBias, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import type { DeviceTensor } from '../model/ort.js';
 import type { LoadedPack } from '../model/pack.js';
 import { releaseKV } from '../model/transformer.js';
-import { solve, type VelocityFn } from '../solvers/index.js';
+import { HOST, solveOn, type VelocityOn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
-import { sampleLatent } from './sample.js';
+import { pairs, spaceOf, type Space } from './space.js';
 import { condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
 
 export interface EditSettings {
@@ -47,58 +48,64 @@ export function assertEditable(pack: { manifest: LoadedPack['manifest'] }): void
 /** Edits from an inversion (its noise, schedule, solver and source prompt). */
 export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: EditSettings, run: RunOptions = {}): Promise<Edited> {
   assertEditable(pack);
+  const space = spaceOf(pack);
+  return space.alg === HOST ? editIn(space as Space<Float32Array>, pack, inv, s, run) : editIn(space as Space<DeviceTensor>, pack, inv, s, run);
+}
+
+/** The edit in one space: both paths' latents and velocities stay in it from the noise to the end. */
+async function editIn<V>(space: Space<V>, pack: LoadedPack, inv: LatentInversion, s: EditSettings, run: RunOptions): Promise<Edited> {
   const N = inv.ts.length - 1;
   const plan = planSharing(s.share, pack.transformer.contextLayers, N);
   const noise = noiseOf(inv); // [1, C, F', H', W']
-  const n = noise.data.length;
   const m = s.keepReconstruction ? N : plan.sharedSteps; // steps integrated with both paths
-  const onProgress = run.onProgress;
+  const progress = (offset: number) => <X>(x: X, step: number): X => {
+    run.onProgress?.({ phase: 'sample', step: offset + step + 1, steps: N });
+    return x;
+  };
   const signal = run.signal ? { signal: run.signal } : {};
   const negative = negativePrompt(s.guideAgainst ?? 'empty', inv.settings.sourcePrompt, s.negativePrompt);
   const warn = run.onWarning ? { onWarning: run.onWarning } : {};
+  const rec = m > 0 ? pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, warn), noise.shape) : null;
+  const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative, warn), noise.shape);
 
-  let state: Float32Array = noise.data; // x_edit alone, once the paths part (the solvers never write their input)
+  const x1: V = await space.from(noise); // both paths start at the same noise (the solvers never change their input)
+  let state: V = x1; // x_edit alone, once the paths part
   let reconstruction: Tensor | null = null;
   let calls = 0;
-  if (m > 0) {
-    const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, warn), noise.shape);
-    const edit = pathVelocity(pack, await condition(pack, s.targetPrompt, s.guidance, negative, warn), noise.shape);
-    const enrich = enrichment(plan, rec.sequence, edit.batch, enrichmentBias(plan, rec.sequence, edit.batch, rec.textMask ?? undefined));
-    const v = new Float32Array(2 * n); // [v_rec; v_edit]
-    const both: VelocityFn = async (x, t, at) => {
-      const shared = isShared(plan, at.step);
-      const r = await rec.call(x.subarray(0, n), t, shared ? { fetchKV: plan.layers } : {});
-      v.set(r.v, 0);
-      const feeds = shared ? enrich(r.kv) : undefined;
-      try {
-        const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
-        v.set(e.v, n);
-      } finally {
-        releaseKV(r.kv);
-      }
-      return v;
-    };
-    const x = new Float32Array(2 * n); // [x_rec; x_edit], both start at the same noise
-    x.set(noise.data, 0);
-    x.set(noise.data, n);
-    const result = await solve(inv.settings.solver, both, x, inv.ts.slice(0, m + 1), {
-      ...signal,
-      onStep: (e) => onProgress?.({ phase: 'sample', step: e.step + 1, steps: N }),
-    });
-    calls += 2 * result.calls;
-    state = result.x.slice(n);
-    if (m === N) reconstruction = { data: result.x.slice(0, n), shape: noise.shape };
+  const free = (x: V) => {
+    if (x !== x1) space.alg.free(x);
+  };
+  try {
+    if (rec) {
+      const enrich = enrichment(plan, rec.sequence, edit.batch, enrichmentBias(plan, rec.sequence, edit.batch, rec.textMask ?? undefined));
+      const both: VelocityOn<readonly [V, V]> = async ([xr, xe], t, at) => {
+        const shared = isShared(plan, at.step);
+        const r = await space.call(rec, xr, t, shared ? { fetchKV: plan.layers } : {});
+        try {
+          const e = await space.call(edit, xe, t, shared ? { context: enrich(r.kv) } : {});
+          return [r.v, e.v] as const; // [v_rec, v_edit]
+        } finally {
+          releaseKV(r.kv);
+        }
+      };
+      const result = await solveOn<readonly [V, V]>(pairs(space.alg), inv.settings.solver, both, [x1, x1] as const, inv.ts.slice(0, m + 1), { ...signal, afterStep: progress(0) });
+      calls += 2 * result.calls;
+      const [xr, xe] = result.x;
+      if (s.keepReconstruction) reconstruction = { data: (await space.toHost(xr)).slice(), shape: noise.shape };
+      free(xr);
+      state = xe;
+    }
+    if (m < N) {
+      // after the shared window the edit path continues alone
+      const alone: VelocityOn<V> = async (x, t) => (await space.call(edit, x, t)).v;
+      const result = await solveOn<V>(space.alg, inv.settings.solver, alone, state, inv.ts.slice(m), { ...signal, afterStep: progress(m) });
+      calls += result.calls;
+      free(state);
+      state = result.x;
+    }
+    return { z: { data: (await space.toHost(state)).slice(), shape: noise.shape }, reconstruction, plan, calls };
+  } finally {
+    free(state);
+    if (space.alg !== HOST) space.alg.free(x1);
   }
-  if (m < N) {
-    // After the shared window the edit path continues alone.
-    const rest = await sampleLatent(
-      pack,
-      { data: state, shape: noise.shape },
-      { prompt: s.targetPrompt, guidance: s.guidance, ...(negative !== undefined ? { negative } : {}), solver: inv.settings.solver, ts: inv.ts.slice(m) },
-      { ...signal, ...warn, ...(onProgress ? { onProgress: (p) => onProgress({ ...p, step: m + p.step, steps: N }) } : {}) },
-    );
-    calls += rest.calls;
-    state = rest.z.data;
-  }
-  return { z: { data: state, shape: noise.shape }, reconstruction, plan, calls };
 }

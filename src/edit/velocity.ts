@@ -13,7 +13,8 @@ import type { ContextFeeds } from '../attention/plan.js';
 import type { LoadedPack, PackInfo } from '../model/pack.js';
 import { textRules } from '../model/manifest.js';
 import { assertPromptTokens, type TextBatch, type TextWarnings } from '../model/text.js';
-import type { LayerKV, Sequence } from '../model/transformer.js';
+import { onDevice, type DeviceTensor, type Value } from '../model/ort.js';
+import type { ForwardRequest, LayerKV, Sequence } from '../model/transformer.js';
 
 /** What an edit's guidance steers away from: the empty prompt, or the source prompt. */
 export type GuideAgainst = 'empty' | 'source';
@@ -115,6 +116,12 @@ export interface PathResult {
   readonly kv: ReadonlyMap<number, LayerKV>;
 }
 
+/** A path's velocity on the device: v [1, C, F', H', W'] float32, the caller's to free. */
+export interface DevicePathResult {
+  readonly v: DeviceTensor;
+  readonly kv: ReadonlyMap<number, LayerKV>;
+}
+
 export interface PathVelocity {
   /** transformer batch per call: 2 with CFG (conditional, unconditional), else 1 */
   readonly batch: number;
@@ -126,6 +133,11 @@ export interface PathVelocity {
    */
   readonly textMask: Float32Array | null;
   call(x: Float32Array, t: number, extra?: PathCall): Promise<PathResult>;
+  /**
+   * The same on a device that keeps tensors (pack.transformer.onDevice): x [1, C, F', H', W']
+   * float32 stays on the device, the guidance is applied there, and v comes back there.
+   */
+  callOn(x: DeviceTensor, t: number, extra?: PathCall): Promise<DevicePathResult>;
 }
 
 /** Lets pending events (an abort, a progress message) run between model calls. */
@@ -145,23 +157,48 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
   const sequence = pack.transformer.sequence(latentShape);
   const xb = new Float32Array(n * batch); // [B, C, F', H', W']
   const v = new Float32Array(n);
+  const request = (latents: Value, t: number, extra: PathCall): ForwardRequest => ({
+    latents, // [B, C, F', H', W']
+    t,
+    text,
+    ...(textMask ? { textMask } : {}),
+    ...(pooled ? { pooled } : {}),
+    guidance: cond.guidance,
+    ...(extra.context ? { context: extra.context.context, bias: extra.context.bias } : {}),
+    ...(extra.fetchKV ? { fetchKV: extra.fetchKV } : {}),
+  });
+  const firstOfEach = async (kvs: ReadonlyMap<number, LayerKV>): Promise<Map<number, LayerKV>> => {
+    const kv = new Map<number, LayerKV>();
+    for (const [layer, lkv] of kvs) kv.set(layer, batch === 1 ? lkv : await pack.transformer.firstOfBatch(lkv));
+    return kv;
+  };
   return {
     batch,
     sequence,
     textMask: c && pack.manifest.transformer.textMask ? c.mask.data.subarray(0, c.mask.shape[1]) : null,
+    async callOn(x, t, extra = {}) {
+      const ops = pack.transformer.onDevice;
+      if (!ops) throw new Error('This pack was not loaded on a device that keeps tensors');
+      await yieldToEventLoop();
+      const latents = await ops.batchOf(x, batch, pack.manifest.transformer.dtype ?? 'float32'); // [B, C, F', H', W']
+      let vb: Value;
+      let kv: ReadonlyMap<number, LayerKV>;
+      try {
+        ({ velocity: vb, kv } = await pack.transformer.forwardKeeping(request(latents, t, extra)));
+      } finally {
+        latents.dispose();
+      }
+      if (!onDevice(vb)) throw new Error('The transformer returned its velocity to the host');
+      try {
+        return { v: await ops.guide(vb, cond.guidance), kv: await firstOfEach(kv) }; // v_neg + g (v_c − v_neg) on the device
+      } finally {
+        vb.dispose();
+      }
+    },
     async call(x, t, extra = {}) {
       await yieldToEventLoop();
       for (let b = 0; b < batch; b++) xb.set(x, b * n);
-      const out = await pack.transformer.forward({
-        latents: { data: xb, shape: [batch, ...latentShape.slice(1)] },
-        t,
-        text,
-        ...(textMask ? { textMask } : {}),
-        ...(pooled ? { pooled } : {}),
-        guidance: cond.guidance,
-        ...(extra.context ? { context: extra.context.context, bias: extra.context.bias } : {}),
-        ...(extra.fetchKV ? { fetchKV: extra.fetchKV } : {}),
-      });
+      const out = await pack.transformer.forward(request({ data: xb, shape: [batch, ...latentShape.slice(1)] }, t, extra));
       const vb = out.velocity.data; // [B, C, F', H', W']
       if (cond.uncond) {
         const g = cond.guidance;
@@ -169,9 +206,7 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
       } else {
         v.set(vb.subarray(0, n));
       }
-      const kv = new Map<number, LayerKV>();
-      for (const [layer, lkv] of out.kv) kv.set(layer, batch === 1 ? lkv : await pack.transformer.firstOfBatch(lkv));
-      return { v, kv };
+      return { v, kv: await firstOfEach(out.kv) };
     },
   };
 }

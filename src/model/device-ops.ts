@@ -6,7 +6,7 @@
  * opened once per element type and size.
  */
 import type { Device } from './devices.js';
-import { onnxModel, type OnnxElement } from './onnx-proto.js';
+import { ONNX_TYPE, onnxModel, type OnnxElement } from './onnx-proto.js';
 import type { Tensor } from '../media/tensor.js';
 import { floatFeed, openGraph, type DeviceTensor, type Feed, type FloatType, type OnnxGraph } from './ort.js';
 
@@ -21,6 +21,19 @@ export interface DeviceOps {
   repeat(xs: readonly DeviceTensor[], B: number): Promise<DeviceTensor[]>;
   /** [B, …] → [1, …] on the device (the first item) */
   first(x: DeviceTensor): Promise<DeviceTensor>;
+  /** a host tensor copied to the device as float32, the caller's to free */
+  put(x: Tensor): Promise<DeviceTensor>;
+  /** a device tensor copied to the host as float32 */
+  get(x: DeviceTensor): Promise<Tensor>;
+  /** x + h·v (float32), on the device */
+  addScaled(x: DeviceTensor, h: number, v: DeviceTensor): Promise<DeviceTensor>;
+  /** x [1, …] (float32) repeated to [B, …] in the element type `type`: a transformer's latents */
+  batchOf(x: DeviceTensor, B: number, type: FloatType): Promise<DeviceTensor>;
+  /**
+   * One velocity from a transformer's [B, …] output, as float32 [1, …]: the item itself for B = 1,
+   * and for B = 2 (conditional, guided-against) v_neg + g·(v_c − v_neg), classifier-free guidance.
+   */
+  guide(v: DeviceTensor, g: number): Promise<DeviceTensor>;
   release(): Promise<void>;
 }
 
@@ -55,9 +68,65 @@ function identityModel(type: OnnxElement, rank: number): Uint8Array {
   return onnxModel({ inputs: [{ name: 'x', type, shape }], outputs: [{ name: 'y', type, shape }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }] });
 }
 
+const symbolic = (rank: number, prefix = 'a') => Array.from({ length: rank }, (_, i) => `${prefix}${i}`);
+
+/** y = x + h·v over float32 tensors of one shape. */
+function addScaledModel(rank: number): Uint8Array {
+  const shape = symbolic(rank);
+  return onnxModel({
+    inputs: [{ name: 'x', type: 'float32', shape }, { name: 'h', type: 'float32', shape: [1] }, { name: 'v', type: 'float32', shape }],
+    outputs: [{ name: 'y', type: 'float32', shape }],
+    nodes: [
+      { op: 'Mul', inputs: ['v', 'h'], outputs: ['hv'] },
+      { op: 'Add', inputs: ['x', 'hv'], outputs: ['y'] },
+    ],
+  });
+}
+
+/** x [1, …] float32 → y [B, …] of `type`, B given by `shape`. */
+function batchOfModel(rank: number, type: OnnxElement): Uint8Array {
+  return onnxModel({
+    inputs: [{ name: 'x', type: 'float32', shape: [1, ...symbolic(rank - 1)] }, { name: 'shape', type: 'int64', shape: [rank] }],
+    outputs: [{ name: 'y', type, shape: ['B', ...symbolic(rank - 1)] }],
+    nodes: [
+      { op: 'Expand', inputs: ['x', 'shape'], outputs: ['xb'] },
+      { op: 'Cast', inputs: ['xb'], outputs: ['y'], attrs: { to: ONNX_TYPE[type] } },
+    ],
+  });
+}
+
+/** v [B, …] of `type` → y [1, …] float32: v itself for B = 1, v_1 + g·(v_0 − v_1) for B = 2. */
+function guideModel(rank: number, type: OnnxElement, B: 1 | 2): Uint8Array {
+  const rest = symbolic(rank - 1);
+  const io = { inputs: [{ name: 'v', type, shape: [B, ...rest] }], outputs: [{ name: 'y', type: 'float32' as const, shape: [1, ...rest] }] };
+  if (B === 1) return onnxModel({ ...io, nodes: [{ op: 'Cast', inputs: ['v'], outputs: ['y'], attrs: { to: ONNX_TYPE.float32 } }] });
+  return onnxModel({
+    inputs: [...io.inputs, { name: 'g', type: 'float32', shape: [1] }],
+    outputs: io.outputs,
+    nodes: [
+      { op: 'Slice', inputs: ['v', 'zero', 'one', 'zero'], outputs: ['c16'] },
+      { op: 'Slice', inputs: ['v', 'one', 'two', 'zero'], outputs: ['u16'] },
+      { op: 'Cast', inputs: ['c16'], outputs: ['c'], attrs: { to: ONNX_TYPE.float32 } },
+      { op: 'Cast', inputs: ['u16'], outputs: ['u'], attrs: { to: ONNX_TYPE.float32 } },
+      { op: 'Sub', inputs: ['c', 'u'], outputs: ['d'] },
+      { op: 'Mul', inputs: ['d', 'g'], outputs: ['gd'] },
+      { op: 'Add', inputs: ['u', 'gd'], outputs: ['y'] },
+    ],
+    constants: [
+      { name: 'zero', values: [0] },
+      { name: 'one', values: [1] },
+      { name: 'two', values: [2] },
+    ],
+  });
+}
+
+const scalar = (x: number): Feed => ({ dtype: 'float32', data: Float32Array.of(x), shape: [1] });
+
 /** Device operations on `device`, each graph opened when first used. */
 export function deviceOps(device: Device): DeviceOps {
   const graphs = new Map<string, Promise<OnnxGraph>>();
+  const kept = async (key: string, model: () => Uint8Array, feeds: Record<string, Feed>): Promise<DeviceTensor> =>
+    (await (await graph(key, model, ['y'])).runKeeping(feeds, ['y'])).y as DeviceTensor;
   const graph = (key: string, model: () => Uint8Array, outputs: readonly string[]): Promise<OnnxGraph> => {
     let g = graphs.get(key);
     if (!g) graphs.set(key, (g = openGraph(model(), { device, keepOnDevice: outputs, label: `device ${key}` })));
@@ -103,6 +172,26 @@ export function deviceOps(device: Device): DeviceOps {
       if (x.shape.length !== 4) throw new Error(`Expected a [B, h, S, d] tensor, got [${x.shape.join(', ')}]`);
       const g = await graph(`first/${x.dtype}`, () => firstModel(x.dtype), ['y']);
       return (await g.runKeeping({ x }, ['y'])).y as DeviceTensor;
+    },
+    put(x) {
+      return kept(`upload/float32/${x.shape.length}`, () => identityModel('float32', x.shape.length), { x: floatFeed(x) });
+    },
+    async get(x) {
+      // the same identity graph with its output on the host (a device tensor's own read-back is not usable in onnxruntime-node 1.30)
+      const g = await graph(`download/${x.dtype}/${x.shape.length}`, () => identityModel(x.dtype, x.shape.length), []);
+      return (await g.run({ x }, ['y'])).y!;
+    },
+    addScaled(x, h, v) {
+      return kept(`add-scaled/${x.shape.length}`, () => addScaledModel(x.shape.length), { x, h: scalar(h), v });
+    },
+    batchOf(x, B, type) {
+      const shape: Feed = { dtype: 'int64', data: BigInt64Array.from([B, ...x.shape.slice(1)].map(BigInt)), shape: [x.shape.length] };
+      return kept(`batch-of/${type}/${x.shape.length}`, () => batchOfModel(x.shape.length, type), { x, shape });
+    },
+    guide(v, g) {
+      const B = v.shape[0];
+      if (B !== 1 && B !== 2) throw new Error(`Expected a velocity of batch 1 or 2, got [${v.shape.join(', ')}]`);
+      return kept(`guide/${v.dtype}/${v.shape.length}/${B}`, () => guideModel(v.shape.length, v.dtype, B), B === 1 ? { v } : { v, g: scalar(g) });
     },
     async release() {
       for (const v of held) v.dispose();

@@ -21,6 +21,8 @@ export interface OpNode {
   readonly op: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** integer attributes (e.g. Cast's `to`, an ONNX_TYPE code) */
+  readonly attrs?: Readonly<Record<string, number>>;
 }
 
 /** A constant int64 vector inside the graph. */
@@ -112,6 +114,7 @@ export function onnxModel(g: OpGraph): Uint8Array {
     for (const name of n.inputs) node.str(1, name);
     for (const name of n.outputs) node.str(2, name);
     node.str(3, `${n.op}_${i}`).str(4, n.op);
+    for (const [name, value] of Object.entries(n.attrs ?? {})) node.msg(5, new Message().str(1, name).int(3, value).int(20, 2)); // AttributeProto: name, i, type INT
     graph.msg(1, node);
   });
   graph.str(2, 'flowedit_ops');

@@ -115,13 +115,6 @@ export function valueFeed(v: Value): Feed {
   return onDevice(v) ? v : floatFeed(v);
 }
 
-/** The host tensor of an output that must be on the host. */
-export function hostTensor(v: Value | undefined, name: string): Tensor {
-  if (!v) throw new Error(`Output '${name}' was not returned`);
-  if (onDevice(v)) throw new Error(`Output '${name}' is on the device; fetch it to the host instead`);
-  return v;
-}
-
 /** The execution providers this onnxruntime-node install has, as it reports them. */
 export function installedProviders(): Provider[] {
   return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));

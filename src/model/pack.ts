@@ -189,7 +189,7 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
       problems.push(`${spec.file}: file not found (${graphLabel(m, spec)})`);
       continue;
     }
-    const keep = spec.role === 'transformer' && opts.keepOnDevice !== false ? m.transformer.contextLayers.flatMap((i) => [port.k(i), port.v(i)]) : [];
+    const keep = spec.role === 'transformer' && opts.keepOnDevice !== false ? [port.velocity, ...m.transformer.contextLayers.flatMap((i) => [port.k(i), port.v(i)])] : [];
     let graph: OnnxGraph;
     try {
       graph = await openGraph(path, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.device ? { device: opts.device } : {}), keepOnDevice: keep });

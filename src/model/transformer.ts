@@ -6,7 +6,7 @@
 import type { Tensor } from '../media/tensor.js';
 import type { DeviceOps } from './device-ops.js';
 import { textLayout, type Manifest, type TextLayout } from './manifest.js';
-import { floatFeed, hostTensor, onDevice, valueFeed, type DeviceTensor, type Feed, type OnnxGraph, type Value } from './ort.js';
+import { floatFeed, onDevice, valueFeed, type DeviceTensor, type Feed, type OnnxGraph, type Value } from './ort.js';
 import { port } from './ports.js';
 
 /**
@@ -32,8 +32,8 @@ export function releaseKV(kv: ReadonlyMap<number, LayerKV>): void {
  * it has been fed (build a new one instead).
  */
 export interface ForwardRequest {
-  /** x_t: [B, C, F', H', W'] */
-  readonly latents: Tensor;
+  /** x_t: [B, C, F', H', W'], on the host or on the device in the graph's element type */
+  readonly latents: Value;
   /** one time for the whole batch, t = 1 is noise */
   readonly t: number;
   /** text embeddings [B, L, D]; null for an unconditional pack */
@@ -55,6 +55,13 @@ export interface ForwardRequest {
 export interface ForwardResult {
   /** v: [B, C, F', H', W'] */
   readonly velocity: Tensor;
+  readonly kv: ReadonlyMap<number, LayerKV>;
+}
+
+/** A call whose velocity stays where the graph put it: on the device when it keeps tensors. */
+export interface KeptForwardResult {
+  /** v: [B, C, F', H', W'], the caller's to free when on the device */
+  readonly velocity: Value;
   readonly kv: ReadonlyMap<number, LayerKV>;
 }
 
@@ -163,12 +170,29 @@ export class Transformer {
     return { imageTokens, textTokens, length: textTokens + imageTokens, grid };
   }
 
+  /** The device's operations, when the graph keeps tensors on the device (else undefined). */
+  get onDevice(): DeviceOps | undefined {
+    return this.ops;
+  }
+
+  /** One call, the velocity brought to the host. */
   async forward(req: ForwardRequest): Promise<ForwardResult> {
+    const out = await this.forwardKeeping(req);
+    if (!onDevice(out.velocity)) return { velocity: out.velocity, kv: out.kv };
+    try {
+      return { velocity: await this.ops!.get(out.velocity), kv: out.kv };
+    } finally {
+      out.velocity.dispose();
+    }
+  }
+
+  /** One call, the velocity left on the device when the graph keeps tensors there. */
+  async forwardKeeping(req: ForwardRequest): Promise<KeptForwardResult> {
     const B = req.latents.shape[0]!;
     const S = this.sequence(req.latents.shape).length;
     const { heads: h, headDim: d } = this;
     const feeds: Record<string, Feed> = {
-      [port.latents]: floatFeed(req.latents), // [B, C, F', H', W']
+      [port.latents]: valueFeed(req.latents), // [B, C, F', H', W']
       [port.t]: { dtype: 'float32', data: new Float32Array(B).fill(req.t), shape: [B] }, // [B]
     };
     if (this.manifest.text) {
@@ -214,6 +238,8 @@ export class Transformer {
     }
     const kv = new Map<number, LayerKV>();
     for (const i of fetchKV) kv.set(i, { k: out[port.k(i)]!, v: out[port.v(i)]! }); // [B, h, S, d]
-    return { velocity: hostTensor(out[port.velocity], port.velocity), kv };
+    const velocity = out[port.velocity];
+    if (!velocity) throw new Error(`Output '${port.velocity}' was not returned`);
+    return { velocity, kv };
   }
 }

@@ -6,8 +6,11 @@ export {
   timesteps,
 } from './schedule.js';
 export type { ResolutionShiftParams } from './schedule.js';
-export { SOLVERS, isSolverName, modelCallsFor, solve } from './solvers.js';
+export { HOST, SOLVERS, isSolverName, modelCallsFor, solve, solveOn } from './solvers.js';
 export type {
+  Algebra,
+  SolveOnOptions,
+  VelocityOn,
   SolveOptions,
   SolveResult,
   SolverName,

@@ -113,47 +113,69 @@ function checkSchedule(ts: readonly number[]): void {
   }
 }
 
-/** State shared by the samplers: the callback, a scratch input buffer, and bookkeeping. */
-interface Run {
-  readonly velocity: VelocityFn;
-  readonly signal: AbortSignal | undefined;
-  /** Input handed to the velocity callback; written by the sampler before each call. */
-  readonly probe: Float32Array;
-  calls: number;
-  /** Records the state after step i. */
-  readonly report: (i: number, x: Float32Array) => void;
+/**
+ * The vector arithmetic a sampler needs, over values of any kind: host arrays, or tensors kept
+ * in a device's memory so the state never visits the host between model calls.
+ */
+export interface Algebra<V> {
+  /** x + h·v as a new value; x and v are left as they are */
+  addScaled(x: V, h: number, v: V): V | Promise<V>;
+  /** the sampler is done with v (a value it made, or one the velocity returned to it) */
+  free(v: V): void;
 }
 
-/** Calls the model at `run.probe`, after an abort check, and validates the result. */
-async function evaluate(run: Run, t: number, step: number, stage: number): Promise<Float32Array> {
+/**
+ * The model over values of type V: it returns a new value the sampler owns (and frees), and
+ * may not keep or change x.
+ */
+export type VelocityOn<V> = (x: V, t: number, at: StageInfo) => Promise<V>;
+
+export interface SolveOnOptions<V> {
+  /** Checked before every velocity call; an aborted signal rejects with its reason. */
+  signal?: AbortSignal;
+  /**
+   * After step `step` (now at `tNext`): may replace the state (a projection returns the new
+   * value, and the old one is freed) or report it; the returned value is the state from then on.
+   */
+  afterStep?: (x: V, step: number, tNext: number, calls: number) => V | Promise<V>;
+}
+
+/** What the samplers share: the model, the arithmetic, and bookkeeping. */
+interface Run<V> {
+  readonly velocity: VelocityOn<V>;
+  readonly alg: Algebra<V>;
+  readonly signal: AbortSignal | undefined;
+  calls: number;
+  /** the state after step i, possibly replaced */
+  readonly after: (x: V, i: number) => Promise<V>;
+}
+
+/** Calls the model at x, after an abort check. */
+async function evaluate<V>(run: Run<V>, x: V, t: number, step: number, stage: number): Promise<V> {
   run.signal?.throwIfAborted();
   run.calls++;
-  const v = await run.velocity(run.probe, t, { step, stage });
-  const n = run.probe.length;
-  if (!(v instanceof Float32Array) || v.length !== n) {
-    const got = v instanceof Float32Array ? `length ${v.length}` : String(v);
-    throw new Error(
-      `Velocity at step ${step} stage ${stage} (t = ${t}): expected a Float32Array of length ${n} but received ${got}`,
-    );
-  }
-  return v;
+  return run.velocity(x, t, { step, stage });
 }
 
-/** out ← x + h·v (out may alias x or v). */
-function addScaled(out: Float32Array, x: Float32Array, h: number, v: Float32Array): void {
-  for (let j = 0; j < out.length; j++) out[j] = x[j]! + h * v[j]!;
+/** x ← x + h·v, freeing the x it replaces unless it is the caller's input. */
+async function advance<V>(run: Run<V>, x: V, h: number, v: V, input: V): Promise<V> {
+  const next = await run.alg.addScaled(x, h, v);
+  if (x !== input) run.alg.free(x);
+  return next;
 }
 
 /** Euler: x ← x + dt·v(x, t). First order, one call per step. */
-async function sampleEuler(run: Run, x: Float32Array, ts: readonly number[]): Promise<void> {
+async function sampleEuler<V>(run: Run<V>, input: V, ts: readonly number[]): Promise<V> {
+  let x = input;
   for (let i = 0; i < ts.length - 1; i++) {
     const t = ts[i]!;
     const dt = ts[i + 1]! - t;
-    run.probe.set(x);
-    const v = await evaluate(run, t, i, 0);
-    addScaled(x, x, dt, v);
-    run.report(i, x);
+    const v = await evaluate(run, x, t, i, 0);
+    x = await advance(run, x, dt, v, input);
+    run.alg.free(v);
+    x = await run.after(x, i);
   }
+  return x;
 }
 
 /**
@@ -163,17 +185,21 @@ async function sampleEuler(run: Run, x: Float32Array, ts: readonly number[]): Pr
  * of v taken by a finite difference over half a step, reduces to exactly this update.
  * Two calls per step.
  */
-async function sampleMidpoint(run: Run, x: Float32Array, ts: readonly number[]): Promise<void> {
+async function sampleMidpoint<V>(run: Run<V>, input: V, ts: readonly number[]): Promise<V> {
+  let x = input;
   for (let i = 0; i < ts.length - 1; i++) {
     const t = ts[i]!;
     const dt = ts[i + 1]! - t;
-    run.probe.set(x);
-    const v = await evaluate(run, t, i, 0);
-    addScaled(run.probe, x, dt / 2, v);
-    const vMid = await evaluate(run, t + dt / 2, i, 1);
-    addScaled(x, x, dt, vMid);
-    run.report(i, x);
+    const v = await evaluate(run, x, t, i, 0);
+    const probe = await run.alg.addScaled(x, dt / 2, v);
+    run.alg.free(v);
+    const vMid = await evaluate(run, probe, t + dt / 2, i, 1);
+    run.alg.free(probe);
+    x = await advance(run, x, dt, vMid, input);
+    run.alg.free(vMid);
+    x = await run.after(x, i);
   }
+  return x;
 }
 
 /**
@@ -182,27 +208,71 @@ async function sampleMidpoint(run: Run, x: Float32Array, ts: readonly number[]):
  * reused as the start velocity of step i + 1. Only step 0 makes a stage-0 call; every step
  * makes one stage-1 call, so N steps cost N + 1 calls and stay second order.
  */
-async function sampleFireflow(run: Run, x: Float32Array, ts: readonly number[]): Promise<void> {
-  const vStart = new Float32Array(x.length);
+async function sampleFireflow<V>(run: Run<V>, input: V, ts: readonly number[]): Promise<V> {
+  let x = input;
+  let vStart: V | null = null;
   for (let i = 0; i < ts.length - 1; i++) {
     const t = ts[i]!;
     const dt = ts[i + 1]! - t;
-    if (i === 0) {
-      run.probe.set(x);
-      vStart.set(await evaluate(run, t, i, 0));
-    }
-    addScaled(run.probe, x, dt / 2, vStart);
-    const vMid = await evaluate(run, t + dt / 2, i, 1);
-    addScaled(x, x, dt, vMid);
-    vStart.set(vMid);
-    run.report(i, x);
+    vStart ??= await evaluate(run, x, t, i, 0);
+    const probe = await run.alg.addScaled(x, dt / 2, vStart);
+    const vMid = await evaluate(run, probe, t + dt / 2, i, 1);
+    run.alg.free(probe);
+    x = await advance(run, x, dt, vMid, input);
+    run.alg.free(vStart);
+    vStart = vMid;
+    x = await run.after(x, i);
   }
+  if (vStart !== null) run.alg.free(vStart);
+  return x;
 }
 
-const SAMPLERS: Record<SolverName, (run: Run, x: Float32Array, ts: readonly number[]) => Promise<void>> = {
+const SAMPLERS = {
   euler: sampleEuler,
   midpoint: sampleMidpoint,
   fireflow: sampleFireflow,
+} as const;
+
+/**
+ * Integrates dx/dt = velocity(x, t) over the schedule `ts` (descending to sample, ascending to
+ * invert) from `x`, which is left untouched, with `alg`'s arithmetic: the values may live on a
+ * device. Returns the final state (the caller's to free) and the number of velocity calls.
+ */
+export async function solveOn<V>(
+  alg: Algebra<V>,
+  solver: SolverName,
+  velocity: VelocityOn<V>,
+  x: V,
+  ts: readonly number[],
+  opts: SolveOnOptions<V> = {},
+): Promise<{ x: V; calls: number }> {
+  const sample = SAMPLERS[checkSolver(solver)];
+  checkSchedule(ts);
+  const { signal, afterStep } = opts;
+  const run: Run<V> = {
+    velocity,
+    alg,
+    signal,
+    calls: 0,
+    after: async (xi, i) => {
+      if (!afterStep) return xi;
+      const next = await afterStep(xi, i, ts[i + 1]!, run.calls);
+      if (next !== xi && xi !== x) alg.free(xi);
+      return next;
+    },
+  };
+  const out = await sample(run, x, ts);
+  return { x: out, calls: run.calls };
+}
+
+/** Host arithmetic: new float32 arrays, left to the garbage collector. */
+export const HOST: Algebra<Float32Array> = {
+  addScaled(x, h, v) {
+    const out = new Float32Array(x.length);
+    for (let j = 0; j < out.length; j++) out[j] = x[j]! + h * v[j]!;
+    return out;
+  },
+  free() {},
 };
 
 /**
@@ -216,26 +286,34 @@ export async function solve(
   ts: readonly number[],
   opts: SolveOptions = {},
 ): Promise<SolveResult> {
-  const sample = SAMPLERS[checkSolver(solver)];
+  checkSolver(solver);
   checkSchedule(ts);
   if (!(x instanceof Float32Array)) {
     throw new Error(`Expected a Float32Array for x but received ${Object.prototype.toString.call(x)}`);
   }
   const { signal, onStep, keepTrajectory = false, project } = opts;
-  const state = x.slice();
+  const n = x.length;
   const trajectory = keepTrajectory ? [x.slice()] : null;
   const steps = ts.length - 1;
-  const run: Run = {
-    velocity,
-    signal,
-    probe: new Float32Array(x.length),
-    calls: 0,
-    report: (i, xi) => {
-      project?.(xi, i, ts[i + 1]!);
-      trajectory?.push(xi.slice());
-      onStep?.({ step: i, steps, t: ts[i]!, tNext: ts[i + 1]!, x: xi, calls: run.calls });
-    },
+  // the callback gets a copy it may scribble on, and its output is copied before the next call
+  const probe = new Float32Array(n);
+  const onHost: VelocityOn<Float32Array> = async (xi, t, at) => {
+    probe.set(xi);
+    const v = await velocity(probe, t, at);
+    if (!(v instanceof Float32Array) || v.length !== n) {
+      const got = v instanceof Float32Array ? `length ${v.length}` : String(v);
+      throw new Error(`Velocity at step ${at.step} stage ${at.stage} (t = ${t}): expected a Float32Array of length ${n} but received ${got}`);
+    }
+    return v.slice();
   };
-  await sample(run, state, ts);
-  return { x: state, trajectory, calls: run.calls };
+  const result = await solveOn(HOST, solver, onHost, x, ts, {
+    ...(signal ? { signal } : {}),
+    afterStep: (xi, i, tNext, calls) => {
+      project?.(xi, i, tNext);
+      trajectory?.push(xi.slice());
+      onStep?.({ step: i, steps, t: ts[i]!, tNext, x: xi, calls });
+      return xi;
+    },
+  });
+  return { x: result.x === x ? x.slice() : result.x, trajectory, calls: result.calls };
 }
