@@ -8,10 +8,9 @@
  */
 import type { Tensor } from '../media/tensor.js';
 import { enrichment, enrichmentBias, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
-import type { DeviceTensor } from '../model/ort.js';
 import type { LoadedPack } from '../model/pack.js';
 import { releaseKV } from '../model/transformer.js';
-import { HOST, solveOn, type VelocityOn } from '../solvers/index.js';
+import { solveOn, type VelocityOn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
 import { pairs, spaceOf, type Space } from './space.js';
@@ -48,8 +47,8 @@ export function assertEditable(pack: { manifest: LoadedPack['manifest'] }): void
 /** Edits from an inversion (its noise, schedule, solver and source prompt). */
 export async function editLatent(pack: LoadedPack, inv: LatentInversion, s: EditSettings, run: RunOptions = {}): Promise<Edited> {
   assertEditable(pack);
-  const space = spaceOf(pack);
-  return space.alg === HOST ? editIn(space as Space<Float32Array>, pack, inv, s, run) : editIn(space as Space<DeviceTensor>, pack, inv, s, run);
+  // the space's values are opaque to the edit: host arrays, or tensors on the device
+  return editIn(spaceOf(pack) as Space<unknown>, pack, inv, s, run);
 }
 
 /** The edit in one space: both paths' latents and velocities stay in it from the noise to the end. */
@@ -106,6 +105,6 @@ async function editIn<V>(space: Space<V>, pack: LoadedPack, inv: LatentInversion
     return { z: { data: (await space.toHost(state)).slice(), shape: noise.shape }, reconstruction, plan, calls };
   } finally {
     free(state);
-    if (space.alg !== HOST) space.alg.free(x1);
+    space.alg.free(x1);
   }
 }

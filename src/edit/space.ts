@@ -8,7 +8,7 @@ import type { DeviceOps } from '../model/device-ops.js';
 import type { DeviceTensor } from '../model/ort.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { LayerKV } from '../model/transformer.js';
-import { HOST, type Algebra } from '../solvers/index.js';
+import { hostAlgebra, type Algebra } from '../solvers/index.js';
 import type { PathCall, PathVelocity } from './velocity.js';
 
 export interface Space<V> {
@@ -22,7 +22,7 @@ export interface Space<V> {
 }
 
 const hostSpace: Space<Float32Array> = {
-  alg: HOST,
+  alg: hostAlgebra,
   from: async (x) => x.data,
   toHost: async (x) => x,
   async call(path, x, t, extra) {

@@ -6,7 +6,7 @@ export {
   timesteps,
 } from './schedule.js';
 export type { ResolutionShiftParams } from './schedule.js';
-export { HOST, SOLVERS, isSolverName, modelCallsFor, solve, solveOn } from './solvers.js';
+export { hostAlgebra, SOLVERS, isSolverName, modelCallsFor, solve, solveOn } from './solvers.js';
 export type {
   Algebra,
   SolveOnOptions,

@@ -266,7 +266,7 @@ export async function solveOn<V>(
 }
 
 /** Host arithmetic: new float32 arrays, left to the garbage collector. */
-export const HOST: Algebra<Float32Array> = {
+export const hostAlgebra: Algebra<Float32Array> = {
   addScaled(x, h, v) {
     const out = new Float32Array(x.length);
     for (let j = 0; j < out.length; j++) out[j] = x[j]! + h * v[j]!;
@@ -306,7 +306,7 @@ export async function solve(
     }
     return v.slice();
   };
-  const result = await solveOn(HOST, solver, onHost, x, ts, {
+  const result = await solveOn(hostAlgebra, solver, onHost, x, ts, {
     ...(signal ? { signal } : {}),
     afterStep: (xi, i, tNext, calls) => {
       project?.(xi, i, tNext);
