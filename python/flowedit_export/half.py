@@ -242,3 +242,12 @@ def export_half(export: Callable[[str], None], path: str, progress: Callable[[st
         for p in (scratch, scratch + ".data"):
             if os.path.exists(p):
                 os.remove(p)
+
+
+def export_in(dtype: str, export: Callable[[str], None], path: str, progress: Callable[[str], None] = lambda line: None) -> None:
+    """What `export(p)` traces, written to `path` as float32, or as the float16 graph (export_half)
+    when `dtype` is "float16": the exporters' `--dtype`."""
+    if dtype == "float16":
+        export_half(export, path, progress)
+    else:
+        export(path)

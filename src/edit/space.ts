@@ -15,21 +15,24 @@ export interface Space<V> {
   readonly alg: Algebra<V>;
   /** a host latent [1, C, F', H', W'] as a value of this space (the caller's to free) */
   from(x: Tensor): Promise<V>;
-  /** a value's data on the host */
+  /** a value's data on the host (an array of the space's own on the host: copy it before freeing x) */
   toHost(x: V): Promise<Float32Array>;
   /** one call of a path at x: v a new value (the caller's to free), the fetched keys/values */
   call(path: PathVelocity, x: V, t: number, extra?: PathCall): Promise<{ v: V; kv: ReadonlyMap<number, LayerKV> }>;
 }
 
-const hostSpace: Space<Float32Array> = {
-  alg: hostAlgebra,
-  from: async (x) => x.data,
-  toHost: async (x) => x,
-  async call(path, x, t, extra) {
-    const r = await path.call(x, t, extra);
-    return { v: r.v.slice(), kv: r.kv }; // the path reuses its output buffer
-  },
-};
+function hostSpace(): Space<Float32Array> {
+  const alg = hostAlgebra(); // one store of arrays per run
+  return {
+    alg,
+    from: async (x) => alg.copy(x.data),
+    toHost: async (x) => x,
+    async call(path, x, t, extra) {
+      const r = await path.call(x, t, extra);
+      return { v: alg.copy(r.v), kv: r.kv }; // the path reuses its output buffer
+    },
+  };
+}
 
 function deviceSpace(ops: DeviceOps): Space<DeviceTensor> {
   return {
@@ -43,7 +46,7 @@ function deviceSpace(ops: DeviceOps): Space<DeviceTensor> {
 /** The pack's space: on its device when the device keeps tensors, else the host. */
 export function spaceOf(pack: LoadedPack): Space<Float32Array> | Space<DeviceTensor> {
   const ops = pack.transformer.onDevice;
-  return ops ? deviceSpace(ops) : hostSpace;
+  return ops ? deviceSpace(ops) : hostSpace();
 }
 
 /** Pairs of values, [reconstruction path, edit path], with each operation applied to both. */

@@ -1,9 +1,9 @@
 /**
  * Operations the device runs itself on tensors it keeps, so they need not visit the host:
- * uploading a constant input once (a prompt's embeddings, an attention bias), repeating a batch-1
- * tensor to B (the reconstruction path's keys/values fed to an edit path with classifier-free
- * guidance) and taking the first item of a batch. Each is a small ONNX graph (onnx-proto.ts)
- * opened once per element type and size.
+ * constant inputs uploaded once (a prompt's embeddings, an attention bias); the keys/values
+ * repeated along the batch or cut to its first item; and the sampling loop's arithmetic (the
+ * latents repeated to a transformer's batch, classifier-free guidance, x + h·v), with a copy in
+ * each direction. Each is a small ONNX graph (onnx-proto.ts) opened once per element type and size.
  */
 import type { Device } from './devices.js';
 import { ONNX_TYPE, onnxModel, type OnnxElement } from './onnx-proto.js';
@@ -62,13 +62,14 @@ function firstModel(type: OnnxElement): Uint8Array {
   });
 }
 
-/** x (any shape) → y on the device. */
+/** Symbolic axes a0, a1, … of a rank. */
+const symbolic = (rank: number) => Array.from({ length: rank }, (_, i) => `a${i}`);
+
+/** x (any shape) → y: a copy onto the device or, with its output on the host, back. */
 function identityModel(type: OnnxElement, rank: number): Uint8Array {
-  const shape = Array.from({ length: rank }, (_, i) => `a${i}`);
+  const shape = symbolic(rank);
   return onnxModel({ inputs: [{ name: 'x', type, shape }], outputs: [{ name: 'y', type, shape }], nodes: [{ op: 'Identity', inputs: ['x'], outputs: ['y'] }] });
 }
-
-const symbolic = (rank: number, prefix = 'a') => Array.from({ length: rank }, (_, i) => `${prefix}${i}`);
 
 /** y = x + h·v over float32 tensors of one shape. */
 function addScaledModel(rank: number): Uint8Array {
@@ -144,8 +145,7 @@ export function deviceOps(device: Device): DeviceOps {
       let byShape = constants.get(x.data);
       let value = byShape?.get(key);
       if (!value) {
-        const g = await graph(`upload/${type}/${x.shape.length}`, () => identityModel(type, x.shape.length), ['y']);
-        value = (await g.runKeeping({ x: floatFeed(x) }, ['y'])).y as DeviceTensor;
+        value = await kept(`upload/${type}/${x.shape.length}`, () => identityModel(type, x.shape.length), { x: floatFeed(x) });
         if (!byShape) constants.set(x.data, (byShape = new Map()));
         byShape.set(key, value);
         held.add(value);
@@ -170,8 +170,7 @@ export function deviceOps(device: Device): DeviceOps {
     },
     async first(x) {
       if (x.shape.length !== 4) throw new Error(`Expected a [B, h, S, d] tensor, got [${x.shape.join(', ')}]`);
-      const g = await graph(`first/${x.dtype}`, () => firstModel(x.dtype), ['y']);
-      return (await g.runKeeping({ x }, ['y'])).y as DeviceTensor;
+      return kept(`first/${x.dtype}`, () => firstModel(x.dtype), { x });
     },
     put(x) {
       return kept(`upload/float32/${x.shape.length}`, () => identityModel('float32', x.shape.length), { x: floatFeed(x) });

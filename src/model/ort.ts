@@ -137,8 +137,6 @@ export function assertDeviceInstalled(device: Device): void {
   if (problem !== null) throw new Error(problem);
 }
 
-const PROVIDER_NAME: Record<Device, string> = { cpu: 'cpu', webgpu: 'webgpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml' };
-
 function portsOf(meta: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[] {
   return meta.map((m) =>
     m.isTensor ? { name: m.name, dtype: String(m.type), shape: [...m.shape] } : { name: m.name, dtype: 'non-tensor', shape: [] },
@@ -245,7 +243,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   let session: ort.InferenceSession;
   try {
     const options: ort.InferenceSession.SessionOptions & { preferredOutputLocation?: Record<string, ort.Tensor.DataLocation> } = {
-      executionProviders: [PROVIDER_NAME[device]],
+      executionProviders: [device], // flowedit's device names are onnxruntime's provider names
       graphOptimizationLevel: 'all',
       // errors only: the warnings name nodes that stay on the CPU, which the device provider decides
       logSeverityLevel: 3,

@@ -265,15 +265,38 @@ export async function solveOn<V>(
   return { x: out, calls: run.calls };
 }
 
-/** Host arithmetic: new float32 arrays, left to the garbage collector. */
-export const hostAlgebra: Algebra<Float32Array> = {
-  addScaled(x, h, v) {
-    const out = new Float32Array(x.length);
-    for (let j = 0; j < out.length; j++) out[j] = x[j]! + h * v[j]!;
-    return out;
-  },
-  free() {},
-};
+/** Host arithmetic over float32 arrays, with a copy that takes its array from the same store. */
+export interface HostAlgebra extends Algebra<Float32Array> {
+  /** x in an array of this algebra's (free it like the others) */
+  copy(x: Float32Array): Float32Array;
+}
+
+/**
+ * Host arithmetic whose freed arrays are reused for its next results: after the first step a
+ * solve allocates nothing. One per run; an array must not be used once freed.
+ */
+export function hostAlgebra(): HostAlgebra {
+  const spare: Float32Array[] = [];
+  const take = (n: number): Float32Array => {
+    const i = spare.findIndex((a) => a.length === n);
+    return i >= 0 ? spare.splice(i, 1)[0]! : new Float32Array(n);
+  };
+  return {
+    addScaled(x, h, v) {
+      const out = take(x.length);
+      for (let j = 0; j < out.length; j++) out[j] = x[j]! + h * v[j]!;
+      return out;
+    },
+    copy(x) {
+      const out = take(x.length);
+      out.set(x);
+      return out;
+    },
+    free(v) {
+      if (!spare.includes(v)) spare.push(v);
+    },
+  };
+}
 
 /**
  * Integrates dx/dt = velocity(x, t) over the schedule `ts` (descending to sample,
@@ -297,6 +320,7 @@ export async function solve(
   const steps = ts.length - 1;
   // the callback gets a copy it may scribble on, and its output is copied before the next call
   const probe = new Float32Array(n);
+  const alg = hostAlgebra();
   const onHost: VelocityOn<Float32Array> = async (xi, t, at) => {
     probe.set(xi);
     const v = await velocity(probe, t, at);
@@ -304,9 +328,9 @@ export async function solve(
       const got = v instanceof Float32Array ? `length ${v.length}` : String(v);
       throw new Error(`Velocity at step ${at.step} stage ${at.stage} (t = ${t}): expected a Float32Array of length ${n} but received ${got}`);
     }
-    return v.slice();
+    return alg.copy(v);
   };
-  const result = await solveOn(hostAlgebra, solver, onHost, x, ts, {
+  const result = await solveOn(alg, solver, onHost, x, ts, {
     ...(signal ? { signal } : {}),
     afterStep: (xi, i, tNext, calls) => {
       project?.(xi, i, tNext);

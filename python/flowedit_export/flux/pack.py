@@ -485,7 +485,7 @@ def build_manifest(plan: Plan, opts: FluxExport) -> dict:
 
 
 def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress) -> None:
-    from ..half import export_half
+    from ..half import export_in
     from ..quantize import DEFAULT_BLOCK, WEIGHT_BITS, quantize_in_place
     from .dit import build_flux, export_transformer, load_flux_checkpoint
 
@@ -510,10 +510,7 @@ def export_transformer_part(plan: Plan, opts: FluxExport, folder: str, progress)
         model = build_flux(cfg)
         load_flux_checkpoint(model, plan.files["transformer"])
     progress("transformer: tracing to ONNX …")
-    if opts.dtype == "float16":
-        export_half(lambda p: export_transformer(model, cfg, p), path, progress)
-    else:
-        export_transformer(model, cfg, path)
+    export_in(opts.dtype, lambda p: export_transformer(model, cfg, p), path, progress)
     del model
     gc.collect()
     if opts.weights:

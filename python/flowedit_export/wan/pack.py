@@ -359,7 +359,7 @@ def _quantise_in_place(folder: str, name: str, opts: WanExport, progress) -> Non
 
 
 def export_transformer_part(plan: Plan, opts: WanExport, folder: str, progress) -> None:
-    from ..half import export_half
+    from ..half import export_in
     from .dit import build_dit, export_transformer, load_dit_checkpoint
 
     cfg = plan.dit
@@ -372,10 +372,7 @@ def export_transformer_part(plan: Plan, opts: WanExport, folder: str, progress) 
         load_dit_checkpoint(model, plan.files["transformer"])
     path = os.path.join(folder, "transformer.onnx")
     progress("transformer: tracing to ONNX …")
-    if opts.dtype == "float16":
-        export_half(lambda p: export_transformer(model, cfg, p), path, progress)
-    else:
-        export_transformer(model, cfg, path)
+    export_in(opts.dtype, lambda p: export_transformer(model, cfg, p), path, progress)
     del model
     gc.collect()
     if opts.weights:
