@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { removeTempFiles } from '../media/atomic-file.js';
 import { EXIT, UserError } from './errors.js';
-import type { JobSpec, JobSummary, WorkerMessage } from './job.js';
+import type { JobSpec, JobSummary, WorkerMessage } from '../jobs/job.js';
 import { progressLine } from './progress-bar.js';
 
 /** Every file a job writes. */

@@ -3,8 +3,8 @@
  * bar keeps moving during onnxruntime's synchronous runs and Ctrl-C can cancel between steps.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { runJob } from './run-job.js';
-import type { JobSpec, ParentMessage, WorkerMessage } from './job.js';
+import { runJob } from '../jobs/run-job.js';
+import type { JobSpec, ParentMessage, WorkerMessage } from '../jobs/job.js';
 import { UserError } from './errors.js';
 
 const port = parentPort;

@@ -11,7 +11,7 @@ import { before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { crc32, deflateSync } from 'node:zlib';
-import { runJob } from '../../src/cli/run-job.js';
+import { runJob } from '../../src/jobs/run-job.js';
 import { resolveSettings } from '../../src/edit/settings.js';
 import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
 import { readImage } from '../../src/media/image.js';
