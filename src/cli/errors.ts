@@ -1,17 +1,7 @@
 /** Errors the CLI reports as one line (plus a stack with --verbose), and exit codes. */
-/** 130 and 143: stopped by Ctrl-C (SIGINT) and by SIGTERM, as a shell reports a process those signals end. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, cancelled: 130, terminated: 143 } as const;
+import { EXIT, UserError } from '../jobs/errors.js';
 
-/** A problem with what the user asked for: reported without a stack trace. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.failed,
-  ) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+export { EXIT, UserError };
 
 /** Writes an error to stderr and returns the exit code to use. */
 export function reportError(err: unknown, verbose: boolean): number {
