@@ -179,9 +179,17 @@ async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions,
   return out.calls;
 }
 
-export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary> {
+/** Loads the pack a job names, on its device and threads. */
+export function loadJobPack(job: Pick<JobSpec, 'packDir' | 'threads' | 'device'>): Promise<LoadedPack> {
+  return loadPack(job.packDir, { ...(job.threads ? { threads: job.threads } : {}), ...(job.device ? { device: job.device } : {}) });
+}
+
+/** Runs a job; on `loaded` (a pack already loaded as the job names it, kept open) or on its own pack, released after. */
+export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack): Promise<JobSummary> {
   const started = performance.now();
-  const pack = await loadPack(job.packDir, { ...(job.threads ? { threads: job.threads } : {}), ...(job.device ? { device: job.device } : {}) });
+  const pack = loaded ?? (await loadJobPack(job));
+  // a pack handed in stays open for its owner's next job
+  const release = loaded ? () => Promise.resolve() : () => pack.release();
   const base = { model: pack.manifest.id, flowedit: flowEditVersion() };
   const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls });
   try {
@@ -244,6 +252,6 @@ export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary>
         return done(await generate(pack, job, run, base));
     }
   } finally {
-    await pack.release();
+    await release();
   }
 }
