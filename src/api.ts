@@ -64,7 +64,7 @@ export interface Flowedit {
   edit(options: EditOptions, hooks?: JobHooks): Promise<TaskResult>;
   swap(options: SwapOptions, hooks?: JobHooks): Promise<TaskResult>;
   generate(options: GenerateOptions, hooks?: JobHooks): Promise<TaskResult>;
-  /** waits for no job: the workers end (a job still running is cut off) */
+  /** lets running jobs finish, refuses queued and new ones, and stops the workers */
   close(): Promise<void>;
 }
 

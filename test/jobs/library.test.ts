@@ -90,7 +90,7 @@ test('a signal cancels a running job between steps; no output is written', { tim
   const out = join(dir, 'cancelled.png');
   const stop = new AbortController();
   const job = fe.edit({ ...edit, steps: 40, input: SAMPLE, output: out }, { signal: stop.signal, onProgress: (p) => p.step >= 1 && stop.abort() });
-  await assert.rejects(job, (err: Error) => err instanceof UserError && err.exitCode === EXIT.cancelled && /cancelled/.test(err.message));
+  await assert.rejects(job, { name: 'AbortError' });
   await assert.rejects(stat(out), { code: 'ENOENT' });
   // the pool's worker takes the next job
   assert.ok((await fe.generate({ steps: 2 })).bytes);
