@@ -28,7 +28,7 @@ export interface FloweditOptions extends ModelRequest, Pick<VideoRequest, 'ffmpe
   readonly workers?: number;
 }
 
-/** A call's inputs may be paths, encoded bytes or raw frames; its output path is optional. */
+/** A command's request, its inputs as paths, encoded bytes or raw frames, its output path optional. */
 type Call<R, Media extends keyof R = never> = Omit<R, 'input' | 'output' | Media> & {
   readonly input: MediaInput;
   /** where to write the result (absent: the result's bytes are returned) */
@@ -75,6 +75,11 @@ function merged<T extends object>(base: object, over: T): T {
   return out as T;
 }
 
+/**
+ * A flowedit for this process: `workers` threads (default 1) run the jobs; `model`, `threads`,
+ * `device` and `ffmpeg` are every call's defaults, which a call's own values override. Each call
+ * is checked as its command checks it (same messages; UserError) before any work, then queued.
+ */
 export function createFlowedit(options: FloweditOptions = {}): Flowedit {
   const { workers, ...defaults } = options;
   const pool = createPool({ size: workers ?? 1 });
