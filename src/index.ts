@@ -1,4 +1,17 @@
-/** flowedit's library surface: load a pack; invert, reconstruct, edit and swap stills and clips; video and mask I/O. */
+/** flowedit's library surface: every command's task in a worker pool; load a pack; invert, reconstruct, edit and swap stills and clips; video and mask I/O. */
+export { createFlowedit, type Flowedit, type FloweditOptions, type TaskResult, type InvertOptions, type ReconstructOptions, type EditOptions, type SwapOptions, type GenerateOptions } from './api.js';
+export { createPool, type WorkerPool, type JobHooks } from './jobs/pool.js';
+export { planInvert } from './jobs/plan-invert.js';
+export { planReconstruct } from './jobs/plan-reconstruct.js';
+export { planEdit } from './jobs/plan-edit.js';
+export { planSwap } from './jobs/plan-swap.js';
+export { planGenerate } from './jobs/plan-generate.js';
+export type { Plan, ConfigStop } from './jobs/plan.js';
+export type { InvertRequest, ReconstructRequest, EditRequest, SwapRequest, GenerateRequest } from './jobs/request.js';
+export { runJob } from './jobs/run-job.js';
+export type { JobSpec, JobSummary } from './jobs/job.js';
+export { UserError, EXIT } from './jobs/errors.js';
+export type { MediaInput } from './jobs/media-input.js';
 export { loadPack, readPack, validatePack, PackError, type LoadedPack, type LoadOptions, type PackInfo } from './model/pack.js';
 export { DEVICES, type Device } from './model/devices.js';
 export { installedProviders, trafficSoFar, resetTraffic, type Traffic } from './model/ort.js';
@@ -9,11 +22,11 @@ export { invertLatent, type LatentInversion, type InvertSettings } from './edit/
 export { sampleLatent, reconstructLatent } from './edit/sample.js';
 export { editLatent, type EditSettings, type Edited } from './edit/edit.js';
 export { readInversion, encodeInversion, decodeInversion, type InversionFile } from './edit/inversion-file.js';
-export { writeImageOutput, writeInversionFile } from './edit/outputs.js';
+export { writeImageOutput, encodeImageOutput, writeInversionFile } from './edit/outputs.js';
 export { resolveSettings, type Settings } from './edit/settings.js';
 export type { Progress, RunOptions } from './edit/progress.js';
 export { solve, timesteps, inversionSchedule, type SolverName, type VelocityFn } from './solvers/index.js';
-export { readImage, encodePng, type RgbImage } from './media/image.js';
+export { readImage, encodePng, encodeRawPng, type RgbImage, type RawFrame } from './media/image.js';
 export { swapImage, swapClip, swapFrames, swapSettings, prepareSwap, preparedFromInversion, swapPrepared, type SwapSettings, type SwappedFrames, type PreparedSwap } from './edit/swap-jobs.js';
 export { swapLatent, type SwapLatentSettings, type SwappedLatent } from './edit/swap.js';
 export {

@@ -3,7 +3,6 @@ import type { Argv, Options } from 'yargs';
 import { checkRange, describeRange, RANGES, type RangedName } from '../edit/ranges.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import { DEVICE_ENV, DEVICES } from '../model/devices.js';
-import { isGroupName } from '../model/layer-groups.js';
 import { isSolverName, SOLVERS } from '../solvers/index.js';
 import { EXIT, UserError } from './errors.js';
 
@@ -187,17 +186,7 @@ export function withInputLimit<T>(y: Argv<T>): Argv<T & InputLimitArgs> {
   ) as Argv<T & InputLimitArgs>;
 }
 
-/** Parses "1,2, 3" into layer numbers ("" is the empty set), or "single" into a layer group's name (resolved against the pack later). */
-export function parseLayerList(text: string): number[] | string {
-  const name = text.trim();
-  if (isGroupName(name)) return name;
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  return parts.map((p) => {
-    const n = Number(p);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`Expected comma-separated layer numbers or a layer group's name (e.g. single) for --share-layers but received "${text}"`);
-    return n;
-  });
-}
+export { parseLayerList } from '../jobs/layer-list.js';
 
 export interface VideoArgs {
   ffmpeg: string | undefined;

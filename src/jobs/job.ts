@@ -19,6 +19,8 @@ interface JobBase {
   readonly window?: number;
   /** largest image or frame (width × height) read (--max-input-pixels; default DEFAULT_MAX_INPUT_PIXELS) */
   readonly maxInputPixels?: number;
+  /** what an output's record names as its source (absent: the path read; null: none), for inputs handed over as bytes */
+  readonly sourceName?: string | null;
 }
 
 export type JobSpec =

@@ -26,6 +26,12 @@ function settingsRecord(s: Settings): Pick<OutputRecord, 'shareText' | 'shift'> 
   return { ...(s.shareText ? { shareText: true } : {}), ...(s.shift !== undefined ? { shift: s.shift } : {}) };
 }
 
+/** The source an output's record names: the job's sourceName when it has one (null: none), else the path read. */
+function sourceRecord(job: JobSpec, path: string): Pick<OutputRecord, 'source'> {
+  const name = job.sourceName === undefined ? path : job.sourceName;
+  return name === null ? {} : { source: name };
+}
+
 /** A clip's frames at the source size as they are encoded (an array, or a stream), and its rate. */
 interface ClipOut {
   readonly frames: FrameSource;
@@ -105,7 +111,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     shareLayers: s.shareLayers,
     shareSteps: s.shareSteps,
     ...settingsRecord(s),
-    source,
+    ...sourceRecord(job, source),
   };
   if (!job.inputIsVideo) {
     // a still: in memory, within the pixel limit
@@ -197,7 +203,7 @@ export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack)
       case 'reconstruct': {
         const file = await readInversion(job.input);
         const { steps, solver, sourcePrompt } = file.header.settings;
-        const record = { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, source: file.header.source.path };
+        const record = { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, ...sourceRecord(job, file.header.source.path) };
         const windows = file.header.clip?.windows.length ?? 1;
         if (file.header.clip) {
           const rec = await reconstructClipWork(pack, file, run);
@@ -227,7 +233,7 @@ export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack)
           shareSteps: s.shareSteps,
           ...settingsRecord(s),
           ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
-          source: file.header.source.path,
+          ...sourceRecord(job, file.header.source.path),
         };
         const inverted = job.inputIsInversion ? 0 : file.header.calls;
         if (s.autoMask > 0) return done(inverted + (await editInAutoMask(pack, job, file, run, record)));

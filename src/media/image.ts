@@ -225,6 +225,27 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
     .toBuffer();
 }
 
+/** 8-bit interleaved pixels, as sharp's raw output: `data` holds height × width × channels bytes. */
+export interface RawFrame {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 3 | 4;
+  readonly data: Uint8Array;
+}
+
+/** A raw frame as a PNG, losslessly (RGB or RGBA as given); refused unless its size and data agree. */
+export async function encodeRawPng(frame: RawFrame, what = 'raw frame'): Promise<Buffer> {
+  checkDimension(`${what} width`, frame.width);
+  checkDimension(`${what} height`, frame.height);
+  if (frame.channels !== 3 && frame.channels !== 4) throw new Error(`Expected 3 or 4 channels for the ${what} but received ${String(frame.channels)}`);
+  const expected = frame.width * frame.height * frame.channels;
+  if (!(frame.data instanceof Uint8Array) || frame.data.length !== expected) {
+    const got = frame.data instanceof Uint8Array ? `${frame.data.length} bytes` : 'no Uint8Array';
+    throw new Error(`Expected the ${what}'s data to hold ${frame.height} x ${frame.width} x ${frame.channels} = ${expected} bytes (8-bit, interleaved) but it has ${got}`);
+  }
+  return sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: frame.channels } }).png().toBuffer();
+}
+
 /** sharp's metadata of an input file, with this module's errors. */
 async function readMetadata(path: string): Promise<Metadata> {
   await assertInputFile(path);

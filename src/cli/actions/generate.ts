@@ -1,46 +1,15 @@
-import { checkGenerate } from '../../edit/generate.js';
-import { assertPromptsFit } from '../../edit/velocity.js';
-import type { GlobalArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
+import { planGenerate } from '../../jobs/plan-generate.js';
+import type { GenerateRequest } from '../../jobs/request.js';
+import type { GlobalArgs, PresetArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
-import { checkMediaOutput, checkVideoFlags, checkModelFlags, checkWriteTargets, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
-import { UserError } from '../errors.js';
+import { printedConfig, reportDone } from './common.js';
 
-export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs {
-  prompt: string;
-  frames: number;
-  fps: number;
-  width: number | undefined;
-  height: number | undefined;
-  guidance: number | undefined;
-}
+/** The parsed command line: yargs gives every flag by its camelCase name too, which is the request. */
+export type GenerateArgs = GlobalArgs & PresetArgs & GenerateRequest;
 
 export async function generateAction(a: GenerateArgs): Promise<void> {
-  // 1. settings, pack and request, checked before any model loads
-  const model = checkModelFlags(a);
-  checkVideoFlags(a);
-  const pack = await resolvePack(a);
-  const settings = await settingsFrom(pack, 'generate', a);
-  const [defaultW, defaultH] = pack.manifest.image.defaultSize ?? [pack.manifest.image.multiple * 8, pack.manifest.image.multiple * 8];
-  const request = {
-    prompt: a.prompt,
-    ...(settings.negativePrompt !== undefined ? { negativePrompt: settings.negativePrompt } : {}),
-    guidance: settings.guidance,
-    solver: settings.solver,
-    steps: settings.steps,
-    ...(settings.shift !== undefined ? { shift: settings.shift } : {}),
-    seed: settings.seed,
-    width: a.width ?? defaultW,
-    height: a.height ?? defaultH,
-    frames: a.frames,
-  };
-  await userCheck(() => checkGenerate(pack, request));
-  const negative = settings.negativePrompt;
-  await userCheck(() => assertPromptsFit(pack, [{ text: a.prompt, what: '--prompt' }, ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : [])]));
-  if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
-  if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
-  // 2. the output can be written (an MP4 needs ffmpeg)
-  await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [], force: a.force });
-  await checkMediaOutput(a.output, a.frames > 1, a.ffmpeg);
-  const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, model) }, a);
+  const plan = await planGenerate(a, (config) => printedConfig(a, config));
+  if (!plan) return;
+  const summary = await runInWorker(plan.spec, a);
   reportDone('wrote', summary, a.quiet);
 }
