@@ -176,8 +176,9 @@ async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions,
 export async function runJob(job: JobSpec, run: RunOptions): Promise<JobSummary> {
   const started = performance.now();
   const pack = await loadPack(job.packDir, { ...(job.threads ? { threads: job.threads } : {}), ...(job.device ? { device: job.device } : {}) });
+  const loadSeconds = (performance.now() - started) / 1000;
   const base = { model: pack.manifest.id, flowedit: flowEditVersion() };
-  const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls });
+  const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls, loadSeconds });
   try {
     switch (job.kind) {
       case 'invert': {

@@ -262,10 +262,8 @@ export function jobExtras(a: Partial<VideoArgs>, model: ModelFlags): ModelFlags 
   };
 }
 
-/** Prints the one-line result summary. */
-export function reportDone(what: string, summary: { output: string; seconds: number; calls: number }, quiet: boolean): void {
-  if (!quiet) process.stderr.write(`${what} ${summary.output} (${summary.calls} model calls, ${summary.seconds.toFixed(1)} s)\n`);
-}
+/** The one-line result summary, and the --json result. */
+export { reportDone } from '../progress/result.js';
 
 export type MediaKind = 'image' | 'video' | 'inversion';
 

@@ -55,7 +55,8 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   await userCheck(() => assertPromptsFit(pack, prompts));
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver, ...(header.settings.shift !== undefined ? { shift: header.settings.shift } : {}) } : settings;
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
-  if (printedConfig(a, { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used })) return;
+  const config = { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], settings: used };
+  if (printedConfig(a, config)) return;
   // guidance against the source prompt needs one (a negative prompt takes its place)
   if (negative === undefined) assertSourcePromptFor(settings, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   if (settings.autoMask > 0 && sourcePrompt.trim() === a['target-prompt'].trim()) {
@@ -99,5 +100,5 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
     },
     a,
   );
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, config);
 }

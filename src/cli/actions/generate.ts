@@ -37,10 +37,11 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   const negative = settings.negativePrompt;
   await userCheck(() => assertPromptsFit(pack, [{ text: a.prompt, what: '--prompt' }, ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : [])]));
   if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
-  if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
+  const config = { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps };
+  if (printedConfig(a, config)) return;
   // 2. the output can be written (an MP4 needs ffmpeg)
   await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [], force: a.force });
   await checkMediaOutput(a.output, a.frames > 1, a.ffmpeg);
   const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, model) }, a);
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, config);
 }

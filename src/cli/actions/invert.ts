@@ -19,7 +19,8 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const input = await inspectInput(a.image, a.ffmpeg, { maxInputPixels: a['max-input-pixels'] });
   if (input.kind === 'inversion') throw new UserError(`${a.image} is already an inversion file; invert takes an image or a clip`);
   const { steps, solver, fit, shift } = settings;
-  if (printedConfig(a, { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit, ...(shift !== undefined ? { shift } : {}) } })) return;
+  const config = { command: 'invert', model: pack.manifest.id, sourcePrompt: a['source-prompt'], settings: { steps, solver, fit, ...(shift !== undefined ? { shift } : {}) } };
+  if (printedConfig(a, config)) return;
   await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [{ path: a.image, what: 'the input' }], force: a.force });
   await checkOutput(a.output);
   const summary = await runInWorker(
@@ -36,5 +37,5 @@ export async function invertAction(a: InvertArgs): Promise<void> {
     },
     a,
   );
-  reportDone('wrote inversion', summary, a.quiet);
+  reportDone('wrote inversion', summary, a, config);
 }

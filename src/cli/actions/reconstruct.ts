@@ -21,7 +21,8 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   // an inversion fixes steps, solver and prompt: of a preset only the seed applies here
   const seed = a.seed ?? (await presetFrom(a))?.recipe.seed ?? 0;
   const { steps, solver, sourcePrompt } = header.settings;
-  if (printedConfig(a, { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } })) return;
+  const config = { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } };
+  if (printedConfig(a, config)) return;
   await checkWriteTargets({
     outputs: [{ path: a.output, flag: '-o' }],
     inputs: [
@@ -35,5 +36,5 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
     { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...jobExtras(a, model) },
     a,
   );
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, config);
 }

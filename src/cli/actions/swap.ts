@@ -82,7 +82,8 @@ export async function swapAction(args: SwapArgs): Promise<void> {
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver, ...(header.settings.shift !== undefined ? { shift: header.settings.shift } : {}) } : settings;
   await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
   const sourcePrompt = header ? header.settings.sourcePrompt : (a['source-prompt'] ?? '');
-  if (printedConfig(a, { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...negativeField, settings: used, mask: maskOptions })) return;
+  const config = { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: a['target-prompt'], ...negativeField, settings: used, mask: maskOptions };
+  if (printedConfig(a, config)) return;
   // guidance against the source prompt needs one (a negative prompt takes its place)
   if (negative === undefined) assertSourcePromptFor(used, sourcePrompt, a['guide-against'] !== undefined, header ? a.input : undefined);
   const isVideo = header ? header.clip !== undefined : input.kind === 'video';
@@ -125,5 +126,5 @@ export async function swapAction(args: SwapArgs): Promise<void> {
     },
     a,
   );
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, config);
 }
