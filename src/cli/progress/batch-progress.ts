@@ -22,6 +22,8 @@ export interface BatchProgress {
   message(type: MessageType, text: string): void;
   /** the runner factory, counting model calls and timing each model load */
   instrument(start: () => Promise<ItemRunner>): () => Promise<ItemRunner>;
+  /** the timer's check (tests drive it with their clock) */
+  tick(): void;
   end(): void;
   readonly calls: number;
   /** the longest model load of a worker, in seconds (undefined: none started) */
@@ -136,6 +138,7 @@ export function batchProgress(total: number, o: ProgressOutput): BatchProgress {
         };
       };
     },
+    tick: () => reporter.tick(),
     end: () => reporter.end(),
     get calls() {
       return calls;

@@ -9,6 +9,8 @@ export interface JobProgress {
   onProgress(p: Progress): void;
   warning(text: string): void;
   notice(text: string): void;
+  /** the timer's check (tests drive it with their clock) */
+  tick(): void;
   end(): void;
   readonly tracker: OverallTracker;
 }
@@ -62,6 +64,7 @@ export function jobProgress(job: JobSpec, o: ProgressOutput): JobProgress {
     },
     warning: (text) => reporter.message('warning', text),
     notice: (text) => reporter.message('notice', text),
+    tick: () => reporter.tick(),
     end: () => reporter.end(),
   };
 }

@@ -83,7 +83,7 @@ export function createReporter(o: ReporterOptions): Reporter {
   let ended = false;
 
   const fit = (line: string) => {
-    const width = Math.max(20, (stream.columns ?? 80) - 1);
+    const width = Math.max(20, (stream.columns || 80) - 1);
     return line.length > width ? `${line.slice(0, width - 1)}…` : line;
   };
   const clearText = () => (drawn > 0 ? CLEAR_LINE + UP_AND_CLEAR.repeat(drawn - 1) : '');
