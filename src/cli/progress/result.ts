@@ -70,17 +70,23 @@ export function reportBatchDone(
   a: ResultArgs,
   r: { report: BatchReport; reportFile: string; summary: string; settings: Readonly<Record<string, unknown>>; exitCode: number; calls: number; loadSeconds: number | undefined },
 ): void {
+  const made = r.report.items.filter((i) => i.status === 'done' || i.status === 'skipped');
+  const outputs = made.flatMap((i) => i.outputs.map((o) => join(r.report.outDir, o)));
+  const timings = { wallSeconds: sec(processSeconds()), ...(r.loadSeconds !== undefined ? { loadSeconds: sec(r.loadSeconds) } : {}) };
+  const jsonProgress = progressOutput(a).mode === 'json';
+  if (jsonProgress) {
+    process.stderr.write(`${JSON.stringify({ type: 'done', command: 'batch', outputs, calls: r.calls, counts: r.report.counts, report: r.reportFile, exitCode: r.exitCode, ...timings })}\n`);
+  }
   if (!a.json) {
     process.stdout.write(r.summary);
     return;
   }
-  if (progressOutput(a).mode !== 'json') process.stderr.write(r.summary);
-  const made = r.report.items.filter((i) => i.status === 'done' || i.status === 'skipped');
+  if (!jsonProgress) process.stderr.write(r.summary);
   printJson({
     command: 'batch',
-    outputs: made.flatMap((i) => i.outputs.map((o) => join(r.report.outDir, o))),
+    outputs,
     settings: r.settings,
-    timings: { wallSeconds: sec(processSeconds()), ...(r.loadSeconds !== undefined ? { loadSeconds: sec(r.loadSeconds) } : {}) },
+    timings,
     calls: r.calls,
     report: r.reportFile,
     counts: r.report.counts,
