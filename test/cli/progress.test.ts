@@ -156,24 +156,26 @@ test('a batch on a terminal shows one line per running item and the total; each 
   assert.equal(stream.writes.at(-1), CLEAR + '\x1b[1A\x1b[2K'.repeat(2));
 });
 
-test('off a terminal: a line at each phase change and every 10 s while a step runs, with no escape codes', () => {
+test('off a terminal: a line as each phase ends and every 10 s while a step runs, with no escape codes', () => {
   const stream = fakeStream(false);
   const clock = fakeClock();
   const progress = jobProgress(editJob(0, 4), { mode: 'plain', stream, now: clock.now, timer: false });
   const events = editEvents(4);
-  progress.onProgress(events[0]!); // encode
-  progress.onProgress(events[1]!);
+  progress.onProgress(events[0]!); // encode 0/1
+  assert.equal(stream.writes.length, 0);
+  progress.onProgress(events[1]!); // encode 1/1: the phase ended
   assert.equal(stream.writes.length, 1);
-  progress.onProgress(events[2]!); // invert: a new phase
-  assert.equal(stream.writes.length, 2);
+  assert.match(stream.writes[0]!, /^flowedit: \d+% encode 1\/1, /);
+  progress.onProgress(events[2]!); // invert 1/4
+  assert.equal(stream.writes.length, 1);
   // a long step: nothing for 9 s, then a line once 10 s passed
   clock.advance(9);
   progress.tick(); // the timer's check, driven by the test
-  assert.equal(stream.writes.length, 2);
+  assert.equal(stream.writes.length, 1);
   clock.advance(1.5);
   progress.tick();
-  assert.equal(stream.writes.length, 3);
-  assert.match(stream.writes[2]!, /^flowedit: \d+% invert 1\/4, 1\ds elapsed, ETA \d+s\n$/);
+  assert.equal(stream.writes.length, 2);
+  assert.match(stream.writes[1]!, /^flowedit: \d+% invert 1\/4, 1\ds elapsed, ETA \d+s\n$/);
   assert.doesNotMatch(stream.text(), /\x1b|\r/);
 });
 

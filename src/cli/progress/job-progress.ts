@@ -42,6 +42,8 @@ export function jobProgress(job: JobSpec, o: ProgressOutput): JobProgress {
   const now = o.now ?? processSeconds;
   const tracker = overallTracker(expectedWork(job));
   let last: Progress | undefined;
+  /** the last phase (and window) finished: a plain line is written as each one ends */
+  let finished = '';
   const view = {
     lines(t: number): string[] {
       const time = timeText(t, tracker.eta(t));
@@ -49,7 +51,8 @@ export function jobProgress(job: JobSpec, o: ProgressOutput): JobProgress {
       const f = tracker.fraction;
       return [o.mode === 'bar' ? `${percent(f).padStart(4)} ${bar(f)} ${phaseText(last)} · ${time}` : `flowedit: ${percent(f)} ${phaseText(last)}, ${time}`];
     },
-    key: () => (last ? `${last.phase}:${last.window?.index ?? ''}` : ''),
+    // the bar is redrawn at once as a phase starts; a plain line is written as one ends
+    key: () => (o.mode === 'bar' ? (last ? `${last.phase}:${last.window?.index ?? ''}` : '') : finished),
   };
   const reporter: Reporter = createReporter({ stream: o.stream ?? process.stderr, mode: o.mode, view, now, ...(o.timer !== undefined ? { timer: o.timer } : {}) });
   reporter.changed(); // the loading line, and the timer that keeps it moving
@@ -59,6 +62,7 @@ export function jobProgress(job: JobSpec, o: ProgressOutput): JobProgress {
       const t = now();
       const f = tracker.update(p, t);
       last = p;
+      if (p.step === p.steps) finished = `${p.phase}:${p.window?.index ?? ''}:${t}`;
       reporter.event(progressEvent(p, f, t, tracker.eta(t)));
       reporter.changed();
     },
