@@ -11,8 +11,10 @@ import { modelsCommand } from './commands/models.js';
 import { presetsCommand } from './commands/presets.js';
 import { reconstructCommand } from './commands/reconstruct.js';
 import { swapCommand } from './commands/swap.js';
-import { EXIT, reportError, UserError } from './errors.js';
+import { EXIT, UserError } from './errors.js';
 import { assertKnownFlags, type DeclaredOptions } from './known-options.js';
+import { progressOption } from './options.js';
+import { reportFailure } from './progress/result.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -25,6 +27,7 @@ try {
     .usage('$0 <command> [options]\n\nEdit images with rectified-flow diffusion transformers, training-free.')
     .option('verbose', { type: 'boolean', default: false, describe: 'show stack traces on errors' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress output' })
+    .option('progress', progressOption)
     // unknown flags first: before yargs reports a required flag as missing
     .middleware(((parsed: { _: (string | number)[] }, y: { getOptions(): DeclaredOptions }) => {
       assertKnownFlags(argv, y.getOptions(), ['flowedit', ...parsed._.map(String)].join(' '));
@@ -52,5 +55,5 @@ try {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .parseAsync();
 } catch (err) {
-  process.exitCode = reportError(err, verbose);
+  process.exitCode = reportFailure(err, verbose, argv);
 }

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import { DEVICE_ENV, DEVICES } from '../model/devices.js';
 import { isSolverName, SOLVERS } from '../solvers/index.js';
 import { EXIT, UserError } from './errors.js';
+import { PROGRESS_CHOICES, type ProgressChoice } from './progress/reporter.js';
 
 /**
  * A numeric flag: its range is stated in --help and checked as the command line is parsed, on
@@ -34,6 +35,24 @@ export function parseNumberFlag(name: RangedName, raw: unknown): number {
 export interface GlobalArgs {
   verbose: boolean;
   quiet: boolean;
+  /** --progress (absent: auto, or none with --quiet) */
+  progress: ProgressChoice | undefined;
+}
+
+/** --progress: how progress is shown on stderr (every command). */
+export const progressOption = {
+  type: 'string',
+  choices: PROGRESS_CHOICES,
+  describe: 'progress on stderr: auto (a bar on a terminal, a plain line every 10 s elsewhere; none with --quiet), plain, json (JSON Lines events, see docs/commands.md) or none',
+} as const;
+
+/** --json: one JSON object on stdout at the end (outputs, settings, timings, model calls), or {error, exitCode} on failure. */
+export function withJsonOption<T>(y: Argv<T>): Argv<T & { json: boolean }> {
+  return y.option('json', {
+    type: 'boolean',
+    default: false,
+    describe: 'print one JSON object on stdout at the end: outputs, settings, timings and model calls (on failure: {error, exitCode}); nothing else goes to stdout',
+  }) as Argv<T & { json: boolean }>;
 }
 
 export interface ModelArgs {

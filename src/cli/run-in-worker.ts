@@ -8,18 +8,19 @@ import { Worker } from 'node:worker_threads';
 import { removeTempFiles } from '../media/atomic-file.js';
 import { EXIT, UserError } from './errors.js';
 import type { JobSpec, JobSummary, WorkerMessage } from '../jobs/job.js';
-import { progressLine } from './progress-bar.js';
+import { jobProgress } from './progress/job-progress.js';
+import { progressOutput, type ResultArgs, type RunSummary } from './progress/result.js';
 
 /** Every file a job writes. */
 function outputsOf(job: JobSpec): string[] {
   return [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : []), ...('saveMask' in job && job.saveMask ? [job.saveMask] : [])];
 }
 
-export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promise<JobSummary> {
+export async function runInWorker(job: JobSpec, opts: ResultArgs): Promise<RunSummary> {
   const outputs = outputsOf(job);
   await Promise.all(outputs.map((o) => removeTempFiles(o)));
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: job });
-  const bar = progressLine(process.stderr, opts.quiet);
+  const bar = jobProgress(job, progressOutput(opts));
   let interrupts = 0;
   // the first signal decides the exit status: 130 for Ctrl-C, 143 for SIGTERM
   let stoppedBy: NodeJS.Signals | undefined;
@@ -27,9 +28,8 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
     interrupts += 1;
     stoppedBy ??= signal;
     if (interrupts === 1) {
-      bar.done();
       const how = signal === 'SIGINT' ? 'Ctrl-C again' : 'another signal';
-      process.stderr.write(`flowedit: ${signal === 'SIGINT' ? '' : `${signal}: `}cancelling after the current step (${how} to stop now)\n`);
+      bar.notice(`${signal === 'SIGINT' ? '' : `${signal}: `}cancelling after the current step (${how} to stop now)`);
       worker.postMessage({ type: 'abort' });
     } else {
       void worker.terminate();
@@ -39,18 +39,15 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await new Promise<JobSummary>((resolve, reject) => {
+    const summary = await new Promise<JobSummary>((resolve, reject) => {
       let settled = false;
       worker.on('message', (msg: WorkerMessage) => {
         switch (msg.type) {
-          case 'progress': {
-            const { phase, step, steps, window } = msg.progress;
-            bar.update(window ? `${phase} ${window.index + 1}/${window.count}` : phase, step, steps);
+          case 'progress':
+            bar.onProgress(msg.progress);
             break;
-          }
           case 'warning':
-            bar.done();
-            process.stderr.write(`flowedit: warning: ${msg.message}\n`);
+            bar.warning(msg.message);
             break;
           case 'done':
             settled = true;
@@ -85,8 +82,9 @@ export async function runInWorker(job: JobSpec, opts: { quiet: boolean }): Promi
         void Promise.all(outputs.map((o) => removeTempFiles(o))).finally(() => reject(new UserError('stopped; no output was written', exitCode())));
       });
     });
+    return { ...summary, outputs, phaseSeconds: bar.tracker.phaseSeconds };
   } finally {
-    bar.done();
+    bar.end();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

@@ -69,6 +69,8 @@ export interface JobSummary {
   readonly output: string;
   readonly seconds: number;
   readonly calls: number;
+  /** of `seconds`, those spent loading the model pack */
+  readonly loadSeconds?: number;
 }
 
 export type WorkerMessage =

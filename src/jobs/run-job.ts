@@ -188,10 +188,11 @@ export function loadJobPack(job: Pick<JobSpec, 'packDir' | 'threads' | 'device'>
 export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack): Promise<JobSummary> {
   const started = performance.now();
   const pack = loaded ?? (await loadJobPack(job));
+  const loadSeconds = (performance.now() - started) / 1000;
   // a pack handed in stays open for its owner's next job
   const release = loaded ? () => Promise.resolve() : () => pack.release();
   const base = { model: pack.manifest.id, flowedit: flowEditVersion() };
-  const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls });
+  const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls, loadSeconds });
   try {
     switch (job.kind) {
       case 'invert': {

@@ -6,8 +6,10 @@ import { planBatch, type BatchPlan } from '../../batch/plan.js';
 import { lockOutDir } from '../../batch/lock.js';
 import { looksLikePath } from '../../batch/presets.js';
 import { reportPath, writeBatchReport } from '../../batch/report.js';
-import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
+import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
+import { batchProgress } from '../progress/batch-progress.js';
+import { progressOutput, reportBatchDone } from '../progress/result.js';
 import { EXIT, UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { checkOutput, checkModelFlags, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
@@ -40,13 +42,6 @@ function planConfig(plan: BatchPlan): Record<string, unknown> {
       outputs: i.outputs.map((o) => ({ file: relative(plan.outDir, o.file), ...(o.targetPrompt !== undefined ? { targetPrompt: o.targetPrompt } : {}) })),
     })),
   };
-}
-
-function eventLine(e: BatchEvent, total: number, finished: number, started: ReadonlySet<string>): string | null {
-  if (e.type !== 'finish' || (e.report.status === 'cancelled' && !started.has(e.item.id))) return null;
-  const r = e.report;
-  const what = r.status === 'done' ? `done (${r.seconds.toFixed(1)} s)` : r.status === 'skipped' ? 'skipped (up to date)' : r.status === 'failed' ? `FAILED: ${r.reason}` : 'cancelled';
-  return `[${finished}/${total}] ${e.item.id}: ${what}\n`;
 }
 
 function summary(report: BatchReport, reportFile: string): string {
@@ -105,41 +100,34 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   const onSignal = (sig: StopSignal) => {
     if (stoppedBy === undefined) {
       stoppedBy = sig;
-      process.stderr.write(`flowedit: ${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: finishing no new items; cancelling the running ones after their current step (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop now)\n`);
+      progress.message('notice', `${sig === 'SIGINT' ? 'interrupted' : 'terminated'}: finishing no new items; cancelling the running ones after their current step (${sig === 'SIGINT' ? 'Ctrl-C' : 'SIGTERM'} again to stop now)`);
       controller.abort();
     } else {
-      process.stderr.write('flowedit: stopped; finished outputs are kept, run again to finish the batch\n');
+      progress.message('notice', 'stopped; finished outputs are kept, run again to finish the batch');
       lock.releaseSync();
       process.exit(exitFor(stoppedBy));
     }
   };
+  const progress = batchProgress(plan.items.length, progressOutput(a));
   const handlers = STOP_SIGNALS.map((sig) => [sig, () => onSignal(sig)] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
-  let finished = 0;
-  const started = new Set<string>();
   let report: BatchReport;
   let reportFile: string;
   try {
     report = await runBatch(plan, {
       concurrency: workers,
-      startRunner: () => startWorkerRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) }),
+      startRunner: progress.instrument(() => startWorkerRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) })),
       signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === 'start') started.add(e.item.id);
-        if (e.type === 'finish') finished += 1;
-        if (e.type === 'warning') process.stderr.write(`flowedit: warning: ${e.item.id}: ${e.message}\n`);
-        const line = eventLine(e, plan.items.length, finished, started);
-        if (line && !a.quiet) process.stderr.write(line);
-      },
+      onEvent: (e) => progress.onEvent(e),
     });
     // 3. report and summary
     reportFile = await writeBatchReport(report);
   } finally {
+    progress.end();
     for (const [sig, h] of handlers) process.off(sig, h);
     await lock.release();
   }
-  process.stdout.write(summary(report, reportFile));
-  if (report.counts.failed > 0) process.exitCode = EXIT.failed;
-  else if (stoppedBy !== undefined) process.exitCode = exitFor(stoppedBy);
-  else if (report.counts.cancelled > 0) process.exitCode = EXIT.cancelled;
+  const exitCode = report.counts.failed > 0 ? EXIT.failed : stoppedBy !== undefined ? exitFor(stoppedBy) : report.counts.cancelled > 0 ? EXIT.cancelled : EXIT.ok;
+  reportBatchDone(a, { report, reportFile, summary: summary(report, reportFile), settings: planConfig(plan), exitCode, calls: progress.calls, loadSeconds: progress.loadSeconds });
+  if (exitCode !== EXIT.ok) process.exitCode = exitCode;
 }

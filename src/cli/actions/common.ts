@@ -35,7 +35,5 @@ export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unk
   return true;
 }
 
-/** Prints the one-line result summary. */
-export function reportDone(what: string, summary: { output: string; seconds: number; calls: number }, quiet: boolean): void {
-  if (!quiet) process.stderr.write(`${what} ${summary.output} (${summary.calls} model calls, ${summary.seconds.toFixed(1)} s)\n`);
-}
+/** The one-line result summary, and the --json result. */
+export { reportDone } from '../progress/result.js';

@@ -11,5 +11,5 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   const plan = await planGenerate(a, (config) => printedConfig(a, config));
   if (!plan) return;
   const summary = await runInWorker(plan.spec, a);
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, plan.config);
 }

@@ -11,5 +11,5 @@ export async function invertAction(a: InvertArgs): Promise<void> {
   const plan = await planInvert({ ...a, input: a.image }, (config) => printedConfig(a, config));
   if (!plan) return;
   const summary = await runInWorker(plan.spec, a);
-  reportDone('wrote inversion', summary, a.quiet);
+  reportDone('wrote inversion', summary, a, plan.config);
 }

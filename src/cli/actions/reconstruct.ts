@@ -11,5 +11,5 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const plan = await planReconstruct({ ...a, input: a.inversion }, (config) => printedConfig(a, config));
   if (!plan) return;
   const summary = await runInWorker(plan.spec, a);
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, plan.config);
 }

@@ -11,5 +11,5 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const plan = await planSwap(a, (config) => printedConfig(a, config));
   if (!plan) return;
   const summary = await runInWorker(plan.spec, a);
-  reportDone('wrote', summary, a.quiet);
+  reportDone('wrote', summary, a, plan.config);
 }

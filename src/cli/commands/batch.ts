@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { numberOption, withEditOptions, withFfmpegOption, withInputLimit, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
+import { numberOption, withEditOptions, withFfmpegOption, withInputLimit, withJsonOption, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -7,7 +7,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   describe:
     'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
   builder: (y) =>
-    withInputLimit(withFfmpegOption(withPresetOptions(withEditOptions(withShiftOption(withSolverOptions(withModelOptions(y))), 'batch'))))
+    withInputLimit(withFfmpegOption(withPresetOptions(withEditOptions(withShiftOption(withSolverOptions(withJsonOption(withModelOptions(y)))), 'batch'))))
       .positional('manifest', {
         type: 'string',
         demandOption: true,
