@@ -13,6 +13,7 @@ import { reconstructCommand } from './commands/reconstruct.js';
 import { swapCommand } from './commands/swap.js';
 import { EXIT, reportError, UserError } from './errors.js';
 import { assertKnownFlags, type DeclaredOptions } from './known-options.js';
+import { flowEditVersion } from '../version.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -48,7 +49,7 @@ try {
     })
     .help()
     .alias('help', 'h')
-    .version()
+    .version(flowEditVersion()) // flowedit's own package.json, not the one nearest the working directory
     .wrap(Math.min(110, process.stdout.columns || 100))
     .parseAsync();
 } catch (err) {
