@@ -33,8 +33,8 @@ export async function isBuiltinPack(dir: string): Promise<boolean> {
 export interface WriteTarget {
   /** the pack folder whose manifest.json is written */
   readonly dir: string;
-  /** set when `dir` is the user's copy of the built-in pack `builtin`; `made`: it exists already */
-  readonly copy?: { readonly builtin: string; readonly made: boolean };
+  /** set when `dir` is the user's copy of the built-in pack `builtin`; `exists`: made by an earlier write */
+  readonly copy?: { readonly builtin: string; readonly exists: boolean };
 }
 
 /** Refuses a manifest that cannot be replaced: missing, read-only, or in a folder where its replacement cannot be made. */
@@ -64,7 +64,7 @@ async function builtinCopyTarget(builtin: string): Promise<WriteTarget> {
   const dir = join(homePacksDir(), manifest.id);
   if (!(await stat(dir).then(() => true, () => false))) {
     await assertCanMake(dir);
-    return { dir, copy: { builtin, made: false } };
+    return { dir, copy: { builtin, exists: false } };
   }
   const moveAway = `move ${dir} away to have a fresh copy made`;
   await readPack(dir).catch((err: Error) => {
@@ -77,7 +77,7 @@ async function builtinCopyTarget(builtin: string): Promise<WriteTarget> {
     );
   }
   await assertManifestWritable(dir);
-  return { dir, copy: { builtin, made: true } };
+  return { dir, copy: { builtin, exists: true } };
 }
 
 /**
@@ -106,7 +106,7 @@ export interface WrittenDefaults {
 /** Writes the task's sharing for the pack at `dir` (where assertPackWritable says); says what it wrote over. */
 export async function writeLayerDefaults(dir: string, key: string, s: SharingDefaults, o: { readonly allowBuiltin: boolean }): Promise<WrittenDefaults> {
   const target = await assertPackWritable(dir, o);
-  const made = target.copy && !target.copy.made ? await copyPack(target.copy.builtin, target.dir) : undefined;
+  const made = target.copy && !target.copy.exists ? await copyPack(target.copy.builtin, target.dir) : undefined;
   const raw = JSON.parse(await readFile(join(target.dir, MANIFEST_FILE), 'utf8')) as { id: string; defaults?: { tasks?: Record<string, { shareLayers?: number[]; shareSteps?: number }> } };
   const old = raw.defaults?.tasks?.[key] ?? {};
   const before = { ...(old.shareLayers !== undefined ? { shareLayers: old.shareLayers } : {}), ...(old.shareSteps !== undefined ? { shareSteps: old.shareSteps } : {}) };
