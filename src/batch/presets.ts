@@ -1,11 +1,14 @@
 /**
  * Presets: named recipes in YAML. A name (e.g. "recolor") is looked up among the built-in presets
- * in the package's presets/ folder; anything that looks like a path (has a slash or a .yaml/.yml
- * ending) is read from that file. A preset may also carry a one-line `description`.
+ * in the package's presets/ folder, then among the user's in the configuration folder's presets/
+ * (model/home.ts); a user preset may not take a built-in's name (it is refused, never silently
+ * preferred or ignored). Anything that looks like a path (has a slash or a .yaml/.yml ending) is
+ * read from that file. A preset may also carry a one-line `description`.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { homePresetsDir } from '../model/home.js';
 import { readRecipe, type Recipe } from './recipe.js';
 import { parseYaml } from './yaml.js';
 
@@ -52,21 +55,35 @@ export async function readPresetFile(file: string): Promise<Preset> {
   return { name: basename(file, extname(file)), file, description, recipe };
 }
 
-/** Names of the built-in presets, sorted. */
+/** Names of the built-in presets, sorted (or of the presets in `dir`). */
 export async function listPresetNames(dir = builtinPresetDir()): Promise<string[]> {
   const entries = await readdir(dir).catch(() => [] as string[]);
-  return entries.filter((f) => /\.ya?ml$/.test(f)).map((f) => basename(f, extname(f))).sort();
+  return entries.filter((f) => /\.ya?ml$/.test(f)).map((f) => basename(f, extname(f))).filter((n) => NAME.test(n)).sort();
 }
 
-/** Finds a preset by built-in name or by path (relative paths from `baseDir`). */
+/** Names of the user's presets (the configuration folder's presets/), sorted. */
+export function listUserPresetNames(): Promise<string[]> {
+  return listPresetNames(homePresetsDir());
+}
+
+/** The file of preset `name` (one of listPresetNames(dir)) in `dir`. */
+export async function presetFileIn(dir: string, name: string): Promise<string> {
+  const file = (await readdir(dir)).find((f) => /\.ya?ml$/.test(f) && basename(f, extname(f)) === name)!;
+  return join(dir, file);
+}
+
+/** Finds a preset by name (built-in, then the user's) or by path (relative paths from `baseDir`). */
 export async function findPreset(ref: string, baseDir = process.cwd()): Promise<Preset> {
   if (looksLikePath(ref)) return readPresetFile(resolve(baseDir, ref));
   if (!NAME.test(ref)) throw new Error(`Preset names are lower-case words joined by hyphens (e.g. recolor); received "${ref}"`);
-  const names = await listPresetNames();
-  if (!names.includes(ref)) {
-    throw new Error(`Unknown preset "${ref}": choose one of ${names.join(', ')} (flowedit presets list), or give a path to a .yaml file`);
+  const [names, own] = [await listPresetNames(), await listUserPresetNames()];
+  const userDir = homePresetsDir();
+  if (names.includes(ref) && own.includes(ref)) {
+    const file = await presetFileIn(userDir, ref);
+    throw new Error(`Preset "${ref}" is both a built-in preset and yours (${file}): a user preset cannot take a built-in's name; rename ${basename(file)}, or give its path (--preset ${file})`);
   }
-  const dir = builtinPresetDir();
-  const file = (await readdir(dir)).find((f) => basename(f, extname(f)) === ref)!;
-  return readPresetFile(join(dir, file));
+  if (names.includes(ref)) return readPresetFile(await presetFileIn(builtinPresetDir(), ref));
+  if (own.includes(ref)) return readPresetFile(await presetFileIn(userDir, ref));
+  const yours = own.length ? `, or of yours ${own.join(', ')}` : '';
+  throw new Error(`Unknown preset "${ref}": choose one of ${names.join(', ')}${yours} (flowedit presets list), give a path to a .yaml file, or put ${ref}.yaml in ${userDir}`);
 }

@@ -15,6 +15,7 @@ import { EXIT, UserError } from './errors.js';
 import { assertKnownFlags, type DeclaredOptions } from './known-options.js';
 import { progressOption } from './options.js';
 import { reportFailure } from './progress/result.js';
+import { flowEditVersion } from '../version.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -51,7 +52,7 @@ try {
     })
     .help()
     .alias('help', 'h')
-    .version()
+    .version(flowEditVersion()) // flowedit's own package.json, not the one nearest the working directory
     .wrap(Math.min(110, process.stdout.columns || 100))
     .parseAsync();
 } catch (err) {

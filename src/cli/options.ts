@@ -63,7 +63,7 @@ export interface ModelArgs {
 
 export function withModelOptions<T>(y: Argv<T>): Argv<T & ModelArgs> {
   return y
-    .option('model', { type: 'string', describe: 'model pack folder (default: the built-in pack)', group: 'Model:' })
+    .option('model', { type: 'string', describe: 'model pack: a folder, or the name of one in the configuration folder\'s packs/ ($FLOWEDIT_HOME) or of a built-in pack (default: the built-in pack)', group: 'Model:' })
     .option('threads', numberOption('threads', 'CPU threads for inference (default: all cores)', { group: 'Model:' }))
     .option('device', {
       type: 'string',

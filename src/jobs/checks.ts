@@ -7,10 +7,10 @@ import { assertStillReadable, imageSize } from '../media/image.js';
 import { assertInputPixels } from '../media/limits.js';
 import { assertMaskCovers, maskFrameCount, readMask } from '../media/mask.js';
 import { assertClipReadable, assertVideoOutputName, isVideoPath, probeVideo } from '../media/video.js';
-import { builtinPackDir } from '../model/builtin.js';
+import { findPack } from '../model/home.js';
 import { pickDevice, type Device } from '../model/devices.js';
 import { assertDeviceInstalled } from '../model/ort.js';
-import { readPack, type PackInfo } from '../model/pack.js';
+import type { PackInfo } from '../model/pack.js';
 import { quotedPrompt } from '../model/text.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
 import { sha256File } from '../edit/clip-jobs.js';
@@ -38,7 +38,7 @@ export async function userCheck<T>(fn: () => T | Promise<T>): Promise<T> {
 }
 
 export function resolvePack(args: Pick<ModelRequest, 'model'>): Promise<PackInfo> {
-  return userCheck(() => readPack(args.model ?? builtinPackDir()));
+  return userCheck(() => findPack(args.model));
 }
 
 /** Where and with how many threads the model runs: --threads, and --device or FLOWEDIT_DEVICE (checked against this install's providers). */

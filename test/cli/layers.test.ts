@@ -185,10 +185,12 @@ test('bad calibration folders fail before the model loads, one clear error namin
   assert.equal(sweep.code, 2);
 });
 
-test('--write refuses the built-in pack without --write-builtin, and a read-only manifest, before any work', async () => {
+test('--write refuses, before any work, a configuration folder it cannot write the built-in pack\'s copy into, and a read-only manifest', async () => {
   const dir = await tempDir();
-  const builtin = await flowedit(['layers', '--task', 'swap', '--calibration', OWN, '--write']);
-  assertCleanFailure(builtin, /is the built-in pack shipped with flowedit, whose defaults every later run reads: copy it .* and pass --model my-pack, or pass --write-builtin/);
+  const notFolder = join(dir, 'not-a-folder');
+  await writeFile(notFolder, '');
+  const builtin = await flowedit(['layers', '--task', 'swap', '--calibration', OWN, '--write'], undefined, { ...process.env, FLOWEDIT_HOME: notFolder });
+  assertCleanFailure(builtin, /Cannot make .*not-a-folder\/packs\/flowedit-tiny: .*not-a-folder is not a directory; the configuration folder \(FLOWEDIT_HOME, .*\) must be a folder you can write/);
   assertCleanFailure(await flowedit(['layers', '--task', 'swap', '--calibration', OWN, '--write-builtin']), /--write-builtin only allows --write into the built-in pack: add --write/);
   const pack = await brokenPack(dir);
   await chmod(join(pack, 'manifest.json'), 0o444);

@@ -159,5 +159,11 @@ export async function layersAction(a: LayersArgs): Promise<void> {
     const w = await userCheck(() => writeLayerDefaults(pack.dir, key, { shareLayers: pick.layers, shareSteps: pick.fraction }, { allowBuiltin: a['write-builtin'] }));
     const was = w.before.shareLayers !== undefined || w.before.shareSteps !== undefined ? `was shareLayers [${w.before.shareLayers?.join(', ') ?? 'unset'}], shareSteps ${w.before.shareSteps ?? 'unset'}` : 'the task had no sharing of its own';
     process.stdout.write(`wrote defaults.tasks.${key}: shareLayers [${w.after.shareLayers.join(', ')}], shareSteps ${w.after.shareSteps} to ${w.path} (${was}; every other field kept)\n`);
+    if (w.copyOf) {
+      const m = w.copyOf.made;
+      const weights = m ? (m.unlinked.length === 0 ? 'linked' : m.linked.length === 0 ? 'copied' : `linked, ${m.unlinked.join(', ')} copied`) : '';
+      const made = m ? `made now from the built-in pack ${w.copyOf.builtin}, its weights ${weights}` : 'made by an earlier --write';
+      process.stdout.write(`that is your copy of the built-in pack (${made}); the built-in pack is unchanged: use the copy with --model ${w.copyOf.id}\n`);
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { stat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { builtinPackDirs } from '../../model/builtin.js';
+import { homePackNames, homePacksDir } from '../../model/home.js';
 import { readPack, validatePack } from '../../model/pack.js';
 import { UserError } from '../errors.js';
 
@@ -15,16 +16,18 @@ async function folderBytes(dir: string): Promise<number> {
 
 export async function listAction(): Promise<void> {
   const dirs = builtinPackDirs();
+  const own = (await homePackNames()).map((name) => join(homePacksDir(), name));
   const rows: string[] = [];
-  for (const dir of dirs) {
+  for (const dir of [...dirs, ...own]) {
     const info = await readPack(dir).catch(() => null);
     if (!info) continue;
     const m = info.manifest;
     const kind = `${m.vae ? 'latent' : 'pixel'} space, ${m.transformer.layers} layers, text ${m.transformer.text}, ${m.transformer.guidance}`;
     const size = `${((await folderBytes(dir)) / 1024).toFixed(0)} kB`;
-    rows.push(`${dir === dirs[0] ? '*' : ' '} ${m.id.padEnd(24)} ${m.name} (${kind}, ${size})\n    ${dir}`);
+    const name = own.includes(dir) ? `${basename(dir)} (yours)` : m.id;
+    rows.push(`${dir === dirs[0] ? '*' : ' '} ${name.padEnd(24)} ${m.name} (${kind}, ${size})\n    ${dir}`);
   }
-  process.stdout.write(`${rows.join('\n')}\n* = default (used when --model is not given)\n`);
+  process.stdout.write(`${rows.join('\n')}\n* = default (used when --model is not given); (yours): in ${homePacksDir()}, used with --model <name>\n`);
 }
 
 export async function validateAction(dir: string): Promise<void> {

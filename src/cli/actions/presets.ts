@@ -1,4 +1,5 @@
-import { listPresetNames, findPreset, builtinPresetDir } from '../../batch/presets.js';
+import { listPresetNames, listUserPresetNames, findPreset, builtinPresetDir, presetFileIn, readPresetFile } from '../../batch/presets.js';
+import { homePresetsDir } from '../../model/home.js';
 import { settingOptions } from '../../batch/recipe.js';
 import { appliedTaskDefaults, resolveSettings } from '../../edit/settings.js';
 import type { ModelArgs } from '../options.js';
@@ -7,10 +8,15 @@ import { resolvePack, userCheck } from './common.js';
 export async function listPresetsAction(): Promise<void> {
   const rows: string[] = [];
   for (const name of await listPresetNames()) {
-    const p = await userCheck(() => findPreset(name));
+    const p = await userCheck(async () => readPresetFile(await presetFileIn(builtinPresetDir(), name)));
     rows.push(`${name.padEnd(20)} ${(p.recipe.command ?? 'edit').padEnd(13)} ${p.description}`);
   }
-  process.stdout.write(`${rows.join('\n')}\n(presets in ${builtinPresetDir()}; use one with --preset <name>, or pass a path to your own .yaml)\n`);
+  // the user's presets, marked; one that cannot be used by name says why instead of its description
+  for (const name of await listUserPresetNames()) {
+    const what = await findPreset(name).then((p) => `${(p.recipe.command ?? 'edit').padEnd(13)} (user) ${p.description}`, (err: Error) => `${'-'.padEnd(13)} (user) not usable: ${err.message}`);
+    rows.push(`${name.padEnd(20)} ${what}`);
+  }
+  process.stdout.write(`${rows.join('\n')}\n(presets in ${builtinPresetDir()}; (user): yours, in ${homePresetsDir()}; use one with --preset <name>, or pass a path to your own .yaml)\n`);
 }
 
 export async function showPresetAction(a: ModelArgs & { preset: string }): Promise<void> {

@@ -32,8 +32,8 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
         describe: 'also try k = 1, 2, 4, … and τ = 0.2, 0.5, 1.0 and print what each keeps of the source and achieves of the edit; with --write, the best (k, τ) against the calibration\'s right answers is written (a set without answers is refused)',
         group: 'Analysis:',
       })
-      .option('write', { type: 'boolean', default: false, describe: 'write the chosen layer set and τ into the pack\'s manifest.json as the task\'s default (atomically; every other field kept)', group: 'Analysis:' })
-      .option('write-builtin', { type: 'boolean', default: false, describe: 'with --write: allow writing into the built-in pack shipped with flowedit (refused otherwise)', group: 'Analysis:' })
+      .option('write', { type: 'boolean', default: false, describe: 'write the chosen layer set and τ into the pack\'s manifest.json as the task\'s default (atomically; every other field kept); for the built-in pack, into your copy of it in the configuration folder (packs/<id>, then used with --model <id>)', group: 'Analysis:' })
+      .option('write-builtin', { type: 'boolean', default: false, describe: 'with --write: write into the built-in pack shipped with flowedit itself, whose defaults every later run reads, instead of your copy of it', group: 'Analysis:' })
       .option('json', { type: 'string', describe: 'also write every score to this JSON file', group: 'Analysis:' })
       .epilog(
         'Each shareable layer is scored by its guidance responsiveness: how far sharing the reconstruction path\'s keys/values at that ' +
