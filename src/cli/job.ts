@@ -4,6 +4,7 @@ import type { GenerateSettings } from '../edit/generate.js';
 import type { Settings } from '../edit/settings.js';
 import type { MaskOptions } from '../media/mask.js';
 import type { Device } from '../model/devices.js';
+import type { Variant } from '../edit/seeds.js';
 
 interface JobBase {
   readonly packDir: string;
@@ -19,6 +20,8 @@ interface JobBase {
   readonly window?: number;
   /** largest image or frame (width × height) read (--max-input-pixels; default DEFAULT_MAX_INPUT_PIXELS) */
   readonly maxInputPixels?: number;
+  /** the output records its source's full path, not only its file name (--record-paths) */
+  readonly recordPaths?: boolean;
 }
 
 export type JobSpec =
@@ -61,7 +64,13 @@ export type JobSpec =
       readonly negativePrompt?: string;
       readonly settings: Settings;
     })
-  | (JobBase & { readonly kind: 'generate'; readonly request: GenerateSettings; readonly fps: number });
+  | (JobBase & {
+      readonly kind: 'generate';
+      readonly request: GenerateSettings;
+      readonly fps: number;
+      /** --variants: one output per seed, from one model load (then `output` and the request's seed are unused) */
+      readonly variants?: readonly Variant[];
+    });
 
 export interface JobSummary {
   readonly output: string;

@@ -22,7 +22,7 @@ import { EXIT, UserError } from '../errors.js';
 import { findPreset, type Preset } from '../../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../../batch/recipe.js';
 import type { GroupSource } from '../../model/layer-groups.js';
-import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type NegativePromptArgs, type PresetArgs, type ShiftArgs, type SolverArgs, type VideoArgs } from '../options.js';
+import { parseLayerList, type EditArgs, type MaskArgs, type ModelArgs, type NegativePromptArgs, type PresetArgs, type RecordPathsArgs, type ShiftArgs, type SolverArgs, type VideoArgs } from '../options.js';
 
 /** The mask flags that are settings (swap). */
 type MaskFlagArgs = Pick<MaskArgs, 'mask-bias' | 'mask-grow' | 'mask-feather'>;
@@ -252,10 +252,11 @@ export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unk
   return true;
 }
 
-/** The job fields a command passes on only when given: threads and device, and for clips ffmpeg, overlap and window. */
-export function jobExtras(a: Partial<VideoArgs>, model: ModelFlags): ModelFlags & { ffmpeg?: string; overlap?: number; window?: number } {
+/** The job fields a command passes on only when given: threads and device, --record-paths, and for clips ffmpeg, overlap and window. */
+export function jobExtras(a: Partial<VideoArgs & RecordPathsArgs>, model: ModelFlags): ModelFlags & { ffmpeg?: string; overlap?: number; window?: number; recordPaths?: boolean } {
   return {
     ...model,
+    ...(a['record-paths'] ? { recordPaths: true } : {}),
     ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
     ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
     ...(a.window !== undefined ? { window: a.window } : {}),

@@ -1,11 +1,12 @@
 import { checkGenerate } from '../../edit/generate.js';
 import { assertPromptsFit } from '../../edit/velocity.js';
-import type { GlobalArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
+import type { GlobalArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VariantsArgs, VideoArgs } from '../options.js';
+import { runOutputs, seedRuns } from '../variants.js';
 import { runInWorker } from '../run-in-worker.js';
 import { checkMediaOutput, checkVideoFlags, checkModelFlags, checkWriteTargets, jobExtras, printedConfig, reportDone, resolvePack, settingsFrom, userCheck } from './common.js';
 import { UserError } from '../errors.js';
 
-export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs {
+export interface GenerateArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs, VariantsArgs {
   prompt: string;
   frames: number;
   fps: number;
@@ -37,10 +38,11 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   const negative = settings.negativePrompt;
   await userCheck(() => assertPromptsFit(pack, [{ text: a.prompt, what: '--prompt' }, ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : [])]));
   if (!(Number.isFinite(a.fps) && a.fps > 0 && a.fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${a.fps}`);
-  if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps })) return;
-  // 2. the output can be written (an MP4 needs ffmpeg)
-  await checkWriteTargets({ outputs: [{ path: a.output, flag: '-o' }], inputs: [], force: a.force });
-  await checkMediaOutput(a.output, a.frames > 1, a.ffmpeg);
-  const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...jobExtras(a, model) }, a);
-  reportDone('wrote', summary, a.quiet);
+  const variants = await seedRuns(a, settings.seed);
+  if (printedConfig(a, { command: 'generate', model: pack.manifest.id, ...request, fps: a.fps, ...(variants ? { variants } : {}) })) return;
+  // 2. the outputs can be written (an MP4 needs ffmpeg)
+  await checkWriteTargets({ outputs: runOutputs(a, variants), inputs: [], force: a.force });
+  for (const o of runOutputs(a, variants)) await checkMediaOutput(o.path, a.frames > 1, a.ffmpeg);
+  const summary = await runInWorker({ kind: 'generate', packDir: pack.dir, output: a.output, request, fps: a.fps, ...(variants ? { variants } : {}), ...jobExtras(a, model) }, a);
+  reportDone('wrote', variants ? { ...summary, output: variants.map((v) => v.output).join(', ') } : summary, a.quiet);
 }
