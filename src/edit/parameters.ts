@@ -112,7 +112,6 @@ const PAIR = /\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/g;
 function pairsOf(line: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of line.matchAll(PAIR)) {
-    if (m[0] === '') break;
     out.set(m[1]!.trim(), unquoteValue(m[2]!.trim()));
   }
   return out;
@@ -124,7 +123,8 @@ function pairsOf(line: string): Map<string, string> {
  * the prompt.
  */
 export function parseParameters(text: string): ParsedParameters {
-  const lines = text.trim().split('\n');
+  // the empty lines around it go (as other readers strip them); a prompt's own spaces stay
+  const lines = text.replace(/^[\r\n]+/, '').replace(/\s+$/, '').split('\n');
   let last = lines[lines.length - 1] ?? '';
   let params = pairsOf(last);
   if (params.size < 3) {
