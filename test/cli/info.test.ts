@@ -88,10 +88,12 @@ test('info on an inversion file, an edit and a clip; an edit records its source 
   assert.equal(r2.code, 0, r2.stderr);
   const text = readPngTextChunks(await readFile(edited));
   assert.ok(!text.flowedit!.includes(dir) && !text.parameters!.includes(dir), 'no path of this machine in the output');
-  const edit = await info(edited);
-  assert.equal(edit.settings.source, 'photo.png');
-  assert.deepEqual(edit.commands[0]!.slice(0, 7), ['flowedit', 'edit', 'photo.png', '--source-prompt', 'a red circle on stripes', '--target-prompt', 'a blue circle on stripes']);
-  assert.ok(edit.notes.some((n) => /recorded by its file name \(photo\.png\): run the command in its folder/.test(n)));
+  const edit = await readOutputInfo(edited);
+  assert.ok(edit.kind === 'image');
+  assert.equal(edit.record.source, 'photo.png');
+  const again = reproduce(edit);
+  assert.deepEqual(again.commands[0]!.slice(0, 7), ['flowedit', 'edit', 'photo.png', '--source-prompt', 'a red circle on stripes', '--target-prompt', 'a blue circle on stripes']);
+  assert.ok(again.notes.some((n) => /recorded by its file name \(photo\.png\): run the command in its folder/.test(n)));
   const full = join(dir, 'rec-full.png');
   const r3 = await flowedit(['reconstruct', inv, '--record-paths', '--model', TINY, '-q', '-o', full]);
   assert.equal(r3.code, 0, r3.stderr);
