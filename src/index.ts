@@ -53,3 +53,6 @@ export { runBatch, type BatchReport, type BatchEvent, type ItemRunner } from './
 export { writeBatchReport } from './batch/report.js';
 export { executeItem, packRunner } from './batch/execute.js';
 export { gaussianNoise, uniformStream } from './edit/noise.js';
+export { parametersText, parseParameters, recordFromParameters, type ParsedParameters } from './edit/parameters.js';
+export { readOutputInfo, NotFloweditFile, type OutputInfo } from './edit/output-info.js';
+export { reproduce, commandLine, shellQuote, type Reproduction } from './edit/reproduce.js';

@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { batchCommand } from './commands/batch.js';
 import { editCommand } from './commands/edit.js';
 import { generateCommand } from './commands/generate.js';
+import { infoCommand } from './commands/info.js';
 import { invertCommand } from './commands/invert.js';
 import { layersCommand } from './commands/layers.js';
 import { modelsCommand } from './commands/models.js';
@@ -39,6 +40,7 @@ try {
     .command(swapCommand)
     .command(generateCommand)
     .command(batchCommand)
+    .command(infoCommand)
     .command(layersCommand)
     .command(modelsCommand)
     .command(presetsCommand)

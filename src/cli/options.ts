@@ -101,7 +101,7 @@ export function withSolverOptions<T>(y: Argv<T>): Argv<T & SolverArgs> {
         return v;
       },
     })
-    .option('seed', numberOption('seed', 'random seed, recorded in the output (default 0)', { group: 'Sampling:' })) as Argv<T & SolverArgs>;
+    .option('seed', numberOption('seed', 'random seed, recorded in the output; -1 draws one at random (default 0)', { group: 'Sampling:' })) as Argv<T & SolverArgs>;
 }
 
 export interface EditArgs {
@@ -278,4 +278,43 @@ export function withPresetOptions<T>(y: Argv<T>): Argv<T & PresetArgs> {
       describe: 'print the resolved settings (defaults < pack < preset < flags) and exit without running',
       group: 'Presets:',
     }) as Argv<T & PresetArgs>;
+}
+
+export interface VariantsArgs {
+  variants: number | undefined;
+}
+
+/**
+ * --variants: generate writes N outputs with consecutive seeds. Edit and swap declare it hidden
+ * only to refuse it in their own words: they start from the inverted source, which no seed changes.
+ */
+export function withVariantsOption<T>(y: Argv<T>, command: 'generate' | 'edit' | 'swap'): Argv<T & VariantsArgs> {
+  const z = y.option(
+    'variants',
+    numberOption('variants', 'write this many outputs with consecutive seeds (--seed, --seed + 1, …; with --seed -1 the drawn one first), named after -o with the seed before the extension: -o scene.png gives scene-<seed>.png', {
+      group: 'Sampling:',
+      hidden: command !== 'generate',
+    }),
+  ) as Argv<T & VariantsArgs>;
+  if (command === 'generate') return z;
+  return z.check((argv) => {
+    if (argv.variants === undefined) return true;
+    throw new UserError(
+      `--variants applies to flowedit generate: ${command} starts from the inverted source, not from seeded noise, so every variant would be the same image; vary --target-prompt, --guidance or --share-steps instead`,
+      EXIT.usage,
+    );
+  });
+}
+
+export interface RecordPathsArgs {
+  'record-paths': boolean;
+}
+
+/** --record-paths: the output records its source's (and mask's) full path instead of the file name. */
+export function withRecordPaths<T>(y: Argv<T>): Argv<T & RecordPathsArgs> {
+  return y.option('record-paths', {
+    type: 'boolean',
+    default: false,
+    describe: "record the source's (and a mask's) full path in the output's settings, instead of only its file name",
+  }) as Argv<T & RecordPathsArgs>;
 }

@@ -13,6 +13,7 @@ import { progressOutput, type ResultArgs, type RunSummary } from './progress/res
 
 /** Every file a job writes. */
 function outputsOf(job: JobSpec): string[] {
+  if (job.kind === 'generate' && job.variants) return job.variants.map((v) => v.output);
   return [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : []), ...('saveMask' in job && job.saveMask ? [job.saveMask] : [])];
 }
 

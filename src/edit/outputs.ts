@@ -1,17 +1,21 @@
 /**
  * Writing results: PNGs carrying their settings in tEXt chunks ("parameters", as people read
  * them, and "flowedit", the same as JSON), H.264 clips carrying the same in their container
- * metadata ("comment" and "description"), and inversion files; all written atomically so a
+ * metadata ("comment" and "description"), and inversion files (parameters.ts has the text's format); all written atomically so a
  * failed or cancelled run leaves no partial file.
  */
+import { basename, resolve } from 'node:path';
 import { writeFileAtomic } from '../media/atomic-file.js';
 import type { FfmpegTools } from '../media/ffmpeg-tools.js';
 import { writeVideo, type FrameRate, type FrameSource, type VideoInfo } from '../media/video.js';
 import { encodePng, type RgbImage } from '../media/image.js';
 import { addPngTextChunks } from '../media/png-text.js';
+import { parametersText } from './parameters.js';
+
+export { parametersText } from './parameters.js';
 import { encodeInversion, inversionsOf, type InversionFile } from './inversion-file.js';
 
-/** What produced an output: recorded in the PNG. */
+/** What produced an output: recorded in the PNG or the clip's metadata. */
 export interface OutputRecord {
   readonly command: string;
   readonly model: string;
@@ -35,38 +39,47 @@ export interface OutputRecord {
   readonly shareText?: boolean;
   /** the static schedule shift σ given instead of the pack's schedule */
   readonly shift?: number;
+  /** edit, swap, reconstruct: how a size the pack does not take was fitted (pad or resize) */
+  readonly fit?: string;
+  /** swap: the mask, and how it was grown, feathered, biased and inverted */
+  readonly mask?: string;
+  readonly maskGrow?: number;
+  readonly maskFeather?: number;
+  readonly maskBias?: number;
+  readonly invertMask?: boolean;
+  /** generate: the frames of a clip (absent: a still) */
+  readonly frames?: number;
+  /** a clip's frame rate (the writer fills it in) */
+  readonly fps?: number;
+  /** the output's size in pixels (the writer fills it in) */
+  readonly width?: number;
+  readonly height?: number;
+  /** the source image or clip: recorded by its file name only, unless recordPaths */
   readonly source?: string;
+  /**
+   * Not written: whether `source` and `mask` are recorded as full paths (--record-paths)
+   * rather than by their file names, so that an output shared does not reveal where its
+   * source lived.
+   */
+  readonly recordPaths?: boolean;
 }
 
-/** The human-readable "parameters" text. */
-export function parametersText(r: OutputRecord): string {
-  const lines: string[] = [];
-  if (r.prompt !== undefined) lines.push(r.prompt);
-  if (r.sourcePrompt !== undefined) lines.push(`Source prompt: ${r.sourcePrompt}`);
-  if (r.targetPrompt !== undefined) lines.push(`Target prompt: ${r.targetPrompt}`);
-  if (r.negativePrompt !== undefined) lines.push(`Negative prompt: ${r.negativePrompt}`);
-  const fields: [string, unknown][] = [
-    ['Command', r.command],
-    ['Steps', r.steps],
-    ['Solver', r.solver],
-    ['Guidance', r.guidance],
-    ['Guide against', r.guideAgainst],
-    ['Seed', r.seed],
-    ['Share layers', r.shareLayers?.join(' ')],
-    ['Share steps', r.shareSteps],
-    ['Share text', r.shareText],
-    ['Shift', r.shift],
-    ['Auto mask', r.autoMask],
-    ['Model', r.model],
-    ['Version', `flowedit ${r.flowedit}`],
-  ];
-  lines.push(fields.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${String(v)}`).join(', '));
-  return lines.join('\n');
+/** The record as an output holds it: file names instead of paths unless recordPaths, and no recordPaths itself. */
+export function storedRecord(r: OutputRecord): OutputRecord {
+  const { recordPaths, ...rest } = r;
+  const name = (p: string) => (recordPaths ? resolve(p) : basename(p));
+  return { ...rest, ...(r.source !== undefined ? { source: name(r.source) } : {}), ...(r.mask !== undefined ? { mask: name(r.mask) } : {}) };
+}
+
+/** The text chunks (or clip tags) of a record: "parameters" in the shared convention and "flowedit" as JSON. */
+export function recordTexts(r: OutputRecord): { parameters: string; flowedit: string } {
+  const stored = storedRecord(r);
+  return { parameters: parametersText(stored), flowedit: JSON.stringify(stored) };
 }
 
 /** The PNG bytes of an output, its record in tEXt chunks. */
 export async function encodeImageOutput(image: RgbImage, record: OutputRecord): Promise<Buffer> {
-  return addPngTextChunks(await encodePng(image), { parameters: parametersText(record), flowedit: JSON.stringify(record) });
+  return addPngTextChunks(await encodePng(image), recordTexts({ ...record, width: image.width, height: image.height }));
 }
 
 export async function writeImageOutput(path: string, image: RgbImage, record: OutputRecord): Promise<void> {
@@ -94,9 +107,42 @@ export async function writeClipOutput(
   record: OutputRecord,
   opts: ClipOutputOptions = {},
 ): Promise<void> {
-  await writeVideo(path, clip.frames, {
-    rate: clip.rate,
-    metadata: { comment: parametersText(record), description: JSON.stringify(record) },
-    ...opts,
-  });
+  const { first, frames, close } = await peekFirst(clip.frames);
+  const size = first ? { width: first.width, height: first.height } : {};
+  const texts = recordTexts({ ...record, ...size, fps: Math.round((clip.rate.num / clip.rate.den) * 1000) / 1000 });
+  try {
+    await writeVideo(path, frames, {
+      rate: clip.rate,
+      metadata: { comment: texts.parameters, description: texts.flowedit },
+      ...opts,
+    });
+  } finally {
+    await close();
+  }
+}
+
+/**
+ * The first frame of a source (for the record's size) and the source again, whole; a stream is
+ * read one frame ahead only. `close` ends the stream (its decoder) also when no one read on.
+ */
+async function peekFirst(src: FrameSource): Promise<{ first?: RgbImage; frames: FrameSource; close: () => Promise<void> }> {
+  if (Array.isArray(src)) return { ...(src.length > 0 ? { first: src[0] as RgbImage } : {}), frames: src, close: async () => undefined };
+  const it = Symbol.asyncIterator in src ? (src as AsyncIterable<RgbImage>)[Symbol.asyncIterator]() : (src as Iterable<RgbImage>)[Symbol.iterator]();
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await it.return?.();
+  };
+  const head = await it.next();
+  async function* whole(): AsyncGenerator<RgbImage> {
+    try {
+      if (head.done) return;
+      yield head.value;
+      for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    } finally {
+      await close();
+    }
+  }
+  return { ...(head.done ? {} : { first: head.value }), frames: whole(), close };
 }

@@ -19,7 +19,9 @@ export const RANGES = {
   steps: { integer: true, min: 1, max: 1000 },
   guidance: { integer: false, min: 0, max: 100, minOpen: true },
   'share-steps': { integer: false, min: 0, max: 1 },
-  seed: { integer: true, min: 0, max: 2 ** 32 - 1 },
+  /** -1: draw a seed at random (seeds.ts) */
+  seed: { integer: true, min: -1, max: 2 ** 32 - 1 },
+  variants: { integer: true, min: 1, max: 1000 },
   'mask-grow': { integer: false, min: 0, max: 1000 },
   'mask-feather': { integer: false, min: 0, max: 1000 },
   'mask-bias': { integer: false, min: -10000, max: 0 },

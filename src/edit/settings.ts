@@ -8,6 +8,7 @@ import type { Manifest, TaskDefaults } from '../model/manifest.js';
 import { resolveLayerGroup, type GroupSource } from '../model/layer-groups.js';
 import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
 import { checkRange } from './ranges.js';
+import { seedFor } from './seeds.js';
 import { AUTO_EDIT, isMaskedTask } from './tasks.js';
 import type { EditSettings } from './edit.js';
 import type { ShareOptions } from '../attention/plan.js';
@@ -49,6 +50,7 @@ export interface SettingOptions {
   readonly shareLayersFrom?: GroupSource | undefined;
   readonly shareSteps?: number | undefined;
   readonly fit?: string | undefined;
+  /** -1 (RANDOM_SEED) draws one */
   readonly seed?: number | undefined;
   readonly maskBias?: number | undefined;
   readonly maskGrow?: number | undefined;
@@ -131,8 +133,8 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   checkRange('share-steps', shareSteps);
   const fit = o.fit ?? d.fit ?? FLOWEDIT_DEFAULTS.fit;
   if (fit !== 'pad' && fit !== 'resize') throw new Error(`Unknown fit "${fit}": choose pad or resize`);
-  const seed = o.seed ?? FLOWEDIT_DEFAULTS.seed;
-  checkRange('seed', seed);
+  checkRange('seed', o.seed ?? FLOWEDIT_DEFAULTS.seed);
+  const seed = seedFor(o.seed ?? FLOWEDIT_DEFAULTS.seed); // -1: drawn here, so the run and its record use the same seed
   const maskBias = o.maskBias ?? t.maskBias ?? FLOWEDIT_DEFAULTS.maskBias;
   checkRange('mask-bias', maskBias);
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;

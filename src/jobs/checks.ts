@@ -23,7 +23,7 @@ import { findPreset, type Preset } from '../batch/presets.js';
 import { mergeRecipes, settingOptions, type Recipe } from '../batch/recipe.js';
 import type { GroupSource } from '../model/layer-groups.js';
 import { parseLayerList } from './layer-list.js';
-import type { EditRequest, ModelRequest, SharingRequest, SolverRequest, SwapRequest, VideoRequest } from './request.js';
+import type { CommonRequest, EditRequest, ModelRequest, SharingRequest, SolverRequest, SwapRequest, VideoRequest } from './request.js';
 
 /** The request's values that are settings (and --auto-mask, --mask-bias, --mask-grow, --mask-feather). */
 type SettingRequest = SolverRequest & SharingRequest & Pick<EditRequest, 'autoMask'> & Pick<SwapRequest, 'maskBias' | 'maskGrow' | 'maskFeather'>;
@@ -245,9 +245,10 @@ export async function checkInputPixels(path: string, limit: number, ffmpeg?: str
 }
 
 /** The job fields a command passes on only when given: threads and device, and for clips ffmpeg, overlap and window. */
-export function jobExtras(a: VideoRequest, model: ModelFlags): ModelFlags & { ffmpeg?: string; overlap?: number; window?: number } {
+export function jobExtras(a: VideoRequest & Pick<CommonRequest, 'recordPaths'>, model: ModelFlags): ModelFlags & { ffmpeg?: string; overlap?: number; window?: number; recordPaths?: boolean } {
   return {
     ...model,
+    ...(a.recordPaths ? { recordPaths: true } : {}),
     ...(a.ffmpeg ? { ffmpeg: a.ffmpeg } : {}),
     ...(a.overlap !== undefined ? { overlap: a.overlap } : {}),
     ...(a.window !== undefined ? { window: a.window } : {}),

@@ -4,6 +4,7 @@ import type { GenerateSettings } from '../edit/generate.js';
 import type { Settings } from '../edit/settings.js';
 import type { MaskOptions } from '../media/mask.js';
 import type { Device } from '../model/devices.js';
+import type { Variant } from '../edit/seeds.js';
 
 interface JobBase {
   readonly packDir: string;
@@ -21,6 +22,8 @@ interface JobBase {
   readonly maxInputPixels?: number;
   /** what an output's record names as its source (absent: the path read; null: none), for inputs handed over as bytes */
   readonly sourceName?: string | null;
+  /** the output records its source's full path, not only its file name (--record-paths) */
+  readonly recordPaths?: boolean;
 }
 
 export type JobSpec =
@@ -63,7 +66,13 @@ export type JobSpec =
       readonly negativePrompt?: string;
       readonly settings: Settings;
     })
-  | (JobBase & { readonly kind: 'generate'; readonly request: GenerateSettings; readonly fps: number });
+  | (JobBase & {
+      readonly kind: 'generate';
+      readonly request: GenerateSettings;
+      readonly fps: number;
+      /** --variants: one output per seed, from one model load (then `output` and the request's seed are unused) */
+      readonly variants?: readonly Variant[];
+    });
 
 export interface JobSummary {
   readonly output: string;

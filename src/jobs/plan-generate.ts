@@ -2,6 +2,7 @@
 import { checkGenerate } from '../edit/generate.js';
 import { assertPromptsFit } from '../edit/velocity.js';
 import { checkMediaOutput, checkModelFlags, checkVideoFlags, checkWriteTargets, jobExtras, resolvePack, settingsFrom, userCheck } from './checks.js';
+import { variantsOf } from '../edit/seeds.js';
 import { UserError } from './errors.js';
 import type { ConfigStop, Plan } from './plan.js';
 import { checkRequest, type GenerateRequest } from './request.js';
@@ -35,10 +36,12 @@ export async function planGenerate(r: GenerateRequest, stop?: ConfigStop): Promi
   const negative = settings.negativePrompt;
   await userCheck(() => assertPromptsFit(pack, [{ text: prompt, what: '--prompt' }, ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : [])]));
   if (!(Number.isFinite(fps) && fps > 0 && fps <= 240)) throw new UserError(`Expected a frame rate in (0, 240] for --fps but received ${fps}`);
-  const config = { command: 'generate', model: pack.manifest.id, ...request, fps };
+  const variants = r.variants === undefined ? undefined : await userCheck(() => variantsOf(r.output, settings.seed, r.variants!));
+  const config = { command: 'generate', model: pack.manifest.id, ...request, fps, ...(variants ? { variants } : {}) };
   if (stop?.(config)) return undefined;
-  // 2. the output can be written (an MP4 needs ffmpeg)
-  await checkWriteTargets({ outputs: [{ path: r.output, flag: '-o' }], inputs: [], force: r.force ?? false });
-  await checkMediaOutput(r.output, frames > 1, r.ffmpeg);
-  return { spec: { kind: 'generate', packDir: pack.dir, output: r.output, request, fps, ...jobExtras(r, model) }, config };
+  // 2. the outputs can be written (an MP4 needs ffmpeg)
+  const outputs = variants ? variants.map((v) => ({ path: v.output, flag: `--variants (seed ${v.seed})` })) : [{ path: r.output, flag: '-o' }];
+  await checkWriteTargets({ outputs, inputs: [], force: r.force ?? false });
+  for (const o of outputs) await checkMediaOutput(o.path, frames > 1, r.ffmpeg);
+  return { spec: { kind: 'generate', packDir: pack.dir, output: r.output, request, fps, ...(variants ? { variants } : {}), ...jobExtras(r, model) }, config };
 }

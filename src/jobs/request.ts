@@ -54,6 +54,8 @@ export interface CommonRequest {
   readonly force?: boolean | undefined;
   /** a preset's name or a .yaml file; the request's own values override it */
   readonly preset?: string | undefined;
+  /** the output records its source's full path, not only its file name (default false) */
+  readonly recordPaths?: boolean | undefined;
 }
 
 export interface InputLimitRequest {
@@ -116,6 +118,8 @@ export interface GenerateRequest extends ModelRequest, SolverRequest, VideoReque
   readonly fps?: number | undefined;
   readonly width?: number | undefined;
   readonly height?: number | undefined;
+  /** write this many outputs with consecutive seeds from the seed (named after output: scene.png → scene-<seed>.png) */
+  readonly variants?: number | undefined;
 }
 
 /** Request keys that are ranged numbers, with the flag each is checked as. */
@@ -137,6 +141,7 @@ const NUMBERS: Record<string, RangedName> = {
   fps: 'fps',
   width: 'width',
   height: 'height',
+  variants: 'variants',
 };
 
 const TEXTS = ['model', 'device', 'ffmpeg', 'preset', 'output', 'input', 'mask', 'sourcePrompt', 'targetPrompt', 'negativePrompt', 'prompt', 'saveInversion', 'saveMask'];

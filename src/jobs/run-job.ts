@@ -21,6 +21,9 @@ import type { JobSpec, JobSummary } from './job.js';
 
 type Job<K extends JobSpec['kind']> = Extract<JobSpec, { kind: K }>;
 
+/** What every output's record holds about the run itself. */
+type Base = Pick<OutputRecord, 'model' | 'flowedit' | 'recordPaths'>;
+
 /** The settings an output records only when they differ from the pack's behaviour: shared text keys, a schedule shift. */
 function settingsRecord(s: Settings): Pick<OutputRecord, 'shareText' | 'shift'> {
   return { ...(s.shareText ? { shareText: true } : {}), ...(s.shift !== undefined ? { shift: s.shift } : {}) };
@@ -89,7 +92,7 @@ async function invertInput(pack: LoadedPack, job: Job<'invert'> | Job<'edit'>, r
   return invertClip(pack, job.input, { ...settings, ...(job.overlap !== undefined ? { overlap: job.overlap } : {}), ...(job.window !== undefined ? { window: job.window } : {}) }, run, await findFfmpeg(job.ffmpeg));
 }
 
-async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
+async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: Base): Promise<number> {
   const s = job.settings;
   const file = job.inputIsInversion ? await readInversion(job.input) : null;
   const source = file ? file.header.source.path : job.input;
@@ -112,6 +115,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: {
     shareSteps: s.shareSteps,
     ...settingsRecord(s),
     ...sourceRecord(job, source),
+    fit: file?.header.fit.mode ?? s.fit, mask: job.mask, maskGrow: job.maskOptions.grow, maskFeather: job.maskOptions.feather, maskBias: s.maskBias, ...(job.maskOptions.invert ? { invertMask: true } : {}),
   };
   if (!job.inputIsVideo) {
     // a still: in memory, within the pixel limit
@@ -155,7 +159,14 @@ async function editInAutoMask(pack: LoadedPack, job: Job<'edit'>, file: Inversio
   return out.calls;
 }
 
-async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions, base: { model: string; flowedit: string }): Promise<number> {
+/** One output per seed of --variants (else the one the request asks for), the pack loaded once. */
+async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions, base: Base): Promise<number> {
+  let calls = 0;
+  for (const v of job.variants ?? [{ seed: job.request.seed, output: job.output }]) calls += await generateOne(pack, { ...job, request: { ...job.request, seed: v.seed }, output: v.output }, run, base);
+  return calls;
+}
+
+async function generateOne(pack: LoadedPack, job: Job<'generate'>, run: RunOptions, base: Base): Promise<number> {
   const r = job.request;
   const out = await generateFrames(pack, r, run);
   run.signal?.throwIfAborted();
@@ -169,6 +180,7 @@ async function generate(pack: LoadedPack, job: Job<'generate'>, run: RunOptions,
     ...(r.negativePrompt !== undefined ? { negativePrompt: r.negativePrompt } : {}),
     guidance: r.guidance,
     ...(r.shift !== undefined ? { shift: r.shift } : {}),
+    ...(r.frames > 1 ? { frames: r.frames } : {}),
   };
   if (r.frames === 1) await writeImageOutput(job.output, out.frames[0]!, record);
   else {
@@ -191,7 +203,7 @@ export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack)
   const loadSeconds = (performance.now() - started) / 1000;
   // a pack handed in stays open for its owner's next job
   const release = loaded ? () => Promise.resolve() : () => pack.release();
-  const base = { model: pack.manifest.id, flowedit: flowEditVersion() };
+  const base: Base = { model: pack.manifest.id, flowedit: flowEditVersion(), ...(job.recordPaths ? { recordPaths: true } : {}) };
   const done = (calls: number): JobSummary => ({ output: job.output, seconds: (performance.now() - started) / 1000, calls, loadSeconds });
   try {
     switch (job.kind) {
@@ -204,7 +216,8 @@ export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack)
       case 'reconstruct': {
         const file = await readInversion(job.input);
         const { steps, solver, sourcePrompt } = file.header.settings;
-        const record = { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, ...sourceRecord(job, file.header.source.path) };
+        const shift = file.header.settings.shift;
+        const record = { ...base, command: 'reconstruct', steps, solver, seed: job.seed, prompt: sourcePrompt, ...(shift !== undefined ? { shift } : {}), fit: file.header.fit.mode, ...sourceRecord(job, file.header.source.path) };
         const windows = file.header.clip?.windows.length ?? 1;
         if (file.header.clip) {
           const rec = await reconstructClipWork(pack, file, run);
@@ -235,6 +248,7 @@ export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack)
           ...settingsRecord(s),
           ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
           ...sourceRecord(job, file.header.source.path),
+          fit: file.header.fit.mode,
         };
         const inverted = job.inputIsInversion ? 0 : file.header.calls;
         if (s.autoMask > 0) return done(inverted + (await editInAutoMask(pack, job, file, run, record)));

@@ -124,7 +124,7 @@ interface ProbeStream {
 }
 
 /** Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it fails. */
-async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[] }> {
+async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
   const proc = startTool(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', ...options, localFileUrl(path)], { stdout: 'pipe', ...(signal ? { signal } : {}) });
   const chunks: Buffer[] = [];
   proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
@@ -132,8 +132,8 @@ async function runProbe(tools: FfmpegTools, path: string, options: readonly stri
   signal?.throwIfAborted();
   if (end.code !== 0) throw new Error(end.error?.message ?? (proc.stderrTail(2) || `exit status ${String(end.code ?? end.signal)}`));
   try {
-    const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { streams?: ProbeStream[] };
-    return { streams: data.streams ?? [] };
+    const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { streams?: ProbeStream[]; format?: { tags?: Record<string, string> } };
+    return { streams: data.streams ?? [], tags: data.format?.tags ?? {} };
   } catch {
     throw new Error('ffprobe wrote no readable JSON');
   }
@@ -147,6 +147,21 @@ function sampleAspectOf(text: string | undefined, quarterTurn: boolean): { sampl
   const den = Number(m[2]);
   if (!(num > 0 && den > 0) || num === den) return {};
   return { sampleAspect: quarterTurn ? { num: den, den: num } : { num, den } };
+}
+
+/**
+ * A media file's container tags (ffprobe's format tags, e.g. comment and description), keys in
+ * lower case. Throws `Cannot read <path> as a video …` when ffprobe cannot read it.
+ */
+export async function readContainerTags(path: string, tools?: FfmpegTools): Promise<Record<string, string>> {
+  const t = tools ?? (await findFfmpeg());
+  let tags: Record<string, string>;
+  try {
+    tags = (await runProbe(t, path, ['-show_format'])).tags;
+  } catch (err) {
+    throw notVideo(path, `ffprobe failed: ${(err as Error).message}`);
+  }
+  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [k.toLowerCase(), String(v)]));
 }
 
 /**

@@ -39,9 +39,10 @@ test('invert → reconstruct → edit from the CLI on a sample image', { timeout
   assert.equal(record.solver, 'midpoint');
   assert.equal(record.model, 'tiny');
   assert.deepEqual(record.shareLayers, [1, 2]);
-  assert.match(text.parameters!, /Target prompt: a blue circle on stripes/);
-  assert.match(text.parameters!, /Steps: 6, Solver: midpoint, Guidance: 2, Guide against: empty, Seed: 0/);
-  assert.match(text.parameters!, /Model: tiny, Version: flowedit \d+\.\d+\.\d+/);
+  const lines = text.parameters!.split('\n');
+  assert.equal(lines[0], 'a blue circle on stripes', 'the target prompt comes first');
+  assert.match(lines[1]!, /^Steps: 6, Sampler: midpoint, CFG scale: 2, Seed: 0, Size: 128x128, Model: tiny, Source prompt: a red circle on stripes, /);
+  assert.match(lines[1]!, /, Command: edit, Version: flowedit \d+\.\d+\.\d+$/);
 });
 
 test('edit straight from an image, saving the inversion', { timeout: 120_000 }, async () => {

@@ -10,7 +10,7 @@ before(async () => {
 });
 
 test('reconstruct refuses a seed that is not a non-negative integer', async () => {
-  assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '--seed', '1.5', '-o', join(dir, 'never.png')]), /Expected an integer from 0 to 4294967295 for --seed but received 1\.5/);
+  assertCleanFailure(await flowedit(['reconstruct', SAMPLE, '--seed', '1.5', '-o', join(dir, 'never.png')]), /Expected an integer from -1 to 4294967295 for --seed but received 1\.5/);
 });
 
 test('an explicit --ffmpeg that does not run is refused by name, not replaced by another ffmpeg', async () => {

@@ -40,7 +40,7 @@ test('numbers are checked against their ranges on the text typed, fast, and the 
     [['--steps', 'abc'], /Expected an integer from 1 to 1000 for --steps but received abc\n/],
     [['--steps', '1e9'], /Expected an integer from 1 to 1000 for --steps but received 1e9\n/],
     [['--guidance', '1e308'], /Expected a number in \(0, 100\] for --guidance but received 1e308\n/],
-    [['--seed', '1e30'], /Expected an integer from 0 to 4294967295 for --seed but received 1e30\n/],
+    [['--seed', '1e30'], /Expected an integer from -1 to 4294967295 for --seed but received 1e30\n/],
     [['--share-steps', 'half'], /Expected a number in \[0, 1\] for --share-steps but received half\n/],
     [['--threads', '0'], /Expected an integer from 1 to 256 for --threads but received 0\n/],
     [['--max-input-pixels', '-1'], /for --max-input-pixels but received -1\n/],
@@ -59,7 +59,7 @@ test('numbers are checked against their ranges on the text typed, fast, and the 
   assert.equal(gen.code, 2, gen.stderr);
   assert.match(gen.stderr, /Expected a number in \(0, 240\] for --fps but received 0/);
   const help = await flowedit(['edit', '--help']);
-  for (const range of [/--steps[^[]*\[an integer from 1 to 1000\]/, /--guidance[^[]*\[a number in \(0, 100\]\]/, /--seed[^[]*\[an integer from 0 to 4294967295\]/]) {
+  for (const range of [/--steps[^[]*\[an integer from 1 to 1000\]/, /--guidance[^[]*\[a number in \(0, 100\]\]/, /--seed[^[]*\[an integer from -1 to 4294967295\]/]) {
     assert.match(help.stdout.replace(/\s+/g, ' '), range);
   }
 });

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { withEditOptions, withInputLimit, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
@@ -9,7 +9,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   builder: (y) =>
     withPresetOptions(
       withOutput(
-        withVideoOptions(withNegativePrompt(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withJsonOption(withModelOptions(y))))), 'edit'), 'instead of the one --guide-against names')),
+        withVideoOptions(withNegativePrompt(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withJsonOption(withModelOptions(withRecordPaths(withVariantsOption(y, 'edit'))))))), 'edit'), 'instead of the one --guide-against names')),
         'PNG for a still, MP4 (H.264, source audio kept) for a clip',
       ),
     )

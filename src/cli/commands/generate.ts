@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
 import type { GenerateArgs } from '../actions/generate.js';
-import { numberOption, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { withVariantsOption, numberOption, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 
 export const generateCommand: CommandModule<GlobalArgs, GenerateArgs> = {
   command: 'generate',
   describe: 'Text to a still (PNG) or a clip (MP4) with the model alone',
   builder: (y) =>
-    withPresetOptions(withOutput(withVideoOptions(withNegativePrompt(withShiftOption(withSolverOptions(withJsonOption(withModelOptions(y)))), 'the unconditional branch of classifier-free guidance')), 'PNG for a still; MP4 with --frames above 1'))
+    withPresetOptions(withOutput(withVideoOptions(withNegativePrompt(withShiftOption(withSolverOptions(withJsonOption(withModelOptions(withVariantsOption(y, 'generate'))))), 'the unconditional branch of classifier-free guidance')), 'PNG for a still; MP4 with --frames above 1'))
       .option('prompt', { alias: 'p', type: 'string', default: '', describe: 'what to draw (leave out for an unconditional pack)' })
       .option('frames', numberOption('frames', 'frames to generate (1 = a still; a clip needs a pack that takes frames, and the pack limits the count)', { default: 1 }))
       .option('fps', numberOption('fps', 'frame rate of a generated clip', { default: 8 }))

@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { numberOption, withJsonOption, withModelOptions, withOutput, withPresetOptions, type GlobalArgs } from '../options.js';
+import { withRecordPaths, numberOption, withJsonOption, withModelOptions, withOutput, withPresetOptions, type GlobalArgs } from '../options.js';
 import type { ReconstructArgs } from '../actions/reconstruct.js';
 
 export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
   command: 'reconstruct <inversion>',
   describe: 'Sample back from an inversion file under its own prompt and solver: the check of inversion fidelity',
   builder: (y) =>
-    withPresetOptions(withOutput(withJsonOption(withModelOptions(y)), 'PNG for a still, MP4 for a clip'))
+    withPresetOptions(withOutput(withJsonOption(withModelOptions(withRecordPaths(y))), 'PNG for a still, MP4 for a clip'))
       .positional('inversion', { type: 'string', demandOption: true, describe: 'file written by flowedit invert' })
       .option('seed', numberOption('seed', 'recorded in the output (default: the preset\'s, else 0)'))
       .option('ffmpeg', { type: 'string', describe: 'ffmpeg binary for clips (default: $FLOWEDIT_FFMPEG, PATH, then the npm-shipped one)', group: 'Video:' })
