@@ -4,6 +4,7 @@ import { assertPromptsFit } from '../../edit/velocity.js';
 import type { EditArgs, GlobalArgs, InputLimitArgs, ModelArgs, NegativePromptArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { UserError } from '../errors.js';
 import { runInWorker } from '../run-in-worker.js';
+import { checkCompare, compareMaskFile, compareTarget, writeCompare, type CompareArgs } from '../compare.js';
 import {
   assertSourcePromptFor,
   assertSourceUnchanged,
@@ -24,7 +25,7 @@ import {
   userCheck,
 } from './common.js';
 
-export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, EditArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs {
+export interface EditCommandArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, EditArgs, NegativePromptArgs, VideoArgs, PresetArgs, OutputArgs, InputLimitArgs, CompareArgs {
   input: string;
   'source-prompt': string | undefined;
   'target-prompt': string;
@@ -70,6 +71,7 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       { path: a.output, flag: '-o' },
       ...(a['save-inversion'] ? [{ path: a['save-inversion'], flag: '--save-inversion' }] : []),
       ...(saveMask !== undefined ? [{ path: saveMask, flag: '--save-mask' }] : []),
+      ...compareTarget(a),
     ],
     inputs: [
       { path: a.input, what: 'the input' },
@@ -81,6 +83,8 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
   await checkMediaOutput(a.output, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
   if (a['save-inversion']) await checkOutput(a['save-inversion']);
   if (saveMask !== undefined) await checkMediaOutput(saveMask, header ? header.clip !== undefined : input.kind === 'video', a.ffmpeg);
+  await checkCompare(a, header ? header.source.path : a.input);
+  const maskFile = compareMaskFile(a, settings.autoMask > 0, saveMask, header ? header.clip !== undefined : input.kind === 'video');
   const summary = await runInWorker(
     {
       kind: 'edit',
@@ -93,11 +97,12 @@ export async function editAction(a: EditCommandArgs): Promise<void> {
       targetPrompt: a['target-prompt'],
       settings,
       ...(a['save-inversion'] ? { saveInversion: a['save-inversion'] } : {}),
-      ...(saveMask !== undefined ? { saveMask } : {}),
+      ...(maskFile !== undefined ? { saveMask: maskFile } : {}),
       maxInputPixels: a['max-input-pixels'],
       ...jobExtras(a, model),
     },
     a,
   );
   reportDone('wrote', summary, a.quiet);
+  await writeCompare(a, { source: header ? header.source.path : a.input, result: a.output, label: 'edit', ...(maskFile ? { mask: { path: maskFile } } : {}) }, maskFile !== saveMask ? maskFile : undefined);
 }

@@ -1,11 +1,12 @@
 import { UserError } from '../errors.js';
 import type { GlobalArgs, ModelArgs, OutputArgs, PresetArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
+import { checkCompare, compareTarget, writeCompare, type CompareArgs } from '../compare.js';
 import { assertSameModel } from '../../edit/image-jobs.js';
 import { readInversionHeader } from '../../edit/inversion-file.js';
 import { checkInput, checkMediaOutput, checkWriteTargets, checkModelFlags, jobExtras, presetFrom, printedConfig, reportDone, resolvePack, userCheck } from './common.js';
 
-export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs, OutputArgs {
+export interface ReconstructArgs extends GlobalArgs, ModelArgs, Pick<VideoArgs, 'ffmpeg'>, PresetArgs, OutputArgs, CompareArgs {
   inversion: string;
   seed: number | undefined;
 }
@@ -23,7 +24,7 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const { steps, solver, sourcePrompt } = header.settings;
   if (printedConfig(a, { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } })) return;
   await checkWriteTargets({
-    outputs: [{ path: a.output, flag: '-o' }],
+    outputs: [{ path: a.output, flag: '-o' }, ...compareTarget(a)],
     inputs: [
       { path: a.inversion, what: 'the input' },
       { path: header.source.path, what: "the inversion's source" },
@@ -31,9 +32,11 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
     force: a.force,
   });
   await checkMediaOutput(a.output, header.clip !== undefined, a.ffmpeg);
+  await checkCompare(a, header.source.path);
   const summary = await runInWorker(
     { kind: 'reconstruct', packDir: pack.dir, input: a.inversion, output: a.output, seed, ...jobExtras(a, model) },
     a,
   );
   reportDone('wrote', summary, a.quiet);
+  await writeCompare(a, { source: header.source.path, result: a.output, label: 'reconstruction' });
 }

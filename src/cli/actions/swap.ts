@@ -5,6 +5,7 @@ import { assertNegativePromptFits, assertPromptsFit } from '../../edit/velocity.
 import { assertMaskFrames, type MaskOptions } from '../../media/mask.js';
 import type { EditArgs, GlobalArgs, InputLimitArgs, MaskArgs, ModelArgs, OutputArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { runInWorker } from '../run-in-worker.js';
+import { checkCompare, compareTarget, writeCompare, type CompareArgs } from '../compare.js';
 import { EXIT, UserError } from '../errors.js';
 import { settingOptions } from '../../batch/recipe.js';
 import {
@@ -30,7 +31,7 @@ import {
   userCheck,
 } from './common.js';
 
-export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, Omit<EditArgs, 'auto-mask'>, VideoArgs, MaskArgs, PresetArgs, OutputArgs, InputLimitArgs {
+export interface SwapArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, Omit<EditArgs, 'auto-mask'>, VideoArgs, MaskArgs, PresetArgs, OutputArgs, InputLimitArgs, CompareArgs {
   input: string;
   task: MaskedTask;
   'source-prompt': string | undefined;
@@ -90,7 +91,7 @@ export async function swapAction(args: SwapArgs): Promise<void> {
   // 3. nothing it reads is written over; then the source and the mask, probed
   const source = header ? header.source.path : a.input;
   await checkWriteTargets({
-    outputs: [{ path: a.output, flag: '-o' }],
+    outputs: [{ path: a.output, flag: '-o' }, ...compareTarget(a)],
     inputs: [
       { path: a.input, what: 'the input' },
       { path: a.mask, what: 'the mask' },
@@ -106,6 +107,7 @@ export async function swapAction(args: SwapArgs): Promise<void> {
   await userCheck(() => assertMaskFrames(maskFrames, frames));
   // 4. the output can be written
   await checkMediaOutput(a.output, isVideo, a.ffmpeg);
+  await checkCompare(a, source);
   const summary = await runInWorker(
     {
       kind: 'swap',
@@ -126,4 +128,5 @@ export async function swapAction(args: SwapArgs): Promise<void> {
     a,
   );
   reportDone('wrote', summary, a.quiet);
+  await writeCompare(a, { source, result: a.output, label: 'swap', mask: { path: a.mask, shape: maskOptions } });
 }
