@@ -6,6 +6,7 @@ import { planBatch, type BatchPlan } from '../../batch/plan.js';
 import { lockOutDir } from '../../batch/lock.js';
 import { looksLikePath } from '../../batch/presets.js';
 import { reportPath, writeBatchReport } from '../../batch/report.js';
+import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchEvent, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
 import { EXIT, UserError } from '../errors.js';
@@ -18,6 +19,7 @@ export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs,
   concurrency: number;
   'allow-inputs-outside': boolean;
   'max-input-pixels': number;
+  html: boolean;
 }
 
 /** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
@@ -86,6 +88,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
   await checkOutput(reportPath(plan.outDir));
+  if (a.html) await checkOutput(htmlReportPath(plan.outDir));
   const controller = new AbortController();
   const lock = await userCheck(() =>
     lockOutDir(plan.outDir, {
@@ -134,6 +137,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
     });
     // 3. report and summary
     reportFile = await writeBatchReport(report);
+    if (a.html) reportFile += `, ${await writeHtmlReport(plan, report)}`;
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
     await lock.release();
