@@ -93,8 +93,8 @@ async function itemRow(plan: BatchPlan, item: PlannedItem, r: ItemReport | undef
   const outputs: string[] = [];
   for (const o of item.outputs) {
     const rel = relative(out, o.file);
-    const caption = `<a href="${href(rel)}">${html(rel)}</a>${o.targetPrompt !== undefined ? `<br>“${html(o.targetPrompt)}”` : ''}`;
     const made = (await stat(o.file).catch(() => null))?.isFile() === true;
+    const caption = `${made ? `<a href="${href(rel)}">${html(rel)}</a>` : html(rel)}${o.targetPrompt !== undefined ? `<br>“${html(o.targetPrompt)}”` : ''}`;
     outputs.push(made ? await figure(out, item, o.file, `item-${item.index}-${o.code}.png`, caption, rel) : `<figure class="none"><div class="missing">not made</div><figcaption>${caption}</figcaption></figure>`);
   }
   const status = r?.status ?? 'cancelled';

@@ -98,13 +98,13 @@ function barsPanel(s: LayerStudy, labels: PlotLabels, top: number): string {
 }
 
 /** One sweep measure against k, one line per τ; the chosen setting ringed when the sweep chose it. */
-function sweepPanel(s: LayerStudy, x: number, top: number, w: number, title: string, axis: string, value: (t: Trial) => number | null, format: (v: number) => string): string {
+function sweepPanel(s: LayerStudy, x: number, top: number, w: number, title: string, axis: string, value: (t: Trial) => number | null, format: (v: number) => string, range?: readonly [number, number]): string {
   const points = s.sweep.map((t) => ({ t, v: value(t) })).filter((p): p is { t: Trial; v: number } => p.v !== null && Number.isFinite(p.v));
   const ks = [...new Set(s.sweep.map((t) => t.k))].sort((a, b) => a - b);
   const vs = points.map((p) => p.v);
   const [lo0, hi0] = vs.length ? [Math.min(...vs), Math.max(...vs)] : [0, 1];
   const pad = (hi0 - lo0) * 0.1 || Math.max(Math.abs(hi0) * 0.05, 0.5);
-  const f: Frame = { x: x + 60, y: top + 52, w: w - 80, h: SWEEP_HEIGHT - 112, lo: lo0 - pad, hi: hi0 + pad };
+  const f: Frame = { x: x + 60, y: top + 52, w: w - 80, h: SWEEP_HEIGHT - 112, lo: range?.[0] ?? lo0 - pad, hi: range?.[1] ?? hi0 + pad };
   const xOf = (k: number) => f.x + (ks.length === 1 ? f.w / 2 : (ks.indexOf(k) / (ks.length - 1)) * f.w);
   const out = [`<text class="title" x="${x + w / 2}" y="${top + 20}" text-anchor="middle">${esc(title)}</text>`, yAxis(f, axis)];
   for (const k of ks) out.push(`<text x="${xOf(k).toFixed(1)}" y="${f.y + f.h + 14}" text-anchor="middle">${k}</text>`);
@@ -134,7 +134,7 @@ export function layersPlotSvg(s: LayerStudy, labels: PlotLabels): string {
     parts.push(sweepPanel(s, 0, height, half, 'What the sweep keeps of the source', 'background PSNR (dB)', (t) => t.score.psnrBackground, (v) => v.toFixed(1)));
     parts.push(
       s.answers
-        ? sweepPanel(s, half, height, half, 'What it achieves: objects right', 'objects right (%)', (t) => (t.score.right === null ? null : t.score.right * 100), (v) => v.toFixed(0))
+        ? sweepPanel(s, half, height, half, 'What it achieves: objects right', 'objects right (%)', (t) => (t.score.right === null ? null : t.score.right * 100), (v) => `${v.toFixed(0)} %`, [0, 100])
         : sweepPanel(s, half, height, half, 'What it changes inside the mask (no answers)', 'inside PSNR (dB)', (t) => t.score.psnrInside, (v) => v.toFixed(1)),
     );
     height += SWEEP_HEIGHT;
