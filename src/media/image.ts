@@ -246,6 +246,15 @@ export async function encodeRawPng(frame: RawFrame, what = 'raw frame'): Promise
   return sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: frame.channels } }).png().toBuffer();
 }
 
+/**
+ * Rasterises an SVG document (e.g. text labels) at its own width and height, one pixel per SVG
+ * unit, flattened onto white where it is transparent. Text needs a font fontconfig can find.
+ */
+export async function renderSvg(svg: string): Promise<RgbImage> {
+  const { data, info } = await sharp(Buffer.from(svg), { density: 72 }).flatten({ background: '#ffffff' }).toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return fromInterleaved(data, info.width, info.height, info.channels, false, 255);
+}
+
 /** sharp's metadata of an input file, with this module's errors. */
 async function readMetadata(path: string): Promise<Metadata> {
   await assertInputFile(path);

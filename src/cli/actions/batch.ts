@@ -6,6 +6,7 @@ import { planBatch, type BatchPlan } from '../../batch/plan.js';
 import { lockOutDir } from '../../batch/lock.js';
 import { looksLikePath } from '../../batch/presets.js';
 import { reportPath, writeBatchReport } from '../../batch/report.js';
+import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
 import { batchProgress } from '../progress/batch-progress.js';
@@ -20,6 +21,7 @@ export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs,
   concurrency: number;
   'allow-inputs-outside': boolean;
   'max-input-pixels': number;
+  html: boolean;
 }
 
 /** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
@@ -81,6 +83,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
   await checkOutput(reportPath(plan.outDir));
+  if (a.html) await checkOutput(htmlReportPath(plan.outDir));
   const controller = new AbortController();
   const lock = await userCheck(() =>
     lockOutDir(plan.outDir, {
@@ -122,6 +125,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
     });
     // 3. report and summary
     reportFile = await writeBatchReport(report);
+    if (a.html) reportFile += `, ${await writeHtmlReport(plan, report)}`;
   } finally {
     progress.end();
     for (const [sig, h] of handlers) process.off(sig, h);

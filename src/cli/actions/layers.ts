@@ -7,6 +7,7 @@ import { builtinCalibration, defaultsKeyOf, isAnalysisTask, readCalibration, tas
 import { checkCases, loadCases, namesAnswers, type LoadedCalibrationCase } from '../../vital/calibration-media.js';
 import { studyLayers, type LayerStudy, type Trial } from '../../vital/study.js';
 import { assertPackWritable, writeLayerDefaults } from '../../vital/write.js';
+import { assertSvgName, layersPlotSvg } from '../../vital/plot.js';
 import type { LayerScores } from '../../vital/analysis.js';
 import { readWorld, type World } from '../../world/world.js';
 import { EXIT, UserError } from '../errors.js';
@@ -24,6 +25,7 @@ export interface LayersArgs extends GlobalArgs, ModelArgs, SolverArgs, Pick<Vide
   write: boolean;
   'write-builtin': boolean;
   json: string | undefined;
+  plot: string | undefined;
 }
 
 const fmt = (v: number | null, unit = ''): string => (v === null || Number.isNaN(v) ? '—' : `${v.toFixed(2)}${unit}`);
@@ -104,6 +106,7 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   if (!(Number.isInteger(k) && k >= 1 && k <= L)) throw new UserError(`Expected an integer from 1 to ${L} (the pack's shareable layers) for --top-k but received ${k}`);
   if (a.write) await userCheck(() => assertPackWritable(info.dir, { allowBuiltin: a['write-builtin'] }));
   if (a.json) await userCheck(() => assertWritable(a.json!));
+  if (a.plot) await userCheck(() => (assertSvgName(a.plot!), assertWritable(a.plot!)));
 
   // 2. the calibration sets (files or folders): the task's cases, their media and prompts checked against the pack
   const files = a.calibration ?? [builtinCalibration(0), builtinCalibration(1)];
@@ -136,6 +139,7 @@ export async function layersAction(a: LayersArgs): Promise<void> {
 
   // 4. outputs
   const pick = study.pick;
+  if (a.plot) await writeFileAtomic(a.plot, Buffer.from(layersPlotSvg(study, { pack: pack.manifest.id, sets: names })));
   if (a.json) {
     const trialDoc = ({ score, ...t }: Trial) => ({ ...t, right: score.right, placed: score.placed, psnrTruth: score.psnrTruth, psnrBackground: score.psnrBackground, psnrInside: score.psnrInside });
     const doc = {

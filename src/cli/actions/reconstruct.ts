@@ -1,15 +1,18 @@
 import { planReconstruct } from '../../jobs/plan-reconstruct.js';
 import type { ReconstructRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
+import { planCompare, withCompare, type CompareArgs } from '../compare.js';
 import { runInWorker } from '../run-in-worker.js';
 import { printedConfig, reportDone } from './common.js';
 
 /** The parsed command line (camelCase keys as the request has them); the input is the `inversion` positional. */
-export type ReconstructArgs = GlobalArgs & PresetArgs & Omit<ReconstructRequest, 'input'> & { inversion: string };
+export type ReconstructArgs = GlobalArgs & PresetArgs & CompareArgs & Omit<ReconstructRequest, 'input'> & { inversion: string };
 
 export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const plan = await planReconstruct({ ...a, input: a.inversion }, (config) => printedConfig(a, config));
   if (!plan) return;
-  const summary = await runInWorker(plan.spec, a);
-  reportDone('wrote', summary, a, plan.config);
+  const compare = await planCompare(a, plan.spec);
+  const summary = await runInWorker(compare.spec, a);
+  await compare.write();
+  reportDone('wrote', withCompare(summary, a, compare), a, plan.config);
 }

@@ -21,6 +21,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         describe: 'let inputs and masks lie outside the manifest\'s folder (as "allowInputsOutside: true" in a YAML manifest does); without it they must be inside it, links included',
         group: 'Batch:',
       })
+      .option('html', { type: 'boolean', default: false, describe: 'also write report.html: each item\'s source and outputs as thumbnails (report-files/), its settings, status and any failure; links are relative, so the folder can be moved', group: 'Batch:' })
       .option('concurrency', numberOption('concurrency', 'items run at once, each on its own inference worker with its own model session (1 with --device other than cpu)', { alias: 'j', default: 1, group: 'Batch:' }))
       .option('seed', numberOption('seed', 'batch seed: each item\'s seed is derived from it and the item id (default 0)', { group: 'Sampling:' }))
       .epilogue(

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { compareOption } from '../compare-option.js';
 import { withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
 
@@ -20,6 +21,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
       })
       .option('source-prompt', { type: 'string', describe: 'caption of the input; needed when the guidance steers away from it (--guide-against source, the built-in pack\'s default with --auto-mask) (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result' })
+      .option('compare', compareOption)
       .option('save-inversion', { type: 'string', describe: 'also save the inversion made from an image input' })
       .option('save-mask', {
         type: 'string',

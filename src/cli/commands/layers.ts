@@ -35,6 +35,7 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
       .option('write', { type: 'boolean', default: false, describe: 'write the chosen layer set and τ into the pack\'s manifest.json as the task\'s default (atomically; every other field kept); for the built-in pack, into your copy of it in the configuration folder (packs/<id>, then used with --model <id>)', group: 'Analysis:' })
       .option('write-builtin', { type: 'boolean', default: false, describe: 'with --write: write into the built-in pack shipped with flowedit itself, whose defaults every later run reads, instead of your copy of it', group: 'Analysis:' })
       .option('json', { type: 'string', describe: 'also write every score to this JSON file', group: 'Analysis:' })
+      .option('plot', { type: 'string', describe: 'also write a picture of the scores to this SVG file: a bar per layer (the chosen set highlighted) and, with --sweep, what each k keeps and achieves, a line per τ', group: 'Analysis:' })
       .epilog(
         'Each shareable layer is scored by its guidance responsiveness: how far sharing the reconstruction path\'s keys/values at that ' +
           'layer alone moves the edit path\'s velocity, relative to how far the edit is from reconstructing the source, averaged over ' +

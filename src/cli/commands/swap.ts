@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { compareOption } from '../compare-option.js';
 import { withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withMaskOptions, withJsonOption, withModelOptions, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { SwapArgs } from '../actions/swap.js';
 import { MASKED_TASKS } from '../../edit/tasks.js';
@@ -16,6 +17,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
         describe: 'a prompt for the guidance to steer away from, instead of the one --guide-against names (default: the pack\'s text.negativePrompt, else the empty prompt); the scene without the object the mask covers makes the new object dropped less often',
         group: 'Editing:',
       })
+      .option('compare', compareOption)
       .option('task', {
         type: 'string',
         choices: MASKED_TASKS,
