@@ -45,8 +45,8 @@ export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './ed
 export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';
 export { probeVideo, readVideo, videoFrames, writeVideo, type Clip, type DecodeOptions, type EncodeOptions, type FrameRate, type FrameSource, type VideoInfo } from './media/video.js';
 export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
-export { findPreset, listPresetNames, readPresetFile, type Preset } from './batch/presets.js';
-export { readRecipe, mergeRecipes, type Recipe } from './batch/recipe.js';
+export { findPreset, listPresetNames, readPresetFile, type Preset } from './jobs/presets.js';
+export { readRecipe, mergeRecipes, type Recipe } from './jobs/recipe.js';
 export { readManifest, parseManifest, type Manifest as BatchManifest, type ManifestItem } from './batch/manifest.js';
 export { planBatch, type BatchPlan, type PlannedItem } from './batch/plan.js';
 export { runBatch, type BatchReport, type BatchEvent, type ItemRunner } from './batch/run.js';

@@ -1,6 +1,7 @@
 /**
- * The suite's runner (`npm test`): every dist/test/**\/*.test.js, one file at a time, each in its
- * own process. The time limit is per test: when no test starts or ends for that long, the running
+ * The suite's runner (`npm test`): every dist/test/**\/*.test.js, each file in its own process,
+ * FLOWEDIT_TEST_JOBS files at a time (default 2: a file's start-up, ffmpeg and Python runs leave a
+ * core idle often enough that two files side by side finish sooner than one after the other). The time limit is per test: when no test starts or ends for that long, the running
  * test is reported as stuck and the run stops. A file as a whole has no limit, so a slow or busy
  * machine makes a long file slow, not failed (Node 20's `node --test --test-timeout` limits each
  * file, and nothing else). Prints TAP, or the spec reporter on a terminal, then each file's time,
@@ -40,7 +41,12 @@ const count = (data: { nesting: number; file?: string; details: { duration_ms: n
 const started = Date.now();
 const abort = new AbortController();
 setMaxListeners(files.length + 10, abort.signal); // run() adds one abort listener per file
-const stream = run({ files, concurrency: 1, signal: abort.signal });
+const jobs = Number(process.env.FLOWEDIT_TEST_JOBS ?? 2);
+if (!(Number.isInteger(jobs) && jobs > 0)) {
+  console.error(`Expected a positive integer for FLOWEDIT_TEST_JOBS but received ${process.env.FLOWEDIT_TEST_JOBS}`);
+  process.exit(2);
+}
+const stream = run({ files, concurrency: jobs, signal: abort.signal });
 
 // the watchdog: restarted whenever a test (or subtest) starts or ends
 let running = '';

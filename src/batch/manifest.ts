@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { readRecipe, RECIPE_KEY_NAMES, type Recipe } from './recipe.js';
-import { parseYaml } from './yaml.js';
+import { readRecipe, RECIPE_KEY_NAMES, type Recipe } from '../jobs/recipe.js';
+import { parseYaml } from '../media/yaml.js';
 
 export interface ManifestTarget {
   /** short code used in the output name, e.g. "blue" */

@@ -20,9 +20,9 @@ import type { GroupSource } from '../model/layer-groups.js';
 import type { PackInfo } from '../model/pack.js';
 import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
-import { findPreset, type Preset } from './presets.js';
+import { findPreset, type Preset } from '../jobs/presets.js';
 import { reportPath } from './report.js';
-import { mergeRecipes, settingOptions, type Recipe, type RecipeCommand } from './recipe.js';
+import { mergeRecipes, settingOptions, type Recipe, type RecipeCommand } from '../jobs/recipe.js';
 import { itemSeed } from './seeds.js';
 
 /** Commands a batch item can run, and what each makes from an item. */

@@ -1,6 +1,6 @@
 /** swap: replace what a mask covers in an image, a clip or an inversion file of one. */
 import { planSharing } from '../attention/plan.js';
-import { settingOptions } from '../batch/recipe.js';
+import { settingOptions } from './recipe.js';
 import { assertEditable } from '../edit/edit.js';
 import { resolveSettings } from '../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';

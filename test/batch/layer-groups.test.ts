@@ -6,7 +6,7 @@ import { before, test } from 'node:test';
 import { planSharing } from '../../src/attention/plan.js';
 import { parseManifest } from '../../src/batch/manifest.js';
 import { planBatch } from '../../src/batch/plan.js';
-import { readRecipe, settingOptions } from '../../src/batch/recipe.js';
+import { readRecipe, settingOptions } from '../../src/jobs/recipe.js';
 import { parseLayerList } from '../../src/cli/options.js';
 import { resolveSettings } from '../../src/edit/settings.js';
 import { resolveLayerGroup } from '../../src/model/layer-groups.js';

@@ -8,7 +8,7 @@ import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { findPreset } from '../../src/batch/presets.js';
+import { findPreset } from '../../src/jobs/presets.js';
 import { builtinPackDir } from '../../src/model/builtin.js';
 import { findPack, flowEditHome } from '../../src/model/home.js';
 import { LINK_FROM_BYTES } from '../../src/model/pack-copy.js';

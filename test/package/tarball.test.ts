@@ -14,7 +14,7 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { builtinPresetDir } from '../../src/batch/presets.js';
+import { builtinPresetDir } from '../../src/jobs/presets.js';
 import { imageSize } from '../../src/media/image.js';
 import { builtinPackDir } from '../../src/model/builtin.js';
 import { builtinCalibration, readCalibration } from '../../src/vital/calibration.js';

@@ -4,7 +4,7 @@ import { relative, resolve } from 'node:path';
 import { readManifest } from '../../batch/manifest.js';
 import { planBatch, type BatchPlan } from '../../batch/plan.js';
 import { lockOutDir } from '../../batch/lock.js';
-import { looksLikePath } from '../../batch/presets.js';
+import { looksLikePath } from '../../jobs/presets.js';
 import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';

@@ -1,6 +1,6 @@
 /** What the commands share on the command line: --print-config, the result line, batch's flag recipe. */
 import { requestRecipe } from '../../jobs/checks.js';
-import type { Recipe } from '../../batch/recipe.js';
+import type { Recipe } from '../../jobs/recipe.js';
 import type { EditArgs, MaskArgs, PresetArgs, ShiftArgs, SolverArgs } from '../options.js';
 
 export { checkModelFlags, checkOutput, resolvePack, userCheck } from '../../jobs/checks.js';

@@ -10,9 +10,9 @@ import { basename, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homePresetsDir } from '../model/home.js';
 import { readRecipe, type Recipe } from './recipe.js';
-import { parseYaml } from './yaml.js';
+import { parseYaml } from '../media/yaml.js';
 
-/** The package root: this file is dist/src/batch/presets.js inside it. */
+/** The package root: this file is dist/src/jobs/presets.js inside it. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Folder of the built-in presets. */
