@@ -56,3 +56,7 @@ export { gaussianNoise, uniformStream } from './edit/noise.js';
 export { parametersText, parseParameters, recordFromParameters, type ParsedParameters } from './edit/parameters.js';
 export { readOutputInfo, NotFloweditFile, type OutputInfo } from './edit/output-info.js';
 export { reproduce, commandLine, shellQuote, type Reproduction } from './edit/reproduce.js';
+export { reproduce, type Reproduction, type ReproduceOptions } from './edit/reproduce.js';
+export { writeComparison, comparisonImage, type Comparison } from './media/compare.js';
+export { writeHtmlReport } from './batch/html-report.js';
+export { flowEditHome, findPack } from './model/home.js';

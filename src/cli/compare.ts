@@ -21,7 +21,10 @@ export interface PlannedCompare {
   readonly spec: JobSpec;
   /** a file the job writes only for the picture (removed once it is made) */
   readonly temporary?: string;
+  /** writes the picture, once the job has written its output */
   write(): Promise<void>;
+  /** removes what the job wrote only for the picture, when the job failed */
+  discard(): Promise<void>;
 }
 
 /** The run's outputs as the result reports them: the picture in, a mask made only for it out. */
@@ -34,8 +37,9 @@ export function withCompare(summary: RunSummary, a: CompareArgs, c: PlannedCompa
  * Before any work: --compare's file checked against the job's inputs and outputs, and the source
  * it shows readable; an edit with an automatic mask saves that mask for the picture.
  */
-export async function planCompare(a: CompareArgs & { quiet: boolean; progress?: string | undefined; force?: boolean | undefined; ffmpeg?: string | undefined }, spec: JobSpec): Promise<PlannedCompare> {
-  if (a.compare === undefined || spec.kind === 'invert' || spec.kind === 'generate') return { spec, write: async () => {} };
+export async function planCompare(a: CompareArgs & { force?: boolean | undefined; ffmpeg?: string | undefined }, spec: JobSpec): Promise<PlannedCompare> {
+  const none = async () => {};
+  if (a.compare === undefined || spec.kind === 'invert' || spec.kind === 'generate') return { spec, write: none, discard: none };
   const fromInversion = spec.kind === 'reconstruct' || spec.inputIsInversion;
   const header = fromInversion ? await userCheck(() => readInversionHeader(spec.input)) : null;
   const source = header ? header.source.path : spec.input;
@@ -45,8 +49,8 @@ export async function planCompare(a: CompareArgs & { quiet: boolean; progress?: 
     force: a.force ?? false,
   });
   await checkCompare(a, source);
-  if (spec.kind === 'reconstruct') return { spec, write: () => writeCompare(a, { source, result: spec.output, label: 'reconstruction' }) };
-  if (spec.kind === 'swap') return { spec, write: () => writeCompare(a, { source, result: spec.output, label: 'swap', mask: { path: spec.mask, shape: spec.maskOptions } }) };
+  if (spec.kind === 'reconstruct') return { spec, write: () => writeCompare(a, { source, result: spec.output, label: 'reconstruction' }), discard: none };
+  if (spec.kind === 'swap') return { spec, write: () => writeCompare(a, { source, result: spec.output, label: 'swap', mask: { path: spec.mask, shape: spec.maskOptions } }), discard: none };
   const video = header ? header.clip !== undefined : spec.inputIsVideo === true;
   const maskFile = compareMaskFile(a, spec.settings.autoMask > 0, spec.saveMask, video);
   const temporary = maskFile !== spec.saveMask ? maskFile : undefined;
@@ -54,6 +58,9 @@ export async function planCompare(a: CompareArgs & { quiet: boolean; progress?: 
     spec: maskFile !== undefined ? { ...spec, saveMask: maskFile } : spec,
     ...(temporary !== undefined ? { temporary } : {}),
     write: () => writeCompare(a, { source, result: spec.output, label: 'edit', ...(maskFile ? { mask: { path: maskFile } } : {}) }, temporary),
+    discard: async () => {
+      if (temporary !== undefined) await rm(temporary, { force: true });
+    },
   };
 }
 
@@ -83,7 +90,7 @@ export function compareMaskFile(a: CompareArgs, autoMask: boolean, saveMask: str
 }
 
 /** Writes the picture once the output is there; `temporary` (a mask made only for it) is removed after. */
-export async function writeCompare(a: CompareArgs & { quiet: boolean; progress?: string | undefined; ffmpeg?: string | undefined }, c: Omit<Comparison, 'tools'>, temporary?: string): Promise<void> {
+export async function writeCompare(a: CompareArgs & { ffmpeg?: string | undefined }, c: Omit<Comparison, 'tools'>, temporary?: string): Promise<void> {
   if (a.compare === undefined) return;
   try {
     const clips = [c.source, c.result, c.mask?.path ?? ''].some(isVideoPath);
@@ -92,6 +99,4 @@ export async function writeCompare(a: CompareArgs & { quiet: boolean; progress?:
   } finally {
     if (temporary !== undefined) await rm(temporary, { force: true });
   }
-  // the result line and --json list it too; JSON Lines progress keeps stderr to events
-  if (!a.quiet && a.progress !== 'json') process.stderr.write(`wrote ${a.compare}\n`);
 }

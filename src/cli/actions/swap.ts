@@ -12,7 +12,10 @@ export async function swapAction(a: SwapArgs): Promise<void> {
   const plan = await planSwap(a, (config) => printedConfig(a, config));
   if (!plan) return;
   const compare = await planCompare(a, plan.spec);
-  const summary = await runInWorker(compare.spec, a);
+  const summary = await runInWorker(compare.spec, a).catch(async (err: unknown) => {
+    await compare.discard();
+    throw err;
+  });
   await compare.write();
   reportDone('wrote', withCompare(summary, a, compare), a, plan.config);
 }

@@ -46,7 +46,7 @@ function printJson(doc: Readonly<Record<string, unknown>>): void {
 
 /**
  * The end of a command that ran one job: "wrote out.png (42 model calls) in 10.2 s (model load
- * 1.1 s)" on stderr (or a done event), and with --json the result on stdout. `settings` is what
+ * 1.1 s)", every file it wrote named, on stderr (or a done event), and with --json the result on stdout. `settings` is what
  * the command ran with, as --print-config shows it (its `command` names the command).
  */
 export function reportDone(what: string, summary: RunSummary, a: ResultArgs, settings: Readonly<Record<string, unknown>> & { readonly command: string }): void {
@@ -55,7 +55,7 @@ export function reportDone(what: string, summary: RunSummary, a: ResultArgs, set
   const timings = { wallSeconds: sec(wall), ...(load !== undefined ? { loadSeconds: sec(load) } : {}), workerSeconds: sec(summary.seconds), phases: phases(summary.phaseSeconds) };
   const reporter = createReporter({ ...progressOutput(a), stream: process.stderr, view: { lines: () => [], key: () => '' }, timer: false });
   const loadText = load !== undefined ? ` (model load ${load.toFixed(1)} s)` : '';
-  reporter.line(`${what} ${summary.output} (${summary.calls} model calls) in ${wall.toFixed(1)} s${loadText}`, {
+  reporter.line(`${what} ${summary.outputs.join(', ')} (${summary.calls} model calls) in ${wall.toFixed(1)} s${loadText}`, {
     type: 'done',
     command: settings.command,
     outputs: summary.outputs,
