@@ -2,6 +2,7 @@
 import { assertSameModel } from '../edit/image-jobs.js';
 import { readInversionHeader } from '../edit/inversion-file.js';
 import { checkInput, checkMediaOutput, checkModelFlags, checkWriteTargets, jobExtras, presetFrom, resolvePack, userCheck } from './checks.js';
+import { seedFor } from '../edit/seeds.js';
 import { UserError } from './errors.js';
 import type { ConfigStop, Plan } from './plan.js';
 import { checkRequest, type ReconstructRequest } from './request.js';
@@ -11,14 +12,13 @@ export function planReconstruct(r: ReconstructRequest, stop: ConfigStop): Promis
 export async function planReconstruct(r: ReconstructRequest, stop?: ConfigStop): Promise<Plan | undefined> {
   checkRequest(r, ['input', 'output']);
   const model = checkModelFlags(r);
-  if (r.seed !== undefined && !(Number.isInteger(r.seed) && r.seed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${r.seed}`);
   const pack = await resolvePack(r);
   const { isInversion } = await checkInput(r.input);
   if (!isInversion) throw new UserError(`${r.input} is not an inversion file; create one with 'flowedit invert <image or clip> -o <file>.flowinv'`);
   const header = await userCheck(() => readInversionHeader(r.input));
   await userCheck(() => assertSameModel(pack, header));
   // an inversion fixes steps, solver and prompt: of a preset only the seed applies here
-  const seed = r.seed ?? (await presetFrom(r))?.recipe.seed ?? 0;
+  const seed = seedFor(r.seed ?? (await presetFrom(r))?.recipe.seed ?? 0); // -1: drawn here, and recorded
   const { steps, solver, sourcePrompt } = header.settings;
   const config = { command: 'reconstruct', model: pack.manifest.id, sourcePrompt, settings: { steps, solver, seed } };
   if (stop?.(config)) return undefined;

@@ -118,3 +118,18 @@ test('info refuses what flowedit did not write (exit 1); --variants is refused w
   assert.equal(v.code, 2);
   assertCleanFailure(v, /--variants applies to flowedit generate: edit starts from the inverted source, not from seeded noise/);
 });
+
+test('--seed -1 on batch and reconstruct: a seed drawn, said and recorded', async () => {
+  const plan = await flowedit(['batch', 'samples/batch.yaml', '--out', join(dir, 'batch-out'), '--seed', '-1', '--print-config']);
+  assert.equal(plan.code, 0, plan.stderr);
+  const drawn = /flowedit: using seed (\d+) \(drawn at random for --seed -1\)/.exec(plan.stderr);
+  assert.ok(drawn, plan.stderr);
+  assert.equal((JSON.parse(plan.stdout) as { batchSeed: number }).batchSeed, Number(drawn[1]));
+  const inv = join(dir, 'seed.flowinv');
+  assert.equal((await flowedit(['invert', SAMPLE, '--model', TINY, '--steps', '2', '--source-prompt', 'a red circle', '-o', inv, '-q'])).code, 0);
+  const out = join(dir, 'seed-rec.png');
+  const r = await flowedit(['reconstruct', inv, '--model', TINY, '--seed', '-1', '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const seed = Number(/flowedit: using seed (\d+)/.exec(r.stderr)?.[1]);
+  assert.equal((await info(out)).settings.seed, seed);
+});

@@ -9,6 +9,8 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startWorkerRunner } from '../batch-runner.js';
+import { RANDOM_SEED, seedFor } from '../../edit/seeds.js';
+import { sayDrawnSeed } from '../variants.js';
 import { batchProgress } from '../progress/batch-progress.js';
 import { progressOutput, reportBatchDone } from '../progress/result.js';
 import { EXIT, UserError } from '../errors.js';
@@ -62,8 +64,10 @@ export async function batchAction(a: BatchArgs): Promise<void> {
     // several workers each opening the device crash onnxruntime-node 1.30's WebGPU provider
     throw new UserError(`--concurrency ${a.concurrency} with --device ${model.device}: on a device the items run one at a time, each call using the whole device; leave --concurrency out, or use --device cpu to run items side by side`);
   }
-  const batchSeed = a.seed ?? 0;
-  if (!(Number.isInteger(batchSeed) && batchSeed >= 0)) throw new UserError(`Expected a non-negative integer for --seed but received ${batchSeed}`);
+  const given = a.seed ?? 0;
+  if (!(Number.isInteger(given) && given >= RANDOM_SEED)) throw new UserError(`Expected a non-negative integer (or -1 for a random one) for --seed but received ${given}`);
+  const batchSeed = seedFor(given); // -1: drawn here; the report and every item's record hold it
+  sayDrawnSeed(a, batchSeed, 1);
   const pack = await resolvePack(a);
   const manifest = await userCheck(() => readManifest(a.manifest));
   // --preset is the default for items that name none; its path is relative to here, not the manifest

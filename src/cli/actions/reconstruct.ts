@@ -3,6 +3,7 @@ import type { ReconstructRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
 import { planCompare, withCompare, type CompareArgs } from '../compare.js';
 import { runInWorker } from '../run-in-worker.js';
+import { sayDrawnSeed } from '../variants.js';
 import { printedConfig, reportDone } from './common.js';
 
 /** The parsed command line (camelCase keys as the request has them); the input is the `inversion` positional. */
@@ -11,6 +12,7 @@ export type ReconstructArgs = GlobalArgs & PresetArgs & CompareArgs & Omit<Recon
 export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const plan = await planReconstruct({ ...a, input: a.inversion }, (config) => printedConfig(a, config));
   if (!plan) return;
+  if (plan.spec.kind === 'reconstruct') sayDrawnSeed(a, plan.spec.seed, 1);
   const compare = await planCompare(a, plan.spec);
   const summary = await runInWorker(compare.spec, a).catch(async (err: unknown) => {
     await compare.discard();
