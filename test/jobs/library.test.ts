@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { createFlowedit, UserError, EXIT, type Flowedit } from '../../src/index.js';
 import { readPngTextChunks } from '../../src/media/png-text.js';
-import { SAMPLE, TINY, tempDir } from '../paths.js';
+import { ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
 import { brokenPack, flowedit } from '../cli/run.js';
 
 let dir: string;
@@ -94,4 +94,15 @@ test('a signal cancels a running job between steps; no output is written', { tim
   await assert.rejects(stat(out), { code: 'ENOENT' });
   // the pool's worker takes the next job
   assert.ok((await fe.generate({ steps: 2 })).bytes);
+});
+
+test('a clip given as bytes: the same MP4 as flowedit edit on its path', { timeout: 180_000 }, async () => {
+  const clip = join(ROOT, 'samples/scenes/clip-5.mp4');
+  const prompts = { sourcePrompt: 'an orange square', targetPrompt: 'a blue square' };
+  const cli = join(dir, 'clip-cli.mp4');
+  const r = await flowedit(['edit', clip, '--model', TINY, '--source-prompt', prompts.sourcePrompt, '--target-prompt', prompts.targetPrompt, '--steps', '2', '-o', cli, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = await fe.edit({ ...prompts, steps: 2, input: await readFile(clip), sourceName: clip });
+  assert.equal(out.bytes!.subarray(4, 8).toString(), 'ftyp', 'an MP4 comes back for a clip');
+  assert.deepEqual(out.bytes, await readFile(cli));
 });
