@@ -21,20 +21,18 @@
 # second run on a machine still warm from the first never meets the first one's files.
 # A folder to RESUME from can be made from any exported pack: python/unpack.py --pack <pack> --config
 # <its config> --run <folder> writes that pack's vae.pt, latent_stats.json and dit-ema.pt.
-# SHAPE_AUX=<λ> adds the shape-map loss (train.py --shape-aux, flowedit_train/shape_aux.py) while
-# batches are rendered on the device; the fallback to rendering processes trains without it.
-# CAPTION_CONTRAST=<λ> adds the caption contrast (train.py --caption-contrast,
-# flowedit_train/caption_contrast.py) in the same way; CAPTION_CONTRAST_T=<t_lo> runs it on an x_t of
-# its own at t ~ U[t_lo, 1] (train.py --caption-contrast-t).
-# CLOSE_P=<p> draws that share of the still batches as one-object close-ups at half the size
-# (train.py --close-p).
+# The transformer-stage trials the committed pack does not use (docs/lab/built-in-model.md) run through
+# experiments/trials.py instead of train.py when one of these is set: SHAPE_AUX=<λ> (the shape map,
+# SHAPE_AUX_LAYER), CAPTION_CONTRAST=<λ> (CAPTION_CONTRAST_T=<t_lo>), both only while batches are rendered on
+# the device (the fallback to rendering processes trains without them), CLOSE_P=<p> (close-ups) and
+# OBJECT_WEIGHT=<λ> (the object-weighted flow loss).
 # VAE_OBJECT_WEIGHT=<λ> trains a new VAE (no RESUME) on crops around objects with their pixels weighted
 # 1 + λ (train.py --vae-object-weight).
 # CONFIG=<train.py --config> picks the network (default flowedit-tiny; flowedit-tiny-wide is the
 # larger transformer on the same VAE: start it from a folder without dit-ema.pt, and export with
 # the same --config). flowedit-tiny-p2 has patches of 2 × 2 latent cells, 256 tokens a frame: its
 # attention, written out for the ONNX export, holds [CLIP_BATCH, 4, 4368, 4368] per layer on a
-# 17-frame clip, so give it CLIP_BATCH=8 (start it from python/transfer.py's folder, as the docs say).
+# 17-frame clip, so give it CLIP_BATCH=8.
 set -eu
 if [ -n "${RESUME:-}" ]; then RESUME="$(cd "$RESUME" && pwd)"; fi
 cd "$(dirname "$0")"
@@ -61,13 +59,16 @@ RENDER_ON="${RENDER_ON:-device}"
 START=$(date +%s)
 train() {  # $1: where batches are rendered; $2: transformer minutes
   if [ "$1" = device ]; then b=512; r=1; cb=32; aux="${SHAPE_AUX:-0}"; con="${CAPTION_CONTRAST:-0}"; else b=128; r=4; cb=8; aux=0; con=0; fi
-  "${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
+  # the recipe, or with a trial's setting experiments/trials.py and its options
+  if [ "$aux$con${CLOSE_P:-0}${OBJECT_WEIGHT:-0}" = 0000 ]; then script=train.py; set -- "$1" "$2"
+  else script=experiments/trials.py; set -- "$1" "$2" --close-p "${CLOSE_P:-0}" --object-weight "${OBJECT_WEIGHT:-0}" \
+    --shape-aux "$aux" --shape-aux-layer "${SHAPE_AUX_LAYER:-3}" --caption-contrast "$con" --caption-contrast-t "${CAPTION_CONTRAST_T:-0}"; fi
+  where="$1"; minutes="$2"; shift 2
+  "${PYTHON:-python3}" "$script" --config "${CONFIG:-flowedit-tiny}" --run "$RUN" --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --encode-in-workers 0 \
     --vae-steps 100000 --vae-minutes "${VAE_MIN:-1.5}" --vae-batch 64 --vae-crop 64 --vae-crops 2 --vae-object-weight "${VAE_OBJECT_WEIGHT:-0}" \
-    --render-on "$1" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
-    --dit-minutes "$2" --lr "${LR:-4e-4}" --lr-schedule cosine \
-    --close-p "${CLOSE_P:-0}" --object-weight "${OBJECT_WEIGHT:-0}" --shape-aux "$aux" --shape-aux-layer "${SHAPE_AUX_LAYER:-3}" \
-    --caption-contrast "$con" --caption-contrast-t "${CAPTION_CONTRAST_T:-0}" \
-    --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}"
+    --render-on "$where" --batch "${BATCH:-$b}" --repeat "${REPEAT:-$r}" --clip-batch "${CLIP_BATCH:-$cb}" \
+    --dit-minutes "$minutes" --lr "${LR:-4e-4}" --lr-schedule cosine \
+    --polish-minutes "${POLISH_MIN:-0.5}" --save-every "${SAVE_EVERY:-60}" "$@"
 }
 if ! train "$RENDER_ON" "${DIT_MIN:-6}"; then
   [ "$RENDER_ON" = device ] || exit 1

@@ -9,9 +9,9 @@ Prints one JSON line of findings; exits non-zero when a check fails.
 - refuse: a state that does not fit the config (unexpected keys) is refused;
 - resume: a run folder holding only the EMA weights (dit-ema.pt, as a remote run brings back)
   continues from their step, and a VAE given no minutes (--vae-minutes 0) is kept byte for byte;
-- object weights: the loss weights of --object-weight λ are 1 + λ on the latent cells an object
-  covers and their neighbours and 1 elsewhere, and a run with them trains (with rendered masks);
-  caption_probe.py reads that run, reports a loss gap for each changed caption part and draws its
+- object weights (experiments/trials.py): the loss weights of --object-weight λ are 1 + λ on the latent
+  cells an object covers and their neighbours and 1 elsewhere, and a run with them trains (with rendered
+  masks); experiments/caption_probe.py reads that run, reports a loss gap for each changed caption part and draws its
   sheet of one-step estimates (a round-trip row and one row per t, a column per scene);
 - configs: the EMA-only checkpoint holds half-precision weights (the run's own dit.pt full ones);
   a checkpoint of one --config is refused by another with a message that says what to do; the
@@ -29,7 +29,8 @@ Prints one JSON line of findings; exits non-zero when a check fails.
   through a resume), the nearer the larger β;
 - render on device: a run whose data processes only draw scenes, rendered in the training process
   (--render-on device), trains to the same weights as a run whose data processes render them, with
-  clips and the object-weighted loss in its steps.
+  clips in its steps.
+The shape map, the caption contrast and transfer.py are the trials of python/experiments/, checked here too.
 """
 
 import contextlib
@@ -47,8 +48,8 @@ from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.vae import load_vae_state
-import caption_probe
 import train
+from experiments import caption_probe, transfer, trials
 
 
 def resume_from_ema() -> dict:
@@ -151,10 +152,10 @@ def object_weight_checks() -> dict:
     grown by one cell, 4×4 cells weigh 1 + λ."""
     cover = torch.zeros(1, 1, 1, 32, 32)  # [B, 1, F, H, W]
     cover[..., 8:16, 8:16] = 1
-    w = train.object_weights(cover, (1, 4, 1, 8, 8), 3.0)  # [B, 1, F, h, w]
+    w = trials.object_weights(cover, (1, 4, 1, 8, 8), 3.0)  # [B, 1, F, h, w]
     heavy = (w == 4.0).nonzero()[:, -2:].tolist()
     with tempfile.TemporaryDirectory() as run:
-        train.main(["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
+        trials.main(["--config", "tiny", "--run", run, "--threads", "1", "--workers", "0", "--size", "32",
                     "--batch", "2", "--repeat", "2", "--clip-p", "0", "--vae-batch", "2", "--vae-crop", "16",
                     "--vae-crops", "1", "--save-every", "1e9", "--vae-steps", "2", "--dit-steps", "2",
                     "--object-weight", "3"])
@@ -237,28 +238,27 @@ def device_runs(tmp: str, clip_p: str, name: str) -> tuple:
 
 
 def train_refuses(argv: list) -> bool:
-    """Whether train.py refuses these arguments before training."""
+    """Whether experiments/trials.py refuses these arguments before training."""
     try:
         with contextlib.redirect_stderr(io.StringIO()):
-            train.main(argv)
+            trials.main(argv)
         return False
     except SystemExit:
         return True
 
 
 def refused_on_workers(common: list, run: str, option: list) -> bool:
-    """Whether train.py refuses `option` when the batches are not rendered on the device."""
+    """Whether experiments/trials.py refuses `option` when the batches are not rendered on the device."""
     return train_refuses(common[:-2] + ["--run", run] + option)
 
 
 def render_on_device_check() -> dict:
-    """Three transformer steps (stills and clips, object-weighted) with each way of rendering,
+    """Three transformer steps of the recipe (stills and clips) with each way of rendering,
     from one VAE: the largest difference between the two runs' weights."""
     with tempfile.TemporaryDirectory() as tmp:
         common = ["--config", "tiny", "--threads", "1", "--workers", "0", "--size", "32", "--batch", "2",
                   "--repeat", "1", "--clip-p", "0.5", "--clip-batch", "2", "--clip-frames", "5", "--vae-batch", "2",
-                  "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--object-weight", "3",
-                  "--encode-in-workers", "0"]
+                  "--vae-crop", "16", "--vae-crops", "1", "--save-every", "1e9", "--encode-in-workers", "0"]
         first, second = twin_runs(tmp, common, ("workers", "device"))
         for run, where in ((first, "workers"), (second, "device")):
             train.main(common + ["--run", run, "--vae-minutes", "0", "--dit-steps", "3", "--render-on", where])
@@ -329,9 +329,9 @@ def shape_aux_check() -> dict:
         common, plain, aux = device_runs(tmp, "0.5", "aux")
         quiet = io.StringIO()
         with contextlib.redirect_stdout(quiet):
-            train.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "50", "--shape-aux", "1", "--shape-aux-layer", "1"])
+            trials.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "50", "--shape-aux", "1", "--shape-aux-layer", "1"])
             first = torch.load(os.path.join(aux, "dit.pt"), map_location="cpu", weights_only=False)
-            train.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "52", "--shape-aux", "1", "--shape-aux-layer", "1"])
+            trials.main(common + ["--run", aux, "--vae-minutes", "0", "--dit-steps", "52", "--shape-aux", "1", "--shape-aux-layer", "1"])
             caption_probe.main(["--config", "tiny", "--run", aux, "--scenes", "2", "--threads", "1", "--shape-map"])
         probed = [json.loads(line) for line in quiet.getvalue().splitlines() if line.startswith('{"t"')]
         a, b = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (plain, aux))
@@ -364,7 +364,7 @@ def caption_contrast_check() -> dict:
     from flowedit_scenes.scene import ordered
     from flowedit_scenes.render_batch import draw_objects, plan
     from flowedit_scenes.world import SHAPES
-    from flowedit_train.caption_contrast import contrast_loss, negatives, object_cells, own_x_t
+    from experiments.caption_contrast import contrast_loss, negatives, object_cells, own_x_t
     from flowedit_train.data import SceneStream
 
     tokenize = train.Tokenize(CONFIGS["flowedit-tiny"]())  # 16 tokens: every caption whole
@@ -405,7 +405,8 @@ def caption_contrast_check() -> dict:
     on_path = (xt_own - ((1 - tt) * x0 + tt * (u_own + x0))).abs().max().item()  # x_t' = (1 − t')x0 + t'ε', ε' = u' + x0
 
     def stream(contrast: bool) -> list:
-        s = SceneStream(5, 32, 2, 0.5, 2, (5,), scenes_only=True, tokenize=tokenize, contrast=contrast)
+        s = SceneStream(5, 32, 2, 0.5, 2, (5,), scenes_only=True, tokenize=tokenize,
+                        negatives=negatives if contrast else None)
         batches = iter(s)
         return [next(batches) for _ in range(6)]
 
@@ -415,10 +416,10 @@ def caption_contrast_check() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         common, plain, con = device_runs(tmp, "0.3", "contrast")
         with contextlib.redirect_stdout(io.StringIO()):
-            train.main(common + ["--run", con, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1"])
+            trials.main(common + ["--run", con, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1"])
         high = share_vae(plain, os.path.join(tmp, "high"))
         with contextlib.redirect_stdout(io.StringIO()):
-            train.main(common + ["--run", high, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1",
+            trials.main(common + ["--run", high, "--vae-minutes", "0", "--dit-steps", "50", "--caption-contrast", "1",
                                  "--caption-contrast-t", "0.7"])
         a, b, c = (torch.load(os.path.join(r, "dit.pt"), map_location="cpu", weights_only=False) for r in (plain, con, high))
         logged, logged_high = ([json.loads(line) for line in open(os.path.join(r, "log.jsonl"), encoding="utf-8")
@@ -529,7 +530,6 @@ def finer_patch_check(cfg, models):
     """A transformer moved onto patches half as wide (transfer.ends_for_finer_patches) computes, on a
     latent x, what the old one computes on x upsampled twice (nearest) and averaged back over each
     2 × 2 block: (the new patch embedding's shape, the largest difference)."""
-    import transfer
 
     fine = dataclasses.replace(cfg, patch=(1, 1, 1))
     fine_models = build_models(fine, 8)
@@ -554,7 +554,6 @@ def transfer_check() -> dict:
     and fits a read-out better than a transformer as initialised; the written dit-ema.pt trains on from
     step 0, and a folder holding a transformer already, or a configuration that differs in more than its
     latent, is refused."""
-    import transfer
 
     cfg = CONFIGS["tiny"]()
     models = build_models(cfg, 5)

@@ -11,6 +11,7 @@ Stages, each resumable from its checkpoint in --run (rerun the same command to c
   3b. polish (optional, --polish-minutes): the decoder alone, encoder frozen (or, with
       --polish-encoder-anchor β, the encoder too, held near its latents: flowedit_train/latent_anchor.py).
   4. export: the pack (ONNX graphs, tokenizer.json, manifest.json) from the EMA weights.
+Transformer-stage trials the committed pack does not use are in experiments/trials.py (docs/lab).
 Budgets: --vae-steps/--dit-steps, and --vae-minutes/--dit-minutes as wall-clock limits.
 Runs on the CPU (Debian's torch) or with --device cuda. --config flowedit-tiny-wide trains the wider
 transformer on the same VAE (docs/built-in-model.md); a run folder belongs to one config, and a
@@ -29,20 +30,17 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.dit import DiT, load_dit_state
 from flowedit_model.layers import load_fitting
 from flowedit_model.tokenizer import build_vocab, encode_with
 from flowedit_model.vae import load_vae_state
-from flowedit_scenes.render_batch import SHAPE_NAMES, draw, draw_objects, draw_shapes, union
-from flowedit_train.caption_contrast import contrast_loss, object_cells, own_x_t
+from flowedit_scenes.render_batch import draw
 from flowedit_train.data import SceneStream, batch, loader
 from flowedit_train.flow_path import on_path
 from flowedit_train.latent_anchor import anchor_penalty, frozen_anchor
 from flowedit_train.object_focus import recon_loss, training_crops
-from flowedit_train.shape_aux import ShapeAux
 
 PACK_NAME = "flowedit-tiny: the built-in scene-world model"
 
@@ -307,18 +305,6 @@ class LatentEncoder:
         return (self.vae.encode_mean(pixels) - self.shift) * self.scale
 
 
-def object_weights(cover: torch.Tensor, latent_shape, lam: float) -> torch.Tensor:
-    """Loss weights 1 + λ·m at latent resolution, m the objects' coverage [B, 1, F, H, W]
-    averaged over each latent cell and grown by one cell, so a shape's outline (where a circle
-    and a square differ) counts with the inside. Objects cover a small part of a frame and the
-    outline a smaller one, so under the plain mean a caption's shape word barely moves the loss
-    (docs/built-in-model.md)."""
-    b, _, f, h, w = latent_shape
-    m = F.adaptive_avg_pool2d(cover.flatten(0, 2)[:, None], (h, w))  # [B·F, 1, H', W']
-    m = F.max_pool2d(m, 3, stride=1, padding=1)  # [B·F, 1, H', W'] grown by one latent cell
-    return 1.0 + lam * m.view(b, 1, f, h, w)  # [B, 1, F, H', W']
-
-
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     """ema ← decay · ema + (1 − decay) · model, over all parameters at once (two kernels a step
     on a GPU instead of two per parameter)."""
@@ -328,21 +314,11 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
         torch._foreach_add_(e, p, alpha=1 - decay)
 
 
-def device_batch(plan, dev, masks: bool, shapes: bool = False, objects: bool = False):
-    """A batch's render plan drawn on the training device: (pixels [B, 3, F, H, W] in [-1, 1],
-    coverage [B, 1, F, H, W] or None, per-shape coverage [B, P, F, H, W] or None, and with objects
-    each object slot's coverage [B, F, S, H, W] or else None), the pixels the rendering processes
-    would have sent."""
-    per_shape = per_slot = None  # main() refuses asking for both
-    if shapes:
-        pixels, per_shape = draw_shapes(plan, dev)  # [B, F, H, W, 3], [B, P, F, H, W]
-        cover = per_shape.sum(1, keepdim=True).clamp(max=1.0) if masks else None  # [B, 1, F, H, W]
-    elif objects:
-        pixels, per_slot = draw_objects(plan, dev)  # [B, F, H, W, 3], [B, F, S, H, W]
-        cover = union(per_slot) if masks else None  # [B, 1, F, H, W]
-    else:
-        pixels, cover = draw(plan, dev, masks=masks)  # [B, F, H, W, 3], [B, 1, F, H, W]
-    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0, cover, per_shape, per_slot  # [B, 3, F, H, W]
+def device_pixels(plan, dev) -> torch.Tensor:
+    """A batch's render plan drawn on the training device: pixels [B, 3, F, H, W] in [-1, 1], the
+    pixels the rendering processes would have sent."""
+    pixels, _ = draw(plan, dev, masks=False)  # [B, F, H, W, 3]
+    return pixels.permute(0, 4, 1, 2, 3) * 2.0 - 1.0  # [B, 3, F, H, W]
 
 
 def dit_lr(args, steps_run: int, elapsed: float, step_budget: int) -> float:
@@ -357,14 +333,32 @@ def dit_lr(args, steps_run: int, elapsed: float, step_budget: int) -> float:
     return lr
 
 
-def train_dit(args, cfg, models, stats, dev) -> None:
-    path = os.path.join(args.run, "dit.pt")
+@dataclasses.dataclass
+class DitRun:
+    """The transformer stage's networks, optimiser and step; `resumed` is the dit.pt it went on from."""
+    dit: torch.nn.Module
+    te: torch.nn.Module
+    vae: torch.nn.Module
+    ema_dit: torch.nn.Module
+    ema_te: torch.nn.Module
+    params: List[torch.nn.Parameter]
+    opt: torch.optim.Optimizer
+    step: int
+    path: str  # dit.pt: everything, the optimiser included
+    slim: str  # dit-ema.pt: the EMA weights alone, in half precision
+    resumed: Optional[Dict] = None
+
+
+def open_dit(args, models, dev) -> DitRun:
+    """The networks on `dev`, resumed from the run's dit.pt (with its optimiser) or else its
+    dit-ema.pt (the EMA weights alone, e.g. fetched from a remote run: the online weights start
+    from them too, with a fresh optimiser and its warm-up). A checkpoint without the config's
+    convolutional head gets the head at zero and a fresh optimiser."""
+    path, slim = os.path.join(args.run, "dit.pt"), os.path.join(args.run, "dit-ema.pt")
     dit, te, vae = models.transformer.to(dev).train(), models.text_encoder.to(dev).train(), models.vae.to(dev).eval()
     ema_dit, ema_te = copy.deepcopy(dit).eval(), copy.deepcopy(te).eval()
     params = list(dit.parameters()) + list(te.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
-    step = 0
-    slim = os.path.join(args.run, "dit-ema.pt")
+    run = DitRun(dit, te, vae, ema_dit, ema_te, params, torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0), 0, path, slim)
     if os.path.exists(path):
         state = load(path, dev)
         grown = [load_weights(m, state[key], path, args.config)
@@ -372,149 +366,153 @@ def train_dit(args, cfg, models, stats, dev) -> None:
         if any(grown):  # new parameters: a fresh optimiser (with its warm-up)
             log(args.run, {"stage": "dit", "grown": "convolutional head", "step": state["step"]})
         else:
-            opt.load_state_dict(state["opt"])
-        step = state["step"]
-    elif os.path.exists(slim):  # the EMA weights alone (e.g. fetched from a remote run): the online
-        state = load(slim, dev)  # weights start from them too, with a fresh optimiser (warm-up)
+            run.opt.load_state_dict(state["opt"])
+        run.step, run.resumed = state["step"], state
+    elif os.path.exists(slim):
+        state = load(slim, dev)
         grown = [load_weights(m, state[key], slim, args.config)
                  for m, key in ((dit, "ema_dit"), (ema_dit, "ema_dit"), (te, "ema_te"), (ema_te, "ema_te"))]
-        step = state["step"]
-        log(args.run, {"stage": "dit", "resumed_from": "dit-ema.pt", "step": step,
+        run.step = state["step"]
+        log(args.run, {"stage": "dit", "resumed_from": "dit-ema.pt", "step": run.step,
                        **({"grown": "convolutional head"} if any(grown) else {})})
-    if step >= args.dit_steps:
-        return
-    aux = aux_opt = None
-    if args.shape_aux > 0:  # training only: block --shape-aux-layer's tokens predict the shape map
-        aux = ShapeAux(dit, args.shape_aux_layer, len(SHAPE_NAMES)).to(dev)
-        aux_opt = torch.optim.AdamW(aux.parameters(), lr=args.lr, weight_decay=0.0)
-        if os.path.exists(path) and "aux" in state:
-            aux.load_state_dict(state["aux"])
-            aux_opt.load_state_dict(state["aux_opt"])
-    log(args.run, {"stage": "dit", "start_step": step, "config": args.config, "render_on": args.render_on,
-                   "parameters": sum(p.numel() for p in params),
-                   **({"shape_aux": args.shape_aux, "shape_aux_layer": args.shape_aux_layer} if aux else {})})
+    return run
+
+
+def dit_data(args, cfg, run: DitRun, stats, **options):
+    """(batches, the encoder the data processes run or None, the tokenizer): a CPU run's data
+    processes render and VAE-encode (--encode-in-workers); with --render-on device they only draw
+    scene descriptions and tokenise their captions. `options` go to SceneStream (the trials')."""
     frames = tuple(int(f) for f in args.clip_frames.split(","))
-    shift, scale = stats["shift"], stats["scale"]
-    encode = None
     on_device = args.render_on == "device"
-    if args.encode_in_workers and not on_device:  # CPU: the data process renders and encodes
-        encoder = copy.deepcopy(vae).cpu().eval()
-        encode = LatentEncoder(encoder, shift, scale)
-    weighted = args.object_weight > 0
+    encode = None
+    if args.encode_in_workers and not on_device:
+        encode = LatentEncoder(copy.deepcopy(run.vae).cpu().eval(), stats["shift"], stats["scale"])
     tokenize = Tokenize(cfg)
-    stream = SceneStream(2000 + step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode,
-                         masks=weighted and not on_device, scenes_only=on_device, tokenize=tokenize,
-                         close_p=args.close_p, contrast=args.caption_contrast > 0)
-    data = iter(loader(stream, args.workers))
+    stream = SceneStream(2000 + run.step, args.size, args.batch, args.clip_p, args.clip_batch, frames, encode,
+                         scenes_only=on_device, tokenize=tokenize, **options)
+    return iter(loader(stream, args.workers)), encode, tokenize
+
+
+def generators(step: int, dev) -> Tuple[torch.Generator, torch.Generator]:
+    """(captions dropped and t, noise ε): noise is drawn where it is used (a CPU run keeps its one
+    generator, and so its stream)."""
     gen = torch.Generator().manual_seed(10_000 + step)
-    # noise drawn where it is used (a CPU run keeps its one generator, and so its stream)
-    noise_gen = gen if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(20_000 + step)
+    return gen, (gen if dev.type == "cpu" else torch.Generator(device=dev).manual_seed(20_000 + step))
 
-    def checkpoint() -> None:
-        save(path, {"dit": dit.state_dict(), "te": te.state_dict(), "ema_dit": ema_dit.state_dict(),
-                    "ema_te": ema_te.state_dict(), "opt": opt.state_dict(), "step": step,
-                    **({"aux": aux.state_dict(), "aux_opt": aux_opt.state_dict(), "aux_layer": args.shape_aux_layer}
-                       if aux else {})})
-        # the EMA weights alone (what export needs), small enough to fetch from a remote machine
-        save(slim, {"ema_dit": half(ema_dit.state_dict()), "ema_te": half(ema_te.state_dict()), "step": step})
 
-    first_step = step
-    start, last_save, last_log = time.time(), time.time(), time.time()
-    losses, mses, aux_losses, aux_accs, con_losses, con_gaps = [], [], [], [], [], []
-    while step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
-        ids = shapes = negative = None
-        if on_device:  # scenes as arrays, rendered here
-            plan, captions, ids, negative = next(data)
-            ids = torch.as_tensor(ids)  # [B, L]
-            inputs, covered, shapes, per_slot = device_batch(plan, dev, weighted, aux is not None,
-                                                             objects=negative is not None)  # [B, 3, F, H, W]
-            cover = [covered]
-            shapes = aux.cells(shapes) if aux is not None else None  # [B, P, F, H', W']
-        else:
-            inputs, captions, *cover = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
-        if encode is None:
-            with torch.no_grad():
-                x0 = (vae.encode_mean(inputs.to(dev)) - shift) * scale  # [B, C, F, H', W']
-        else:
-            x0 = inputs.to(dev)  # [B, C, F, H', W']
-        w = object_weights(cover[0].to(dev), x0.shape, args.object_weight) if weighted else None  # [B, 1, F, H', W']
-        n_scenes = x0.shape[0]
-        if args.repeat > 1:  # each scene twice, with its own t and noise: half the rendering
-            x0 = x0.repeat(args.repeat, 1, 1, 1, 1)  # [r·B, C, F, H', W']
-            captions = list(captions) * args.repeat
-            ids = ids.repeat(args.repeat, 1) if ids is not None else None  # [r·B, L]
-            w = w.repeat(args.repeat, 1, 1, 1, 1) if w is not None else None  # [r·B, 1, F, H', W']
-            shapes = shapes.repeat(args.repeat, 1, 1, 1, 1) if shapes is not None else None  # [r·B, P, F, H', W']
+def clean_latents(inputs: torch.Tensor, encode, run: DitRun, stats, dev) -> torch.Tensor:
+    """x_0 [B, C, F, H', W'], normalised: encoded here, unless the data process did it (encode)."""
+    if encode is not None:
+        return inputs.to(dev)  # [B, C, F, H', W']
+    with torch.no_grad():
+        return (run.vae.encode_mean(inputs.to(dev)) - stats["shift"]) * stats["scale"]  # [B, C, F, H', W']
+
+
+def next_batch(args, data, encode, run: DitRun, stats, dev):
+    """(x_0 [B, C, F, H', W'], captions, their ids [B, L] or None when not tokenised yet)."""
+    ids = None
+    if args.render_on == "device":  # scenes as arrays, rendered here
+        plan, captions, ids, _ = next(data)
+        ids = torch.as_tensor(ids)  # [B, L]
+        inputs = device_pixels(plan, dev)  # [B, 3, F, H, W]
+    else:
+        inputs, captions = next(data)  # pixels [B, 3, F, H, W] or latents [B, C, F, H', W']
+    return clean_latents(inputs, encode, run, stats, dev), captions, ids
+
+
+def repeated(r: int, x0: torch.Tensor, captions: List[str], ids: Optional[torch.Tensor]):
+    """Each scene r times, each copy with its own t and noise to come: a share of the rendering."""
+    if r <= 1:
+        return x0, captions, ids
+    return (x0.repeat(r, 1, 1, 1, 1), list(captions) * r,  # [r·B, C, F, H', W']
+            ids.repeat(r, 1) if ids is not None else None)  # [r·B, L]
+
+
+def flow_point(x0: torch.Tensor, gen: torch.Generator, noise_gen: torch.Generator, dev):
+    """t [B] logit-normal, x_t on the straight path and its velocity u = ε − x_0 [B, C, F, H', W']."""
+    t = torch.sigmoid(torch.randn(x0.shape[0], generator=gen)).to(dev)  # [B]
+    eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(dev)  # [B, C, F, H', W']
+    return (t, *on_path(x0, t, eps))
+
+
+def set_lr(groups, lr: float) -> None:
+    for g in groups:
+        g["lr"] = lr
+
+
+def optimise(args, run: DitRun, total: torch.Tensor, others=()) -> None:
+    """One optimiser step on `total` (gradients clipped to norm 1; `others`: optimisers of training-only
+    heads, stepped after), then the EMA weights."""
+    for o in others:
+        o.zero_grad(set_to_none=True)
+    run.opt.zero_grad(set_to_none=True)
+    total.backward()
+    torch.nn.utils.clip_grad_norm_(run.params, 1.0)
+    run.opt.step()
+    for o in others:
+        o.step()
+    run.step += 1
+    decay = min(args.ema, (1 + run.step) / (10 + run.step))
+    ema_update(run.ema_dit, run.dit, decay)
+    ema_update(run.ema_te, run.te, decay)
+
+
+def checkpoint(run: DitRun, extra: Optional[Dict] = None) -> None:
+    """dit.pt (with `extra`, the trials' heads), and the EMA weights alone (what export needs),
+    small enough to fetch from a remote machine."""
+    save(run.path, {"dit": run.dit.state_dict(), "te": run.te.state_dict(), "ema_dit": run.ema_dit.state_dict(),
+                    "ema_te": run.ema_te.state_dict(), "opt": run.opt.state_dict(), "step": run.step, **(extra or {})})
+    save(run.slim, {"ema_dit": half(run.ema_dit.state_dict()), "ema_te": half(run.ema_te.state_dict()), "step": run.step})
+
+
+class DitLog:
+    """Figures of each step (tensors, read only when logged, so a GPU step does not wait for them),
+    logged as their means every 50 steps with the seconds a step took; "loss" comes first."""
+
+    def __init__(self, run: str):
+        self.run, self.figures, self.since = run, {}, time.time()
+
+    def add(self, name: str, value: torch.Tensor, digits: int = 5) -> None:
+        self.figures.setdefault(name, (digits, []))[1].append(value)
+
+    def write_at(self, step: int) -> None:
+        if step % 50:
+            return
+        losses = self.figures["loss"][1]
+        record = {"stage": "dit", "step": step, "loss": round(torch.stack(losses).double().mean().item(), 5),
+                  "s_per_step": round((time.time() - self.since) / len(losses), 3)}
+        for name, (digits, values) in self.figures.items():
+            if name != "loss":
+                record[name] = round(torch.stack(values).double().mean().item(), digits)
+        log(self.run, record)
+        self.since, self.figures = time.time(), {}
+
+
+def train_dit(args, cfg, models, stats, dev) -> None:
+    """The transformer and the text encoder on the plain rectified-flow loss (the committed recipe)."""
+    run = open_dit(args, models, dev)
+    if run.step >= args.dit_steps:
+        return
+    log(args.run, {"stage": "dit", "start_step": run.step, "config": args.config, "render_on": args.render_on,
+                   "parameters": sum(p.numel() for p in run.params)})
+    data, encode, tokenize = dit_data(args, cfg, run, stats)
+    gen, noise_gen = generators(run.step, dev)
+    first, start, last_save, book = run.step, time.time(), time.time(), DitLog(args.run)
+    while run.step < args.dit_steps and (time.time() - start) < args.dit_minutes * 60:
+        x0, captions, ids = next_batch(args, data, encode, run, stats, dev)
+        x0, captions, ids = repeated(args.repeat, x0, captions, ids)
         ids = tokens(captions, tokenize, args.drop, gen, ids).to(dev)  # [B, L]
-        b = x0.shape[0]
-        t = torch.sigmoid(torch.randn(b, generator=gen)).to(dev)  # [B] logit-normal
-        eps = torch.randn(x0.shape, generator=noise_gen, device=noise_gen.device).to(dev)  # [B, C, F, H', W']
-        xt, u = on_path(x0, t, eps)  # [B, C, F, H', W'] each; u the velocity target
-        lr = dit_lr(args, step - first_step, time.time() - start, args.dit_steps - first_step)
-        for g in opt.param_groups + (aux_opt.param_groups if aux else []):
-            g["lr"] = lr
-        if negative is None:
-            v, _ = dit(xt, t, te(ids))  # [B, C, F, H', W']
-        else:  # the first repeat's scenes once more under their negative captions (caption_contrast.py), on
-            # the flow loss's x_t, or on one of their own at large t, run under the true captions as well
-            own = args.caption_contrast_t > 0
-            n = n_scenes
-            t_con, xt_con, u_con = (own_x_t(x0[:n], args.caption_contrast_t, gen, noise_gen) if own
-                                    else (t[:n], xt[:n], u[:n]))  # [n], [n, C, F, H', W'] x2
-            passes = ([(xt, t, ids)] + ([(xt_con, t_con, ids[:n])] if own else [])
-                      + [(xt_con, t_con, torch.as_tensor(negative[0]).to(dev))])  # (x_t, t, token ids) each
-            xs, ts, cs = (torch.cat(part) for part in zip(*passes))  # [B + (2)n, ...]
-            v_all, _ = dit(xs, ts, te(cs))  # [B + (2)n, C, F, H', W']
-            v, v_neg = v_all[:b], v_all[-n:]  # [B, C, F, H', W'], [n, C, F, H', W']
-            v_pos = v_all[b:b + n] if own else v[:n]  # [n, C, F, H', W']
-        se = (v - u) ** 2  # [B, C, F, H', W']
-        loss = se.mean() if w is None else (w * se).mean() / w.mean()
-        total = loss
-        if negative is not None:
-            m = object_cells(per_slot, torch.as_tensor(negative[1]), cfg.spatial_compression)  # [n, 1, F, H', W']
-            keep = (ids[:n_scenes] != tokenize.empty.to(dev)[None]).any(1)  # [n]: caption not dropped
-            con_loss, con_gap = contrast_loss(v_pos, v_neg, u_con, m, keep, args.caption_contrast_margin)
-            total = total + args.caption_contrast * con_loss
-            con_losses.append(con_loss.detach())
-            con_gaps.append(con_gap)
-        if aux is not None:
-            aux_loss, aux_acc = aux.loss(xt, shapes)
-            total = total + args.shape_aux * aux_loss
-            aux_losses.append(aux_loss.detach())
-            aux_accs.append(aux_acc)
-            aux_opt.zero_grad(set_to_none=True)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        if aux is not None:
-            aux_opt.step()
-        step += 1
-        decay = min(args.ema, (1 + step) / (10 + step))
-        ema_update(ema_dit, dit, decay)
-        ema_update(ema_te, te, decay)
-        losses.append(loss.detach())  # read at the log, so a GPU step does not wait for its loss
-        if weighted:  # the plain mean is the loss itself otherwise
-            mses.append(se.mean().detach())
-        if step % 50 == 0:
-            record = {"stage": "dit", "step": step, "loss": round(torch.stack(losses).double().mean().item(), 5),
-                      "s_per_step": round((time.time() - last_log) / len(losses), 3)}
-            if weighted:  # the plain mean too, comparable with unweighted runs
-                record["mse"] = round(torch.stack(mses).double().mean().item(), 5)
-            if con_losses:  # caption contrast (not in "loss"): its hinge and the shape word's gap on the objects
-                record["contrast"] = round(torch.stack(con_losses).double().mean().item(), 5)
-                record["contrast_gap"] = round(torch.stack(con_gaps).double().mean().item(), 5)
-            if aux is not None:  # the shape map's cross-entropy (not in "loss")
-                record["aux"] = round(torch.stack(aux_losses).double().mean().item(), 5)
-                record["aux_shape_acc"] = round(torch.stack(aux_accs).double().mean().item(), 4)
-            log(args.run, record)
-            last_log = time.time()
-            losses, mses, aux_losses, aux_accs, con_losses, con_gaps = [], [], [], [], [], []
+        t, xt, u = flow_point(x0, gen, noise_gen, dev)
+        set_lr(run.opt.param_groups, dit_lr(args, run.step - first, time.time() - start, args.dit_steps - first))
+        v, _ = run.dit(xt, t, run.te(ids))  # [B, C, F, H', W']
+        loss = ((v - u) ** 2).mean()
+        optimise(args, run, loss)
+        book.add("loss", loss.detach())
+        book.write_at(run.step)
         if time.time() - last_save > args.save_every:
-            checkpoint()
+            checkpoint(run)
             last_save = time.time()
-    checkpoint()
-
+    checkpoint(run)
 
 # ---------------------------------------------------------------- stage 4: export
 def export(args, cfg, stats, dev) -> None:
@@ -543,7 +541,7 @@ def pack_bytes(folder: str) -> int:
 def defaults_for(layers: int) -> Dict:
     """The manifest defaults of a transformer with `layers` blocks ("all layers" is every one of them).
 
-    Measured on the benchmark's held-out stills (docs/lab/built-in-model.md, "Defaults"): edits keep the
+    Measured on the benchmark's held-out stills (docs/lab/built-in-model.md, "Sampling settings"): edits keep the
     background best with light guidance and context shared at every step; swaps draw the new object
     more often with strong guidance against the source prompt (so the guidance scales what the
     target prompt changes) and the source's keys inside the mask removed; an edit inside the mask
@@ -563,7 +561,8 @@ def defaults_for(layers: int) -> Dict:
                       "auto-edit": {"shareLayers": [2], "shareSteps": 0.2}}}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The recipe's options (python/experiments/trials.py adds the trials' to them)."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="flowedit-tiny", choices=sorted(CONFIGS))
     p.add_argument("--run", default="runs/flowedit-tiny", help="checkpoint folder (resumed when present)")
@@ -592,30 +591,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--repeat", type=int, default=2, help="copies of each rendered scene per step (own t and noise)")
     p.add_argument("--clip-p", type=float, default=0.2, help="share of steps that train on clips")
     p.add_argument("--clip-batch", type=int, default=2)
-    p.add_argument("--close-p", type=float, default=0.0,
-                   help="share of the still batches drawn as close-ups: 2 × --batch one-object stills seen twice "
-                        "as close and rendered at half --size (flowedit_scenes.close_up)")
     p.add_argument("--clip-frames", default="5,9,17")
     p.add_argument("--lr", type=float, default=4e-4)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="cosine: decay over this run's --dit-minutes or its steps up to --dit-steps, whichever ends first")
     p.add_argument("--lr-floor", type=float, default=0.1, help="cosine: final lr as a share of --lr")
-    p.add_argument("--object-weight", type=float, default=0.0,
-                   help="λ: weigh the loss by 1 + λ·(object coverage, grown by one latent cell); 0 = plain mean")
-    p.add_argument("--shape-aux", type=float, default=0.0,
-                   help="λ: add λ × the cross-entropy of a shape map predicted from block --shape-aux-layer's tokens "
-                        "(flowedit_train/shape_aux.py; needs --render-on device); 0 = none")
-    p.add_argument("--shape-aux-layer", type=int, default=3, help="the block whose output tokens predict the shape map")
-    p.add_argument("--caption-contrast", type=float, default=0.0,
-                   help="λ: add λ × a hinge asking that the caption's shape word explain an object's latent cells "
-                        "better than another shape word does (flowedit_train/caption_contrast.py; needs --render-on "
-                        "device); 0 = none")
-    p.add_argument("--caption-contrast-margin", type=float, default=0.1,
-                   help="δ: the gap in the object's loss at which the hinge stops pushing")
-    p.add_argument("--caption-contrast-t", type=float, default=0.0,
-                   help="t_lo: run the contrast on an x_t of its own at t ~ U[t_lo, 1], where the outline must come "
-                        "from the shape word (two passes more per scene); 0 = on the flow loss's x_t and t (one more)")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for CFG")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--save-every", type=float, default=120, help="seconds between checkpoints")
@@ -634,19 +615,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="export: the VAE with an untrained transformer and text encoder, to measure a VAE before "
                         "any transformer is trained on it (npm run eval -- --only vae); such a pack cannot edit")
     p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])
-    args = p.parse_args(argv)
+    return p
 
-    if args.shape_aux > 0 and args.render_on != "device":
-        p.error("--shape-aux needs the per-shape coverage only --render-on device draws: add --render-on device "
-                "(it renders on --device, the CPU included)")
-    if args.caption_contrast > 0 and args.render_on != "device":
-        p.error("--caption-contrast needs each object's coverage, which only --render-on device draws: add "
-                "--render-on device (it renders on --device, the CPU included)")
-    if not 0 <= args.caption_contrast_t < 1:
-        p.error(f"--caption-contrast-t must be in [0, 1) (t_lo of U[t_lo, 1]), got {args.caption_contrast_t}")
-    if args.caption_contrast > 0 and args.shape_aux > 0:
-        p.error("--caption-contrast and --shape-aux cannot be combined: the shape map reads the transformer's tokens of "
-                "one pass, and the contrast runs a second; choose one")
+
+def main(argv: Optional[List[str]] = None, dit_stage=None) -> int:
+    """Runs the stages --stage names; dit_stage: the transformer stage (train_dit, or a trial's)."""
+    return run_stages(parser().parse_args(argv), dit_stage or train_dit)
+
+
+def run_stages(args, dit_stage) -> int:
     torch.set_num_threads(args.threads)
     torch.set_float32_matmul_precision("high")  # TF32 matmuls on CUDA; no effect on the CPU
     os.makedirs(args.run, exist_ok=True)
@@ -662,7 +639,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     load_vae(models.vae, vae_path, dev, args.config)
     stats = latent_stats(args, cfg, models, dev)
     if args.stage in ("all", "dit"):
-        train_dit(args, cfg, models, stats, dev)
+        dit_stage(args, cfg, models, stats, dev)
     if args.polish_minutes > 0 and args.stage in ("all", "polish"):
         polish_decoder(args, cfg, models, stats["scale"], dev)
     if args.export and args.stage in ("all", "export"):

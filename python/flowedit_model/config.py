@@ -249,7 +249,7 @@ def flowedit_tiny(dim: int = 128, layers: int = 8, conv_head_channels: int = 0, 
 def flowedit_tiny_wide() -> PackConfig:
     """flowedit-tiny's VAE, text encoder and token grid with a transformer 192 wide and 10 deep
     (2.6 times the parameters) and a convolutional head of 48 channels: for CUDA runs, where a larger
-    transformer learns more from each sample (docs/lab/built-in-model.md, "A wider transformer")."""
+    transformer learns more from each sample (docs/lab/built-in-model.md, "Trials on the shape words")."""
     return flowedit_tiny(dim=192, layers=10, conv_head_channels=48)
 
 
@@ -261,7 +261,7 @@ def flowedit_tiny_convhead() -> PackConfig:
 
 def flowedit_tiny_c8() -> PackConfig:
     """flowedit-tiny with 8 latent channels at the same compression (32×32×8 per frame): a VAE that
-    keeps more of each 4 × 4 pixel cell (docs/lab/built-in-model.md, "Eight latent channels"). Its
+    keeps more of each 4 × 4 pixel cell (docs/lab/built-in-model.md, "The VAE: what the round trip loses"). Its
     patches are 4 × 4 × 8 = 128 numbers, the transformer's width."""
     return flowedit_tiny(latent_channels=8)
 

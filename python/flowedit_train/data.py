@@ -12,7 +12,6 @@ import torch
 
 from flowedit_scenes import caption, close_up, render, render_masks, sample_scene
 from flowedit_scenes.render_batch import plan
-from flowedit_train.caption_contrast import negatives
 
 TRAIN_STREAM = 1
 HELDOUT_STREAM = 2
@@ -59,12 +58,12 @@ class SceneStream(torch.utils.data.IterableDataset):
     With scenes_only=True the stream renders nothing, for a run that renders its batches on its own
     device: it yields each batch's render plan (render_batch.plan, the scenes as arrays), the
     captions and their token ids [B, L] from `tokenize` (caption -> ids): the same scenes, in the
-    same order, as the rendering stream draws with the same seed, and a fourth item: with
-    contrast=True, for a batch of full-size stills, caption_contrast.negatives (the ids of each
-    caption with one object's shape word changed, and that object's slot) from a generator of its
-    own, so the scenes stay those of a run without it; None otherwise.
+    same order, as the rendering stream draws with the same seed, and a fourth item: None, or with
+    a `negatives` function (scenes, generator, tokenize) -> anything, for a batch of full-size
+    stills, what it gives from a generator of its own, so the scenes stay those of a run without it
+    (the caption contrast trial, python/experiments/caption_contrast.py).
 
-    With close_p > 0, that share of the still batches are close-ups instead: 2 × batch_size
+    With close_p > 0 (a trial, python/experiments/trials.py), that share of the still batches are close-ups instead: 2 × batch_size
     one-object stills seen twice as close (scene.close_up) and rendered at half the size, so an
     object keeps its size in pixels (and so in latent cells and tokens) while it takes four times
     the share of the frame, and of the loss."""
@@ -73,14 +72,14 @@ class SceneStream(torch.utils.data.IterableDataset):
                  clip_frames: Tuple[int, ...], encode: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
                  masks: bool = False, scenes_only: bool = False,
                  tokenize: Optional[Callable[[str], List[int]]] = None, close_p: float = 0.0,
-                 contrast: bool = False):
+                 negatives: Optional[Callable] = None):
         super().__init__()
         self.seed, self.size, self.batch_size = seed, size, batch_size
         self.clip_p, self.clip_batch, self.clip_frames, self.close_p = clip_p, clip_batch, clip_frames, close_p
         self.encode, self.masks, self.scenes_only, self.tokenize = encode, masks, scenes_only, tokenize
-        if contrast and not scenes_only:
-            raise ValueError("contrast needs scenes_only (the negatives go with the render plans)")
-        self.contrast = contrast
+        if negatives is not None and not scenes_only:
+            raise ValueError("negatives need scenes_only (they go with the render plans)")
+        self.negatives = negatives
 
     def __iter__(self) -> Iterator[Tuple]:
         if torch.utils.data.get_worker_info() is not None:
@@ -91,8 +90,8 @@ class SceneStream(torch.utils.data.IterableDataset):
                 scenes = [draw_scene(rng, frames, close) for _ in range(count)]
                 captions = [caption(sc) for sc in scenes]
                 ids = np.array([self.tokenize(c) for c in captions], dtype=np.int64)  # [B, L]
-                still = self.contrast and frames == 1 and not close
-                yield plan(scenes, (size, size)), captions, ids, (negatives(scenes, neg_rng, self.tokenize) if still else None)
+                still = self.negatives is not None and frames == 1 and not close
+                yield plan(scenes, (size, size)), captions, ids, (self.negatives(scenes, neg_rng, self.tokenize) if still else None)
             return
         for pixels, captions, cover in self._batches():
             if self.encode is not None:

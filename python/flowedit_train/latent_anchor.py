@@ -1,7 +1,7 @@
 """Training the encoder again without moving the latent space the transformer has learned.
 
 A decoder polish cannot give back what the encoder dropped (the points of small stars, gone in the
-committed VAE's four latent channels; docs/lab/built-in-model.md, "What the round trip loses"), and an
+committed VAE's four latent channels; docs/lab/built-in-model.md, "The VAE: what the round trip loses"), and an
 encoder trained freely makes a new latent space, which needs a new transformer. train.py
 --polish-encoder-anchor β trains the encoder with the decoder, held near the encoder it started
 from, μ₀ (frozen, kept in the checkpoint so a resumed polish anchors to the same one):

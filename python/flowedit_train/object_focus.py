@@ -3,7 +3,7 @@
 The VAE round trip loses what the benchmark judges: on the 50 held-out stills the committed
 decoder gives back 33.4 dB, yet 11 of the 50 edited objects no longer classify as their shape
 (small stars come back with rounded points and read as circles, small diamonds as crosses;
-docs/lab/built-in-model.md, "What the round trip loses"). Random 64×64 crops of a 128×128 scene mostly
+docs/lab/built-in-model.md, "The VAE: what the round trip loses"). Random 64×64 crops of a 128×128 scene mostly
 hold background, and the pixels where two shapes differ (points, corners) are a few dozen of
 them, so the plain L1 + L2 barely asks for them. Two changes, used with train.py
 --polish-object-weight λ > 0 (the decoder polish) and --vae-object-weight λ > 0 (the VAE stage):

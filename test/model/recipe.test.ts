@@ -16,7 +16,7 @@
  * the 8-channel VAE config refuses a 4-channel VAE with what to do, and a run holding a VAE alone exports a
  * pack with --vae-only (and is told about it without), and the VAE stage focused on objects
  * (--vae-object-weight) trains encoder and decoder; a transformer moved onto another VAE's latents
- * (python/transfer.py) keeps what does not touch the latent, fits its two ends and trains on, and one moved
+ * (python/experiments/transfer.py) keeps what does not touch the latent, fits its two ends and trains on, and one moved
  * onto finer patches computes what it did on the latent upsampled; the caption
  * contrast (--caption-contrast) changes one shape word per negative caption, weighs the chosen object's
  * cells, hinges at its margin and trains the transformer.

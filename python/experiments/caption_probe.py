@@ -1,6 +1,6 @@
 """How much each part of a caption moves the transformer's rectified-flow loss.
 
-    .venv/bin/python python/caption_probe.py [--run runs/flowedit-tiny] [--scenes 48] [--seed 0]
+    .venv/bin/python python/experiments/caption_probe.py [--run runs/flowedit-tiny] [--scenes 48] [--seed 0]
 
 On one-object held-out-style scenes (numpy seeds [PROBE_STREAM, seed], never drawn in training)
 it noises each latent x_0 to x_t = (1 − t) x_0 + t ε for a few t and computes the loss
@@ -29,6 +29,8 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # python/: the recipe's packages and train.py
+
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.tokenizer import encode
 from flowedit_model.vae import load_vae_state
@@ -36,7 +38,7 @@ from flowedit_scenes import caption, render, sample_scene
 from flowedit_scenes.world import OBJECT_COLOURS, SHAPES
 from flowedit_scenes.render_batch import SHAPE_NAMES, draw_shapes, plan
 from flowedit_train.data import to_tensor
-from flowedit_train.shape_aux import ShapeAux
+from experiments.shape_aux import ShapeAux
 from train import load, load_weights
 
 PROBE_STREAM = 7  # training draws from stream 1, the benchmark from 2, the samples from 4

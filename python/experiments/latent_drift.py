@@ -1,6 +1,6 @@
 """How far a retrained VAE moved the latent space a transformer learned, and what that costs it.
 
-    .venv/bin/python python/latent_drift.py --from runs/from-pack --vae runs/anchored
+    .venv/bin/python python/experiments/latent_drift.py --from runs/from-pack --vae runs/anchored
 
 --from holds the trained run (vae.pt, latent_stats.json, dit-ema.pt); --vae a folder whose vae.pt
 replaces its VAE (train.py --polish-encoder-anchor, flowedit_train/latent_anchor.py). Both encode the
@@ -21,9 +21,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # python/: the recipe's packages and train.py
+
 from flowedit_train.data import batch_with_masks
 from train import Tokenize, psnr
-from transfer import encode, flow_loss, latent_stats, load_run
+from experiments.transfer import encode, flow_loss, latent_stats, load_run
 
 
 def main(argv=None) -> int:

@@ -1,10 +1,10 @@
 """Start a transformer on a new VAE's latent space from one trained on another VAE's.
 
-    .venv/bin/python python/transfer.py --from runs/from-pack --from-config flowedit-tiny \
+    .venv/bin/python python/experiments/transfer.py --from runs/from-pack --from-config flowedit-tiny \
         --run runs/c8-transfer --config flowedit-tiny-c8
 
 --from holds the trained run (vae.pt, latent_stats.json, dit-ema.pt or dit.pt); --run holds the new
-VAE (vae.pt, latent_stats.json, e.g. a copy of python/starts/flowedit-tiny-c8) and receives dit-ema.pt,
+VAE (vae.pt, latent_stats.json) and receives dit-ema.pt,
 which `train.py --stage dit` (or device_train.sh as RESUME) continues with a fresh optimiser.
 
 Everything that does not touch the latent carries over as it is: the text encoder, the timestep and
@@ -43,6 +43,8 @@ from typing import Dict, Tuple
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # python/: the recipe's packages and train.py
 
 from flowedit_model import CONFIGS, build_models
 from flowedit_model.patches import patchify
@@ -249,7 +251,7 @@ def main(argv=None) -> int:
     check_configs(CONFIGS[args.from_config](), CONFIGS[args.config]())
     out = os.path.join(args.run, "dit-ema.pt")
     for folder, what in ((args.source, "--from needs a trained run (python/unpack.py makes one from a pack)"),
-                         (args.run, "--run needs the new VAE (e.g. a copy of python/starts/flowedit-tiny-c8)")):
+                         (args.run, "--run needs the new VAE (a run folder holding its vae.pt and latent_stats.json)")):
         for f in ("vae.pt", "latent_stats.json"):
             if not os.path.exists(os.path.join(folder, f)):
                 raise SystemExit(f"{folder} holds no {f}: {what}")
