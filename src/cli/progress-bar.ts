@@ -7,6 +7,8 @@ import { createReporter, processSeconds, progressMode, type ProgressStream } fro
 
 export interface ProgressLine {
   update(label: string, done: number, total: number): void;
+  /** a line for the user, shown in every mode (the bar redrawn below it) */
+  notice(text: string): void;
   done(): void;
 }
 
@@ -28,6 +30,7 @@ export function progressLine(stream: ProgressStream = process.stderr, quiet = fa
       state = { label, done, total };
       reporter.changed();
     },
+    notice: (text) => reporter.message('notice', text),
     done: () => reporter.end(),
   };
 }

@@ -1,28 +1,36 @@
 /**
- * Main-thread side of a job: starts the inference worker, draws its progress, and turns Ctrl-C
- * or SIGTERM into a cancel between steps (a second one stops at once). Outputs are written
- * atomically by the worker, so a cancelled or failed run leaves no partial file; a run first
- * sweeps the temporary files an earlier run that was killed outright left beside its outputs.
+ * Main-thread side of a command's inference: runs its task on a worker pool of one, passes on
+ * progress and warnings, and turns Ctrl-C or SIGTERM into a cancel between steps (a second one
+ * stops the worker at once). Outputs are written atomically by the worker, so a cancelled or
+ * failed run leaves no partial file; a run first sweeps the temporary files an earlier run that
+ * was killed outright left beside its outputs.
  */
-import { Worker } from 'node:worker_threads';
 import { removeTempFiles } from '../media/atomic-file.js';
+import type { JobSpec } from '../jobs/job.js';
+import { createTaskPool } from '../jobs/pool.js';
+import type { PackRef, PoolTask } from '../jobs/pool-task.js';
+import { jobTask } from '../jobs/job-task.js';
 import { EXIT, UserError } from './errors.js';
-import type { JobSpec, JobSummary, WorkerMessage } from '../jobs/job.js';
 import { jobProgress } from './progress/job-progress.js';
 import { progressOutput, type ResultArgs, type RunSummary } from './progress/result.js';
 
-/** Every file a job writes. */
-function outputsOf(job: JobSpec): string[] {
-  if (job.kind === 'generate' && job.variants) return job.variants.map((v) => v.output);
-  return [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : []), ...('saveMask' in job && job.saveMask ? [job.saveMask] : [])];
+export interface WorkerHooks<P> {
+  readonly onProgress: (p: P) => void;
+  readonly onWarning: (message: string) => void;
+  /** tells the user the run is being cancelled */
+  readonly notice: (text: string) => void;
+  /** every file the task writes: temporary files beside them are swept before it and after a stop */
+  readonly outputs: readonly string[];
 }
 
-export async function runInWorker(job: JobSpec, opts: ResultArgs): Promise<RunSummary> {
-  const outputs = outputsOf(job);
-  await Promise.all(outputs.map((o) => removeTempFiles(o)));
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: job });
-  const bar = jobProgress(job, progressOutput(opts));
+/** Runs one task on an inference worker, with the signals handled as the module comment says. */
+export async function runTaskInWorker<I extends PackRef, R, P>(task: PoolTask<I, R, P>, input: I, w: WorkerHooks<P>): Promise<R> {
+  const sweep = () => Promise.all(w.outputs.map((o) => removeTempFiles(o)));
+  await sweep();
+  const pool = createTaskPool({ size: 1 });
+  const controller = new AbortController();
   let interrupts = 0;
+  let stopped = false;
   // the first signal decides the exit status: 130 for Ctrl-C, 143 for SIGTERM
   let stoppedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -30,63 +38,49 @@ export async function runInWorker(job: JobSpec, opts: ResultArgs): Promise<RunSu
     stoppedBy ??= signal;
     if (interrupts === 1) {
       const how = signal === 'SIGINT' ? 'Ctrl-C again' : 'another signal';
-      bar.notice(`${signal === 'SIGINT' ? '' : `${signal}: `}cancelling after the current step (${how} to stop now)`);
-      worker.postMessage({ type: 'abort' });
+      w.notice(`${signal === 'SIGINT' ? '' : `${signal}: `}cancelling after the current step (${how} to stop now)`);
+      controller.abort();
     } else {
-      void worker.terminate();
+      stopped = true;
+      void pool.terminate();
     }
   };
   const exitCode = () => (stoppedBy === 'SIGTERM' ? EXIT.terminated : EXIT.cancelled);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const summary = await new Promise<JobSummary>((resolve, reject) => {
-      let settled = false;
-      worker.on('message', (msg: WorkerMessage) => {
-        switch (msg.type) {
-          case 'progress':
-            bar.onProgress(msg.progress);
-            break;
-          case 'warning':
-            bar.warning(msg.message);
-            break;
-          case 'done':
-            settled = true;
-            resolve(msg.summary);
-            break;
-          case 'cancelled':
-            settled = true;
-            reject(new UserError('cancelled; no output was written', exitCode()));
-            break;
-          case 'error': {
-            settled = true;
-            // ffmpeg gets the terminal's Ctrl-C too: its failure after an interrupt is the cancel
-            if (interrupts > 0) {
-              reject(new UserError('cancelled; no output was written', exitCode()));
-              break;
-            }
-            const err = msg.user ? new UserError(msg.message) : new Error(msg.message);
-            if (msg.stack) err.stack = msg.stack;
-            reject(err);
-            break;
-          }
-        }
-      });
-      worker.on('error', (err) => {
-        settled = true;
-        reject(err);
-      });
-      worker.on('exit', (code) => {
-        if (settled) return;
-        if (interrupts === 0) return reject(new Error(`inference worker exited with code ${code}`));
-        // stopped mid-write: sweep what the unfinished writes left
-        void Promise.all(outputs.map((o) => removeTempFiles(o))).finally(() => reject(new UserError('stopped; no output was written', exitCode())));
-      });
-    });
+    return await pool.runTask(task, input, { signal: controller.signal, onProgress: w.onProgress, onWarning: w.onWarning });
+  } catch (err) {
+    if (stopped) {
+      // stopped mid-write: sweep what the unfinished writes left
+      await sweep();
+      throw new UserError('stopped; no output was written', exitCode());
+    }
+    // ffmpeg gets the terminal's Ctrl-C too: its failure after an interrupt is the cancel
+    if (interrupts > 0) throw new UserError('cancelled; no output was written', exitCode());
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // the worker releases the model and ends; it keeps the process alive until then
+    void pool.close();
+  }
+}
+
+/** Every file a job writes. */
+function outputsOf(job: JobSpec): string[] {
+  if (job.kind === 'generate' && job.variants) return job.variants.map((v) => v.output);
+  return [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : []), ...('saveMask' in job && job.saveMask ? [job.saveMask] : [])];
+}
+
+/** Runs a command's job on an inference worker, drawing its progress. */
+export async function runInWorker(job: JobSpec, opts: ResultArgs): Promise<RunSummary> {
+  const outputs = outputsOf(job);
+  const bar = jobProgress(job, progressOutput(opts));
+  try {
+    const summary = await runTaskInWorker(jobTask, job, { onProgress: (p) => bar.onProgress(p), onWarning: (m) => bar.warning(m), notice: (t) => bar.notice(t), outputs });
     return { ...summary, outputs, phaseSeconds: bar.tracker.phaseSeconds };
   } finally {
     bar.end();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }

@@ -1,5 +1,4 @@
-/** What the CLI hands its inference worker, and what the worker sends back. */
-import type { Progress } from '../edit/progress.js';
+/** A job: what a command or the library asks an inference worker to run, and its summary. */
 import type { GenerateSettings } from '../edit/generate.js';
 import type { Settings } from '../edit/settings.js';
 import type { MaskOptions } from '../media/mask.js';
@@ -81,12 +80,3 @@ export interface JobSummary {
   /** of `seconds`, those spent loading the model pack */
   readonly loadSeconds?: number;
 }
-
-export type WorkerMessage =
-  | { readonly type: 'progress'; readonly progress: Progress }
-  | { readonly type: 'warning'; readonly message: string }
-  | { readonly type: 'done'; readonly summary: JobSummary }
-  | { readonly type: 'cancelled' }
-  | { readonly type: 'error'; readonly message: string; readonly stack?: string; readonly user: boolean };
-
-export type ParentMessage = { readonly type: 'abort' };

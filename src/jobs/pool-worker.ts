@@ -1,33 +1,40 @@
 /**
- * A pool worker: runs the jobs its pool sends, one at a time, off the caller's thread. It keeps
- * the last pack it loaded (by folder, device and threads), so a run of jobs on one model loads it
- * once; a job on another pack releases it first.
+ * A pool worker: runs the tasks its pool sends (jobs, batch items, layer studies), one at a time,
+ * off the caller's thread. It keeps the last pack it loaded (by folder, device and threads), so a
+ * run of tasks on one model loads it once; a task on another pack releases it first.
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import type { Progress } from '../edit/progress.js';
-import type { LoadedPack } from '../model/pack.js';
+import { loadPack, type LoadedPack } from '../model/pack.js';
 import { UserError } from './errors.js';
-import type { JobSpec } from './job.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
-import { loadJobPack, runJob } from './run-job.js';
+import type { PackRef, PoolTask } from './pool-task.js';
 
 const port = parentPort;
 if (!port) throw new Error('pool-worker.js must run as a worker thread');
 
-/** The pack kept between jobs, and what it was loaded as. */
+/** The pack kept between tasks, and what it was loaded as. */
 let kept: { key: string; pack: LoadedPack } | null = null;
 
-const keyOf = (job: JobSpec): string => JSON.stringify([job.packDir, job.device ?? 'cpu', job.threads ?? 0]);
+const keyOf = (ref: PackRef): string => JSON.stringify([ref.packDir, ref.device ?? 'cpu', ref.threads ?? 0]);
 
-async function packFor(job: JobSpec): Promise<LoadedPack> {
-  const key = keyOf(job);
-  if (kept?.key === key) return kept.pack;
+/** The task's pack, and the seconds spent loading it (0: kept from an earlier task). */
+async function packFor(ref: PackRef): Promise<{ pack: LoadedPack; loadSeconds: number }> {
+  const key = keyOf(ref);
+  if (kept?.key === key) return { pack: kept.pack, loadSeconds: 0 };
   const old = kept;
   kept = null;
   await old?.pack.release();
-  const pack = await loadJobPack(job);
+  const started = performance.now();
+  const pack = await loadPack(ref.packDir, { ...(ref.threads ? { threads: ref.threads } : {}), ...(ref.device ? { device: ref.device } : {}) });
   kept = { key, pack };
-  return pack;
+  return { pack, loadSeconds: (performance.now() - started) / 1000 };
+}
+
+/** The task a message names. */
+async function taskOf(module: string, name: string): Promise<PoolTask<PackRef, unknown, unknown>> {
+  const task = ((await import(module)) as Record<string, unknown>)[name] as PoolTask<PackRef, unknown, unknown> | undefined;
+  if (!(task && typeof task.run === 'function' && task.module === module)) throw new Error(`${module} has no pool task "${name}": define it with defineTask(import.meta.url, '${name}', …) and export it under that name`);
+  return task;
 }
 
 function serve(port: MessagePort): void {
@@ -44,20 +51,25 @@ function serve(port: MessagePort): void {
       case 'run': {
         controller = new AbortController();
         const signal = controller.signal;
-        const run = {
-          signal,
-          onProgress: (progress: Progress) => send({ type: 'progress', progress }),
-          onWarning: (message: string) => send({ type: 'warning', message }),
+        const input = msg.input as PackRef;
+        const run = async () => {
+          const task = await taskOf(msg.module, msg.name);
+          const { pack, loadSeconds } = await packFor(input);
+          signal.throwIfAborted();
+          return task.run(pack, input, {
+            signal,
+            loadSeconds,
+            onProgress: (progress) => send({ type: 'progress', progress }),
+            onWarning: (message) => send({ type: 'warning', message }),
+          });
         };
-        packFor(msg.spec)
-          .then((pack) => runJob(msg.spec, run, pack))
-          .then(
-            (summary) => send({ type: 'done', summary }),
-            (err: Error) => {
-              if (signal.aborted) send({ type: 'cancelled' });
-              else send({ type: 'error', message: err.message, ...(err.stack ? { stack: err.stack } : {}), user: err instanceof UserError, ...(err instanceof UserError ? { exitCode: err.exitCode } : {}) });
-            },
-          );
+        run().then(
+          (result) => send({ type: 'done', result }),
+          (err: Error) => {
+            if (signal.aborted) send({ type: 'cancelled' });
+            else send({ type: 'error', message: err.message, ...(err.stack ? { stack: err.stack } : {}), user: err instanceof UserError, ...(err instanceof UserError ? { exitCode: err.exitCode } : {}) });
+          },
+        );
         break;
       }
     }

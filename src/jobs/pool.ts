@@ -1,13 +1,23 @@
 /**
- * A pool of inference workers: jobs run on worker threads, so the caller's event loop stays free
- * while onnxruntime computes. Jobs queue in order; each worker runs one at a time and keeps its
- * loaded pack for the next job on the same model. Idle workers do not keep the process alive.
+ * A pool of inference workers: jobs (and the other pool tasks: batch items, layer studies) run on
+ * worker threads, so the caller's event loop stays free while onnxruntime computes. Tasks queue in
+ * order; each worker runs one at a time and keeps its loaded pack for the next task on the same
+ * model. Idle workers do not keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/progress.js';
 import { UserError } from './errors.js';
 import type { JobSpec, JobSummary } from './job.js';
+import { jobTask } from './job-task.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
+import type { PackRef, PoolTask } from './pool-task.js';
+
+export interface TaskHooks<P> {
+  readonly onProgress?: (p: P) => void;
+  readonly onWarning?: (message: string) => void;
+  /** cancels the task: before it starts it is dropped from the queue, while it runs it stops after the current step */
+  readonly signal?: AbortSignal;
+}
 
 export interface JobHooks {
   readonly onProgress?: (p: Progress) => void;
@@ -22,6 +32,14 @@ export interface WorkerPool {
   run(spec: JobSpec, hooks?: JobHooks): Promise<JobSummary>;
   /** lets running jobs finish, refuses queued and new ones, and stops the workers */
   close(): Promise<void>;
+  /** stops the workers at once: running jobs fail (their worker stopped; a cancelled one with its signal's reason), queued and new ones are refused */
+  terminate(): Promise<void>;
+}
+
+/** A pool that also runs the tasks other layers define (batch items, layer studies). */
+export interface TaskPool extends WorkerPool {
+  /** runs a task defined with defineTask (pool-task.ts) on a worker */
+  runTask<I extends PackRef, R, P>(task: PoolTask<I, R, P>, input: I, hooks?: TaskHooks<P>): Promise<R>;
 }
 
 export interface PoolOptions {
@@ -29,10 +47,19 @@ export interface PoolOptions {
   readonly size?: number;
 }
 
+/** A task's worker stopped before the task ended (it crashed, or the pool was terminated). */
+export class WorkerStoppedError extends Error {
+  constructor(readonly exitCode: number) {
+    super(`the inference worker stopped (exit code ${exitCode})`);
+    this.name = 'WorkerStoppedError';
+  }
+}
+
 interface Queued {
-  readonly spec: JobSpec;
-  readonly hooks: JobHooks;
-  readonly resolve: (s: JobSummary) => void;
+  readonly task: PoolTask<PackRef, unknown, unknown>;
+  readonly input: unknown;
+  readonly hooks: TaskHooks<unknown>;
+  readonly resolve: (r: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
 
@@ -51,7 +78,12 @@ function failure(m: Extract<PoolWorkerMessage, { type: 'error' }>): Error {
   return err;
 }
 
+/** A pool of inference workers for jobs. */
 export function createPool(opts: PoolOptions = {}): WorkerPool {
+  return createTaskPool(opts);
+}
+
+export function createTaskPool(opts: PoolOptions = {}): TaskPool {
   const size = opts.size ?? 1;
   if (!(Number.isInteger(size) && size > 0)) throw new Error(`Expected a positive integer for the pool size but received ${size}`);
   const queue: Queued[] = [];
@@ -73,7 +105,7 @@ export function createPool(opts: PoolOptions = {}): WorkerPool {
       pump();
     };
     worker.on('error', (err) => die(err));
-    worker.on('exit', (code) => die(new Error(`the inference worker stopped (exit code ${code})`)));
+    worker.on('exit', (code) => die(new WorkerStoppedError(code)));
     slots.push(slot);
     return slot;
   }
@@ -109,7 +141,7 @@ export function createPool(opts: PoolOptions = {}): WorkerPool {
         job.hooks.onWarning?.(m.message);
         break;
       case 'done':
-        finish(slot, (j) => j.resolve(m.summary));
+        finish(slot, (j) => j.resolve(m.result));
         break;
       case 'cancelled':
         finish(slot, (j) => j.reject(cancelled(j.hooks.signal!)));
@@ -120,7 +152,7 @@ export function createPool(opts: PoolOptions = {}): WorkerPool {
     }
   }
 
-  /** Hands queued jobs to idle workers, starting workers up to the pool's size. */
+  /** Hands queued tasks to idle workers, starting workers up to the pool's size. */
   function pump(): void {
     while (queue.length > 0) {
       const slot = slots.find((s) => s.job === null) ?? (slots.length < size ? startSlot() : null);
@@ -129,7 +161,7 @@ export function createPool(opts: PoolOptions = {}): WorkerPool {
       slot.job = job;
       slot.worker.ref();
       job.hooks.signal?.addEventListener('abort', abortOf(slot), { once: true });
-      post(slot, { type: 'run', spec: job.spec });
+      post(slot, { type: 'run', module: job.task.module, name: job.task.name, input: job.input });
     }
     if (!closing) return;
     for (const s of slots.filter((x) => x.job === null && !x.stopping)) {
@@ -138,36 +170,48 @@ export function createPool(opts: PoolOptions = {}): WorkerPool {
     }
   }
 
+  function runTask<I extends PackRef, R, P>(task: PoolTask<I, R, P>, input: I, hooks: TaskHooks<P> = {}): Promise<R> {
+    if (closing) return Promise.reject(new Error('This worker pool is closed: create another to run more jobs'));
+    if (hooks.signal?.aborted) return Promise.reject(cancelled(hooks.signal));
+    return new Promise<R>((resolve, reject) => {
+      const job: Queued = { task: task as unknown as Queued['task'], input, hooks: hooks as TaskHooks<unknown>, resolve: resolve as (r: unknown) => void, reject };
+      // cancelled while still queued: it never starts
+      hooks.signal?.addEventListener(
+        'abort',
+        () => {
+          const i = queue.indexOf(job);
+          if (i >= 0) {
+            queue.splice(i, 1);
+            reject(cancelled(hooks.signal!));
+          }
+        },
+        { once: true },
+      );
+      queue.push(job);
+      pump();
+    });
+  }
+
+  /** Refuses the queued tasks and any new one. */
+  function shut(): void {
+    closing = true;
+    for (const job of queue.splice(0)) job.reject(new Error('The worker pool was closed before this job started'));
+  }
+
   return {
     size,
-    run(spec, hooks = {}) {
-      if (closing) return Promise.reject(new Error('This worker pool is closed: create another to run more jobs'));
-      if (hooks.signal?.aborted) return Promise.reject(cancelled(hooks.signal));
-      return new Promise<JobSummary>((resolve, reject) => {
-        const job: Queued = { spec, hooks, resolve, reject };
-        // cancelled while still queued: it never starts
-        hooks.signal?.addEventListener(
-          'abort',
-          () => {
-            const i = queue.indexOf(job);
-            if (i >= 0) {
-              queue.splice(i, 1);
-              reject(cancelled(hooks.signal!));
-            }
-          },
-          { once: true },
-        );
-        queue.push(job);
-        pump();
-      });
-    },
+    run: (spec, hooks) => runTask(jobTask, spec, hooks),
+    runTask,
     async close() {
-      closing = true;
+      shut();
       // the workers keep the process alive until they have released their models and stopped
       for (const s of slots) s.worker.ref();
-      for (const job of queue.splice(0)) job.reject(new Error('The worker pool was closed before this job started'));
       pump();
       await Promise.all(slots.map((s) => s.exited));
+    },
+    async terminate() {
+      shut();
+      await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };
 }

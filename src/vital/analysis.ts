@@ -107,7 +107,7 @@ export async function scoreLayers(pack: LoadedPack, cases: readonly InvertedCase
   let calls = 0;
   for (const [i, c] of cases.entries()) {
     run.signal?.throwIfAborted();
-    const r = await caseResponsiveness(pack, await probeCaseOf(pack, c, task, st), layers, probes);
+    const r = await caseResponsiveness(pack, await probeCaseOf(pack, c, task, st), layers, probes, run.signal ? { signal: run.signal } : {});
     perCase.push(r.scores);
     calls += c.inverted.calls + r.calls;
     run.onProgress?.({ phase: 'sample', step: i + 1, steps: cases.length });

@@ -91,6 +91,7 @@ export async function caseResponsiveness(pack: LoadedPack, c: ProbeCase, layers:
   const sums = new Array<number>(layers.length).fill(0);
   let calls = 0;
   for (const [j, i] of steps.entries()) {
+    run.signal?.throwIfAborted();
     const t = inv.ts[i]!;
     const x = inv.trajectory[N - i]!; // x_traj(t_i): [1, C, F', H', W']
     const r = await rec.call(x, t, { fetchKV: layers });

@@ -3,7 +3,7 @@
  * clip and no right answers, on the fixture pack with answers, and on the built-in pack.
  */
 import assert from 'node:assert/strict';
-import { chmod, cp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { builtinCalibration } from '../../src/vital/calibration.js';
@@ -79,6 +79,25 @@ test('on the built-in pack: two calibration seeds ranked and compared, the top s
   assert.equal(report.trials[0]!.layers.length, 3);
   assert.deepEqual(report.trials[2]!.fraction, 0);
   for (const t of report.trials) assert.ok(t.right !== null && t.right >= 0 && t.right <= 1, t.name);
+});
+
+test('Ctrl-C cancels a study while it runs: exit 130, nothing written', { timeout: 120_000 }, async () => {
+  const dir = await tempDir();
+  const json = join(dir, 'layers.json');
+  let sent = false;
+  const args = ['layers', '--model', TINY, '--task', 'insert', '--calibration', await shortInsertCalibration(dir), '--sweep', '--json', json, '--threads', '1'];
+  const r = await flowedit(args, (stderr, kill) => {
+    // the first case inverted: the study is under way on its worker, and the main thread hears the signal
+    if (!sent && /flowedit: inverting 1\/1 1\/2/.test(stderr)) {
+      sent = true;
+      kill('SIGINT');
+    }
+  });
+  assert.ok(sent, `the study's progress was shown before the interrupt: ${r.stderr}`);
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /cancelling after the current step[\s\S]*cancelled; no output was written/);
+  assert.equal(r.stdout, '', 'no study was printed');
+  await assert.rejects(stat(json), /ENOENT/);
 });
 
 test('bad requests fail before the model loads, with what to do', async () => {

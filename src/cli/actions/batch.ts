@@ -8,7 +8,7 @@ import { looksLikePath } from '../../jobs/presets.js';
 import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
-import { startWorkerRunner } from '../batch-runner.js';
+import { startPoolRunner } from '../../batch/pool-runner.js';
 import { RANDOM_SEED, seedFor } from '../../edit/seeds.js';
 import { sayDrawnSeed } from '../variants.js';
 import { batchProgress } from '../progress/batch-progress.js';
@@ -123,7 +123,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   try {
     report = await runBatch(plan, {
       concurrency: workers,
-      startRunner: progress.instrument(() => startWorkerRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) })),
+      startRunner: progress.instrument(() => startPoolRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) })),
       signal: controller.signal,
       onEvent: (e) => progress.onEvent(e),
     });

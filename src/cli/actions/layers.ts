@@ -1,11 +1,11 @@
 import { relative } from 'node:path';
 import { assertEditable } from '../../edit/edit.js';
 import { assertWritable, writeFileAtomic } from '../../media/atomic-file.js';
-import { loadPack, type LoadedPack } from '../../model/pack.js';
 import { taskSettings } from '../../vital/analysis.js';
 import { builtinCalibration, defaultsKeyOf, isAnalysisTask, readCalibration, taskCases, type Calibration, type CalibrationCase } from '../../vital/calibration.js';
 import { checkCases, loadCases, namesAnswers, type LoadedCalibrationCase } from '../../vital/calibration-media.js';
-import { studyLayers, type LayerStudy, type Trial } from '../../vital/study.js';
+import type { LayerStudy, Trial } from '../../vital/study.js';
+import { studyTask } from '../../vital/study-task.js';
 import { assertPackWritable, writeLayerDefaults } from '../../vital/write.js';
 import { assertSvgName, layersPlotSvg } from '../../vital/plot.js';
 import type { LayerScores } from '../../vital/analysis.js';
@@ -13,6 +13,7 @@ import { readWorld, type World } from '../../world/world.js';
 import { EXIT, UserError } from '../errors.js';
 import type { GlobalArgs, InputLimitArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
 import { progressLine } from '../progress-bar.js';
+import { runTaskInWorker } from '../run-in-worker.js';
 import { checkModelFlags, resolvePack, userCheck } from './common.js';
 
 export interface LayersArgs extends GlobalArgs, ModelArgs, SolverArgs, Pick<VideoArgs, 'ffmpeg'>, InputLimitArgs {
@@ -70,9 +71,9 @@ function printCases(cases: readonly LoadedCalibrationCase[]): void {
   }
 }
 
-function printStudy(s: LayerStudy, pack: LoadedPack, names: readonly string[], sets: readonly (readonly LoadedCalibrationCase[])[], first: Calibration, seconds: string): void {
+function printStudy(s: LayerStudy, packId: string, names: readonly string[], sets: readonly (readonly LoadedCalibrationCase[])[], first: Calibration, seconds: string): void {
   const { task, settings: base } = s;
-  process.stdout.write(`Guidance responsiveness of ${pack.manifest.id}'s layers for ${task} (${sets.map((c) => c.length).join(' + ')} edits, probe steps ${s.scores[0]!.probes.join(', ')} of ${base.steps}):\n`);
+  process.stdout.write(`Guidance responsiveness of ${packId}'s layers for ${task} (${sets.map((c) => c.length).join(' + ')} edits, probe steps ${s.scores[0]!.probes.join(', ')} of ${base.steps}):\n`);
   if (sets[0]!.some((c) => c.clip)) printCases(sets[0]!);
   printRanking(s.scores, names);
   s.correlations.forEach((rho, i) => process.stdout.write(`rank correlation (Spearman ρ) of ${names[0]} and ${names[i + 1]}: ${rho.toFixed(3)}\n`));
@@ -126,24 +127,23 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   const sets: LoadedCalibrationCase[][] = [];
   for (const [i, cal] of cals.entries()) sets.push(await userCheck(() => loadCases(cal, chosen[i]!, info.manifest, base.fit, { ...media, onWarning: warn })));
 
-  // 3. the study: ranking, trials and the sweep
-  const pack: LoadedPack = await loadPack(info.dir, model);
+  // 3. the study: ranking, trials and the sweep, on an inference worker (Ctrl-C cancels it)
   const bar = progressLine(process.stderr, a.quiet);
   const t0 = performance.now();
   const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
   const current = info.manifest.defaults?.tasks?.[key]?.shareLayers;
-  const study = await studyLayers(pack, sets, task, base, { k, sweep: a.sweep, world, current, options }, { onProgress: (p) => bar.update(p.stage, p.step, p.steps) });
-  bar.done();
+  const input = { packDir: info.dir, ...model, sets, task, base, options: { k, sweep: a.sweep, world, current, options } };
+  const study = await runTaskInWorker(studyTask, input, { onProgress: (p) => bar.update(p.stage, p.step, p.steps), onWarning: warn, notice: (t) => bar.notice(t), outputs: [] }).finally(() => bar.done());
   const names = files.map((_, i) => (a.calibration ? `set ${i + 1}` : `seed ${i}`));
-  printStudy(study, pack, names, sets, cals[0]!, seconds());
+  printStudy(study, info.manifest.id, names, sets, cals[0]!, seconds());
 
   // 4. outputs
   const pick = study.pick;
-  if (a.plot) await writeFileAtomic(a.plot, Buffer.from(layersPlotSvg(study, { pack: pack.manifest.id, sets: names })));
+  if (a.plot) await writeFileAtomic(a.plot, Buffer.from(layersPlotSvg(study, { pack: info.manifest.id, sets: names })));
   if (a.json) {
     const trialDoc = ({ score, ...t }: Trial) => ({ ...t, right: score.right, placed: score.placed, psnrTruth: score.psnrTruth, psnrBackground: score.psnrBackground, psnrInside: score.psnrInside });
     const doc = {
-      pack: pack.manifest.id,
+      pack: info.manifest.id,
       task,
       settings: { steps: base.steps, solver: base.solver, guidance: base.guidance, guideAgainst: base.guideAgainst, shareSteps: base.shareSteps, maskBias: base.maskBias, autoMask: base.autoMask },
       calibration: cals.map((c) => shown(c.file)),
@@ -160,7 +160,7 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   }
   if (a.write) {
     if (pick.layers.length === 0) throw new UserError('The best setting shares no layers; nothing written (a task default needs at least one layer)');
-    const w = await userCheck(() => writeLayerDefaults(pack.dir, key, { shareLayers: pick.layers, shareSteps: pick.fraction }, { allowBuiltin: a['write-builtin'] }));
+    const w = await userCheck(() => writeLayerDefaults(info.dir, key, { shareLayers: pick.layers, shareSteps: pick.fraction }, { allowBuiltin: a['write-builtin'] }));
     const was = w.before.shareLayers !== undefined || w.before.shareSteps !== undefined ? `was shareLayers [${w.before.shareLayers?.join(', ') ?? 'unset'}], shareSteps ${w.before.shareSteps ?? 'unset'}` : 'the task had no sharing of its own';
     process.stdout.write(`wrote defaults.tasks.${key}: shareLayers [${w.after.shareLayers.join(', ')}], shareSteps ${w.after.shareSteps} to ${w.path} (${was}; every other field kept)\n`);
     if (w.copyOf) {

@@ -1,0 +1,46 @@
+/**
+ * Batch items on the worker pool: an item runner is a pool of one worker, whose pack is loaded
+ * before the runner is handed out and kept for every item it runs.
+ */
+import type { Progress } from '../edit/progress.js';
+import { createTaskPool, WorkerStoppedError } from '../jobs/pool.js';
+import { defineTask, loadTask, type PackRef } from '../jobs/pool-task.js';
+import { executeItem, type OutputDone } from './execute.js';
+import type { PlannedItem } from './plan.js';
+import type { ItemRunner } from './run.js';
+
+export interface ItemTaskInput extends PackRef {
+  readonly item: PlannedItem;
+  /** the codes of the item's outputs still to make */
+  readonly pending: readonly string[];
+}
+
+/** Makes an item's pending outputs on the worker's pack. */
+export const itemTask = defineTask<ItemTaskInput, OutputDone[], Progress>(import.meta.url, 'itemTask', (pack, input, run) => executeItem(pack, input.item, input.pending, run));
+
+/** Starts a worker and resolves once its model is loaded. */
+export async function startPoolRunner(ref: PackRef): Promise<ItemRunner> {
+  const pool = createTaskPool({ size: 1 });
+  try {
+    await pool.runTask(loadTask, ref);
+  } catch (err) {
+    await pool.terminate();
+    throw new Error(`cannot load the model pack: ${(err as Error).message}`);
+  }
+  let healthy = true;
+  return {
+    get healthy() {
+      return healthy;
+    },
+    run: (item, pending, hooks) =>
+      pool.runTask(itemTask, { ...ref, item, pending }, hooks).catch((err: unknown) => {
+        // its worker is gone: the runner is closed and another started
+        if (err instanceof WorkerStoppedError) healthy = false;
+        throw err;
+      }),
+    close() {
+      healthy = false;
+      return pool.close();
+    },
+  };
+}
