@@ -1,4 +1,4 @@
-/** What the commands share on the command line: --print-config, the result line, batch's flag recipe. */
+/** What the commands share on the command line: --print-config and batch's flag recipe. */
 import { requestRecipe } from '../../jobs/checks.js';
 import type { Recipe } from '../../jobs/recipe.js';
 import type { EditArgs, MaskArgs, PresetArgs, ShiftArgs, SolverArgs } from '../options.js';
@@ -35,5 +35,3 @@ export function printedConfig(a: Partial<PresetArgs>, config: Record<string, unk
   return true;
 }
 
-/** The one-line result summary, and the --json result. */
-export { reportDone } from '../progress/result.js';

@@ -1,9 +1,9 @@
 import { planGenerate } from '../../jobs/plan-generate.js';
 import type { GenerateRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
-import { runInWorker } from '../run-in-worker.js';
+import { runPlan } from '../run-plan.js';
 import { sayDrawnSeed } from '../variants.js';
-import { printedConfig, reportDone } from './common.js';
+import { printedConfig } from './common.js';
 
 /** The parsed command line: yargs gives every flag by its camelCase name too, which is the request. */
 export type GenerateArgs = GlobalArgs & PresetArgs & GenerateRequest;
@@ -12,6 +12,5 @@ export async function generateAction(a: GenerateArgs): Promise<void> {
   const plan = await planGenerate(a, (config) => printedConfig(a, config));
   if (!plan) return;
   if (plan.spec.kind === 'generate') sayDrawnSeed(a, plan.spec.request.seed, plan.spec.variants?.length ?? 1);
-  const summary = await runInWorker(plan.spec, a);
-  reportDone('wrote', summary, a, plan.config);
+  await runPlan(a, plan);
 }

@@ -1,10 +1,10 @@
 import { planReconstruct } from '../../jobs/plan-reconstruct.js';
 import type { ReconstructRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
-import { planCompare, withCompare, type CompareArgs } from '../compare.js';
-import { runInWorker } from '../run-in-worker.js';
+import type { CompareArgs } from '../compare.js';
+import { runPlan } from '../run-plan.js';
 import { sayDrawnSeed } from '../variants.js';
-import { printedConfig, reportDone } from './common.js';
+import { printedConfig } from './common.js';
 
 /** The parsed command line (camelCase keys as the request has them); the input is the `inversion` positional. */
 export type ReconstructArgs = GlobalArgs & PresetArgs & CompareArgs & Omit<ReconstructRequest, 'input'> & { inversion: string };
@@ -13,11 +13,5 @@ export async function reconstructAction(a: ReconstructArgs): Promise<void> {
   const plan = await planReconstruct({ ...a, input: a.inversion }, (config) => printedConfig(a, config));
   if (!plan) return;
   if (plan.spec.kind === 'reconstruct') sayDrawnSeed(a, plan.spec.seed, 1);
-  const compare = await planCompare(a, plan.spec);
-  const summary = await runInWorker(compare.spec, a).catch(async (err: unknown) => {
-    await compare.discard();
-    throw err;
-  });
-  await compare.write();
-  reportDone('wrote', withCompare(summary, a, compare), a, plan.config);
+  await runPlan(a, plan);
 }

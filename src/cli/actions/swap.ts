@@ -1,9 +1,9 @@
 import { planSwap } from '../../jobs/plan-swap.js';
 import type { SwapRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
-import { planCompare, withCompare, type CompareArgs } from '../compare.js';
-import { runInWorker } from '../run-in-worker.js';
-import { printedConfig, reportDone } from './common.js';
+import type { CompareArgs } from '../compare.js';
+import { runPlan } from '../run-plan.js';
+import { printedConfig } from './common.js';
 
 /** The parsed command line: yargs gives every flag by its camelCase name too, which is the request. */
 export type SwapArgs = GlobalArgs & PresetArgs & CompareArgs & SwapRequest;
@@ -11,11 +11,5 @@ export type SwapArgs = GlobalArgs & PresetArgs & CompareArgs & SwapRequest;
 export async function swapAction(a: SwapArgs): Promise<void> {
   const plan = await planSwap(a, (config) => printedConfig(a, config));
   if (!plan) return;
-  const compare = await planCompare(a, plan.spec);
-  const summary = await runInWorker(compare.spec, a).catch(async (err: unknown) => {
-    await compare.discard();
-    throw err;
-  });
-  await compare.write();
-  reportDone('wrote', withCompare(summary, a, compare), a, plan.config);
+  await runPlan(a, plan);
 }

@@ -1,0 +1,16 @@
+/** A planned job on the command line: run on the worker, then its --compare picture, then the result line (and --json). */
+import type { Plan } from '../jobs/plan.js';
+import { planCompare, withCompare, type CompareArgs } from './compare.js';
+import { reportDone, type ResultArgs } from './progress/result.js';
+import { runInWorker } from './run-in-worker.js';
+
+export async function runPlan(a: ResultArgs & Partial<CompareArgs> & { force?: boolean | undefined; ffmpeg?: string | undefined }, plan: Plan, what = 'wrote'): Promise<void> {
+  const args = { ...a, compare: a.compare };
+  const compare = await planCompare(args, plan.spec);
+  const summary = await runInWorker(compare.spec, a).catch(async (err: unknown) => {
+    await compare.discard();
+    throw err;
+  });
+  await compare.write();
+  reportDone(what, withCompare(summary, args, compare), a, plan.config);
+}
