@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { planSharing } from '../attention/plan.js';
-import { sha256File } from '../edit/clip-jobs.js';
+import { sha256File } from '../media/file-bytes.js';
 import { assertEditable } from '../edit/edit.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';

@@ -3,9 +3,8 @@
  * working size, cut the clip into the pack's windows, encode, invert, reconstruct or edit each
  * window, decode, cross-fade the windows and restore the source size. A still is a one-frame clip.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { FfmpegTools } from '../media/ffmpeg-tools.js';
+import { sha256File } from '../media/file-bytes.js';
 import { decodedPlan, decodeSizeFor, planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
 import type { RgbImage } from '../media/image.js';
 import { probeVideo, readVideo, type FrameRate, type VideoInfo } from '../media/video.js';
@@ -177,11 +176,6 @@ export interface ClipFrames {
 }
 
 /** SHA-256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /**
  * Inverts a video file: probe, decode straight to the working size, cut into windows, encode,

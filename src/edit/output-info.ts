@@ -2,10 +2,9 @@
  * Reading back what made a file flowedit wrote: a PNG's text chunks, a clip's container tags, or
  * an inversion file's header. A file flowedit did not write is refused with NotFloweditFile.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { FfmpegTools } from '../media/ffmpeg-tools.js';
+import { readHead, sha256File } from '../media/file-bytes.js';
 import { readPngTextChunks } from '../media/png-text.js';
 import { isVideoPath, readContainerTags } from '../media/video.js';
 import { isInversionBuffer, readInversionHeader, type InversionHeader } from './inversion-file.js';
@@ -67,23 +66,6 @@ function recordOf(json: string | undefined, parameters: string | undefined): { r
   return fromText ? { record: fromText, from: 'parameters' } : undefined;
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-async function head(path: string, bytes: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Reads the settings a file flowedit wrote records. `tools` finds ffmpeg, asked only for a clip.
  * Throws NotFloweditFile for a file without them, and a plain Error for one that cannot be read.
@@ -92,10 +74,10 @@ export async function readOutputInfo(path: string, tools?: () => Promise<FfmpegT
   const st = await stat(path).catch(() => null);
   if (!st) throw new Error(`${path} not found`);
   if (!st.isFile()) throw new Error(`${path} is not a file`);
-  const start = await head(path, 8);
+  const start = await readHead(path, 8);
   if (isInversionBuffer(start)) {
     const header = await readInversionHeader(path);
-    const now = await sha256Of(header.source.path).catch(() => null);
+    const now = await sha256File(header.source.path).catch(() => null);
     return { kind: 'inversion', path, header, source: now === null ? 'missing' : now === header.source.sha256 ? 'unchanged' : 'changed' };
   }
   if (start.equals(PNG_SIGNATURE)) {

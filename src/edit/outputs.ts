@@ -1,8 +1,8 @@
 /**
  * Writing results: PNGs carrying their settings in tEXt chunks ("parameters", as people read
  * them, and "flowedit", the same as JSON), H.264 clips carrying the same in their container
- * metadata ("comment" and "description"), and inversion files (parameters.ts has the text's format); all written atomically so a
- * failed or cancelled run leaves no partial file.
+ * metadata ("comment" and "description"), and inversion files (parameters.ts has the text's
+ * format); all written atomically so a failed or cancelled run leaves no partial file.
  */
 import { basename, resolve } from 'node:path';
 import { writeFileAtomic } from '../media/atomic-file.js';
@@ -10,10 +10,10 @@ import type { FfmpegTools } from '../media/ffmpeg-tools.js';
 import { writeVideo, type FrameRate, type FrameSource, type VideoInfo } from '../media/video.js';
 import { encodePng, type RgbImage } from '../media/image.js';
 import { addPngTextChunks } from '../media/png-text.js';
+import { encodeInversion, inversionsOf, type InversionFile } from './inversion-file.js';
 import { parametersText } from './parameters.js';
 
 export { parametersText } from './parameters.js';
-import { encodeInversion, inversionsOf, type InversionFile } from './inversion-file.js';
 
 /** What produced an output: recorded in the PNG or the clip's metadata. */
 export interface OutputRecord {

@@ -1,5 +1,5 @@
 /** Checks every task makes before a model loads: the pack, the input, the output, the settings. */
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assertWritable } from '../media/atomic-file.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
@@ -13,7 +13,7 @@ import { assertDeviceInstalled } from '../model/ort.js';
 import type { PackInfo } from '../model/pack.js';
 import { quotedPrompt } from '../model/text.js';
 import { resolveSettings, type Settings } from '../edit/settings.js';
-import { sha256File } from '../edit/clip-jobs.js';
+import { readHead, sha256File } from '../media/file-bytes.js';
 import { isInversionBuffer, readInversionHeader, type InversionHeader } from '../edit/inversion-file.js';
 import { assertSameModel } from '../edit/image-jobs.js';
 import { checkOverlap, checkWindow } from '../edit/windows.js';
@@ -26,7 +26,7 @@ import { parseLayerList } from './layer-list.js';
 import type { CommonRequest, EditRequest, ModelRequest, SharingRequest, SolverRequest, SwapRequest, VideoRequest } from './request.js';
 
 /** The request's values that are settings (and --auto-mask, --mask-bias, --mask-grow, --mask-feather). */
-type SettingRequest = SolverRequest & SharingRequest & Pick<EditRequest, 'autoMask'> & Pick<SwapRequest, 'maskBias' | 'maskGrow' | 'maskFeather'>;
+export type SettingRequest = SolverRequest & SharingRequest & Pick<EditRequest, 'autoMask'> & Pick<SwapRequest, 'maskBias' | 'maskGrow' | 'maskFeather'>;
 
 /** Runs a check, turning its error into a UserError (no stack trace). */
 export async function userCheck<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -87,16 +87,10 @@ export async function checkInput(path: string): Promise<{ isInversion: boolean }
   const st = await stat(path).catch(() => null);
   if (!st) throw new UserError(`Input not found: ${path}`);
   if (!st.isFile()) throw new UserError(`Input is not a file: ${path}`);
-  const fh = await open(path, 'r').catch((err: Error) => {
+  const head = await readHead(path, 8).catch((err: Error) => {
     throw new UserError(`Cannot read ${path}: ${err.message}`);
   });
-  try {
-    const head = Buffer.alloc(8);
-    await fh.read(head, 0, 8, 0);
-    return { isInversion: isInversionBuffer(head) };
-  } finally {
-    await fh.close();
-  }
+  return { isInversion: isInversionBuffer(head) };
 }
 
 export function checkOutput(path: string): Promise<void> {

@@ -3,9 +3,10 @@
  * every task reads files as the command line does. Encoded bytes keep their format (named by
  * their first bytes); a raw frame is written as a lossless PNG.
  */
-import { open, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readInversionHeader } from '../edit/inversion-file.js';
+import { isInversionBuffer, readInversionHeader } from '../edit/inversion-file.js';
+import { readHead } from '../media/file-bytes.js';
 import { encodeRawPng, type RawFrame } from '../media/image.js';
 import { isVideoPath } from '../media/video.js';
 import { EXIT, UserError } from './errors.js';
@@ -65,24 +66,10 @@ export async function inputPath(input: MediaInput, dir: string, name: string, wh
  * inversion of one), else a PNG. An input that cannot be read is left to the task's own checks.
  */
 export async function resultExtension(inputPath: string): Promise<'.mp4' | '.png'> {
-  const head = await readHead(inputPath);
-  if (head !== null && startsWith(head, 'FLOWINV1')) {
+  const head = await readHead(inputPath, 8).catch(() => null);
+  if (head !== null && isInversionBuffer(head)) {
     const header = await readInversionHeader(inputPath).catch(() => null);
     return header?.clip !== undefined ? '.mp4' : '.png';
   }
   return isVideoPath(inputPath) ? '.mp4' : '.png';
-}
-
-async function readHead(path: string): Promise<Uint8Array | null> {
-  const fh = await open(path, 'r').catch(() => null);
-  if (!fh) return null;
-  try {
-    const head = Buffer.alloc(8);
-    const { bytesRead } = await fh.read(head, 0, 8, 0);
-    return head.subarray(0, bytesRead);
-  } catch {
-    return null;
-  } finally {
-    await fh.close();
-  }
 }

@@ -3,7 +3,7 @@
  * batch item in batch/, a layer study in vital/) and found by the worker through its module. Every
  * task names the pack it runs on; the worker loads it, or reuses the one it kept from its last task.
  */
-import type { LoadedPack } from '../model/pack.js';
+import { loadPack, type LoadedPack } from '../model/pack.js';
 import type { Device } from '../model/devices.js';
 
 /** The pack a task runs on, and how it is loaded. */
@@ -13,6 +13,11 @@ export interface PackRef {
   readonly threads?: number;
   /** where the model runs (absent: cpu) */
   readonly device?: Device;
+}
+
+/** Loads the pack `ref` names, on its device and threads. */
+export function loadPackOf(ref: PackRef): Promise<LoadedPack> {
+  return loadPack(ref.packDir, { ...(ref.threads ? { threads: ref.threads } : {}), ...(ref.device ? { device: ref.device } : {}) });
 }
 
 /** What a task gets besides its input, in the worker. */

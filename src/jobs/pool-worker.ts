@@ -4,10 +4,10 @@
  * run of tasks on one model loads it once; a task on another pack releases it first.
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { loadPack, type LoadedPack } from '../model/pack.js';
+import type { LoadedPack } from '../model/pack.js';
 import { UserError } from './errors.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
-import type { PackRef, PoolTask } from './pool-task.js';
+import { loadPackOf, type PackRef, type PoolTask } from './pool-task.js';
 
 const port = parentPort;
 if (!port) throw new Error('pool-worker.js must run as a worker thread');
@@ -25,7 +25,7 @@ async function packFor(ref: PackRef): Promise<{ pack: LoadedPack; loadSeconds: n
   kept = null;
   await old?.pack.release();
   const started = performance.now();
-  const pack = await loadPack(ref.packDir, { ...(ref.threads ? { threads: ref.threads } : {}), ...(ref.device ? { device: ref.device } : {}) });
+  const pack = await loadPackOf(ref);
   kept = { key, pack };
   return { pack, loadSeconds: (performance.now() - started) / 1000 };
 }

@@ -19,12 +19,8 @@ export interface TaskHooks<P> {
   readonly signal?: AbortSignal;
 }
 
-export interface JobHooks {
-  readonly onProgress?: (p: Progress) => void;
-  readonly onWarning?: (message: string) => void;
-  /** cancels the job: before it starts it is dropped from the queue, while it runs it stops after the current step */
-  readonly signal?: AbortSignal;
-}
+/** A job's hooks: its progress events are the edit layer's. */
+export type JobHooks = TaskHooks<Progress>;
 
 export interface WorkerPool {
   /** how many jobs run at once */
@@ -64,7 +60,9 @@ interface Queued {
 }
 
 interface Slot {
-  worker: Worker;
+  readonly worker: Worker;
+  /** asks the worker to cancel its task (the listener added to the task's signal) */
+  readonly abort: () => void;
   job: Queued | null;
   stopping: boolean;
   exited: Promise<void>;
@@ -94,7 +92,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
 
   function startSlot(): Slot {
     const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
-    const slot: Slot = { worker, job: null, stopping: false, exited: new Promise((r) => worker.once('exit', () => r())) };
+    const slot: Slot = { worker, abort: () => worker.postMessage({ type: 'abort' } satisfies PoolParentMessage), job: null, stopping: false, exited: new Promise((r) => worker.once('exit', () => r())) };
     worker.on('message', (m: PoolWorkerMessage) => onMessage(slot, m));
     const die = (err: Error) => {
       const i = slots.indexOf(slot);
@@ -114,20 +112,10 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
     const job = slot.job;
     if (!job) return;
     slot.job = null;
-    job.hooks.signal?.removeEventListener('abort', abortOf(slot));
+    job.hooks.signal?.removeEventListener('abort', slot.abort);
     slot.worker.unref();
     settle(job);
     pump();
-  }
-
-  const aborts = new WeakMap<Slot, () => void>();
-  function abortOf(slot: Slot): () => void {
-    let f = aborts.get(slot);
-    if (!f) {
-      f = () => post(slot, { type: 'abort' });
-      aborts.set(slot, f);
-    }
-    return f;
   }
 
   function onMessage(slot: Slot, m: PoolWorkerMessage): void {
@@ -160,7 +148,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
       const job = queue.shift()!;
       slot.job = job;
       slot.worker.ref();
-      job.hooks.signal?.addEventListener('abort', abortOf(slot), { once: true });
+      job.hooks.signal?.addEventListener('abort', slot.abort, { once: true });
       post(slot, { type: 'run', module: job.task.module, name: job.task.name, input: job.input });
     }
     if (!closing) return;

@@ -14,10 +14,11 @@ import { encodePng, readImage, type RgbImage } from '../media/image.js';
 import { maskFrame, maskPlaneImage, readMask, type ShapedMask } from '../media/mask.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
 import { isVideoPath, probeVideo, videoFrames, writeVideo, type FrameRate, type FrameSource } from '../media/video.js';
-import { loadPack, type LoadedPack } from '../model/pack.js';
+import type { LoadedPack } from '../model/pack.js';
 import { modelCallsFor } from '../solvers/index.js';
 import { flowEditVersion } from '../version.js';
 import type { JobSpec, JobSummary } from './job.js';
+import { loadPackOf } from './pool-task.js';
 
 type Job<K extends JobSpec['kind']> = Extract<JobSpec, { kind: K }>;
 
@@ -191,15 +192,10 @@ async function generateOne(pack: LoadedPack, job: Job<'generate'>, run: RunOptio
   return out.calls;
 }
 
-/** Loads the pack a job names, on its device and threads. */
-export function loadJobPack(job: Pick<JobSpec, 'packDir' | 'threads' | 'device'>): Promise<LoadedPack> {
-  return loadPack(job.packDir, { ...(job.threads ? { threads: job.threads } : {}), ...(job.device ? { device: job.device } : {}) });
-}
-
 /** Runs a job; on `loaded` (a pack already loaded as the job names it, kept open) or on its own pack, released after. */
 export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack): Promise<JobSummary> {
   const started = performance.now();
-  const pack = loaded ?? (await loadJobPack(job));
+  const pack = loaded ?? (await loadPackOf(job));
   const loadSeconds = (performance.now() - started) / 1000;
   // a pack handed in stays open for its owner's next job
   const release = loaded ? () => Promise.resolve() : () => pack.release();

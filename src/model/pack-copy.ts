@@ -7,10 +7,10 @@
  * The copy is made in a temporary folder beside the target and renamed into place: a failed copy
  * leaves nothing behind.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
+import { sha256File } from '../media/file-bytes.js';
 
 /** Files this large or larger are linked, smaller ones copied. */
 export const LINK_FROM_BYTES = 1 << 20;
@@ -55,18 +55,12 @@ export async function copyPack(from: string, to: string): Promise<PackCopy> {
   return { linked, copied, unlinked };
 }
 
-async function digest(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** Whether two files hold the same bytes (one file under two names, or equal contents). */
 async function sameBytes(a: string, b: string): Promise<boolean> {
   const [sa, sb] = await Promise.all([stat(a), stat(b).catch(() => null)]);
   if (!sb || sa.size !== sb.size) return false;
   if (sa.dev === sb.dev && sa.ino === sb.ino) return true;
-  return (await digest(a)) === (await digest(b));
+  return (await sha256File(a)) === (await sha256File(b));
 }
 
 /** The large files (the weights) of pack `from` that pack `to` lacks or holds other bytes for. */

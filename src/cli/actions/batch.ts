@@ -15,16 +15,18 @@ import { batchProgress } from '../progress/batch-progress.js';
 import { progressOutput, reportBatchDone } from '../progress/result.js';
 import { EXIT, UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
-import { checkOutput, checkModelFlags, flagRecipe, printedConfig, resolvePack, userCheck } from './common.js';
+import { requestRecipe, type SettingRequest } from '../../jobs/checks.js';
+import { checkOutput, checkModelFlags, printedConfig, resolvePack, userCheck } from './common.js';
 
-export interface BatchArgs extends GlobalArgs, ModelArgs, SolverArgs, ShiftArgs, EditArgs, PresetArgs, Pick<VideoArgs, 'ffmpeg'> {
+/** The parsed command line; yargs gives each setting flag by its camelCase name too (SettingRequest). */
+export type BatchArgs = GlobalArgs & ModelArgs & SolverArgs & ShiftArgs & EditArgs & PresetArgs & Pick<VideoArgs, 'ffmpeg'> & SettingRequest & {
   manifest: string;
   out: string;
   concurrency: number;
   'allow-inputs-outside': boolean;
   'max-input-pixels': number;
   html: boolean;
-}
+};
 
 /** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -73,7 +75,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   // --preset is the default for items that name none; its path is relative to here, not the manifest
   const cliPreset = a.preset !== undefined && looksLikePath(a.preset) ? resolve(a.preset) : a.preset;
   const items = manifest.items.map((i) => (i.preset === undefined && cliPreset !== undefined ? { ...i, preset: cliPreset } : i));
-  const flags = await userCheck(() => ({ ...flagRecipe(a), seed: undefined }));
+  const flags = await userCheck(() => ({ ...requestRecipe(a), seed: undefined }));
   const plan = await userCheck(() =>
     planBatch({ ...manifest, items }, pack, {
       outDir: a.out,

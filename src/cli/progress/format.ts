@@ -5,13 +5,12 @@ import type { Progress } from '../../edit/progress.js';
 export function duration(seconds: number): string {
   const s = Math.max(0, seconds);
   if (s < 10) return `${s.toFixed(1)}s`;
-  if (s < 60) return `${Math.round(s)}s`;
-  if (s < 3600) {
-    const m = Math.floor(s / 60);
-    return `${m}m${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
-  }
-  const h = Math.floor(s / 3600);
-  return `${h}h${String(Math.floor((s - h * 3600) / 60)).padStart(2, '0')}m`;
+  // whole seconds first, so that 119.6 s reads 2m00s, not 1m60s
+  const whole = Math.round(s);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  const h = Math.floor(whole / 3600);
+  return `${h}h${String(Math.floor((whole % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 export function percent(f: number): string {

@@ -102,6 +102,13 @@ export function createReporter(o: ReporterOptions): Reporter {
     if (lines.length > 0) stream.write(`${lines.join('\n')}\n`);
     lastPlain = now();
   };
+  /** a finished line written above the status, which is drawn again below it */
+  const writeAbove = (text: string) => {
+    const redraw = drawn > 0;
+    clear();
+    stream.write(text);
+    if (redraw && !ended) draw();
+  };
   const startTimer = () => {
     if (timer || o.timer === false || (mode !== 'bar' && mode !== 'plain')) return;
     timer = setInterval(() => reporter.tick(), 1000);
@@ -124,21 +131,14 @@ export function createReporter(o: ReporterOptions): Reporter {
     },
     message(type, text, extra = {}) {
       if (mode === 'json') return reporter.event({ type, message: text, ...extra });
-      const redraw = drawn > 0;
-      clear();
-      stream.write(humanMessage(type, text));
-      if (redraw && !ended) draw();
+      writeAbove(humanMessage(type, text));
     },
     line(text, event) {
       if (mode === 'json') {
         if (event) reporter.event(event);
         return;
       }
-      if (mode === 'none') return;
-      const redraw = drawn > 0;
-      clear();
-      stream.write(`${text}\n`);
-      if (redraw && !ended) draw();
+      if (mode !== 'none') writeAbove(`${text}\n`);
     },
     tick() {
       if (ended) return;
