@@ -41,6 +41,11 @@ function sourceOf(r: OutputRecord, notes: string[]): string {
   return 'SOURCE';
 }
 
+/** The flags of `flowedit invert` (what an inversion fixes). */
+function invertFlags(v: { sourcePrompt: string; steps: number; solver: string; shift: number | undefined; fit: string | undefined }): string[] {
+  return flags([['--source-prompt', v.sourcePrompt], ['--steps', v.steps], ['--solver', v.solver], ['--shift', v.shift], ['--fit', v.fit]]);
+}
+
 /** The flags an edit and a swap share. */
 function sharedEditFlags(r: OutputRecord): string[] {
   return [
@@ -99,7 +104,7 @@ function recordCommands(r: OutputRecord, output: string, o: ReproduceOptions, no
     }
     case 'reconstruct': {
       const inversion = `${basename(output, extname(output))}.flowinv`;
-      const invert = ['flowedit', 'invert', sourceOf(r, notes), ...flags([['--source-prompt', r.prompt ?? ''], ['--steps', r.steps], ['--solver', r.solver], ['--shift', r.shift], ['--fit', r.fit]]), ...model, '-o', inversion];
+      const invert = ['flowedit', 'invert', sourceOf(r, notes), ...invertFlags({ sourcePrompt: r.prompt ?? '', steps: r.steps, solver: r.solver, shift: r.shift, fit: r.fit }), ...model, '-o', inversion];
       return [invert, ['flowedit', 'reconstruct', inversion, ...seed, ...model, '-o', output]];
     }
     default:
@@ -120,7 +125,7 @@ function inversionCommands(h: InversionHeader, output: string, o: ReproduceOptio
   const s = h.settings;
   return [[
     'flowedit', 'invert', h.source.path,
-    ...flags([['--source-prompt', s.sourcePrompt], ['--steps', s.steps], ['--solver', s.solver], ['--shift', s.shift], ['--fit', h.fit.mode]]),
+    ...invertFlags({ sourcePrompt: s.sourcePrompt, steps: s.steps, solver: s.solver, shift: s.shift, fit: h.fit.mode }),
     ...windowFlags(h),
     ...modelFlags(h.modelId, o, notes),
     '-o', output,

@@ -30,6 +30,25 @@ function settingsRecord(s: Settings): Pick<OutputRecord, 'shareText' | 'shift'> 
   return { ...(s.shareText ? { shareText: true } : {}), ...(s.shift !== undefined ? { shift: s.shift } : {}) };
 }
 
+/** What an edit's and a swap's records share, in the order they are written: the run, the prompts, the guidance and the sharing. */
+function editedRecord(command: 'edit' | 'swap', base: Base, s: Settings, at: { steps: number; solver: string; sourcePrompt: string; targetPrompt: string; negativePrompt: string | undefined }): OutputRecord {
+  return {
+    ...base,
+    command,
+    steps: at.steps,
+    solver: at.solver,
+    seed: s.seed,
+    sourcePrompt: at.sourcePrompt,
+    targetPrompt: at.targetPrompt,
+    ...(at.negativePrompt !== undefined ? { negativePrompt: at.negativePrompt } : {}),
+    guidance: s.guidance,
+    guideAgainst: s.guideAgainst,
+    shareLayers: s.shareLayers,
+    shareSteps: s.shareSteps,
+    ...settingsRecord(s),
+  };
+}
+
 /** The source an output's record names: the job's sourceName when it has one (null: none), else the path read. */
 function sourceRecord(job: JobSpec, path: string): Pick<OutputRecord, 'source'> {
   const name = job.sourceName === undefined ? path : job.sourceName;
@@ -102,19 +121,7 @@ async function swap(pack: LoadedPack, job: Job<'swap'>, run: RunOptions, base: B
   const mask = await readMask(job.mask, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
   const settings = swapSettingsFrom(s, job, job.maskOptions, job);
   const record: OutputRecord = {
-    ...base,
-    command: 'swap',
-    steps: s.steps,
-    solver: s.solver,
-    seed: s.seed,
-    sourcePrompt: job.sourcePrompt,
-    targetPrompt: job.targetPrompt,
-    ...(job.negativePrompt !== undefined ? { negativePrompt: job.negativePrompt } : {}),
-    guidance: s.guidance,
-    guideAgainst: s.guideAgainst,
-    shareLayers: s.shareLayers,
-    shareSteps: s.shareSteps,
-    ...settingsRecord(s),
+    ...editedRecord('swap', base, s, { steps: s.steps, solver: s.solver, sourcePrompt: job.sourcePrompt, targetPrompt: job.targetPrompt, negativePrompt: job.negativePrompt }),
     ...sourceRecord(job, source),
     fit: file?.header.fit.mode ?? s.fit, mask: job.mask, maskGrow: job.maskOptions.grow, maskFeather: job.maskOptions.feather, maskBias: s.maskBias, ...(job.maskOptions.invert ? { invertMask: true } : {}),
   };
@@ -229,19 +236,7 @@ export async function runJob(job: JobSpec, run: RunOptions, loaded?: LoadedPack)
         const settings = editSettingsFrom(s, job.targetPrompt);
         const { steps, solver, sourcePrompt } = file.header.settings;
         const record: OutputRecord = {
-          ...base,
-          command: 'edit',
-          steps,
-          solver,
-          seed: s.seed,
-          sourcePrompt,
-          targetPrompt: job.targetPrompt,
-          ...(s.negativePrompt !== undefined ? { negativePrompt: s.negativePrompt } : {}),
-          guidance: s.guidance,
-          guideAgainst: s.guideAgainst,
-          shareLayers: s.shareLayers,
-          shareSteps: s.shareSteps,
-          ...settingsRecord(s),
+          ...editedRecord('edit', base, s, { steps, solver, sourcePrompt, targetPrompt: job.targetPrompt, negativePrompt: s.negativePrompt }),
           ...(s.autoMask > 0 ? { autoMask: s.autoMask } : {}),
           ...sourceRecord(job, file.header.source.path),
           fit: file.header.fit.mode,
