@@ -7,13 +7,13 @@
  * stage sees both at the same t.
  */
 import type { Tensor } from '../media/tensor.js';
-import { enrichment, enrichmentBias, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import { enrichment, enrichmentBias, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { LoadedPack } from '../model/pack.js';
-import { releaseKV } from '../model/transformer.js';
 import { solveOn, type VelocityOn } from '../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
 import { pairs, spaceOf, type Space } from './space.js';
+import { twoPathVelocity, type TwoPaths } from './two-path.js';
 import { condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
 
 export interface EditSettings {
@@ -77,17 +77,8 @@ async function editIn<V>(space: Space<V>, pack: LoadedPack, inv: LatentInversion
   try {
     if (rec) {
       const enrich = enrichment(plan, rec.sequence, edit.batch, enrichmentBias(plan, rec.sequence, edit.batch, rec.textMask ?? undefined));
-      const both: VelocityOn<readonly [V, V]> = async ([xr, xe], t, at) => {
-        const shared = isShared(plan, at.step);
-        const r = await space.call(rec, xr, t, shared ? { fetchKV: plan.layers } : {});
-        try {
-          const e = await space.call(edit, xe, t, shared ? { context: enrich(r.kv) } : {});
-          return [r.v, e.v] as const; // [v_rec, v_edit]
-        } finally {
-          releaseKV(r.kv);
-        }
-      };
-      const result = await solveOn<readonly [V, V]>(pairs(space.alg), inv.settings.solver, both, [x1, x1] as const, inv.ts.slice(0, m + 1), { ...signal, afterStep: progress(0) });
+      const both = twoPathVelocity(space, plan, rec, edit, enrich);
+      const result = await solveOn<TwoPaths<V>>(pairs(space.alg), inv.settings.solver, both, [x1, x1] as const, inv.ts.slice(0, m + 1), { ...signal, afterStep: progress(0) });
       calls += 2 * result.calls;
       const [xr, xe] = result.x;
       if (s.keepReconstruction) reconstruction = { data: (await space.toHost(xr)).slice(), shape: noise.shape };

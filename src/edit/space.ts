@@ -21,7 +21,8 @@ export interface Space<V> {
   call(path: PathVelocity, x: V, t: number, extra?: PathCall): Promise<{ v: V; kv: ReadonlyMap<number, LayerKV> }>;
 }
 
-function hostSpace(): Space<Float32Array> {
+/** Host arrays, from one store that reuses what the solver frees. */
+export function hostSpace(): Space<Float32Array> {
   const alg = hostAlgebra(); // one store of arrays per run
   return {
     alg,

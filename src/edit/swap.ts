@@ -9,14 +9,15 @@
  * is pinned to x_traj(t) after every step, so its keys/values are those of the source.
  */
 import { maskedEnrichmentBias, tokenMask } from '../attention/mask.js';
-import { enrichment, isShared, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
+import { enrichment, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
 import type { Tensor } from '../media/tensor.js';
 import type { LoadedPack } from '../model/pack.js';
-import { releaseKV } from '../model/transformer.js';
-import { solve, type VelocityFn } from '../solvers/index.js';
+import { solve, solveOn } from '../solvers/index.js';
 import { assertEditable } from './edit.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
+import { hostSpace, pairs } from './space.js';
+import { twoPathVelocity, type TwoPaths } from './two-path.js';
 import { assertNegativePromptFits, condition, negativePrompt, pathVelocity, type GuideAgainst } from './velocity.js';
 
 export interface SwapLatentSettings {
@@ -80,37 +81,23 @@ export async function swapLatent(pack: LoadedPack, inv: LatentInversion, m: Floa
   let state: Float32Array = noise.data;
   let calls = 0;
   if (shared > 0) {
-    // 1. both paths for the shared steps: [x_rec; x_edit], the reconstruction pinned to the trajectory
+    // 1. both paths for the shared steps: [x_rec, x_edit], the reconstruction pinned to the trajectory
     const rec = pathVelocity(pack, await condition(pack, inv.settings.sourcePrompt, RECONSTRUCTION_GUIDANCE, undefined, warn), shape);
     const tokens = tokenMask(m, shape, pack.manifest.transformer.patchSize); // [n_img]
     const enrich = enrichment(plan, rec.sequence, edit.batch, maskedEnrichmentBias(plan, rec.sequence, edit.batch, tokens, s.maskBias, rec.textMask ?? undefined));
-    const v = new Float32Array(2 * n); // [v_rec; v_edit]
-    const both: VelocityFn = async (x, t, at) => {
-      const sharing = isShared(plan, at.step);
-      const r = await rec.call(x.subarray(0, n), t, sharing ? { fetchKV: plan.layers } : {});
-      v.set(r.v, 0);
-      const feeds = sharing ? enrich(r.kv) : undefined;
-      try {
-        const e = await edit.call(x.subarray(n), t, feeds ? { context: feeds } : {});
-        v.set(e.v, n);
-      } finally {
-        releaseKV(r.kv);
-      }
-      return v;
-    };
-    const x = new Float32Array(2 * n);
-    x.set(noise.data, 0);
-    x.set(noise.data, n);
-    const result = await solve(inv.settings.solver, both, x, inv.ts.slice(0, shared + 1), {
+    const space = hostSpace();
+    const x1 = await space.from(noise); // [C·F'·H'·W'], both paths' start
+    const result = await solveOn<TwoPaths<Float32Array>>(pairs(space.alg), inv.settings.solver, twoPathVelocity(space, plan, rec, edit, enrich), [x1, x1] as const, inv.ts.slice(0, shared + 1), {
       ...signal,
-      onStep: onStep(0),
-      project: (xs, step) => {
-        xs.set(traj(step + 1), 0);
-        pin(xs.subarray(n), step + 1);
+      afterStep: (xs, step) => {
+        xs[0].set(traj(step + 1));
+        pin(xs[1], step + 1);
+        onStep(0)({ step });
+        return xs; // changed in place: the solver's own arrays
       },
     });
     calls += 2 * result.calls;
-    state = result.x.slice(n);
+    state = result.x[1];
   }
   if (shared < N) {
     // 2. the edit path alone for the remaining steps, still pinned outside the mask
