@@ -215,7 +215,7 @@ export const SETTINGS = {
     kind: 'number',
     range: { integer: true, min: 1, max: 1_000_000_000 },
     help: 'refuse inputs and masks whose images or frames hold more pixels than this (width × height), before decoding them',
-    flags: ['edit', 'swap', 'batch', 'layers'],
+    flags: ['invert', 'edit', 'swap', 'batch', 'layers'],
     places: [],
   },
   variants: {

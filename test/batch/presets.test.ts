@@ -42,13 +42,13 @@ test('a preset with an unknown key or a wrong type names the file, the key and w
   await assert.rejects(readPresetFile(typo), /typo\.yaml: unknown key "stepz"; expected one of description, command, steps, solver/);
   const wrong = join(dir, 'wrong.yaml');
   await writeFile(wrong, 'steps: ten\n');
-  await assert.rejects(readPresetFile(wrong), /wrong\.yaml: steps: expected a positive integer but received "ten" of type string/);
+  await assert.rejects(readPresetFile(wrong), /wrong\.yaml: steps: expected an integer from 1 to 1000 but received "ten" of type string/);
   const grow = join(dir, 'grow.yaml');
-  await writeFile(grow, 'maskGrow: 1.5\n');
-  await assert.rejects(readPresetFile(grow), /grow\.yaml: maskGrow: expected a non-negative integer \(pixels\) but received 1\.5 of type number/);
+  await writeFile(grow, 'maskGrow: 1001\n');
+  await assert.rejects(readPresetFile(grow), /grow\.yaml: maskGrow: expected a number in \[0, 1000\] \(pixels\) but received 1001 of type number/);
   const feather = join(dir, 'feather.yaml');
   await writeFile(feather, 'maskFeather: -2\n');
-  await assert.rejects(readPresetFile(feather), /maskFeather: expected a non-negative number \(pixels\) but received -2/);
+  await assert.rejects(readPresetFile(feather), /maskFeather: expected a number in \[0, 1000\] \(pixels\) but received -2/);
   const layers = join(dir, 'layers.yaml');
   await writeFile(layers, 'shareLayers: 1,2\n');
   await assert.rejects(readPresetFile(layers), /shareLayers: expected a list of layer numbers, e\.g\. \[1, 2\], or the name of a layer group .* but received "1,2"/);
