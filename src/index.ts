@@ -46,7 +46,7 @@ export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from 
 export { probeVideo, readVideo, videoFrames, writeVideo, type Clip, type DecodeOptions, type EncodeOptions, type FrameRate, type FrameSource, type VideoInfo } from './media/video.js';
 export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
 export { findPreset, listPresetNames, readPresetFile, type Preset } from './jobs/presets.js';
-export { readRecipe, mergeRecipes, type Recipe } from './jobs/recipe.js';
+export { readRecipe, mergeRecipes, type Recipe } from './settings/recipe.js';
 export { readManifest, parseManifest, type Manifest as BatchManifest, type ManifestItem } from './batch/manifest.js';
 export { planBatch, type BatchPlan, type PlannedItem } from './batch/plan.js';
 export { runBatch, type BatchReport, type BatchEvent, type ItemRunner } from './batch/run.js';

@@ -7,7 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { readRecipe, RECIPE_KEY_NAMES, type Recipe } from '../jobs/recipe.js';
+import { readRecipe, SCHEMA_KEY, type Recipe } from '../settings/recipe.js';
+import { ITEM_FIELDS, settingsIn } from '../settings/table.js';
 import { parseYaml } from '../media/yaml.js';
 
 export interface ManifestTarget {
@@ -44,7 +45,7 @@ export interface Manifest {
   readonly allowInputsOutside: boolean;
 }
 
-const ITEM_KEYS = ['id', 'input', 'mask', 'sourcePrompt', 'negativePrompt', 'targets', 'preset'] as const;
+const ITEM_KEYS = Object.keys(ITEM_FIELDS);
 const CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
 function isMapping(v: unknown): v is Record<string, unknown> {
@@ -74,7 +75,7 @@ function readTargets(v: unknown, where: string): ManifestTarget[] {
 
 function readItem(raw: unknown, index: number, dir: string, where: string, defaultPreset: string | undefined): ManifestItem {
   if (!isMapping(raw)) throw new Error(`${where}: an item is a mapping with at least "input", but received ${JSON.stringify(raw)}`);
-  const recipe = readRecipe(raw, where, ITEM_KEYS);
+  const recipe = readRecipe(raw, where, ITEM_KEYS, 'item');
   const input = text(raw, 'input', where, true)!;
   const idGiven = text(raw, 'id', where, false);
   const id = idGiven ?? basename(input, extname(input));
@@ -119,8 +120,8 @@ export function parseManifest(source: string, file: string): Manifest {
     let list: unknown = data;
     let defaultPreset: string | undefined;
     if (isMapping(data)) {
-      const extra = Object.keys(data).filter((k) => k !== 'items' && k !== 'preset' && k !== 'allowInputsOutside');
-      if (extra.length > 0) throw new Error(`${name}: unknown key "${extra[0]}"; a manifest mapping has "items", an optional default "preset" and an optional "allowInputsOutside"`);
+      const extra = Object.keys(data).filter((k) => k !== 'items' && k !== 'preset' && k !== 'allowInputsOutside' && k !== SCHEMA_KEY);
+      if (extra.length > 0) throw new Error(`${name}: unknown key "${extra[0]}"; a manifest mapping has "items", an optional default "preset", an optional "allowInputsOutside" and an optional "$schema" (ignored)`);
       defaultPreset = text(data, 'preset', name, false);
       const allow = data.allowInputsOutside;
       if (allow !== undefined && typeof allow !== 'boolean') throw new Error(`${name}: allowInputsOutside: expected true or false but received ${JSON.stringify(allow)}`);
@@ -142,4 +143,4 @@ export async function readManifest(file: string): Promise<Manifest> {
 }
 
 /** Item keys, for help and error texts. */
-export const MANIFEST_ITEM_KEYS: readonly string[] = [...ITEM_KEYS, ...RECIPE_KEY_NAMES];
+export const MANIFEST_ITEM_KEYS: readonly string[] = [...ITEM_KEYS, ...settingsIn('item')];

@@ -22,7 +22,7 @@ import { assertInputInside, assertOutputInside, type InputRule } from './confine
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
 import { findPreset, type Preset } from '../jobs/presets.js';
 import { reportPath } from './report.js';
-import { mergeRecipes, settingOptions, type Recipe, type RecipeCommand } from '../jobs/recipe.js';
+import { mergeRecipes, type Recipe, type RecipeCommand } from '../settings/recipe.js';
 import { itemSeed } from './seeds.js';
 
 /** Commands a batch item can run, and what each makes from an item. */
@@ -209,7 +209,7 @@ async function planItem(
   // an edit's negative prompt is one of its settings (a swap's rides with its prompts)
   // who named a layer group, if one did: the command line, else the item, else its preset
   const layersFrom: GroupSource | undefined = o.flags.shareLayers !== undefined ? { kind: 'flag' } : item.recipe.shareLayers !== undefined ? { kind: 'item' } : preset ? { kind: 'preset', name: preset.name } : undefined;
-  const settings = resolveSettings(pack.manifest, command, { ...settingOptions(recipe, layersFrom), seed, ...(command === 'edit' && negative !== undefined ? { negativePrompt: negative } : {}) });
+  const settings = resolveSettings(pack.manifest, command, { ...recipe, shareLayersFrom: layersFrom, seed, ...(command === 'edit' && negative !== undefined ? { negativePrompt: negative } : {}) });
   if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
   const maskOptions: MaskOptions | undefined = mask ? { grow: settings.maskGrow, feather: settings.maskFeather, invert: false } : undefined;
   // 4. outputs: deterministic names inside the output folder

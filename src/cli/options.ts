@@ -1,23 +1,41 @@
-/** Typed option groups shared by the commands (declarations only). */
+/** Typed option groups shared by the commands (declarations only); each setting's flag is built from the table of settings. */
 import type { Argv, Options } from 'yargs';
-import { checkRange, describeRange, RANGES, type RangedName } from '../edit/ranges.js';
+import { checkRange, isValid, unknownChoice } from '../settings/check.js';
+import { describeRange } from '../settings/ranges.js';
+import { helpOf, SETTINGS, type FlagCommand, type RangedName, type SettingName, type SettingSpec } from '../settings/table.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import { DEVICE_ENV, DEVICES } from '../model/devices.js';
-import { isSolverName, SOLVERS } from '../solvers/index.js';
 import { EXIT, UserError } from './errors.js';
 import { PROGRESS_CHOICES, type ProgressChoice } from './progress/reporter.js';
 
 /**
- * A numeric flag: its range is stated in --help and checked as the command line is parsed, on
- * the text the user typed (so `--steps abc` is reported as "abc", not as a parsed NaN).
+ * A setting's flag, from the table of settings: its help (`command`'s own where the table has
+ * one), a number's range stated in --help and checked as the command line is parsed, on the text
+ * the user typed (so `--steps abc` is reported as "abc", not as a parsed NaN), a choice's choices.
+ * `extra` adds the command's wiring: group, alias, default, hidden.
  */
-export function numberOption(name: RangedName, describe: string, extra: Omit<Options, 'type' | 'coerce' | 'describe'> = {}): Options {
-  return {
-    ...extra,
-    requiresArg: true,
-    describe: `${describe} [${describeRange(RANGES[name])}]`,
-    coerce: (raw: unknown) => parseNumberFlag(name, raw),
-  };
+export function settingOption(name: SettingName, command?: FlagCommand, extra: Omit<Options, 'type' | 'coerce' | 'describe' | 'choices'> = {}): Options {
+  const s: SettingSpec = SETTINGS[name];
+  const help = helpOf(name, command);
+  switch (s.kind) {
+    case 'number':
+      return { ...extra, requiresArg: true, describe: `${help} [${describeRange(s.range!)}]`, coerce: (raw: unknown) => parseNumberFlag(name as RangedName, raw) };
+    case 'choice':
+      return {
+        ...extra,
+        type: 'string',
+        choices: s.choices!,
+        describe: help,
+        coerce: (v: string) => {
+          if (!isValid(name, v)) throw new UserError(unknownChoice(name, v), EXIT.usage);
+          return v;
+        },
+      };
+    case 'boolean':
+      return { ...extra, type: 'boolean', describe: help };
+    case 'layers':
+      return { ...extra, type: 'string', describe: help };
+  }
 }
 
 /** Parses a numeric flag's text against its range; a bad value is a usage error (exit 2). */
@@ -64,7 +82,7 @@ export interface ModelArgs {
 export function withModelOptions<T>(y: Argv<T>): Argv<T & ModelArgs> {
   return y
     .option('model', { type: 'string', describe: 'model pack: a folder, or the name of one in the configuration folder\'s packs/ ($FLOWEDIT_HOME) or of a built-in pack (default: the built-in pack)', group: 'Model:' })
-    .option('threads', numberOption('threads', 'CPU threads for inference (default: all cores)', { group: 'Model:' }))
+    .option('threads', settingOption('threads', undefined, { group: 'Model:' }))
     .option('device', {
       type: 'string',
       requiresArg: true,
@@ -82,26 +100,10 @@ export interface SolverArgs {
 
 export function withSolverOptions<T>(y: Argv<T>): Argv<T & SolverArgs> {
   return y
-    .option('steps', numberOption('steps', 'solver steps (default: the pack\'s, else 20)', { group: 'Sampling:' }))
-    .option('solver', {
-      type: 'string',
-      describe: 'euler (1st order), midpoint (RF-Solver, 2 calls/step) or fireflow (2nd order, ~1 call/step)',
-      group: 'Sampling:',
-      coerce: (v: string) => {
-        if (!isSolverName(v)) throw new UserError(`Unknown solver "${v}": choose one of ${SOLVERS.join(', ')}`, EXIT.usage);
-        return v;
-      },
-    })
-    .option('fit', {
-      type: 'string',
-      describe: 'pad or resize inputs whose size is not a multiple the pack needs',
-      group: 'Sampling:',
-      coerce: (v: string) => {
-        if (v !== 'pad' && v !== 'resize') throw new UserError(`Unknown fit "${v}": choose pad or resize`, EXIT.usage);
-        return v;
-      },
-    })
-    .option('seed', numberOption('seed', 'random seed, recorded in the output; -1 draws one at random (default 0)', { group: 'Sampling:' })) as Argv<T & SolverArgs>;
+    .option('steps', settingOption('steps', undefined, { group: 'Sampling:' }))
+    .option('solver', settingOption('solver', undefined, { group: 'Sampling:' }))
+    .option('fit', settingOption('fit', undefined, { group: 'Sampling:' }))
+    .option('seed', settingOption('seed', undefined, { group: 'Sampling:' })) as Argv<T & SolverArgs>;
 }
 
 export interface EditArgs {
@@ -119,10 +121,7 @@ export interface ShiftArgs {
 
 /** --shift: a static schedule shift σ replacing the pack's schedule. */
 export function withShiftOption<T>(y: Argv<T>): Argv<T & ShiftArgs> {
-  return y.option(
-    'shift',
-    numberOption('shift', "static schedule shift σ: each time t becomes σt / (1 + (σ − 1)t), replacing the pack's schedule (1 = no shift; default: the pack's)", { group: 'Sampling:' }),
-  ) as Argv<T & ShiftArgs>;
+  return y.option('shift', settingOption('shift', undefined, { group: 'Sampling:' })) as Argv<T & ShiftArgs>;
 }
 
 export interface NegativePromptArgs {
@@ -143,35 +142,14 @@ export type EditOptionsFor = 'edit' | 'swap' | 'batch';
 
 /** --guidance, --guide-against, --share-layers, --share-steps, and for edit and batch --auto-mask. */
 export function withEditOptions<T>(y: Argv<T>, command: EditOptionsFor): Argv<T & EditArgs> {
-  const source = command === 'batch' ? 'the items need a sourcePrompt' : 'give --source-prompt';
   const z = y
-    .option('guidance', numberOption('guidance', 'classifier-free guidance on the edit path (1 = off; default: the pack\'s, else 3)', { group: 'Editing:' }))
-    .option('guide-against', {
-      type: 'string',
-      choices: ['empty', 'source'],
-      describe: `what the guidance steers away from: "empty" (plain classifier-free guidance) or "source", the source prompt, so that what the target prompt changes is what gets amplified (${source}; default: the pack's, else empty)`,
-      group: 'Editing:',
-    })
-    .option('share-layers', {
-      type: 'string',
-      describe: 'comma-separated layers whose attention shares the reconstruction path\'s keys/values, or a layer group the pack names (transformer.layerGroups, e.g. single; all = every context layer) (default: the pack\'s)',
-      group: 'Editing:',
-    })
-    .option('share-steps', numberOption('share-steps', 'fraction of the steps, from the start, that share context (0 = none; default: the pack\'s, else 0.5)', { group: 'Editing:' }))
-    .option('share-text', {
-      type: 'boolean',
-      describe: 'the shared context also holds the reconstruction path\'s text keys (packs whose text sits in self-attention); --no-share-text leaves them out (default: the pack\'s defaults.shareText, else off)',
-      group: 'Editing:',
-    });
+    .option('guidance', settingOption('guidance', command, { group: 'Editing:' }))
+    .option('guide-against', settingOption('guideAgainst', command, { group: 'Editing:' }))
+    .option('share-layers', settingOption('shareLayers', command, { group: 'Editing:' }))
+    .option('share-steps', settingOption('shareSteps', command, { group: 'Editing:' }))
+    .option('share-text', settingOption('shareText', command, { group: 'Editing:' }));
   if (command === 'swap') return z as Argv<T & EditArgs>;
-  return z.option(
-    'auto-mask',
-    numberOption(
-      'auto-mask',
-      `${command === 'batch' ? 'edit items: ' : ''}edit only where the source and target prompts make the model disagree: θ above 0 is the share of the largest disagreement a place needs to be edited (lower edits more), 0 lets the edit change every pixel (default: the pack's, else 0). Everything outside the estimated mask is kept exactly; the edit takes the swap defaults`,
-      { group: 'Editing:' },
-    ),
-  ) as Argv<T & EditArgs>;
+  return z.option('auto-mask', settingOption('autoMask', command, { group: 'Editing:' })) as Argv<T & EditArgs>;
 }
 
 export interface OutputArgs {
@@ -196,13 +174,7 @@ export interface InputLimitArgs {
 
 /** --max-input-pixels: the largest image or frame a command reads, checked before decoding. */
 export function withInputLimit<T>(y: Argv<T>): Argv<T & InputLimitArgs> {
-  return y.option(
-    'max-input-pixels',
-    numberOption('max-input-pixels', 'refuse inputs and masks whose images or frames hold more pixels than this (width × height), before decoding them', {
-      default: DEFAULT_MAX_INPUT_PIXELS,
-      group: 'Model:',
-    }),
-  ) as Argv<T & InputLimitArgs>;
+  return y.option('max-input-pixels', settingOption('maxInputPixels', undefined, { default: DEFAULT_MAX_INPUT_PIXELS, group: 'Model:' })) as Argv<T & InputLimitArgs>;
 }
 
 export { parseLayerList } from '../jobs/layer-list.js';
@@ -224,14 +196,8 @@ export function withFfmpegOption<T>(y: Argv<T>): Argv<T & Pick<VideoArgs, 'ffmpe
 
 export function withVideoOptions<T>(y: Argv<T>): Argv<T & VideoArgs> {
   return withFfmpegOption(y)
-    .option(
-      'overlap',
-      numberOption('overlap', 'frames shared by neighbouring windows when a clip is longer than one model pass (cross-faded; default a quarter window)', { group: 'Video:' }),
-    )
-    .option(
-      'window',
-      numberOption('window', "most frames in one model pass: a count the pack takes (1 + 4k for Wan2.1), less than its largest to edit a long clip in more, shorter windows that need less memory (default the pack's largest)", { group: 'Video:' }),
-    ) as Argv<T & VideoArgs>;
+    .option('overlap', settingOption('overlap', undefined, { group: 'Video:' }))
+    .option('window', settingOption('window', undefined, { group: 'Video:' })) as Argv<T & VideoArgs>;
 }
 
 export interface MaskArgs {
@@ -250,13 +216,10 @@ export function withMaskOptions<T>(y: Argv<T>): Argv<T & MaskArgs> {
       describe: 'required: what to replace, white = edit: one image (used for every frame), a folder of per-frame PNGs, or a mask video',
       group: 'Mask:',
     })
-    .option('mask-grow', numberOption('mask-grow', 'grow the mask by this many pixels (default 2)', { group: 'Mask:' }))
-    .option('mask-feather', numberOption('mask-feather', 'soft edge this many pixels wide outside the grown mask (default 6)', { group: 'Mask:' }))
+    .option('mask-grow', settingOption('maskGrow', 'swap', { group: 'Mask:' }))
+    .option('mask-feather', settingOption('maskFeather', 'swap', { group: 'Mask:' }))
     .option('invert-mask', { type: 'boolean', default: false, describe: 'edit what is black instead of what is white', group: 'Mask:' })
-    .option(
-      'mask-bias',
-      numberOption('mask-bias', 'attention logit bias on the source\'s keys inside the mask: below 0 the edit copies less of what it replaces (-10000 = none of it; default: the pack\'s, else 0)', { group: 'Mask:' }),
-    ) as Argv<T & MaskArgs>;
+    .option('mask-bias', settingOption('maskBias', 'swap', { group: 'Mask:' })) as Argv<T & MaskArgs>;
 }
 
 export interface PresetArgs {
@@ -289,13 +252,7 @@ export interface VariantsArgs {
  * only to refuse it in their own words: they start from the inverted source, which no seed changes.
  */
 export function withVariantsOption<T>(y: Argv<T>, command: 'generate' | 'edit' | 'swap'): Argv<T & VariantsArgs> {
-  const z = y.option(
-    'variants',
-    numberOption('variants', 'write this many outputs with consecutive seeds (--seed, --seed + 1, …; with --seed -1 the drawn one first), named after -o with the seed before the extension: -o scene.png gives scene-<seed>.png', {
-      group: 'Sampling:',
-      hidden: command !== 'generate',
-    }),
-  ) as Argv<T & VariantsArgs>;
+  const z = y.option('variants', settingOption('variants', command, { group: 'Sampling:', hidden: command !== 'generate' })) as Argv<T & VariantsArgs>;
   if (command === 'generate') return z;
   return z.check((argv) => {
     if (argv.variants === undefined) return true;

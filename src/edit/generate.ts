@@ -11,7 +11,7 @@ import { gaussianNoise } from './noise.js';
 import type { RunOptions } from './progress.js';
 import { sampleLatent } from './sample.js';
 import { scheduleFor } from './schedule.js';
-import { checkRange } from './ranges.js';
+import { checkRange } from '../settings/check.js';
 import { assertNegativePromptFits, assertPromptFits } from './velocity.js';
 import { allowedFrameCounts } from './windows.js';
 

@@ -6,63 +6,50 @@ import type { FitMode } from '../media/fit.js';
 import { checkMaskOptions } from '../media/mask.js';
 import type { Manifest, TaskDefaults } from '../model/manifest.js';
 import { resolveLayerGroup, type GroupSource } from '../model/layer-groups.js';
-import { isSolverName, SOLVERS, type SolverName } from '../solvers/index.js';
-import { checkRange } from './ranges.js';
+import { isSolverName, type SolverName } from '../solvers/index.js';
+import { checkRange, unknownChoice } from '../settings/check.js';
+import type { Recipe } from '../settings/recipe.js';
+import { SETTINGS } from '../settings/table.js';
 import { seedFor } from './seeds.js';
-import { AUTO_EDIT, isMaskedTask } from './tasks.js';
+import { AUTO_EDIT, isMaskedTask } from '../settings/tasks.js';
 import type { EditSettings } from './edit.js';
 import type { ShareOptions } from '../attention/plan.js';
-import { GUIDE_AGAINST, isGuideAgainst, type GuideAgainst } from './velocity.js';
+import { isGuideAgainst, type GuideAgainst } from './velocity.js';
 
-export { MASKED_TASKS, isMaskedTask, type MaskedTask } from './tasks.js';
-export { checkRange, describeRange, inRange, RANGES, type NumberRange, type RangedName } from './ranges.js';
+export { MASKED_TASKS, isMaskedTask, type MaskedTask } from '../settings/tasks.js';
+export { describeRange, inRange, type NumberRange } from '../settings/ranges.js';
+export { checkRange } from '../settings/check.js';
+export { RANGES, type RangedName } from '../settings/table.js';
 
+/** flowedit's own defaults (the table of settings), below the pack's. */
 export const FLOWEDIT_DEFAULTS = {
-  steps: 20,
-  solver: 'fireflow' as SolverName,
-  guidance: 3,
+  steps: SETTINGS.steps.default as number,
+  solver: SETTINGS.solver.default as SolverName,
+  guidance: SETTINGS.guidance.default as number,
   /** plain classifier-free guidance, against the empty prompt */
-  guideAgainst: 'empty' as GuideAgainst,
-  shareSteps: 0.5,
-  fit: 'pad' as FitMode,
+  guideAgainst: SETTINGS.guideAgainst.default as GuideAgainst,
+  shareSteps: SETTINGS.shareSteps.default as number,
+  fit: SETTINGS.fit.default as FitMode,
   sourcePrompt: '',
-  seed: 0,
+  seed: SETTINGS.seed.default as number,
   /** swap: no bias on the shared keys inside the mask (plain enrichment) */
-  maskBias: 0,
+  maskBias: SETTINGS.maskBias.default as number,
   /** swap: pixels the mask grows by, and the width of its soft edge */
-  maskGrow: 2,
-  maskFeather: 6,
+  maskGrow: SETTINGS.maskGrow.default as number,
+  maskFeather: SETTINGS.maskFeather.default as number,
   /** edit: no automatic mask (the edit path may change every pixel) */
-  autoMask: 0,
+  autoMask: SETTINGS.autoMask.default as number,
   /** joint text: the edit path does not see the reconstruction path's text keys */
-  shareText: false,
+  shareText: SETTINGS.shareText.default as boolean,
 };
 
-/** Options a user may set; undefined = not given. */
-export interface SettingOptions {
-  readonly steps?: number | undefined;
-  readonly solver?: string | undefined;
-  readonly guidance?: number | undefined;
-  readonly guideAgainst?: string | undefined;
-  /** layer numbers, or the name of a layer group (the pack's transformer.layerGroups, or `all`) */
-  readonly shareLayers?: readonly number[] | string | undefined;
+/** Options a user may set: what a recipe may set (its command is ignored here), and two more; undefined = not given. */
+export type SettingOptions = Recipe & {
   /** who named a layer group in shareLayers (a preset, --share-layers, a batch item): for the refusal's advice */
   readonly shareLayersFrom?: GroupSource | undefined;
-  readonly shareSteps?: number | undefined;
-  readonly fit?: string | undefined;
-  /** -1 (RANDOM_SEED) draws one */
-  readonly seed?: number | undefined;
-  readonly maskBias?: number | undefined;
-  readonly maskGrow?: number | undefined;
-  readonly maskFeather?: number | undefined;
-  readonly autoMask?: number | undefined;
-  /** joint text: the edit path also sees the reconstruction path's text keys */
-  readonly shareText?: boolean | undefined;
-  /** σ of a static schedule shift, replacing the pack's schedule */
-  readonly shift?: number | undefined;
   /** the prompt of the guided-against branch, replacing the pack's negative prompt and guideAgainst's choice */
   readonly negativePrompt?: string | undefined;
-}
+};
 
 export interface Settings {
   readonly steps: number;
@@ -112,16 +99,16 @@ export function appliedTaskDefaults(m: Manifest, task: string, autoMask: number)
 export function resolveSettings(m: Manifest, task: string, o: SettingOptions): Settings {
   const d = m.defaults ?? {};
   const autoMask = task === 'edit' ? (o.autoMask ?? d.tasks?.edit?.autoMask ?? FLOWEDIT_DEFAULTS.autoMask) : 0;
-  checkRange('auto-mask', autoMask);
+  checkRange('autoMask', autoMask);
   const t = appliedTaskDefaults(m, task, autoMask);
   const steps = o.steps ?? d.steps ?? FLOWEDIT_DEFAULTS.steps;
   checkRange('steps', steps);
   const solver = o.solver ?? d.solver ?? FLOWEDIT_DEFAULTS.solver;
-  if (!isSolverName(solver)) throw new Error(`Unknown solver "${solver}": choose one of ${SOLVERS.join(', ')}`);
+  if (!isSolverName(solver)) throw new Error(unknownChoice('solver', solver));
   const guidance = o.guidance ?? t.guidance ?? d.guidance ?? FLOWEDIT_DEFAULTS.guidance;
   checkRange('guidance', guidance);
   const guideAgainst = o.guideAgainst ?? t.guideAgainst ?? d.guideAgainst ?? FLOWEDIT_DEFAULTS.guideAgainst;
-  if (!isGuideAgainst(guideAgainst)) throw new Error(`Unknown --guide-against "${guideAgainst}": choose ${GUIDE_AGAINST.join(' or ')}`);
+  if (!isGuideAgainst(guideAgainst)) throw new Error(unknownChoice('guideAgainst', guideAgainst));
   if (guideAgainst === 'source' && m.transformer.guidance !== 'cfg') {
     throw new Error(`Pack '${m.id}' takes guidance as a distilled input, so there is no second branch to guide against the source prompt: use --guide-against empty`);
   }
@@ -130,18 +117,18 @@ export function resolveSettings(m: Manifest, task: string, o: SettingOptions): S
   // a group name stands for the pack's layers of that name; a pack without it is refused here
   const shareLayers = typeof named === 'string' ? resolveLayerGroup(m, named, o.shareLayersFrom ?? { kind: 'flag' }, packLayers) : named;
   const shareSteps = o.shareSteps ?? t.shareSteps ?? d.shareSteps ?? FLOWEDIT_DEFAULTS.shareSteps;
-  checkRange('share-steps', shareSteps);
+  checkRange('shareSteps', shareSteps);
   const fit = o.fit ?? d.fit ?? FLOWEDIT_DEFAULTS.fit;
-  if (fit !== 'pad' && fit !== 'resize') throw new Error(`Unknown fit "${fit}": choose pad or resize`);
+  if (fit !== 'pad' && fit !== 'resize') throw new Error(unknownChoice('fit', fit));
   checkRange('seed', o.seed ?? FLOWEDIT_DEFAULTS.seed);
   const seed = seedFor(o.seed ?? FLOWEDIT_DEFAULTS.seed); // -1: drawn here, so the run and its record use the same seed
   const maskBias = o.maskBias ?? t.maskBias ?? FLOWEDIT_DEFAULTS.maskBias;
-  checkRange('mask-bias', maskBias);
+  checkRange('maskBias', maskBias);
   const maskGrow = o.maskGrow ?? FLOWEDIT_DEFAULTS.maskGrow;
   const maskFeather = o.maskFeather ?? FLOWEDIT_DEFAULTS.maskFeather;
   checkMaskOptions({ grow: maskGrow, feather: maskFeather, invert: false });
-  checkRange('mask-grow', maskGrow);
-  checkRange('mask-feather', maskFeather);
+  checkRange('maskGrow', maskGrow);
+  checkRange('maskFeather', maskFeather);
   const shareText = o.shareText ?? d.shareText ?? FLOWEDIT_DEFAULTS.shareText;
   if (o.shift !== undefined) checkRange('shift', o.shift);
   if (o.negativePrompt !== undefined && m.transformer.guidance !== 'cfg') {

@@ -20,7 +20,7 @@ import { checkOverlap, checkWindow } from '../edit/windows.js';
 import type { Manifest } from '../model/manifest.js';
 import { EXIT, UserError } from './errors.js';
 import { findPreset, type Preset } from './presets.js';
-import { mergeRecipes, settingOptions, type Recipe } from './recipe.js';
+import { mergeRecipes, type Recipe } from '../settings/recipe.js';
 import type { GroupSource } from '../model/layer-groups.js';
 import { parseLayerList } from './layer-list.js';
 import type { CommonRequest, EditRequest, ModelRequest, SharingRequest, SolverRequest, SwapRequest, VideoRequest } from './request.js';
@@ -165,7 +165,7 @@ export function groupSourceOf(a: Pick<SharingRequest, 'shareLayers'> & { readonl
 export async function settingsFrom(pack: PackInfo, task: string, a: SettingRequest & { readonly preset?: string | undefined; readonly negativePrompt?: string | undefined }): Promise<Settings> {
   const recipe = await recipeFrom(a, task);
   const negative = a.negativePrompt;
-  return userCheck(() => resolveSettings(pack.manifest, task, { ...settingOptions(recipe, groupSourceOf(a)), ...(negative !== undefined ? { negativePrompt: negative } : {}) }));
+  return userCheck(() => resolveSettings(pack.manifest, task, { ...recipe, shareLayersFrom: groupSourceOf(a), ...(negative !== undefined ? { negativePrompt: negative } : {}) }));
 }
 
 /**

@@ -1,6 +1,5 @@
 /** swap: replace what a mask covers in an image, a clip or an inversion file of one. */
 import { planSharing } from '../attention/plan.js';
-import { settingOptions } from './recipe.js';
 import { assertEditable } from '../edit/edit.js';
 import { resolveSettings } from '../edit/settings.js';
 import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
@@ -62,7 +61,7 @@ export async function planSwap(r: SwapRequest, stop?: ConfigStop): Promise<Plan 
   const recipe = await recipeFrom(r, 'swap');
   const negative = r.negativePrompt;
   const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
-  const settings = await userCheck(() => resolveSettings(pack.manifest, maskedTaskOf(r), settingOptions(recipe, groupSourceOf(r))));
+  const settings = await userCheck(() => resolveSettings(pack.manifest, maskedTaskOf(r), { ...recipe, shareLayersFrom: groupSourceOf(r) }));
   await userCheck(() =>
     assertPromptsFit(pack, [
       { text: r.sourcePrompt ?? '', what: '--source-prompt' },

@@ -3,13 +3,13 @@
  * in the package's presets/ folder, then among the user's in the configuration folder's presets/
  * (model/home.ts); a user preset may not take a built-in's name (it is refused, never silently
  * preferred or ignored). Anything that looks like a path (has a slash or a .yaml/.yml ending) is
- * read from that file. A preset may also carry a one-line `description`.
+ * read from that file. A preset may also carry a one-line `description`, and a `$schema` (ignored) for editors.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { homePresetsDir } from '../model/home.js';
-import { readRecipe, type Recipe } from './recipe.js';
+import { readRecipe, SCHEMA_KEY, type Recipe } from '../settings/recipe.js';
 import { parseYaml } from '../media/yaml.js';
 
 /** The package root: this file is dist/src/jobs/presets.js inside it. */
@@ -51,7 +51,7 @@ export async function readPresetFile(file: string): Promise<Preset> {
   const obj = data as Record<string, unknown>;
   const description = obj.description ?? '';
   if (typeof description !== 'string') throw new Error(`${shown(file)}: description: expected text but received ${JSON.stringify(description)}`);
-  const recipe = readRecipe(obj, shown(file), ['description']);
+  const recipe = readRecipe(obj, shown(file), ['description', SCHEMA_KEY]);
   return { name: basename(file, extname(file)), file, description, recipe };
 }
 

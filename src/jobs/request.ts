@@ -3,10 +3,9 @@
  * by its camelCase name), and the checks a value typed on the command line gets while it is
  * parsed: here they are made again for callers that never went through the flag parser.
  */
-import { checkRange, type RangedName } from '../edit/ranges.js';
-import { MASKED_TASKS, type MaskedTask } from '../edit/tasks.js';
-import { GUIDE_AGAINST } from '../edit/velocity.js';
-import { SOLVERS, isSolverName } from '../solvers/index.js';
+import { checkRange, isValid, unknownChoice } from '../settings/check.js';
+import { flagOf, SETTINGS, type RangedName, type SettingName, type SettingSpec } from '../settings/table.js';
+import type { MaskedTask } from '../settings/tasks.js';
 import { EXIT, UserError } from './errors.js';
 
 /** --model, --threads, --device */
@@ -122,35 +121,13 @@ export interface GenerateRequest extends ModelRequest, SolverRequest, VideoReque
   readonly variants?: number | undefined;
 }
 
-/** Request keys that are ranged numbers, with the flag each is checked as. */
-const NUMBERS: Record<string, RangedName> = {
-  steps: 'steps',
-  seed: 'seed',
-  shift: 'shift',
-  guidance: 'guidance',
-  shareSteps: 'share-steps',
-  autoMask: 'auto-mask',
-  maskGrow: 'mask-grow',
-  maskFeather: 'mask-feather',
-  maskBias: 'mask-bias',
-  overlap: 'overlap',
-  window: 'window',
-  threads: 'threads',
-  maxInputPixels: 'max-input-pixels',
-  frames: 'frames',
-  fps: 'fps',
-  width: 'width',
-  height: 'height',
-  variants: 'variants',
-};
-
 const TEXTS = ['model', 'device', 'ffmpeg', 'preset', 'output', 'input', 'mask', 'sourcePrompt', 'targetPrompt', 'negativePrompt', 'prompt', 'saveInversion', 'saveMask'];
 
 const usage = (message: string) => new UserError(message, EXIT.usage);
 
-function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
+const BOOLEANS = ['force', 'invertMask'];
+
+const shownValue = (v: unknown) => JSON.stringify(v) ?? String(v);
 
 /**
  * The checks the flag parser makes, made on a request: ranged numbers, the named choices, the
@@ -160,30 +137,25 @@ function kebab(key: string): string {
 export function checkRequest(r: object, required: readonly string[] = []): void {
   const values = r as Record<string, unknown>;
   for (const key of required) {
-    if (values[key] === undefined) throw usage(`Missing required argument: ${kebab(key)}`);
+    if (values[key] === undefined) throw usage(`Missing required argument: ${flagOf(key)}`);
   }
   for (const [key, value] of Object.entries(values)) {
     if (value === undefined) continue;
-    const name = NUMBERS[key];
-    if (name !== undefined) {
+    const setting: SettingSpec | undefined = Object.hasOwn(SETTINGS, key) ? SETTINGS[key as SettingName] : undefined;
+    if (setting?.kind === 'number') {
       try {
-        checkRange(name, value);
+        checkRange(key as RangedName, value);
       } catch (err) {
         throw usage((err as Error).message);
       }
+    } else if (setting?.kind === 'choice') {
+      if (!isValid(key as SettingName, value)) throw usage(unknownChoice(key as SettingName, value));
+    } else if (setting?.kind === 'boolean' || BOOLEANS.includes(key)) {
+      if (typeof value !== 'boolean') throw usage(`Expected true or false for --${flagOf(key)} but received ${shownValue(value)}`);
     } else if (TEXTS.includes(key) && typeof value !== 'string') {
-      throw usage(`Expected text for --${kebab(key)} but received ${JSON.stringify(value) ?? String(value)}`);
-    } else if ((key === 'force' || key === 'invertMask' || key === 'shareText') && typeof value !== 'boolean') {
-      throw usage(`Expected true or false for --${kebab(key)} but received ${JSON.stringify(value) ?? String(value)}`);
+      throw usage(`Expected text for --${flagOf(key)} but received ${shownValue(value)}`);
     }
   }
-  const { solver, fit, guideAgainst, task } = values;
-  if (solver !== undefined && !isSolverName(String(solver))) throw usage(`Unknown solver "${String(solver)}": choose one of ${SOLVERS.join(', ')}`);
-  if (fit !== undefined && fit !== 'pad' && fit !== 'resize') throw usage(`Unknown fit "${String(fit)}": choose pad or resize`);
-  if (guideAgainst !== undefined && !(GUIDE_AGAINST as readonly unknown[]).includes(guideAgainst)) {
-    throw usage(`Unknown value "${String(guideAgainst)}" for --guide-against: choose ${GUIDE_AGAINST.join(' or ')}`);
-  }
-  if (task !== undefined && !(MASKED_TASKS as readonly unknown[]).includes(task)) throw usage(`Unknown task "${String(task)}" for --task: choose one of ${MASKED_TASKS.join(', ')}`);
 }
 
 /** The swap task a checked request names (default swap). */

@@ -3,12 +3,13 @@
  * may name sets of its context layers (FLUX.1: `double` for its double-stream blocks, `single` for
  * its single-stream ones), so that a recipe can share context in `single` without knowing the
  * pack's layer numbers. `all`, every context layer, is a group of every pack and cannot be
- * redefined. No runtime imports, so the manifest checker can use it.
+ * redefined. It imports only the table of settings, so the manifest checker can use it.
  */
+import { GROUP_NAME } from '../settings/table.js';
 import type { Manifest } from './manifest.js';
 
 /** A group name: lower-case letters, digits and hyphens, starting with a letter (e.g. single). */
-export const GROUP_NAME = /^[a-z][a-z0-9-]*$/;
+export { GROUP_NAME } from '../settings/table.js';
 
 /** The group every pack has: all its context layers. */
 export const ALL_LAYERS = 'all';

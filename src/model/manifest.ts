@@ -2,6 +2,8 @@
  * The model-pack manifest (docs/model-pack.md, section 2): its types and a validator that
  * collects every problem instead of stopping at the first.
  */
+import { expectedOf, isValid } from '../settings/check.js';
+import { SETTINGS, settingsIn, type SettingName } from '../settings/table.js';
 import { layerGroupProblems } from './layer-groups.js';
 
 export type TextMode = 'joint' | 'cross' | 'none';
@@ -401,8 +403,23 @@ function checkEncoders(c: Checker, text: Obj): void {
 }
 
 const TOP_KEYS = ['format', 'formatVersion', 'id', 'name', 'description', 'license', 'image', 'frames', 'latent', 'schedule', 'transformer', 'text', 'vae', 'defaults'];
-const SOLVER_NAMES = ['euler', 'midpoint', 'fireflow'];
 
+/** Keys of defaults (format 1; FORMAT2_FIELDS.defaults adds more) and of defaults.tasks.<task>, from the table of settings. */
+const DEFAULTS_KEYS = [...settingsIn('pack').filter((k) => !(FORMAT2_FIELDS.defaults as readonly string[]).includes(k)), 'tasks'];
+const TASK_DEFAULTS_KEYS = settingsIn('packTask');
+
+/** The table's checks of the settings in `o` (shareLayers: see checkTaskDefaults). */
+function checkSettings(c: Checker, o: Obj, path: string, keys: readonly SettingName[]): void {
+  for (const key of keys) {
+    const v = o[key];
+    if (v === undefined || key === 'shareLayers') continue;
+    const s = SETTINGS[key];
+    if (s.kind === 'choice') c.oneOf(v, `${path}.${key}`, s.choices);
+    else if (!isValid(key, v)) c.problems.push(`${path}.${key}: expected ${expectedOf(key)}, received ${JSON.stringify(v)}`);
+  }
+}
+
+/** A pack's layers are numbers only (no group names), each one with context ports. */
 function checkTaskDefaults(c: Checker, o: Obj, path: string, contextLayers: readonly number[]): void {
   c.intArray(o.shareLayers, `${path}.shareLayers`, { optional: true, nonEmpty: true });
   if (Array.isArray(o.shareLayers)) {
@@ -411,10 +428,6 @@ function checkTaskDefaults(c: Checker, o: Obj, path: string, contextLayers: read
         c.problems.push(`${path}.shareLayers: layer ${l} has no context ports (contextLayers: ${contextLayers.join(', ')})`);
       }
     }
-  }
-  c.oneOf(o.guideAgainst, `${path}.guideAgainst`, ['empty', 'source'], true);
-  if (o.shareSteps !== undefined && (typeof o.shareSteps !== 'number' || !(o.shareSteps > 0 && o.shareSteps <= 1))) {
-    c.problems.push(`${path}.shareSteps: expected a number in (0, 1], received ${JSON.stringify(o.shareSteps)}`);
   }
 }
 
@@ -544,26 +557,16 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   if (m.defaults !== undefined) {
     const d = c.object(m.defaults, 'defaults');
     if (d) {
-      c.keys(d, 'defaults', ['steps', 'solver', 'guidance', 'guideAgainst', 'shareLayers', 'shareSteps', 'fit', 'tasks'], FORMAT2_FIELDS.defaults);
-      c.bool(d.shareText, 'defaults.shareText');
-      c.int(d.steps, 'defaults.steps', 1, true);
-      c.oneOf(d.solver, 'defaults.solver', SOLVER_NAMES, true);
-      c.num(d.guidance, 'defaults.guidance', true, true);
-      c.oneOf(d.fit, 'defaults.fit', ['resize', 'pad'], true);
+      c.keys(d, 'defaults', DEFAULTS_KEYS, FORMAT2_FIELDS.defaults);
+      checkSettings(c, d, 'defaults', settingsIn('pack'));
       checkTaskDefaults(c, d, 'defaults', contextLayers);
       if (d.tasks !== undefined) {
         const tasks = c.object(d.tasks, 'defaults.tasks');
         for (const [name, task] of Object.entries(tasks ?? {})) {
           const t = c.object(task, `defaults.tasks.${name}`);
           if (t) {
-            c.keys(t, `defaults.tasks.${name}`, ['guidance', 'guideAgainst', 'shareLayers', 'shareSteps', 'maskBias', 'autoMask']);
-            c.num(t.guidance, `defaults.tasks.${name}.guidance`, true, true);
-            if (t.maskBias !== undefined && !(typeof t.maskBias === 'number' && t.maskBias <= 0)) {
-              c.problems.push(`defaults.tasks.${name}.maskBias: expected a number ≤ 0, received ${JSON.stringify(t.maskBias)}`);
-            }
-            if (t.autoMask !== undefined && !(typeof t.autoMask === 'number' && t.autoMask >= 0 && t.autoMask < 1)) {
-              c.problems.push(`defaults.tasks.${name}.autoMask: expected a number in [0, 1), received ${JSON.stringify(t.autoMask)}`);
-            }
+            c.keys(t, `defaults.tasks.${name}`, TASK_DEFAULTS_KEYS);
+            checkSettings(c, t, `defaults.tasks.${name}`, TASK_DEFAULTS_KEYS);
             checkTaskDefaults(c, t, `defaults.tasks.${name}`, contextLayers);
           }
         }

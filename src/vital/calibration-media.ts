@@ -18,7 +18,7 @@ import type { Manifest } from '../model/manifest.js';
 import type { PackInfo } from '../model/pack.js';
 import type { GuideAgainst } from '../edit/velocity.js';
 import { assertPromptsFit } from '../edit/velocity.js';
-import { isMaskedTask } from '../edit/tasks.js';
+import { isMaskedTask } from '../settings/tasks.js';
 import { allowedFrameCounts } from '../edit/windows.js';
 import { CalibrationProblems, type AnalysisTask, type Calibration, type CalibrationCase } from './calibration.js';
 

@@ -19,9 +19,9 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseYaml } from '../media/yaml.js';
-import { ANALYSIS_TASKS, isAnalysisTask, type AnalysisTask } from '../edit/tasks.js';
+import { ANALYSIS_TASKS, isAnalysisTask, type AnalysisTask } from '../settings/tasks.js';
 
-export { ANALYSIS_TASKS, defaultsKeyOf, isAnalysisTask, type AnalysisTask } from '../edit/tasks.js';
+export { ANALYSIS_TASKS, defaultsKeyOf, isAnalysisTask, type AnalysisTask } from '../settings/tasks.js';
 
 export interface ObjectCheck {
   readonly colour: string;

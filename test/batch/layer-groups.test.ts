@@ -6,10 +6,10 @@ import { before, test } from 'node:test';
 import { planSharing } from '../../src/attention/plan.js';
 import { parseManifest } from '../../src/batch/manifest.js';
 import { planBatch } from '../../src/batch/plan.js';
-import { readRecipe, settingOptions } from '../../src/jobs/recipe.js';
+import { readRecipe } from '../../src/settings/recipe.js';
 import { parseLayerList } from '../../src/cli/options.js';
 import { resolveSettings } from '../../src/edit/settings.js';
-import { resolveLayerGroup } from '../../src/model/layer-groups.js';
+import { resolveLayerGroup, type GroupSource } from '../../src/model/layer-groups.js';
 import { checkManifest } from '../../src/model/manifest.js';
 import { readPack, type PackInfo } from '../../src/model/pack.js';
 import { layeredPack, TINY_GROUPS } from '../layered-pack.js';
@@ -61,7 +61,7 @@ test('a group name stands for the pack\'s layers of that name; "all" for every c
 
 test('a pack without the group is refused before any work, with what to do for who named it', () => {
   const packLayers = tiny.manifest.defaults?.shareLayers ?? tiny.manifest.transformer.contextLayers;
-  const refusal = (from: Parameters<typeof settingOptions>[1]) => () => resolveSettings(tiny.manifest, 'edit', settingOptions({ shareLayers: 'single' }, from));
+  const refusal = (from: GroupSource) => () => resolveSettings(tiny.manifest, 'edit', { shareLayers: 'single', shareLayersFrom: from });
   assert.throws(
     refusal({ kind: 'preset', name: 'rf-solver-edit' }),
     new RegExp(`^Error: Preset "rf-solver-edit" shares layer group "single" \\(FLUX\\.1's single-stream blocks\\), which pack 'tiny' does not name in transformer\\.layerGroups: run it on a FLUX\\.1 pack, or give --share-layers ${packLayers.join(',')}$`),
@@ -70,7 +70,7 @@ test('a pack without the group is refused before any work, with what to do for w
   assert.throws(refusal({ kind: 'item' }), new RegExp(`^Error: The item's shareLayers names layer group "single" .*or give shareLayers: \\[${packLayers.join(', ')}\\] in the item$`));
   // a group flowedit does not know, on a pack that names others: the pack's names are listed
   assert.throws(
-    () => resolveSettings(grouped.manifest, 'edit', settingOptions({ shareLayers: 'deep' }, { kind: 'flag' })),
+    () => resolveSettings(grouped.manifest, 'edit', { shareLayers: 'deep', shareLayersFrom: { kind: 'flag' } }),
     /^Error: --share-layers names layer group "deep", which pack 'tiny-v2-groups' does not name in transformer\.layerGroups \(it names double, single, all\): run it on a pack that names it/,
   );
 });

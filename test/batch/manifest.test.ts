@@ -35,7 +35,7 @@ test('YAML and JSON Lines manifests read the same items, paths relative to the m
   assert.throws(() => parseManifest('{"input": "a.png"\n', 'm.jsonl'), /m\.jsonl:1: not valid JSON/);
   assert.throws(() => parseManifest('- input: a.png\n  targets: [a blue circle]\n', 'm.yaml'), /m\.yaml item 1: targets: expected a mapping of output codes/);
   assert.throws(() => parseManifest('- input: a.png\n  targets: {"a b": x}\n', 'm.yaml'), /code "a b" must be 1-32 letters/);
-  assert.throws(() => parseManifest('- input: a.png\n  guidance: high\n', 'm.yaml'), /m\.yaml item 1: guidance: expected a positive number \(1 = off\) but received "high"/);
+  assert.throws(() => parseManifest('- input: a.png\n  guidance: high\n', 'm.yaml'), /m\.yaml item 1: guidance: expected a number in \(0, 100\] \(1 = off\) but received "high"/);
   assert.throws(() => parseManifest('- sourcePrompt: x\n', 'm.yaml'), /input: expected non-empty text but received nothing/);
   assert.throws(() => parseManifest('items: []\n', 'm.yaml'), /m\.yaml lists no items/);
 });

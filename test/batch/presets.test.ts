@@ -4,8 +4,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { findPreset, listPresetNames, readPresetFile } from '../../src/jobs/presets.js';
-import { mergeRecipes, readRecipe, settingOptions } from '../../src/jobs/recipe.js';
-import { resolveSettings } from '../../src/edit/settings.js';
+import { mergeRecipes, readRecipe } from '../../src/settings/recipe.js';
+import { resolveSettings, type SettingOptions } from '../../src/edit/settings.js';
 import { readPack } from '../../src/model/pack.js';
 import { planSharing } from '../../src/attention/plan.js';
 import { layeredPack, TINY_GROUPS } from '../layered-pack.js';
@@ -23,7 +23,7 @@ test('the built-in presets load and resolve on the tiny pack, those naming a FLU
     const p = await findPreset(name);
     assert.equal(p.name, name);
     assert.ok(p.description.length > 10, `${name} has a description`);
-    const options = settingOptions(p.recipe, { kind: 'preset', name });
+    const options: SettingOptions = { ...p.recipe, shareLayersFrom: { kind: 'preset', name } };
     const group = typeof p.recipe.shareLayers === 'string' && p.recipe.shareLayers !== 'all' ? p.recipe.shareLayers : undefined;
     if (group) assert.throws(() => resolveSettings(pack.manifest, p.recipe.command ?? 'edit', options), new RegExp(`Preset "${name}" shares layer group "${group}"`));
     else resolveSettings(pack.manifest, p.recipe.command ?? 'edit', options);
@@ -42,13 +42,13 @@ test('a preset with an unknown key or a wrong type names the file, the key and w
   await assert.rejects(readPresetFile(typo), /typo\.yaml: unknown key "stepz"; expected one of description, command, steps, solver/);
   const wrong = join(dir, 'wrong.yaml');
   await writeFile(wrong, 'steps: ten\n');
-  await assert.rejects(readPresetFile(wrong), /wrong\.yaml: steps: expected a positive integer but received "ten" of type string/);
+  await assert.rejects(readPresetFile(wrong), /wrong\.yaml: steps: expected an integer from 1 to 1000 but received "ten" of type string/);
   const grow = join(dir, 'grow.yaml');
-  await writeFile(grow, 'maskGrow: 1.5\n');
-  await assert.rejects(readPresetFile(grow), /grow\.yaml: maskGrow: expected a non-negative integer \(pixels\) but received 1\.5 of type number/);
+  await writeFile(grow, 'maskGrow: 1001\n');
+  await assert.rejects(readPresetFile(grow), /grow\.yaml: maskGrow: expected a number in \[0, 1000\] \(pixels\) but received 1001 of type number/);
   const feather = join(dir, 'feather.yaml');
   await writeFile(feather, 'maskFeather: -2\n');
-  await assert.rejects(readPresetFile(feather), /maskFeather: expected a non-negative number \(pixels\) but received -2/);
+  await assert.rejects(readPresetFile(feather), /maskFeather: expected a number in \[0, 1000\] \(pixels\) but received -2/);
   const layers = join(dir, 'layers.yaml');
   await writeFile(layers, 'shareLayers: 1,2\n');
   await assert.rejects(readPresetFile(layers), /shareLayers: expected a list of layer numbers, e\.g\. \[1, 2\], or the name of a layer group .* but received "1,2"/);
@@ -77,7 +77,7 @@ test("the papers' presets: each paper's solver, and its sharing window and layer
   const m = pack.manifest;
   const sharing = async (name: string, task?: string) => {
     const p = await findPreset(name);
-    const s = resolveSettings(m, task ?? p.recipe.command ?? 'edit', settingOptions(p.recipe, { kind: 'preset', name }));
+    const s = resolveSettings(m, task ?? p.recipe.command ?? 'edit', { ...p.recipe, shareLayersFrom: { kind: 'preset', name } });
     return { p, s, plan: planSharing({ layers: s.shareLayers, fraction: s.shareSteps }, m.transformer.contextLayers, s.steps) };
   };
   // RF-Solver-Edit: Taylor step = midpoint; V injected in the single-stream blocks for the first 3 of 25 steps
@@ -96,7 +96,7 @@ test("the papers' presets: each paper's solver, and its sharing window and layer
   assert.equal(cf.recipe.shareLayers, undefined);
   const calibrated = { ...m, defaults: { ...m.defaults, tasks: { insert: { shareLayers: [2] }, edit: { shareLayers: [0, 1] } } } };
   for (const [task, layers] of [['insert', [2]], ['edit', [0, 1]], ['swap', m.defaults!.shareLayers!]] as const) {
-    const s = resolveSettings(calibrated, task, settingOptions(cf.recipe, { kind: 'preset', name: 'contextflow' }));
+    const s = resolveSettings(calibrated, task, { ...cf.recipe, shareLayersFrom: { kind: 'preset', name: 'contextflow' } });
     assert.deepEqual([s.solver, s.shareLayers, planSharing({ layers: s.shareLayers, fraction: s.shareSteps }, m.transformer.contextLayers, s.steps).sharedSteps], ['midpoint', layers, s.steps / 2], task);
   }
 });

@@ -84,7 +84,7 @@ test('swap takes presets: swap-object shapes the mask, flags win, a bad maskBias
   await writeFile(own, 'command: swap\nmaskBias: -2\n');
   assert.equal(JSON.parse((await flowedit([...base, '--preset', own])).stdout).settings.maskBias, -2);
   await writeFile(own, 'command: swap\nmaskBias: 1\n');
-  assertCleanFailure(await flowedit([...base, '--preset', own]), /biased\.yaml: maskBias: expected a number ≤ 0 but received 1/);
+  assertCleanFailure(await flowedit([...base, '--preset', own]), /biased\.yaml: maskBias: expected a number in \[-10000, 0\] but received 1/);
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('never')), []);
 });
 
@@ -160,11 +160,11 @@ test('a bad preset is refused before anything runs, naming the file, the key and
   const out = join(dir, 'not-written.png');
   assertCleanFailure(
     await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--preset', bad, '-o', out]),
-    /flowedit: .*bad-preset\.yaml: guidance: expected a positive number \(1 = off\) but received "strong" of type string/,
+    /flowedit: .*bad-preset\.yaml: guidance: expected a number in \(0, 100\] \(1 = off\) but received "strong" of type string/,
   );
   assertCleanFailure(await flowedit(['edit', SAMPLE, '--target-prompt', 'x', '--preset', 'recolour', '-o', out]), /Unknown preset "recolour": choose one of .*recolor/);
   const manifest = await writeManifest('bad-preset-manifest.yaml', 1);
-  assertCleanFailure(await flowedit(['batch', manifest, '--out', join(dir, 'bad-preset-out'), '--preset', bad]), /item 1 \(item0\): .*bad-preset\.yaml: guidance: expected a positive number/);
+  assertCleanFailure(await flowedit(['batch', manifest, '--out', join(dir, 'bad-preset-out'), '--preset', bad]), /item 1 \(item0\): .*bad-preset\.yaml: guidance: expected a number in \(0, 100\]/);
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('not-written') || f === 'bad-preset-out'), []);
 });
 

@@ -69,7 +69,8 @@ test('presets and manifests meet the same ranges as the flags', async () => {
   await writeFile(preset, 'command: edit\nsteps: 1000000000\n');
   assertCleanFailure(
     await flowedit(['edit', SAMPLE, '--model', TINY, '--target-prompt', 'x', '--preset', preset, '--print-config', '-o', join(dir, 'never.png')]),
-    /Expected an integer from 1 to 1000 for --steps but received 1000000000/,
+    // refused as the preset is read, naming the file and the key
+    /huge\.yaml: steps: expected an integer from 1 to 1000 but received 1000000000/,
   );
   const m = JSON.parse(await readFile(join(TINY, 'manifest.json'), 'utf8'));
   assert.throws(() => resolveSettings(m, 'edit', { guidance: 1e308 }), /Expected a number in \(0, 100\] for --guidance/);

@@ -10,7 +10,7 @@ import { swapSettingsFrom } from '../../src/edit/swap-jobs.js';
 import { readImage, resizeImage, type RgbImage } from '../../src/media/image.js';
 import { checkManifest, type Manifest } from '../../src/model/manifest.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
-import { readRecipe } from '../../src/jobs/recipe.js';
+import { readRecipe } from '../../src/settings/recipe.js';
 import { SAMPLE, TINY } from '../paths.js';
 
 let tiny: LoadedPack;

@@ -1,6 +1,5 @@
 import { listPresetNames, listUserPresetNames, findPreset, builtinPresetDir, presetFileIn, readPresetFile } from '../../jobs/presets.js';
 import { homePresetsDir } from '../../model/home.js';
-import { settingOptions } from '../../jobs/recipe.js';
 import { appliedTaskDefaults, resolveSettings } from '../../edit/settings.js';
 import type { ModelArgs } from '../options.js';
 import { resolvePack, userCheck } from './common.js';
@@ -23,7 +22,7 @@ export async function showPresetAction(a: ModelArgs & { preset: string }): Promi
   const preset = await userCheck(() => findPreset(a.preset));
   const pack = await resolvePack(a);
   const command = preset.recipe.command ?? 'edit';
-  const settings = await userCheck(() => resolveSettings(pack.manifest, command, settingOptions(preset.recipe, { kind: 'preset', name: preset.name })));
+  const settings = await userCheck(() => resolveSettings(pack.manifest, command, { ...preset.recipe, shareLayersFrom: { kind: 'preset', name: preset.name } }));
   const d = pack.manifest.defaults ?? {};
   const t = appliedTaskDefaults(pack.manifest, command, settings.autoMask);
   const origin = (key: string): string => {

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { numberOption, withEditOptions, withFfmpegOption, withInputLimit, withJsonOption, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
+import { settingOption, withEditOptions, withFfmpegOption, withInputLimit, withJsonOption, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
@@ -22,8 +22,8 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         group: 'Batch:',
       })
       .option('html', { type: 'boolean', default: false, describe: 'also write report.html: each item\'s source and outputs as thumbnails (report-files/), its settings, status and any failure; links are relative, so the folder can be moved', group: 'Batch:' })
-      .option('concurrency', numberOption('concurrency', 'items run at once, each on its own inference worker with its own model session (1 with --device other than cpu)', { alias: 'j', default: 1, group: 'Batch:' }))
-      .option('seed', numberOption('seed', 'batch seed: each item\'s seed is derived from it and the item id (default 0)', { group: 'Sampling:' }))
+      .option('concurrency', settingOption('concurrency', 'batch', { alias: 'j', default: 1, group: 'Batch:' }))
+      .option('seed', settingOption('seed', 'batch', { group: 'Sampling:' }))
       .epilogue(
         'What each item edits is given per item, not as flags: batch has no --source-prompt, --target-prompt, --negative-prompt, ' +
           '--mask, --task or -o; write sourcePrompt, targets, negativePrompt, mask and id in the manifest item. ' +

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { numberOption, withFfmpegOption, withInputLimit, withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
+import { settingOption, withFfmpegOption, withInputLimit, withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { LayersArgs } from '../actions/layers.js';
-import { ANALYSIS_TASKS } from '../../edit/tasks.js';
+import { ANALYSIS_TASKS } from '../../settings/tasks.js';
 
 export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
   command: 'layers',
@@ -23,9 +23,9 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
           'calibration sets: a folder of your own stills and clips with a calibration.json or calibration.yaml listing them, or a calibration file (docs/calibration.md); the first chooses and scores the layer set, each further one is ranked too and compared with it (rank correlation). Default: the built-in scenes, seeds 0 and 1',
         group: 'Analysis:',
       })
-      .option('cases', numberOption('cases', 'at most this many of the task\'s cases per calibration file (default: all)', { group: 'Analysis:' }))
-      .option('top-k', numberOption('top-k', 'size k of the chosen layer set (default: half the shareable layers, rounded up)', { group: 'Analysis:' }))
-      .option('share-steps', numberOption('share-steps', 'τ: fraction of the steps that share, for the probes and the chosen set (default: the task\'s)', { group: 'Analysis:' }))
+      .option('cases', settingOption('cases', 'layers', { group: 'Analysis:' }))
+      .option('top-k', settingOption('topK', 'layers', { group: 'Analysis:' }))
+      .option('share-steps', settingOption('shareSteps', 'layers', { group: 'Analysis:' }))
       .option('sweep', {
         type: 'boolean',
         default: false,

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
-import { withRecordPaths, numberOption, withJsonOption, withModelOptions, withOutput, withPresetOptions, type GlobalArgs } from '../options.js';
+import { withRecordPaths, settingOption, withJsonOption, withModelOptions, withOutput, withPresetOptions, type GlobalArgs } from '../options.js';
 import type { ReconstructArgs } from '../actions/reconstruct.js';
 
 export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
@@ -10,7 +10,7 @@ export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
     withPresetOptions(withOutput(withJsonOption(withModelOptions(withRecordPaths(y))), 'PNG for a still, MP4 for a clip'))
       .positional('inversion', { type: 'string', demandOption: true, describe: 'file written by flowedit invert' })
       .option('compare', compareOption)
-      .option('seed', numberOption('seed', 'recorded in the output (default: the preset\'s, else 0)'))
+      .option('seed', settingOption('seed', 'reconstruct'))
       .option('ffmpeg', { type: 'string', describe: 'ffmpeg binary for clips (default: $FLOWEDIT_FFMPEG, PATH, then the npm-shipped one)', group: 'Video:' })
       .example('$0 reconstruct photo.flowinv -o photo-rec.png', '') as never,
   handler: async (argv) => (await import('../actions/reconstruct.js')).reconstructAction(argv),

@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
-import { withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withMaskOptions, withJsonOption, withModelOptions, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
+import { settingOption, withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withMaskOptions, withJsonOption, withModelOptions, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { SwapArgs } from '../actions/swap.js';
-import { MASKED_TASKS } from '../../edit/tasks.js';
 
 export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
   command: 'swap <input>',
@@ -18,13 +17,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
         group: 'Editing:',
       })
       .option('compare', compareOption)
-      .option('task', {
-        type: 'string',
-        choices: MASKED_TASKS,
-        default: 'swap',
-        describe: 'which of the pack\'s task defaults apply (guidance, layer set, sharing range, mask bias): swap replaces an object, recolor changes its colour, insert adds one where the mask is, remove leaves background there; each falls back to swap\'s (flowedit layers measures them)',
-        group: 'Editing:',
-      })
+      .option('task', settingOption('task', 'swap', { default: 'swap', group: 'Editing:' }))
       .epilog(
         'The source is inverted (source prompt, guidance off). Outside the mask the result then follows that inversion at every step ' +
           'and ends as the source\'s own pixels; inside, the target is generated while sharing attention context with the source. ' +
