@@ -6,18 +6,16 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { planSharing } from '../attention/plan.js';
 import { sha256File } from '../media/file-bytes.js';
-import { assertEditable } from '../edit/edit.js';
-import { resolveSettings, type Settings } from '../edit/settings.js';
-import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
+import type { Settings } from '../edit/settings.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
-import { assertMaskCovers, assertMaskFrames, isMaskImagePath, maskFrameCount, readMask, type MaskOptions } from '../media/mask.js';
-import { assertClipReadable, isVideoPath, probeVideo } from '../media/video.js';
-import { assertStillReadable, imageSize } from '../media/image.js';
-import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
+import { isMaskImagePath, type MaskOptions } from '../media/mask.js';
+import { isVideoPath } from '../media/video.js';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import type { GroupSource } from '../model/layer-groups.js';
 import type { PackInfo } from '../model/pack.js';
+import { checkEditable, checkMaskFor, checkPrompts, checkSharing, inspectInput, settingsOfRecipe } from '../jobs/checks.js';
+import type { JobSpec } from '../jobs/job.js';
 import { assertInputInside, assertOutputInside, type InputRule } from './confine.js';
 import type { Manifest, ManifestItem, ManifestTarget } from './manifest.js';
 import { findPreset, type Preset } from '../jobs/presets.js';
@@ -74,6 +72,8 @@ export interface PlannedItem {
   readonly preset?: string;
   readonly settings: Settings;
   readonly outputs: readonly PlannedOutput[];
+  /** the job the item runs, checked as a command's is; its outputs are its targets */
+  readonly job: JobSpec;
 }
 
 export interface BatchPlan {
@@ -126,22 +126,19 @@ async function folderSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The mask's hash and frame count; a folder or video mask only for clips. */
-async function planMask(path: string, clip: boolean, tools: () => Promise<FfmpegTools>, limit: number): Promise<{ sha256: string; frames: number }> {
+/**
+ * The mask's hash, after the checks a swap command makes of it against its source (a still, or
+ * a clip of `clip.frames` frames); a folder or video mask only for clips.
+ */
+async function planMask(path: string, clip: { readonly frames: number } | undefined, o: { readonly maxInputPixels: number; readonly ffmpeg?: string | undefined }): Promise<string> {
   const st = await stat(path).catch(() => null);
   if (!st) throw new Error(`Mask not found: ${path}`);
   const perFrame = st.isDirectory() || isVideoPath(path);
   if (!perFrame && !isMaskImagePath(path)) throw new Error(`mask ${path}: expected an image (PNG, JPEG, WebP, BMP or TIFF), or for a clip a folder of per-frame images or a mask video`);
   if (perFrame && !clip) throw new Error(`mask ${path} has a mask per frame, but the input is a still: give one mask image`);
-  const ffmpeg = isVideoPath(path) ? await tools() : undefined;
-  const frames = await maskFrameCount(path, ffmpeg);
-  if (!st.isDirectory()) {
-    const size = ffmpeg ? await probeVideo(path, ffmpeg) : await imageSize(path);
-    assertInputPixels(path, size.width, size.height, limit);
-  }
   // a mask that selects nothing is refused with the other problems, before any item runs
-  assertMaskCovers(await readMask(path, ffmpeg ? { tools: ffmpeg } : {}), false);
-  return { sha256: st.isDirectory() ? await folderSha256(path) : await fileSha256(path, 'Mask'), frames };
+  await checkMaskFor(path, clip?.frames ?? 1, { ...o, invert: false });
+  return st.isDirectory() ? folderSha256(path) : fileSha256(path, 'Mask');
 }
 
 function outputKey(fields: Record<string, unknown>): string {
@@ -175,18 +172,16 @@ async function planItem(
   await assertInputInside(inputs, item.input, 'input');
   if (item.mask !== undefined) await assertInputInside(inputs, item.mask, 'mask');
   const inputSha256 = await fileSha256(item.input, 'Input');
-  const isClip = isVideoPath(item.input);
-  const clip = isClip ? { frames: (await assertClipReadable(item.input, await tools(), limit)).frames } : undefined;
-  if (!isClip) await assertStillReadable(item.input, limit);
+  const input = await inspectInput(item.input, o.ffmpeg, { maxInputPixels: limit });
+  if (input.kind === 'inversion') throw new Error(`input ${item.input} is an inversion file; a batch item's input is an image or a clip: give the image or clip it was inverted from`);
+  const clip = input.kind === 'video' ? { frames: input.frames } : undefined;
   let mask: { path: string; sha256: string } | undefined;
   if (command === 'swap') {
     if (item.mask === undefined) {
       const by = preset?.recipe.command === 'swap' ? ` (preset ${preset.name} is a swap)` : '';
       throw new Error(`command "swap" needs "mask"${by}: add mask: FILE to the item, an image (or for a clip, a folder of per-frame images or a mask video), white where the edit goes`);
     }
-    const m = await planMask(item.mask, isClip, tools, limit);
-    assertMaskFrames(m.frames, clip?.frames ?? 1);
-    mask = { path: item.mask, sha256: m.sha256 };
+    mask = { path: item.mask, sha256: await planMask(item.mask, clip, { maxInputPixels: limit, ffmpeg: o.ffmpeg }) };
   } else if (item.mask !== undefined) {
     await fileSha256(item.mask, 'Mask');
     throw new Error(`command "${command}" takes no mask (masks are for swap); remove "mask" or choose a swap preset`);
@@ -195,22 +190,22 @@ async function planItem(
   if (kind.targets === 'required' && item.targets.length === 0) throw new Error(`command "${command}" needs "targets": a mapping of output codes to target prompts`);
   if (kind.targets === 'none' && item.targets.length > 0) throw new Error(`command "${command}" takes no targets; remove "targets" or use an edit preset`);
   const targeted = TARGETED.includes(command as BatchCommand);
-  if (targeted) assertEditable(pack);
+  if (targeted) await checkEditable(pack);
   const negative = item.negativePrompt;
   const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
   if (negative !== undefined && command !== 'swap' && command !== 'edit') throw new Error(`command "${command}" takes no negativePrompt (it steers the guidance of an edit or a swap); remove it or choose an edit or swap preset`);
-  assertNegativePromptFits(pack, negative);
-  await assertPromptsFit(pack, [
+  const prompts = [
     { text: item.sourcePrompt, what: 'sourcePrompt' },
     ...(negative !== undefined ? [{ text: negative, what: 'negativePrompt' }] : []),
     ...item.targets.map((t) => ({ text: t.prompt, what: `targets.${t.code}` })),
-  ]);
+  ];
+  await checkPrompts(pack, prompts, { text: negative });
   const seed = recipe.seed ?? itemSeed(o.batchSeed, item.id);
   // an edit's negative prompt is one of its settings (a swap's rides with its prompts)
   // who named a layer group, if one did: the command line, else the item, else its preset
   const layersFrom: GroupSource | undefined = o.flags.shareLayers !== undefined ? { kind: 'flag' } : item.recipe.shareLayers !== undefined ? { kind: 'item' } : preset ? { kind: 'preset', name: preset.name } : undefined;
-  const settings = resolveSettings(pack.manifest, command, { ...recipe, shareLayersFrom: layersFrom, seed, ...(command === 'edit' && negative !== undefined ? { negativePrompt: negative } : {}) });
-  if (targeted) planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, settings.steps);
+  const settings = await settingsOfRecipe(pack, command, recipe, layersFrom, { seed, ...(command === 'edit' ? { negativePrompt: negative } : {}) });
+  if (targeted) await checkSharing(pack, settings);
   const maskOptions: MaskOptions | undefined = mask ? { grow: settings.maskGrow, feather: settings.maskFeather, invert: false } : undefined;
   // 4. outputs: deterministic names inside the output folder
   const outputs = kind.outputs(item).map((t): PlannedOutput => {
@@ -229,6 +224,7 @@ async function planItem(
   });
   // no link inside the output folder may lead a write outside it
   for (const out of outputs) for (const f of [out.file, out.sidecar]) await assertOutputInside(o.outDir, f);
+  const job = jobOf(command as BatchCommand, pack, o, { input: item.input, clip, sourcePrompt: item.sourcePrompt, negative, settings, mask: mask && maskOptions ? { path: mask.path, options: maskOptions } : undefined }, outputs[0]!);
   return {
     ...(o.maxInputPixels !== undefined ? { maxInputPixels: o.maxInputPixels } : {}),
     index: item.index,
@@ -246,7 +242,35 @@ async function planItem(
     ...(preset ? { preset: preset.name } : {}),
     settings,
     outputs,
+    job,
   };
+}
+
+/**
+ * The job an item runs, as a command would run it on its first output; the runner is handed every
+ * pending output as a target of this one job (one inversion, or one prepared swap source).
+ */
+function jobOf(
+  command: BatchCommand,
+  pack: PackInfo,
+  o: PlanOptions,
+  at: { input: string; clip: { frames: number } | undefined; sourcePrompt: string; negative: string | undefined; settings: Settings; mask: { path: string; options: MaskOptions } | undefined },
+  first: PlannedOutput,
+): JobSpec {
+  const base = {
+    packDir: pack.dir,
+    input: at.input,
+    output: first.file,
+    ...(o.ffmpeg !== undefined ? { ffmpeg: o.ffmpeg } : {}),
+    ...(o.maxInputPixels !== undefined ? { maxInputPixels: o.maxInputPixels } : {}),
+  };
+  const inputIsVideo = at.clip !== undefined;
+  const s = at.settings;
+  if (command === 'reconstruct') return { ...base, kind: 'reconstruct', seed: s.seed, from: { inputIsVideo, sourcePrompt: at.sourcePrompt, settings: s } };
+  const targetPrompt = first.targetPrompt ?? '';
+  if (command === 'edit') return { ...base, kind: 'edit', inputIsInversion: false, inputIsVideo, sourcePrompt: at.sourcePrompt, targetPrompt, settings: s };
+  const negative = at.negative !== undefined ? { negativePrompt: at.negative } : {};
+  return { ...base, kind: 'swap', inputIsInversion: false, inputIsVideo, mask: at.mask!.path, maskOptions: at.mask!.options, sourcePrompt: at.sourcePrompt, targetPrompt, ...negative, settings: s };
 }
 
 /** Plans every item; throws one error listing every problem when any item is invalid. */

@@ -5,7 +5,10 @@ import { assertWritable } from '../media/atomic-file.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
 import { assertStillReadable, imageSize } from '../media/image.js';
 import { assertInputPixels } from '../media/limits.js';
-import { assertMaskCovers, maskFrameCount, readMask } from '../media/mask.js';
+import { assertMaskCovers, assertMaskFrames, maskFrameCount, readMask } from '../media/mask.js';
+import { planSharing } from '../attention/plan.js';
+import { assertEditable } from '../edit/edit.js';
+import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
 import { assertClipReadable, assertVideoOutputName, isVideoPath, probeVideo } from '../media/video.js';
 import { findPack } from '../model/home.js';
 import { pickDevice, type Device } from '../model/devices.js';
@@ -163,9 +166,46 @@ export function groupSourceOf(a: Pick<SharingRequest, 'shareLayers'> & { readonl
 
 /** Resolves settings for `task`: flowedit's defaults < pack defaults < --preset < flags (--negative-prompt among them). */
 export async function settingsFrom(pack: PackInfo, task: string, a: SettingRequest & { readonly preset?: string | undefined; readonly negativePrompt?: string | undefined }): Promise<Settings> {
-  const recipe = await recipeFrom(a, task);
-  const negative = a.negativePrompt;
-  return userCheck(() => resolveSettings(pack.manifest, task, { ...recipe, shareLayersFrom: groupSourceOf(a), ...(negative !== undefined ? { negativePrompt: negative } : {}) }));
+  return settingsOfRecipe(pack, task, await recipeFrom(a, task), groupSourceOf(a), { negativePrompt: a.negativePrompt });
+}
+
+/**
+ * A merged recipe's settings for `task` over the pack's defaults; `from` says who named a layer
+ * group, `extra` adds an edit's negative prompt and a seed fixed elsewhere (a batch's).
+ */
+export function settingsOfRecipe(pack: PackInfo, task: string, recipe: Recipe, from: GroupSource | undefined, extra: { negativePrompt?: string | undefined; seed?: number } = {}): Promise<Settings> {
+  const { negativePrompt, seed } = extra;
+  return userCheck(() => resolveSettings(pack.manifest, task, { ...recipe, shareLayersFrom: from, ...(seed !== undefined ? { seed } : {}), ...(negativePrompt !== undefined ? { negativePrompt } : {}) }));
+}
+
+/** An edit or a swap needs a pack that edits (one whose transformer shares attention). */
+export function checkEditable(pack: PackInfo): Promise<void> {
+  return userCheck(() => assertEditable(pack));
+}
+
+/**
+ * Every prompt fits the pack's text encoder; with `negative`, the pack also has a second guidance
+ * branch to steer away from it.
+ */
+export async function checkPrompts(pack: PackInfo, prompts: readonly { readonly text: string; readonly what: string }[], negative?: { readonly text: string | undefined }): Promise<void> {
+  await userCheck(() => assertPromptsFit(pack, prompts));
+  if (negative) await userCheck(() => assertNegativePromptFits(pack, negative.text));
+}
+
+/** The shared layers and steps fit the pack's transformer and the run's steps. */
+export function checkSharing(pack: PackInfo, s: Pick<Settings, 'shareLayers' | 'shareSteps' | 'steps'>): Promise<unknown> {
+  return userCheck(() => planSharing({ layers: s.shareLayers, fraction: s.shareSteps }, pack.manifest.transformer.contextLayers, s.steps));
+}
+
+/**
+ * A swap's mask against its source of `frames` frames: within the pixel limit, selecting some
+ * pixel (with `invert`, not every one), and with a frame count that agrees with the source's.
+ */
+export async function checkMaskFor(mask: string, frames: number, o: { readonly maxInputPixels: number; readonly ffmpeg?: string | undefined; readonly invert: boolean }): Promise<void> {
+  await checkInputPixels(mask, o.maxInputPixels, o.ffmpeg);
+  const maskFrames = await inspectMask(mask, o.ffmpeg, o.invert);
+  // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
+  await userCheck(() => assertMaskFrames(maskFrames, frames));
 }
 
 /**

@@ -34,7 +34,14 @@ export type JobSpec =
       readonly sourcePrompt: string;
       readonly settings: Settings;
     })
-  | (JobBase & { readonly kind: 'reconstruct'; readonly input: string; readonly seed: number })
+  | (JobBase & {
+      readonly kind: 'reconstruct';
+      /** an inversion file, or with `from` an image or a clip inverted first */
+      readonly input: string;
+      readonly seed: number;
+      /** the input is an image or a clip: inverted first with these (a batch item's reconstruction) */
+      readonly from?: { readonly inputIsVideo: boolean; readonly sourcePrompt: string; readonly settings: Settings };
+    })
   | (JobBase & {
       readonly kind: 'edit';
       /** an image, or an inversion file to reuse */
@@ -72,6 +79,17 @@ export type JobSpec =
       /** --variants: one output per seed, from one model load (then `output` and the request's seed are unused) */
       readonly variants?: readonly Variant[];
     });
+
+/**
+ * One output of a job: the file it writes, and what sets it apart from the job's other outputs
+ * (an edit's or a swap's target prompt, a generated variant's seed). A command's job has one,
+ * taken from the spec; a batch item's job has one per pending output, all made from one source.
+ */
+export interface JobTarget {
+  readonly output: string;
+  readonly targetPrompt?: string;
+  readonly seed?: number;
+}
 
 export interface JobSummary {
   readonly output: string;

@@ -1,16 +1,16 @@
 /** edit: a text-guided edit of an image, a clip or an inversion file (in the automatic mask when --auto-mask). */
-import { planSharing } from '../attention/plan.js';
-import { assertEditable } from '../edit/edit.js';
-import { assertPromptsFit } from '../edit/velocity.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import {
   assertSourcePromptFor,
   assertSourceUnchanged,
+  checkEditable,
   checkInputPixels,
   checkMediaOutput,
   checkModelFlags,
   checkOutput,
   checkPackWindow,
+  checkPrompts,
+  checkSharing,
   checkVideoFlags,
   checkWriteTargets,
   inspectInput,
@@ -33,7 +33,7 @@ export async function planEdit(r: EditRequest, stop?: ConfigStop): Promise<Plan 
   checkVideoFlags(r);
   const pack = await resolvePack(r);
   checkPackWindow(r, pack);
-  await userCheck(() => assertEditable(pack));
+  await checkEditable(pack);
   const settings = await settingsFrom(pack, 'edit', r);
   const input = await inspectInput(r.input, r.ffmpeg, { maxInputPixels });
   const isInversion = input.kind === 'inversion';
@@ -41,14 +41,14 @@ export async function planEdit(r: EditRequest, stop?: ConfigStop): Promise<Plan 
   const header = isInversion ? await inversionInput(r, pack, 'edit') : null;
   if (header && settings.autoMask > 0) await userCheck(() => assertSourceUnchanged(header, 'edit'));
   const steps = header ? header.settings.steps : settings.steps;
-  await userCheck(() => planSharing({ layers: settings.shareLayers, fraction: settings.shareSteps }, pack.manifest.transformer.contextLayers, steps));
+  await checkSharing(pack, { ...settings, steps });
   const negative = r.negativePrompt;
   const prompts = [
     { text: r.targetPrompt, what: '--target-prompt' },
     ...(header ? [] : [{ text: r.sourcePrompt ?? '', what: '--source-prompt' }]),
     ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : []),
   ];
-  await userCheck(() => assertPromptsFit(pack, prompts));
+  await checkPrompts(pack, prompts);
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver, ...(header.settings.shift !== undefined ? { shift: header.settings.shift } : {}) } : settings;
   const sourcePrompt = header ? header.settings.sourcePrompt : (r.sourcePrompt ?? '');
   const config = { command: 'edit', model: pack.manifest.id, sourcePrompt, targetPrompt: r.targetPrompt, settings: used };

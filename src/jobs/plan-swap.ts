@@ -1,28 +1,28 @@
 /** swap: replace what a mask covers in an image, a clip or an inversion file of one. */
-import { planSharing } from '../attention/plan.js';
-import { assertEditable } from '../edit/edit.js';
-import { resolveSettings } from '../edit/settings.js';
-import { assertNegativePromptFits, assertPromptsFit } from '../edit/velocity.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
-import { assertMaskFrames, type MaskOptions } from '../media/mask.js';
+import type { MaskOptions } from '../media/mask.js';
 import {
   assertPresetFor,
   assertSourcePromptFor,
   assertSourceUnchanged,
+  checkEditable,
   checkInputPixels,
+  checkMaskFor,
   checkMediaOutput,
   checkModelFlags,
   checkPackWindow,
+  checkPrompts,
+  checkSharing,
   checkVideoFlags,
   checkWriteTargets,
   groupSourceOf,
   inspectInput,
-  inspectMask,
   inversionInput,
   jobExtras,
   presetFrom,
   recipeFrom,
   resolvePack,
+  settingsOfRecipe,
   userCheck,
 } from './checks.js';
 import { EXIT, UserError } from './errors.js';
@@ -56,27 +56,25 @@ export async function planSwap(r: SwapRequest, stop?: ConfigStop): Promise<Plan 
   checkVideoFlags(r);
   const pack = await resolvePack(r);
   checkPackWindow(r, pack);
-  await userCheck(() => assertEditable(pack));
+  await checkEditable(pack);
   // flowedit's defaults < pack defaults < preset < request, for the settings and the mask's shape alike
   const recipe = await recipeFrom(r, 'swap');
   const negative = r.negativePrompt;
   const negativeField = negative !== undefined ? { negativePrompt: negative } : {};
-  const settings = await userCheck(() => resolveSettings(pack.manifest, maskedTaskOf(r), { ...recipe, shareLayersFrom: groupSourceOf(r) }));
-  await userCheck(() =>
-    assertPromptsFit(pack, [
-      { text: r.sourcePrompt ?? '', what: '--source-prompt' },
-      { text: r.targetPrompt, what: '--target-prompt' },
-      ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : []),
-    ]),
-  );
-  await userCheck(() => assertNegativePromptFits(pack, negative));
+  const settings = await settingsOfRecipe(pack, maskedTaskOf(r), recipe, groupSourceOf(r));
+  const prompts = [
+    { text: r.sourcePrompt ?? '', what: '--source-prompt' },
+    { text: r.targetPrompt, what: '--target-prompt' },
+    ...(negative !== undefined ? [{ text: negative, what: '--negative-prompt' }] : []),
+  ];
+  await checkPrompts(pack, prompts, { text: negative });
   const maskOptions: MaskOptions = { grow: settings.maskGrow, feather: settings.maskFeather, invert: invertMask };
   // 2. the input: an image, a clip, or an inversion of one (which fixes steps, solver and source prompt)
   const input = await inspectInput(r.input, r.ffmpeg, { maxInputPixels });
   const header = input.kind === 'inversion' ? await inversionInput(r, pack, 'swap') : null;
   if (header) await userCheck(() => assertSourceUnchanged(header));
   const used = header ? { ...settings, steps: header.settings.steps, solver: header.settings.solver, ...(header.settings.shift !== undefined ? { shift: header.settings.shift } : {}) } : settings;
-  await userCheck(() => planSharing({ layers: used.shareLayers, fraction: used.shareSteps }, pack.manifest.transformer.contextLayers, used.steps));
+  await checkSharing(pack, used);
   const sourcePrompt = header ? header.settings.sourcePrompt : (r.sourcePrompt ?? '');
   const config = { command: 'swap', model: pack.manifest.id, sourcePrompt, targetPrompt: r.targetPrompt, ...negativeField, settings: used, mask: maskOptions };
   if (stop?.(config)) return undefined;
@@ -96,11 +94,8 @@ export async function planSwap(r: SwapRequest, stop?: ConfigStop): Promise<Plan 
     force: r.force ?? false,
   });
   if (header) await checkInputPixels(source, maxInputPixels, r.ffmpeg); // the input itself was held to it above
-  await checkInputPixels(mask, maxInputPixels, r.ffmpeg);
-  // the mask's frame count must agree with the input's
-  const maskFrames = await inspectMask(mask, r.ffmpeg, invertMask);
-  // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
-  await userCheck(() => assertMaskFrames(maskFrames, frames));
+  // the mask: within the limit, selecting something, its frame count agreeing with the input's
+  await checkMaskFor(mask, frames, { maxInputPixels, ffmpeg: r.ffmpeg, invert: invertMask });
   // 4. the output can be written
   await checkMediaOutput(r.output, isVideo, r.ffmpeg);
   const spec = {

@@ -20,6 +20,7 @@ async function plan(n: number): Promise<BatchPlan> {
     sourcePrompt: '',
     settings: { ...FLOWEDIT_DEFAULTS, shareLayers: [1] },
     outputs: [{ code: 'x', targetPrompt: 'x', file: join(outDir, `item${i}-x.png`), sidecar: join(outDir, `item${i}-x.json`), key: 'k' }],
+    job: { kind: 'edit', packDir: '', input: '/dev/null', inputIsInversion: false, output: join(outDir, `item${i}-x.png`), sourcePrompt: '', targetPrompt: 'x', settings: { ...FLOWEDIT_DEFAULTS, shareLayers: [1] } },
   }));
   return { manifest: 'm.yaml', outDir, model: 'fake', packDir: '', batchSeed: 0, items };
 }
