@@ -8,8 +8,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { editImage, invertImage, reconstructImage } from '../src/edit/image-jobs.js';
-import { resolveSettings } from '../src/edit/settings.js';
+import { editImage, invertImage, reconstructImage } from '../src/edit/frames/image-jobs.js';
+import { resolveSettings } from '../src/edit/frames/settings.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { pickDevice } from '../src/model/devices.js';
 import { resetTraffic, trafficSoFar, type Traffic } from '../src/model/ort.js';

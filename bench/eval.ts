@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { resolveSettings } from '../src/edit/settings.js';
+import { resolveSettings } from '../src/edit/frames/settings.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { loadPack } from '../src/model/pack.js';
 import { readImage } from '../src/media/image.js';

@@ -6,7 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { swapClip, swapImage, swapSettings, type SwapSettings } from '../src/edit/swap-jobs.js';
+import { swapClip, swapImage, swapSettings, type SwapSettings } from '../src/edit/frames/swap-jobs.js';
 import { readImage, resizeImage } from '../src/media/image.js';
 import { readMask } from '../src/media/mask.js';
 import { readVideo } from '../src/media/video.js';

@@ -17,18 +17,18 @@ export { DEVICES, type Device } from './model/devices.js';
 export { installedProviders, trafficSoFar, resetTraffic, type Traffic } from './model/ort.js';
 export type { Manifest } from './model/manifest.js';
 export { builtinPackDir } from './model/builtin.js';
-export { invertImage, reconstructImage, editImage, type EditedImage, type InvertImageSettings } from './edit/image-jobs.js';
-export { invertLatent, type LatentInversion, type InvertSettings } from './edit/invert.js';
-export { sampleLatent, reconstructLatent } from './edit/sample.js';
-export { editLatent, type EditSettings, type Edited } from './edit/edit.js';
-export { readInversion, encodeInversion, decodeInversion, type InversionFile } from './edit/inversion-file.js';
-export { writeImageOutput, encodeImageOutput, writeInversionFile } from './edit/outputs.js';
-export { resolveSettings, type Settings } from './edit/settings.js';
-export type { Progress, RunOptions } from './edit/progress.js';
+export { invertImage, reconstructImage, editImage, type EditedImage, type InvertImageSettings } from './edit/frames/image-jobs.js';
+export { invertLatent, type LatentInversion, type InvertSettings } from './edit/latent/invert.js';
+export { sampleLatent, reconstructLatent } from './edit/latent/sample.js';
+export { editLatent, type EditSettings, type Edited } from './edit/latent/edit.js';
+export { readInversion, encodeInversion, decodeInversion, type InversionFile } from './edit/frames/inversion-file.js';
+export { writeImageOutput, encodeImageOutput, writeInversionFile } from './edit/records/outputs.js';
+export { resolveSettings, type Settings } from './edit/frames/settings.js';
+export type { Progress, RunOptions } from './edit/latent/progress.js';
 export { solve, timesteps, inversionSchedule, type SolverName, type VelocityFn } from './solvers/index.js';
 export { readImage, encodePng, encodeRawPng, type RgbImage, type RawFrame } from './media/image.js';
-export { swapImage, swapClip, swapFrames, swapSettings, prepareSwap, preparedFromInversion, swapPrepared, type SwapSettings, type SwappedFrames, type PreparedSwap } from './edit/swap-jobs.js';
-export { swapLatent, type SwapLatentSettings, type SwappedLatent } from './edit/swap.js';
+export { swapImage, swapClip, swapFrames, swapSettings, prepareSwap, preparedFromInversion, swapPrepared, type SwapSettings, type SwappedFrames, type PreparedSwap } from './edit/frames/swap-jobs.js';
+export { swapLatent, type SwapLatentSettings, type SwappedLatent } from './edit/latent/swap.js';
 export {
   invertClip,
   invertFrames,
@@ -39,9 +39,9 @@ export {
   type ClipInversion,
   type ClipFrames,
   type InvertClipSettings,
-} from './edit/clip-jobs.js';
-export { planWindows, crossFade, type ClipWindow } from './edit/windows.js';
-export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './edit/outputs.js';
+} from './edit/frames/clip-jobs.js';
+export { planWindows, crossFade, type ClipWindow } from './edit/frames/windows.js';
+export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './edit/records/outputs.js';
 export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';
 export { probeVideo, readVideo, videoFrames, writeVideo, type Clip, type DecodeOptions, type EncodeOptions, type FrameRate, type FrameSource, type VideoInfo } from './media/video.js';
 export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
@@ -52,10 +52,10 @@ export { planBatch, type BatchPlan, type PlannedItem } from './batch/plan.js';
 export { runBatch, type BatchReport, type BatchEvent, type ItemRunner } from './batch/run.js';
 export { writeBatchReport } from './batch/report.js';
 export { executeItem, packRunner } from './batch/execute.js';
-export { gaussianNoise, uniformStream } from './edit/noise.js';
-export { parametersText, parseParameters, recordFromParameters, type ParsedParameters } from './edit/parameters.js';
-export { readOutputInfo, NotFloweditFile, type OutputInfo } from './edit/output-info.js';
-export { reproduce, commandLine, shellQuote, type Reproduction, type ReproduceOptions } from './edit/reproduce.js';
+export { gaussianNoise, uniformStream } from './edit/latent/noise.js';
+export { parametersText, parseParameters, recordFromParameters, type ParsedParameters } from './edit/records/parameters.js';
+export { readOutputInfo, NotFloweditFile, type OutputInfo } from './edit/records/output-info.js';
+export { reproduce, commandLine, shellQuote, type Reproduction, type ReproduceOptions } from './edit/records/reproduce.js';
 export { writeComparison, comparisonImage, type Comparison } from './media/compare.js';
 export { writeHtmlReport } from './batch/html-report.js';
 export { flowEditHome, findPack } from './model/home.js';

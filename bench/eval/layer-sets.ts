@@ -7,7 +7,7 @@
  *   all layers every context layer shares, for the task's τ;
  *   no sharing τ = 0: the edit path never sees the reconstruction path's keys/values.
  */
-import type { SettingOptions } from '../../src/edit/settings.js';
+import type { SettingOptions } from '../../src/edit/frames/settings.js';
 import { textEdit, type Context } from './sections.js';
 import { swap } from './swap.js';
 import type { Row } from './table.js';

@@ -4,12 +4,12 @@
  * fraction of cases that pass). Definitions of the measures: metrics.ts and classify.ts.
  */
 import { performance } from 'node:perf_hooks';
-import { textEditFrames } from '../../src/edit/auto-edit.js';
-import { generateFrames } from '../../src/edit/generate.js';
-import { invertLatent } from '../../src/edit/invert.js';
-import { decodeFrames, encodeFrames } from '../../src/edit/latents.js';
-import { reconstructLatent } from '../../src/edit/sample.js';
-import { resolveSettings, type SettingOptions, type Settings } from '../../src/edit/settings.js';
+import { textEditFrames } from '../../src/edit/frames/auto-edit.js';
+import { generateFrames } from '../../src/edit/frames/generate.js';
+import { invertLatent } from '../../src/edit/latent/invert.js';
+import { decodeFrames, encodeFrames } from '../../src/edit/frames/latents.js';
+import { reconstructLatent } from '../../src/edit/latent/sample.js';
+import { resolveSettings, type SettingOptions, type Settings } from '../../src/edit/frames/settings.js';
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 import { modelCallsFor, type SolverName } from '../../src/solvers/index.js';

@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { RunOptions } from '../edit/progress.js';
+import type { RunOptions } from '../edit/latent/progress.js';
 import type { JobTarget } from '../jobs/job.js';
 import { runTargets } from '../jobs/run-job.js';
 import type { LoadedPack } from '../model/pack.js';

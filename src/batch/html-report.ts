@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../media/atomic-file.js';
 import { encodePng } from '../media/image.js';
 import { isMaskImagePath } from '../media/mask.js';
 import { shownFrame, thumbnail } from '../media/preview.js';
-import type { Settings } from '../edit/settings.js';
+import type { Settings } from '../edit/frames/settings.js';
 import { flowEditVersion } from '../version.js';
 import { assertOutputInside } from './confine.js';
 import type { BatchPlan, PlannedItem } from './plan.js';

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { sha256File } from '../media/file-bytes.js';
-import type { Settings } from '../edit/settings.js';
+import type { Settings } from '../edit/frames/settings.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { isMaskImagePath, type MaskOptions } from '../media/mask.js';
 import { isVideoPath } from '../media/video.js';

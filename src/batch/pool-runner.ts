@@ -2,7 +2,7 @@
  * Batch items on the worker pool: an item runner is a pool of one worker, whose pack is loaded
  * before the runner is handed out and kept for every item it runs.
  */
-import type { Progress } from '../edit/progress.js';
+import type { Progress } from '../edit/latent/progress.js';
 import { createTaskPool, WorkerStoppedError } from '../jobs/pool.js';
 import { defineTask, loadTask, type PackRef } from '../jobs/pool-task.js';
 import { executeItem, type OutputDone } from './execute.js';

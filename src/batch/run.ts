@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { relative } from 'node:path';
 import pLimit from 'p-limit';
-import type { Progress } from '../edit/progress.js';
+import type { Progress } from '../edit/latent/progress.js';
 import type { OutputDone } from './execute.js';
 import type { BatchPlan, PlannedItem } from './plan.js';
 import { isDone, removeStaleTemps } from './sidecar.js';

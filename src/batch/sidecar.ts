@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { removeTempFiles, writeFileAtomic } from '../media/atomic-file.js';
-import type { Settings } from '../edit/settings.js';
+import type { Settings } from '../edit/frames/settings.js';
 import type { PlannedItem, PlannedOutput } from './plan.js';
 
 export interface Sidecar {

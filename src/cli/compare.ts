@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeComparison, type Comparison } from '../media/compare.js';
 import { findFfmpeg } from '../media/ffmpeg-tools.js';
 import { isVideoPath } from '../media/video.js';
-import { readInversionHeader } from '../edit/inversion-file.js';
+import { readInversionHeader } from '../edit/frames/inversion-file.js';
 import { checkWriteTargets } from '../jobs/checks.js';
 import type { JobSpec } from '../jobs/job.js';
 import { UserError } from './errors.js';

@@ -1,5 +1,5 @@
 /** --seed -1 on the command line: the seed drawn is said on stderr (the output records it too). */
-import { RANDOM_SEED } from '../edit/seeds.js';
+import { RANDOM_SEED } from '../edit/frames/seeds.js';
 import type { GlobalArgs } from './options.js';
 
 /** Says which seed (or, with --variants, which seeds) a run drew for --seed -1, unless --quiet. */

@@ -1,5 +1,5 @@
 /** A job (JobSpec) as a pool task: run on the worker's pack, its load time counted in the summary. */
-import type { Progress } from '../edit/progress.js';
+import type { Progress } from '../edit/latent/progress.js';
 import type { JobSpec, JobSummary } from './job.js';
 import { defineTask } from './pool-task.js';
 import { runJob } from './run-job.js';

@@ -1,9 +1,9 @@
 /** A job: what a command or the library asks an inference worker to run, and its summary. */
-import type { GenerateSettings } from '../edit/generate.js';
-import type { Settings } from '../edit/settings.js';
+import type { GenerateSettings } from '../edit/frames/generate.js';
+import type { Settings } from '../edit/frames/settings.js';
 import type { MaskOptions } from '../media/mask.js';
 import type { Device } from '../model/devices.js';
-import type { Variant } from '../edit/seeds.js';
+import type { Variant } from '../edit/frames/seeds.js';
 
 interface JobBase {
   readonly packDir: string;

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isInversionBuffer, readInversionHeader } from '../edit/inversion-file.js';
+import { isInversionBuffer, readInversionHeader } from '../edit/frames/inversion-file.js';
 import { readHead } from '../media/file-bytes.js';
 import { encodeRawPng, type RawFrame } from '../media/image.js';
 import { isVideoPath } from '../media/video.js';

@@ -3,10 +3,10 @@
  * command and a batch item alike: the run, the prompts, the settings that made the pixels, the
  * source and how it was fitted.
  */
-import type { InversionHeader } from '../edit/inversion-file.js';
-import type { OutputRecord } from '../edit/outputs.js';
-import type { GenerateSettings } from '../edit/generate.js';
-import type { Settings } from '../edit/settings.js';
+import type { InversionHeader } from '../edit/frames/inversion-file.js';
+import type { OutputRecord } from '../edit/records/outputs.js';
+import type { GenerateSettings } from '../edit/frames/generate.js';
+import type { Settings } from '../edit/frames/settings.js';
 import type { LoadedPack } from '../model/pack.js';
 import { flowEditVersion } from '../version.js';
 import type { JobSpec } from './job.js';

@@ -1,8 +1,8 @@
 /** generate: text to a still or a clip with the model alone. */
-import { checkGenerate } from '../edit/generate.js';
-import { assertPromptsFit } from '../edit/velocity.js';
+import { checkGenerate } from '../edit/frames/generate.js';
+import { assertPromptsFit } from '../edit/latent/velocity.js';
 import { checkMediaOutput, checkModelFlags, checkVideoFlags, checkWriteTargets, jobExtras, resolvePack, settingsFrom, userCheck } from './checks.js';
-import { variantsOf } from '../edit/seeds.js';
+import { variantsOf } from '../edit/frames/seeds.js';
 import { UserError } from './errors.js';
 import type { ConfigStop, Plan } from './plan.js';
 import { checkRequest, type GenerateRequest } from './request.js';

@@ -1,5 +1,5 @@
 /** invert: an image or a clip to noise, written as an inversion file. */
-import { assertPromptsFit } from '../edit/velocity.js';
+import { assertPromptsFit } from '../edit/latent/velocity.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../media/limits.js';
 import { checkModelFlags, checkOutput, checkPackWindow, checkVideoFlags, checkWriteTargets, inspectInput, jobExtras, resolvePack, settingsFrom, userCheck } from './checks.js';
 import { UserError } from './errors.js';

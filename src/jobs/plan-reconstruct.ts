@@ -1,8 +1,8 @@
 /** reconstruct: an inversion file back to pixels under its own prompt and solver. */
-import { assertSameModel } from '../edit/image-jobs.js';
-import { readInversionHeader } from '../edit/inversion-file.js';
+import { assertSameModel } from '../edit/frames/image-jobs.js';
+import { readInversionHeader } from '../edit/frames/inversion-file.js';
 import { checkInput, checkMediaOutput, checkModelFlags, checkWriteTargets, jobExtras, presetFrom, resolvePack, userCheck } from './checks.js';
-import { seedFor } from '../edit/seeds.js';
+import { seedFor } from '../edit/frames/seeds.js';
 import { UserError } from './errors.js';
 import type { ConfigStop, Plan } from './plan.js';
 import { checkRequest, type ReconstructRequest } from './request.js';

@@ -5,7 +5,7 @@
  * model. Idle workers do not keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
-import type { Progress } from '../edit/progress.js';
+import type { Progress } from '../edit/latent/progress.js';
 import { UserError } from './errors.js';
 import type { JobSpec, JobSummary } from './job.js';
 import { jobTask } from './job-task.js';

@@ -5,15 +5,15 @@
  * target; a batch item's has one per output, with hooks around each write.
  */
 import { existsSync } from 'node:fs';
-import { decodeWorkFrames, editClipWork, invertClip, planWorkSize, reconstructClipWork, restoredFrames } from '../edit/clip-jobs.js';
-import { editImage, invertImage, reconstructImage } from '../edit/image-jobs.js';
-import { generateFrames } from '../edit/generate.js';
-import { readInversion, type InversionFile } from '../edit/inversion-file.js';
-import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/outputs.js';
-import type { RunOptions } from '../edit/progress.js';
-import { blendSwapped, preparedFromInversion, prepareSwap, prepareSwapWork, sourceFromInversion, swapPrepared, swapSettingsFrom, swapToWork, type SwapSource } from '../edit/swap-jobs.js';
-import { editSettingsFrom, type Settings } from '../edit/settings.js';
-import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/auto-edit.js';
+import { decodeWorkFrames, editClipWork, invertClip, planWorkSize, reconstructClipWork, restoredFrames } from '../edit/frames/clip-jobs.js';
+import { editImage, invertImage, reconstructImage } from '../edit/frames/image-jobs.js';
+import { generateFrames } from '../edit/frames/generate.js';
+import { readInversion, type InversionFile } from '../edit/frames/inversion-file.js';
+import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/records/outputs.js';
+import type { RunOptions } from '../edit/latent/progress.js';
+import { blendSwapped, preparedFromInversion, prepareSwap, prepareSwapWork, sourceFromInversion, swapPrepared, swapSettingsFrom, swapToWork, type SwapSource } from '../edit/frames/swap-jobs.js';
+import { editSettingsFrom, type Settings } from '../edit/frames/settings.js';
+import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/frames/auto-edit.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
 import { encodePng, readImage, type RgbImage } from '../media/image.js';
 import { maskFrame, maskPlaneImage, readMask, type ShapedMask } from '../media/mask.js';

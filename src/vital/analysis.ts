@@ -4,12 +4,12 @@
  * layer sets run as the task's command runs them and scored (judge.ts): against the calibration's
  * right answers where it has them, and always by what they keep of the source.
  */
-import { textEditInverted, type EditPrompts } from '../edit/auto-edit.js';
-import { estimateEditMask } from '../edit/auto-mask.js';
-import { invertFrames, type ClipInversion } from '../edit/clip-jobs.js';
-import type { RunOptions } from '../edit/progress.js';
-import { resolveSettings, type SettingOptions, type Settings } from '../edit/settings.js';
-import { preparedFromSource, swapPrepared, swapSettingsFrom } from '../edit/swap-jobs.js';
+import { textEditInverted, type EditPrompts } from '../edit/frames/auto-edit.js';
+import { estimateEditMask } from '../edit/frames/auto-mask.js';
+import { invertFrames, type ClipInversion } from '../edit/frames/clip-jobs.js';
+import type { RunOptions } from '../edit/latent/progress.js';
+import { resolveSettings, type SettingOptions, type Settings } from '../edit/frames/settings.js';
+import { preparedFromSource, swapPrepared, swapSettingsFrom } from '../edit/frames/swap-jobs.js';
 import type { RgbImage } from '../media/image.js';
 import type { Mask } from '../media/mask.js';
 import type { Manifest } from '../model/manifest.js';

@@ -16,10 +16,10 @@ import { assertMaskCovers, prepareMask, readMask, type Mask } from '../media/mas
 import { assertClipReadable, isVideoPath, probeVideo, videoFrames, type VideoInfo } from '../media/video.js';
 import type { Manifest } from '../model/manifest.js';
 import type { PackInfo } from '../model/pack.js';
-import type { GuideAgainst } from '../edit/velocity.js';
-import { assertPromptsFit } from '../edit/velocity.js';
+import type { GuideAgainst } from '../edit/latent/velocity.js';
+import { assertPromptsFit } from '../edit/latent/velocity.js';
 import { isMaskedTask } from '../settings/tasks.js';
-import { allowedFrameCounts } from '../edit/windows.js';
+import { allowedFrameCounts } from '../edit/frames/windows.js';
 import { CalibrationProblems, type AnalysisTask, type Calibration, type CalibrationCase } from './calibration.js';
 
 export interface LoadedCalibrationCase extends CalibrationCase {

@@ -17,13 +17,13 @@
  */
 import { latentMask, maskedEnrichmentBias, tokenMask } from '../attention/mask.js';
 import { enrichment, enrichmentBias, planSharing } from '../attention/plan.js';
-import { RECONSTRUCTION_GUIDANCE, type LatentInversion } from '../edit/invert.js';
-import type { RunOptions } from '../edit/progress.js';
-import type { PreparedSwap } from '../edit/swap-jobs.js';
-import { condition, negativePrompt, pathVelocity, type GuideAgainst } from '../edit/velocity.js';
+import { RECONSTRUCTION_GUIDANCE, type LatentInversion } from '../edit/latent/invert.js';
+import type { RunOptions } from '../edit/latent/progress.js';
+import type { PreparedSwap } from '../edit/frames/swap-jobs.js';
+import { condition, negativePrompt, pathVelocity, type GuideAgainst } from '../edit/latent/velocity.js';
 import type { LoadedPack } from '../model/pack.js';
 import { releaseKV } from '../model/transformer.js';
-import { windowFrames } from '../edit/windows.js';
+import { windowFrames } from '../edit/frames/windows.js';
 
 export interface ProbeCase {
   /** the source's inversion with its whole trajectory (a clip's: its first window's) */

@@ -1,5 +1,5 @@
 /** A layer study as a pool task, so that `flowedit layers` runs it on an inference worker. */
-import type { Settings } from '../edit/settings.js';
+import type { Settings } from '../edit/frames/settings.js';
 import { defineTask, type PackRef } from '../jobs/pool-task.js';
 import type { AnalysisTask } from './calibration.js';
 import type { LoadedCalibrationCase } from './calibration-media.js';

@@ -12,7 +12,7 @@
  * nothing (its table is still measured: what each setting keeps of the source and changes inside
  * the edit region).
  */
-import type { Settings, SettingOptions } from '../edit/settings.js';
+import type { Settings, SettingOptions } from '../edit/frames/settings.js';
 import type { LoadedPack } from '../model/pack.js';
 import type { World } from '../world/world.js';
 import { invertCases, scoreLayers, scoreSetting, spearman, taskSettings, topLayers, type InvertedCase, type LayerScores, type SettingScore } from './analysis.js';

@@ -8,7 +8,7 @@ import { parseManifest } from '../../src/batch/manifest.js';
 import { planBatch } from '../../src/batch/plan.js';
 import { readRecipe } from '../../src/settings/recipe.js';
 import { parseLayerList } from '../../src/cli/options.js';
-import { resolveSettings } from '../../src/edit/settings.js';
+import { resolveSettings } from '../../src/edit/frames/settings.js';
 import { resolveLayerGroup, type GroupSource } from '../../src/model/layer-groups.js';
 import { checkManifest } from '../../src/model/manifest.js';
 import { readPack, type PackInfo } from '../../src/model/pack.js';

@@ -1,7 +1,7 @@
 /** The seeded noise generator: reproducible, seed-sensitive, standard normal. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gaussianNoise } from '../../src/edit/noise.js';
+import { gaussianNoise } from '../../src/edit/latent/noise.js';
 import { itemSeed } from '../../src/batch/seeds.js';
 
 test('the same seed gives the same noise; another seed does not', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { findPreset, listPresetNames, readPresetFile } from '../../src/jobs/presets.js';
 import { mergeRecipes, readRecipe } from '../../src/settings/recipe.js';
-import { resolveSettings, type SettingOptions } from '../../src/edit/settings.js';
+import { resolveSettings, type SettingOptions } from '../../src/edit/frames/settings.js';
 import { readPack } from '../../src/model/pack.js';
 import { planSharing } from '../../src/attention/plan.js';
 import { layeredPack, TINY_GROUPS } from '../layered-pack.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { BatchPlan, PlannedItem } from '../../src/batch/plan.js';
 import { runBatch, type ItemRunner } from '../../src/batch/run.js';
-import { FLOWEDIT_DEFAULTS } from '../../src/edit/settings.js';
+import { FLOWEDIT_DEFAULTS } from '../../src/edit/frames/settings.js';
 import { tempDir } from '../paths.js';
 
 async function plan(n: number): Promise<BatchPlan> {

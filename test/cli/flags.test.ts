@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { editDistance, nearestName, unknownFlags } from '../../src/cli/known-options.js';
-import { RANGES, resolveSettings } from '../../src/edit/settings.js';
+import { RANGES, resolveSettings } from '../../src/edit/frames/settings.js';
 import { MEDIA, ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
 import { assertCleanFailure, flowedit } from './run.js';
 

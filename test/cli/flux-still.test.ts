@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { readInversion } from '../../src/edit/inversion-file.js';
+import { readInversion } from '../../src/edit/frames/inversion-file.js';
 import { findFfmpeg } from '../../src/media/ffmpeg-tools.js';
 import { readImage } from '../../src/media/image.js';
 import { MEDIA, ROOT, tempDir } from '../paths.js';

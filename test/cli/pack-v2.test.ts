@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { readInversionHeader } from '../../src/edit/inversion-file.js';
+import { readInversionHeader } from '../../src/edit/frames/inversion-file.js';
 import { readPngTextChunks } from '../../src/media/png-text.js';
 import { timesteps } from '../../src/solvers/index.js';
 import { SAMPLE, TINY_V2, tempDir } from '../paths.js';

@@ -63,7 +63,7 @@ test('Wan2.1 pack: --window 5 edits the 9-frame clip in shorter windows; a count
   const inv = join(dir, 'windowed.flowinv');
   const r = await flowedit(['invert', clip, '--window', '5', '--steps', '2', '-o', inv]);
   assert.equal(r.code, 0, r.stderr);
-  const { readInversion } = await import('../../src/edit/inversion-file.js');
+  const { readInversion } = await import('../../src/edit/frames/inversion-file.js');
   const windows = (await readInversion(inv)).header.clip!.windows;
   assert.ok(windows.length >= 2 && windows.every((w) => w.padded === 5), JSON.stringify(windows));
   const rec = join(dir, 'windowed.mp4');

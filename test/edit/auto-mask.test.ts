@@ -1,12 +1,12 @@
 /** The edit mask estimated from the prompts, and the edit inside it, on the fixture pack (real ONNX sessions). */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { editInEstimatedMask } from '../../src/edit/auto-edit.js';
-import { checkMaskThreshold, disagreement, estimateEditMask, MASK_PROBE, pixelPlanes, promptConditions, thresholdMap } from '../../src/edit/auto-mask.js';
-import { invertFrames } from '../../src/edit/clip-jobs.js';
-import { encodeFrames } from '../../src/edit/latents.js';
-import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../src/edit/settings.js';
-import { swapSettingsFrom } from '../../src/edit/swap-jobs.js';
+import { editInEstimatedMask } from '../../src/edit/frames/auto-edit.js';
+import { checkMaskThreshold, disagreement, estimateEditMask, MASK_PROBE, pixelPlanes, promptConditions, thresholdMap } from '../../src/edit/frames/auto-mask.js';
+import { invertFrames } from '../../src/edit/frames/clip-jobs.js';
+import { encodeFrames } from '../../src/edit/frames/latents.js';
+import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../src/edit/frames/settings.js';
+import { swapSettingsFrom } from '../../src/edit/frames/swap-jobs.js';
 import { readImage, resizeImage, type RgbImage } from '../../src/media/image.js';
 import { checkManifest, type Manifest } from '../../src/model/manifest.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { crc32, deflateSync } from 'node:zlib';
 import { runJob } from '../../src/jobs/run-job.js';
-import { resolveSettings } from '../../src/edit/settings.js';
+import { resolveSettings } from '../../src/edit/frames/settings.js';
 import { findFfmpeg, type FfmpegTools } from '../../src/media/ffmpeg-tools.js';
 import { readImage } from '../../src/media/image.js';
 import { readPack } from '../../src/model/pack.js';
@@ -35,7 +35,7 @@ test('inverting a full-HD clip holds working-size frames only: peak memory as fo
   const dist = (p: string) => pathToFileURL(join(ROOT, 'dist', p)).href;
   await writeFile(script, [
     `import { loadPack } from ${JSON.stringify(dist('src/model/pack.js'))};`,
-    `import { invertClip } from ${JSON.stringify(dist('src/edit/clip-jobs.js'))};`,
+    `import { invertClip } from ${JSON.stringify(dist('src/edit/frames/clip-jobs.js'))};`,
     `const pack = await loadPack(${JSON.stringify(TINY)}, { threads: 1 });`,
     `const file = await invertClip(pack, process.argv[2], { sourcePrompt: 'a test pattern', steps: 1, solver: 'euler', fit: 'pad' });`,
     `console.log(JSON.stringify({ peak: process.resourceUsage().maxRSS / 1024, frames: file.header.clip.frames, work: [file.header.fit.workWidth, file.header.fit.workHeight] }));`,

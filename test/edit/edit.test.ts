@@ -1,15 +1,15 @@
 /** Behaviour of invert / reconstruct / edit on the committed fixture packs (real ONNX sessions). */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { editLatent } from '../../src/edit/edit.js';
-import { invertImage, editImage, reconstructImage } from '../../src/edit/image-jobs.js';
-import { noiseOf } from '../../src/edit/invert.js';
-import { reconstructLatent, sampleLatent } from '../../src/edit/sample.js';
-import type { InversionFile } from '../../src/edit/inversion-file.js';
+import { editLatent } from '../../src/edit/latent/edit.js';
+import { invertImage, editImage, reconstructImage } from '../../src/edit/frames/image-jobs.js';
+import { noiseOf } from '../../src/edit/latent/invert.js';
+import { reconstructLatent, sampleLatent } from '../../src/edit/latent/sample.js';
+import type { InversionFile } from '../../src/edit/frames/inversion-file.js';
 import { readImage } from '../../src/media/image.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
 import type { ForwardRequest } from '../../src/model/transformer.js';
-import { condition, negativePrompt, pathVelocity } from '../../src/edit/velocity.js';
+import { condition, negativePrompt, pathVelocity } from '../../src/edit/latent/velocity.js';
 import { maxAbsDiff, psnr, SAMPLE, TINY, TINY_PIXEL } from '../paths.js';
 
 let tiny: LoadedPack;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeInversion, encodeInversion, type InversionHeader } from '../../src/edit/inversion-file.js';
+import { decodeInversion, encodeInversion, type InversionHeader } from '../../src/edit/frames/inversion-file.js';
 
 const header: InversionHeader = {
   format: 'flowedit.inversion',

@@ -1,10 +1,10 @@
 /** The parameters text in the shared layout, read back by its parser; records without paths; seeds and variants. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parametersText, parseParameters, recordFromParameters } from '../../src/edit/parameters.js';
-import { recordTexts, storedRecord, type OutputRecord } from '../../src/edit/outputs.js';
-import { resolveSettings } from '../../src/edit/settings.js';
-import { RANDOM_SEED, variantPath, variantsOf } from '../../src/edit/seeds.js';
+import { parametersText, parseParameters, recordFromParameters } from '../../src/edit/records/parameters.js';
+import { recordTexts, storedRecord, type OutputRecord } from '../../src/edit/records/outputs.js';
+import { resolveSettings } from '../../src/edit/frames/settings.js';
+import { RANDOM_SEED, variantPath, variantsOf } from '../../src/edit/frames/seeds.js';
 import { readPack } from '../../src/model/pack.js';
 import { TINY } from '../paths.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { scheduleFor, shiftFor } from '../../src/edit/schedule.js';
+import { scheduleFor, shiftFor } from '../../src/edit/latent/schedule.js';
 import { loadPack, type LoadedPack } from '../../src/model/pack.js';
 import { TINY } from '../paths.js';
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { latentMask, tokenMask } from '../../src/attention/mask.js';
-import { pixelPlanes } from '../../src/edit/auto-mask.js';
-import { swapFrames, swapSettings } from '../../src/edit/swap-jobs.js';
-import { allowedFrameCounts, planWindows } from '../../src/edit/windows.js';
+import { pixelPlanes } from '../../src/edit/frames/auto-mask.js';
+import { swapFrames, swapSettings } from '../../src/edit/frames/swap-jobs.js';
+import { allowedFrameCounts, planWindows } from '../../src/edit/frames/windows.js';
 import type { RgbImage } from '../../src/media/image.js';
 import type { Tensor } from '../../src/media/tensor.js';
 import type { Manifest } from '../../src/model/manifest.js';

@@ -1,8 +1,8 @@
 /** A pack without a text encoder: it inverts and reconstructs, but takes no prompt and cannot edit. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { editLatent } from '../../src/edit/edit.js';
-import { invertImage, reconstructImage } from '../../src/edit/image-jobs.js';
+import { editLatent } from '../../src/edit/latent/edit.js';
+import { invertImage, reconstructImage } from '../../src/edit/frames/image-jobs.js';
 import { readImage } from '../../src/media/image.js';
 import { loadPack, validatePack, type LoadedPack } from '../../src/model/pack.js';
 import { psnr, SAMPLE, TINY_UNCOND } from '../paths.js';

@@ -1,8 +1,8 @@
 /** Clip windows against pack frame rules, the cross-fade, and clip inversion files. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeInversion, encodeInversion, inversionsOf, type InversionHeader } from '../../src/edit/inversion-file.js';
-import { allowedFrameCounts, checkOverlap, checkWindow, crossFade, planWindows, windowFrames, windowWeight } from '../../src/edit/windows.js';
+import { decodeInversion, encodeInversion, inversionsOf, type InversionHeader } from '../../src/edit/frames/inversion-file.js';
+import { allowedFrameCounts, checkOverlap, checkWindow, crossFade, planWindows, windowFrames, windowWeight } from '../../src/edit/frames/windows.js';
 
 const pack = (max: number, step: number, r = 1) => ({ frames: { max, step }, latent: { channels: 4, spatialCompression: 4, temporalCompression: r, scale: 1, shift: 0 } });
 

@@ -3,12 +3,12 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { resolveSettings } from '../../src/edit/settings.js';
+import { resolveSettings } from '../../src/edit/frames/settings.js';
 import { readPack } from '../../src/model/pack.js';
 import type { JobSpec } from '../../src/jobs/job.js';
 import { createPool } from '../../src/jobs/pool.js';
 import { runJob } from '../../src/jobs/run-job.js';
-import type { Progress } from '../../src/edit/progress.js';
+import type { Progress } from '../../src/edit/latent/progress.js';
 import { TINY } from '../paths.js';
 
 describe('worker pool', () => {

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { editLatent } from '../../src/edit/edit.js';
-import { invertLatent } from '../../src/edit/invert.js';
+import { editLatent } from '../../src/edit/latent/edit.js';
+import { invertLatent } from '../../src/edit/latent/invert.js';
 import { DEVICES, missingProvider, pickDevice } from '../../src/model/devices.js';
 import { onnxModel } from '../../src/model/onnx-proto.js';
 import { installedProviders, onDevice, openGraph, resetTraffic, trafficSoFar, type DeviceTensor, type Traffic } from '../../src/model/ort.js';

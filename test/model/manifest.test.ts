@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { resolveSettings } from '../../src/edit/settings.js';
+import { resolveSettings } from '../../src/edit/frames/settings.js';
 import { checkManifest } from '../../src/model/manifest.js';
 import { TINY, TINY_PIXEL, TINY_UNCOND } from '../paths.js';
 

@@ -9,7 +9,7 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startPoolRunner } from '../../batch/pool-runner.js';
-import { RANDOM_SEED, seedFor } from '../../edit/seeds.js';
+import { RANDOM_SEED, seedFor } from '../../edit/frames/seeds.js';
 import { sayDrawnSeed } from '../variants.js';
 import { batchProgress } from '../progress/batch-progress.js';
 import { progressOutput, reportBatchDone } from '../progress/result.js';

@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
-import { readOutputInfo, type OutputInfo } from '../../edit/output-info.js';
-import { commandLine, reproduce } from '../../edit/reproduce.js';
+import { readOutputInfo, type OutputInfo } from '../../edit/records/output-info.js';
+import { commandLine, reproduce } from '../../edit/records/reproduce.js';
 import { findFfmpeg } from '../../media/ffmpeg-tools.js';
 import { builtinPackDir } from '../../model/builtin.js';
 import { readPack } from '../../model/pack.js';

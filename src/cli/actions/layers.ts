@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { assertEditable } from '../../edit/edit.js';
+import { assertEditable } from '../../edit/latent/edit.js';
 import { assertWritable, writeFileAtomic } from '../../media/atomic-file.js';
 import { taskSettings } from '../../vital/analysis.js';
 import { builtinCalibration, defaultsKeyOf, isAnalysisTask, readCalibration, taskCases, type Calibration, type CalibrationCase } from '../../vital/calibration.js';

@@ -1,6 +1,6 @@
 import { listPresetNames, listUserPresetNames, findPreset, builtinPresetDir, presetFileIn, readPresetFile } from '../../jobs/presets.js';
 import { homePresetsDir } from '../../model/home.js';
-import { appliedTaskDefaults, resolveSettings } from '../../edit/settings.js';
+import { appliedTaskDefaults, resolveSettings } from '../../edit/frames/settings.js';
 import type { ModelArgs } from '../options.js';
 import { resolvePack, userCheck } from './common.js';
 

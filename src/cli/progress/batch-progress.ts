@@ -3,7 +3,7 @@
  * total (items done, overall fraction, elapsed time, time left), a line per finished item, and
  * periodic plain lines while items run. Items count equally in the total; skipped ones not at all.
  */
-import type { Progress } from '../../edit/progress.js';
+import type { Progress } from '../../edit/latent/progress.js';
 import type { BatchEvent, ItemRunner } from '../../batch/run.js';
 import type { PlannedItem } from '../../batch/plan.js';
 import { bar, percent, phaseText, timeText } from './format.js';

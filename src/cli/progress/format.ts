@@ -1,5 +1,5 @@
 /** How progress reads to a person: durations, percentages, a bar, one phase's position. */
-import type { Progress } from '../../edit/progress.js';
+import type { Progress } from '../../edit/latent/progress.js';
 
 /** 4.2s, 42s, 3m05s, 1h02m */
 export function duration(seconds: number): string {

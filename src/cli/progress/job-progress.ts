@@ -1,5 +1,5 @@
 /** The progress of one command's job: its events tracked against the work it is expected to do, and shown. */
-import type { Progress } from '../../edit/progress.js';
+import type { Progress } from '../../edit/latent/progress.js';
 import type { JobSpec } from '../../jobs/job.js';
 import { bar, percent, phaseText, timeText } from './format.js';
 import { createReporter, processSeconds, type ProgressMode, type ProgressStream, type Reporter } from './reporter.js';

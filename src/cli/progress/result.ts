@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { BatchReport } from '../../batch/run.js';
-import type { Phase } from '../../edit/progress.js';
+import type { Phase } from '../../edit/latent/progress.js';
 import { EXIT, reportError, UserError } from '../errors.js';
 import type { JobSummary } from '../../jobs/job.js';
 import type { ProgressOutput } from './job-progress.js';

@@ -3,8 +3,8 @@
  * turns the edit layer's per-phase events into one fraction of the whole, with elapsed time and
  * an estimate of the time left.
  */
-import { MASK_PROBE } from '../../edit/auto-mask.js';
-import type { Phase, Progress } from '../../edit/progress.js';
+import { MASK_PROBE } from '../../edit/frames/auto-mask.js';
+import type { Phase, Progress } from '../../edit/latent/progress.js';
 import type { PlannedItem } from '../../batch/plan.js';
 import type { JobSpec } from '../../jobs/job.js';
 

@@ -3,19 +3,19 @@
  * working size, cut the clip into the pack's windows, encode, invert, reconstruct or edit each
  * window, decode, cross-fade the windows and restore the source size. A still is a one-frame clip.
  */
-import type { FfmpegTools } from '../media/ffmpeg-tools.js';
-import { sha256File } from '../media/file-bytes.js';
-import { decodedPlan, decodeSizeFor, planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
-import type { RgbImage } from '../media/image.js';
-import { probeVideo, readVideo, type FrameRate, type VideoInfo } from '../media/video.js';
-import type { LoadedPack } from '../model/pack.js';
-import { editLatent, type EditSettings } from './edit.js';
+import type { FfmpegTools } from '../../media/ffmpeg-tools.js';
+import { sha256File } from '../../media/file-bytes.js';
+import { decodedPlan, decodeSizeFor, planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../../media/fit.js';
+import type { RgbImage } from '../../media/image.js';
+import { probeVideo, readVideo, type FrameRate, type VideoInfo } from '../../media/video.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { editLatent, type EditSettings } from '../latent/edit.js';
 import { assertSameModel } from './image-jobs.js';
 import { inversionHeader, inversionsOf, type InversionFile } from './inversion-file.js';
-import { invertLatent, type InvertSettings, type LatentInversion } from './invert.js';
+import { invertLatent, type InvertSettings, type LatentInversion } from '../latent/invert.js';
 import { clipLatentShape, decodeFrames, encodeFrames } from './latents.js';
-import { inWindow, type RunOptions } from './progress.js';
-import { reconstructLatent } from './sample.js';
+import { inWindow, type RunOptions } from '../latent/progress.js';
+import { reconstructLatent } from '../latent/sample.js';
 import { crossFade, planWindows, windowFrames, type ClipWindow } from './windows.js';
 
 export interface ClipInversion {

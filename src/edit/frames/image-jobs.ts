@@ -4,15 +4,15 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { fitImage, planFit, restoreImage, type FitMode } from '../media/fit.js';
-import { readImage, type RgbImage } from '../media/image.js';
-import type { LoadedPack } from '../model/pack.js';
-import { editLatent, type EditSettings } from './edit.js';
+import { fitImage, planFit, restoreImage, type FitMode } from '../../media/fit.js';
+import { readImage, type RgbImage } from '../../media/image.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { editLatent, type EditSettings } from '../latent/edit.js';
 import { inversionHeader, type InversionFile, type InversionHeader } from './inversion-file.js';
-import { invertLatent, type InvertSettings } from './invert.js';
+import { invertLatent, type InvertSettings } from '../latent/invert.js';
 import { decodeImage, encodeImage, latentShapeFor } from './latents.js';
-import type { RunOptions } from './progress.js';
-import { reconstructLatent } from './sample.js';
+import type { RunOptions } from '../latent/progress.js';
+import { reconstructLatent } from '../latent/sample.js';
 
 export interface InvertImageSettings extends InvertSettings {
   readonly fit: FitMode;

@@ -2,17 +2,17 @@
  * Text to image or clip: seeded Gaussian noise x_1 integrated along the prompt's velocity
  * from t = 1 to 0 with classifier-free guidance (or the pack's distilled guidance input).
  */
-import type { RgbImage } from '../media/image.js';
-import { sizeOf } from '../media/tensor.js';
-import type { LoadedPack } from '../model/pack.js';
-import type { SolverName } from '../solvers/index.js';
+import type { RgbImage } from '../../media/image.js';
+import { sizeOf } from '../../media/tensor.js';
+import type { LoadedPack } from '../../model/pack.js';
+import type { SolverName } from '../../solvers/index.js';
 import { clipLatentShape, decodeFrames } from './latents.js';
-import { gaussianNoise } from './noise.js';
-import type { RunOptions } from './progress.js';
-import { sampleLatent } from './sample.js';
-import { scheduleFor } from './schedule.js';
-import { checkRange } from '../settings/check.js';
-import { assertNegativePromptFits, assertPromptFits } from './velocity.js';
+import { gaussianNoise } from '../latent/noise.js';
+import type { RunOptions } from '../latent/progress.js';
+import { sampleLatent } from '../latent/sample.js';
+import { scheduleFor } from '../latent/schedule.js';
+import { checkRange } from '../../settings/check.js';
+import { assertNegativePromptFits, assertPromptFits } from '../latent/velocity.js';
 import { allowedFrameCounts } from './windows.js';
 
 export interface GenerateSettings {

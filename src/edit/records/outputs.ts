@@ -5,12 +5,12 @@
  * format); all written atomically so a failed or cancelled run leaves no partial file.
  */
 import { basename, resolve } from 'node:path';
-import { writeFileAtomic } from '../media/atomic-file.js';
-import type { FfmpegTools } from '../media/ffmpeg-tools.js';
-import { writeVideo, type FrameRate, type FrameSource, type VideoInfo } from '../media/video.js';
-import { encodePng, type RgbImage } from '../media/image.js';
-import { addPngTextChunks } from '../media/png-text.js';
-import { encodeInversion, inversionsOf, type InversionFile } from './inversion-file.js';
+import { writeFileAtomic } from '../../media/atomic-file.js';
+import type { FfmpegTools } from '../../media/ffmpeg-tools.js';
+import { writeVideo, type FrameRate, type FrameSource, type VideoInfo } from '../../media/video.js';
+import { encodePng, type RgbImage } from '../../media/image.js';
+import { addPngTextChunks } from '../../media/png-text.js';
+import { encodeInversion, inversionsOf, type InversionFile } from '../frames/inversion-file.js';
 import { parametersText } from './parameters.js';
 
 export { parametersText } from './parameters.js';

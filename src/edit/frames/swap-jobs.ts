@@ -5,22 +5,22 @@
  * restore the source size, and blend in pixel space so that where the mask is 0 every pixel is
  * exactly the source's (a VAE round trip alone would change them).
  */
-import { latentMask } from '../attention/mask.js';
-import { fitImage, restoreImage, type FitMode, type FitPlan } from '../media/fit.js';
-import type { RgbImage } from '../media/image.js';
-import { alignMask, blendMasked, checkMaskOptions, mapMaskPlane, shapedPlanes, type Mask, type MaskOptions, type PlaneScaler, type ShapedMask } from '../media/mask.js';
-import type { Manifest } from '../model/manifest.js';
-import type { LoadedPack } from '../model/pack.js';
-import type { SolverName } from '../solvers/index.js';
+import { latentMask } from '../../attention/mask.js';
+import { fitImage, restoreImage, type FitMode, type FitPlan } from '../../media/fit.js';
+import type { RgbImage } from '../../media/image.js';
+import { alignMask, blendMasked, checkMaskOptions, mapMaskPlane, shapedPlanes, type Mask, type MaskOptions, type PlaneScaler, type ShapedMask } from '../../media/mask.js';
+import type { Manifest } from '../../model/manifest.js';
+import type { LoadedPack } from '../../model/pack.js';
+import type { SolverName } from '../../solvers/index.js';
 import type { InvertedSource } from './auto-mask.js';
-import type { LatentInversion } from './invert.js';
+import type { LatentInversion } from '../latent/invert.js';
 import { assertSameModel } from './image-jobs.js';
 import { inversionsOf, type InversionFile } from './inversion-file.js';
 import { fitFrames, frameSize, invertWindows, planWorkSize, sampleWorkWindows, type ClipFrames } from './clip-jobs.js';
-import type { RunOptions } from './progress.js';
+import type { RunOptions } from '../latent/progress.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings, shareOptionsFrom, type MaskedTask, type SettingOptions, type Settings } from './settings.js';
-import { swapLatent, type SwapLatentSettings } from './swap.js';
-import { assertNegativePromptFits } from './velocity.js';
+import { swapLatent, type SwapLatentSettings } from '../latent/swap.js';
+import { assertNegativePromptFits } from '../latent/velocity.js';
 import { planWindows, windowFrames, type ClipWindow } from './windows.js';
 
 export interface SwapSettings extends SwapLatentSettings {

@@ -10,10 +10,10 @@
  *                trajectory per window, in window order
  */
 import { open, readFile } from 'node:fs/promises';
-import type { FitPlan } from '../media/fit.js';
-import { sizeOf } from '../media/tensor.js';
-import type { InvertSettings, LatentInversion } from './invert.js';
-import { flowEditVersion } from '../version.js';
+import type { FitPlan } from '../../media/fit.js';
+import { sizeOf } from '../../media/tensor.js';
+import type { InvertSettings, LatentInversion } from '../latent/invert.js';
+import { flowEditVersion } from '../../version.js';
 import type { ClipWindow } from './windows.js';
 
 const MAGIC = 'FLOWINV1';

@@ -2,9 +2,9 @@
  * Plain sampling from given noise: one path under one condition, t = 1 → 0. Reconstruction is
  * sampling from inverted noise under the inversion's own condition and solver.
  */
-import type { Tensor } from '../media/tensor.js';
-import type { LoadedPack } from '../model/pack.js';
-import { solve, type SolverName } from '../solvers/index.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { solve, type SolverName } from '../../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
 import { condition, pathVelocity } from './velocity.js';

@@ -2,9 +2,9 @@
  * Images to the transformer's latent space and back: RGB planar [3, H, W] in [-1, 1] as a
  * one-frame clip [1, 3, 1, H, W] through the pack's VAE (identity in pixel space).
  */
-import type { RgbImage } from '../media/image.js';
-import type { Tensor } from '../media/tensor.js';
-import type { LoadedPack } from '../model/pack.js';
+import type { RgbImage } from '../../media/image.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { LoadedPack } from '../../model/pack.js';
 
 /** z = VAE mean of the image, scaled: [1, C, 1, H/s, W/s]. */
 export async function encodeImage(pack: LoadedPack, img: RgbImage): Promise<Tensor> {

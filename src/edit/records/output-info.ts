@@ -3,11 +3,11 @@
  * an inversion file's header. A file flowedit did not write is refused with NotFloweditFile.
  */
 import { readFile, stat } from 'node:fs/promises';
-import type { FfmpegTools } from '../media/ffmpeg-tools.js';
-import { readHead, sha256File } from '../media/file-bytes.js';
-import { readPngTextChunks } from '../media/png-text.js';
-import { isVideoPath, readContainerTags } from '../media/video.js';
-import { isInversionBuffer, readInversionHeader, type InversionHeader } from './inversion-file.js';
+import type { FfmpegTools } from '../../media/ffmpeg-tools.js';
+import { readHead, sha256File } from '../../media/file-bytes.js';
+import { readPngTextChunks } from '../../media/png-text.js';
+import { isVideoPath, readContainerTags } from '../../media/video.js';
+import { isInversionBuffer, readInversionHeader, type InversionHeader } from '../frames/inversion-file.js';
 import type { OutputRecord } from './outputs.js';
 import { recordFromParameters } from './parameters.js';
 

@@ -2,8 +2,8 @@
  * The time grid a pack asks for: N + 1 times from 1 to 0 with the manifest's static or
  * resolution-dependent shift.
  */
-import type { LoadedPack } from '../model/pack.js';
-import { resolutionShift, timesteps } from '../solvers/index.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { resolutionShift, timesteps } from '../../solvers/index.js';
 
 /** Shift factor σ for a latent shape under the pack's schedule, or `override` (a static σ) when given. */
 export function shiftFor(pack: LoadedPack, latentShape: readonly number[], override?: number): number {

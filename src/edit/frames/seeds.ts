@@ -4,7 +4,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
-import { RANGES } from '../settings/table.js';
+import { RANGES } from '../../settings/table.js';
 
 /** The --seed value that asks for a seed drawn at random. */
 export const RANDOM_SEED = -1;

@@ -3,12 +3,12 @@
  * (WebGPU), so the latents and velocities of the edit's two paths never visit the host between
  * model calls. The solvers work on either through the arithmetic each space gives.
  */
-import type { Tensor } from '../media/tensor.js';
-import type { DeviceOps } from '../model/device-ops.js';
-import type { DeviceTensor } from '../model/ort.js';
-import type { LoadedPack } from '../model/pack.js';
-import type { LayerKV } from '../model/transformer.js';
-import { hostAlgebra, type Algebra } from '../solvers/index.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { DeviceOps } from '../../model/device-ops.js';
+import type { DeviceTensor } from '../../model/ort.js';
+import type { LoadedPack } from '../../model/pack.js';
+import type { LayerKV } from '../../model/transformer.js';
+import { hostAlgebra, type Algebra } from '../../solvers/index.js';
 import type { PathCall, PathVelocity } from './velocity.js';
 
 export interface Space<V> {

@@ -5,9 +5,9 @@
  * (ContextFlow's enrichment, arXiv 2509.17818; the bias over [K_edit; K_rec] is `enrich`'s).
  * Both paths are one solver state so every stage sees them at the same t.
  */
-import { isShared, type ContextFeeds, type SharePlan } from '../attention/plan.js';
-import { releaseKV, type LayerKV } from '../model/transformer.js';
-import type { VelocityOn } from '../solvers/index.js';
+import { isShared, type ContextFeeds, type SharePlan } from '../../attention/plan.js';
+import { releaseKV, type LayerKV } from '../../model/transformer.js';
+import type { VelocityOn } from '../../solvers/index.js';
 import type { Space } from './space.js';
 import type { PathVelocity } from './velocity.js';
 

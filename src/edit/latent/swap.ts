@@ -8,11 +8,11 @@
  * on the keys the mask covers. The reconstruction path is the stored trajectory itself: its state
  * is pinned to x_traj(t) after every step, so its keys/values are those of the source.
  */
-import { maskedEnrichmentBias, tokenMask } from '../attention/mask.js';
-import { enrichment, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
-import type { Tensor } from '../media/tensor.js';
-import type { LoadedPack } from '../model/pack.js';
-import { solve, solveOn } from '../solvers/index.js';
+import { maskedEnrichmentBias, tokenMask } from '../../attention/mask.js';
+import { enrichment, planSharing, type ShareOptions, type SharePlan } from '../../attention/plan.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { solve, solveOn } from '../../solvers/index.js';
 import { assertEditable } from './edit.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';

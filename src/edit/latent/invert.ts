@@ -4,9 +4,9 @@
  * solver (RF-Solver, arXiv 2411.04746; FireFlow, arXiv 2412.07517) keeps the trajectory
  * invertible where Euler loses the image.
  */
-import type { Tensor } from '../media/tensor.js';
-import type { LoadedPack } from '../model/pack.js';
-import { inversionSchedule, solve, type SolverName } from '../solvers/index.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { inversionSchedule, solve, type SolverName } from '../../solvers/index.js';
 import type { RunOptions } from './progress.js';
 import { scheduleFor } from './schedule.js';
 import { condition, pathVelocity } from './velocity.js';

@@ -5,8 +5,8 @@
  * back; a longer clip is cut into overlapping windows of the largest allowed count whose decoded
  * frames are cross-faded linearly across each overlap.
  */
-import type { RgbImage } from '../media/image.js';
-import type { Manifest } from '../model/manifest.js';
+import type { RgbImage } from '../../media/image.js';
+import type { Manifest } from '../../model/manifest.js';
 
 export interface ClipWindow {
   /** first frame of the clip this window covers */

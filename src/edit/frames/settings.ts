@@ -2,24 +2,24 @@
  * Resolved run settings. Precedence: flowedit's defaults < the pack's defaults < the pack's
  * defaults for the task < explicit options. Every value is validated here, before any model loads.
  */
-import type { FitMode } from '../media/fit.js';
-import { checkMaskOptions } from '../media/mask.js';
-import type { Manifest, TaskDefaults } from '../model/manifest.js';
-import { resolveLayerGroup, type GroupSource } from '../model/layer-groups.js';
-import { isSolverName, type SolverName } from '../solvers/index.js';
-import { checkRange, unknownChoice } from '../settings/check.js';
-import type { Recipe } from '../settings/recipe.js';
-import { SETTINGS } from '../settings/table.js';
+import type { FitMode } from '../../media/fit.js';
+import { checkMaskOptions } from '../../media/mask.js';
+import type { Manifest, TaskDefaults } from '../../model/manifest.js';
+import { resolveLayerGroup, type GroupSource } from '../../model/layer-groups.js';
+import { isSolverName, type SolverName } from '../../solvers/index.js';
+import { checkRange, unknownChoice } from '../../settings/check.js';
+import type { Recipe } from '../../settings/recipe.js';
+import { SETTINGS } from '../../settings/table.js';
 import { seedFor } from './seeds.js';
-import { AUTO_EDIT, isMaskedTask } from '../settings/tasks.js';
-import type { EditSettings } from './edit.js';
-import type { ShareOptions } from '../attention/plan.js';
-import { isGuideAgainst, type GuideAgainst } from './velocity.js';
+import { AUTO_EDIT, isMaskedTask } from '../../settings/tasks.js';
+import type { EditSettings } from '../latent/edit.js';
+import type { ShareOptions } from '../../attention/plan.js';
+import { isGuideAgainst, type GuideAgainst } from '../latent/velocity.js';
 
-export { MASKED_TASKS, isMaskedTask, type MaskedTask } from '../settings/tasks.js';
-export { describeRange, inRange, type NumberRange } from '../settings/ranges.js';
-export { checkRange } from '../settings/check.js';
-export { RANGES, type RangedName } from '../settings/table.js';
+export { MASKED_TASKS, isMaskedTask, type MaskedTask } from '../../settings/tasks.js';
+export { describeRange, inRange, type NumberRange } from '../../settings/ranges.js';
+export { checkRange } from '../../settings/check.js';
+export { RANGES, type RangedName } from '../../settings/table.js';
 
 /** flowedit's own defaults (the table of settings), below the pack's. */
 export const FLOWEDIT_DEFAULTS = {

@@ -8,13 +8,13 @@
  * (a shape word, a colour word) rather than everything it says, as FlowEdit's velocity
  * difference V(tgt) − V(src) does (arXiv 2412.08629).
  */
-import type { Tensor } from '../media/tensor.js';
-import type { ContextFeeds } from '../attention/plan.js';
-import type { LoadedPack, PackInfo } from '../model/pack.js';
-import { textRules } from '../model/manifest.js';
-import { assertPromptTokens, type TextBatch, type TextWarnings } from '../model/text.js';
-import { onDevice, type DeviceTensor, type Value } from '../model/ort.js';
-import type { ForwardRequest, LayerKV, Sequence } from '../model/transformer.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { ContextFeeds } from '../../attention/plan.js';
+import type { LoadedPack, PackInfo } from '../../model/pack.js';
+import { textRules } from '../../model/manifest.js';
+import { assertPromptTokens, type TextBatch, type TextWarnings } from '../../model/text.js';
+import { onDevice, type DeviceTensor, type Value } from '../../model/ort.js';
+import type { ForwardRequest, LayerKV, Sequence } from '../../model/transformer.js';
 
 /** What an edit's guidance steers away from: the empty prompt, or the source prompt. */
 export type GuideAgainst = 'empty' | 'source';

@@ -3,7 +3,7 @@
  * header): every setting given as a flag, so that the pack's defaults of the day do not matter.
  */
 import { basename, extname } from 'node:path';
-import type { InversionHeader } from './inversion-file.js';
+import type { InversionHeader } from '../frames/inversion-file.js';
 import type { OutputInfo } from './output-info.js';
 import type { OutputRecord } from './outputs.js';
 

@@ -11,16 +11,16 @@
  * the pixel frames at the working size and then to the source size, where the masked swap
  * (swap.ts) takes it as if the user had drawn it.
  */
-import type { FitPlan } from '../media/fit.js';
-import { restorePlane } from '../media/fit.js';
-import type { Mask, PlaneScaler } from '../media/mask.js';
-import type { Tensor } from '../media/tensor.js';
-import type { LoadedPack } from '../model/pack.js';
-import { quotedPrompt } from '../model/text.js';
-import type { LatentInversion } from './invert.js';
-import { gaussianNoise } from './noise.js';
-import type { RunOptions } from './progress.js';
-import { condition, pathVelocity, type Condition } from './velocity.js';
+import type { FitPlan } from '../../media/fit.js';
+import { restorePlane } from '../../media/fit.js';
+import type { Mask, PlaneScaler } from '../../media/mask.js';
+import type { Tensor } from '../../media/tensor.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { quotedPrompt } from '../../model/text.js';
+import type { LatentInversion } from '../latent/invert.js';
+import { gaussianNoise } from '../latent/noise.js';
+import type { RunOptions } from '../latent/progress.js';
+import { condition, pathVelocity, type Condition } from '../latent/velocity.js';
 import type { ClipWindow } from './windows.js';
 
 /** Where the prompts are compared: the noise level t, the draws of ε and their first seed. */

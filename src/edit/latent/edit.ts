@@ -6,10 +6,10 @@
  * and solver stage. Both paths are integrated as one state [x_rec; x_edit] so every solver
  * stage sees both at the same t.
  */
-import type { Tensor } from '../media/tensor.js';
-import { enrichment, enrichmentBias, planSharing, type ShareOptions, type SharePlan } from '../attention/plan.js';
-import type { LoadedPack } from '../model/pack.js';
-import { solveOn, type VelocityOn } from '../solvers/index.js';
+import type { Tensor } from '../../media/tensor.js';
+import { enrichment, enrichmentBias, planSharing, type ShareOptions, type SharePlan } from '../../attention/plan.js';
+import type { LoadedPack } from '../../model/pack.js';
+import { solveOn, type VelocityOn } from '../../solvers/index.js';
 import { noiseOf, RECONSTRUCTION_GUIDANCE, type LatentInversion } from './invert.js';
 import type { RunOptions } from './progress.js';
 import { pairs, spaceOf, type Space } from './space.js';

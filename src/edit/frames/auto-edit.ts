@@ -3,15 +3,15 @@
  * prompts make the model disagree (auto-mask.ts), then the masked swap (swap-jobs.ts) edits inside
  * it under the target prompt and keeps every pixel outside it exactly.
  */
-import type { RgbImage } from '../media/image.js';
-import type { Mask, MaskOptions } from '../media/mask.js';
-import type { LoadedPack } from '../model/pack.js';
+import type { RgbImage } from '../../media/image.js';
+import type { Mask, MaskOptions } from '../../media/mask.js';
+import type { LoadedPack } from '../../model/pack.js';
 import { estimateEditMask, estimateEditMaskWork, MASK_PROBE, restoreMaskPlane, type InvertedSource } from './auto-mask.js';
 import { editFrames, invertFrames, type ClipInversion } from './clip-jobs.js';
-import type { RunOptions } from './progress.js';
+import type { RunOptions } from '../latent/progress.js';
 import { inversionsOf, type InversionFile, type InversionHeader } from './inversion-file.js';
 import { editSettingsFrom, type Settings } from './settings.js';
-import type { SwapLatentSettings } from './swap.js';
+import type { SwapLatentSettings } from '../latent/swap.js';
 import { assertSameModel } from './image-jobs.js';
 import { planWindows } from './windows.js';
 import { invertedSourceOf, preparedFromSource, sourceFromInverted, swapPrepared, swapSettingsFrom, swapToWork, type SwappedFrames, type SwapSource } from './swap-jobs.js';
