@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { editImage, invertImage, reconstructImage } from '../src/edit/frames/image-jobs.js';
+import { editImage, invertImage, reconstructImage } from '../src/edit/frames/pipeline.js';
 import { resolveSettings } from '../src/edit/frames/settings.js';
 import { builtinPackDir } from '../src/model/builtin.js';
 import { pickDevice } from '../src/model/devices.js';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { decodeWorkFrames, planWorkSize } from '../src/edit/frames/clip-jobs.js';
+import { decodeWorkFrames, planWorkSize } from '../src/edit/frames/pipeline.js';
 import { decodeSizeFor } from '../src/media/fit.js';
 import { findFfmpeg } from '../src/media/ffmpeg-tools.js';
 import { timed } from './timed.js';

@@ -17,7 +17,6 @@ export { DEVICES, type Device } from './model/devices.js';
 export { installedProviders, trafficSoFar, resetTraffic, type Traffic } from './model/ort.js';
 export type { Manifest } from './model/manifest.js';
 export { builtinPackDir } from './model/builtin.js';
-export { invertImage, reconstructImage, editImage, type EditedImage, type InvertImageSettings } from './edit/frames/image-jobs.js';
 export { invertLatent, type LatentInversion, type InvertSettings } from './edit/latent/invert.js';
 export { sampleLatent, reconstructLatent } from './edit/latent/sample.js';
 export { editLatent, type EditSettings, type Edited } from './edit/latent/edit.js';
@@ -30,16 +29,21 @@ export { readImage, encodePng, encodeRawPng, type RgbImage, type RawFrame } from
 export { swapImage, swapClip, swapFrames, swapSettings, prepareSwap, preparedFromInversion, swapPrepared, type SwapSettings, type SwappedFrames, type PreparedSwap } from './edit/frames/swap-jobs.js';
 export { swapLatent, type SwapLatentSettings, type SwappedLatent } from './edit/latent/swap.js';
 export {
+  invertImage,
+  reconstructImage,
+  editImage,
   invertClip,
   invertFrames,
   reconstructClip,
   reconstructFrames,
   editClip,
   editFrames,
+  type EditedImage,
+  type InvertImageSettings,
   type ClipInversion,
   type ClipFrames,
   type InvertClipSettings,
-} from './edit/frames/clip-jobs.js';
+} from './edit/frames/pipeline.js';
 export { planWindows, crossFade, type ClipWindow } from './edit/frames/windows.js';
 export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './edit/records/outputs.js';
 export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';

@@ -2,7 +2,7 @@
  * One invert → reconstruct → edit chain on a still, the unit the float16 and device figures are
  * measured on: two packs (or two devices) run it and their outputs are compared by PSNR.
  */
-import { editImage, invertImage, reconstructImage } from '../../src/edit/frames/image-jobs.js';
+import { editImage, invertImage, reconstructImage } from '../../src/edit/frames/pipeline.js';
 import type { RgbImage } from '../../src/media/image.js';
 import type { LoadedPack } from '../../src/model/pack.js';
 

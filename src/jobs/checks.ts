@@ -18,7 +18,7 @@ import { quotedPrompt } from '../model/text.js';
 import { resolveSettings, type Settings } from '../edit/frames/settings.js';
 import { readHead, sha256File } from '../media/file-bytes.js';
 import { isInversionBuffer, readInversionHeader, type InversionHeader } from '../edit/frames/inversion-file.js';
-import { assertSameModel } from '../edit/frames/image-jobs.js';
+import { assertSameModel } from '../edit/frames/pipeline.js';
 import { checkOverlap, checkWindow } from '../edit/frames/windows.js';
 import type { Manifest } from '../model/manifest.js';
 import { EXIT, UserError } from './errors.js';

@@ -1,5 +1,5 @@
 /** reconstruct: an inversion file back to pixels under its own prompt and solver. */
-import { assertSameModel } from '../edit/frames/image-jobs.js';
+import { assertSameModel } from '../edit/frames/pipeline.js';
 import { readInversionHeader } from '../edit/frames/inversion-file.js';
 import { checkInput, checkMediaOutput, checkModelFlags, checkWriteTargets, jobExtras, presetFrom, resolvePack, userCheck } from './checks.js';
 import { seedFor } from '../edit/frames/seeds.js';

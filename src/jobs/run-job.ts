@@ -5,8 +5,7 @@
  * target; a batch item's has one per output, with hooks around each write.
  */
 import { existsSync } from 'node:fs';
-import { decodeWorkFrames, editClipWork, invertClip, planWorkSize, reconstructClipWork, restoredFrames } from '../edit/frames/clip-jobs.js';
-import { editImage, invertImage, reconstructImage } from '../edit/frames/image-jobs.js';
+import { decodeWorkFrames, editClipWork, editImage, invertClip, invertImage, planWorkSize, reconstructClipWork, reconstructImage, restoredFrames } from '../edit/frames/pipeline.js';
 import { generateFrames } from '../edit/frames/generate.js';
 import { readInversion, type InversionFile } from '../edit/frames/inversion-file.js';
 import { writeClipOutput, writeImageOutput, writeInversionFile, type OutputRecord } from '../edit/records/outputs.js';

@@ -6,7 +6,7 @@
  */
 import { textEditInverted, type EditPrompts } from '../edit/frames/auto-edit.js';
 import { estimateEditMask } from '../edit/frames/auto-mask.js';
-import { invertFrames, type ClipInversion } from '../edit/frames/clip-jobs.js';
+import { invertFrames, type ClipInversion } from '../edit/frames/pipeline.js';
 import type { RunOptions } from '../edit/latent/progress.js';
 import { resolveSettings, type SettingOptions, type Settings } from '../edit/frames/settings.js';
 import { preparedFromSource, swapPrepared, swapSettingsFrom } from '../edit/frames/swap-jobs.js';

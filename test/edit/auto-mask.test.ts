@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { editInEstimatedMask } from '../../src/edit/frames/auto-edit.js';
 import { checkMaskThreshold, disagreement, estimateEditMask, MASK_PROBE, pixelPlanes, promptConditions, thresholdMap } from '../../src/edit/frames/auto-mask.js';
-import { invertFrames } from '../../src/edit/frames/clip-jobs.js';
+import { invertFrames } from '../../src/edit/frames/pipeline.js';
 import { encodeFrames } from '../../src/edit/frames/latents.js';
 import { FLOWEDIT_DEFAULTS, resolveSettings } from '../../src/edit/frames/settings.js';
 import { swapSettingsFrom } from '../../src/edit/frames/swap-jobs.js';

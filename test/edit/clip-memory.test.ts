@@ -35,7 +35,7 @@ test('inverting a full-HD clip holds working-size frames only: peak memory as fo
   const dist = (p: string) => pathToFileURL(join(ROOT, 'dist', p)).href;
   await writeFile(script, [
     `import { loadPack } from ${JSON.stringify(dist('src/model/pack.js'))};`,
-    `import { invertClip } from ${JSON.stringify(dist('src/edit/frames/clip-jobs.js'))};`,
+    `import { invertClip } from ${JSON.stringify(dist('src/edit/frames/pipeline.js'))};`,
     `const pack = await loadPack(${JSON.stringify(TINY)}, { threads: 1 });`,
     `const file = await invertClip(pack, process.argv[2], { sourcePrompt: 'a test pattern', steps: 1, solver: 'euler', fit: 'pad' });`,
     `console.log(JSON.stringify({ peak: process.resourceUsage().maxRSS / 1024, frames: file.header.clip.frames, work: [file.header.fit.workWidth, file.header.fit.workHeight] }));`,

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { editLatent } from '../../src/edit/latent/edit.js';
-import { invertImage, editImage, reconstructImage } from '../../src/edit/frames/image-jobs.js';
+import { invertImage, editImage, reconstructImage } from '../../src/edit/frames/pipeline.js';
 import { noiseOf } from '../../src/edit/latent/invert.js';
 import { reconstructLatent, sampleLatent } from '../../src/edit/latent/sample.js';
 import type { InversionFile } from '../../src/edit/frames/inversion-file.js';

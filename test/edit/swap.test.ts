@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { latentMask, tokenMask, maskedEnrichmentBias } from '../../src/attention/mask.js';
 import { EXCLUDE, planSharing } from '../../src/attention/plan.js';
-import { invertFrames } from '../../src/edit/frames/clip-jobs.js';
+import { invertFrames } from '../../src/edit/frames/pipeline.js';
 import { encodeFrames } from '../../src/edit/frames/latents.js';
 import { invertLatent } from '../../src/edit/latent/invert.js';
 import { sampleLatent } from '../../src/edit/latent/sample.js';

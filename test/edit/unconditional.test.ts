@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { editLatent } from '../../src/edit/latent/edit.js';
-import { invertImage, reconstructImage } from '../../src/edit/frames/image-jobs.js';
+import { invertImage, reconstructImage } from '../../src/edit/frames/pipeline.js';
 import { readImage } from '../../src/media/image.js';
 import { loadPack, validatePack, type LoadedPack } from '../../src/model/pack.js';
 import { psnr, SAMPLE, TINY_UNCOND } from '../paths.js';

@@ -72,7 +72,7 @@ it('the check finds an upward import and passes a downward one', () => {
   const media = join(SRC, 'media', 'image.ts');
   assert.equal(upwardImports(media, "import { editLatent } from '../edit/latent/edit.js';").length, 1);
   assert.equal(upwardImports(media, "import type { Tensor } from './tensor.js';").length, 0);
-  const frames = join(SRC, 'edit', 'frames', 'clip-jobs.ts');
+  const frames = join(SRC, 'edit', 'frames', 'pipeline.ts');
   assert.equal(upwardImports(frames, "import { editLatent } from '../latent/edit.js';").length, 0);
   assert.equal(upwardImports(join(SRC, 'edit', 'latent', 'edit.ts'), "import { windowsFor } from '../frames/windows.js';").length, 1);
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { invertFrames } from '../../src/edit/frames/clip-jobs.js';
+import { invertFrames } from '../../src/edit/frames/pipeline.js';
 import { appliedTaskDefaults, resolveSettings } from '../../src/edit/frames/settings.js';
 import { readImage } from '../../src/media/image.js';
 import { loadPack, readPack, type LoadedPack } from '../../src/model/pack.js';

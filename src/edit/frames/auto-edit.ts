@@ -7,12 +7,11 @@ import type { RgbImage } from '../../media/image.js';
 import type { Mask, MaskOptions } from '../../media/mask.js';
 import type { LoadedPack } from '../../model/pack.js';
 import { estimateEditMask, estimateEditMaskWork, MASK_PROBE, restoreMaskPlane, type InvertedSource } from './auto-mask.js';
-import { editFrames, invertFrames, type ClipInversion } from './clip-jobs.js';
+import { assertSameModel, editFrames, invertFrames, type ClipInversion } from './pipeline.js';
 import type { RunOptions } from '../latent/progress.js';
 import { inversionsOf, type InversionFile, type InversionHeader } from './inversion-file.js';
 import { editSettingsFrom, type Settings } from './settings.js';
 import type { SwapLatentSettings } from '../latent/swap.js';
-import { assertSameModel } from './image-jobs.js';
 import { planWindows } from './windows.js';
 import { invertedSourceOf, preparedFromSource, sourceFromInverted, swapPrepared, swapSettingsFrom, swapToWork, type SwappedFrames, type SwapSource } from './swap-jobs.js';
 

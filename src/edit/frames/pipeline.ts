@@ -1,17 +1,18 @@
 /**
- * The clip use cases, as numbered phases over the layers below: fit the frames to the pack's
- * working size, cut the clip into the pack's windows, encode, invert, reconstruct or edit each
- * window, decode, cross-fade the windows and restore the source size. A still is a one-frame clip.
+ * The frame pipeline for stills and clips, as numbered phases over the layers below: fit the
+ * frames to the pack's working size, cut them into the pack's windows, encode, invert,
+ * reconstruct or edit each window, decode, cross-fade the windows and restore the source size.
+ * A still is a one-frame clip in one window of one frame (its inversion file just has no clip
+ * header).
  */
 import type { FfmpegTools } from '../../media/ffmpeg-tools.js';
 import { sha256File } from '../../media/file-bytes.js';
 import { decodedPlan, decodeSizeFor, planFit, fitImage, restoreImage, type FitMode, type FitPlan } from '../../media/fit.js';
-import type { RgbImage } from '../../media/image.js';
+import { readImage, type RgbImage } from '../../media/image.js';
 import { probeVideo, readVideo, type FrameRate, type VideoInfo } from '../../media/video.js';
 import type { LoadedPack } from '../../model/pack.js';
-import { editLatent, type EditSettings } from '../latent/edit.js';
-import { assertSameModel } from './image-jobs.js';
-import { inversionHeader, inversionsOf, type InversionFile } from './inversion-file.js';
+import { editLatent, type EditSettings, type Edited } from '../latent/edit.js';
+import { inversionHeader, inversionsOf, type InversionFile, type InversionHeader } from './inversion-file.js';
 import { invertLatent, type InvertSettings, type LatentInversion } from '../latent/invert.js';
 import { clipLatentShape, decodeFrames, encodeFrames } from './latents.js';
 import { inWindow, type RunOptions } from '../latent/progress.js';
@@ -175,8 +176,6 @@ export interface ClipFrames {
   readonly rate: FrameRate;
 }
 
-/** SHA-256 of a file, streamed. */
-
 /**
  * Inverts a video file: probe, decode straight to the working size, cut into windows, encode,
  * invert each window. Only working-size frames are held.
@@ -201,6 +200,73 @@ export async function invertClip(pack: LoadedPack, path: string, s: InvertClipSe
     inversion: inversions[0]!,
     windows: inversions,
   };
+}
+
+export interface InvertImageSettings extends InvertSettings {
+  readonly fit: FitMode;
+  /** refuse an image of more pixels than this, before decoding (default DEFAULT_MAX_INPUT_PIXELS) */
+  readonly maxInputPixels?: number;
+}
+
+/** A still's windows: one, of its one frame. */
+const STILL: readonly ClipWindow[] = [{ start: 0, length: 1, padded: 1 }];
+
+/** Inverts an image file as a one-frame clip: read, fit, encode, invert. */
+export async function invertImage(pack: LoadedPack, path: string, s: InvertImageSettings, run: RunOptions = {}): Promise<InversionFile> {
+  // 1. read the source
+  const sha256 = await sha256File(path).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ENOENT' ? `Input image not found: ${path}` : `Cannot read ${path}: ${err.message}`);
+  });
+  const source = await readImage(path, s.maxInputPixels !== undefined ? { maxInputPixels: s.maxInputPixels } : {});
+  // 2. fit it to the pack's working size, encode and invert it under the source condition
+  const fit = planWorkSize(pack, source.width, source.height, s.fit);
+  const [inversion] = await invertWindows(pack, await fitFrames([source], fit), STILL, s, run);
+  return {
+    header: inversionHeader(pack.manifest.id, inversion!, { source: { path, sha256, width: source.width, height: source.height }, fit, calls: inversion!.calls }),
+    inversion: inversion!,
+  };
+}
+
+/** Refuses an inversion made with another pack. */
+export function assertSameModel(pack: { manifest: LoadedPack['manifest'] }, header: InversionHeader): void {
+  if (header.modelId !== pack.manifest.id) {
+    throw new Error(
+      `This inversion was made with model '${header.modelId}' but the pack is '${pack.manifest.id}'; pass --model with the pack that made it, or invert again.`,
+    );
+  }
+}
+
+/** A still's inversion file as the one window of a one-frame clip; throws for a clip's file. */
+function stillInversionOf(file: InversionFile): ClipInversion {
+  if (file.header.clip) throw new Error(`${file.header.source.path} was inverted as a clip, not a still image`);
+  return { fit: file.header.fit, frames: 1, windows: STILL, inversions: [file.inversion], calls: file.header.calls };
+}
+
+/** Samples back from a still's inversion and returns the image at the source's size. */
+export async function reconstructImage(pack: LoadedPack, file: InversionFile, run: RunOptions = {}): Promise<RgbImage> {
+  assertSameModel(pack, file.header);
+  const [image] = await reconstructFrames(pack, stillInversionOf(file), run);
+  return image!;
+}
+
+export interface EditedImage {
+  readonly image: RgbImage;
+  /** the reconstruction path at the source's size, when the settings keep it */
+  readonly reconstruction: RgbImage | null;
+  readonly calls: number;
+}
+
+/** Edits a still from its inversion: shared-context sampling, then decode and restore the source size. */
+export async function editImage(pack: LoadedPack, file: InversionFile, s: EditSettings, run: RunOptions = {}): Promise<EditedImage> {
+  assertSameModel(pack, file.header);
+  let edited: Edited | undefined;
+  const [image] = await sampleWindows(pack, stillInversionOf(file), run, async (inv, r) => {
+    edited = await editLatent(pack, inv, s, r);
+    return edited.z;
+  });
+  const rec = edited!.reconstruction;
+  const reconstruction = rec ? await restoreImage((await decodeFrames(pack, rec))[0]!, file.header.fit) : null;
+  return { image: image!, reconstruction, calls: edited!.calls };
 }
 
 /** The clip inversion an inversion file holds; throws for a still's file. */
