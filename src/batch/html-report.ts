@@ -14,11 +14,12 @@ import type { Settings } from '../edit/frames/settings.js';
 import { flowEditVersion } from '../version.js';
 import { assertOutputInside } from './confine.js';
 import type { BatchPlan, PlannedItem } from './plan.js';
+import { shardSuffix, type Shard } from './shard.js';
 import type { BatchReport, ItemReport } from './run.js';
 
 /** The page's file in the output folder. */
-export function htmlReportPath(outDir: string): string {
-  return join(outDir, 'report.html');
+export function htmlReportPath(outDir: string, shard?: Shard): string {
+  return join(outDir, `report${shardSuffix(shard)}.html`);
 }
 
 /** The thumbnails' folder, beside the page. */
@@ -134,7 +135,7 @@ tr.failed { background: #fff6f6; } .reason { color: #a00; margin-top: 4px; max-w
  * A picture that cannot be read is shown as "no preview" with the reason, not an error.
  */
 export async function writeHtmlReport(plan: BatchPlan, report: BatchReport): Promise<string> {
-  const page = htmlReportPath(plan.outDir);
+  const page = htmlReportPath(plan.outDir, plan.shard);
   await assertOutputInside(plan.outDir, page);
   await mkdir(join(plan.outDir, THUMBNAIL_DIR), { recursive: true });
   const rows: string[] = [];

@@ -21,6 +21,7 @@ import { link, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { processAlive } from '../media/atomic-file.js';
+import { shardSuffix, type Shard } from './shard.js';
 
 export const LOCK_NAME = '.flowedit-batch.lock';
 const TAKEOVER_SUFFIX = '.takeover';
@@ -48,6 +49,8 @@ export interface LockOptions {
   readonly staleMs?: number;
   /** called once when another run took the lock over (this run's heartbeat had stopped) */
   readonly onLost?: (message: string) => void;
+  /** a shard's lock (one per shard, beside the others'): two runs of one shard exclude each other */
+  readonly shard?: Shard;
 }
 
 export interface BatchLock {
@@ -192,7 +195,7 @@ function held(path: string, token: string, o: LockOptions): BatchLock {
 
 /** Takes the output folder's lock (the folder must exist); refuses while a live batch holds it. */
 export async function lockOutDir(outDir: string, o: LockOptions = {}): Promise<BatchLock> {
-  const path = join(outDir, LOCK_NAME);
+  const path = join(outDir, LOCK_NAME.replace('.lock', `${shardSuffix(o.shard)}.lock`));
   const { text, token } = await ownerText();
   const deadline = Date.now() + TAKEOVER_WAIT_MS;
   for (;;) {

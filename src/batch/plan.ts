@@ -22,6 +22,7 @@ import { findPreset, type Preset } from '../jobs/presets.js';
 import { reportPath } from './report.js';
 import { mergeRecipes, type Recipe, type RecipeCommand } from '../settings/recipe.js';
 import { itemSeed } from './seeds.js';
+import { inShard, type Shard } from './shard.js';
 
 /** Commands a batch item can run, and what each makes from an item. */
 const BATCH_COMMANDS: Partial<Record<RecipeCommand, { readonly targets: 'required' | 'none'; readonly outputs: (item: ManifestItem) => readonly ManifestTarget[] }>> = {
@@ -83,6 +84,8 @@ export interface BatchPlan {
   readonly packDir: string;
   readonly batchSeed: number;
   readonly items: readonly PlannedItem[];
+  /** --shard: the items are this shard's only */
+  readonly shard?: Shard;
 }
 
 export interface PlanOptions {
@@ -96,6 +99,8 @@ export interface PlanOptions {
   readonly allowInputsOutside?: boolean;
   /** the largest image or frame an item may read (default DEFAULT_MAX_INPUT_PIXELS), checked before decoding */
   readonly maxInputPixels?: number;
+  /** keep only this shard's items (every item is still planned and checked) */
+  readonly shard?: Shard;
 }
 
 async function fileSha256(path: string, what: string): Promise<string> {
@@ -286,7 +291,7 @@ export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptio
   const outDir = resolve(o.outDir);
   const inputs: InputRule = { dir: manifest.dir, allowOutside: manifest.allowInputsOutside || o.allowInputsOutside === true };
   const problems: string[] = [];
-  await assertOutputInside(outDir, reportPath(outDir)).catch((err: Error) => problems.push(`the report: ${err.message}`));
+  await assertOutputInside(outDir, reportPath(outDir, o.shard)).catch((err: Error) => problems.push(`the report: ${err.message}`));
   const items: PlannedItem[] = [];
   for (const item of manifest.items) {
     try {
@@ -307,5 +312,7 @@ export async function planBatch(manifest: Manifest, pack: PackInfo, o: PlanOptio
     const n = problems.length;
     throw new Error(`${manifest.file} has ${n} problem${n > 1 ? 's' : ''} (nothing was run):\n  - ${problems.join('\n  - ')}`);
   }
-  return { manifest: manifest.file, outDir, model: pack.manifest.id, packDir: pack.dir, batchSeed: o.batchSeed, items };
+  const shard = o.shard;
+  const kept = shard ? items.filter((item) => inShard(item.index, shard)) : items;
+  return { manifest: manifest.file, outDir, model: pack.manifest.id, packDir: pack.dir, batchSeed: o.batchSeed, items: kept, ...(shard ? { shard } : {}) };
 }

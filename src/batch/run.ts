@@ -10,6 +10,7 @@ import type { Progress } from '../edit/latent/progress.js';
 import type { OutputDone } from './execute.js';
 import type { BatchPlan, PlannedItem } from './plan.js';
 import { isDone, removeStaleTemps } from './sidecar.js';
+import type { Shard } from './shard.js';
 
 export interface ItemRunner {
   /** Makes the pending outputs of one item. */
@@ -43,6 +44,8 @@ export interface BatchReport {
   readonly concurrency: number;
   readonly counts: Readonly<Record<ItemStatus, number>>;
   readonly items: readonly ItemReport[];
+  /** --shard: the report covers this shard's items */
+  readonly shard?: Shard;
 }
 
 export type BatchEvent =
@@ -122,7 +125,7 @@ export async function runBatch(plan: BatchPlan, o: RunBatchOptions): Promise<Bat
     const items = await Promise.all(plan.items.map((item) => limit(runOne, item)));
     const counts = { done: 0, skipped: 0, failed: 0, cancelled: 0 };
     for (const r of items) counts[r.status] += 1;
-    return { format: 'flowedit.batch-report', version: 1, manifest: plan.manifest, outDir: plan.outDir, model: plan.model, batchSeed: plan.batchSeed, concurrency: o.concurrency, counts, items };
+    return { format: 'flowedit.batch-report', version: 1, manifest: plan.manifest, outDir: plan.outDir, model: plan.model, batchSeed: plan.batchSeed, concurrency: o.concurrency, counts, items, ...(plan.shard ? { shard: plan.shard } : {}) };
   } finally {
     await Promise.all(all.map((r) => r.close()));
   }

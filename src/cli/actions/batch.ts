@@ -9,6 +9,7 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startPoolRunner } from '../../batch/pool-runner.js';
+import type { Shard } from '../../batch/shard.js';
 import { RANDOM_SEED, seedFor } from '../../edit/frames/seeds.js';
 import { sayDrawnSeed } from '../variants.js';
 import { batchProgress } from '../progress/batch-progress.js';
@@ -26,6 +27,8 @@ export type BatchArgs = GlobalArgs & ModelArgs & SolverArgs & ShiftArgs & EditAr
   'allow-inputs-outside': boolean;
   'max-input-pixels': number;
   html: boolean;
+  /** --shard i/N, read as the command line is parsed */
+  shard: Shard | undefined;
 };
 
 /** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
@@ -83,16 +86,18 @@ export async function batchAction(a: BatchArgs): Promise<void> {
       flags,
       allowInputsOutside: a['allow-inputs-outside'] === true,
       maxInputPixels: a['max-input-pixels'],
+      ...(a.shard ? { shard: a.shard } : {}),
       ...(a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {}),
     }),
   );
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
-  await checkOutput(reportPath(plan.outDir));
-  if (a.html) await checkOutput(htmlReportPath(plan.outDir));
+  await checkOutput(reportPath(plan.outDir, plan.shard));
+  if (a.html) await checkOutput(htmlReportPath(plan.outDir, plan.shard));
   const controller = new AbortController();
   const lock = await userCheck(() =>
     lockOutDir(plan.outDir, {
+      ...(a.shard ? { shard: a.shard } : {}),
       onLost: (message) => {
         process.stderr.write(`flowedit: ${message} while this batch was stopped; finishing no new items\n`);
         controller.abort();

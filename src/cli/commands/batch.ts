@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { settingOption, withEditOptions, withFfmpegOption, withInputLimit, withJsonOption, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
+import { parseShard } from '../../batch/shard.js';
+import { EXIT, UserError } from '../errors.js';
 
 export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   command: 'batch <manifest>',
@@ -23,6 +25,19 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
       })
       .option('html', { type: 'boolean', default: false, describe: 'also write report.html: each item\'s source and outputs as thumbnails (report-files/), its settings, status and any failure; links are relative, so the folder can be moved', group: 'Batch:' })
       .option('concurrency', settingOption('concurrency', 'batch', { alias: 'j', default: 1, group: 'Batch:' }))
+      .option('shard', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'run only shard i of N (i/N: the items at positions p with p ≡ i mod N), to split one manifest across N machines writing one folder without a queue; each shard checks the whole manifest and keeps its own lock and batch-report-shard-i-of-N.json',
+        group: 'Batch:',
+        coerce: (raw: string) => {
+          try {
+            return parseShard(raw);
+          } catch (err) {
+            throw new UserError((err as Error).message, EXIT.usage);
+          }
+        },
+      })
       .option('seed', settingOption('seed', 'batch', { group: 'Sampling:' }))
       .epilogue(
         'What each item edits is given per item, not as flags: batch has no --source-prompt, --target-prompt, --negative-prompt, ' +
@@ -39,6 +54,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
           'not even through a symbolic link. One batch at a time writes to a folder (a lock that knows a live batch from a dead one). ' +
           'Exit status 1 when any item failed, 130 when interrupted by Ctrl-C, 143 by SIGTERM.',
       )
-      .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers') as never,
+      .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers')
+      .example('$0 batch samples/batch.yaml --out /shared/edits --shard 2/3', 'the second of three machines') as never,
   handler: async (argv) => (await import('../actions/batch.js')).batchAction(argv),
 };
