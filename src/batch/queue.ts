@@ -90,7 +90,8 @@ async function viewOf(job: Job | undefined, id: string): Promise<JobView> {
 /** Opens the queue after checking that Redis answers. */
 export async function openQueue(url: string): Promise<QueueClient> {
   await probeRedis(url);
-  const queue = new Queue(QUEUE_NAME, { connection: connection(url) });
+  const client = connection(url);
+  const queue = new Queue(QUEUE_NAME, { connection: client });
   queue.on('error', () => undefined);
   const counts = async () => {
     const c = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed');
@@ -141,6 +142,7 @@ export async function openQueue(url: string): Promise<QueueClient> {
     },
     async close() {
       await queue.close();
+      client.disconnect(); // a connection handed to BullMQ is not closed by it
     },
   };
 }
@@ -171,6 +173,7 @@ export interface QueueWorker {
 /** Takes jobs from the queue, `concurrency` at a time; a job fails with the error `run` throws. */
 export async function startQueueWorker(url: string, o: QueueWorkerOptions, run: (job: TakenJob) => Promise<object>): Promise<QueueWorker> {
   await probeRedis(url);
+  const client = connection(url, o.onError);
   const worker = new Worker(
     QUEUE_NAME,
     async (job: Job) =>
@@ -182,7 +185,7 @@ export async function startQueueWorker(url: string, o: QueueWorkerOptions, run: 
         reportProgress: (p) => job.updateProgress(p),
       }),
     {
-      connection: connection(url, o.onError),
+      connection: client,
       concurrency: o.concurrency,
       lockDuration: o.lockMs,
       stalledInterval: o.lockMs,
@@ -192,6 +195,9 @@ export async function startQueueWorker(url: string, o: QueueWorkerOptions, run: 
   );
   worker.on('error', (err: Error) => o.onError?.(redactIn(err.message, url)));
   return {
-    close: (force = false) => worker.close(force),
+    async close(force = false) {
+      await worker.close(force);
+      client.disconnect();
+    },
   };
 }

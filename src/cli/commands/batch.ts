@@ -22,6 +22,13 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         group: 'Batch:',
       })
       .option('html', { type: 'boolean', default: false, describe: 'also write report.html: each item\'s source and outputs as thumbnails (report-files/), its settings, status and any failure; links are relative, so the folder can be moved', group: 'Batch:' })
+      .option('queue', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'redis://[user:password@]host:port[/db]: check the whole batch, then put one job per item on the Redis queue for `flowedit worker` on any machine and exit; items already done are left out, and queueing the same manifest again adds no duplicates',
+        group: 'Queue:',
+      })
+      .option('wait', { type: 'boolean', default: false, describe: 'with --queue: show the batch\'s progress until every queued item is done or failed, then write batch-report.json (exit 1 if any failed)', group: 'Queue:' })
       .option('concurrency', settingOption('concurrency', 'batch', { alias: 'j', default: 1, group: 'Batch:' }))
       .option('seed', settingOption('seed', 'batch', { group: 'Sampling:' }))
       .epilogue(
@@ -39,6 +46,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
           'not even through a symbolic link. One batch at a time writes to a folder (a lock that knows a live batch from a dead one). ' +
           'Exit status 1 when any item failed, 130 when interrupted by Ctrl-C, 143 by SIGTERM.',
       )
-      .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers') as never,
+      .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers')
+      .example('$0 batch samples/batch.yaml --out /shared/edits --queue redis://queuehost:6379 --wait', 'queue the items for workers on other machines and follow them') as never,
   handler: async (argv) => (await import('../actions/batch.js')).batchAction(argv),
 };
