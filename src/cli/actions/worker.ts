@@ -71,7 +71,14 @@ export async function workerAction(a: WorkerArgs): Promise<void> {
     else if (mode !== 'none') process.stderr.write(`${text}\n`);
   };
   const lastJson = new Map<string, number>();
+  // while Redis is away every connection retries: each message once per 10 s
+  const lastSaid = new Map<string, number>();
   const onEvent = (e: QueueWorkerEvent) => {
+    if (e.type === 'connection') {
+      const now = performance.now();
+      if (now - (lastSaid.get(e.message) ?? -Infinity) < 10_000) return;
+      lastSaid.set(e.message, now);
+    }
     if (mode === 'json') {
       if (e.type === 'progress') {
         const now = performance.now();
