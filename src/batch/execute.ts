@@ -22,8 +22,8 @@ export interface OutputDone {
   readonly calls: number;
 }
 
-/** Makes the outputs of `item` whose codes are in `pending`. */
-export async function executeItem(pack: LoadedPack, item: PlannedItem, pending: readonly string[], run: RunOptions = {}): Promise<OutputDone[]> {
+/** Makes the outputs of `item` whose codes are in `pending`; `onOutput` hears of each once its sidecar is written. */
+export async function executeItem(pack: LoadedPack, item: PlannedItem, pending: readonly string[], run: RunOptions = {}, onOutput?: (done: OutputDone) => void): Promise<OutputDone[]> {
   const outputs = item.outputs.filter((o) => pending.includes(o.code));
   const byFile = new Map<string, PlannedOutput>(outputs.map((o) => [o.file, o]));
   const done: OutputDone[] = [];
@@ -43,7 +43,9 @@ export async function executeItem(pack: LoadedPack, item: PlannedItem, pending: 
     afterWrite: async (t, calls) => {
       const out = byFile.get(t.output)!;
       await writeSidecar(out.sidecar, makeSidecar(item, out, pack.manifest.id, flowEditVersion(), await readFile(out.file)));
-      done.push({ code: out.code, file: out.file, calls });
+      const one = { code: out.code, file: out.file, calls };
+      done.push(one);
+      onOutput?.(one);
     },
   });
   return done;

@@ -10,8 +10,10 @@ import { invertCommand } from './commands/invert.js';
 import { layersCommand } from './commands/layers.js';
 import { modelsCommand } from './commands/models.js';
 import { presetsCommand } from './commands/presets.js';
+import { queueCommand } from './commands/queue.js';
 import { reconstructCommand } from './commands/reconstruct.js';
 import { swapCommand } from './commands/swap.js';
+import { workerCommand } from './commands/worker.js';
 import { EXIT, UserError } from './errors.js';
 import { assertKnownFlags, type DeclaredOptions } from './known-options.js';
 import { progressOption } from './options.js';
@@ -44,6 +46,8 @@ try {
     .command(layersCommand)
     .command(modelsCommand)
     .command(presetsCommand)
+    .command(workerCommand)
+    .command(queueCommand)
     .demandCommand(1, 'Name a command; see flowedit --help')
     .strict()
     .recommendCommands()

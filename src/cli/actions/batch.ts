@@ -18,6 +18,9 @@ import { EXIT, UserError } from '../errors.js';
 import type { EditArgs, GlobalArgs, ModelArgs, PresetArgs, ShiftArgs, SolverArgs, VideoArgs } from '../options.js';
 import { requestRecipe, type SettingRequest } from '../../jobs/checks.js';
 import { checkOutput, checkModelFlags, printedConfig, resolvePack, userCheck } from './common.js';
+import { checkRedisUrl } from '../../batch/redis-url.js';
+import { probeRedis } from '../../batch/queue.js';
+import type { BatchRequest } from '../../batch/queue-job.js';
 
 /** The parsed command line; yargs gives each setting flag by its camelCase name too (SettingRequest). */
 export type BatchArgs = GlobalArgs & ModelArgs & SolverArgs & ShiftArgs & EditArgs & PresetArgs & Pick<VideoArgs, 'ffmpeg'> & SettingRequest & {
@@ -29,6 +32,9 @@ export type BatchArgs = GlobalArgs & ModelArgs & SolverArgs & ShiftArgs & EditAr
   html: boolean;
   /** --shard i/N, read as the command line is parsed */
   shard: Shard | undefined;
+  /** redis://…: enqueue the items for `flowedit worker` instead of running them */
+  queue: string | undefined;
+  wait: boolean;
 };
 
 /** Signals that stop a batch as Ctrl-C does; the exit status is 128 + the signal's number. */
@@ -69,6 +75,16 @@ export async function batchAction(a: BatchArgs): Promise<void> {
     // several workers each opening the device crash onnxruntime-node 1.30's WebGPU provider
     throw new UserError(`--concurrency ${a.concurrency} with --device ${model.device}: on a device the items run one at a time, each call using the whole device; leave --concurrency out, or use --device cpu to run items side by side`);
   }
+  if (a.wait && a.queue === undefined) throw new UserError('--wait follows a queued batch: give --queue redis://host:port as well', EXIT.usage);
+  if (a.shard && a.queue !== undefined) throw new UserError('--shard splits a batch across machines without a queue; with --queue every worker takes items from the one queue: leave --shard out', EXIT.usage);
+  if (a.queue !== undefined) {
+    const url = a.queue;
+    await userCheck(() => checkRedisUrl(url)).catch((err: Error) => {
+      throw new UserError(err.message, EXIT.usage);
+    });
+    // before the inputs are hashed: a Redis that is not there is said at once
+    if (!a['print-config']) await userCheck(() => probeRedis(url));
+  }
   const given = a.seed ?? 0;
   if (!(Number.isInteger(given) && given >= RANDOM_SEED)) throw new UserError(`Expected a non-negative integer (or -1 for a random one) for --seed but received ${given}`);
   const batchSeed = seedFor(given); // -1: drawn here; the report and every item's record hold it
@@ -92,6 +108,22 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   );
   if (printedConfig({ 'print-config': a['print-config'] }, planConfig(plan))) return;
   await userCheck(() => mkdir(plan.outDir, { recursive: true }));
+  if (a.queue !== undefined) {
+    const request: BatchRequest = {
+      manifest: resolve(manifest.file),
+      outDir: plan.outDir,
+      packDir: resolve(plan.packDir),
+      flags,
+      ...(cliPreset !== undefined ? { preset: cliPreset } : {}),
+      batchSeed,
+      maxInputPixels: a['max-input-pixels'],
+      allowInputsOutside: a['allow-inputs-outside'] === true,
+      ...(a.ffmpeg !== undefined ? { ffmpeg: a.ffmpeg } : {}),
+    };
+    const { queueBatch } = await import('./batch-queue.js');
+    await queueBatch({ ...a, queue: a.queue }, plan, request, planConfig(plan));
+    return;
+  }
   await checkOutput(reportPath(plan.outDir, plan.shard));
   if (a.html) await checkOutput(htmlReportPath(plan.outDir, plan.shard));
   const controller = new AbortController();

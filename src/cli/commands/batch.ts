@@ -24,6 +24,13 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
         group: 'Batch:',
       })
       .option('html', { type: 'boolean', default: false, describe: 'also write report.html: each item\'s source and outputs as thumbnails (report-files/), its settings, status and any failure; links are relative, so the folder can be moved', group: 'Batch:' })
+      .option('queue', {
+        type: 'string',
+        requiresArg: true,
+        describe: 'redis://[user:password@]host:port[/db]: check the whole batch, then put one job per item on the Redis queue for `flowedit worker` on any machine and exit; items already done are left out, and queueing the same manifest again adds no duplicates',
+        group: 'Queue:',
+      })
+      .option('wait', { type: 'boolean', default: false, describe: 'with --queue: show the batch\'s progress until every queued item is done or failed, then write batch-report.json (exit 1 if any failed)', group: 'Queue:' })
       .option('concurrency', settingOption('concurrency', 'batch', { alias: 'j', default: 1, group: 'Batch:' }))
       .option('shard', {
         type: 'string',
@@ -55,6 +62,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
           'Exit status 1 when any item failed, 130 when interrupted by Ctrl-C, 143 by SIGTERM.',
       )
       .example('$0 batch samples/batch.yaml --out edits -j 2', 'two workers')
-      .example('$0 batch samples/batch.yaml --out /shared/edits --shard 2/3', 'the second of three machines') as never,
+      .example('$0 batch samples/batch.yaml --out /shared/edits --shard 2/3', 'the second of three machines')
+      .example('$0 batch samples/batch.yaml --out /shared/edits --queue redis://queuehost:6379 --wait', 'queue the items for workers on other machines and follow them') as never,
   handler: async (argv) => (await import('../actions/batch.js')).batchAction(argv),
 };
