@@ -4,7 +4,7 @@
  * each write the batch checks that the output still lies inside the output folder, and after it
  * writes the output's sidecar. Runs inside an inference worker.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunOptions } from '../edit/latent/progress.js';
 import type { JobTarget } from '../jobs/job.js';
@@ -13,7 +13,8 @@ import type { LoadedPack } from '../model/pack.js';
 import { flowEditVersion } from '../version.js';
 import type { PlannedItem, PlannedOutput } from './plan.js';
 import { assertOutputInside } from './confine.js';
-import { makeSidecar, writeSidecar } from './sidecar.js';
+import { assertWritable, stagedPathFor, withCommitLock } from '../media/atomic-file.js';
+import { isDone, makeSidecar, writeSidecar } from './sidecar.js';
 
 export interface OutputDone {
   readonly code: string;
@@ -25,24 +26,42 @@ export interface OutputDone {
 /** Makes the outputs of `item` whose codes are in `pending`; `onOutput` hears of each once its sidecar is written. */
 export async function executeItem(pack: LoadedPack, item: PlannedItem, pending: readonly string[], run: RunOptions = {}, onOutput?: (done: OutputDone) => void): Promise<OutputDone[]> {
   const outputs = item.outputs.filter((o) => pending.includes(o.code));
-  const byFile = new Map<string, PlannedOutput>(outputs.map((o) => [o.file, o]));
+  // each output is written whole to a staged name, described by its sidecar, then renamed into place:
+  // a run killed at any moment leaves an output either in place with its sidecar or not at all,
+  // so one that runs the item again never writes an output twice
+  const byFile = new Map<string, PlannedOutput>(outputs.map((o) => [stagedPathFor(o.file), o]));
   const done: OutputDone[] = [];
-  const targets: JobTarget[] = outputs.map((o) => ({ output: o.file, ...(o.targetPrompt !== undefined ? { targetPrompt: o.targetPrompt } : {}) }));
+  const targets: JobTarget[] = [...byFile].map(([staged, o]) => ({ output: staged, ...(o.targetPrompt !== undefined ? { targetPrompt: o.targetPrompt } : {}) }));
   await runTargets(pack, item.job, targets, run, {
     // a link made inside the output folder since the plan was checked must not lead the write out
     beforeWrite: async (t) => {
       const out = byFile.get(t.output)!;
       const confined = async () => {
-        for (const f of [out.file, out.sidecar]) await assertOutputInside(item.outDir, f);
+        for (const f of [out.file, out.sidecar, t.output]) await assertOutputInside(item.outDir, f);
       };
       await confined();
       await mkdir(dirname(out.file), { recursive: true });
       await confined();
+      await assertWritable(out.file); // e.g. not a folder: said before the output is made, not when it is renamed into place
+      // another worker given the same item (its first taker thought dead) may have made it meanwhile
+      return !(await isDone(out));
     },
-    // a sidecar only ever describes a complete file
+    // a sidecar only ever describes a complete file; of two workers that made the same output,
+    // the second to commit finds the first's in place and drops its own
     afterWrite: async (t, calls) => {
       const out = byFile.get(t.output)!;
-      await writeSidecar(out.sidecar, makeSidecar(item, out, pack.manifest.id, flowEditVersion(), await readFile(out.file)));
+      const committed = await withCommitLock(out.file, async () => {
+        try {
+          if (await isDone(out)) return false;
+          await writeSidecar(out.sidecar, makeSidecar(item, out, pack.manifest.id, flowEditVersion(), await readFile(t.output)));
+          for (const f of [out.file, t.output]) await assertOutputInside(item.outDir, f);
+          await rename(t.output, out.file);
+          return true;
+        } finally {
+          await rm(t.output, { force: true });
+        }
+      });
+      if (!committed) return;
       const one = { code: out.code, file: out.file, calls };
       done.push(one);
       onOutput?.(one);

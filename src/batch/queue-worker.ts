@@ -127,6 +127,7 @@ export async function runQueueWorker(o: QueueWorkerRunOptions): Promise<RunningQ
         let lastSent = 0;
         try {
           await runner.run(item, pending, {
+            signal: job.signal,
             onEvent: (e) => {
               if ('output' in e) {
                 written.push(relative(plan.outDir, e.output.file));

@@ -153,6 +153,8 @@ export interface TakenJob {
   readonly data: unknown;
   /** how many times this job was handed to a worker before (a worker died, or it was retried) */
   readonly redelivered: boolean;
+  /** aborted when this worker could not renew the job's lock: the queue may have handed it to another worker, so stop without writing */
+  readonly signal: AbortSignal;
   reportProgress(progress: object): Promise<void>;
 }
 
@@ -174,16 +176,26 @@ export interface QueueWorker {
 export async function startQueueWorker(url: string, o: QueueWorkerOptions, run: (job: TakenJob) => Promise<object>): Promise<QueueWorker> {
   await probeRedis(url);
   const client = connection(url, o.onError);
+  const running = new Map<string, AbortController>();
   const worker = new Worker(
     QUEUE_NAME,
-    async (job: Job) =>
-      run({
-        id: job.id ?? '',
-        name: job.name,
-        data: job.data,
-        redelivered: (job.stalledCounter ?? 0) > 0 || job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1,
-        reportProgress: (p) => job.updateProgress(p),
-      }),
+    async (job: Job) => {
+      const id = job.id ?? '';
+      const lost = new AbortController();
+      running.set(id, lost);
+      try {
+        return await run({
+          id,
+          name: job.name,
+          data: job.data,
+          redelivered: (job.stalledCounter ?? 0) > 0 || job.attemptsMade > 0 || (job.attemptsStarted ?? 0) > 1,
+          signal: lost.signal,
+          reportProgress: (p) => job.updateProgress(p),
+        });
+      } finally {
+        running.delete(id);
+      }
+    },
     {
       connection: client,
       concurrency: o.concurrency,
@@ -194,6 +206,9 @@ export async function startQueueWorker(url: string, o: QueueWorkerOptions, run: 
     },
   );
   worker.on('error', (err: Error) => o.onError?.(redactIn(err.message, url)));
+  worker.on('lockRenewalFailed', (ids: string[]) => {
+    for (const id of ids) running.get(id)?.abort(new Error(`lost the lock of job ${id} (Redis unreachable too long); the queue hands it to another worker`));
+  });
   return {
     async close(force = false) {
       await worker.close(force);

@@ -28,8 +28,8 @@ type Job<K extends JobSpec['kind']> = Extract<JobSpec, { kind: K }>;
 
 /** What only some callers do around each output (a batch: confinement before, a sidecar after). */
 export interface TargetHooks {
-  /** right before the target's output is written */
-  readonly beforeWrite?: (target: JobTarget) => Promise<void>;
+  /** right before the target's output is written; false: it is already there (made elsewhere), so it is neither written nor followed by afterWrite */
+  readonly beforeWrite?: (target: JobTarget) => Promise<boolean | void>;
   /** once the target's output is complete on disk, with the model calls it took (the shared source's included) */
   readonly afterWrite?: (target: JobTarget, calls: number) => Promise<void>;
 }
@@ -240,7 +240,7 @@ export async function runTargets(pack: LoadedPack, job: JobSpec, targets: readon
     const file = await invertInput(pack, job, job, run);
     for (const t of targets) {
       run.signal?.throwIfAborted();
-      await hooks.beforeWrite?.(t);
+      if ((await hooks.beforeWrite?.(t)) === false) continue;
       await writeInversionFile(t.output, file);
       await hooks.afterWrite?.(t, file.header.calls);
     }
@@ -258,11 +258,11 @@ export async function runTargets(pack: LoadedPack, job: JobSpec, targets: readon
     const { made, calls, record, after } = await prepared.make(t);
     run.signal?.throwIfAborted();
     // the output, then what goes with it: a hook's sidecar only ever describes a complete file
-    await hooks.beforeWrite?.(t);
+    targetCalls.push(calls);
+    if ((await hooks.beforeWrite?.(t)) === false) continue;
     await writeMade(job, t.output, made, record, run);
     await after?.();
     await hooks.afterWrite?.(t, prepared.calls + calls);
-    targetCalls.push(calls);
   }
   return { sourceCalls: prepared.calls, targetCalls };
 }

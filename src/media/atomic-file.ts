@@ -3,9 +3,10 @@
  * reported before any long-running work starts.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -45,6 +46,15 @@ export function tempPathFor(path: string): string {
   return join(dirname(resolve(path)), `.${basename(path)}.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
 }
 
+/**
+ * A staged copy of `path`: a temporary name (tempPathFor) that keeps the extension, for a file
+ * written whole (by any writer that picks its format from the name) and renamed to `path` later,
+ * once what describes it is safely written.
+ */
+export function stagedPathFor(path: string): string {
+  return `${tempPathFor(path)}${extname(path)}`;
+}
+
 /** Whether a process with this id is running (one of another user's counts as running). */
 export function processAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -68,9 +78,12 @@ export async function removeTempFiles(path: string): Promise<number> {
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const rest = name.slice(prefix.length);
-    const owned = /^([1-9][0-9]*)-[0-9a-f]{12}\.tmp$/.exec(rest);
+    // a staged copy's own temporary is named after it: one more dot in front
+    const nested = name.startsWith(`.${prefix}`);
+    if (!name.startsWith(prefix) && !nested) continue;
+    const rest = name.slice(prefix.length + (nested ? 1 : 0));
+    // a temporary (pid-hex.tmp), a staged copy (pid-hex.tmp.ext), or a staged copy's temporary (pid-hex.tmp.ext.pid-hex.tmp)
+    const owned = (nested ? /^([1-9][0-9]*)-[0-9a-f]{12}\.tmp\.[A-Za-z0-9]+\.[1-9][0-9]*-[0-9a-f]{12}\.tmp$/ : /^([1-9][0-9]*)-[0-9a-f]{12}\.tmp(?:\.[A-Za-z0-9]+)?$/).exec(rest);
     // the earlier naming carried no process id: no writer of this version owns one
     const unowned = /^[0-9a-f]{12}\.tmp$/.test(rest);
     if (!owned && !unowned) continue;
@@ -144,4 +157,38 @@ export async function assertWritable(path: string): Promise<void> {
     throw writeError(path, describe(err, dir), err);
   }
   await rm(probe, { force: true });
+}
+
+/** How long a commit lock may stand before it is taken for a dead writer's (its holder never holds it that long). */
+const COMMIT_STALE_MS = 30_000;
+
+/**
+ * Runs `fn` while holding the commit lock of `path` (`.<name>.commit` beside it, made with
+ * O_EXCL), so two writers that both made `path` (a queue that handed one job to two workers)
+ * commit one after the other and the second sees the first's file. A lock left by a process
+ * that is gone (same machine) or older than 30 s (another machine's) is taken over.
+ */
+export async function withCommitLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(dirname(resolve(path)), `.${basename(path)}.commit`);
+  const me = `${process.pid} ${hostname()}`;
+  for (;;) {
+    try {
+      const handle = await open(lock, 'wx');
+      await handle.writeFile(me);
+      await handle.close();
+      break;
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw writeError(path, describe(err, dirname(lock)), err);
+      const [owner, st] = await Promise.all([readFile(lock, 'utf8').catch(() => ''), stat(lock).catch(() => undefined)]);
+      const [pid, host] = owner.split(' ');
+      const gone = host === hostname() && Number(pid) > 0 && !processAlive(Number(pid));
+      if (gone || (st && Date.now() - st.mtimeMs > COMMIT_STALE_MS)) await rm(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
 }

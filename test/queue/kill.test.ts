@@ -37,7 +37,11 @@ after(async () => redis?.stop());
 interface Worker {
   child: ChildProcess;
   stderr: string;
+  /** resolves once the worker says it is taking jobs (its signal handlers are in place) */
+  ready: Promise<void>;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** the process has ended (killed, or it gave up: a worker started while Redis was down exits 1) */
+  ended: boolean;
 }
 
 function startWorker(url: string, log: string[]): Worker {
@@ -45,12 +49,18 @@ function startWorker(url: string, log: string[]): Worker {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, FLOWEDIT_QUEUE_STALLED_MS: '1000' },
   });
-  const w: Worker = { child, stderr: '', exit: new Promise((r) => child.once('close', (code, signal) => r({ code, signal }))) };
+  let isReady = () => {};
+  const w: Worker = { child, stderr: '', ready: new Promise((r) => (isReady = r)), ended: false, exit: new Promise((r) => child.once('close', (code, signal) => r({ code, signal }))) };
+  void w.exit.then(() => {
+    w.ended = true;
+    isReady();
+  });
   child.stderr!.on('data', (d: Buffer) => {
     w.stderr += d.toString();
     const lines = w.stderr.split('\n');
     w.stderr = lines.pop()!;
     log.push(...lines);
+    if (lines.some((l) => l.includes('"event":"ready"'))) isReady();
   });
   return w;
 }
@@ -68,7 +78,7 @@ test('30 items, 3 workers killed and restarted at random, Redis restarted: every
   const out = join(dir, 'out');
 
   // 1. enqueue, then three workers drain the queue
-  const queued = await flowedit(['batch', manifest, '--out', out, '--queue', redis.url, '--model', TINY, '--steps', '3', '--seed', '5', '-q']);
+  const queued = await flowedit(['batch', manifest, '--out', out, '--queue', redis.url, '--model', TINY, '--steps', '8', '--seed', '5', '-q']);
   assert.equal(queued.code, 0, queued.stderr);
   const events: string[] = [];
   const workers = [0, 1, 2].map(() => startWorker(redis!.url, events));
@@ -76,7 +86,8 @@ test('30 items, 3 workers killed and restarted at random, Redis restarted: every
   // 2. watch each output appear: an output replaced later (a new inode) was written twice
   const firstSeen = new Map<string, number>();
   const watch = async () => {
-    for (const f of (await readdir(out).catch(() => [] as string[])).filter((n) => n.endsWith('.png'))) {
+    // outputs in place (not the staged copies, whose names start with a dot)
+    for (const f of (await readdir(out).catch(() => [] as string[])).filter((n) => n.endsWith('.png') && !n.startsWith('.'))) {
       const st = await stat(join(out, f)).catch(() => null);
       if (st && !firstSeen.has(f)) firstSeen.set(f, st.ino);
     }
@@ -85,17 +96,19 @@ test('30 items, 3 workers killed and restarted at random, Redis restarted: every
   // 3. kill a random worker at random moments (restarting it), and restart Redis once mid-batch
   let kills = 0;
   let redisRestarted = false;
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + 150_000;
   while (firstSeen.size < ITEMS && Date.now() < deadline) {
-    await sleep(150 + rand() * 900);
+    await sleep(100 + rand() * 400);
     await watch();
-    if (kills < KILLS && firstSeen.size >= (kills * ITEMS) / (KILLS + 2)) {
+    if (kills < KILLS && firstSeen.size >= (kills * ITEMS) / (KILLS + 4)) {
       const i = Math.floor(rand() * workers.length);
       workers[i]!.child.kill('SIGKILL');
       await workers[i]!.exit;
       kills++;
       workers[i] = startWorker(redis.url, events);
     }
+    // as a supervisor would: a worker that gave up (it started while Redis was down) is started again
+    for (const [i, w] of workers.entries()) if (w.ended) workers[i] = startWorker(redis.url, events);
     if (!redisRestarted && firstSeen.size >= ITEMS / 2) {
       await redis.stop();
       await sleep(500);
@@ -112,12 +125,19 @@ test('30 items, 3 workers killed and restarted at random, Redis restarted: every
     if ((status.completed ?? 0) + (status.failed ?? 0) >= ITEMS) break;
     await sleep(500);
   }
+  // SIGTERM's promise is for a worker taking jobs: one restarted a moment ago may still be starting
+  for (let tries = 0; tries < 20 && workers.some((w) => w.ended); tries++) {
+    for (const [i, w] of workers.entries()) if (w.ended) workers[i] = startWorker(redis.url, events);
+    await Promise.all(workers.map((w) => w.ready));
+  }
+  await Promise.all(workers.map((w) => w.ready));
   for (const w of workers) w.child.kill('SIGTERM');
   const exits = await Promise.all(workers.map((w) => w.exit));
 
-  // 5. what was made
+  // 5. what was made (the workers' events kept beside the outputs, for a failure's reader)
+  await writeFile(join(dir, 'worker-events.jsonl'), `${events.join('\n')}\n`);
   const files = await readdir(out);
-  const pngs = files.filter((f) => f.endsWith('.png')).sort();
+  const pngs = files.filter((f) => f.endsWith('.png') && !f.startsWith('.')).sort();
   const written = new Map<string, number>();
   const starts = new Map<string, number>();
   for (const line of events) {
@@ -132,19 +152,22 @@ test('30 items, 3 workers killed and restarted at random, Redis restarted: every
     if (e.event === 'job-start' && (e.job ?? e.item)) starts.set(String(e.job ?? e.item), (starts.get(String(e.job ?? e.item)) ?? 0) + 1);
   }
   const rewritten: string[] = [];
-  for (const f of pngs) if ((await stat(join(out, f))).ino !== firstSeen.get(f)) rewritten.push(f);
+  for (const f of pngs) {
+    const st = await stat(join(out, f));
+    if (firstSeen.has(f) && st.ino !== firstSeen.get(f)) rewritten.push(`${f} (inode ${firstSeen.get(f)} then ${st.ino})`);
+  }
   const twice = [...written].filter(([, n]) => n > 1).map(([f]) => f);
   const redelivered = [...starts.values()].filter((n) => n > 1).length;
   console.log(`# kill test (seed ${seed}): ${kills} SIGKILLs, Redis restarted: ${redisRestarted}, outputs ${pngs.length}/${ITEMS}, jobs started more than once ${redelivered}, outputs written twice ${twice.length + rewritten.length}, completed ${status.completed}, failed ${status.failed}`);
 
   assert.ok(kills >= 5, `only ${kills} kills happened before the batch ended`);
   assert.ok(redisRestarted, 'Redis was not restarted mid-batch');
-  assert.equal(pngs.length, ITEMS, `outputs: ${pngs.join(', ')}`);
+  assert.equal(pngs.length, ITEMS, `outputs: ${pngs.join(', ')}; queue ${JSON.stringify(status)}; the workers' events: ${join(dir, 'worker-events.jsonl')}`);
   assert.equal(status.completed, ITEMS, `queue counts: ${JSON.stringify(status)}`);
   assert.deepEqual(twice, [], 'outputs reported written twice');
   assert.deepEqual(rewritten, [], 'outputs replaced after they first appeared');
   assert.deepEqual(exits.map((e) => e.code), [0, 0, 0], 'SIGTERM lets each worker finish and exit 0');
-  assert.deepEqual(files.filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+  assert.deepEqual(files.filter((f) => f.startsWith('.')), [], 'no temporary, staged or lock file left');
   for (const f of pngs) {
     const png = await readFile(join(out, f));
     const side = JSON.parse(await readFile(join(out, f.replace(/\.png$/, '.json')), 'utf8'));
