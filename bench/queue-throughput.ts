@@ -41,7 +41,7 @@ console.log('workers  threads each  wall (s)  items/min');
 for (const w of values.workers.split(',').map(Number)) {
   const redis = await startRedis();
   try {
-    cli(['batch', manifest, '--out', join(dir, `out-${w}`), '--queue', redis.url, '--steps', values.steps, ...model, '-q']);
+    cli(['batch', manifest, '--out', join(dir, `out-${w}`), '--queue', redis.url, '--allow-inputs-outside', '--steps', values.steps, ...model, '-q']);
     const threads = Math.max(1, Math.floor(cores / w));
     const started = performance.now();
     const workers = Array.from({ length: w }, () => spawn(process.execPath, [CLI, 'worker', '--queue', redis.url, '--threads', String(threads), '--progress', 'none'], { stdio: 'ignore' }));

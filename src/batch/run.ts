@@ -62,6 +62,20 @@ export interface RunBatchOptions {
   readonly onEvent?: (e: BatchEvent) => void;
 }
 
+/** An item's line in the batch report. */
+export function itemReport(plan: Pick<BatchPlan, 'outDir'>, item: PlannedItem, status: ItemStatus, seconds: number, reason?: string): ItemReport {
+  return {
+    index: item.index,
+    id: item.id,
+    command: item.command,
+    status,
+    ...(reason !== undefined ? { reason } : {}),
+    seed: item.settings.seed,
+    outputs: item.outputs.map((out) => relative(plan.outDir, out.file)),
+    seconds,
+  };
+}
+
 export async function runBatch(plan: BatchPlan, o: RunBatchOptions): Promise<BatchReport> {
   if (!(Number.isInteger(o.concurrency) && o.concurrency > 0)) throw new Error(`Expected a positive integer for concurrency but received ${o.concurrency}`);
   const signal = o.signal ?? new AbortController().signal;
@@ -84,16 +98,7 @@ export async function runBatch(plan: BatchPlan, o: RunBatchOptions): Promise<Bat
   };
   const limit = pLimit(o.concurrency);
   const report = (item: PlannedItem, status: ItemStatus, started: number, reason?: string): ItemReport => {
-    const r: ItemReport = {
-      index: item.index,
-      id: item.id,
-      command: item.command,
-      status,
-      ...(reason !== undefined ? { reason } : {}),
-      seed: item.settings.seed,
-      outputs: item.outputs.map((out) => relative(plan.outDir, out.file)),
-      seconds: Math.round((performance.now() - started) / 10) / 100,
-    };
+    const r = itemReport(plan, item, status, Math.round((performance.now() - started) / 10) / 100, reason);
     o.onEvent?.({ type: 'finish', item, report: r });
     return r;
   };

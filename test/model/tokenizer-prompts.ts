@@ -5,7 +5,8 @@
  * full-width forms, curly quotes, HTML entities, odd spaces, invisible, control and C1 characters,
  * long prompts over 512 tokens, empty and blank prompts, lines with and without '<'.
  */
-function rng(seed: number): () => number {
+/** A small seeded generator (mulberry32): the same numbers on every machine. */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

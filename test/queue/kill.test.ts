@@ -13,23 +13,12 @@ import { readImage } from '../../src/media/image.js';
 import { CLI, SAMPLE, TINY, tempDir } from '../paths.js';
 import { flowedit } from '../cli/run.js';
 import { startRedis, type TestRedis } from './redis.js';
+import { rng } from '../model/tokenizer-prompts.js';
 
 const ITEMS = 30;
 const KILLS = 6;
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A small seeded generator, so a failing run can be replayed (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let redis: TestRedis | undefined;
 after(async () => redis?.stop());
@@ -67,7 +56,7 @@ function startWorker(url: string, log: string[]): Worker {
 
 test('30 items, 3 workers killed and restarted at random, Redis restarted: every output once', async () => {
   const seed = Number(process.env.FLOWEDIT_KILL_SEED ?? Date.now() % 100000);
-  const rand = random(seed);
+  const rand = rng(seed);
   redis = await startRedis();
   const dir = await tempDir('flowedit-queue-kill-');
   await copyFile(SAMPLE, join(dir, 'circle.png'));

@@ -4,22 +4,20 @@
  * already finished are left out; with --wait the batch is followed to its end and reported as a
  * local batch is. No lock is taken: workers on many machines write the folder.
  */
-import { relative } from 'node:path';
 import type { Progress } from '../../edit/latent/progress.js';
 import type { BatchPlan, PlannedItem } from '../../batch/plan.js';
 import { openQueue, QUEUE_NAME, type JobView } from '../../batch/queue.js';
 import { itemJobs, type BatchRequest } from '../../batch/queue-job.js';
 import type { ItemJobResult } from '../../batch/queue-worker.js';
 import { redactUrl } from '../../batch/redis-url.js';
-import { writeBatchReport } from '../../batch/report.js';
+import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
-import type { BatchReport, ItemReport, ItemStatus } from '../../batch/run.js';
+import { itemReport, type BatchReport, type ItemReport, type ItemStatus } from '../../batch/run.js';
 import { isDone } from '../../batch/sidecar.js';
 import { batchProgress } from '../progress/batch-progress.js';
 import { progressOutput, reportBatchDone, type ResultArgs } from '../progress/result.js';
 import { EXIT, UserError } from '../errors.js';
 import { checkOutput, userCheck } from './common.js';
-import { reportPath } from '../../batch/report.js';
 
 export interface QueueBatchArgs extends ResultArgs {
   readonly queue: string;
@@ -89,16 +87,7 @@ async function follow(
   const progress = batchProgress(plan.items.length, progressOutput(a));
   const reports = new Map<PlannedItem, ItemReport>();
   const finish = (item: PlannedItem, status: ItemStatus, seconds: number, reason?: string) => {
-    const r: ItemReport = {
-      index: item.index,
-      id: item.id,
-      command: item.command,
-      status,
-      ...(reason !== undefined ? { reason } : {}),
-      seed: item.settings.seed,
-      outputs: item.outputs.map((o) => relative(plan.outDir, o.file)),
-      seconds,
-    };
+    const r = itemReport(plan, item, status, seconds, reason);
     reports.set(item, r);
     progress.onEvent({ type: 'finish', item, report: r });
   };
