@@ -15,6 +15,7 @@ import { ITEM_JOB, startQueueWorker, type TakenJob } from './queue.js';
 import { itemKeyOf, planRequest, readItemJobData, requestKey } from './queue-job.js';
 import { startQueueItemRunner, type QueueItemRunner } from './queue-task.js';
 import { isDone, removeStaleTemps } from './sidecar.js';
+import { realPathSoFar, within } from './confine.js';
 
 export type QueueWorkerEvent =
   | { readonly type: 'job-start'; readonly job: string; readonly item: string; readonly index: number; readonly outDir: string; readonly pending: number; readonly redelivered: boolean }
@@ -43,6 +44,8 @@ export interface QueueWorkerRunOptions {
   /** a job's lock; a dead worker's job returns to the queue after about this long (and at most twice that) */
   readonly lockMs: number;
   readonly maxStalled: number;
+  /** folders every manifest, output folder and pack a job names must lie in (by real path); empty: anywhere the worker can reach */
+  readonly roots?: readonly string[];
   readonly onEvent?: (e: QueueWorkerEvent) => void;
 }
 
@@ -53,6 +56,19 @@ export interface RunningQueueWorker {
 
 /** How often a running job's progress is written to Redis. */
 const PROGRESS_MS = 1000;
+/**
+ * A job names the paths it uses (its manifest, output folder and pack); with roots given, each
+ * must lie inside one of them by real path, links followed, or the job fails unrun.
+ */
+async function assertInRoots(roots: readonly string[], data: { readonly manifest: string; readonly outDir: string; readonly packDir: string }): Promise<void> {
+  if (roots.length === 0) return;
+  const real = await Promise.all(roots.map((r) => realPathSoFar(r)));
+  for (const [what, path] of [['manifest', data.manifest], ['output folder', data.outDir], ['model pack', data.packDir]] as const) {
+    const at = await realPathSoFar(path);
+    if (!real.some((root) => within(root, at))) throw new Error(`the job's ${what} ${path} is outside the folders this worker serves (--root ${roots.join(' ')}); it was not run`);
+  }
+}
+
 /** Plans kept (one per manifest, flags and manifest time). */
 const PLANS_KEPT = 8;
 
@@ -108,6 +124,7 @@ export async function runQueueWorker(o: QueueWorkerRunOptions): Promise<RunningQ
     try {
       if (job.name !== ITEM_JOB) throw new Error(`the job "${job.name}" is not a batch item; a worker runs only ${ITEM_JOB} jobs`);
       const data = readItemJobData(job.data);
+      await assertInRoots(o.roots ?? [], data);
       const plan = await planOf(data);
       const item = plan.items[data.itemIndex];
       if (!item || itemKeyOf(item) !== data.itemKey) throw new Error(`the manifest changed since it was queued (item ${data.itemIndex} of ${data.manifest} is not the one queued); run flowedit batch --queue again`);

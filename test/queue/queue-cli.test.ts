@@ -74,8 +74,8 @@ interface WorkerRun {
   signal(sig: NodeJS.Signals): void;
 }
 /** A worker process with --progress json; `onEvent` sees each event as it comes. */
-function worker(url: string, onEvent: (e: Record<string, unknown>, w: WorkerRun) => void = () => undefined): WorkerRun {
-  const child = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--progress', 'json', '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOWEDIT_QUEUE_STALLED_MS: '2000' } });
+function worker(url: string, onEvent: (e: Record<string, unknown>, w: WorkerRun) => void = () => undefined, extra: readonly string[] = []): WorkerRun {
+  const child = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--progress', 'json', '--threads', '1', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOWEDIT_QUEUE_STALLED_MS: '2000' } });
   let stderr = '';
   let rest = '';
   const run: WorkerRun = {
@@ -230,4 +230,29 @@ test('a bad URL is a usage error; a Redis that is not there is said within secon
     assert.match(r.stderr, /redis-server/);
     noPassword(r.stdout + r.stderr, args[0]!);
   }
+});
+
+test('worker --root: a job whose manifest, output folder or pack lies outside every root fails unrun', async () => {
+  const url = nextUrl();
+  const file = await manifest('rooted.yaml', 1);
+  const out = join(dir, 'out-rooted');
+  assert.equal(queued(await flowedit([...batchArgs(file, out), '--queue', url])).items, 1);
+  const elsewhere = await tempDir('flowedit-root-');
+  let w = worker(url, (e, run) => {
+    if (e.event === 'job-failed') run.signal('SIGTERM');
+  }, ['--root', elsewhere]);
+  assert.equal((await w.exited).code, 0);
+  const failed = w.events.find((e) => e.event === 'job-failed');
+  assert.match(String(failed?.reason), /the job's manifest .* is outside the folders this worker serves/);
+  assert.ok(!w.events.some((e) => e.event === 'output'), 'nothing written');
+  // served roots: the manifest's folder and the pack's
+  assert.match((await flowedit(['queue', 'retry-failed', url])).stdout, /queued again 1 failed job/);
+  w = worker(url, (e, run) => {
+    if (e.event === 'job-done') run.signal('SIGTERM');
+  }, ['--root', dir, TINY]);
+  assert.equal((await w.exited).code, 0);
+  assert.deepEqual((await status(url)).counts.completed, 1);
+  const bad = await flowedit(['worker', '--queue', url, '--root', join(elsewhere, 'missing')]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /--root .*missing is not a folder/);
 });

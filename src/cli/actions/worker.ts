@@ -4,9 +4,11 @@
  * SIGTERM or Ctrl-C: no new jobs, the running ones finished, exit 0; a second signal stops at
  * once and the running jobs return to the queue for another worker.
  */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { checkRedisUrl, redactUrl } from '../../batch/redis-url.js';
 import { QUEUE_NAME } from '../../batch/queue.js';
-import { runQueueWorker, type QueueWorkerEvent } from '../../batch/queue-worker.js';
+import { runQueueWorker, type QueueWorkerEvent, type RunningQueueWorker } from '../../batch/queue-worker.js';
 import { progressOutput } from '../progress/result.js';
 import { EXIT, UserError } from '../errors.js';
 import type { GlobalArgs } from '../options.js';
@@ -17,6 +19,8 @@ export type WorkerArgs = GlobalArgs & {
   concurrency: number;
   threads: number | undefined;
   device: string | undefined;
+  /** --root DIR [DIR …]: the folders a job's manifest, output folder and pack must lie in */
+  root: string[] | undefined;
 };
 
 /** FLOWEDIT_QUEUE_STALLED_MS: a job's lock, and how soon a dead worker's job returns to the queue. */
@@ -64,6 +68,10 @@ export async function workerAction(a: WorkerArgs): Promise<void> {
   if (!(Number.isInteger(a.concurrency) && a.concurrency > 0)) throw new UserError(`Expected a positive integer for --concurrency but received ${a.concurrency}`, EXIT.usage);
   const model = checkModelFlags({ model: undefined, threads: a.threads, device: a.device });
   if (model.device !== undefined && a.concurrency > 1) throw new UserError(`--concurrency ${a.concurrency} with --device ${model.device}: on a device the items run one at a time; leave --concurrency out, or run more workers on CPU`, EXIT.usage);
+  const roots = (a.root ?? []).map((r) => resolve(r));
+  for (const r of roots) {
+    if (!(await stat(r).catch(() => null))?.isDirectory()) throw new UserError(`--root ${r} is not a folder: give the shared folders this worker serves (where the manifests, inputs and output folders lie)`, EXIT.usage);
+  }
   const lock = lockMs();
   const mode = progressOutput(a).mode;
   const say = (text: string, json: Record<string, unknown>) => {
@@ -98,31 +106,38 @@ export async function workerAction(a: WorkerArgs): Promise<void> {
     if (line !== undefined) process.stderr.write(`${line}\n`);
   };
   const shown = redactUrl(a.queue);
-  const worker = await userCheck(() =>
-    runQueueWorker({ url: a.queue, concurrency: a.concurrency, ...(model.threads !== undefined ? { threads: model.threads } : {}), ...(model.device ? { device: model.device } : {}), lockMs: lock, maxStalled: MAX_STALLED, onEvent }),
+  // the signal handlers come first: a job may start (and end) before the worker says it is ready
+  let worker: RunningQueueWorker | undefined;
+  let stopping: NodeJS.Signals | undefined;
+  let resolveStopped = () => {};
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  const close = (w: RunningQueueWorker, sig: NodeJS.Signals) =>
+    w.close().then(
+      () => {
+        say('worker: stopped', { event: 'stopped', signal: sig, handedBack: false });
+        for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
+        resolveStopped();
+      },
+      (err: unknown) => {
+        say(`worker: ${(err as Error).message}`, { event: 'error', message: (err as Error).message });
+        process.exit(EXIT.failed);
+      },
+    );
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      say('worker: stopped; its running jobs return to the queue for another worker', { event: 'stopped', signal: sig, handedBack: true });
+      process.exit(EXIT.ok);
+    }
+    stopping = sig;
+    say(`worker: ${sig}: taking no new jobs, finishing the running ones (${sig} again to stop now and hand them back)`, { event: 'stopping', signal: sig });
+    if (worker) void close(worker, sig);
+  };
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
+  worker = await userCheck(() =>
+    runQueueWorker({ url: a.queue, concurrency: a.concurrency, ...(model.threads !== undefined ? { threads: model.threads } : {}), ...(model.device ? { device: model.device } : {}), lockMs: lock, maxStalled: MAX_STALLED, roots, onEvent }),
   );
   say(`worker: taking jobs from ${shown} queue ${QUEUE_NAME} (${a.concurrency} at a time); SIGTERM or Ctrl-C to stop after the running ones`, { event: 'ready', queue: shown, name: QUEUE_NAME, concurrency: a.concurrency, pid: process.pid });
-  await new Promise<void>((resolveStopped) => {
-    let stopping = false;
-    const onSignal = (sig: NodeJS.Signals) => {
-      if (stopping) {
-        say('worker: stopped; its running jobs return to the queue for another worker', { event: 'stopped', signal: sig, handedBack: true });
-        process.exit(EXIT.ok);
-      }
-      stopping = true;
-      say(`worker: ${sig}: taking no new jobs, finishing the running ones (${sig} again to stop now and hand them back)`, { event: 'stopping', signal: sig });
-      worker.close().then(
-        () => {
-          say('worker: stopped', { event: 'stopped', signal: sig, handedBack: false });
-          for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
-          resolveStopped();
-        },
-        (err: unknown) => {
-          say(`worker: ${(err as Error).message}`, { event: 'error', message: (err as Error).message });
-          process.exit(EXIT.failed);
-        },
-      );
-    };
-    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, onSignal);
-  });
+  // a signal while it was starting: stop now that it can
+  if (stopping) void close(worker, stopping);
+  await stopped;
 }

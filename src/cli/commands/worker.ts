@@ -10,6 +10,7 @@ export const workerCommand: CommandModule<GlobalArgs, WorkerArgs> = {
     y
       .option('queue', { type: 'string', demandOption: true, requiresArg: true, describe: 'redis://[user:password@]host:port[/db]: the queue to take items from', group: 'Queue:' })
       .option('concurrency', { alias: 'j', default: 1, requiresArg: true, coerce: (v: unknown) => Number(v), describe: 'items made at once, each with its own model session (the CPU threads are shared among them)', group: 'Queue:' })
+      .option('root', { type: 'string', array: true, requiresArg: true, describe: 'the folders this worker serves (--root DIR [DIR …]): a job whose manifest, output folder or model pack lies outside every --root (by real path) fails unrun; without --root, anywhere the worker can reach (so keep the queue for trusted clients: a password, a private network)', group: 'Queue:' })
       .option('threads', settingOption('threads', undefined, { group: 'Model:' }))
       .option('device', {
         type: 'string',
