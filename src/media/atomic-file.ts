@@ -77,6 +77,11 @@ export async function removeTempFiles(path: string): Promise<number> {
   const prefix = `.${basename(path)}.`;
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
+  // a commit lock (withCommitLock) whose holder was killed inside it
+  if (names.includes(`${prefix}commit`) && (await commitLockStale(join(dir, `${prefix}commit`)))) {
+    await rm(join(dir, `${prefix}commit`), { force: true });
+    removed += 1;
+  }
   for (const name of names) {
     // a staged copy's own temporary is named after it: one more dot in front
     const nested = name.startsWith(`.${prefix}`);
@@ -162,6 +167,15 @@ export async function assertWritable(path: string): Promise<void> {
 /** How long a commit lock may stand before it is taken for a dead writer's (its holder never holds it that long). */
 const COMMIT_STALE_MS = 30_000;
 
+/** Whether a commit lock's holder is gone: a process of this machine that is not running, or a lock older than COMMIT_STALE_MS. */
+async function commitLockStale(lock: string): Promise<boolean> {
+  const [owner, st] = await Promise.all([readFile(lock, 'utf8').catch(() => ''), stat(lock).catch(() => undefined)]);
+  if (!st) return false;
+  const [pid, host] = owner.split(' ');
+  const gone = host === hostname() && Number(pid) > 0 && Number(pid) !== process.pid && !processAlive(Number(pid));
+  return gone || Date.now() - st.mtimeMs > COMMIT_STALE_MS;
+}
+
 /**
  * Runs `fn` while holding the commit lock of `path` (`.<name>.commit` beside it, made with
  * O_EXCL), so two writers that both made `path` (a queue that handed one job to two workers)
@@ -179,10 +193,7 @@ export async function withCommitLock<T>(path: string, fn: () => Promise<T>): Pro
       break;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw writeError(path, describe(err, dirname(lock)), err);
-      const [owner, st] = await Promise.all([readFile(lock, 'utf8').catch(() => ''), stat(lock).catch(() => undefined)]);
-      const [pid, host] = owner.split(' ');
-      const gone = host === hostname() && Number(pid) > 0 && !processAlive(Number(pid));
-      if (gone || (st && Date.now() - st.mtimeMs > COMMIT_STALE_MS)) await rm(lock, { force: true });
+      if (await commitLockStale(lock)) await rm(lock, { force: true });
       else await new Promise((r) => setTimeout(r, 20));
     }
   }
