@@ -18,8 +18,8 @@ export interface ItemTaskInput extends PackRef {
 /** Makes an item's pending outputs on the worker's pack. */
 export const itemTask = defineTask<ItemTaskInput, OutputDone[], Progress>(import.meta.url, 'itemTask', (pack, input, run) => executeItem(pack, input.item, input.pending, run));
 
-/** Starts a worker and resolves once its model is loaded. */
-export async function startPoolRunner(ref: PackRef): Promise<ItemRunner> {
+/** A pool of one inference worker with the pack loaded; a pack that fails to load ends it. */
+export async function startLoadedPool(ref: PackRef): Promise<ReturnType<typeof createTaskPool>> {
   const pool = createTaskPool({ size: 1 });
   try {
     await pool.runTask(loadTask, ref);
@@ -27,6 +27,12 @@ export async function startPoolRunner(ref: PackRef): Promise<ItemRunner> {
     await pool.terminate();
     throw new Error(`cannot load the model pack: ${(err as Error).message}`);
   }
+  return pool;
+}
+
+/** Starts a worker and resolves once its model is loaded. */
+export async function startPoolRunner(ref: PackRef): Promise<ItemRunner> {
+  const pool = await startLoadedPool(ref);
   let healthy = true;
   return {
     get healthy() {

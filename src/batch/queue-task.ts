@@ -5,10 +5,10 @@
  * the first.
  */
 import type { Progress } from '../edit/latent/progress.js';
-import { createTaskPool, WorkerStoppedError } from '../jobs/pool.js';
-import { defineTask, loadTask, type PackRef } from '../jobs/pool-task.js';
+import { WorkerStoppedError } from '../jobs/pool.js';
+import { defineTask, type PackRef } from '../jobs/pool-task.js';
 import { executeItem, type OutputDone } from './execute.js';
-import type { ItemTaskInput } from './pool-runner.js';
+import { startLoadedPool, type ItemTaskInput } from './pool-runner.js';
 import type { PlannedItem } from './plan.js';
 
 /** What the task reports while it runs: its progress, or an output written. */
@@ -27,13 +27,7 @@ export interface QueueItemRunner {
 
 /** Starts an inference worker on the pack and resolves once the model is loaded. */
 export async function startQueueItemRunner(ref: PackRef): Promise<QueueItemRunner> {
-  const pool = createTaskPool({ size: 1 });
-  try {
-    await pool.runTask(loadTask, ref);
-  } catch (err) {
-    await pool.terminate();
-    throw new Error(`cannot load the model pack ${ref.packDir}: ${(err as Error).message}`);
-  }
+  const pool = await startLoadedPool(ref);
   let healthy = true;
   return {
     packDir: ref.packDir,
