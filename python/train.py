@@ -46,6 +46,12 @@ PACK_NAME = "flowedit-tiny: the built-in scene-world model"
 
 
 def pack_description(cfg) -> str:
+    if not cfg.vae:
+        return (f"A small rectified-flow DiT ({cfg.layers} layers, width {cfg.dim}, joint text, the pooled caption in its "
+                f"conditioning) on the pixels themselves (patches of {cfg.patch[1]} × {cfg.patch[2]} pixels), with a "
+                f"{cfg.text_layers}-layer text encoder, trained by flowedit's own recipe (python/train.py) on procedurally "
+                f"rendered scenes of coloured shapes on patterned backgrounds (scenes/world.json): "
+                f"{cfg.default_size[0]}×{cfg.default_size[1]} stills and clips of up to 17 frames.")
     return (
         f"A small rectified-flow DiT ({cfg.layers} layers, width {cfg.dim}, joint text)"
         + (f" with a {cfg.conv_head_channels}-channel convolutional head," if cfg.conv_head_channels else "")
@@ -355,7 +361,8 @@ def open_dit(args, models, dev) -> DitRun:
     from them too, with a fresh optimiser and its warm-up). A checkpoint without the config's
     convolutional head gets the head at zero and a fresh optimiser."""
     path, slim = os.path.join(args.run, "dit.pt"), os.path.join(args.run, "dit-ema.pt")
-    dit, te, vae = models.transformer.to(dev).train(), models.text_encoder.to(dev).train(), models.vae.to(dev).eval()
+    dit, te = models.transformer.to(dev).train(), models.text_encoder.to(dev).train()
+    vae = models.vae.to(dev).eval() if models.vae is not None else None  # None in pixel space
     ema_dit, ema_te = copy.deepcopy(dit).eval(), copy.deepcopy(te).eval()
     params = list(dit.parameters()) + list(te.parameters())
     run = DitRun(dit, te, vae, ema_dit, ema_te, params, torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0), 0, path, slim)
@@ -519,13 +526,15 @@ def export(args, cfg, stats, dev) -> None:
     from flowedit_model.export import export_pack  # needs onnx, which a training machine may lack
 
     models = build_models(cfg, 0)
-    load_vae(models.vae, os.path.join(args.run, "vae.pt"), "cpu", args.config)
+    if cfg.vae:
+        load_vae(models.vae, os.path.join(args.run, "vae.pt"), "cpu", args.config)
     # with --vae-only the transformer and text encoder keep their initial weights
     step = 0 if args.vae_only else load_ema(
         models, args.run, args.config, "train the transformer first (--stage dit), or add --vae-only to export the VAE "
         "with an untrained transformer for measuring the VAE alone (npm run eval -- --only vae)")
     models.eval()
-    cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
+    if cfg.vae:  # pixel space: the latent is the image in [-1, 1] (shift 0, scale 1)
+        cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
     defaults = json.loads(args.defaults) if args.defaults else defaults_for(cfg.layers)
     export_pack(models, cfg, args.export, cfg.name, PACK_NAME, defaults,
                 description=pack_description(cfg) + (" VAE only: the transformer is untrained." if args.vae_only
@@ -614,6 +623,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--vae-only", action="store_true",
                    help="export: the VAE with an untrained transformer and text encoder, to measure a VAE before "
                         "any transformer is trained on it (npm run eval -- --only vae); such a pack cannot edit")
+    g = p.add_argument_group("pixel space (configs without a VAE: train_pixel.py)")
+    g.add_argument("--enlarged", type=float, default=0.4,
+                   help="share of stills drawn as one or two objects at up to twice the size on plain or gradient "
+                        "backgrounds (flowedit_train/pixel_data.py)")
+    g.add_argument("--enlarged-late", type=float, default=0.15, help="that share in the last quarter of the run")
+    g.add_argument("--object-lambda", type=float, default=4.0,
+                   help="λ: the flow loss weighted 1 + λ on the objects' pixels (grown by 1 px); 0 = the plain mean")
+    g.add_argument("--check-every", type=float, default=90,
+                   help="seconds of wall clock between in-run checks (flowedit_train/pixel_check.py); 0 = none")
+    g.add_argument("--check-count", type=int, default=128, help="held-out captions the check samples")
+    g.add_argument("--check-steps", type=int, default=10, help="Euler steps of the check's sampling")
+    g.add_argument("--check-guidance", type=float, default=4.0, help="classifier-free guidance of the check (the pack's default)")
+    g.add_argument("--keep-check-weights", action="store_true", help="keep the EMA weights of every check in <run>/checks")
+    g.add_argument("--bf16", choices=["auto", "on", "off"], default="auto", help="bfloat16 autocast in training (auto: on CUDA)")
+    g.add_argument("--fused-attention", choices=["auto", "on", "off"], default="auto",
+                   help="F.scaled_dot_product_attention in training (auto: on CUDA); the export always writes explicit attention")
     p.add_argument("--stage", default="all", choices=["all", "vae", "dit", "polish", "export"])
     return p
 
@@ -630,6 +655,8 @@ def run_stages(args, dit_stage) -> int:
     cfg = CONFIGS[args.config]()
     dev = torch.device(args.device)
     models = build_models(cfg, 0)
+    if not cfg.vae:  # pixel space: no VAE stages, the transformer stage of train_pixel.py
+        return pixel_stages(args, cfg, models, dev, dit_stage)
     if args.stage in ("all", "vae"):
         train_vae(args, cfg, models, dev)
     vae_path = os.path.join(args.run, "vae.pt")
@@ -642,6 +669,22 @@ def run_stages(args, dit_stage) -> int:
         dit_stage(args, cfg, models, stats, dev)
     if args.polish_minutes > 0 and args.stage in ("all", "polish"):
         polish_decoder(args, cfg, models, stats["scale"], dev)
+    if args.export and args.stage in ("all", "export"):
+        export(args, cfg, stats, dev)
+    return 0
+
+
+def pixel_stages(args, cfg, models, dev, dit_stage) -> int:
+    """The stages of a pixel-space config: the transformer (train_pixel.py) and the export."""
+    from train_pixel import train_pixel
+
+    if dit_stage is not train_dit:
+        raise SystemExit(f"the transformer-stage trials need a VAE config; {args.config} works in pixel space")
+    if args.stage in ("vae", "polish") or args.polish_minutes > 0:
+        raise SystemExit(f"{args.config} works in pixel space: it has no VAE to train or polish (--stage dit or export)")
+    stats = {"shift": 0.0, "scale": 1.0}
+    if args.stage in ("all", "dit"):
+        train_pixel(args, cfg, models, stats, dev)
     if args.export and args.stage in ("all", "export"):
         export(args, cfg, stats, dev)
     return 0

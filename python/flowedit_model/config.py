@@ -75,6 +75,10 @@ class PackConfig:
     text_unknown: Optional[str] = None  # manifest text.unknown: 'refuse' | 'keep'
     text_clean: Optional[str] = None  # manifest text.clean: 'none' | 'wan'
     negative_prompt: Optional[str] = None  # manifest text.negativePrompt
+    # Training only (the graph is the same): adaLN-Zero (DiT): every block's modulation and the final
+    # layer's modulation and projection start at zero, so each block starts as the identity and the
+    # velocity as 0. False: random everywhere (the test packs, where a random model must respond).
+    zero_init: bool = False
 
     def __post_init__(self) -> None:
         if self.text_mode not in ("joint", "cross", "none"):
@@ -273,6 +277,52 @@ def flowedit_tiny_p2() -> PackConfig:
     return flowedit_tiny(patch=(1, 2, 2))
 
 
+def flowedit_pixel(size: int = 64, patch: int = 4, dim: int = 256, layers: int = 6) -> PackConfig:
+    """The pixel-space scene-world model: no VAE (the transformer sees the image in [-1, 1]),
+    `size`×`size` stills and clips, patches of `patch` × `patch` pixels ((size/patch)² tokens a frame:
+    256 at 64×64 with patch 4), joint text of up to 16 words whose mean (the pooled caption, format 2)
+    is added to the conditioning, adaLN-Zero. dim 256 × 6 layers keeps the EMA weights in half
+    precision under 16 MiB (what a remote run may bring back in one file)."""
+    from flowedit_scenes.world import vocabulary  # the caption grammar's words
+
+    name = "flowedit-pixel" if size == 64 else f"flowedit-pixel-{size}"
+    return PackConfig(
+        name=name,
+        latent_channels=3,
+        vae=False,
+        spatial_compression=1,
+        patch=(1, patch, patch),
+        dim=dim,
+        layers=layers,
+        heads=dim // 32,
+        head_dim=32,
+        mlp_ratio=4.0,
+        freq_dim=128,
+        context_layers=tuple(range(layers)),
+        text_mode="joint",
+        guidance="cfg",
+        max_tokens=16,
+        text_dim=128,
+        text_layers=2,
+        text_heads=4,
+        vocab=tuple(vocabulary()),
+        max_pixels=size * size,  # trained at size×size: larger inputs are scaled down to it and back
+        default_size=(size, size),
+        frames_max=17,
+        frames_step=1,
+        format_version=2,
+        pooled_dim=128,
+        zero_init=True,
+    )
+
+
+def flowedit_pixel_32() -> PackConfig:
+    """The CPU pilot of flowedit-pixel: 32×32 stills, patch 4 (64 tokens a frame), a transformer 128
+    wide and 4 deep. Patch 4 rather than 2 (256 tokens, the token count of flowedit-pixel): on one
+    CPU thread it trains 10 times as many samples a second (docs/lab/built-in-model.md, "Pixel-space pilot")."""
+    return flowedit_pixel(size=32, patch=4, dim=128, layers=4)
+
+
 def tiny_v2() -> PackConfig:
     """Format 2 test model: tiny's latent-space DiT with joint text, plus a text attention_mask
     input, a text_mask transformer input, a pooled text vector, an [EOS] token, per-channel latent
@@ -305,4 +355,6 @@ CONFIGS: Dict[str, Callable[[], PackConfig]] = {
     "flowedit-tiny-convhead": flowedit_tiny_convhead,
     "flowedit-tiny-c8": flowedit_tiny_c8,
     "flowedit-tiny-p2": flowedit_tiny_p2,
+    "flowedit-pixel": flowedit_pixel,
+    "flowedit-pixel-32": flowedit_pixel_32,
 }

@@ -214,6 +214,10 @@ class DiT(nn.Module):
         for ada in [blk.ada for blk in self.blocks] + [self.final.ada]:
             init_weights(ada, gain=2.0)  # gates/scales of order 1: every input matters
         init_weights(self.final.linear, gain=0.5)  # velocity RMS of order 0.5 at init
+        if cfg.zero_init:  # adaLN-Zero: blocks start as the identity, the velocity at 0
+            for m in [blk.ada[-1] for blk in self.blocks] + [self.final.ada[-1], self.final.linear]:
+                nn.init.zeros_(m.weight)
+                nn.init.zeros_(m.bias)
 
     def forward(
         self,

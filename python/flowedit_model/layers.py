@@ -5,11 +5,13 @@ TorchScript ONNX exporter produces a portable graph, and every size is read from
 shapes at run time (the traced graph then works for any batch, grid and sequence length).
 """
 
+import contextlib
 import math
 from typing import Dict, Optional
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 MAX_PERIOD = 10000.0
 
@@ -107,6 +109,22 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, s, h * d)  # [B, S, h·d]
 
 
+FUSED = {"on": False}  # training only: attention() through F.scaled_dot_product_attention
+
+
+@contextlib.contextmanager
+def fused_attention(on: bool = True):
+    """Within it, attention() runs as one fused kernel (F.scaled_dot_product_attention: flash or
+    memory-efficient attention on a GPU), for training. The export runs outside it, so the pack's
+    graph keeps the explicit matmuls the ONNX exporter writes portably."""
+    before = FUSED["on"]
+    FUSED["on"] = on
+    try:
+        yield
+    finally:
+        FUSED["on"] = before
+
+
 def attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -114,11 +132,15 @@ def attention(
     head_dim: int,
     bias: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    """softmax(Q Kᵀ / √d + bias) V with explicit matmuls (d = head_dim).
+    """softmax(Q Kᵀ / √d + bias) V with explicit matmuls (d = head_dim), or fused inside
+    fused_attention().
 
     q: [B, h, S, d], k and v: [B, h, T, d], bias: broadcastable to [B, h, S, T].
     Returns [B, h, S, d].
     """
+    if FUSED["on"]:
+        mask = None if bias is None else bias.to(q.dtype)  # [B, 1, 1, T] or broadcastable
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(head_dim))  # [B, h, S, d]
     a = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(head_dim)  # [B, h, S, T]
     if bias is not None:
         a = a + bias  # [B, h, S, T]
