@@ -557,17 +557,21 @@ def defaults_for(layers: int) -> Dict:
     its prompts give (autoMask θ 0.4, then the swap settings) beats an edit everywhere.
     """
     every = list(range(layers))
+
+    def measured(ids):  # a set measured on the 8-layer transformer, kept to the layers this one has
+        return [i for i in ids if i < layers] or every
+
     return {"steps": 20, "solver": "fireflow", "guidance": 4.0, "shareLayers": every,
             "shareSteps": 0.5, "fit": "pad",
             "tasks": {"edit": {"guidance": 2.0, "shareSteps": 1.0, "autoMask": 0.4},
                       # layer sets and sharing ranges measured by `flowedit layers --sweep --write`
                       # (docs/built-in-model.md); rerun it after training the pack further
                       "swap": {"guidance": 10.0, "guideAgainst": "source", "shareSteps": 0.5, "maskBias": -10000.0,
-                               "shareLayers": [0, 1, 2, 3]},
-                      "recolor": {"shareLayers": [1, 2, 3, 4], "shareSteps": 0.2},
+                               "shareLayers": measured([0, 1, 2, 3])},
+                      "recolor": {"shareLayers": measured([1, 2, 3, 4]), "shareSteps": 0.2},
                       "insert": {"shareLayers": every, "shareSteps": 1.0},
                       "remove": {"shareLayers": every, "shareSteps": 0.2},
-                      "auto-edit": {"shareLayers": [2], "shareSteps": 0.2}}}
+                      "auto-edit": {"shareLayers": measured([2]), "shareSteps": 0.2}}}
 
 
 def parser() -> argparse.ArgumentParser:

@@ -71,6 +71,7 @@ def train_pixel(args, cfg, models, stats, dev) -> None:
     first, book = run.step, train.DitLog(args.run)
     trained, checking = 0.0, 0.0  # seconds of training and of checks
     start = last_check = last_save = time.time()
+    checked_at = None  # the step of the last check
     with fused_attention(fused):
         while run.step < args.dit_steps and trained < budget:
             progress = max(trained / budget, (run.step - first) / max(1, args.dit_steps - first))
@@ -96,8 +97,8 @@ def train_pixel(args, cfg, models, stats, dev) -> None:
                 last_save = time.time()
             if args.check_every > 0 and now - last_check >= args.check_every:
                 checking += in_run_check(args, run, check, bf16, samples, trained)
-                last_check = time.time()
-        if args.check_every > 0:  # the curve ends where training ends
+                last_check, checked_at = time.time(), run.step
+        if args.check_every > 0 and checked_at != run.step:  # the curve ends where training ends
             checking += in_run_check(args, run, check, bf16, samples, trained)
     train.checkpoint(run, {"samples": samples})
     train.log(args.run, {"stage": "dit", "end_step": run.step, "samples": samples, "train_s": round(trained, 1),
