@@ -640,6 +640,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--check-steps", type=int, default=10, help="Euler steps of the check's sampling")
     g.add_argument("--check-guidance", type=float, default=4.0, help="classifier-free guidance of the check (the pack's default)")
     g.add_argument("--keep-check-weights", action="store_true", help="keep the EMA weights of every check in <run>/checks")
+    g.add_argument("--wall-minutes", type=float, default=1e9,
+                   help="wall-clock limit of the transformer stage, checks included (--dit-minutes counts training alone)")
     g.add_argument("--bf16", choices=["auto", "on", "off"], default="auto", help="bfloat16 autocast in training (auto: on CUDA)")
     g.add_argument("--fused-attention", choices=["auto", "on", "off"], default="auto",
                    help="F.scaled_dot_product_attention in training (auto: on CUDA); the export always writes explicit attention")

@@ -73,7 +73,7 @@ def train_pixel(args, cfg, models, stats, dev) -> None:
     start = last_check = last_save = time.time()
     checked_at = None  # the step of the last check
     with fused_attention(fused):
-        while run.step < args.dit_steps and trained < budget:
+        while run.step < args.dit_steps and trained < budget and time.time() - start < args.wall_minutes * 60:
             progress = max(trained / budget, (run.step - first) / max(1, args.dit_steps - first))
             share.value = enlarged_share(progress, args.enlarged, args.enlarged_late)
             scenes, captions, ids = next(data)
