@@ -11,7 +11,7 @@
 # inside a 10-minute limit.
 # Training (python/train_pixel.py): bfloat16 autocast and fused attention on CUDA, scenes drawn as render
 # plans by WORKERS processes and rendered on the GPU, BATCH stills a step (default 512; a share CLIP_P of
-# the steps are CLIP_BATCH clips of 5, 9 or 17 frames), the enlarged-object mix (ENLARGED, then
+# the steps are CLIP_BATCH clips of 5 or 9 frames, CLIP_FRAMES), the enlarged-object mix (ENLARGED, then
 # ENLARGED_LATE in the last quarter), the loss weighted 1 + OBJECT_LAMBDA on the objects, cosine learning
 # rate from LR. RESUME=<run folder holding dit-ema.pt> continues an earlier run's EMA weights.
 # A local dry run: DEVICE=cpu THREADS=1 WORKERS=1 BATCH=4 CLIP_BATCH=2 DIT_MIN=0.5 CHECK_EVERY=10
@@ -33,7 +33,7 @@ COPIER=$!
 trap 'kill $COPIER 2>/dev/null || true' EXIT
 PYTHONUNBUFFERED=1 "${PYTHON:-python3}" train.py --config "${CONFIG:-flowedit-pixel}" --size "${SIZE:-64}" --run "$RUN" \
   --stage dit --device "${DEVICE:-cuda}" --threads "${THREADS:-4}" --workers "${WORKERS:-12}" --render-on device \
-  --batch "${BATCH:-512}" --repeat 1 --clip-p "${CLIP_P:-0.1}" --clip-batch "${CLIP_BATCH:-16}" \
+  --batch "${BATCH:-512}" --repeat 1 --clip-p "${CLIP_P:-0.1}" --clip-batch "${CLIP_BATCH:-16}" --clip-frames "${CLIP_FRAMES:-5,9}" \
   --dit-minutes "${DIT_MIN:-8.5}" --wall-minutes "${WALL_MIN:-9.3}" --lr "${LR:-5e-4}" --lr-schedule cosine --warmup "${WARMUP:-200}" \
   --enlarged "${ENLARGED:-0.4}" --enlarged-late "${ENLARGED_LATE:-0.15}" --object-lambda "${OBJECT_LAMBDA:-4}" \
   --check-every "${CHECK_EVERY:-90}" --check-count "${CHECK_COUNT:-128}" --check-steps "${CHECK_STEPS:-10}" \

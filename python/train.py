@@ -51,7 +51,7 @@ def pack_description(cfg) -> str:
                 f"conditioning) on the pixels themselves (patches of {cfg.patch[1]} × {cfg.patch[2]} pixels), with a "
                 f"{cfg.text_layers}-layer text encoder, trained by flowedit's own recipe (python/train.py) on procedurally "
                 f"rendered scenes of coloured shapes on patterned backgrounds (scenes/world.json): "
-                f"{cfg.default_size[0]}×{cfg.default_size[1]} stills and clips of up to 17 frames.")
+                f"{cfg.default_size[0]}×{cfg.default_size[1]} stills and clips of up to {cfg.frames_max} frames.")
     return (
         f"A small rectified-flow DiT ({cfg.layers} layers, width {cfg.dim}, joint text)"
         + (f" with a {cfg.conv_head_channels}-channel convolutional head," if cfg.conv_head_channels else "")

@@ -110,9 +110,12 @@ export async function inversion(ctx: Context, sweepClips: number): Promise<Row[]
 export async function generation(ctx: Context): Promise<Row[]> {
   const st = resolveSettings(ctx.pack.manifest, 'generate', {});
   const results = await both(ctx, async (lc) => {
-    const [width, height] = lc.size;
+    // at the case's size, or the pack's own where the case's is more than the pack takes (a 64×64 pack)
+    const image = ctx.pack.manifest.image;
+    const [width, height] = image.maxPixels !== undefined && lc.size[0] * lc.size[1] > image.maxPixels && image.defaultSize ? image.defaultSize : lc.size;
     const seed = Number.parseInt(lc.id.slice(-3), 10);
-    const out = await generateFrames(ctx.pack, { prompt: lc.caption, guidance: st.guidance, solver: st.solver, steps: st.steps, seed, width, height, frames: lc.frames });
+    const frames = Math.min(lc.frames, ctx.pack.manifest.frames?.max ?? 1); // a pack that generates fewer frames in one pass: its most
+    const out = await generateFrames(ctx.pack, { prompt: lc.caption, guidance: st.guidance, solver: st.solver, steps: st.steps, seed, width, height, frames });
     const checks = out.frames.map((f) => checkCaption(ctx.world, labelPixels(ctx.world, f), lc.objects, lc.background));
     // per caption object, over frames: right (or in its colour) in every frame
     const each = (pick: (k: (typeof checks)[number]) => readonly boolean[]) => lc.objects.map((_, o) => checks.every((k) => pick(k)[o]));

@@ -279,7 +279,7 @@ def flowedit_tiny_p2() -> PackConfig:
 
 def flowedit_pixel(size: int = 64, patch: int = 4, dim: int = 256, layers: int = 6) -> PackConfig:
     """The pixel-space scene-world model: no VAE (the transformer sees the image in [-1, 1]),
-    `size`×`size` stills and clips, patches of `patch` × `patch` pixels ((size/patch)² tokens a frame:
+    `size`×`size` stills and clips of up to 9 frames a pass (longer ones in overlapping windows), patches of `patch` × `patch` pixels ((size/patch)² tokens a frame:
     256 at 64×64 with patch 4), joint text of up to 16 words whose mean (the pooled caption, format 2)
     is added to the conditioning, adaLN-Zero. dim 256 × 6 layers keeps the EMA weights in half
     precision under 16 MiB (what a remote run may bring back in one file)."""
@@ -308,7 +308,7 @@ def flowedit_pixel(size: int = 64, patch: int = 4, dim: int = 256, layers: int =
         vocab=tuple(vocabulary()),
         max_pixels=size * size,  # trained at size×size: larger inputs are scaled down to it and back
         default_size=(size, size),
-        frames_max=17,
+        frames_max=9,  # 2 304 tokens a pass: the explicit attention of 17 frames (4 352) outgrows a CPU's memory
         frames_step=1,
         format_version=2,
         pooled_dim=128,

@@ -21,10 +21,7 @@ import torch
 from flowedit_scenes.render_batch import plan, draw
 from flowedit_scenes.scene import caption, sample_scene
 
-try:
-    from flowedit_scenes.judge import caption_parts, check_caption
-except ImportError:  # until the strict judge is on this branch
-    from .judge_standin import caption_parts, check_caption
+from flowedit_scenes.judge import caption_parts, check_caption
 
 CHECK_STREAM = 5
 
