@@ -13,6 +13,8 @@ Stages, each resumable from its checkpoint in --run (rerun the same command to c
   4. export: the pack (ONNX graphs, tokenizer.json, manifest.json) from the EMA weights.
 Transformer-stage trials the committed pack does not use are in experiments/trials.py (docs/lab).
 Budgets: --vae-steps/--dit-steps, and --vae-minutes/--dit-minutes as wall-clock limits.
+A config without a VAE (flowedit-pixel, flowedit-pixel-32) has no VAE stages: its transformer stage is
+train_pixel.py's (the enlarged-object mix, the object-weighted loss, the in-run check).
 Runs on the CPU (Debian's torch) or with --device cuda. --config flowedit-tiny-wide trains the wider
 transformer on the same VAE (docs/built-in-model.md); a run folder belongs to one config, and a
 checkpoint of another is refused.
