@@ -9,6 +9,8 @@ few CPU steps of flowedit-pixel-32 export, for the test to run flowedit on.
 - fused attention (training only) computes what the explicit attention computes, also with a key bias;
 - mix: enlarged stills hold one or two objects of half-size up to 0.34 on plain or gradient backgrounds,
   and the share falls from 0.4 to 0.15 in the last quarter; the object weights are 1 + λ on the objects;
+- GPU path: a few steps with bfloat16 autocast, fused attention and scenes rendered in the training process
+  (clips among them) train on the CPU;
 - train: a few steps of flowedit-pixel-32 log the ceiling, the chance level and in-run checks with the
   samples seen and the check's own time, and export a format 2 pixel-space pack with a pooled input.
 """
@@ -93,10 +95,25 @@ def train_check(pack: str) -> dict:
             "channels": manifest["latent"]["channels"], "files": sorted(os.listdir(pack))}
 
 
+def gpu_path_check() -> dict:
+    """The GPU run's training path on the CPU: bfloat16 autocast, fused attention, scenes rendered in the
+    training process (render_batch), clips among the steps."""
+    with tempfile.TemporaryDirectory() as run:
+        train.main(["--config", "flowedit-pixel-32", "--size", "32", "--run", run, "--threads", "1", "--workers", "0",
+                    "--batch", "4", "--clip-p", "0.5", "--clip-batch", "2", "--clip-frames", "5", "--dit-steps", "4",
+                    "--check-every", "0", "--bf16", "on", "--fused-attention", "on", "--render-on", "device",
+                    "--save-every", "1e9"])
+        with open(os.path.join(run, "log.jsonl"), encoding="utf-8") as f:
+            log = [json.loads(line) for line in f]
+    start = [r for r in log if "start_step" in r][0]
+    end = [r for r in log if r.get("end_step")][0]
+    return {"bf16": start["bf16"], "fused_attention": start["fused_attention"], "steps": end["end_step"]}
+
+
 def main() -> int:
     torch.set_num_threads(1)
     found = {"configs": config_checks(), "fused_max_difference": fused_check(), "mix": mix_checks(),
-             "train": train_check(sys.argv[1])}
+             "train": train_check(sys.argv[1]), "gpu_path": gpu_path_check()}
     print(json.dumps(found))
     t = found["train"]
     ok = (all(c["zero_velocity"] for c in found["configs"].values()) and found["configs"]["flowedit-pixel"]["tokens"] == 256
@@ -104,6 +121,7 @@ def main() -> int:
           and found["mix"]["objects"] == [1, 2] and found["mix"]["patterns"] == ["gradient", "plain"]
           and found["mix"]["size_range_ok"] and found["mix"]["share"] == [0.4, 0.4, 0.15, 0.15]
           and found["mix"]["weights"] == [1.0, 5.0, 5.0]
+          and found["gpu_path"] == {"bf16": True, "fused_attention": True, "steps": 4}
           and t["check_samples"] == [4, 8, 12] and t["check_time_apart"] and t["format"] == 2 and not t["vae"])
     return 0 if ok else 1
 

@@ -66,7 +66,7 @@ def train_pixel(args, cfg, models, stats, dev) -> None:
                          rendered=not on_device)
     data = iter(loader(stream, args.workers))
     gen, noise_gen = train.generators(run.step, dev)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16) if bf16 else nullcontext()
     budget = args.dit_minutes * 60
     first, book = run.step, train.DitLog(args.run)
     trained, checking = 0.0, 0.0  # seconds of training and of checks

@@ -139,8 +139,13 @@ def attention(
     Returns [B, h, S, d].
     """
     if FUSED["on"]:
-        mask = None if bias is None else bias.to(q.dtype)  # [B, 1, 1, T] or broadcastable
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0 / math.sqrt(head_dim))  # [B, h, S, d]
+        # under autocast the QK-norm's weights make q and k float32 while v comes out of a linear map
+        # in the autocast type: one type for the kernel
+        dtype = torch.get_autocast_dtype(q.device.type) if torch.is_autocast_enabled(q.device.type) else q.dtype
+        mask = None if bias is None else bias.to(dtype)  # [B, 1, 1, T] or broadcastable
+        out = F.scaled_dot_product_attention(q.to(dtype), k.to(dtype), v.to(dtype), attn_mask=mask,
+                                             scale=1.0 / math.sqrt(head_dim))  # [B, h, S, d]
+        return out
     a = torch.matmul(q, k.transpose(-2, -1)) / math.sqrt(head_dim)  # [B, h, S, T]
     if bias is not None:
         a = a + bias  # [B, h, S, T]

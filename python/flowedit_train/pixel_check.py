@@ -72,7 +72,7 @@ class InRunCheck:
     def sample(self, dit, te, bf16: bool = False) -> np.ndarray:
         """Stills [N, H, W, 3] in [0, 1] sampled from (dit, te) for the check's captions."""
         out = []
-        amp = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
+        amp = torch.autocast(torch.device(self.dev).type, dtype=torch.bfloat16) if bf16 else nullcontext()
         for i in range(0, self.ids.shape[0], self.chunk):
             ids = self.ids[i : i + self.chunk].to(self.dev)  # [n, L]
             n = ids.shape[0]

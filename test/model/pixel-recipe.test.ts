@@ -21,6 +21,7 @@ interface Found {
     stages: string[]; check_samples: number[]; check_time_apart: boolean; figures: string[]; format: number; vae: boolean;
     pooled_dim: number; channels: number; files: string[];
   };
+  gpu_path: { bf16: boolean; fused_attention: boolean; steps: number };
 }
 
 test('the pixel-space recipe builds, trains a few steps with its in-run check, and exports a pack flowedit generates with', { timeout: 120_000 }, async () => {
@@ -38,6 +39,8 @@ test('the pixel-space recipe builds, trains a few steps with its in-run check, a
     figures: ['background', 'caption', 'colour', 'shape'], format: 2, vae: false, pooled_dim: 128, channels: 3,
     files: ['manifest.json', 'text_encoder.onnx', 'tokenizer.json', 'transformer.onnx'],
   }, 'a check after every step (batch 4) with the samples seen, its time kept apart; a format 2 pixel-space pack with a pooled caption');
+  assert.deepEqual(found.gpu_path, { bf16: true, fused_attention: true, steps: 4 },
+    'the GPU run\'s path (bfloat16 autocast, fused attention, scenes rendered in training, clips) trains on the CPU');
   const out = join(dir, 'g.png');
   const r = await flowedit(['generate', '--model', pack, '--prompt', 'a red circle on plain gray', '--steps', '4', '-q', '-o', out]);
   assert.equal(r.code, 0, r.stderr);
