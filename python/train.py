@@ -532,8 +532,9 @@ def export(args, cfg, stats, dev) -> None:
         load_vae(models.vae, os.path.join(args.run, "vae.pt"), "cpu", args.config)
     # with --vae-only the transformer and text encoder keep their initial weights
     step = 0 if args.vae_only else load_ema(
-        models, args.run, args.config, "train the transformer first (--stage dit), or add --vae-only to export the VAE "
-        "with an untrained transformer for measuring the VAE alone (npm run eval -- --only vae)")
+        models, args.run, args.config, "train the transformer first (--stage dit)" + (
+            ", or add --vae-only to export the VAE with an untrained transformer for measuring the VAE alone "
+            "(npm run eval -- --only vae)" if cfg.vae else ""))
     models.eval()
     if cfg.vae:  # pixel space: the latent is the image in [-1, 1] (shift 0, scale 1)
         cfg = dataclasses.replace(cfg, latent_shift=stats["shift"], latent_scale=stats["scale"])
