@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { checkManifest } from '../../src/model/manifest.js';
 import { loadPack, readPack } from '../../src/model/pack.js';
 import { quantiseColumns } from '../../src/model/quantize-graph.js';
-import { quantizePack, type QuantizeReport } from '../../src/model/quantize.js';
+import { quantizePack, QuantizeRefusal, type QuantizeReport } from '../../src/model/quantize.js';
 import { assertCleanFailure, flowedit } from '../cli/run.js';
 import type { Tensor } from '../../src/media/tensor.js';
 import type { Value } from '../../src/model/ort.js';
@@ -95,7 +95,18 @@ test('the int8 transformer\'s velocity and keys stay close to float32', async ()
   }
 });
 
-test('flowedit models quantize: an edit runs on the int8 pack; refusals before any work', async () => {
+test('refused before any work: a missing pack, a pack already int8, an out folder that exists (unless replacing)', async () => {
+  await assert.rejects(quantizePack(join(dir, 'no-such-pack'), join(dir, 'x')), /no-such-pack.*folder not found/s);
+  await assert.rejects(quantizePack(int8, join(dir, 'again')), (e: Error) => e instanceof QuantizeRefusal && /already int8/.test(e.message));
+  await assert.rejects(quantizePack(TINY, int8), (e: Error) => e instanceof QuantizeRefusal && /already exists/.test(e.message));
+  const before = (await stat(join(int8, 'transformer.onnx'))).mtimeMs;
+  await quantizePack(TINY, int8, { replace: true });
+  assert.notEqual((await stat(join(int8, 'transformer.onnx'))).mtimeMs, before, 'replaced');
+  assert.equal((await readPack(int8)).manifest.transformer.weights, 'int8');
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('.') || f === 'again' || f === 'x'), [], 'nothing half-written');
+});
+
+test('flowedit models quantize: an edit runs on the int8 pack; the default out folders; a clear refusal', async () => {
   const out = join(dir, 'cli-int8');
   const made = await flowedit(['models', 'quantize', TINY, '--out', out]);
   assert.equal(made.code, 0, made.stderr);
@@ -105,16 +116,7 @@ test('flowedit models quantize: an edit runs on the int8 pack; refusals before a
   const edit = await flowedit(['edit', SAMPLE, '--model', out, '--source-prompt', 'a red circle on stripes', '--target-prompt', 'a blue circle on stripes', '--steps', '2', '-o', edited, '--quiet']);
   assert.equal(edit.code, 0, edit.stderr);
   assert.ok((await stat(edited)).size > 0);
-  const list = await flowedit(['models', 'validate', out]);
-  assert.match(list.stdout, /int8 weights/);
-
   assertCleanFailure(await flowedit(['models', 'quantize', TINY, '--out', out]), /already exists.*--force/);
-  assertCleanFailure(await flowedit(['models', 'quantize', out, '--out', join(dir, 'again')]), /already int8/);
-  assertCleanFailure(await flowedit(['models', 'quantize', join(dir, 'no-such-pack'), '--out', join(dir, 'x')]), /no-such-pack.*folder not found/s);
-  // --force replaces a folder that exists, once the new pack is whole
-  const again = await flowedit(['models', 'quantize', TINY, '--out', out, '--force']);
-  assert.equal(again.code, 0, again.stderr);
-  assert.equal((await readPack(out)).manifest.transformer.weights, 'int8');
   // the default out folder: <pack>-int8 beside the pack
   const copy = join(dir, 'mine');
   await cp(TINY, copy, { recursive: true });
@@ -122,4 +124,12 @@ test('flowedit models quantize: an edit runs on the int8 pack; refusals before a
   assert.equal(beside.code, 0, beside.stderr);
   assert.equal(beside.stdout.trim(), `${copy}-int8`);
   assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('.')), [], 'no temporary folder left');
+  // a built-in pack (named by its id): into the configuration folder, found there by name
+  const home = join(dir, 'home');
+  const env = { ...process.env, FLOWEDIT_HOME: home };
+  const builtin = await flowedit(['models', 'quantize', 'flowedit-tiny', '--quiet'], undefined, env);
+  assert.equal(builtin.code, 0, builtin.stderr);
+  assert.equal(builtin.stdout.trim(), `${join(home, 'packs/flowedit-tiny-int8')} (--model flowedit-tiny-int8)`);
+  const list = await flowedit(['models', 'list'], undefined, env);
+  assert.match(list.stdout, /^\* flowedit-tiny .*float32.*\n.*\n  flowedit-tiny-int8 \(yours\) .*int8 weights/m);
 });
