@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from flowedit_scenes import remove_object, render, render_masks, sample_scene  # noqa: E402
-from flowedit_scenes.judge import (SHAPE_IOU, check_object, classify, label_pixels,  # noqa: E402
+from flowedit_scenes.judge import (PLACE_IOU, SHAPE_IOU, check_object, classify, label_pixels,  # noqa: E402
                                    largest_component, grow, MIN_OBJECT_AREA)
 from flowedit_scenes.world import COLOURS, OUTLINES, SHAPES  # noqa: E402
 
@@ -158,12 +158,12 @@ def run(size: int, scenes: int) -> Dict:
                     blob_lenient[kind][obj["shape"]].append(lenient_shape(bc) == obj["shape"])
                 blob_edit[kind][obj["shape"]].append(edit_score(check_object(out, masks[i], obj["colour"], obj["shape"]), obj["shape"]))
 
-    def rates(d: Dict[str, List[float]]) -> Dict:
+    def rates(d: Dict[str, List[float]], chosen: float) -> Dict:
         every = [v for vs in d.values() for v in vs]
         return {
             "n": len(every),
             "pass": {str(t): float(np.mean([v >= t for v in every])) if every else None for t in THRESHOLDS},
-            "perShape": {k: {"n": len(vs), "pass": float(np.mean([v >= SHAPE_IOU for v in vs])) if vs else None}
+            "perShape": {k: {"n": len(vs), "pass": float(np.mean([v >= chosen for v in vs])) if vs else None}
                          for k, vs in d.items()},
         }
 
@@ -175,8 +175,8 @@ def run(size: int, scenes: int) -> Dict:
         "size": size,
         "scenes": scenes,
         "belowMinArea": small,
-        "true": {"generation": rates(true_gen), "edit": rates(true_edit), "lenient": lenient(true_lenient)},
-        "blobs": {k: {"generation": rates(blob_gen[k]), "edit": rates(blob_edit[k]), "lenient": lenient(blob_lenient[k])}
+        "true": {"generation": rates(true_gen, SHAPE_IOU), "edit": rates(true_edit, PLACE_IOU), "lenient": lenient(true_lenient)},
+        "blobs": {k: {"generation": rates(blob_gen[k], SHAPE_IOU), "edit": rates(blob_edit[k], PLACE_IOU), "lenient": lenient(blob_lenient[k])}
                   for k in BLOBS},
     }
 
@@ -201,7 +201,7 @@ def main() -> int:
         for name, rt, len_ in rows:
             print("  " + name.ljust(26) + "".join(f"{100 * rt['pass'][str(t)]:6.1f}%" for t in THRESHOLDS)
                   + (f"  {100 * len_:6.1f}%" if len_ is not None else ""))
-        print("  per shape at the chosen threshold (true generation / true edit):",
+        print(f"  per shape at the chosen thresholds (true generation at {SHAPE_IOU} / true edit at {PLACE_IOU}):",
               ", ".join(f"{k} {100 * r['true']['generation']['perShape'][k]['pass']:.1f}/{100 * r['true']['edit']['perShape'][k]['pass']:.1f}"
                         for k in SHAPES))
         for k in BLOBS:
@@ -210,7 +210,7 @@ def main() -> int:
                   ", ".join(f"{s} {100 * ps[s]['pass']:.1f}" for s in SHAPES if ps[s]["pass"] is not None))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"threshold": SHAPE_IOU, "results": results}, f, indent=1)
+            json.dump({"shapeIou": SHAPE_IOU, "placeIou": PLACE_IOU, "results": results}, f, indent=1)
             f.write("\n")
     return 0
 

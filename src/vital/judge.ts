@@ -6,8 +6,9 @@
  *   (lower is more change). It needs no answer and says nothing of whether the change is right;
  * - truth: PSNR against the ground-truth image, when the case (a still) has one;
  * - right (scene-world cases with a `check` and a world file): for an object the answer has, the
- *   output's largest component of its colour near the object's ground-truth coverage covers it
- *   with IoU ≥ 0.5 and has its shape (world/metrics.ts, as the benchmark judges edits); for an
+ *   output's largest component of its colour near the object's ground-truth coverage overlaps it
+ *   with IoU ≥ 0.8 and is strictly its shape (world/metrics.ts, the strict judge, as the benchmark
+ *   judges edits); for an
  *   object the answer no longer has (remove), no component of its colour of at least
  *   MIN_OBJECT_AREA pixels remains within 4 px of where it was;
  * - placed (the same cases): the object's colour is in place (IoU ≥ 0.5), shape not judged; for

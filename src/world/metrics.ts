@@ -3,15 +3,17 @@
  *
  * PSNR: 10·log10(peak² / MSE) with pixels in [-1, 1] (peak-to-peak 2, the same figure as for
  * 0..255 images with peak 255), MSE over all channels of the pixels counted.
- * Object right (edits, swaps): in the output, the pixels labelled with the target colour inside
- * the ground-truth object's box grown by `slack` pixels form a largest component (classify.ts);
- * the object is right when that component's IoU with the ground-truth object (coverage ≥ 0.5)
- * is at least 0.5 and its shape classifies as the target shape. A clip's object is right only
- * if it is right in every frame.
+ * Object right (edits, swaps; the strict judge): in the output, the pixels labelled with the
+ * target colour inside the ground-truth object (the target's silhouette at its place and size,
+ * coverage ≥ 0.5) grown by `slack` pixels form a largest component (classify.ts); the object is
+ * right when that component's IoU with the ground-truth silhouette is at least PLACE_IOU and it is
+ * strictly the target shape (classify.ts: its placed silhouette wins with IoU ≥ SHAPE_IOU).
+ * Placed: that IoU is at least 0.5, whatever the shape. A clip's object is right only if it is
+ * right in every frame.
  * Object centre: the mean position of the component's pixels.
  */
 import type { RgbImage } from '../media/image.js';
-import { backgroundColour, classifyShape, largestComponent, type Labels } from './classify.js';
+import { backgroundColour, classifyShape, largestComponent, SHAPE_IOU, type Labels } from './classify.js';
 import type { World } from './world.js';
 
 /** PSNR of a against b over the pixels where `where` is 1 (all when omitted). */
@@ -105,9 +107,13 @@ export function checkObject(world: World, labels: Labels, truth: Uint8Array, col
     }
   }
   const iou = uni ? inter / uni : 0;
-  const found = classifyShape(world, comp, W).shape;
-  return { right: iou >= 0.5 && found === shape, placed: iou >= 0.5, iou, shape: found, centre: [sx / comp.area + 0.5, sy / comp.area + 0.5] };
+  const found = classifyShape(world, comp, W, labels.height);
+  const right = iou >= PLACE_IOU && found.shape === shape && found.iou >= SHAPE_IOU;
+  return { right, placed: iou >= 0.5, iou, shape: found.shape, centre: [sx / comp.area + 0.5, sy / comp.area + 0.5] };
 }
+
+/** Overlap with the ground-truth silhouette an edited object needs to be right (docs/lab/strict-judge.md). */
+export const PLACE_IOU = 0.8;
 
 /** Smallest component (pixels at 128×128, scaled with the frame area) that counts as an object. */
 export const MIN_OBJECT_AREA = 40;
@@ -124,7 +130,7 @@ export interface CaptionCheck {
 
 /**
  * Does a frame show what its caption says? Each caption object must appear as a component of
- * its colour (anywhere, at least MIN_OBJECT_AREA pixels) classified as its shape, and the
+ * its colour (anywhere, at least MIN_OBJECT_AREA pixels) that is strictly its shape, and the
  * background colour (votes outside those components) must be the caption's.
  */
 export function checkCaption(world: World, labels: Labels, objects: readonly { colour: string; shape: string }[], background: string): CaptionCheck {
@@ -136,7 +142,8 @@ export function checkCaption(world: World, labels: Labels, objects: readonly { c
     comp.mask.forEach((v, i) => {
       if (v) covered[i] = 1;
     });
-    return { coloured: true, right: classifyShape(world, comp, labels.width).shape === o.shape };
+    const found = classifyShape(world, comp, labels.width, labels.height);
+    return { coloured: true, right: found.shape === o.shape && found.iou >= SHAPE_IOU };
   });
   const bg = backgroundColour(world, labels, grow(covered, labels.width, labels.height, 1)) === background;
   const right = found.map((o) => o.right);
