@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
 import { DEFAULT_DEVICE, howToGet, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
 import { fromFloat16, toFloat16 } from './float16.js';
+import { callEnd, callRead, callRun, callStart } from '../media/profile.js';
 
 // onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
 // and an event database under the user's cache folder (Microsoft/DeveloperTools/.onnxruntime),
@@ -288,6 +289,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       for (const name of fetches) {
         if (!outputNames.has(name)) throw new Error(`'${name}' is not an output of ${path} (outputs: ${[...outputNames].join(', ')})`);
       }
+      callStart();
       const ortFeeds: Record<string, ort.Tensor> = {};
       let sent = 0;
       for (const [name, feed] of Object.entries(feeds)) {
@@ -296,13 +298,17 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
         sent += bytes;
       }
       let result: ort.InferenceSession.ReturnType;
+      callRun(label, sent);
       const started = performance.now();
       try {
         // once an output is bound to the device, onnxruntime runs only with every output fetched
         result = await session.run(ortFeeds, keep.length > 0 ? [...outputNames] : [...fetches]);
       } catch (err) {
+        callEnd(0);
         throw new Error(`Running ${path} failed${device !== 'cpu' ? ` on ${device}` : ''}: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
       }
+      const ended = performance.now();
+      callRead();
       const out: Record<string, Value> = {};
       let received = 0;
       const wanted = new Set(fetches);
@@ -323,7 +329,8 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       traffic.runs++;
       const g = (traffic.graphs[label] ??= { runs: 0, ms: 0 });
       g.runs++;
-      g.ms += performance.now() - started;
+      g.ms += ended - started;
+      callEnd(received);
       return out;
     },
     async release() {
