@@ -59,9 +59,39 @@ export interface PortInfo {
   readonly shape: readonly (number | string)[];
 }
 
+/**
+ * onnxruntime session settings (docs/lab/cpu-speed.md measures them). Absent fields take
+ * SESSION_DEFAULTS; threads come from GraphOptions.threads.
+ */
+export interface SessionTuning {
+  /** graph optimisation level */
+  readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** intra-op worker threads spin while waiting for work (session.intra_op.allow_spinning) */
+  readonly spinning?: boolean;
+  /** onnxruntime's CPU memory arena */
+  readonly memArena?: boolean;
+  /** onnxruntime's memory pattern (planned buffers for repeated shapes) */
+  readonly memPattern?: boolean;
+  /** operators run one after another or, where the graph allows, side by side */
+  readonly executionMode?: 'sequential' | 'parallel';
+  /** threads running operators side by side (executionMode parallel) */
+  readonly interOpThreads?: number;
+}
+
+/** The settings every graph opens with unless told otherwise (the study in docs/lab/cpu-speed.md). */
+export const SESSION_DEFAULTS: Required<Omit<SessionTuning, 'interOpThreads'>> = {
+  optimization: 'all',
+  spinning: true,
+  memArena: true,
+  memPattern: true,
+  executionMode: 'sequential',
+};
+
 export interface GraphOptions {
   /** Threads for one operator (onnxruntime's intra-op pool); default: all cores. */
   readonly threads?: number;
+  /** session settings (default SESSION_DEFAULTS) */
+  readonly tuning?: SessionTuning;
   /** The execution provider (default cpu); never replaced by another when it fails. */
   readonly device?: Device;
   /** How runs of a graph given as bytes are counted in trafficSoFar (default "in-memory graph"). */
@@ -243,12 +273,18 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   let keep = keepsOutputsOnDevice(device) ? [...(opts.keepOnDevice ?? [])] : [];
   let session: ort.InferenceSession;
   try {
+    const tuning = { ...SESSION_DEFAULTS, ...opts.tuning };
     const options: ort.InferenceSession.SessionOptions & { preferredOutputLocation?: Record<string, ort.Tensor.DataLocation> } = {
       executionProviders: [device], // flowedit's device names are onnxruntime's provider names
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: tuning.optimization,
       // errors only: the warnings name nodes that stay on the CPU, which the device provider decides
       logSeverityLevel: 3,
+      enableCpuMemArena: tuning.memArena,
+      enableMemPattern: tuning.memPattern,
+      executionMode: tuning.executionMode,
+      extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0' } } },
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+      ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
     };
     for (;;) {
       if (keep.length > 0) options.preferredOutputLocation = Object.fromEntries(keep.map((name) => [name, 'gpu-buffer' as const]));
