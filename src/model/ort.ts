@@ -110,10 +110,15 @@ export interface OnnxGraph {
   readonly outputs: readonly PortInfo[];
   /** outputs that come back as DeviceTensor */
   readonly deviceOutputs: ReadonlySet<string>;
-  /** Runs the graph, returning only the outputs named in `fetches`, as float32 host tensors (float16 ports converted). */
-  run(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Runs the graph, returning only the outputs named in `fetches`, as float32 host tensors (float16
+   * ports converted). An output named in `into` is written by onnxruntime straight into that host
+   * tensor (its shape must be the output's) and comes back as it, where the graph runs on the CPU
+   * and the port is float32; elsewhere `into` is ignored.
+   */
+  run(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[], into?: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
   /** The same, but the outputs in deviceOutputs come back as DeviceTensor. */
-  runKeeping(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[]): Promise<Record<string, Value>>;
+  runKeeping(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[], into?: Readonly<Record<string, Tensor>>): Promise<Record<string, Value>>;
   release(): Promise<void>;
 }
 
@@ -308,6 +313,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   const outputNames = new Set(outputs.map((p) => p.name));
   const deviceOutputs = new Set(keep);
   const inputType = new Map(inputs.map((p) => [p.name, p.dtype]));
+  const outputType = new Map(outputs.map((p) => [p.name, p.dtype]));
   const counts = device !== 'cpu';
   const graph: OnnxGraph = {
     path,
@@ -315,12 +321,12 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
     inputs,
     outputs,
     deviceOutputs,
-    async run(feeds, fetches) {
+    async run(feeds, fetches, into) {
       const onIt = fetches.filter((name) => deviceOutputs.has(name));
       if (onIt.length > 0) throw new Error(`Outputs ${onIt.join(', ')} of ${path} stay on the device: run it with runKeeping`);
-      return (await graph.runKeeping(feeds, fetches)) as Record<string, Tensor>;
+      return (await graph.runKeeping(feeds, fetches, into)) as Record<string, Tensor>;
     },
-    async runKeeping(feeds, fetches) {
+    async runKeeping(feeds, fetches, into) {
       checkFeeds(path, inputs, feeds);
       for (const name of fetches) {
         if (!outputNames.has(name)) throw new Error(`'${name}' is not an output of ${path} (outputs: ${[...outputNames].join(', ')})`);
@@ -333,12 +339,16 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
         ortFeeds[name] = t;
         sent += bytes;
       }
+      // outputs written into the caller's buffers (no buffer made and copied per call)
+      const given = new Map<string, Tensor>();
+      if (into && device === 'cpu') for (const name of fetches) if (into[name] && outputType.get(name) === 'float32') given.set(name, into[name]);
       let result: ort.InferenceSession.ReturnType;
       callRun(label, sent);
       const started = performance.now();
       try {
         // once an output is bound to the device, onnxruntime runs only with every output fetched
-        result = await session.run(ortFeeds, keep.length > 0 ? [...outputNames] : [...fetches]);
+        const names = keep.length > 0 ? [...outputNames] : [...fetches];
+        result = given.size === 0 ? await session.run(ortFeeds, names) : await session.run(ortFeeds, Object.fromEntries(names.map((n) => [n, given.has(n) ? new ort.Tensor('float32', given.get(n)!.data, [...given.get(n)!.shape]) : null])));
       } catch (err) {
         callEnd(0);
         throw new Error(`Running ${path} failed${device !== 'cpu' ? ` on ${device}` : ''}: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
@@ -353,6 +363,9 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
         if (deviceOutputs.has(name)) {
           if (wanted.has(name)) out[name] = wrapDevice(t);
           else t.dispose();
+        } else if (given.has(name)) {
+          out[name] = given.get(name)!;
+          received += 4 * t.size;
         } else if (wanted.has(name)) {
           out[name] = fromOrt(path, name, t);
           received += (BYTES[t.type] ?? 4) * t.size;

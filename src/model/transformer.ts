@@ -53,6 +53,12 @@ export interface ForwardRequest {
   readonly bias?: ReadonlyMap<number, Float32Array>;
   /** context layers whose own k/v to return */
   readonly fetchKV?: readonly number[];
+  /**
+   * Host buffers the outputs are written into, on the CPU (elsewhere ignored): the velocity
+   * [B, C, F', H', W'] and fetched layers' keys/values [B, h, S, d]. What comes back is then these
+   * buffers, the caller's to reuse.
+   */
+  readonly into?: { readonly velocity?: Tensor; readonly kv?: ReadonlyMap<number, { readonly k: Tensor; readonly v: Tensor }> };
 }
 
 export interface ForwardResult {
@@ -247,8 +253,16 @@ export class Transformer {
     const fetches = [port.velocity, ...fetchKV.flatMap((i) => [port.k(i), port.v(i)])];
     if (profiling()) await this.countFlops(req, B);
     let out: Record<string, Value>;
+    const into: Record<string, Tensor> = {};
+    if (req.into && !this.ops) {
+      if (req.into.velocity) into[port.velocity] = req.into.velocity;
+      for (const [i, kv] of req.into.kv ?? []) {
+        into[port.k(i)] = kv.k;
+        into[port.v(i)] = kv.v;
+      }
+    }
     try {
-      out = await this.graph.runKeeping(feeds, fetches);
+      out = await this.graph.runKeeping(feeds, fetches, into);
     } finally {
       for (const t of temporaries) t.dispose();
     }
