@@ -10,7 +10,7 @@
  */
 import { timedEach, timedIo } from './profile.js';
 import { rename, rm, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { byteToFloat, floatToByte, type RgbImage } from './image.js';
 import { tempPathFor } from './atomic-file.js';
 import { findFfmpeg, localFileUrl, startTool, type FfmpegTools, type ToolProcess } from './ffmpeg-tools.js';
@@ -124,9 +124,26 @@ interface ProbeStream {
   side_data_list?: { rotation?: number }[];
 }
 
-/** Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it fails. */
-function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
-  return timedIo('ffmpeg', () => probeRun(tools, path, options, signal));
+/** Recent probes' answers, by ffprobe, file (path, size, change time, inode) and options: a job probes its clip and mask several times. */
+const probes = new Map<string, { streams: ProbeStream[]; tags: Record<string, string> }>();
+const KEPT_PROBES = 32;
+
+/**
+ * Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it
+ * fails. The answer for a file not changed since (same size, modification time and inode) is the
+ * one kept from the last probe with the same options.
+ */
+async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
+  const st = await stat(path).catch(() => null);
+  const key = st ? JSON.stringify([tools.ffprobe, resolve(path), st.size, st.mtimeMs, st.ctimeMs, st.ino, options]) : null;
+  const kept = key === null ? undefined : probes.get(key);
+  if (kept) return structuredClone(kept);
+  const got = await timedIo('ffmpeg', () => probeRun(tools, path, options, signal));
+  if (key !== null) {
+    if (probes.size >= KEPT_PROBES) probes.delete(probes.keys().next().value!);
+    probes.set(key, structuredClone(got));
+  }
+  return got;
 }
 
 /** The work of runProbe. */
