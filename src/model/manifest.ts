@@ -130,6 +130,8 @@ export interface Manifest {
     readonly layerGroups?: Readonly<Record<string, readonly number[]>>;
     /** format 2: the element type of every float port of the graph (default float32) */
     readonly dtype?: 'float32' | 'float16';
+    /** the graph's matmul weights are int8 (flowedit models quantize); any format; absent: as the ports */
+    readonly weights?: 'int8';
   };
   /** absent: an unconditional pack (transformer.text is "none") */
   readonly text?: TextSpec;
@@ -490,7 +492,7 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
   const tr = c.object(m.transformer, 'transformer');
   let contextLayers: number[] = [];
   if (tr) {
-    c.keys(tr, 'transformer', ['file', 'patchSize', 'layers', 'heads', 'headDim', 'contextLayers', 'text', 'guidance'], FORMAT2_FIELDS.transformer);
+    c.keys(tr, 'transformer', ['file', 'patchSize', 'layers', 'heads', 'headDim', 'contextLayers', 'text', 'guidance', 'weights'], FORMAT2_FIELDS.transformer);
     c.bool(tr.textMask, 'transformer.textMask');
     c.file(tr.file, 'transformer.file');
     c.intArray(tr.patchSize, 'transformer.patchSize', { length: 3, min: 1 });
@@ -509,6 +511,8 @@ export function checkManifest(raw: Json): { manifest: Manifest; problems: [] } |
     c.oneOf(tr.text, 'transformer.text', ['joint', 'cross', 'none']);
     c.oneOf(tr.guidance, 'transformer.guidance', ['cfg', 'distilled']);
     if (tr.dtype !== undefined) c.oneOf(tr.dtype, 'transformer.dtype', ['float32', 'float16']);
+    if (tr.weights !== undefined) c.oneOf(tr.weights, 'transformer.weights', ['int8']);
+    if (tr.weights === 'int8' && tr.dtype === 'float16') c.problems.push('transformer.weights: "int8" weights take float32 ports: leave transformer.dtype out (or "float32")');
     if (tr.layerGroups !== undefined && c.version === 2) c.problems.push(...layerGroupProblems(tr.layerGroups, contextLayers));
   }
   const unconditional = tr?.text === 'none';

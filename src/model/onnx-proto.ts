@@ -1,13 +1,14 @@
 /**
  * Writes small ONNX models in memory: a graph of a few standard operators whose inputs and
- * outputs have symbolic shapes. The device runs these between transformer calls (repeating the
+ * outputs have symbolic shapes; reads the fields of any protobuf message (protoFields), so a
+ * graph can be rewritten with the fields it does not change passed on as they are. The device runs these between transformer calls (repeating the
  * shared keys/values along the batch) so that tensors kept on the device need not visit the host.
  * Only the protobuf fields such graphs use are written (onnx.proto: ModelProto, GraphProto,
  * NodeProto, ValueInfoProto, TypeProto, TensorShapeProto, TensorProto).
  */
 
 /** ONNX TensorProto.DataType codes. */
-export const ONNX_TYPE = { float32: 1, int64: 7, float16: 10 } as const;
+export const ONNX_TYPE = { float32: 1, int8: 3, int64: 7, float16: 10 } as const;
 export type OnnxElement = keyof typeof ONNX_TYPE;
 
 export interface OpValue {
@@ -43,7 +44,7 @@ export interface OpGraph {
 const enc = new TextEncoder();
 
 /** Bytes of a protobuf message under construction. */
-class Message {
+export class Message {
   private readonly parts: Uint8Array[] = [];
 
   private varint(v: number): void {
@@ -78,6 +79,12 @@ class Message {
 
   msg(field: number, m: Message): this {
     return this.bytes(field, m.done());
+  }
+
+  /** A field already encoded (tag and value), e.g. one read by protoFields, passed on unchanged. */
+  raw(b: Uint8Array): this {
+    this.parts.push(b);
+    return this;
   }
 
   done(): Uint8Array {
@@ -127,4 +134,77 @@ export function onnxModel(g: OpGraph): Uint8Array {
     .msg(7, graph)
     .msg(8, new Message().str(1, '').int(2, g.opset ?? 17)) // opset_import
     .done();
+}
+
+/** One field of a protobuf message as read: its number, wire type, and where it lies in the bytes. */
+export interface ProtoField {
+  readonly no: number;
+  /** 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 */
+  readonly wire: number;
+  /** the whole field, tag included (for passing it on unchanged) */
+  readonly raw: Uint8Array;
+  /** a length-delimited field's payload, or a fixed field's bytes */
+  readonly data: Uint8Array;
+  /** a varint field's value (exact up to 2^53) */
+  readonly value: number;
+}
+
+function readVarint(b: Uint8Array, at: number): [value: number, next: number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    if (at >= b.length) throw new Error('ONNX protobuf: a varint runs past the end of the bytes (a truncated or not-ONNX file)');
+    const byte = b[at++]!;
+    v += (byte & 0x7f) * mul;
+    if (byte < 0x80) return [v, at];
+    mul *= 128;
+  }
+}
+
+/** The fields of one protobuf message, in order. Sub-messages are views into `b`, not copies. */
+export function protoFields(b: Uint8Array): ProtoField[] {
+  const out: ProtoField[] = [];
+  let at = 0;
+  while (at < b.length) {
+    const start = at;
+    const [tag, afterTag] = readVarint(b, at);
+    const no = Math.floor(tag / 8);
+    const wire = tag & 7;
+    let value = 0;
+    let data = b.subarray(afterTag, afterTag);
+    if (wire === 0) [value, at] = readVarint(b, afterTag);
+    else if (wire === 1 || wire === 5) {
+      at = afterTag + (wire === 1 ? 8 : 4);
+      data = b.subarray(afterTag, at);
+    } else if (wire === 2) {
+      const [len, from] = readVarint(b, afterTag);
+      at = from + len;
+      data = b.subarray(from, at);
+    } else throw new Error(`ONNX protobuf: wire type ${wire} at byte ${start} is not one ONNX uses (a corrupt or not-ONNX file)`);
+    if (at > b.length) throw new Error(`ONNX protobuf: field ${no} runs past the end of the bytes (a truncated file)`);
+    out.push({ no, wire, raw: b.subarray(start, at), data, value });
+  }
+  return out;
+}
+
+/** The integers of a repeated int64 field (packed or not) among `fields`. */
+export function protoInts(fields: readonly ProtoField[], no: number): number[] {
+  const out: number[] = [];
+  for (const f of fields) {
+    if (f.no !== no) continue;
+    if (f.wire === 0) out.push(f.value);
+    else for (let at = 0; at < f.data.length; ) {
+      const [v, next] = readVarint(f.data, at);
+      out.push(v);
+      at = next;
+    }
+  }
+  return out;
+}
+
+const dec = new TextDecoder();
+
+/** The strings of a repeated string field among `fields`. */
+export function protoStrings(fields: readonly ProtoField[], no: number): string[] {
+  return fields.filter((f) => f.no === no).map((f) => dec.decode(f.data));
 }
