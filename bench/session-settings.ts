@@ -66,6 +66,7 @@ const VARIANTS: Variant[] = [
   { name: 'optimisation all', threads: CORES, tuning: { optimization: 'all' } },
   { name: `memory arena ${SESSION_DEFAULTS.memArena ? 'off' : 'on'}`, threads: CORES, tuning: { memArena: !SESSION_DEFAULTS.memArena } },
   { name: `memory pattern ${SESSION_DEFAULTS.memPattern ? 'off' : 'on'}`, threads: CORES, tuning: { memPattern: !SESSION_DEFAULTS.memPattern } },
+  { name: 'dynamic block base 4', threads: CORES, tuning: { dynamicBlockBase: 4 } },
   { name: 'parallel execution, 2 inter-op', threads: CORES, tuning: { executionMode: 'parallel', interOpThreads: 2 } },
   { name: 'a session per path', threads: CORES, tuning: {}, perPath: true },
 ];

@@ -76,10 +76,12 @@ export interface SessionTuning {
   readonly executionMode?: 'sequential' | 'parallel';
   /** threads running operators side by side (executionMode parallel) */
   readonly interOpThreads?: number;
+  /** session.intra_op.dynamic_block_base: how finely an operator's work is split among the threads (absent: onnxruntime's default) */
+  readonly dynamicBlockBase?: number;
 }
 
 /** The settings every graph opens with unless told otherwise (the study in docs/lab/cpu-speed.md). */
-export const SESSION_DEFAULTS: Required<Omit<SessionTuning, 'interOpThreads'>> = {
+export const SESSION_DEFAULTS: Required<Omit<SessionTuning, 'interOpThreads' | 'dynamicBlockBase'>> = {
   optimization: 'all',
   spinning: true,
   memArena: true,
@@ -287,7 +289,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       enableCpuMemArena: tuning.memArena,
       enableMemPattern: tuning.memPattern,
       executionMode: tuning.executionMode,
-      extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0' } } },
+      extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0', ...(tuning.dynamicBlockBase ? { dynamic_block_base: String(tuning.dynamicBlockBase) } : {}) } } },
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
       ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
     };
