@@ -49,6 +49,7 @@ export { writeClipOutput, type OutputRecord, type ClipOutputOptions } from './ed
 export { readMask, prepareMask, blendMasked, type Mask, type MaskOptions } from './media/mask.js';
 export { probeVideo, readVideo, videoFrames, writeVideo, type Clip, type DecodeOptions, type EncodeOptions, type FrameRate, type FrameSource, type VideoInfo } from './media/video.js';
 export { findFfmpeg, type FfmpegTools } from './media/ffmpeg-tools.js';
+export type { Profile, GraphProfile, IoKind } from './media/profile.js';
 export { findPreset, listPresetNames, readPresetFile, type Preset } from './jobs/presets.js';
 export { readRecipe, mergeRecipes, type Recipe } from './settings/recipe.js';
 export { readManifest, parseManifest, type Manifest as BatchManifest, type ManifestItem } from './batch/manifest.js';

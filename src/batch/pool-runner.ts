@@ -3,6 +3,7 @@
  * before the runner is handed out and kept for every item it runs.
  */
 import type { Progress } from '../edit/latent/progress.js';
+import type { Profile } from '../media/profile.js';
 import { createTaskPool, WorkerStoppedError } from '../jobs/pool.js';
 import { defineTask, loadTask, type PackRef } from '../jobs/pool-task.js';
 import { executeItem, type OutputDone } from './execute.js';
@@ -19,10 +20,10 @@ export interface ItemTaskInput extends PackRef {
 export const itemTask = defineTask<ItemTaskInput, OutputDone[], Progress>(import.meta.url, 'itemTask', (pack, input, run) => executeItem(pack, input.item, input.pending, run));
 
 /** A pool of one inference worker with the pack loaded; a pack that fails to load ends it. */
-export async function startLoadedPool(ref: PackRef): Promise<ReturnType<typeof createTaskPool>> {
+export async function startLoadedPool(ref: PackRef, onProfile?: (p: Profile) => void): Promise<ReturnType<typeof createTaskPool>> {
   const pool = createTaskPool({ size: 1 });
   try {
-    await pool.runTask(loadTask, ref);
+    await pool.runTask(loadTask, ref, onProfile ? { onProfile } : {});
   } catch (err) {
     await pool.terminate();
     throw new Error(`cannot load the model pack: ${(err as Error).message}`);
@@ -30,16 +31,16 @@ export async function startLoadedPool(ref: PackRef): Promise<ReturnType<typeof c
   return pool;
 }
 
-/** Starts a worker and resolves once its model is loaded. */
-export async function startPoolRunner(ref: PackRef): Promise<ItemRunner> {
-  const pool = await startLoadedPool(ref);
+/** Starts a worker and resolves once its model is loaded; with `onProfile`, the load and every item are profiled. */
+export async function startPoolRunner(ref: PackRef, onProfile?: (p: Profile) => void): Promise<ItemRunner> {
+  const pool = await startLoadedPool(ref, onProfile);
   let healthy = true;
   return {
     get healthy() {
       return healthy;
     },
     run: (item, pending, hooks) =>
-      pool.runTask(itemTask, { ...ref, item, pending }, hooks).catch((err: unknown) => {
+      pool.runTask(itemTask, { ...ref, item, pending }, onProfile ? { ...hooks, onProfile } : hooks).catch((err: unknown) => {
         // its worker is gone: the runner is closed and another started
         if (err instanceof WorkerStoppedError) healthy = false;
         throw err;

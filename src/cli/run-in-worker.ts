@@ -6,6 +6,7 @@
  * was killed outright left beside its outputs.
  */
 import { removeTempFiles } from '../media/atomic-file.js';
+import type { Profile } from '../media/profile.js';
 import type { JobSpec } from '../jobs/job.js';
 import { createTaskPool } from '../jobs/pool.js';
 import type { PackRef, PoolTask } from '../jobs/pool-task.js';
@@ -21,6 +22,8 @@ export interface WorkerHooks<P> {
   readonly notice: (text: string) => void;
   /** every file the task writes: temporary files beside them are swept before it and after a stop */
   readonly outputs: readonly string[];
+  /** asks for the task's profile (--profile) */
+  readonly onProfile?: ((p: Profile) => void) | undefined;
 }
 
 /** Runs one task on an inference worker, with the signals handled as the module comment says. */
@@ -49,7 +52,7 @@ export async function runTaskInWorker<I extends PackRef, R, P>(task: PoolTask<I,
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await pool.runTask(task, input, { signal: controller.signal, onProgress: w.onProgress, onWarning: w.onWarning });
+    return await pool.runTask(task, input, { signal: controller.signal, onProgress: w.onProgress, onWarning: w.onWarning, ...(w.onProfile ? { onProfile: w.onProfile } : {}) });
   } catch (err) {
     if (stopped) {
       // stopped mid-write: sweep what the unfinished writes left
@@ -74,11 +77,11 @@ function outputsOf(job: JobSpec): string[] {
 }
 
 /** Runs a command's job on an inference worker, drawing its progress. */
-export async function runInWorker(job: JobSpec, opts: ResultArgs): Promise<RunSummary> {
+export async function runInWorker(job: JobSpec, opts: ResultArgs, onProfile?: (p: Profile) => void): Promise<RunSummary> {
   const outputs = outputsOf(job);
   const bar = jobProgress(job, progressOutput(opts));
   try {
-    const summary = await runTaskInWorker(jobTask, job, { onProgress: (p) => bar.onProgress(p), onWarning: (m) => bar.warning(m), notice: (t) => bar.notice(t), outputs });
+    const summary = await runTaskInWorker(jobTask, job, { onProgress: (p) => bar.onProgress(p), onWarning: (m) => bar.warning(m), notice: (t) => bar.notice(t), outputs, onProfile });
     return { ...summary, outputs, phaseSeconds: bar.tracker.phaseSeconds };
   } finally {
     bar.end();

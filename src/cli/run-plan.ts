@@ -3,14 +3,17 @@ import type { Plan } from '../jobs/plan.js';
 import { planCompare, withCompare, type CompareArgs } from './compare.js';
 import { reportDone, type ResultArgs } from './progress/result.js';
 import { runInWorker } from './run-in-worker.js';
+import { profileSink } from './profile.js';
 
-export async function runPlan(a: ResultArgs & Partial<CompareArgs> & { force?: boolean | undefined; ffmpeg?: string | undefined }, plan: Plan, what = 'wrote'): Promise<void> {
+export async function runPlan(a: ResultArgs & Partial<CompareArgs> & { force?: boolean | undefined; ffmpeg?: string | undefined; profile?: string | undefined }, plan: Plan, what = 'wrote'): Promise<void> {
   const args = { ...a, compare: a.compare };
   const compare = await planCompare(args, plan.spec);
-  const summary = await runInWorker(compare.spec, a).catch(async (err: unknown) => {
+  const profile = profileSink(a.profile);
+  const summary = await runInWorker(compare.spec, a, profile.onProfile).catch(async (err: unknown) => {
     await compare.discard();
     throw err;
   });
   await compare.write();
   reportDone(what, withCompare(summary, args, compare), a, plan.config);
+  await profile.finish();
 }

@@ -5,6 +5,7 @@
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import type { LoadedPack } from '../model/pack.js';
+import { startProfile, stopProfile, timedLoad } from '../media/profile.js';
 import { UserError } from './errors.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
 import { loadPackOf, type PackRef, type PoolTask } from './pool-task.js';
@@ -25,7 +26,7 @@ async function packFor(ref: PackRef): Promise<{ pack: LoadedPack; loadSeconds: n
   kept = null;
   await old?.pack.release();
   const started = performance.now();
-  const pack = await loadPackOf(ref);
+  const pack = await timedLoad(() => loadPackOf(ref));
   kept = { key, pack };
   return { pack, loadSeconds: (performance.now() - started) / 1000 };
 }
@@ -52,6 +53,7 @@ function serve(port: MessagePort): void {
         controller = new AbortController();
         const signal = controller.signal;
         const input = msg.input as PackRef;
+        if (msg.profile) startProfile();
         const run = async () => {
           const task = await taskOf(msg.module, msg.name);
           const { pack, loadSeconds } = await packFor(input);
@@ -64,8 +66,12 @@ function serve(port: MessagePort): void {
           });
         };
         run().then(
-          (result) => send({ type: 'done', result }),
+          (result) => {
+            const profile = stopProfile();
+            send({ type: 'done', result, ...(profile ? { profile } : {}) });
+          },
           (err: Error) => {
+            stopProfile();
             if (signal.aborted) send({ type: 'cancelled' });
             else send({ type: 'error', message: err.message, ...(err.stack ? { stack: err.stack } : {}), user: err instanceof UserError, ...(err instanceof UserError ? { exitCode: err.exitCode } : {}) });
           },

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/latent/progress.js';
+import type { Profile } from '../media/profile.js';
 import { UserError } from './errors.js';
 import type { JobSpec, JobSummary } from './job.js';
 import { jobTask } from './job-task.js';
@@ -17,6 +18,11 @@ export interface TaskHooks<P> {
   readonly onWarning?: (message: string) => void;
   /** cancels the task: before it starts it is dropped from the queue, while it runs it stops after the current step */
   readonly signal?: AbortSignal;
+  /**
+   * Asks for the task's profile (where its wall time went, collected on the worker): called once,
+   * before the task's promise resolves; not called for a task that fails.
+   */
+  readonly onProfile?: (profile: Profile) => void;
 }
 
 /** A job's hooks: its progress events are the edit layer's. */
@@ -129,6 +135,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
         job.hooks.onWarning?.(m.message);
         break;
       case 'done':
+        if (m.profile) job.hooks.onProfile?.(m.profile);
         finish(slot, (j) => j.resolve(m.result));
         break;
       case 'cancelled':
@@ -149,7 +156,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
       slot.job = job;
       slot.worker.ref();
       job.hooks.signal?.addEventListener('abort', slot.abort, { once: true });
-      post(slot, { type: 'run', module: job.task.module, name: job.task.name, input: job.input });
+      post(slot, { type: 'run', module: job.task.module, name: job.task.name, input: job.input, ...(job.hooks.onProfile ? { profile: true } : {}) });
     }
     if (!closing) return;
     for (const s of slots.filter((x) => x.job === null && !x.stopping)) {

@@ -2,6 +2,7 @@
  * Image decoding, encoding and resizing. This is the only module in flowedit that talks to
  * sharp; everything above it sees images as planar float RGB in [-1, 1].
  */
+import { timedIo } from './profile.js';
 import { stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
 import { assertInputPixels, DEFAULT_MAX_INPUT_PIXELS } from './limits.js';
@@ -163,7 +164,12 @@ function decodeError(path: string, err: unknown): Error {
  * Throws `Input image not found: <path>` when the file does not exist and
  * `Cannot read <path> as an image (expected PNG, JPEG or WebP): <reason>` when it cannot be decoded.
  */
-export async function readImage(path: string, opts: { maxInputPixels?: number } = {}): Promise<RgbImage> {
+export function readImage(path: string, opts: { maxInputPixels?: number } = {}): Promise<RgbImage> {
+  return timedIo('decode', () => decodeImage(path, opts));
+}
+
+/** The work of readImage. */
+async function decodeImage(path: string, opts: { maxInputPixels?: number }): Promise<RgbImage> {
   const meta = await readMetadata(path);
   // the header's size is checked before decoding: a small file can hold a huge image
   assertInputPixels(path, meta.width ?? 0, meta.height ?? 0, opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS);
@@ -217,7 +223,12 @@ export async function resizeImage(img: RgbImage, width: number, height: number):
  * Encodes as an 8-bit RGB PNG. Values are clamped to [-1, 1] and mapped to
  * round((v + 1) * 127.5), so images read from 8-bit files round-trip exactly.
  */
-export async function encodePng(img: RgbImage): Promise<Buffer> {
+export function encodePng(img: RgbImage): Promise<Buffer> {
+  return timedIo('encode', () => pngOf(img));
+}
+
+/** The work of encodePng. */
+async function pngOf(img: RgbImage): Promise<Buffer> {
   assertRgbImage(img);
   const bytes = toInterleavedBytes(img);
   return sharp(bytes, { raw: { width: img.width, height: img.height, channels: 3 } })

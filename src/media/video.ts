@@ -8,8 +8,9 @@
  * clip at full resolution is never held whole. Local files are always named `file:<absolute
  * path>`, so a name such as `concat:a.mp4|b.mp4` is read as the file it is.
  */
+import { timedEach, timedIo } from './profile.js';
 import { rename, rm, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { byteToFloat, floatToByte, type RgbImage } from './image.js';
 import { tempPathFor } from './atomic-file.js';
 import { findFfmpeg, localFileUrl, startTool, type FfmpegTools, type ToolProcess } from './ffmpeg-tools.js';
@@ -123,8 +124,30 @@ interface ProbeStream {
   side_data_list?: { rotation?: number }[];
 }
 
-/** Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it fails. */
+/** Recent probes' answers, by ffprobe, file (path, size, change time, inode) and options: a job probes its clip and mask several times. */
+const probes = new Map<string, { streams: ProbeStream[]; tags: Record<string, string> }>();
+const KEPT_PROBES = 32;
+
+/**
+ * Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it
+ * fails. The answer for a file not changed since (same size, modification time and inode) is the
+ * one kept from the last probe with the same options.
+ */
 async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
+  const st = await stat(path).catch(() => null);
+  const key = st ? JSON.stringify([tools.ffprobe, resolve(path), st.size, st.mtimeMs, st.ctimeMs, st.ino, options]) : null;
+  const kept = key === null ? undefined : probes.get(key);
+  if (kept) return structuredClone(kept);
+  const got = await timedIo('ffmpeg', () => probeRun(tools, path, options, signal));
+  if (key !== null) {
+    if (probes.size >= KEPT_PROBES) probes.delete(probes.keys().next().value!);
+    probes.set(key, structuredClone(got));
+  }
+  return got;
+}
+
+/** The work of runProbe. */
+async function probeRun(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
   const proc = startTool(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', ...options, localFileUrl(path)], { stdout: 'pipe', ...(signal ? { signal } : {}) });
   const chunks: Buffer[] = [];
   proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
@@ -368,7 +391,12 @@ async function decodeEnd(proc: ToolProcess, path: string, signal: AbortSignal | 
  * being handed out is held. Stopping early (break, return) kills ffmpeg. Throws when fewer frames
  * decode than the file declares (a truncated or damaged file), after the frames that did.
  */
-export async function* videoFrames(path: string, opts: DecodeOptions = {}): AsyncGenerator<RgbImage, void, undefined> {
+export function videoFrames(path: string, opts: DecodeOptions = {}): AsyncGenerator<RgbImage, void, undefined> {
+  return timedEach('decode', decodeFrames(path, opts));
+}
+
+/** The work of videoFrames. */
+async function* decodeFrames(path: string, opts: DecodeOptions): AsyncGenerator<RgbImage, void, undefined> {
   const { signal } = opts;
   signal?.throwIfAborted();
   const tools = opts.tools ?? (await findFfmpeg());
@@ -418,7 +446,12 @@ export async function* videoFrames(path: string, opts: DecodeOptions = {}): Asyn
  * its displayed size (or `opts.size`), into memory. Throws when fewer frames decode than the file
  * declares (a truncated or damaged file). For long or large clips, videoFrames streams instead.
  */
-export async function readVideo(path: string, opts: DecodeOptions = {}): Promise<Clip & { info: VideoInfo }> {
+export function readVideo(path: string, opts: DecodeOptions = {}): Promise<Clip & { info: VideoInfo }> {
+  return timedIo('decode', () => decodeVideo(path, opts));
+}
+
+/** The work of readVideo. */
+async function decodeVideo(path: string, opts: DecodeOptions): Promise<Clip & { info: VideoInfo }> {
   opts.signal?.throwIfAborted();
   const tools = opts.tools ?? (await findFfmpeg());
   const info = opts.info ?? (await probeVideo(path, tools));
@@ -490,7 +523,12 @@ async function ready(proc: ToolProcess): Promise<boolean> {
  * ffmpeg finishes, so a failed or cancelled encode leaves nothing behind. Odd sizes are padded by
  * one pixel (yuv420p needs even sides), with a warning.
  */
-export async function writeVideo(path: string, frames: FrameSource, opts: EncodeOptions): Promise<void> {
+export function writeVideo(path: string, frames: FrameSource, opts: EncodeOptions): Promise<void> {
+  return timedIo('encode', () => encodeVideo(path, frames, opts));
+}
+
+/** The work of writeVideo. */
+async function encodeVideo(path: string, frames: FrameSource, opts: EncodeOptions): Promise<void> {
   assertVideoOutputName(path);
   opts.signal?.throwIfAborted();
   const sizeError = (i: number, f: RgbImage, first: RgbImage) => new Error(`Cannot write ${path}: frame ${i} is ${f.width}x${f.height} but frame 0 is ${first.width}x${first.height}`);

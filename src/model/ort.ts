@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
 import { DEFAULT_DEVICE, howToGet, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
 import { fromFloat16, toFloat16 } from './float16.js';
+import { callEnd, callRead, callRun, callStart } from '../media/profile.js';
 
 // onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
 // and an event database under the user's cache folder (Microsoft/DeveloperTools/.onnxruntime),
@@ -58,9 +59,41 @@ export interface PortInfo {
   readonly shape: readonly (number | string)[];
 }
 
+/**
+ * onnxruntime session settings (docs/lab/cpu-speed.md measures them). Absent fields take
+ * SESSION_DEFAULTS; threads come from GraphOptions.threads.
+ */
+export interface SessionTuning {
+  /** graph optimisation level */
+  readonly optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** intra-op worker threads spin while waiting for work (session.intra_op.allow_spinning) */
+  readonly spinning?: boolean;
+  /** onnxruntime's CPU memory arena */
+  readonly memArena?: boolean;
+  /** onnxruntime's memory pattern (planned buffers for repeated shapes) */
+  readonly memPattern?: boolean;
+  /** operators run one after another or, where the graph allows, side by side */
+  readonly executionMode?: 'sequential' | 'parallel';
+  /** threads running operators side by side (executionMode parallel) */
+  readonly interOpThreads?: number;
+  /** session.intra_op.dynamic_block_base: how finely an operator's work is split among the threads (absent: onnxruntime's default) */
+  readonly dynamicBlockBase?: number;
+}
+
+/** The settings every graph opens with unless told otherwise (the study in docs/lab/cpu-speed.md). */
+export const SESSION_DEFAULTS: Required<Omit<SessionTuning, 'interOpThreads' | 'dynamicBlockBase'>> = {
+  optimization: 'all',
+  spinning: true,
+  memArena: true,
+  memPattern: true,
+  executionMode: 'sequential',
+};
+
 export interface GraphOptions {
   /** Threads for one operator (onnxruntime's intra-op pool); default: all cores. */
   readonly threads?: number;
+  /** session settings (default SESSION_DEFAULTS) */
+  readonly tuning?: SessionTuning;
   /** The execution provider (default cpu); never replaced by another when it fails. */
   readonly device?: Device;
   /** How runs of a graph given as bytes are counted in trafficSoFar (default "in-memory graph"). */
@@ -79,10 +112,15 @@ export interface OnnxGraph {
   readonly outputs: readonly PortInfo[];
   /** outputs that come back as DeviceTensor */
   readonly deviceOutputs: ReadonlySet<string>;
-  /** Runs the graph, returning only the outputs named in `fetches`, as float32 host tensors (float16 ports converted). */
-  run(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[]): Promise<Record<string, Tensor>>;
+  /**
+   * Runs the graph, returning only the outputs named in `fetches`, as float32 host tensors (float16
+   * ports converted). An output named in `into` is written by onnxruntime straight into that host
+   * tensor (its shape must be the output's) and comes back as it, where the graph runs on the CPU
+   * and the port is float32; elsewhere `into` is ignored.
+   */
+  run(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[], into?: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
   /** The same, but the outputs in deviceOutputs come back as DeviceTensor. */
-  runKeeping(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[]): Promise<Record<string, Value>>;
+  runKeeping(feeds: Readonly<Record<string, Feed>>, fetches: readonly string[], into?: Readonly<Record<string, Tensor>>): Promise<Record<string, Value>>;
   release(): Promise<void>;
 }
 
@@ -242,12 +280,18 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   let keep = keepsOutputsOnDevice(device) ? [...(opts.keepOnDevice ?? [])] : [];
   let session: ort.InferenceSession;
   try {
+    const tuning = { ...SESSION_DEFAULTS, ...opts.tuning };
     const options: ort.InferenceSession.SessionOptions & { preferredOutputLocation?: Record<string, ort.Tensor.DataLocation> } = {
       executionProviders: [device], // flowedit's device names are onnxruntime's provider names
-      graphOptimizationLevel: 'all',
+      graphOptimizationLevel: tuning.optimization,
       // errors only: the warnings name nodes that stay on the CPU, which the device provider decides
       logSeverityLevel: 3,
+      enableCpuMemArena: tuning.memArena,
+      enableMemPattern: tuning.memPattern,
+      executionMode: tuning.executionMode,
+      extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0', ...(tuning.dynamicBlockBase ? { dynamic_block_base: String(tuning.dynamicBlockBase) } : {}) } } },
       ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+      ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
     };
     for (;;) {
       if (keep.length > 0) options.preferredOutputLocation = Object.fromEntries(keep.map((name) => [name, 'gpu-buffer' as const]));
@@ -271,6 +315,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   const outputNames = new Set(outputs.map((p) => p.name));
   const deviceOutputs = new Set(keep);
   const inputType = new Map(inputs.map((p) => [p.name, p.dtype]));
+  const outputType = new Map(outputs.map((p) => [p.name, p.dtype]));
   const counts = device !== 'cpu';
   const graph: OnnxGraph = {
     path,
@@ -278,16 +323,17 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
     inputs,
     outputs,
     deviceOutputs,
-    async run(feeds, fetches) {
+    async run(feeds, fetches, into) {
       const onIt = fetches.filter((name) => deviceOutputs.has(name));
       if (onIt.length > 0) throw new Error(`Outputs ${onIt.join(', ')} of ${path} stay on the device: run it with runKeeping`);
-      return (await graph.runKeeping(feeds, fetches)) as Record<string, Tensor>;
+      return (await graph.runKeeping(feeds, fetches, into)) as Record<string, Tensor>;
     },
-    async runKeeping(feeds, fetches) {
+    async runKeeping(feeds, fetches, into) {
       checkFeeds(path, inputs, feeds);
       for (const name of fetches) {
         if (!outputNames.has(name)) throw new Error(`'${name}' is not an output of ${path} (outputs: ${[...outputNames].join(', ')})`);
       }
+      callStart();
       const ortFeeds: Record<string, ort.Tensor> = {};
       let sent = 0;
       for (const [name, feed] of Object.entries(feeds)) {
@@ -295,14 +341,22 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
         ortFeeds[name] = t;
         sent += bytes;
       }
+      // outputs written into the caller's buffers (no buffer made and copied per call)
+      const given = new Map<string, Tensor>();
+      if (into && device === 'cpu') for (const name of fetches) if (into[name] && outputType.get(name) === 'float32') given.set(name, into[name]);
       let result: ort.InferenceSession.ReturnType;
+      callRun(label, sent);
       const started = performance.now();
       try {
         // once an output is bound to the device, onnxruntime runs only with every output fetched
-        result = await session.run(ortFeeds, keep.length > 0 ? [...outputNames] : [...fetches]);
+        const names = keep.length > 0 ? [...outputNames] : [...fetches];
+        result = given.size === 0 ? await session.run(ortFeeds, names) : await session.run(ortFeeds, Object.fromEntries(names.map((n) => [n, given.has(n) ? new ort.Tensor('float32', given.get(n)!.data, [...given.get(n)!.shape]) : null])));
       } catch (err) {
+        callEnd(0);
         throw new Error(`Running ${path} failed${device !== 'cpu' ? ` on ${device}` : ''}: ${(err as Error).message}\nInputs were:\n${describeFeeds(feeds)}`);
       }
+      const ended = performance.now();
+      callRead();
       const out: Record<string, Value> = {};
       let received = 0;
       const wanted = new Set(fetches);
@@ -311,6 +365,9 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
         if (deviceOutputs.has(name)) {
           if (wanted.has(name)) out[name] = wrapDevice(t);
           else t.dispose();
+        } else if (given.has(name)) {
+          out[name] = given.get(name)!;
+          received += 4 * t.size;
         } else if (wanted.has(name)) {
           out[name] = fromOrt(path, name, t);
           received += (BYTES[t.type] ?? 4) * t.size;
@@ -323,7 +380,8 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       traffic.runs++;
       const g = (traffic.graphs[label] ??= { runs: 0, ms: 0 });
       g.runs++;
-      g.ms += performance.now() - started;
+      g.ms += ended - started;
+      callEnd(received);
       return out;
     },
     async release() {

@@ -3,7 +3,10 @@
  * ports of docs/model-pack.md section 4. Semantic arguments map to port names through ports.ts;
  * only the k/v outputs a caller asks for are fetched.
  */
+import { basename } from 'node:path';
+import { profiling, recordFlops, timedLoad } from '../media/profile.js';
 import type { Tensor } from '../media/tensor.js';
+import { ditFlops, graphFileWidths, type DitWidths } from './flops.js';
 import type { DeviceOps } from './device-ops.js';
 import { textLayout, type Manifest, type TextLayout } from './manifest.js';
 import { floatFeed, onDevice, valueFeed, type DeviceTensor, type Feed, type OnnxGraph, type Value } from './ort.js';
@@ -50,6 +53,12 @@ export interface ForwardRequest {
   readonly bias?: ReadonlyMap<number, Float32Array>;
   /** context layers whose own k/v to return */
   readonly fetchKV?: readonly number[];
+  /**
+   * Host buffers the outputs are written into, on the CPU (elsewhere ignored): the velocity
+   * [B, C, F', H', W'] and fetched layers' keys/values [B, h, S, d]. What comes back is then these
+   * buffers, the caller's to reuse.
+   */
+  readonly into?: { readonly velocity?: Tensor; readonly kv?: ReadonlyMap<number, { readonly k: Tensor; readonly v: Tensor }> };
 }
 
 export interface ForwardResult {
@@ -157,6 +166,18 @@ export class Transformer {
     return feeds;
   }
 
+  /** The MLP and timestep widths read from the graph, once (for FLOP counts). */
+  private widths: Promise<Partial<DitWidths>> | null = null;
+
+  /** Adds this call's FLOPs to the profile (ditFlops over the token counts fed). */
+  private async countFlops(req: ForwardRequest, B: number): Promise<void> {
+    this.widths ??= timedLoad(() => graphFileWidths(this.graph.path, this.manifest).catch(() => ({})));
+    const seq = this.sequence(req.latents.shape);
+    const context = new Map<number, number>();
+    for (const [i, kv] of req.context ?? []) context.set(i, kv.k.shape[2]!);
+    recordFlops(basename(this.graph.path), ditFlops(this.manifest, { batch: B, imageTokens: seq.imageTokens, textTokens: seq.textTokens, context }, await this.widths));
+  }
+
   /** The sequence a latent of shape [B, C, F', H', W'] makes; throws if it does not tile into patches. */
   sequence(latentShape: readonly number[]): Sequence {
     const [pt, ph, pw] = this.manifest.transformer.patchSize;
@@ -230,9 +251,18 @@ export class Transformer {
       if (!this.contextLayers.includes(i)) throw new Error(`Layer ${i} has no context ports (context layers: ${this.contextLayers.join(', ')})`);
     }
     const fetches = [port.velocity, ...fetchKV.flatMap((i) => [port.k(i), port.v(i)])];
+    if (profiling()) await this.countFlops(req, B);
     let out: Record<string, Value>;
+    const into: Record<string, Tensor> = {};
+    if (req.into && !this.ops) {
+      if (req.into.velocity) into[port.velocity] = req.into.velocity;
+      for (const [i, kv] of req.into.kv ?? []) {
+        into[port.k(i)] = kv.k;
+        into[port.v(i)] = kv.v;
+      }
+    }
     try {
-      out = await this.graph.runKeeping(feeds, fetches);
+      out = await this.graph.runKeeping(feeds, fetches, into);
     } finally {
       for (const t of temporaries) t.dispose();
     }

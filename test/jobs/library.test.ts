@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { createFlowedit, UserError, EXIT, type Flowedit } from '../../src/index.js';
+import { createFlowedit, UserError, EXIT, type Flowedit, type Profile } from '../../src/index.js';
 import { readPngTextChunks } from '../../src/media/png-text.js';
 import { ROOT, SAMPLE, TINY, tempDir } from '../paths.js';
 import { brokenPack, flowedit } from '../cli/run.js';
@@ -35,8 +35,11 @@ test('edit: the same bytes as flowedit edit, from a path, a Buffer and a raw fra
   assert.ok(events.includes('invert') && events.includes('sample'), `progress as the CLI sees it (${[...new Set(events)].join(', ')})`);
 
   // bytes and pixels: written to a private folder; the record names the source only when told
-  const fromBuffer = await fe.edit({ ...edit, input: await readFile(SAMPLE), sourceName: SAMPLE });
+  const profiles: Profile[] = [];
+  const fromBuffer = await fe.edit({ ...edit, input: await readFile(SAMPLE), sourceName: SAMPLE }, { onProfile: (p) => profiles.push(p) });
   assert.ok(fromBuffer.bytes);
+  assert.equal(profiles.length, 1, 'onProfile is called once, before the call resolves');
+  assert.equal(profiles[0]!.graphs['transformer.onnx']!.calls, fromBuffer.calls);
   assert.deepEqual(fromBuffer.bytes, want, 'a Buffer input gives the same bytes');
   const { data, info } = await sharp(SAMPLE).raw().toBuffer({ resolveWithObject: true });
   const frame = { width: info.width, height: info.height, channels: info.channels as 3 | 4, data: new Uint8Array(data) };

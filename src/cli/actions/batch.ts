@@ -9,6 +9,7 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startPoolRunner } from '../../batch/pool-runner.js';
+import { profileSink, type ProfileArgs } from '../profile.js';
 import type { Shard } from '../../batch/shard.js';
 import { RANDOM_SEED, seedFor } from '../../edit/frames/seeds.js';
 import { sayDrawnSeed } from '../variants.js';
@@ -23,7 +24,7 @@ import { probeRedis } from '../../batch/queue.js';
 import type { BatchRequest } from '../../batch/queue-job.js';
 
 /** The parsed command line; yargs gives each setting flag by its camelCase name too (SettingRequest). */
-export type BatchArgs = GlobalArgs & ModelArgs & SolverArgs & ShiftArgs & EditArgs & PresetArgs & Pick<VideoArgs, 'ffmpeg'> & SettingRequest & {
+export type BatchArgs = GlobalArgs & ModelArgs & ProfileArgs & SolverArgs & ShiftArgs & EditArgs & PresetArgs & Pick<VideoArgs, 'ffmpeg'> & SettingRequest & {
   manifest: string;
   out: string;
   concurrency: number;
@@ -159,10 +160,11 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   for (const [sig, h] of handlers) process.on(sig, h);
   let report: BatchReport;
   let reportFile: string;
+  const profile = profileSink(a.profile);
   try {
     report = await runBatch(plan, {
       concurrency: workers,
-      startRunner: progress.instrument(() => startPoolRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) })),
+      startRunner: progress.instrument(() => startPoolRunner({ packDir: plan.packDir, threads: perWorker, ...(model.device ? { device: model.device } : {}) }, profile.onProfile)),
       signal: controller.signal,
       onEvent: (e) => progress.onEvent(e),
     });
@@ -176,5 +178,6 @@ export async function batchAction(a: BatchArgs): Promise<void> {
   }
   const exitCode = report.counts.failed > 0 ? EXIT.failed : stoppedBy !== undefined ? exitFor(stoppedBy) : report.counts.cancelled > 0 ? EXIT.cancelled : EXIT.ok;
   reportBatchDone(a, { report, reportFile, summary: summary(report, reportFile), settings: planConfig(plan), exitCode, calls: progress.calls, loadSeconds: progress.loadSeconds });
+  await profile.finish();
   if (exitCode !== EXIT.ok) process.exitCode = exitCode;
 }

@@ -14,9 +14,10 @@ import { EXIT, UserError } from '../errors.js';
 import type { GlobalArgs, InputLimitArgs, ModelArgs, SolverArgs, VideoArgs } from '../options.js';
 import { progressLine } from '../progress-bar.js';
 import { runTaskInWorker } from '../run-in-worker.js';
+import { profileSink, type ProfileArgs } from '../profile.js';
 import { checkModelFlags, resolvePack, userCheck } from './common.js';
 
-export interface LayersArgs extends GlobalArgs, ModelArgs, SolverArgs, Pick<VideoArgs, 'ffmpeg'>, InputLimitArgs {
+export interface LayersArgs extends GlobalArgs, ModelArgs, SolverArgs, Pick<VideoArgs, 'ffmpeg'>, InputLimitArgs, ProfileArgs {
   task: string;
   calibration: string[] | undefined;
   cases: number | undefined;
@@ -133,7 +134,8 @@ export async function layersAction(a: LayersArgs): Promise<void> {
   const seconds = () => ((performance.now() - t0) / 1000).toFixed(1);
   const current = info.manifest.defaults?.tasks?.[key]?.shareLayers;
   const input = { packDir: info.dir, ...model, sets, task, base, options: { k, sweep: a.sweep, world, current, options } };
-  const study = await runTaskInWorker(studyTask, input, { onProgress: (p) => bar.update(p.stage, p.step, p.steps), onWarning: warn, notice: (t) => bar.notice(t), outputs: [] }).finally(() => bar.done());
+  const profile = profileSink(a.profile);
+  const study = await runTaskInWorker(studyTask, input, { onProgress: (p) => bar.update(p.stage, p.step, p.steps), onWarning: warn, notice: (t) => bar.notice(t), outputs: [], onProfile: profile.onProfile }).finally(() => bar.done());
   const names = files.map((_, i) => (a.calibration ? `set ${i + 1}` : `seed ${i}`));
   printStudy(study, info.manifest.id, names, sets, cals[0]!, seconds());
 
@@ -170,4 +172,5 @@ export async function layersAction(a: LayersArgs): Promise<void> {
       process.stdout.write(`that is your copy of the built-in pack (${made}); the built-in pack is unchanged: use the copy with --model ${w.copyOf.id}\n`);
     }
   }
+  await profile.finish();
 }

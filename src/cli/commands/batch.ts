@@ -1,3 +1,4 @@
+import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import { settingOption, withEditOptions, withFfmpegOption, withInputLimit, withJsonOption, withModelOptions, withPresetOptions, withShiftOption, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { BatchArgs } from '../actions/batch.js';
@@ -9,7 +10,7 @@ export const batchCommand: CommandModule<GlobalArgs, BatchArgs> = {
   describe:
     'Run many edits from a manifest (YAML or JSON Lines); resumable: a re-run skips outputs already made with the same settings',
   builder: (y) =>
-    withInputLimit(withFfmpegOption(withPresetOptions(withEditOptions(withShiftOption(withSolverOptions(withJsonOption(withModelOptions(y)))), 'batch'))))
+    withInputLimit(withFfmpegOption(withPresetOptions(withEditOptions(withShiftOption(withSolverOptions(withJsonOption(withProfileOption(withModelOptions(y))))), 'batch'))))
       .positional('manifest', {
         type: 'string',
         demandOption: true,

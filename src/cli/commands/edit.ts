@@ -1,3 +1,4 @@
+import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
 import { withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
@@ -10,7 +11,7 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   builder: (y) =>
     withPresetOptions(
       withOutput(
-        withVideoOptions(withNegativePrompt(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withJsonOption(withModelOptions(withRecordPaths(withVariantsOption(y, 'edit'))))))), 'edit'), 'instead of the one --guide-against names')),
+        withVideoOptions(withNegativePrompt(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withJsonOption(withProfileOption(withModelOptions(withRecordPaths(withVariantsOption(y, 'edit')))))))), 'edit'), 'instead of the one --guide-against names')),
         'PNG for a still, MP4 (H.264, source audio kept) for a clip',
       ),
     )

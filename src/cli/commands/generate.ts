@@ -1,3 +1,4 @@
+import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import type { GenerateArgs } from '../actions/generate.js';
 import { withVariantsOption, settingOption, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
@@ -6,7 +7,7 @@ export const generateCommand: CommandModule<GlobalArgs, GenerateArgs> = {
   command: 'generate',
   describe: 'Text to a still (PNG) or a clip (MP4) with the model alone',
   builder: (y) =>
-    withPresetOptions(withOutput(withVideoOptions(withNegativePrompt(withShiftOption(withSolverOptions(withJsonOption(withModelOptions(withVariantsOption(y, 'generate'))))), 'the unconditional branch of classifier-free guidance')), 'PNG for a still; MP4 with --frames above 1'))
+    withPresetOptions(withOutput(withVideoOptions(withNegativePrompt(withShiftOption(withSolverOptions(withJsonOption(withProfileOption(withModelOptions(withVariantsOption(y, 'generate')))))), 'the unconditional branch of classifier-free guidance')), 'PNG for a still; MP4 with --frames above 1'))
       .option('prompt', { alias: 'p', type: 'string', default: '', describe: 'what to draw (leave out for an unconditional pack)' })
       .option('frames', settingOption('frames', 'generate', { default: 1 }))
       .option('fps', settingOption('fps', 'generate', { default: 8 }))

@@ -1,3 +1,4 @@
+import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import { settingOption, withFfmpegOption, withInputLimit, withModelOptions, withSolverOptions, type GlobalArgs } from '../options.js';
 import type { LayersArgs } from '../actions/layers.js';
@@ -7,7 +8,7 @@ export const layersCommand: CommandModule<GlobalArgs, LayersArgs> = {
   command: 'layers',
   describe: 'Find the layers where shared context matters for a task, on calibration edits, and optionally make them the pack\'s default',
   builder: (y) =>
-    withInputLimit(withFfmpegOption(withSolverOptions(withModelOptions(y))))
+    withInputLimit(withFfmpegOption(withSolverOptions(withProfileOption(withModelOptions(y)))))
       .hide('seed') // the analysis draws no noise
       .option('task', {
         type: 'string',

@@ -1,3 +1,4 @@
+import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
 import { withRecordPaths, settingOption, withJsonOption, withModelOptions, withOutput, withPresetOptions, type GlobalArgs } from '../options.js';
@@ -7,7 +8,7 @@ export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
   command: 'reconstruct <inversion>',
   describe: 'Sample back from an inversion file under its own prompt and solver: the check of inversion fidelity',
   builder: (y) =>
-    withPresetOptions(withOutput(withJsonOption(withModelOptions(withRecordPaths(y))), 'PNG for a still, MP4 for a clip'))
+    withPresetOptions(withOutput(withJsonOption(withProfileOption(withModelOptions(withRecordPaths(y)))), 'PNG for a still, MP4 for a clip'))
       .positional('inversion', { type: 'string', demandOption: true, describe: 'file written by flowedit invert' })
       .option('compare', compareOption)
       .option('seed', settingOption('seed', 'reconstruct'))

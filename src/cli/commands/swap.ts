@@ -1,3 +1,4 @@
+import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
 import { settingOption, withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withMaskOptions, withJsonOption, withModelOptions, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
@@ -7,7 +8,7 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
   command: 'swap <input>',
   describe: 'Replace what a mask covers (white = edit) with the target prompt, in a still or a clip',
   builder: (y) =>
-    withPresetOptions(withOutput(withVideoOptions(withMaskOptions(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withJsonOption(withModelOptions(withRecordPaths(withVariantsOption(y, 'swap'))))))), 'swap'))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
+    withPresetOptions(withOutput(withVideoOptions(withMaskOptions(withEditOptions(withShiftOption(withSolverOptions(withInputLimit(withJsonOption(withProfileOption(withModelOptions(withRecordPaths(withVariantsOption(y, 'swap')))))))), 'swap'))), 'PNG for a still, MP4 (H.264, source audio kept) for a clip'))
       .positional('input', { type: 'string', demandOption: true, describe: 'an image (PNG, JPEG, WebP) or a clip (MP4, MOV, MKV, WebM, …), or its inversion file from flowedit invert (the source must still be where it was)' })
       .option('source-prompt', { type: 'string', describe: 'caption of the input; needed when the guidance steers away from it (--guide-against source, the built-in pack\'s default for swaps) and no --negative-prompt is given (default: empty)' })
       .option('target-prompt', { type: 'string', demandOption: true, describe: 'caption of the wanted result, including what replaces the masked part' })

@@ -23,7 +23,8 @@ export function twoPathVelocity<V>(
 ): VelocityOn<TwoPaths<V>> {
   return async ([xr, xe], t, at) => {
     const shared = isShared(plan, at.step);
-    const r = await space.call(rec, xr, t, shared ? { fetchKV: plan.layers } : {});
+    // on the host the reconstruction's keys/values come back repeated to the edit path's batch, in buffers reused every step
+    const r = await space.call(rec, xr, t, shared ? { fetchKV: plan.layers, kvBatch: edit.batch } : {});
     try {
       const e = await space.call(edit, xe, t, shared ? { context: enrich(r.kv) } : {});
       return [r.v, e.v] as const; // [v_rec, v_edit]

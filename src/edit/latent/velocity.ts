@@ -107,6 +107,12 @@ export async function condition(pack: LoadedPack, prompt: string, guidance: numb
 export interface PathCall {
   readonly context?: ContextFeeds;
   readonly fetchKV?: readonly number[];
+  /**
+   * On the host: return the fetched keys/values already repeated along a batch of this size
+   * ([batch, h, S, d], e.g. the edit path's, which they feed as context), written by onnxruntime
+   * into buffers this path reuses: they hold until its next call. Ignored on a device.
+   */
+  readonly kvBatch?: number;
 }
 
 export interface PathResult {
@@ -156,7 +162,23 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
   const pooled: Tensor | null = c?.pooled ? (u?.pooled ? stack(c.pooled, u.pooled) : c.pooled) : null; // [B, P]
   const sequence = pack.transformer.sequence(latentShape);
   const xb = new Float32Array(n * batch); // [B, C, F', H', W']
+  const vOut: Tensor = { data: new Float32Array(n * batch), shape: [batch, ...latentShape.slice(1)] }; // [B, C, F', H', W'], written by each call
   const v = new Float32Array(n);
+  /** per layer: keys/values [kvBatch, h, S, d] reused across calls (PathCall.kvBatch) */
+  const kvBuffers = new Map<number, { k: Tensor; v: Tensor }>();
+  const kvInto = (layers: readonly number[], B: number) => {
+    const { heads: h, headDim: d } = pack.transformer;
+    const shape = [B, h, sequence.length, d];
+    const size = B * h * sequence.length * d;
+    const into = new Map<number, { k: Tensor; v: Tensor }>();
+    for (const layer of layers) {
+      let buf = kvBuffers.get(layer);
+      if (!buf || buf.k.data.length !== size) kvBuffers.set(layer, (buf = { k: { data: new Float32Array(size), shape }, v: { data: new Float32Array(size), shape } }));
+      const first = (t: Tensor): Tensor => ({ data: t.data.subarray(0, size / B), shape: [1, ...shape.slice(1)] }); // item 0: [1, h, S, d]
+      into.set(layer, { k: first(buf.k), v: first(buf.v) });
+    }
+    return into;
+  };
   const request = (latents: Value, t: number, extra: PathCall): ForwardRequest => ({
     latents, // [B, C, F', H', W']
     t,
@@ -198,7 +220,10 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
     async call(x, t, extra = {}) {
       await yieldToEventLoop();
       for (let b = 0; b < batch; b++) xb.set(x, b * n);
-      const out = await pack.transformer.forward(request({ data: xb, shape: [batch, ...latentShape.slice(1)] }, t, extra));
+      // the reconstruction path (batch 1) writes its keys/values straight into item 0 of the edit path's context buffers
+      const repeat = extra.kvBatch !== undefined && batch === 1 && extra.fetchKV ? extra.kvBatch : 0;
+      const into = { velocity: vOut, ...(repeat > 0 ? { kv: kvInto(extra.fetchKV!, repeat) } : {}) };
+      const out = await pack.transformer.forward({ ...request({ data: xb, shape: [batch, ...latentShape.slice(1)] }, t, extra), into });
       const vb = out.velocity.data; // [B, C, F', H', W']
       if (cond.uncond) {
         const g = cond.guidance;
@@ -206,7 +231,19 @@ export function pathVelocity(pack: LoadedPack, cond: Condition, latentShape: rea
       } else {
         v.set(vb.subarray(0, n));
       }
-      return { v, kv: await firstOfEach(out.kv) };
+      if (repeat === 0) return { v, kv: await firstOfEach(out.kv) };
+      const kv = new Map<number, LayerKV>();
+      for (const [layer, got] of out.kv) {
+        const full = kvBuffers.get(layer)!;
+        for (const [t1, buf] of [[got.k, full.k], [got.v, full.v]] as const) {
+          if (onDevice(t1)) throw new Error('Keys/values on the device cannot be repeated on the host');
+          const m = t1.data.length; // [1, h, S, d]
+          if (t1.data.buffer !== buf.data.buffer || t1.data.byteOffset !== buf.data.byteOffset) buf.data.set(t1.data); // a device that wrote elsewhere
+          for (let b = 1; b < repeat; b++) buf.data.copyWithin(b * m, 0, m);
+        }
+        kv.set(layer, full); // [kvBatch, h, S, d]
+      }
+      return { v, kv };
     },
   };
 }

@@ -1,0 +1,227 @@
+/**
+ * Where an edit's time goes against what the machine can do, in one run: for the built-in pack and
+ * the tiny fixture pack, a still edit (invert + edit) and a 17-frame clip swap, each on a fresh
+ * worker through the library (load included), with their profiles (--profile's numbers): wall
+ * time, model load, the share of the time after load inside model calls, and the transformer's
+ * GFLOP/s (docs/performance.md). Beside them the best float32 matmul rate of onnxruntime (a MatMul
+ * graph built here, 1024³, on 1 and 2 threads) and of a BLAS (numpy in .venv, when there is one),
+ * and the same edits on an int8 copy of each pack (quantizePack, when this build has it) with the
+ * reconstruction PSNR of both (invert + reconstruct of the still).
+ * Targets (issue): model calls ≥ 90 % of the time after load; transformer ≥ 70 % of the best
+ * float32 matmul rate; int8 ≥ 1.6× faster than float32 with reconstruction PSNR within 0.5 dB.
+ * Usage: npm run bench:perf -- [--skip-clip] [--matmul N]
+ * Prints tables; asserts nothing about speed.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { createFlowedit } from '../src/api.js';
+import { readImage } from '../src/media/image.js';
+import type { Profile } from '../src/media/profile.js';
+import { builtinPackDir } from '../src/model/builtin.js';
+import { onnxModel } from '../src/model/onnx-proto.js';
+import { openGraph } from '../src/model/ort.js';
+
+const { values } = parseArgs({ options: { 'skip-clip': { type: 'boolean', default: false }, matmul: { type: 'string', default: '1024' } } });
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const at = (p: string) => join(ROOT, p);
+
+interface Edits {
+  readonly name: string;
+  readonly pack: string;
+  readonly still: { input: string; source: string; target: string };
+  readonly clip: { input: string; mask: string; source: string; target: string };
+}
+
+const SCENE_CLIP = { input: at('samples/scenes/clip-5.mp4'), mask: at('samples/scenes/clip-5-mask.mp4') };
+const CASES: Edits[] = [
+  {
+    name: 'flowedit-tiny',
+    pack: builtinPackDir(),
+    still: { input: at('samples/scenes/still-1.png'), source: 'a purple square and a black triangle on blue dots', target: 'a red square and a black triangle on blue dots' },
+    clip: { ...SCENE_CLIP, source: 'a yellow square and an orange square on purple stripes', target: 'a yellow square and a blue square on purple stripes' },
+  },
+  {
+    name: 'tiny (fixture)',
+    pack: at('test/fixtures/packs/tiny'),
+    still: { input: at('samples/red-circle-on-stripes.png'), source: 'a red circle', target: 'a green circle' },
+    clip: { ...SCENE_CLIP, source: 'a red circle', target: 'a green circle' },
+  },
+];
+
+/** quantizePack's signature (src/model/quantize.ts), loaded only where this build has it. */
+type QuantizePack = (packDir: string, outDir: string, opts?: { onProgress?: (e: unknown) => void }) => Promise<unknown>;
+
+async function quantizer(): Promise<QuantizePack | null> {
+  const module = '../src/model/quantize.js';
+  if (!existsSync(fileURLToPath(new URL(module, import.meta.url)))) return null;
+  return ((await import(module)) as { quantizePack: QuantizePack }).quantizePack;
+}
+
+/** Best GFLOP/s of onnxruntime's MatMul of two n×n float32 matrices on `threads` threads. */
+async function ortMatmul(n: number, threads: number): Promise<number> {
+  const graph = await openGraph(
+    onnxModel({
+      inputs: [
+        { name: 'a', type: 'float32', shape: [n, n] },
+        { name: 'b', type: 'float32', shape: [n, n] },
+      ],
+      outputs: [{ name: 'y', type: 'float32', shape: [n, n] }],
+      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
+    }),
+    { threads, label: 'matmul' },
+  );
+  const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const feeds = { a: { dtype: 'float32' as const, data: a, shape: [n, n] }, b: { dtype: 'float32' as const, data: a, shape: [n, n] } };
+  let best = Infinity;
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now();
+    await graph.run(feeds, ['y']);
+    if (i >= 2) best = Math.min(best, performance.now() - t0);
+  }
+  await graph.release();
+  return (2 * n ** 3) / best / 1e6;
+}
+
+/** Best GFLOP/s of numpy's float32 matmul (its BLAS) on `threads` threads, or null without the project's Python. */
+async function blasMatmul(n: number, threads: number): Promise<number | null> {
+  const python = process.env.FLOWEDIT_PYTHON ?? at('.venv/bin/python');
+  if (!existsSync(python)) return null;
+  const code = `import numpy as np, time
+a = np.random.default_rng(0).standard_normal((${n}, ${n})).astype(np.float32)
+best = 1e9
+for i in range(12):
+    t = time.perf_counter(); a @ a; d = time.perf_counter() - t
+    if i >= 2: best = min(best, d)
+print(2 * ${n} ** 3 / best / 1e9)`;
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  try {
+    const { stdout } = await promisify(execFile)(python, ['-c', code], { env });
+    return Number(stdout.trim());
+  } catch {
+    return null;
+  }
+}
+
+interface Measured {
+  readonly profile: Profile;
+  readonly calls: number;
+}
+
+/** One call on a fresh worker (its pack loads inside the profile). */
+async function profiled(pack: string, run: (f: ReturnType<typeof createFlowedit>, onProfile: (p: Profile) => void) => Promise<{ calls: number }>): Promise<Measured> {
+  const f = createFlowedit({ model: pack });
+  let profile: Profile | undefined;
+  try {
+    const r = await run(f, (p) => (profile = p));
+    return { profile: profile!, calls: r.calls };
+  } finally {
+    await f.close();
+  }
+}
+
+function psnr(a: Float32Array, b: Float32Array): number {
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i]! - b[i]!) ** 2;
+  return 10 * Math.log10(4 / (se / a.length));
+}
+
+/** Invert + reconstruct of the still: PSNR of the reconstruction against the source, dB. */
+async function reconstructionPsnr(pack: string, e: Edits, dir: string): Promise<number> {
+  const f = createFlowedit({ model: pack });
+  try {
+    const inv = join(dir, `inv-${Math.random().toString(36).slice(2)}.flowinv`);
+    await f.invert({ input: e.still.input, sourcePrompt: e.still.source, output: inv });
+    const out = join(dir, `rec-${Math.random().toString(36).slice(2)}.png`);
+    await f.reconstruct({ input: inv, output: out });
+    const [src, rec] = [await readImage(e.still.input), await readImage(out)];
+    return psnr(src.data, rec.data);
+  } finally {
+    await f.close();
+  }
+}
+
+interface Row {
+  readonly what: string;
+  readonly m: Measured;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+
+function table(rows: readonly Row[], best: number): void {
+  const head = ['run', 'wall s', 'load s', 'calls', 'in model calls (after load)', 'transformer GFLOP/s', 'of best matmul'];
+  const cells = rows.map(({ what, m }) => {
+    const p = m.profile;
+    const tr = p.graphs['transformer.onnx'];
+    const rate = tr?.gflopPerSecond ?? 0;
+    return [what, (p.wallMs / 1000).toFixed(2), (p.loadMs / 1000).toFixed(2), String(m.calls), pct(p.modelMs / (p.wallMs - p.loadMs)), rate.toFixed(1), pct(rate / best)];
+  });
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c]!.length)));
+  const line = (r: readonly string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
+  process.stdout.write(`${line(head)}\n${cells.map(line).join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  const n = Number(values.matmul);
+  const dir = await mkdtemp(join(tmpdir(), 'flowedit-perf-'));
+  try {
+    const quantize = await quantizer();
+    const rows: Row[] = [];
+    const int8: { name: string; f32: Measured[]; i8: Measured[]; psnr32: number; psnr8: number }[] = [];
+    for (const e of CASES) {
+      const packs: [string, string][] = [['float32', e.pack]];
+      if (quantize) {
+        const out = join(dir, `${e.name.replace(/\W+/g, '-')}-int8`);
+        await quantize(e.pack, out);
+        packs.push(['int8', out]);
+      }
+      const got: Record<string, Measured[]> = {};
+      for (const [kind, pack] of packs) {
+        const still = await profiled(pack, (f, onProfile) => f.edit({ input: e.still.input, sourcePrompt: e.still.source, targetPrompt: e.still.target, output: join(dir, `still-${rows.length}.png`) }, { onProfile }));
+        rows.push({ what: `${e.name} ${kind} still edit`, m: still });
+        got[kind] = [still];
+        if (!values['skip-clip']) {
+          const clip = await profiled(pack, (f, onProfile) =>
+            f.swap({ input: e.clip.input, mask: e.clip.mask, sourcePrompt: e.clip.source, targetPrompt: e.clip.target, output: join(dir, `clip-${rows.length}.mp4`) }, { onProfile }),
+          );
+          rows.push({ what: `${e.name} ${kind} clip swap (17 frames)`, m: clip });
+          got[kind]!.push(clip);
+        }
+      }
+      if (quantize) int8.push({ name: e.name, f32: got.float32!, i8: got.int8!, psnr32: await reconstructionPsnr(e.pack, e, dir), psnr8: await reconstructionPsnr(packs[1]![1], e, dir) });
+    }
+    const ort1 = await ortMatmul(n, 1);
+    const ort2 = await ortMatmul(n, 2);
+    const blas1 = await blasMatmul(n, 1);
+    const blas2 = await blasMatmul(n, 2);
+    const bestOrt = Math.max(ort1, ort2);
+    const best = Math.max(bestOrt, blas1 ?? 0, blas2 ?? 0);
+    process.stdout.write(`float32 matmul ${n}³, best of 10: onnxruntime ${ort1.toFixed(1)} GFLOP/s on 1 thread, ${ort2.toFixed(1)} on 2; `);
+    process.stdout.write(blas1 === null ? 'BLAS: no numpy in .venv (not measured)\n' : `BLAS (numpy) ${blas1.toFixed(1)} on 1 thread, ${(blas2 ?? 0).toFixed(1)} on 2\n`);
+    process.stdout.write(`best float32 matmul rate: ${best.toFixed(1)} GFLOP/s (onnxruntime's best ${bestOrt.toFixed(1)})\n\n`);
+    table(rows, best);
+    process.stdout.write(`\ntargets: model calls ≥ 90% of the time after load; transformer ≥ 70% of the best matmul rate (the last column)\n`);
+    if (!quantize) {
+      process.stdout.write('int8: this build has no src/model/quantize.ts (flowedit models quantize); int8 columns not measured\n');
+      return;
+    }
+    process.stdout.write('\nint8 against float32 (target: ≥ 1.6× faster, reconstruction PSNR within 0.5 dB)\n');
+    for (const r of int8) {
+      const speed = r.f32.map((m, i) => {
+        const a = m.profile;
+        const b = r.i8[i]!.profile;
+        const tr = (p: Profile) => p.graphs['transformer.onnx']?.ms ?? 0;
+        return `${i === 0 ? 'still' : 'clip'}: wall ${(a.wallMs / b.wallMs).toFixed(2)}×, transformer ${(tr(a) / tr(b)).toFixed(2)}×`;
+      });
+      process.stdout.write(`  ${r.name}: ${speed.join('; ')}; reconstruction PSNR float32 ${r.psnr32.toFixed(2)} dB, int8 ${r.psnr8.toFixed(2)} dB (${(r.psnr8 - r.psnr32).toFixed(2)} dB)\n`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
