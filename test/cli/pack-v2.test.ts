@@ -19,7 +19,7 @@ const LONG = 'a red circle on stripes with a big blue square';
 test('models validate names the format', async () => {
   const r = await flowedit(['models', 'validate', TINY_V2]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /valid flowedit pack 'tiny-v2' \(format 2\)/);
+  assert.match(r.stdout, /valid flowedit pack 'tiny-v2' \(format 2, float32\)/);
 });
 
 test('edit on a format 2 pack: runs, truncates a long target prompt with one warning, records the flags', async () => {
