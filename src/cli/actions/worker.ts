@@ -109,13 +109,16 @@ export async function workerAction(a: WorkerArgs): Promise<void> {
   // the signal handlers come first: a job may start (and end) before the worker says it is ready
   let worker: RunningQueueWorker | undefined;
   let stopping: NodeJS.Signals | undefined;
+  let finished = false;
   let resolveStopped = () => {};
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   const close = (w: RunningQueueWorker, sig: NodeJS.Signals) =>
     w.close().then(
       () => {
         say('worker: stopped', { event: 'stopped', signal: sig, handedBack: false });
-        for (const s of ['SIGINT', 'SIGTERM'] as const) process.off(s, onSignal);
+        // the handlers stay: a signal between now and the process's end (Redis connections closing)
+        // must not kill it with the signal's default action
+        finished = true;
         resolveStopped();
       },
       (err: unknown) => {
@@ -124,6 +127,7 @@ export async function workerAction(a: WorkerArgs): Promise<void> {
       },
     );
   const onSignal = (sig: NodeJS.Signals) => {
+    if (finished) process.exit(EXIT.ok);
     if (stopping) {
       say('worker: stopped; its running jobs return to the queue for another worker', { event: 'stopped', signal: sig, handedBack: true });
       process.exit(EXIT.ok);
