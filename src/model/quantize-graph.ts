@@ -9,20 +9,17 @@
  * so Y = A W + b ≈ s_A (Aq − z_A) Wq diag(s) + b. A bias Add right after a MatMul (and Gemm's C)
  * moves into the quantised node. Everything else in the graph is passed on byte for byte.
  *
- * Two forms: `fused`, one com.microsoft DynamicQuantizeMatMul per matmul (onnxruntime's CPU
- * provider), and `standard`, the ONNX-standard DynamicQuantizeLinear → MatMulInteger → Cast →
- * Mul (→ Add), which any ONNX runtime runs and which onnxruntime fuses back at load time.
+ * Each becomes one com.microsoft DynamicQuantizeMatMul (onnxruntime's CPU provider). The
+ * ONNX-standard DynamicQuantizeLinear → MatMulInteger form runs on the same kernels after
+ * onnxruntime's fusion and makes a larger file (docs/lab/cpu-speed-int8.md).
  */
 import { Message, ONNX_TYPE, protoFields, protoInts, protoStrings, type ProtoField } from './onnx-proto.js';
-
-export type QuantForm = 'fused' | 'standard';
 
 export interface QuantizeGraphOptions {
   /** weights with fewer elements (K·N) stay float32; default 0 (all) */
   readonly minElements?: number;
   /** which ops to quantise; default both */
   readonly ops?: readonly ('MatMul' | 'Gemm')[];
-  readonly form?: QuantForm;
   /** called once per matmul looked at */
   readonly onNode?: (done: number, total: number, node: string) => void;
 }
@@ -169,7 +166,6 @@ const asBytes = (a: Float32Array | Int8Array): Uint8Array => new Uint8Array(a.bu
 
 /** Rewrites the ONNX model `model` (its bytes) with int8 matmul weights. */
 export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}): GraphQuantisation {
-  const form = opts.form ?? 'fused';
   const ops = opts.ops ?? ['MatMul', 'Gemm'];
   const minElements = opts.minElements ?? 0;
   const top = protoFields(model);
@@ -244,20 +240,7 @@ export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}
     newInits.push(tensor(qName, [K, N], ONNX_TYPE.int8, asBytes(q)), tensor(sName, [N], ONNX_TYPE.float32, asBytes(scale)));
     const A = n.inputs[0]!;
     const Y = biasAdd ? biasAdd.outputs[0]! : n.outputs[0]!;
-    const made: Message[] = [];
-    if (form === 'fused') {
-      made.push(node('DynamicQuantizeMatMul', bias ? [A, qName, sName, '', bias] : [A, qName, sName], [Y], fresh(`${base}_int8`), MS_DOMAIN));
-    } else {
-      const zName = fresh(`${wName}_zero`);
-      newInits.push(tensor(zName, [N], ONNX_TYPE.int8, new Uint8Array(N)));
-      const [aq, as, az, acc, accF, sc, y0] = ['_aq', '_as', '_az', '_acc', '_accf', '_s', '_y'].map((s) => fresh(`${base}${s}`)) as [string, string, string, string, string, string, string];
-      made.push(node('DynamicQuantizeLinear', [A], [aq, as, az], fresh(`${base}_quant`)));
-      made.push(node('MatMulInteger', [aq, qName, az, zName], [acc], fresh(`${base}_matmul_int`))); // int32 [.., N]
-      made.push(node('Cast', [acc], [accF], fresh(`${base}_cast`), '', { to: ONNX_TYPE.float32 }));
-      made.push(node('Mul', [as, sName], [sc], fresh(`${base}_scales`))); // s_A · s_n  [N]
-      made.push(node('Mul', [accF, sc], [bias ? y0 : Y], fresh(`${base}_rescale`)));
-      if (bias) made.push(node('Add', [y0, bias], [Y], fresh(`${base}_bias`)));
-    }
+    const made = [node('DynamicQuantizeMatMul', bias ? [A, qName, sName, '', bias] : [A, qName, sName], [Y], fresh(`${base}_int8`), MS_DOMAIN)];
     if (biasAdd) {
       replace.set(n.index, []);
       replace.set(biasAdd.index, made); // in the Add's place: its inputs are ready there
@@ -287,6 +270,6 @@ export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}
     if (f.no === MODEL.graph) out.msg(MODEL.graph, graph);
     else out.raw(f.raw);
   }
-  if (form === 'fused' && !hasMs && quantised.length > 0) out.msg(MODEL.opset, new Message().str(1, MS_DOMAIN).int(2, 1));
+  if (!hasMs && quantised.length > 0) out.msg(MODEL.opset, new Message().str(1, MS_DOMAIN).int(2, 1));
   return { bytes: out.done(), quantised, left };
 }

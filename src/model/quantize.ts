@@ -11,7 +11,7 @@ import { readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path';
 import { copyPack } from './pack-copy.js';
 import { MANIFEST_FILE, readPack } from './pack.js';
-import { quantiseGraph, type LeftFloat, type QuantForm, type QuantisedMatmul } from './quantize-graph.js';
+import { quantiseGraph, type LeftFloat, type QuantisedMatmul } from './quantize-graph.js';
 
 /** Weights smaller than this (K·N) stay float32: measured on flowedit-tiny (docs/lab/cpu-speed-int8.md). */
 export const MIN_INT8_ELEMENTS = 0;
@@ -30,8 +30,6 @@ export interface QuantizeOptions {
   readonly minElements?: number;
   /** which ops (default MatMul and Gemm) */
   readonly ops?: readonly ('MatMul' | 'Gemm')[];
-  /** the node form (default 'fused': com.microsoft DynamicQuantizeMatMul) */
-  readonly form?: QuantForm;
 }
 
 export interface QuantizeReport {
@@ -71,7 +69,6 @@ export async function quantizePack(packDir: string, outDir: string, opts: Quanti
   const q = quantiseGraph(before, {
     minElements: opts.minElements ?? MIN_INT8_ELEMENTS,
     ...(opts.ops ? { ops: opts.ops } : {}),
-    ...(opts.form ? { form: opts.form } : {}),
     onNode: (done, total, node) => progress({ done, total, what: node ? `quantising ${node}` : 'quantised' }),
   });
   if (q.quantised.length === 0) {
