@@ -140,7 +140,8 @@ export async function writeFileAtomic(path: string, data: Buffer | Uint8Array): 
  * Checks, before any long work, that `path` could be written: its directory must exist,
  * be a directory and be writable, and `path` itself must not be an existing directory.
  * Throws `Cannot write <path>: directory <dir> does not exist` (or `... is not writable`,
- * `... is not a directory`, `it is a directory`).
+ * `... is not a directory`, `it is a directory`). Nothing is left beside `path` that
+ * removeTempFiles(path) would not remove.
  */
 export async function assertWritable(path: string): Promise<void> {
   const dir = dirname(resolve(path));
@@ -155,7 +156,9 @@ export async function assertWritable(path: string): Promise<void> {
   }
   if (!dirInfo.isDirectory()) throw writeError(path, `${dir} is not a directory`);
   // Permission bits do not bind root, so create and remove a probe file rather than ask access().
-  const probe = join(dir, `.flowedit-probe-${randomBytes(6).toString('hex')}`);
+  // It is named as a temporary of `path` (tempPathFor), so a process killed between the two
+  // leaves one that removeTempFiles(path) takes away, like any other write it did not finish.
+  const probe = tempPathFor(path);
   try {
     await (await open(probe, 'wx')).close();
   } catch (err) {

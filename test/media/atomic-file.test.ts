@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertWritable, removeTempFiles, tempPathFor, writeFileAtomic } from '../../src/media/atomic-file.js';
@@ -164,6 +165,28 @@ describe('assertWritable', () => {
     } finally {
       if (!isRoot) await chmod(dir, 0o755);
     }
+  });
+});
+
+describe('assertWritable and a kill', () => {
+  it('names its probe file as a temporary of the path, so a run killed mid-probe leaves nothing the next sweep keeps', async () => {
+    const dir = await freshDir();
+    const out = join(dir, 'out.png');
+    const seen = new Set<string>();
+    const watcher = watch(dir, (_event, name) => {
+      if (name) seen.add(name.toString());
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) await assertWritable(out);
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      watcher.close();
+    }
+    assert.ok(seen.size > 0, 'the probe files were seen being made');
+    // what a kill between making and removing a probe would leave: every one of them, put back
+    for (const name of seen) await writeFile(join(dir, name), '');
+    assert.equal(await removeTempFiles(out), seen.size, `probe names ${[...seen].join(', ')}`);
+    assert.deepEqual(await readdir(dir), []);
   });
 });
 
