@@ -100,10 +100,10 @@ function maskRule(frames: readonly ImageChannels[]): MaskRule {
   return frames.some(isColoured) ? 'colour' : 'grey';
 }
 
-/** One frame as 0/1 under `rule` ([h, w] row-major, 1 = edit); a frame without alpha counts as opaque. */
-function applyRule(f: ImageChannels, rule: MaskRule): Float32Array {
+/** One frame as 0/1 under `rule` ([h, w] row-major, 1 = edit, one byte a pixel); a frame without alpha counts as opaque. */
+function ruleBits(f: ImageChannels, rule: MaskRule): Uint8Array {
   const { data, channels } = f;
-  const out = new Float32Array(f.width * f.height);
+  const out = new Uint8Array(f.width * f.height);
   for (let i = 0, j = 0; i < out.length; i++, j += channels) {
     const r = data[j]!;
     const g = data[j + 1]!;
@@ -115,6 +115,11 @@ function applyRule(f: ImageChannels, rule: MaskRule): Float32Array {
   return out;
 }
 
+/** One frame as 0/1 under `rule`, as a plane ([h, w], float). */
+function applyRule(f: ImageChannels, rule: MaskRule): Float32Array {
+  return Float32Array.from(ruleBits(f, rule));
+}
+
 /** A decoded video frame (planar float RGB) as 8-bit interleaved RGB. */
 function frameChannels(img: RgbImage): ImageChannels {
   const n = img.width * img.height;
@@ -124,26 +129,32 @@ function frameChannels(img: RgbImage): ImageChannels {
 }
 
 /**
- * A mask video, streamed twice so that no frame is held as RGB: the first pass finds the rule
- * (colour if any frame has colour; it stops at the first), the second keeps each frame's 0/1
- * plane ([h, w], 4 bytes a pixel).
+ * A mask video, decoded once, no frame held as RGB: each frame is kept as 0/1 under both rules
+ * a video can have (1 byte a pixel each) until a coloured frame settles the rule as colour
+ * (from then on only colour planes are made); the kept rule's planes ([h, w], 4 bytes a pixel)
+ * are made at the end.
  */
 async function readMaskVideo(path: string, opts: { tools?: FfmpegTools; signal?: AbortSignal }): Promise<Mask> {
-  let rule: MaskRule = 'grey';
-  for await (const f of videoFrames(path, opts)) {
-    if (isColoured(frameChannels(f))) {
-      rule = 'colour';
-      break;
-    }
-  }
-  const planes: Float32Array[] = [];
+  let coloured = false;
+  const colour: Uint8Array[] = [];
+  const grey: Uint8Array[] = [];
   let size = { width: 0, height: 0 };
   for await (const f of videoFrames(path, opts)) {
     size = { width: f.width, height: f.height };
-    planes.push(applyRule(frameChannels(f), rule));
+    const ch = frameChannels(f);
+    coloured ||= isColoured(ch);
+    colour.push(ruleBits(ch, 'colour'));
+    if (coloured) grey.length = 0;
+    else grey.push(ruleBits(ch, 'grey'));
   }
-  if (planes.length === 0) throw new Error(`Mask video ${path} holds no mask frames`);
-  return { ...size, frames: planes };
+  if (colour.length === 0) throw new Error(`Mask video ${path} holds no mask frames`);
+  const kept = coloured ? colour : grey;
+  const frames: Float32Array[] = [];
+  for (let i = 0; i < kept.length; i++) {
+    frames.push(Float32Array.from(kept[i]!));
+    kept[i] = new Uint8Array(0);
+  }
+  return { ...size, frames };
 }
 
 function fromFrames(frames: readonly ImageChannels[], what: string): Mask {

@@ -6,7 +6,7 @@ import { before, test } from 'node:test';
 import sharp from 'sharp';
 import { encodePng, readImage, readImageChannels } from '../../src/media/image.js';
 import { assertMaskCovers, blendMasked, distanceToMask, growAndFeather, maskFrameCount, prepareMask, readMask, type Mask } from '../../src/media/mask.js';
-import { readVideo } from '../../src/media/video.js';
+import { readVideo, writeVideo } from '../../src/media/video.js';
 import { MEDIA, tempDir } from '../paths.js';
 
 let dir: string;
@@ -140,6 +140,35 @@ function canvas(w: number, h: number, fill: readonly number[]) {
 }
 
 const count = (m: Float32Array) => m.reduce((s, v) => s + v, 0);
+
+test('a mask video takes one rule for all its frames: colour when a later frame has colour, else luma above mid grey', async () => {
+  const [w, h] = [64, 48];
+  // planar float RGB with a dark grey box (luma 64: not an edit by luma, an edit by "not black"),
+  // a light grey box and, when asked, a blue box
+  const frame = (blue: boolean) => {
+    const data = new Float32Array(3 * w * h).fill(-1);
+    const box = (x0: number, y0: number, x1: number, y1: number, rgb: readonly number[]) => {
+      for (let c = 0; c < 3; c++) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) data[c * w * h + y * w + x] = rgb[c]! / 127.5 - 1;
+    };
+    box(4, 4, 20, 20, [64, 64, 64]);
+    box(28, 4, 44, 20, [220, 220, 220]);
+    if (blue) box(4, 28, 20, 44, [0, 0, 220]);
+    return { width: w, height: h, data };
+  };
+  const at = (m: Float32Array, x: number, y: number) => m[y * w + x];
+  for (const [name, blueFrom] of [['grey', 99], ['coloured', 4]] as const) {
+    const path = join(dir, `rule-${name}.mp4`);
+    await writeVideo(path, Array.from({ length: 6 }, (_, i) => frame(i >= blueFrom)), { rate: { num: 24, den: 1 }, crf: 0 });
+    const mask = await readMask(path);
+    assert.equal(mask.frames.length, 6, name);
+    for (const [i, m] of mask.frames.entries()) {
+      assert.equal(at(m, 12, 12), name === 'coloured' ? 1 : 0, `${name} frame ${i}: the dark grey box`);
+      assert.equal(at(m, 36, 12), 1, `${name} frame ${i}: the light grey box`);
+      assert.equal(at(m, 12, 36), name === 'coloured' && i >= blueFrom ? 1 : 0, `${name} frame ${i}: the blue box`);
+      assert.equal(at(m, 56, 40), 0, `${name} frame ${i}: black`);
+    }
+  }
+});
 
 test('an index-colour mask marks every object, whatever its colour: as RGB and as a palette PNG', async () => {
   const c = canvas(64, 48, [0, 0, 0]);
