@@ -1,8 +1,16 @@
 /** Messages between a worker pool and its workers: the one protocol every inference worker speaks. */
+import type { MediaFacts } from '../media/facts.js';
 import type { Profile } from '../media/profile.js';
 
-/** A task to run: the export `name` of `module` (see pool-task.ts), on `input`; with `profile`, its profile comes back with its result. */
-export type PoolParentMessage = { readonly type: 'run'; readonly module: string; readonly name: string; readonly input: unknown; readonly profile?: boolean } | { readonly type: 'abort' } | { readonly type: 'stop' };
+/**
+ * A task to run: the export `name` of `module` (see pool-task.ts), on `input`; with `profile`, its
+ * profile comes back with its result. `media` is what the parent found out about ffmpeg and the
+ * files it probed (media/facts.ts), so the worker does not run the same tools again.
+ */
+export type PoolParentMessage =
+  | { readonly type: 'run'; readonly module: string; readonly name: string; readonly input: unknown; readonly profile?: boolean; readonly media?: MediaFacts }
+  | { readonly type: 'abort' }
+  | { readonly type: 'stop' };
 
 export type PoolWorkerMessage =
   | { readonly type: 'progress'; readonly progress: unknown }

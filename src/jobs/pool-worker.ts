@@ -5,6 +5,7 @@
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import type { LoadedPack } from '../model/pack.js';
+import { keepMediaFacts } from '../media/facts.js';
 import { startProfile, stopProfile, timedLoad } from '../media/profile.js';
 import { UserError } from './errors.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
@@ -53,6 +54,7 @@ function serve(port: MessagePort): void {
         controller = new AbortController();
         const signal = controller.signal;
         const input = msg.input as PackRef;
+        if (msg.media) keepMediaFacts(msg.media);
         if (msg.profile) startProfile();
         const run = async () => {
           const task = await taskOf(msg.module, msg.name);

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/latent/progress.js';
+import { mediaFacts } from '../media/facts.js';
 import type { Profile } from '../media/profile.js';
 import { UserError } from './errors.js';
 import type { JobSpec, JobSummary } from './job.js';
@@ -156,7 +157,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
       slot.job = job;
       slot.worker.ref();
       job.hooks.signal?.addEventListener('abort', slot.abort, { once: true });
-      post(slot, { type: 'run', module: job.task.module, name: job.task.name, input: job.input, ...(job.hooks.onProfile ? { profile: true } : {}) });
+      post(slot, { type: 'run', module: job.task.module, name: job.task.name, input: job.input, ...(job.hooks.onProfile ? { profile: true } : {}), media: mediaFacts() });
     }
     if (!closing) return;
     for (const s of slots.filter((x) => x.job === null && !x.stopping)) {

@@ -14,6 +14,7 @@ import { blendSwapped, preparedFromInversion, prepareSwap, prepareSwapWork, sour
 import { editSettingsFrom, type Settings } from '../edit/frames/settings.js';
 import { editInversionInAutoMask, editInversionInAutoMaskWork } from '../edit/frames/auto-edit.js';
 import { findFfmpeg, type FfmpegTools } from '../media/ffmpeg-tools.js';
+import { isIdentityPlan } from '../media/fit.js';
 import { encodePng, readImage, type RgbImage } from '../media/image.js';
 import { maskFrame, maskPlaneImage, readMask, type ShapedMask } from '../media/mask.js';
 import { writeFileAtomic } from '../media/atomic-file.js';
@@ -175,12 +176,14 @@ async function prepareSwapJob(pack: LoadedPack, job: Job<'swap'>, run: RunOption
   const source = file ? file.header.source.path : job.input;
   const tools = job.inputIsVideo || isVideoPath(job.mask) ? await findFfmpeg(job.ffmpeg) : undefined;
   const media = mediaOf(job, run, tools);
-  const mask = await readMask(job.mask, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
+  // the mask is read beside the source (two decoders, each mostly starting up); awaited where it is needed
+  const readingMask = readMask(job.mask, { ...(tools ? { tools } : {}), ...(run.signal ? { signal: run.signal } : {}) });
+  readingMask.catch(() => undefined); // its failure is reported where it is awaited, not as an unhandled rejection
   const settingsOf = (t: JobTarget) => swapSettingsFrom(s, { ...job, targetPrompt: t.targetPrompt ?? '' }, job.maskOptions, job);
   const recordOf = (t: JobTarget) => swapRecord(base, job, source, file?.header.fit.mode ?? s.fit, t.targetPrompt ?? '');
   if (!job.inputIsVideo) {
     // a still: in memory, within the pixel limit
-    const frames = [await readStill(source, media)];
+    const [mask, frames] = await Promise.all([readingMask, readStill(source, media).then((f) => [f])]);
     const prepared = file ? await preparedFromInversion(pack, file, frames, mask, job.maskOptions, run) : await prepareSwap(pack, frames, mask, settingsOf(first), run);
     return {
       calls: 0,
@@ -193,17 +196,21 @@ async function prepareSwapJob(pack: LoadedPack, job: Job<'swap'>, run: RunOption
   // a clip: the model side holds working-size frames only; the source streams into each output's final blend
   const info = await probeVideo(source, tools);
   let prepared: SwapSource;
-  if (file) prepared = await sourceFromInversion(pack, file, mask, job.maskOptions, run);
+  // frames decoded at the source's own size are the source's frames: the blend takes them instead of decoding the clip again
+  let sourceFrames: readonly RgbImage[] | null = null;
+  if (file) prepared = await sourceFromInversion(pack, file, await readingMask, job.maskOptions, run);
   else {
     const fit = planWorkSize(pack, info.width, info.height, s.fit);
-    prepared = await prepareSwapWork(pack, await decodeWorkFrames(source, info, fit, media), fit, mask, settingsOf(first), run);
+    const [mask, work] = await Promise.all([readingMask, decodeWorkFrames(source, info, fit, media)]);
+    if (isIdentityPlan(fit)) sourceFrames = work;
+    prepared = await prepareSwapWork(pack, work, fit, mask, settingsOf(first), run);
   }
   return {
     calls: 0,
     make: async (t) => {
       const out = await swapToWork(pack, prepared, settingsOf(t), run);
       run.signal?.throwIfAborted();
-      const frames = blendSwapped(prepared, out.frames, videoFrames(source, { ...media, info }));
+      const frames = blendSwapped(prepared, out.frames, sourceFrames ?? videoFrames(source, { ...media, info }));
       return { made: { frames, rate: file?.header.clip?.rate ?? info.rate, audioFrom: source, like: info }, calls: out.calls, record: recordOf(t) };
     },
   };

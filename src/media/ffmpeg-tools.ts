@@ -46,6 +46,8 @@ function probeCandidates(ffmpeg: string): string[] {
 }
 
 const cache = new Map<string, Promise<FfmpegTools>>();
+/** findFfmpeg's answers that have settled as found */
+const settled = new Map<string, FfmpegTools>();
 
 /**
  * Finds ffmpeg and ffprobe. `explicit` (from --ffmpeg), when given, is the only one tried: a path
@@ -59,7 +61,10 @@ export function findFfmpeg(explicit?: string): Promise<FfmpegTools> {
   if (!found) {
     found = locate(explicit);
     cache.set(key, found);
-    found.catch(() => cache.delete(key));
+    found.then(
+      (tools) => void settled.set(key, tools),
+      () => void cache.delete(key),
+    );
   }
   return found;
 }
@@ -88,6 +93,29 @@ async function locate(explicit: string | undefined): Promise<FfmpegTools> {
     tried.push(`${ffmpeg} (no working ffprobe beside it or on PATH)`);
   }
   throw new Error(`Video needs ffmpeg and ffprobe, and none works here (tried: ${tried.join(', ')}): ${INSTALL_HINT}`);
+}
+
+/** What this thread found out about its tools: findFfmpeg's answers and how children are started. */
+export interface ToolFacts {
+  readonly found: readonly (readonly [string, FfmpegTools])[];
+  /** the death-signal command, once checked */
+  readonly deathSignal?: readonly string[];
+}
+
+/** The tool facts this thread has, for another thread (keepToolFacts): a worker need not run each tool with -version again. */
+export function toolFacts(): ToolFacts {
+  return { found: [...settled], ...(deathSignalPrefix ? { deathSignal: deathSignalPrefix } : {}) };
+}
+
+/** Takes another thread's tool facts (toolFacts) for those this thread has not found out itself. */
+export function keepToolFacts(facts: ToolFacts): void {
+  for (const [key, tools] of facts.found) {
+    if (cache.has(key) || typeof tools?.ffmpeg !== 'string' || typeof tools.ffprobe !== 'string') continue;
+    const kept = { ffmpeg: tools.ffmpeg, ffprobe: tools.ffprobe };
+    cache.set(key, Promise.resolve(kept));
+    settled.set(key, kept);
+  }
+  if (deathSignalPrefix === undefined && Array.isArray(facts.deathSignal) && facts.deathSignal.every((a) => typeof a === 'string')) deathSignalPrefix = [...facts.deathSignal];
 }
 
 /** A running ffmpeg or ffprobe: its process, how it ended, and the end of what it wrote to stderr. */

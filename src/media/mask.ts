@@ -213,9 +213,14 @@ function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Fl
   z[0] = -Infinity;
   z[1] = Infinity;
   for (let q = 1; q < n; q++) {
-    const meet = (p: number) => (f[q]! + q * q - (f[p]! + p * p)) / (2 * q - 2 * p); // where parabolas p and q cross
-    let s = meet(v[k]!);
-    while (s <= z[k]!) s = meet(v[--k]!); // z[0] = −∞ stops it
+    // s: where the parabolas of sites p = v[k] and q cross
+    const fq = f[q]! + q * q;
+    let p = v[k]!;
+    let s = (fq - (f[p]! + p * p)) / (2 * q - 2 * p);
+    while (s <= z[k]!) {
+      p = v[--k]!; // z[0] = −∞ stops it
+      s = (fq - (f[p]! + p * p)) / (2 * q - 2 * p);
+    }
     k++;
     v[k] = q;
     z[k] = s;

@@ -117,6 +117,7 @@ interface ProbeStream {
   nb_frames?: string;
   nb_read_frames?: string;
   nb_read_packets?: string;
+  time_base?: string;
   disposition?: { attached_pic?: number };
   tags?: { rotate?: string };
   pix_fmt?: string;
@@ -124,16 +125,52 @@ interface ProbeStream {
   side_data_list?: { rotation?: number }[];
 }
 
+/** What ffprobe answered about one file. */
+interface ProbeAnswer {
+  streams: ProbeStream[];
+  tags: Record<string, string>;
+  /** the packets' timestamps, when asked for (packetOptions) */
+  packets?: { pts?: number }[];
+}
+
+/**
+ * ffprobe's options that count one stream's packets and list their timestamps, reading the
+ * container only: one run serves both the completeness and the constant-rate check.
+ */
+function packetOptions(stream: number): string[] {
+  return ['-count_packets', '-select_streams', `${stream}`, '-show_entries', 'packet=pts'];
+}
+
 /** Recent probes' answers, by ffprobe, file (path, size, change time, inode) and options: a job probes its clip and mask several times. */
-const probes = new Map<string, { streams: ProbeStream[]; tags: Record<string, string> }>();
+const probes = new Map<string, ProbeAnswer>();
 const KEPT_PROBES = 32;
+
+/** The probe answers this thread keeps, as [key, answer] pairs another thread can take with keepProbeAnswers. */
+export function probeAnswers(): [string, unknown][] {
+  return [...probes].map(([k, v]) => [k, structuredClone(v)]);
+}
+
+/**
+ * Takes probe answers another thread made (probeAnswers), e.g. the checks' before a job runs on a
+ * worker: each is used only while its file is unchanged (its key names the file's size, times and
+ * inode), so a stale one is never read.
+ */
+export function keepProbeAnswers(answers: readonly (readonly [string, unknown])[]): void {
+  for (const [key, answer] of answers.slice(-KEPT_PROBES)) {
+    const a = answer as Partial<ProbeAnswer> | null;
+    if (typeof key !== 'string' || !a || !Array.isArray(a.streams) || typeof a.tags !== 'object' || a.tags === null) continue;
+    probes.delete(key);
+    if (probes.size >= KEPT_PROBES) probes.delete(probes.keys().next().value!);
+    probes.set(key, structuredClone(a as ProbeAnswer));
+  }
+}
 
 /**
  * Runs ffprobe with JSON output on a local file; throws with ffprobe's last stderr lines when it
  * fails. The answer for a file not changed since (same size, modification time and inode) is the
  * one kept from the last probe with the same options.
  */
-async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
+async function runProbe(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<ProbeAnswer> {
   const st = await stat(path).catch(() => null);
   const key = st ? JSON.stringify([tools.ffprobe, resolve(path), st.size, st.mtimeMs, st.ctimeMs, st.ino, options]) : null;
   const kept = key === null ? undefined : probes.get(key);
@@ -147,7 +184,7 @@ async function runProbe(tools: FfmpegTools, path: string, options: readonly stri
 }
 
 /** The work of runProbe. */
-async function probeRun(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<{ streams: ProbeStream[]; tags: Record<string, string> }> {
+async function probeRun(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<ProbeAnswer> {
   const proc = startTool(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', ...options, localFileUrl(path)], { stdout: 'pipe', ...(signal ? { signal } : {}) });
   const chunks: Buffer[] = [];
   proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
@@ -155,8 +192,8 @@ async function probeRun(tools: FfmpegTools, path: string, options: readonly stri
   signal?.throwIfAborted();
   if (end.code !== 0) throw new Error(end.error?.message ?? (proc.stderrTail(2) || `exit status ${String(end.code ?? end.signal)}`));
   try {
-    const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { streams?: ProbeStream[]; format?: { tags?: Record<string, string> } };
-    return { streams: data.streams ?? [], tags: data.format?.tags ?? {} };
+    const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { streams?: ProbeStream[]; format?: { tags?: Record<string, string> }; packets?: { pts?: number }[] };
+    return { streams: data.streams ?? [], tags: data.format?.tags ?? {}, ...(data.packets ? { packets: data.packets } : {}) };
   } catch {
     throw new Error('ffprobe wrote no readable JSON');
   }
@@ -246,7 +283,7 @@ export async function assertVideoComplete(path: string, info: VideoInfo, tools?:
   const t = tools ?? (await findFfmpeg());
   let packets: number;
   try {
-    const data = await runProbe(t, path, ['-count_packets', '-select_streams', `${info.stream}`]);
+    const data = await runProbe(t, path, packetOptions(info.stream));
     packets = Number(data.streams[0]?.nb_read_packets ?? NaN);
   } catch (err) {
     throw notVideo(path, `ffprobe could not read it through: ${(err as Error).message}`);
@@ -264,12 +301,12 @@ export async function assertVideoComplete(path: string, info: VideoInfo, tools?:
  */
 export async function assertConstantRate(path: string, info: VideoInfo, tools?: FfmpegTools): Promise<void> {
   const t = tools ?? (await findFfmpeg());
-  const proc = startTool(t.ffprobe, ['-v', 'error', '-select_streams', `${info.stream}`, '-show_entries', 'stream=time_base:packet=pts', '-of', 'json', localFileUrl(path)], { stdout: 'pipe' });
-  const chunks: Buffer[] = [];
-  proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
-  const end = await proc.exited;
-  if (end.code !== 0) throw notVideo(path, `ffprobe could not read its timestamps: ${end.error?.message ?? proc.stderrTail(2)}`);
-  const data = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { packets?: { pts?: number }[]; streams?: { time_base?: string }[] };
+  let data: ProbeAnswer;
+  try {
+    data = await runProbe(t, path, packetOptions(info.stream));
+  } catch (err) {
+    throw notVideo(path, `ffprobe could not read its timestamps: ${(err as Error).message}`);
+  }
   const base = parseRate(data.streams?.[0]?.time_base);
   const pts = (data.packets ?? []).map((p) => p.pts).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
   if (!base || pts.length < 3) return;
