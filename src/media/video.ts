@@ -145,9 +145,13 @@ function packetOptions(stream: number): string[] {
 const probes = new Map<string, ProbeAnswer>();
 const KEPT_PROBES = 32;
 
-/** The probe answers this thread keeps, as [key, answer] pairs another thread can take with keepProbeAnswers. */
+/**
+ * The probe answers this thread keeps, as [key, answer] pairs another thread can take with
+ * keepProbeAnswers; not those listing packets (a long clip's run to many thousands, and only the
+ * checks before a job read them).
+ */
 export function probeAnswers(): [string, unknown][] {
-  return [...probes].map(([k, v]) => [k, structuredClone(v)]);
+  return [...probes].filter(([, v]) => v.packets === undefined).map(([k, v]) => [k, structuredClone(v)]);
 }
 
 /**

@@ -52,6 +52,7 @@ test("a worker given its parent's media facts finds ffmpeg and probes an unchang
   const info = await assertClipReadable(clip, tools);
   const facts = mediaFacts();
   assert.ok(facts.tools.found.length > 0 && facts.probes.length > 0, 'the parent has facts to give');
+  assert.ok(facts.probes.every(([, a]) => !('packets' in (a as object))), 'answers listing packets (the checks’ own) are not handed on');
 
   const given = await inWorker(facts, clip, true);
   assert.deepEqual(given, { tools, frames: info.frames }, 'the parent’s tools and probe answer were used');
