@@ -20,6 +20,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { textLayout, type Manifest } from './manifest.js';
+import { protoFields, protoInts, protoStrings } from './onnx-proto.js';
 
 export interface DitWidths {
   /** MLP hidden width f */
@@ -69,81 +70,16 @@ export function ditFlops(m: Manifest, shape: CallShape, widths?: Partial<DitWidt
   return flops;
 }
 
-/** Reads a protobuf varint at `at`: [value, next offset]. */
-function varint(b: Uint8Array, at: number): [number, number] {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    const byte = b[at++]!;
-    v += (byte & 0x7f) * mul;
-    if (byte < 0x80) return [v, at];
-    mul *= 128;
-  }
-}
-
-/** Calls `each(field, start, end)` for the length-delimited fields of a message in [from, to), skipping the rest. */
-function fields(b: Uint8Array, from: number, to: number, each: (field: number, start: number, end: number) => void): void {
-  let at = from;
-  while (at < to) {
-    let key: number;
-    [key, at] = varint(b, at);
-    const field = Math.floor(key / 8);
-    switch (key & 7) {
-      case 0:
-        [, at] = varint(b, at);
-        break;
-      case 1:
-        at += 8;
-        break;
-      case 5:
-        at += 4;
-        break;
-      case 2: {
-        let len: number;
-        [len, at] = varint(b, at);
-        each(field, at, at + len);
-        at += len;
-        break;
-      }
-      default:
-        throw new Error(`unexpected protobuf wire type ${key & 7}`);
-    }
-  }
-}
-
 /** Names and shapes of an ONNX model's initializers (ModelProto.graph = 7, GraphProto.initializer = 5, TensorProto.dims = 1, name = 8). */
 export function initializerShapes(model: Uint8Array): { name: string; dims: number[] }[] {
-  const out: { name: string; dims: number[] }[] = [];
-  fields(model, 0, model.length, (f, s, e) => {
-    if (f !== 7) return;
-    fields(model, s, e, (g, gs, ge) => {
-      if (g !== 5) return;
-      const dims: number[] = [];
-      let name = '';
-      let at = gs;
-      while (at < ge) {
-        let key: number;
-        [key, at] = varint(model, at);
-        const field = Math.floor(key / 8);
-        const wire = key & 7;
-        if (wire === 0) {
-          let v: number;
-          [v, at] = varint(model, at);
-          if (field === 1) dims.push(v);
-        } else if (wire === 2) {
-          let len: number;
-          [len, at] = varint(model, at);
-          if (field === 1) for (let p = at; p < at + len; ) [dims[dims.length], p] = varint(model, p);
-          else if (field === 8) name = new TextDecoder().decode(model.subarray(at, at + len));
-          at += len;
-        } else if (wire === 1) at += 8;
-        else if (wire === 5) at += 4;
-        else throw new Error(`unexpected protobuf wire type ${wire}`);
-      }
-      out.push({ name, dims });
+  const graph = protoFields(model).find((f) => f.no === 7 && f.wire === 2);
+  if (!graph) return [];
+  return protoFields(graph.data)
+    .filter((f) => f.no === 5 && f.wire === 2)
+    .map((f) => {
+      const t = protoFields(f.data);
+      return { name: protoStrings(t, 8)[0] ?? '', dims: protoInts(t, 1) };
     });
-  });
-  return out;
 }
 
 /**
