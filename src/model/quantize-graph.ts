@@ -16,10 +16,6 @@
 import { Message, ONNX_TYPE, protoFields, protoInts, protoStrings, type ProtoField } from './onnx-proto.js';
 
 export interface QuantizeGraphOptions {
-  /** weights with fewer elements (K·N) stay float32; default 0 (all) */
-  readonly minElements?: number;
-  /** which ops to quantise; default both */
-  readonly ops?: readonly ('MatMul' | 'Gemm')[];
   /** called once per matmul looked at */
   readonly onNode?: (done: number, total: number, node: string) => void;
 }
@@ -166,18 +162,23 @@ const asBytes = (a: Float32Array | Int8Array): Uint8Array => new Uint8Array(a.bu
 
 /** Rewrites the ONNX model `model` (its bytes) with int8 matmul weights. */
 export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}): GraphQuantisation {
-  const ops = opts.ops ?? ['MatMul', 'Gemm'];
-  const minElements = opts.minElements ?? 0;
   const top = protoFields(model);
   const graphField = top.find((f) => f.no === MODEL.graph);
   if (!graphField) throw new Error('ONNX model has no graph (field 7): not an ONNX model file?');
   const g = protoFields(graphField.data);
   const nodes = g.filter((f) => f.no === GRAPH.node).map(parseNode);
-  const inits = new Map(g.filter((f) => f.no === GRAPH.initializer).map((f) => [parseInitializer(f).name, { f, t: parseInitializer(f) }]));
+  const initFields = g.filter((f) => f.no === GRAPH.initializer).map((f) => ({ f, t: parseInitializer(f) }));
+  const inits = new Map(initFields.map((i) => [i.t.name, i]));
   const graphInputs = new Set(g.filter((f) => f.no === GRAPH.input).map((f) => protoStrings(protoFields(f.data), 1)[0]));
   const graphOutputs = new Set(g.filter((f) => f.no === GRAPH.output).map((f) => protoStrings(protoFields(f.data), 1)[0]));
   const consumers = new Map<string, NodeInfo[]>();
-  for (const n of nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  for (const n of nodes) {
+    for (const i of n.inputs) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
   const taken = new Set<string>([...inits.keys(), ...nodes.flatMap((n) => [...n.outputs, n.name])]);
   const fresh = (base: string): string => {
     let name = base;
@@ -196,7 +197,6 @@ export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}
     opts.onNode?.(i, candidates.length, n.name);
     const label = n.name || n.outputs[0] || `${n.op} #${n.index}`;
     const leave = (why: string): void => void left.push({ node: label, why });
-    if (!(ops as readonly string[]).includes(n.op)) return leave(`${n.op} not selected`);
     const wName = n.inputs[1] ?? '';
     const w = inits.get(wName);
     if (!w) return leave('weight B is not an initializer (computed at run time)');
@@ -216,7 +216,6 @@ export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}
       const c = inits.get(bias);
       if (!c || c.t.dims.length !== 1 || c.t.dims[0] !== N || c.t.dataType !== ONNX_TYPE.float32) return leave(`Gemm's C is not a float32 [${N}] initializer`);
     }
-    if (K * N < minElements) return leave(`small weight ${K}×${N} (< ${minElements} elements): int8 saves little and costs accuracy`);
     const values = floatValues(w.t);
     if (typeof values === 'string') return leave(values);
     if (n.op === 'MatMul') {
@@ -253,14 +252,14 @@ export function quantiseGraph(model: Uint8Array, opts: QuantizeGraphOptions = {}
   // a float weight goes when every use of it was replaced
   const drop = new Set([...weightUses].filter(([name, uses]) => uses === (consumers.get(name) ?? []).length && !graphOutputs.has(name)).map(([name]) => name));
   const graph = new Message();
+  const dropped = new Set(initFields.filter((i) => drop.has(i.t.name)).map((i) => i.f));
   let nodeIndex = 0;
   for (const f of g) {
     if (f.no === GRAPH.node) {
       const made = replace.get(nodeIndex++);
       if (made) for (const m of made) graph.msg(GRAPH.node, m);
       else graph.raw(f.raw);
-    } else if (f.no === GRAPH.initializer && drop.has(parseInitializer(f).name)) continue;
-    else graph.raw(f.raw);
+    } else if (!dropped.has(f)) graph.raw(f.raw);
   }
   for (const t of newInits) graph.msg(GRAPH.initializer, t);
 

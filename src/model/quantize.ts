@@ -13,9 +13,6 @@ import { copyPack } from './pack-copy.js';
 import { MANIFEST_FILE, readPack } from './pack.js';
 import { quantiseGraph, type LeftFloat, type QuantisedMatmul } from './quantize-graph.js';
 
-/** Weights smaller than this (K·N) stay float32: measured on flowedit-tiny (docs/lab/cpu-speed-int8.md). */
-export const MIN_INT8_ELEMENTS = 0;
-
 export interface QuantizeProgress {
   readonly done: number;
   readonly total: number;
@@ -26,10 +23,6 @@ export interface QuantizeOptions {
   readonly onProgress?: (e: QuantizeProgress) => void;
   /** replace `outDir` if it exists (after the new pack is complete); default: refuse */
   readonly replace?: boolean;
-  /** weights with fewer elements stay float32 (default MIN_INT8_ELEMENTS) */
-  readonly minElements?: number;
-  /** which ops (default MatMul and Gemm) */
-  readonly ops?: readonly ('MatMul' | 'Gemm')[];
 }
 
 export interface QuantizeReport {
@@ -67,8 +60,6 @@ export async function quantizePack(packDir: string, outDir: string, opts: Quanti
   progress({ done: 0, total: 1, what: `reading ${tr.file}` });
   const before = new Uint8Array(await readFile(src));
   const q = quantiseGraph(before, {
-    minElements: opts.minElements ?? MIN_INT8_ELEMENTS,
-    ...(opts.ops ? { ops: opts.ops } : {}),
     onNode: (done, total, node) => progress({ done, total, what: node ? `quantising ${node}` : 'quantised' }),
   });
   if (q.quantised.length === 0) {
