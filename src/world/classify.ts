@@ -223,9 +223,8 @@ export function classifyShape(world: World, comp: Component, width: number, heig
   return best;
 }
 
-/** The strict test: `shape` wins the classification with IoU ≥ SHAPE_IOU. */
-export function isShape(world: World, comp: Component, width: number, height: number, shape: string): boolean {
-  const found = classifyShape(world, comp, width, height);
+/** The strict test of a classification (classifyShape): `shape` won it, with IoU ≥ SHAPE_IOU. */
+export function isStrictly(found: { readonly shape: string; readonly iou: number }, shape: string): boolean {
   return found.shape === shape && found.iou >= SHAPE_IOU;
 }
 

@@ -13,7 +13,7 @@
  * Object centre: the mean position of the component's pixels.
  */
 import type { RgbImage } from '../media/image.js';
-import { backgroundColour, classifyShape, largestComponent, SHAPE_IOU, type Labels } from './classify.js';
+import { backgroundColour, classifyShape, isStrictly, largestComponent, type Labels } from './classify.js';
 import type { World } from './world.js';
 
 /** PSNR of a against b over the pixels where `where` is 1 (all when omitted). */
@@ -108,7 +108,7 @@ export function checkObject(world: World, labels: Labels, truth: Uint8Array, col
   }
   const iou = uni ? inter / uni : 0;
   const found = classifyShape(world, comp, W, labels.height);
-  const right = iou >= PLACE_IOU && found.shape === shape && found.iou >= SHAPE_IOU;
+  const right = iou >= PLACE_IOU && isStrictly(found, shape);
   return { right, placed: iou >= 0.5, iou, shape: found.shape, centre: [sx / comp.area + 0.5, sy / comp.area + 0.5] };
 }
 
@@ -143,7 +143,7 @@ export function checkCaption(world: World, labels: Labels, objects: readonly { c
       if (v) covered[i] = 1;
     });
     const found = classifyShape(world, comp, labels.width, labels.height);
-    return { coloured: true, right: found.shape === o.shape && found.iou >= SHAPE_IOU };
+    return { coloured: true, right: isStrictly(found, o.shape) };
   });
   const bg = backgroundColour(world, labels, grow(covered, labels.width, labels.height, 1)) === background;
   const right = found.map((o) => o.right);
