@@ -2,9 +2,10 @@
 
     .venv/bin/python python/count_flops.py <model.onnx> '<{"input": [shape], ...}>'
 
-Every MatMul and Gemm input that is not a weight is made a graph output, the graph runs once on
-onnxruntime (CPU) with random inputs of the given shapes, and each product counts 2·m·n·k (times
-its broadcast batch). Prints {"flops": N, "matmuls": count} as the last line. An independent check
+Every MatMul, Gemm and MultiHeadAttention input that is not a weight is made a graph output, the
+graph runs once on onnxruntime (CPU) with random inputs of the given shapes, and each product
+counts 2·m·n·k (times its broadcast batch); MultiHeadAttention (query [B, S, h·d], keys and values
+[B, h, T, d]) holds two, Q·Kᵀ and softmax·V: 4·B·S·T·h·d. Prints {"flops": N, "matmuls": count} as the last line. An independent check
 of flowedit's formula (src/model/flops.ts), which counts from the manifest instead.
 """
 import json
@@ -20,7 +21,7 @@ def main() -> None:
     shapes = json.loads(sys.argv[2])
     g = model.graph
     weights = {t.name: list(t.dims) for t in g.initializer}
-    products = [n for n in g.node if n.op_type in ("MatMul", "Gemm")]
+    products = [n for n in g.node if n.op_type in ("MatMul", "Gemm", "MultiHeadAttention")]
     shown = {o.name for o in g.output}
     for n in products:
         for x in n.input[:2]:
@@ -45,6 +46,8 @@ def main() -> None:
             attr = {x.name: x.i for x in n.attribute}
             m, k = (a[1], a[0]) if attr.get("transA", 0) else (a[0], a[1])
             total += 2 * m * k * (b[0] if attr.get("transB", 0) else b[1])
+        elif n.op_type == "MultiHeadAttention":
+            total += 4 * a[0] * a[1] * b[2] * a[2]  # query [B, S, h·d], keys [B, h, T, d]
         else:
             batch = int(np.prod(np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])))) if max(len(a), len(b)) > 2 else 1
             total += 2 * batch * a[-2] * a[-1] * b[-1]

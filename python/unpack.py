@@ -189,7 +189,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         models, missing = recover(args.pack, cfg, tables)
         compared = verify(models, cfg, args.pack, tables)
     except ValueError as e:
-        raise SystemExit(str(e))
+        raise SystemExit(f"{e} (a pack exported before the fused operators of flowedit_model/layers.py "
+                         f"is read after python/reexport_pack.py {args.pack})")
     step = trained_steps(manifest) if args.step is None else args.step
     os.makedirs(args.run, exist_ok=True)
     te = models.text_encoder.state_dict() if models.text_encoder is not None else {}

@@ -34,14 +34,15 @@ from .layers import (
     MLP,
     RMSNorm,
     ScalarEmbedder,
-    attention,
+    attend,
     grid_position_embedding,
     init_weights,
     layer_norm,
     load_fitting,
-    merge_heads,
     modulate,
+    norm_heads,
     split_heads,
+    split_rows,
 )
 from .patches import patch_grid, patchify, unpatchify
 
@@ -65,13 +66,13 @@ class ContextSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, context: Optional[Context] = None, key_bias: Optional[torch.Tensor] = None):
         """x: [B, S, dim], key_bias: [B, S] on the own keys (padded text) or None
         -> (out [B, S, dim], K [B, h, S, d], V [B, h, S, d])."""
-        q, k, v = self.qkv(x).chunk(3, dim=-1)  # 3 × [B, S, h·d]
-        q = self.q_norm(split_heads(q, self.heads, self.head_dim))  # [B, h, S, d]
-        k = self.k_norm(split_heads(k, self.heads, self.head_dim))  # [B, h, S, d]
-        v = split_heads(v, self.heads, self.head_dim)  # [B, h, S, d]
+        h, d = self.heads, self.head_dim
+        q, k, v = torch.split(self.qkv(x), [h * d] * 3, dim=-1)  # 3 × [B, S, h·d]
+        q = norm_heads(q, self.q_norm, h, d)  # [B, S, h·d]
+        k = self.k_norm(split_heads(k, h, d))  # [B, h, S, d]
+        v = split_heads(v, h, d)  # [B, h, S, d]
         if context is None:
-            bias = None if key_bias is None else key_bias[:, None, None, :]  # [B, 1, 1, S]
-            out = attention(q, k, v, self.head_dim, bias)  # [B, h, S, d]
+            out = attend(q, k, v, h, key_bias)  # [B, S, h·d]
         else:
             ctx_k, ctx_v, ctx_bias = context
             k_hat = torch.cat([k, ctx_k], dim=2)  # [B, h, S + Sc, d]
@@ -79,9 +80,8 @@ class ContextSelfAttention(nn.Module):
             if key_bias is not None:
                 s = k.shape[2]
                 ctx_bias = torch.cat([ctx_bias[:, :s] + key_bias, ctx_bias[:, s:]], dim=1)  # [B, S + Sc]
-            bias = ctx_bias[:, None, None, :]  # [B, 1, 1, S + Sc]
-            out = attention(q, k_hat, v_hat, self.head_dim, bias)  # [B, h, S, d]
-        return self.proj(merge_heads(out)), k, v  # [B, S, dim], [B, h, S, d], [B, h, S, d]
+            out = attend(q, k_hat, v_hat, h, ctx_bias)  # [B, S, h·d]
+        return self.proj(out), k, v  # [B, S, dim], [B, h, S, d], [B, h, S, d]
 
 
 class CrossAttention(nn.Module):
@@ -98,12 +98,12 @@ class CrossAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor, text_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x: [B, n, dim], y: [B, L, dim], text_bias: [B, L] on padded text keys or None -> [B, n, dim]."""
-        q = self.q_norm(split_heads(self.q(x), self.heads, self.head_dim))  # [B, h, n, d]
-        k, v = self.kv(y).chunk(2, dim=-1)  # 2 × [B, L, h·d]
-        k = self.k_norm(split_heads(k, self.heads, self.head_dim))  # [B, h, L, d]
-        v = split_heads(v, self.heads, self.head_dim)  # [B, h, L, d]
-        bias = None if text_bias is None else text_bias[:, None, None, :]  # [B, 1, 1, L]
-        return self.proj(merge_heads(attention(q, k, v, self.head_dim, bias)))  # [B, n, dim]
+        h, d = self.heads, self.head_dim
+        q = norm_heads(self.q(x), self.q_norm, h, d)  # [B, n, h·d]
+        k, v = torch.split(self.kv(y), [h * d] * 2, dim=-1)  # 2 × [B, L, h·d]
+        k = self.k_norm(split_heads(k, h, d))  # [B, h, L, d]
+        v = split_heads(v, h, d)  # [B, h, L, d]
+        return self.proj(attend(q, k, v, h, text_bias))  # [B, n, dim]
 
 
 class DiTBlock(nn.Module):
@@ -111,7 +111,7 @@ class DiTBlock(nn.Module):
 
     def __init__(self, cfg: PackConfig):
         super().__init__()
-        dim = cfg.dim
+        dim = self.dim = cfg.dim
         self.norm1 = layer_norm(dim)
         self.attn = ContextSelfAttention(dim, cfg.heads, cfg.head_dim)
         self.cross = None
@@ -125,13 +125,13 @@ class DiTBlock(nn.Module):
     def forward(self, x, c, y, context: Optional[Context] = None, key_bias=None, text_bias=None):
         """x: [B, S, dim], c: [B, dim], y: [B, L, dim] (None without cross text), key_bias: [B, S]
         and text_bias: [B, L] (padded text keys, or None) -> (x [B, S, dim], K, V [B, h, S, d])."""
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(c).chunk(6, dim=-1)  # 6 × [B, dim]
+        shift1, scale1, gate1, shift2, scale2, gate2 = split_rows(self.ada(c), self.dim, 6)  # 6 × [B, 1, dim]
         a, k, v = self.attn(modulate(self.norm1(x), shift1, scale1), context, key_bias)  # [B, S, dim]
-        x = x + gate1[:, None, :] * a  # [B, S, dim]
+        x = x + gate1 * a  # [B, S, dim]
         if self.cross is not None:
             x = x + self.cross(self.norm_cross(x), y, text_bias)  # [B, S, dim]
         m = self.mlp(modulate(self.norm2(x), shift2, scale2))  # [B, S, dim]
-        return x + gate2[:, None, :] * m, k, v  # [B, S, dim]
+        return x + gate2 * m, k, v  # [B, S, dim]
 
 
 class FinalLayer(nn.Module):
@@ -139,13 +139,14 @@ class FinalLayer(nn.Module):
 
     def __init__(self, dim: int, patch_width: int):
         super().__init__()
+        self.dim = dim
         self.norm = layer_norm(dim)
         self.ada = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.linear = nn.Linear(dim, patch_width)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """x: [B, n, dim] -> (patches [B, n, C·pt·ph·pw], the modulated features h [B, n, dim])."""
-        shift, scale = self.ada(c).chunk(2, dim=-1)  # 2 × [B, dim]
+        shift, scale = split_rows(self.ada(c), self.dim, 2)  # 2 × [B, 1, dim]
         h = modulate(self.norm(x), shift, scale)  # [B, n, dim]
         return self.linear(h), h
 

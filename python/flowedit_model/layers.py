@@ -1,19 +1,120 @@
 """Building blocks shared by the DiT and the text encoder.
 
-Everything here is written with plain matmul / softmax / elementwise ops so that the
-TorchScript ONNX exporter produces a portable graph, and every size is read from tensor
-shapes at run time (the traced graph then works for any batch, grid and sequence length).
+Everything here runs as plain matmul / softmax / elementwise ops in PyTorch, and every size is
+read from tensor shapes at run time (the traced graph then works for any batch, grid and
+sequence length). While torch.onnx traces a module (`exporting()`), three blocks are written as
+the operators onnxruntime runs in one kernel each, with the same math (docs/performance.md):
+attention as com.microsoft::MultiHeadAttention, the MLP's bias and GELU(tanh) as
+com.microsoft::FastGelu, and RMSNorm in the form onnxruntime fuses into
+SimplifiedLayerNormalization; head reshapes use fixed shapes ([0, -1, h, d]) instead of shape
+arithmetic. A call of the built-in pack's transformer then runs about half as many operators.
 """
 
 import contextlib
 import math
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 MAX_PERIOD = 10000.0
+
+
+ORT_OPERATORS = {"on": True}  # off inside standard_operators()
+
+
+@contextlib.contextmanager
+def standard_operators():
+    """Within it, an export writes standard ONNX operators only: the form of packs exported before
+    the fused operators (python/reexport_pack.py reads their weights through it)."""
+    before = ORT_OPERATORS["on"]
+    ORT_OPERATORS["on"] = False
+    try:
+        yield
+    finally:
+        ORT_OPERATORS["on"] = before
+
+
+def exporting() -> bool:
+    """True while torch.onnx traces a module outside standard_operators(): the blocks below then
+    write onnxruntime's operators."""
+    return ORT_OPERATORS["on"] and bool(torch.onnx.is_in_onnx_export())
+
+
+def _optional_input(g):
+    """An absent optional input of an ONNX node, for a symbolic function."""
+    try:  # torch >= 2.9 keeps the TorchScript exporter's helpers here
+        from torch.onnx._internal.torchscript_exporter import symbolic_helper
+    except ImportError:
+        from torch.onnx import symbolic_helper
+    return symbolic_helper._optional_input_placeholder_tensor(g)
+
+
+def _ints(g, values):
+    return g.op("Constant", value_t=torch.tensor(values, dtype=torch.int64))
+
+
+class _FixedReshape(torch.autograd.Function):
+    """Reshape to a fixed ONNX shape (0 copies a size, -1 infers one): one Reshape node with a
+    constant shape instead of the Shape/Gather/Unsqueeze/Concat the exporter writes for x.shape."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return x.reshape(*[x.shape[i] if size == 0 else size for i, size in enumerate(shape)])
+
+    @staticmethod
+    def symbolic(g, x, shape):
+        return g.op("Reshape", x, _ints(g, list(shape)))
+
+
+def view_heads(x: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
+    """[B, S, h·d] -> [B, S, h, d]."""
+    if exporting():
+        return _FixedReshape.apply(x, (0, -1, heads, head_dim))
+    return x.unflatten(-1, (heads, head_dim))  # [B, S, h, d]
+
+
+def join_heads(x: torch.Tensor) -> torch.Tensor:
+    """[B, S, h, d] -> [B, S, h·d]."""
+    if exporting():
+        return _FixedReshape.apply(x, (0, 0, -1))
+    return x.flatten(-2)  # [B, S, h·d]
+
+
+class _FastGelu(torch.autograd.Function):
+    """GELU(tanh)(x + b), as com.microsoft::FastGelu with its bias input."""
+
+    @staticmethod
+    def forward(ctx, x, bias):
+        return F.gelu(x + bias, approximate="tanh")
+
+    @staticmethod
+    def symbolic(g, x, bias):
+        return g.op("com.microsoft::FastGelu", x, bias).setType(x.type())
+
+
+class _MultiHeadAttention(torch.autograd.Function):
+    """softmax(Q Kᵀ / √d + bias) V over heads, as com.microsoft::MultiHeadAttention with key and
+    value already split into heads ([B, h, T, d]) and the key bias broadcast to [B, 1, S, T]."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, heads):
+        d = k.shape[-1]
+        b4 = None if bias is None else bias[:, None, None, :]  # [B, 1, 1, T]
+        out = attention(q.unflatten(-1, (heads, d)).transpose(1, 2), k, v, d, b4)  # [B, h, S, d]
+        return out.transpose(1, 2).flatten(-2)  # [B, S, h·d]
+
+    @staticmethod
+    def symbolic(g, q, k, v, bias, heads):
+        if bias is None or bias.node().mustBeNone():
+            bias4 = _optional_input(g)
+        else:
+            b4 = g.op("Unsqueeze", bias, _ints(g, [1, 2]))  # [B, 1, 1, T]
+            rows = g.op("Shape", q, start_i=1, end_i=2)  # [S]
+            bias4 = g.op("Expand", b4, g.op("Concat", _ints(g, [1, 1]), rows, _ints(g, [1]), axis_i=0))  # [B, 1, S, T]
+        none = _optional_input(g)
+        return g.op("com.microsoft::MultiHeadAttention", q, k, v, none, none, bias4, num_heads_i=heads).setType(q.type())
 
 
 def load_fitting(module: nn.Module, state: Dict[str, torch.Tensor]) -> None:
@@ -88,6 +189,8 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if exporting():  # the pattern onnxruntime fuses into one SimplifiedLayerNormalization
+            return x / torch.sqrt(torch.mean(x.pow(2), dim=-1, keepdim=True) + self.eps) * self.weight
         ms = torch.mean(x * x, dim=-1, keepdim=True)  # [..., 1]
         return x * torch.rsqrt(ms + self.eps) * self.weight  # [..., width]
 
@@ -99,14 +202,28 @@ def layer_norm(width: int) -> nn.LayerNorm:
 
 def split_heads(x: torch.Tensor, heads: int, head_dim: int) -> torch.Tensor:
     """[B, S, h·d] -> [B, h, S, d]."""
-    b, s = x.shape[0], x.shape[1]
-    return x.reshape(b, s, heads, head_dim).transpose(1, 2)  # [B, h, S, d]
+    return view_heads(x, heads, head_dim).transpose(1, 2)  # [B, h, S, d]
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """[B, h, S, d] -> [B, S, h·d]."""
-    b, h, s, d = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
-    return x.transpose(1, 2).reshape(b, s, h * d)  # [B, S, h·d]
+    return join_heads(x.transpose(1, 2))  # [B, S, h·d]
+
+
+def norm_heads(x: torch.Tensor, norm: nn.Module, heads: int, head_dim: int) -> torch.Tensor:
+    """A per-head norm (QK-norm) of x [B, S, h·d], kept as [B, S, h·d]."""
+    return join_heads(norm(view_heads(x, heads, head_dim)))  # [B, S, h·d]
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
+           bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Multi-head attention of q [B, S, h·d] over k, v [B, h, T, d] with an additive key bias
+    [B, T] (or None) -> [B, S, h·d]; one MultiHeadAttention node in an exported graph."""
+    if exporting():
+        return _MultiHeadAttention.apply(q, k, v, bias, heads)
+    d = k.shape[-1]
+    b4 = None if bias is None else bias[:, None, None, :]  # [B, 1, 1, T]
+    return merge_heads(attention(split_heads(q, heads, d), k, v, d, b4))  # [B, S, h·d]
 
 
 FUSED = {"on": False}  # training only: attention() through F.scaled_dot_product_attention
@@ -163,12 +280,20 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(hidden, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if exporting():  # fc1's bias enters FastGelu
+            return self.fc2(_FastGelu.apply(torch.matmul(x, self.fc1.weight.t()), self.fc1.bias))  # [B, S, dim]
         return self.fc2(self.act(self.fc1(x)))  # [B, S, dim]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """adaLN: x · (1 + scale) + shift, with per-sample shift/scale [B, dim] over [B, S, dim]."""
-    return x * (1.0 + scale[:, None, :]) + shift[:, None, :]  # [B, S, dim]
+    """adaLN: x · (1 + scale) + shift, with per-sample shift/scale [B, 1, dim] over [B, S, dim]."""
+    return x * (1.0 + scale) + shift  # [B, S, dim]
+
+
+def split_rows(x: torch.Tensor, width: int, parts: int) -> Tuple[torch.Tensor, ...]:
+    """[B, parts·width] -> parts × [B, 1, width]: adaLN's shifts, scales and gates, ready to
+    broadcast over tokens (one Unsqueeze and one Split of fixed sizes in an exported graph)."""
+    return torch.split(x[:, None, :], [width] * parts, dim=-1)
 
 
 def init_weights(module: nn.Module, gain: float = 1.0, bias_std: float = 0.02) -> None:

@@ -1,0 +1,129 @@
+"""Re-export the transformer and text encoder of a pack made by flowedit's own recipe, from the weights in its graphs.
+
+    .venv/bin/python python/reexport_pack.py models/flowedit-tiny [--config flowedit-tiny]
+
+Today's exporter (flowedit_model/export.py) writes attention, the MLP's GELU and the QK-norm as
+onnxruntime's fused operators (flowedit_model/layers.py), so a pack exported before them runs faster
+without retraining. The weights are read back as python/unpack.py reads a pack, with the layout the
+exporter writes in the standard operators the old graphs were made of (layers.standard_operators),
+or in today's when the pack has them already. Each new graph and the old one then run on the same
+random inputs in onnxruntime (the transformer with and without context keys); the new files replace
+the old ones only when every output of each agrees within 1e-4 (relative ∞-norm). The VAE graphs,
+which hold none of these blocks, stay as they are.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from flowedit_model import CONFIGS
+from flowedit_model.config import PackConfig
+from flowedit_model.export import export_text_encoder, export_transformer
+from flowedit_model.layers import standard_operators
+from flowedit_model.ports import text_encoder_ports, transformer_input_names
+from unpack import graph_tables, recover
+
+TOLERANCE = 1e-4
+Feeds = Dict[str, np.ndarray]
+
+
+def transformer_feeds(cfg: PackConfig, batch: int, context: int, seed: int) -> Feeds:
+    """One call on one frame at the pack's default size, `context` keys per context layer."""
+    rng = np.random.default_rng(seed)
+    s = cfg.spatial_compression if cfg.vae else 1
+    h, w = cfg.default_size[1] // s, cfg.default_size[0] // s
+    seq = (h // cfg.patch[1]) * (w // cfg.patch[2]) + (cfg.max_tokens if cfg.text_mode == "joint" else 0)
+    shapes = {
+        "latents": (batch, cfg.latent_channels, cfg.patch[0], h, w),
+        "text": (batch, cfg.max_tokens, cfg.text_dim),
+        "pooled": (batch, cfg.pooled_dim),
+    }
+    feeds = {}
+    for name in transformer_input_names(cfg):
+        if name in ("t", "guidance"):
+            feeds[name] = rng.random(batch).astype(np.float32)  # [B]
+        elif name == "text_mask":
+            feeds[name] = (rng.random((batch, cfg.max_tokens)) < 0.7).astype(np.float32)  # [B, L]
+        elif name.startswith(("ctx_k.", "ctx_v.")):
+            feeds[name] = rng.standard_normal((batch, cfg.heads, context, cfg.head_dim)).astype(np.float32)  # [B, h, Sc, d]
+        elif name.startswith("ctx_bias."):
+            feeds[name] = np.where(rng.random((batch, seq + context)) < 0.1, -1e4, 0.0).astype(np.float32)  # [B, S + Sc]
+        else:
+            feeds[name] = rng.standard_normal(shapes[name]).astype(np.float32)
+    return feeds
+
+
+def text_feeds(cfg: PackConfig, seed: int) -> Feeds:
+    """Two prompts of random token ids, the second padded after half its length."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, cfg.vocab_size, (2, cfg.max_tokens)).astype(np.int64)  # [B, L]
+    ids[1, cfg.max_tokens // 2:] = 0
+    feeds = {"input_ids": ids}
+    if "attention_mask" in text_encoder_ports(cfg)[0]:
+        feeds["attention_mask"] = (ids != 0).astype(np.int64)  # [B, L]
+    return feeds
+
+
+def worst_difference(old: str, new: str, calls: Sequence[Feeds]) -> float:
+    """Largest relative ∞-norm difference of any output of the two graphs over `calls`."""
+    import onnxruntime as ort
+
+    a, b = (ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in (old, new))
+    worst = 0.0
+    for feeds in calls:
+        for x, y in zip(a.run(None, feeds), b.run(None, feeds)):
+            worst = max(worst, float(np.abs(x - y).max() / max(np.abs(x).max(), 1e-12)))
+    return worst
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pack", help="the pack's folder")
+    parser.add_argument("--config", help="the config it was exported from (default: the manifest's id), one of " + ", ".join(CONFIGS))
+    args = parser.parse_args(argv)
+    manifest_path = os.path.join(args.pack, "manifest.json")
+    if not os.path.isfile(manifest_path):
+        parser.error(f"{args.pack} is not a pack folder: it has no manifest.json")
+    with open(manifest_path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    name = args.config or manifest["id"]
+    if name not in CONFIGS:
+        parser.error(f"no config named {name!r}: give --config with one of {', '.join(CONFIGS)}")
+    cfg = CONFIGS[name]()
+    torch.set_num_threads(2)
+    tables = graph_tables(args.pack)
+    try:
+        with standard_operators():
+            models, _ = recover(args.pack, cfg, tables)
+    except ValueError:  # not the standard form: exported with the fused operators already
+        models, _ = recover(args.pack, cfg, tables)
+
+    graphs = {manifest["transformer"]["file"]: (export_transformer, [transformer_feeds(cfg, 1, 0, 1), transformer_feeds(cfg, 2, 24, 2)])}
+    if cfg.has_text:
+        graphs[manifest["text"]["encoder"]] = (export_text_encoder, [text_feeds(cfg, 3)])
+    folder = tempfile.mkdtemp(prefix=".reexport-", dir=args.pack)
+    try:
+        for file, (export, calls) in graphs.items():
+            export(models, cfg, os.path.join(folder, file))
+            worst = worst_difference(os.path.join(args.pack, file), os.path.join(folder, file), calls)
+            if worst > TOLERANCE:
+                print(f"nothing replaced: the new {file} differs from the old by {worst:.2e} (over {TOLERANCE:.0e})", file=sys.stderr)
+                return 1
+            print(f"{file}: outputs within {worst:.2e} of the old graph")
+        for file in graphs:
+            os.replace(os.path.join(folder, file), os.path.join(args.pack, file))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"re-exported {', '.join(graphs)} in {args.pack}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
