@@ -1,6 +1,7 @@
 /** flowedit's library surface: every command's task in a worker pool; load a pack; invert, reconstruct, edit and swap stills and clips; video and mask I/O. */
 export { createFlowedit, type Flowedit, type FloweditOptions, type TaskResult, type InvertOptions, type ReconstructOptions, type EditOptions, type SwapOptions, type GenerateOptions } from './api.js';
 export { createPool, type WorkerPool, type JobHooks } from './jobs/pool.js';
+export type { PackRef } from './jobs/pool-task.js';
 export { planInvert } from './jobs/plan-invert.js';
 export { planReconstruct } from './jobs/plan-reconstruct.js';
 export { planEdit } from './jobs/plan-edit.js';

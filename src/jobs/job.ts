@@ -95,6 +95,6 @@ export interface JobSummary {
   readonly output: string;
   readonly seconds: number;
   readonly calls: number;
-  /** of `seconds`, those spent loading the model pack */
+  /** of `seconds`, those spent waiting for the model pack to load (a pack preloaded during the checks: what was left of its load) */
   readonly loadSeconds?: number;
 }

@@ -1,7 +1,8 @@
 /**
  * What a pool worker can run besides a job: a task, defined in the layer that owns its code (a
  * batch item in batch/, a layer study in vital/) and found by the worker through its module. Every
- * task names the pack it runs on; the worker loads it, or reuses the one it kept from its last task.
+ * task names the pack it runs on; the worker loads it, or reuses the one it kept from its last task
+ * or loaded ahead of it (WorkerPool.preload).
  */
 import { loadPack, type LoadedPack } from '../model/pack.js';
 import type { Device } from '../model/devices.js';
@@ -25,7 +26,7 @@ export interface TaskRun<P> {
   readonly signal: AbortSignal;
   readonly onProgress: (p: P) => void;
   readonly onWarning: (message: string) => void;
-  /** seconds this task waited for its pack to load (0: the worker's kept pack) */
+  /** seconds this task waited for its pack to load (0: the worker's kept pack, or one preloaded before the task came) */
   readonly loadSeconds: number;
 }
 

@@ -1,36 +1,20 @@
 /**
  * A pool worker: runs the tasks its pool sends (jobs, batch items, layer studies), one at a time,
- * off the caller's thread. It keeps the last pack it loaded (by folder, device and threads), so a
- * run of tasks on one model loads it once; a task on another pack releases it first.
+ * off the caller's thread. It keeps the last pack it loaded (kept-pack.ts), so a run of tasks on one
+ * model loads it once, and loads a pack ahead of its task when the pool asks ('load').
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import type { LoadedPack } from '../model/pack.js';
 import { keepMediaFacts } from '../media/facts.js';
-import { startProfile, stopProfile, timedLoad } from '../media/profile.js';
+import { startProfile, stopProfile } from '../media/profile.js';
 import { UserError } from './errors.js';
+import { createPackKeeper } from './kept-pack.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
-import { loadPackOf, type PackRef, type PoolTask } from './pool-task.js';
+import type { PackRef, PoolTask } from './pool-task.js';
 
 const port = parentPort;
 if (!port) throw new Error('pool-worker.js must run as a worker thread');
 
-/** The pack kept between tasks, and what it was loaded as. */
-let kept: { key: string; pack: LoadedPack } | null = null;
-
-const keyOf = (ref: PackRef): string => JSON.stringify([ref.packDir, ref.device ?? 'cpu', ref.threads ?? 0]);
-
-/** The task's pack, and the seconds spent loading it (0: kept from an earlier task). */
-async function packFor(ref: PackRef): Promise<{ pack: LoadedPack; loadSeconds: number }> {
-  const key = keyOf(ref);
-  if (kept?.key === key) return { pack: kept.pack, loadSeconds: 0 };
-  const old = kept;
-  kept = null;
-  await old?.pack.release();
-  const started = performance.now();
-  const pack = await timedLoad(() => loadPackOf(ref));
-  kept = { key, pack };
-  return { pack, loadSeconds: (performance.now() - started) / 1000 };
-}
+const packs = createPackKeeper();
 
 /** The task a message names. */
 async function taskOf(module: string, name: string): Promise<PoolTask<PackRef, unknown, unknown>> {
@@ -42,13 +26,18 @@ async function taskOf(module: string, name: string): Promise<PoolTask<PackRef, u
 function serve(port: MessagePort): void {
   const send = (m: PoolWorkerMessage) => port.postMessage(m);
   let controller = new AbortController();
+  // a task is running: a 'load' then would release its pack (the pool sends none)
+  let running = false;
   port.on('message', (msg: PoolParentMessage) => {
     switch (msg.type) {
       case 'abort':
         controller.abort();
         break;
+      case 'load':
+        if (!running) void packs.preload(msg.ref);
+        break;
       case 'stop':
-        void (kept ? kept.pack.release() : Promise.resolve()).finally(() => port.close());
+        void packs.release().finally(() => port.close());
         break;
       case 'run': {
         controller = new AbortController();
@@ -56,9 +45,10 @@ function serve(port: MessagePort): void {
         const input = msg.input as PackRef;
         if (msg.media) keepMediaFacts(msg.media);
         if (msg.profile) startProfile();
+        running = true;
         const run = async () => {
           const task = await taskOf(msg.module, msg.name);
-          const { pack, loadSeconds } = await packFor(input);
+          const { pack, loadSeconds } = await packs.packFor(input);
           signal.throwIfAborted();
           return task.run(pack, input, {
             signal,
@@ -69,10 +59,12 @@ function serve(port: MessagePort): void {
         };
         run().then(
           (result) => {
+            running = false;
             const profile = stopProfile();
             send({ type: 'done', result, ...(profile ? { profile } : {}) });
           },
           (err: Error) => {
+            running = false;
             stopProfile();
             if (signal.aborted) send({ type: 'cancelled' });
             else send({ type: 'error', message: err.message, ...(err.stack ? { stack: err.stack } : {}), user: err instanceof UserError, ...(err instanceof UserError ? { exitCode: err.exitCode } : {}) });

@@ -2,7 +2,7 @@
  * A pool of inference workers: jobs (and the other pool tasks: batch items, layer studies) run on
  * worker threads, so the caller's event loop stays free while onnxruntime computes. Tasks queue in
  * order; each worker runs one at a time and keeps its loaded pack for the next task on the same
- * model. Idle workers do not keep the process alive.
+ * model, or loads one ahead of its task (preload). Idle workers do not keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/latent/progress.js';
@@ -33,6 +33,12 @@ export interface WorkerPool {
   /** how many jobs run at once */
   readonly size: number;
   run(spec: JobSpec, hooks?: JobHooks): Promise<JobSummary>;
+  /**
+   * Starts loading a pack on an idle worker (one is started if none is idle and the pool has room),
+   * for the next task on that pack, which then waits only for what is left of the load. A failed
+   * load is dropped: the task loads again and reports it. Nothing happens once the pool is closing.
+   */
+  preload(ref: PackRef): void;
   /** lets running jobs finish, refuses queued and new ones, and stops the workers */
   close(): Promise<void>;
   /** stops the workers at once: running jobs fail (their worker stopped; a cancelled one with its signal's reason), queued and new ones are refused */
@@ -97,6 +103,9 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
 
   const post = (slot: Slot, m: PoolParentMessage) => slot.worker.postMessage(m);
 
+  /** An idle worker, started if none is and the pool has room. */
+  const idleSlot = (): Slot | null => slots.find((s) => s.job === null && !s.stopping) ?? (slots.length < size ? startSlot() : null);
+
   function startSlot(): Slot {
     const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
     const slot: Slot = { worker, abort: () => worker.postMessage({ type: 'abort' } satisfies PoolParentMessage), job: null, stopping: false, exited: new Promise((r) => worker.once('exit', () => r())) };
@@ -151,7 +160,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
   /** Hands queued tasks to idle workers, starting workers up to the pool's size. */
   function pump(): void {
     while (queue.length > 0) {
-      const slot = slots.find((s) => s.job === null) ?? (slots.length < size ? startSlot() : null);
+      const slot = idleSlot();
       if (!slot) return;
       const job = queue.shift()!;
       slot.job = job;
@@ -198,6 +207,15 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
     size,
     run: (spec, hooks) => runTask(jobTask, spec, hooks),
     runTask,
+    preload(ref) {
+      if (closing) return;
+      const slot = idleSlot();
+      if (!slot) return;
+      // an idle worker, loading or not, does not keep the process alive
+      slot.worker.unref();
+      // only the pack's fields: a job spec passed as the ref is not cloned whole
+      post(slot, { type: 'load', ref: { packDir: ref.packDir, ...(ref.threads ? { threads: ref.threads } : {}), ...(ref.device ? { device: ref.device } : {}) } });
+    },
     async close() {
       shut();
       // the workers keep the process alive until they have released their models and stopped

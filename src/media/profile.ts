@@ -30,7 +30,7 @@ export interface Profile {
   readonly version: 1;
   /** from the start of the task (before its model loads) to its end */
   readonly wallMs: number;
-  /** opening the model pack's graphs (0 when the worker kept it from an earlier task) */
+  /** waiting for the model pack's graphs to open: what was left of a load begun ahead of the task (preload) or all of it (0 when the worker kept the pack or had loaded it already) */
   readonly loadMs: number;
   /** per graph file (transformer.onnx, vae_decoder.onnx, …) */
   readonly graphs: Readonly<Record<string, GraphProfile>>;
