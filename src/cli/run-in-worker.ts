@@ -8,7 +8,7 @@
 import { removeTempFiles } from '../media/atomic-file.js';
 import type { Profile } from '../media/profile.js';
 import type { JobSpec } from '../jobs/job.js';
-import { createTaskPool } from '../jobs/pool.js';
+import { createTaskPool, type TaskPool } from '../jobs/pool.js';
 import type { PackRef, PoolTask } from '../jobs/pool-task.js';
 import { jobTask } from '../jobs/job-task.js';
 import { EXIT, UserError } from './errors.js';
@@ -26,11 +26,14 @@ export interface WorkerHooks<P> {
   readonly onProfile?: ((p: Profile) => void) | undefined;
 }
 
-/** Runs one task on an inference worker, with the signals handled as the module comment says. */
-export async function runTaskInWorker<I extends PackRef, R, P>(task: PoolTask<I, R, P>, input: I, w: WorkerHooks<P>): Promise<R> {
+/**
+ * Runs one task on an inference worker, with the signals handled as the module comment says: on
+ * `pool` (a pool of one the command started early, see early-worker.ts) or a new one; either is
+ * closed when the task ends.
+ */
+export async function runTaskInWorker<I extends PackRef, R, P>(task: PoolTask<I, R, P>, input: I, w: WorkerHooks<P>, pool: TaskPool = createTaskPool({ size: 1 })): Promise<R> {
   const sweep = () => Promise.all(w.outputs.map((o) => removeTempFiles(o)));
   await sweep();
-  const pool = createTaskPool({ size: 1 });
   const controller = new AbortController();
   let interrupts = 0;
   let stopped = false;
@@ -76,12 +79,12 @@ function outputsOf(job: JobSpec): string[] {
   return [job.output, ...('saveInversion' in job && job.saveInversion ? [job.saveInversion] : []), ...('saveMask' in job && job.saveMask ? [job.saveMask] : [])];
 }
 
-/** Runs a command's job on an inference worker, drawing its progress. */
-export async function runInWorker(job: JobSpec, opts: ResultArgs, onProfile?: (p: Profile) => void): Promise<RunSummary> {
+/** Runs a command's job on the inference worker of `pool`, drawing its progress. */
+export async function runInWorker(job: JobSpec, opts: ResultArgs, pool: TaskPool, onProfile?: (p: Profile) => void): Promise<RunSummary> {
   const outputs = outputsOf(job);
   const bar = jobProgress(job, progressOutput(opts));
   try {
-    const summary = await runTaskInWorker(jobTask, job, { onProgress: (p) => bar.onProgress(p), onWarning: (m) => bar.warning(m), notice: (t) => bar.notice(t), outputs, onProfile });
+    const summary = await runTaskInWorker(jobTask, job, { onProgress: (p) => bar.onProgress(p), onWarning: (m) => bar.warning(m), notice: (t) => bar.notice(t), outputs, onProfile }, pool);
     return { ...summary, outputs, phaseSeconds: bar.tracker.phaseSeconds };
   } finally {
     bar.end();

@@ -1,15 +1,20 @@
 /** A planned job on the command line: run on the worker, then its --compare picture, then the result line (and --json). */
 import type { Plan } from '../jobs/plan.js';
+import type { TaskPool } from '../jobs/pool.js';
 import { planCompare, withCompare, type CompareArgs } from './compare.js';
 import { reportDone, type ResultArgs } from './progress/result.js';
 import { runInWorker } from './run-in-worker.js';
 import { profileSink } from './profile.js';
 
-export async function runPlan(a: ResultArgs & Partial<CompareArgs> & { force?: boolean | undefined; ffmpeg?: string | undefined; profile?: string | undefined }, plan: Plan, what = 'wrote'): Promise<void> {
+/** Runs the plan on `pool` (a pool of one, perhaps loading the pack already), which it closes; a check failing here stops it at once. */
+export async function runPlan(a: ResultArgs & Partial<CompareArgs> & { force?: boolean | undefined; ffmpeg?: string | undefined; profile?: string | undefined }, plan: Plan, pool: TaskPool, what = 'wrote'): Promise<void> {
   const args = { ...a, compare: a.compare };
-  const compare = await planCompare(args, plan.spec);
+  const compare = await planCompare(args, plan.spec).catch((err: unknown) => {
+    void pool.terminate();
+    throw err;
+  });
   const profile = profileSink(a.profile);
-  const summary = await runInWorker(compare.spec, a, profile.onProfile).catch(async (err: unknown) => {
+  const summary = await runInWorker(compare.spec, a, pool, profile.onProfile).catch(async (err: unknown) => {
     await compare.discard();
     throw err;
   });

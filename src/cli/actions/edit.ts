@@ -2,6 +2,7 @@ import { planEdit } from '../../jobs/plan-edit.js';
 import type { EditRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
 import type { CompareArgs } from '../compare.js';
+import { planWithWorker } from '../early-worker.js';
 import { runPlan } from '../run-plan.js';
 import { printedConfig } from './common.js';
 
@@ -9,7 +10,5 @@ import { printedConfig } from './common.js';
 export type EditCommandArgs = GlobalArgs & PresetArgs & CompareArgs & EditRequest;
 
 export async function editAction(a: EditCommandArgs): Promise<void> {
-  const plan = await planEdit(a, (config) => printedConfig(a, config));
-  if (!plan) return;
-  await runPlan(a, plan);
+  await planWithWorker(a, () => planEdit(a, (config) => printedConfig(a, config)), (plan, pool) => runPlan(a, plan, pool));
 }

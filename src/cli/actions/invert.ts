@@ -1,6 +1,7 @@
 import { planInvert } from '../../jobs/plan-invert.js';
 import type { InvertRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
+import { planWithWorker } from '../early-worker.js';
 import { runPlan } from '../run-plan.js';
 import { printedConfig } from './common.js';
 
@@ -8,7 +9,5 @@ import { printedConfig } from './common.js';
 export type InvertArgs = GlobalArgs & PresetArgs & Omit<InvertRequest, 'input'> & { image: string };
 
 export async function invertAction(a: InvertArgs): Promise<void> {
-  const plan = await planInvert({ ...a, input: a.image }, (config) => printedConfig(a, config));
-  if (!plan) return;
-  await runPlan(a, plan, 'wrote inversion');
+  await planWithWorker(a, () => planInvert({ ...a, input: a.image }, (config) => printedConfig(a, config)), (plan, pool) => runPlan(a, plan, pool, 'wrote inversion'));
 }

@@ -2,6 +2,7 @@ import { planReconstruct } from '../../jobs/plan-reconstruct.js';
 import type { ReconstructRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
 import type { CompareArgs } from '../compare.js';
+import { planWithWorker } from '../early-worker.js';
 import { runPlan } from '../run-plan.js';
 import { sayDrawnSeed } from '../variants.js';
 import { printedConfig } from './common.js';
@@ -10,8 +11,8 @@ import { printedConfig } from './common.js';
 export type ReconstructArgs = GlobalArgs & PresetArgs & CompareArgs & Omit<ReconstructRequest, 'input'> & { inversion: string };
 
 export async function reconstructAction(a: ReconstructArgs): Promise<void> {
-  const plan = await planReconstruct({ ...a, input: a.inversion }, (config) => printedConfig(a, config));
-  if (!plan) return;
-  if (plan.spec.kind === 'reconstruct') sayDrawnSeed(a, plan.spec.seed, 1);
-  await runPlan(a, plan);
+  await planWithWorker(a, () => planReconstruct({ ...a, input: a.inversion }, (config) => printedConfig(a, config)), async (plan, pool) => {
+    if (plan.spec.kind === 'reconstruct') sayDrawnSeed(a, plan.spec.seed, 1);
+    await runPlan(a, plan, pool);
+  });
 }

@@ -2,6 +2,7 @@ import { planSwap } from '../../jobs/plan-swap.js';
 import type { SwapRequest } from '../../jobs/request.js';
 import type { GlobalArgs, PresetArgs } from '../options.js';
 import type { CompareArgs } from '../compare.js';
+import { planWithWorker } from '../early-worker.js';
 import { runPlan } from '../run-plan.js';
 import { printedConfig } from './common.js';
 
@@ -9,7 +10,5 @@ import { printedConfig } from './common.js';
 export type SwapArgs = GlobalArgs & PresetArgs & CompareArgs & SwapRequest;
 
 export async function swapAction(a: SwapArgs): Promise<void> {
-  const plan = await planSwap(a, (config) => printedConfig(a, config));
-  if (!plan) return;
-  await runPlan(a, plan);
+  await planWithWorker(a, () => planSwap(a, (config) => printedConfig(a, config)), (plan, pool) => runPlan(a, plan, pool));
 }
