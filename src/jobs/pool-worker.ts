@@ -47,8 +47,8 @@ function serve(port: MessagePort): void {
         if (msg.profile) startProfile();
         running = true;
         const run = async () => {
-          const task = await taskOf(msg.module, msg.name);
-          const { pack, loadSeconds } = await packs.packFor(input);
+          // the pack is awaited from the start: a load in flight (preload) holds this thread while the task's module loads
+          const [task, { pack, loadSeconds }] = await Promise.all([taskOf(msg.module, msg.name), packs.packFor(input)]);
           signal.throwIfAborted();
           return task.run(pack, input, {
             signal,
