@@ -7,9 +7,9 @@ onnxruntime's fused operators (flowedit_model/layers.py), so a pack exported bef
 without retraining. The weights are read back as python/unpack.py reads a pack, with the layout the
 exporter writes in the standard operators the old graphs were made of (layers.standard_operators),
 or in today's when the pack has them already. Each new graph and the old one then run on the same
-random inputs in onnxruntime (the transformer with and without context keys); the new files replace
-the old ones only when every output of each agrees within 1e-4 (relative ∞-norm). The VAE graphs,
-which hold none of these blocks, stay as they are.
+inputs in onnxruntime (the exporter's trace inputs; the transformer also without context keys); the
+new files replace the old ones only when every output of each agrees within 1e-4 (relative ∞-norm).
+The VAE graphs, which hold none of these blocks, stay as they are.
 """
 
 import argparse
@@ -18,14 +18,14 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 
 from flowedit_model import CONFIGS
 from flowedit_model.config import PackConfig
-from flowedit_model.export import export_text_encoder, export_transformer
+from flowedit_model.export import export_text_encoder, export_transformer, trace_text_inputs, trace_transformer_inputs
 from flowedit_model.layers import standard_operators
 from flowedit_model.ports import text_encoder_ports, transformer_input_names
 from unpack import graph_tables, recover
@@ -34,41 +34,21 @@ TOLERANCE = 1e-4
 Feeds = Dict[str, np.ndarray]
 
 
-def transformer_feeds(cfg: PackConfig, batch: int, context: int, seed: int) -> Feeds:
-    """One call on one frame at the pack's default size, `context` keys per context layer."""
-    rng = np.random.default_rng(seed)
-    s = cfg.spatial_compression if cfg.vae else 1
-    h, w = cfg.default_size[1] // s, cfg.default_size[0] // s
-    seq = (h // cfg.patch[1]) * (w // cfg.patch[2]) + (cfg.max_tokens if cfg.text_mode == "joint" else 0)
-    shapes = {
-        "latents": (batch, cfg.latent_channels, cfg.patch[0], h, w),
-        "text": (batch, cfg.max_tokens, cfg.text_dim),
-        "pooled": (batch, cfg.pooled_dim),
-    }
-    feeds = {}
-    for name in transformer_input_names(cfg):
-        if name in ("t", "guidance"):
-            feeds[name] = rng.random(batch).astype(np.float32)  # [B]
-        elif name == "text_mask":
-            feeds[name] = (rng.random((batch, cfg.max_tokens)) < 0.7).astype(np.float32)  # [B, L]
-        elif name.startswith(("ctx_k.", "ctx_v.")):
-            feeds[name] = rng.standard_normal((batch, cfg.heads, context, cfg.head_dim)).astype(np.float32)  # [B, h, Sc, d]
-        elif name.startswith("ctx_bias."):
-            feeds[name] = np.where(rng.random((batch, seq + context)) < 0.1, -1e4, 0.0).astype(np.float32)  # [B, S + Sc]
-        else:
-            feeds[name] = rng.standard_normal(shapes[name]).astype(np.float32)
-    return feeds
+def as_feeds(names: Sequence[str], args: Sequence[torch.Tensor]) -> Feeds:
+    return {name: a.numpy() for name, a in zip(names, args)}
 
 
-def text_feeds(cfg: PackConfig, seed: int) -> Feeds:
-    """Two prompts of random token ids, the second padded after half its length."""
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(1, cfg.vocab_size, (2, cfg.max_tokens)).astype(np.int64)  # [B, L]
-    ids[1, cfg.max_tokens // 2:] = 0
-    feeds = {"input_ids": ids}
-    if "attention_mask" in text_encoder_ports(cfg)[0]:
-        feeds["attention_mask"] = (ids != 0).astype(np.int64)  # [B, L]
-    return feeds
+def transformer_calls(cfg: PackConfig) -> List[Feeds]:
+    """The exporter's trace inputs (context keys in every context layer), and the same without any."""
+    names = transformer_input_names(cfg)
+    with_context = as_feeds(names, trace_transformer_inputs(cfg))
+    if not cfg.context_layers:
+        return [with_context]
+    first = cfg.context_layers[0]
+    seq = with_context[f"ctx_bias.{first}"].shape[1] - with_context[f"ctx_k.{first}"].shape[2]  # S
+    without = {k: np.ascontiguousarray(v[:, :, :0] if k.startswith(("ctx_k.", "ctx_v.")) else v[:, :seq] if k.startswith("ctx_bias.") else v)
+               for k, v in with_context.items()}
+    return [without, with_context]
 
 
 def worst_difference(old: str, new: str, calls: Sequence[Feeds]) -> float:
@@ -105,9 +85,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError:  # not the standard form: exported with the fused operators already
         models, _ = recover(args.pack, cfg, tables)
 
-    graphs = {manifest["transformer"]["file"]: (export_transformer, [transformer_feeds(cfg, 1, 0, 1), transformer_feeds(cfg, 2, 24, 2)])}
+    torch.manual_seed(0)  # the text encoder's trace ids
+    graphs = {manifest["transformer"]["file"]: (export_transformer, transformer_calls(cfg))}
     if cfg.has_text:
-        graphs[manifest["text"]["encoder"]] = (export_text_encoder, [text_feeds(cfg, 3)])
+        graphs[manifest["text"]["encoder"]] = (export_text_encoder, [as_feeds(list(text_encoder_ports(cfg)[0]), trace_text_inputs(cfg))])
     folder = tempfile.mkdtemp(prefix=".reexport-", dir=args.pack)
     try:
         for file, (export, calls) in graphs.items():

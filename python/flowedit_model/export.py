@@ -118,13 +118,18 @@ def export_transformer(models: PackModels, cfg: PackConfig, path: str) -> None:
     )
 
 
-def export_text_encoder(models: PackModels, cfg: PackConfig, path: str) -> None:
+def trace_text_inputs(cfg: PackConfig) -> List[torch.Tensor]:
+    """Example inputs of the text encoder graph in port order: token ids, some padding (and the mask)."""
     ids = torch.randint(0, cfg.vocab_size, (TRACE_BATCH, cfg.max_tokens), dtype=torch.int64)  # [B, L]
     ids[:, -2:] = 0  # some padding
     args = [ids]
     if cfg.text_attention_mask:
         args.append((ids != 0).to(torch.int64))  # [B, L]
-    export_graph(models.text_encoder, args, path, *text_encoder_ports(cfg))
+    return args
+
+
+def export_text_encoder(models: PackModels, cfg: PackConfig, path: str) -> None:
+    export_graph(models.text_encoder, trace_text_inputs(cfg), path, *text_encoder_ports(cfg))
 
 
 def export_vae(models: PackModels, cfg: PackConfig, encoder_path: str, decoder_path: str) -> None:

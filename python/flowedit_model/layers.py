@@ -21,19 +21,24 @@ from torch.nn import functional as F
 MAX_PERIOD = 10000.0
 
 
-ORT_OPERATORS = {"on": True}  # off inside standard_operators()
-
-
 @contextlib.contextmanager
-def standard_operators():
-    """Within it, an export writes standard ONNX operators only: the form of packs exported before
-    the fused operators (python/reexport_pack.py reads their weights through it)."""
-    before = ORT_OPERATORS["on"]
-    ORT_OPERATORS["on"] = False
+def _switched(flag: Dict[str, bool], on: bool):
+    """Within it, flag["on"] is `on`; restored after."""
+    before = flag["on"]
+    flag["on"] = on
     try:
         yield
     finally:
-        ORT_OPERATORS["on"] = before
+        flag["on"] = before
+
+
+ORT_OPERATORS = {"on": True}  # off inside standard_operators()
+
+
+def standard_operators():
+    """Within it, an export writes standard ONNX operators only: the form of packs exported before
+    the fused operators (python/reexport_pack.py reads their weights through it)."""
+    return _switched(ORT_OPERATORS, False)
 
 
 def exporting() -> bool:
@@ -100,10 +105,7 @@ class _MultiHeadAttention(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, q, k, v, bias, heads):
-        d = k.shape[-1]
-        b4 = None if bias is None else bias[:, None, None, :]  # [B, 1, 1, T]
-        out = attention(q.unflatten(-1, (heads, d)).transpose(1, 2), k, v, d, b4)  # [B, h, S, d]
-        return out.transpose(1, 2).flatten(-2)  # [B, S, h·d]
+        return _attend(q, k, v, heads, bias)
 
     @staticmethod
     def symbolic(g, q, k, v, bias, heads):
@@ -221,25 +223,25 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
     [B, T] (or None) -> [B, S, h·d]; one MultiHeadAttention node in an exported graph."""
     if exporting():
         return _MultiHeadAttention.apply(q, k, v, bias, heads)
+    return _attend(q, k, v, heads, bias)
+
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """attend() in PyTorch's own operators (also what the exported node's trace computes)."""
     d = k.shape[-1]
     b4 = None if bias is None else bias[:, None, None, :]  # [B, 1, 1, T]
-    return merge_heads(attention(split_heads(q, heads, d), k, v, d, b4))  # [B, S, h·d]
+    out = attention(q.unflatten(-1, (heads, d)).transpose(1, 2), k, v, d, b4)  # [B, h, S, d]
+    return out.transpose(1, 2).flatten(-2)  # [B, S, h·d]
 
 
 FUSED = {"on": False}  # training only: attention() through F.scaled_dot_product_attention
 
 
-@contextlib.contextmanager
 def fused_attention(on: bool = True):
     """Within it, attention() runs as one fused kernel (F.scaled_dot_product_attention: flash or
-    memory-efficient attention on a GPU), for training. The export runs outside it, so the pack's
-    graph keeps the explicit matmuls the ONNX exporter writes portably."""
-    before = FUSED["on"]
-    FUSED["on"] = on
-    try:
-        yield
-    finally:
-        FUSED["on"] = before
+    memory-efficient attention on a GPU), for training. The export runs outside it and writes
+    attention as onnxruntime's MultiHeadAttention (attend)."""
+    return _switched(FUSED, on)
 
 
 def attention(
