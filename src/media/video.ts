@@ -147,11 +147,11 @@ const KEPT_PROBES = 32;
 
 /**
  * The probe answers this thread keeps, as [key, answer] pairs another thread can take with
- * keepProbeAnswers; not those listing packets (a long clip's run to many thousands, and only the
- * checks before a job read them).
+ * keepProbeAnswers (postMessage copies them); not those listing packets (a long clip's run to many
+ * thousands, and only the checks before a job read them).
  */
 export function probeAnswers(): [string, unknown][] {
-  return [...probes].filter(([, v]) => v.packets === undefined).map(([k, v]) => [k, structuredClone(v)]);
+  return [...probes].filter(([, v]) => v.packets === undefined);
 }
 
 /**
@@ -165,7 +165,7 @@ export function keepProbeAnswers(answers: readonly (readonly [string, unknown])[
     if (typeof key !== 'string' || !a || !Array.isArray(a.streams) || typeof a.tags !== 'object' || a.tags === null) continue;
     probes.delete(key);
     if (probes.size >= KEPT_PROBES) probes.delete(probes.keys().next().value!);
-    probes.set(key, structuredClone(a as ProbeAnswer));
+    probes.set(key, a as ProbeAnswer); // a copy already: it came through postMessage
   }
 }
 
