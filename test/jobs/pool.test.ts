@@ -13,19 +13,19 @@ import { TINY } from '../paths.js';
 
 describe('worker pool', () => {
   let dir: string;
-  let generate: (output: string, seed: number) => Promise<JobSpec>;
+  let generate: (output: string, seed: number, steps?: number) => Promise<JobSpec>;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'flowedit-pool-'));
     const pack = await readPack(TINY);
     const s = resolveSettings(pack.manifest, 'generate', { steps: 2 });
     const [w, h] = pack.manifest.image.defaultSize ?? [64, 64];
-    generate = async (output, seed) => ({
+    generate = async (output, seed, steps = 2) => ({
       kind: 'generate',
       packDir: TINY,
       output,
       threads: 1,
       fps: 8,
-      request: { prompt: 'a red circle', guidance: s.guidance, solver: s.solver, steps: 2, seed, width: w, height: h, frames: 1 },
+      request: { prompt: 'a red circle', guidance: s.guidance, solver: s.solver, steps, seed, width: w, height: h, frames: 1 },
     });
   });
   after(() => rm(dir, { recursive: true, force: true }));
@@ -56,7 +56,8 @@ describe('worker pool', () => {
     const pool = createPool({ size: 1 });
     const running = new AbortController();
     const queued = new AbortController();
-    const first = pool.run(await generate(join(dir, 'x.png'), 1), { signal: running.signal, onProgress: () => running.abort(new Error('stop running')) });
+    // many steps: the cancel reaches the worker long before the job could end on its own
+    const first = pool.run(await generate(join(dir, 'x.png'), 1, 400), { signal: running.signal, onProgress: () => running.abort(new Error('stop running')) });
     const second = pool.run(await generate(join(dir, 'y.png'), 1), { signal: queued.signal });
     queued.abort(new Error('stop queued'));
     await assert.rejects(second, /stop queued/);
