@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { checkManifest, textEncoders, textRules, type Manifest } from './manifest.js';
 import { graphKey, graphLabel, graphSpecs, port, type GraphSpec } from './ports.js';
 import { deviceOps } from './device-ops.js';
-import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo } from './ort.js';
+import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo, type SessionTuning } from './ort.js';
 import { assertPromptTokens, createTextEncoder, type TextEncoder } from './text.js';
 import { Transformer } from './transformer.js';
 import { createVae, type Vae } from './vae.js';
@@ -174,6 +174,18 @@ export interface LoadOptions {
 }
 
 /**
+ * The session settings a pack's graph opens with (SESSION_DEFAULTS where absent). The VAE and the
+ * text encoders run once or a few times a job, at a shape of their own each time: onnxruntime's
+ * memory pattern, which plans a shape's buffers on its first run and allocates them on its second,
+ * would make two of their runs slow instead of one (a still edit's VAE: 38 + 56 ms instead of
+ * 13 + 30 ms in a worker's second job, docs/lab/cpu-speed.md). The transformer, called with the
+ * same few shapes every step, keeps it.
+ */
+export function graphTuning(spec: Pick<GraphSpec, 'role'>): SessionTuning | undefined {
+  return spec.role === 'transformer' ? undefined : { memPattern: false };
+}
+
+/**
  * Loads a pack: reads the manifest, opens every graph and checks its ports against the
  * manifest before anything runs. Throws PackError listing every problem.
  */
@@ -192,7 +204,8 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
     const keep = spec.role === 'transformer' && opts.keepOnDevice !== false ? [port.velocity, ...m.transformer.contextLayers.flatMap((i) => [port.k(i), port.v(i)])] : [];
     let graph: OnnxGraph;
     try {
-      graph = await openGraph(path, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.device ? { device: opts.device } : {}), keepOnDevice: keep });
+      const tuning = graphTuning(spec);
+      graph = await openGraph(path, { ...(opts.threads ? { threads: opts.threads } : {}), ...(opts.device ? { device: opts.device } : {}), ...(tuning ? { tuning } : {}), keepOnDevice: keep });
     } catch (err) {
       await Promise.all([...graphs.values()].map((g) => g.release()));
       throw err;

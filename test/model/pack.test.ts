@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadPack, PackError, readPack, validatePack } from '../../src/model/pack.js';
-import { TINY, TINY_PIXEL, tempDir } from '../paths.js';
+import { graphTuning, loadPack, PackError, readPack, validatePack } from '../../src/model/pack.js';
+import { openGraph } from '../../src/model/ort.js';
+import { graphSpecs } from '../../src/model/ports.js';
+import { noise, TINY, TINY_PIXEL, tempDir } from '../paths.js';
 
 async function copyPack(src: string): Promise<string> {
   const dir = join(await tempDir(), 'pack');
@@ -57,4 +59,20 @@ test('loading checks the ports too, and a bad manifest names the fix', async () 
   });
   await writeFile(join(dir, 'manifest.json'), '{ not json');
   await assert.rejects(readPack(dir), /manifest.json is not valid JSON/);
+});
+
+test('the VAE and text encoders open without the memory pattern, the transformer with it; the outputs do not change', async () => {
+  const roles = graphSpecs((await readPack(TINY)).manifest).map((spec) => [spec.role, graphTuning(spec)?.memPattern ?? true]);
+  assert.deepEqual(roles, [['transformer', true], ['text encoder', false], ['vae encoder', false], ['vae decoder', false]]);
+  const path = join(TINY, 'vae_decoder.onnx');
+  const [plain, tuned] = [await openGraph(path), await openGraph(path, { tuning: graphTuning({ role: 'vae decoder' })! })];
+  try {
+    const channels = plain.inputs[0]!.shape[1] as number;
+    const z = noise([1, channels, 2, 4, 4], 3); // [B, C, F', H', W']
+    const runs = [];
+    for (const g of [plain, tuned, plain, tuned, tuned]) runs.push((await g.run({ latents: { dtype: 'float32', data: z.data, shape: z.shape } }, ['pixels'])).pixels!.data);
+    for (const r of runs.slice(1)) assert.deepEqual(r, runs[0]);
+  } finally {
+    await Promise.all([plain.release(), tuned.release()]);
+  }
 });
