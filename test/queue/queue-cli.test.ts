@@ -71,6 +71,11 @@ const noPassword = (text: string, what: string) => assert.ok(!text.includes(PASS
 interface WorkerRun {
   readonly events: Record<string, unknown>[];
   readonly exited: Promise<{ code: number | null; stderr: string }>;
+  /**
+   * Sends `sig` to the worker, once: later calls with the same signal do nothing. (An event handler
+   * that signals on a condition keeps seeing it true on the worker's next events; a second SIGTERM
+   * landing while the process ends would end it by the signal, with no exit code.)
+   */
   signal(sig: NodeJS.Signals): void;
 }
 /** A worker process with --progress json; `onEvent` sees each event as it comes. */
@@ -78,10 +83,15 @@ function worker(url: string, onEvent: (e: Record<string, unknown>, w: WorkerRun)
   const child = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--progress', 'json', '--threads', '1', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FLOWEDIT_QUEUE_STALLED_MS: '2000' } });
   let stderr = '';
   let rest = '';
+  const sent = new Set<NodeJS.Signals>();
   const run: WorkerRun = {
     events: [],
     exited: new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr }))),
-    signal: (sig) => child.kill(sig),
+    signal: (sig) => {
+      if (sent.has(sig)) return;
+      sent.add(sig);
+      child.kill(sig);
+    },
   };
   child.stderr.on('data', (d: Buffer) => {
     stderr += d;
