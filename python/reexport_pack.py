@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
+from check_common import rel_err
 from flowedit_model import CONFIGS
 from flowedit_model.config import PackConfig
 from flowedit_model.export import export_text_encoder, export_transformer, trace_text_inputs, trace_transformer_inputs
@@ -59,7 +60,7 @@ def worst_difference(old: str, new: str, calls: Sequence[Feeds]) -> float:
     worst = 0.0
     for feeds in calls:
         for x, y in zip(a.run(None, feeds), b.run(None, feeds)):
-            worst = max(worst, float(np.abs(x - y).max() / max(np.abs(x).max(), 1e-12)))
+            worst = max(worst, rel_err(y, x))
     return worst
 
 

@@ -12,22 +12,11 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { openGraph, type Feed } from '../../src/model/ort.js';
 import { readPack } from '../../src/model/pack.js';
-import { PYTHON, relativeError, ROOT, tempDir, TINY_V2 } from '../paths.js';
+import { noise, PYTHON, relativeError, ROOT, tempDir, TINY_V2 } from '../paths.js';
 import { pythonFindings } from '../python.js';
 
 const run = promisify(execFile);
 const SCRIPT = join(ROOT, 'python', 'reexport_pack.py');
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** Feeds for every input of `graph`, its symbolic axes given by `axes` (a function of the axis name). */
 function feedsFor(inputs: readonly { name: string; dtype: string; shape: readonly (number | string)[] }[], axes: (axis: string) => number, seed: number): Record<string, Feed> {
@@ -40,7 +29,7 @@ function feedsFor(inputs: readonly { name: string; dtype: string; shape: readonl
       const ids = BigInt64Array.from({ length: n }, (_, i) => (i >= n / 2 + shape[1]! / 2 ? 0n : BigInt(1 + ((i * 7 + seed) % 9))));
       feeds[p.name] = { dtype: 'int64', data: p.name === 'attention_mask' ? ids.map((v) => (v === 0n ? 0n : 1n)) : ids, shape };
     } else {
-      const data = noise(n, seed * 100 + j);
+      const data = noise(shape, seed * 100 + j).data;
       if (p.name === 'text_mask') data.forEach((v, i) => (data[i] = v > -0.4 ? 1 : 0));
       if (p.name.startsWith('ctx_bias.')) data.forEach((v, i) => (data[i] = v > 0.8 ? -1e4 : 0));
       feeds[p.name] = { dtype: 'float32', data, shape };
