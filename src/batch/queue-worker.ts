@@ -6,10 +6,10 @@
  * rest made in an inference worker. Events leave through `onEvent`; nothing prints.
  */
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import type { Progress } from '../edit/latent/progress.js';
 import type { Device } from '../model/devices.js';
+import { threadShare } from '../model/threads.js';
 import type { BatchPlan } from './plan.js';
 import { ITEM_JOB, startQueueWorker, type TakenJob } from './queue.js';
 import { itemKeyOf, planRequest, readItemJobData, requestKey } from './queue-job.js';
@@ -75,7 +75,7 @@ const PLANS_KEPT = 8;
 export async function runQueueWorker(o: QueueWorkerRunOptions): Promise<RunningQueueWorker> {
   if (!(Number.isInteger(o.concurrency) && o.concurrency > 0)) throw new Error(`Expected a positive integer for concurrency but received ${o.concurrency}`);
   const emit = (e: QueueWorkerEvent) => o.onEvent?.(e);
-  const threads = Math.max(1, Math.floor((o.threads ?? availableParallelism()) / o.concurrency));
+  const threads = threadShare(o.concurrency, o.threads);
 
   // plans, kept per request and manifest time: thirty jobs of one batch hash its inputs once
   const plans = new Map<string, Promise<BatchPlan>>();

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/latent/progress.js';
 import { mediaFacts } from '../media/facts.js';
+import { threadShare } from '../model/threads.js';
 import type { Profile } from '../media/profile.js';
 import { UserError } from './errors.js';
 import type { JobSpec, JobSummary } from './job.js';
@@ -54,6 +55,15 @@ export interface TaskPool extends WorkerPool {
 export interface PoolOptions {
   /** workers, each running one job at a time with its own model session (default 1) */
   readonly size?: number;
+}
+
+/**
+ * A task's pack ref with its CPU threads settled: the ones it names, else each of the pool's
+ * `size` workers gets an equal share of the cores (at least 1), so workers running side by side
+ * do not ask for more threads than there are cores.
+ */
+export function withThreads<I extends PackRef>(ref: I, size: number): I {
+  return ref.threads ? ref : { ...ref, threads: threadShare(size) };
 }
 
 /** A task's worker stopped before the task ended (it crashed, or the pool was terminated). */
@@ -179,7 +189,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
     if (closing) return Promise.reject(new Error('This worker pool is closed: create another to run more jobs'));
     if (hooks.signal?.aborted) return Promise.reject(cancelled(hooks.signal));
     return new Promise<R>((resolve, reject) => {
-      const job: Queued = { task: task as unknown as Queued['task'], input, hooks: hooks as TaskHooks<unknown>, resolve: resolve as (r: unknown) => void, reject };
+      const job: Queued = { task: task as unknown as Queued['task'], input: withThreads(input, size), hooks: hooks as TaskHooks<unknown>, resolve: resolve as (r: unknown) => void, reject };
       // cancelled while still queued: it never starts
       hooks.signal?.addEventListener(
         'abort',
@@ -214,7 +224,8 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
       // an idle worker, loading or not, does not keep the process alive
       slot.worker.unref();
       // only the pack's fields: a job spec passed as the ref is not cloned whole
-      post(slot, { type: 'load', ref: { packDir: ref.packDir, ...(ref.threads ? { threads: ref.threads } : {}), ...(ref.device ? { device: ref.device } : {}) } });
+      const { threads } = withThreads(ref, size);
+      post(slot, { type: 'load', ref: { packDir: ref.packDir, threads, ...(ref.device ? { device: ref.device } : {}) } });
     },
     async close() {
       shut();

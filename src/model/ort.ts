@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
 import { DEFAULT_DEVICE, howToGet, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
 import { fromFloat16, toFloat16 } from './float16.js';
+import { defaultThreads } from './threads.js';
 import { callEnd, callRead, callRun, callStart } from '../media/profile.js';
 
 // onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
@@ -90,7 +91,7 @@ export const SESSION_DEFAULTS: Required<Omit<SessionTuning, 'interOpThreads' | '
 };
 
 export interface GraphOptions {
-  /** Threads for one operator (onnxruntime's intra-op pool); default: all cores. */
+  /** Threads for one operator (onnxruntime's intra-op pool); default: the physical cores (defaultThreads). */
   readonly threads?: number;
   /** session settings (default SESSION_DEFAULTS) */
   readonly tuning?: SessionTuning;
@@ -290,7 +291,8 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       enableMemPattern: tuning.memPattern,
       executionMode: tuning.executionMode,
       extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0', ...(tuning.dynamicBlockBase ? { dynamic_block_base: String(tuning.dynamicBlockBase) } : {}) } } },
-      ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+      intraOpNumThreads: opts.threads || defaultThreads(),
+      interOpNumThreads: 1,
       ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
     };
     for (;;) {

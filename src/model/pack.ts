@@ -161,7 +161,7 @@ export interface LoadedPack extends PackInfo {
 }
 
 export interface LoadOptions {
-  /** Threads for one operator; default: all cores. */
+  /** Threads for one operator; default: the physical cores (defaultThreads). */
   readonly threads?: number;
   /** Where the graphs run (default cpu). */
   readonly device?: GraphOptions['device'];

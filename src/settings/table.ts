@@ -193,7 +193,7 @@ export const SETTINGS = {
   threads: {
     kind: 'number',
     range: { integer: true, min: 1, max: 256 },
-    help: 'CPU threads for inference (default: all cores)',
+    help: 'CPU threads for inference (default: the physical cores, shared among workers)',
     flags: ['invert', 'reconstruct', 'edit', 'swap', 'generate', 'batch', 'layers', 'presets'],
     places: [],
   },

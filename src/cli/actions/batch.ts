@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { availableParallelism, constants } from 'node:os';
+import { constants } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { readManifest } from '../../batch/manifest.js';
 import { planBatch, type BatchPlan } from '../../batch/plan.js';
@@ -9,6 +9,7 @@ import { reportPath, writeBatchReport } from '../../batch/report.js';
 import { htmlReportPath, writeHtmlReport } from '../../batch/html-report.js';
 import { runBatch, type BatchReport } from '../../batch/run.js';
 import { startPoolRunner } from '../../batch/pool-runner.js';
+import { threadShare } from '../../model/threads.js';
 import { profileSink, type ProfileArgs } from '../profile.js';
 import type { Shard } from '../../batch/shard.js';
 import { RANDOM_SEED, seedFor } from '../../edit/frames/seeds.js';
@@ -140,7 +141,7 @@ export async function batchAction(a: BatchArgs): Promise<void> {
 
   // 2. workers: one model session each, sharing the CPU threads
   const workers = Math.min(a.concurrency, plan.items.length);
-  const perWorker = Math.max(1, Math.floor((model.threads ?? availableParallelism()) / workers));
+  const perWorker = threadShare(workers, model.threads);
   // Ctrl-C or SIGTERM: no new items, the running ones cancelled after their current step, then
   // the report and the lock's removal as usual; a second signal stops at once (the lock removed)
   let stoppedBy: StopSignal | undefined;

@@ -1,0 +1,98 @@
+/** How many CPU threads a session computes on: the default, the explicit count, and a pool's share. */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { withThreads } from '../../src/jobs/pool.js';
+import { onnxModel } from '../../src/model/onnx-proto.js';
+import { openGraph } from '../../src/model/ort.js';
+import { cpuList, defaultThreads, physicalCores, threadShare } from '../../src/model/threads.js';
+
+/** CPU time (clock ticks, user + system) of each thread of this process, by thread id. */
+function threadTicks(): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const id of readdirSync('/proc/self/task')) {
+    try {
+      // fields after the command's closing parenthesis: state is field 3, utime 14, stime 15
+      const rest = readFileSync(`/proc/self/task/${id}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks.set(id, Number(rest[11]) + Number(rest[12]));
+    } catch {
+      // the thread ended while being read
+    }
+  }
+  return ticks;
+}
+
+/**
+ * Opens a 768² MatMul graph with `threads` (absent: the default), runs it 100 times and counts the
+ * threads of this process that did at least a sixth of the busiest one's work meanwhile (read
+ * before the session is released: its threads end with it).
+ */
+async function busyThreads(threads?: number): Promise<number> {
+  const before = threadTicks();
+  const n = 768;
+  const graph = await openGraph(
+    onnxModel({
+      inputs: [
+        { name: 'a', type: 'float32', shape: [n, n] },
+        { name: 'b', type: 'float32', shape: [n, n] },
+      ],
+      outputs: [{ name: 'y', type: 'float32', shape: [n, n] }],
+      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
+    }),
+    { ...(threads ? { threads } : {}), label: 'matmul' },
+  );
+  const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5); // [n, n]
+  const feeds = { a: { dtype: 'float32' as const, data: a, shape: [n, n] }, b: { dtype: 'float32' as const, data: a, shape: [n, n] } };
+  let gains: number[];
+  try {
+    for (let i = 0; i < 100; i++) await graph.run(feeds, ['y']);
+    gains = [...threadTicks()].map(([id, t]) => t - (before.get(id) ?? 0));
+  } finally {
+    await graph.release();
+  }
+  const most = Math.max(...gains);
+  assert.ok(most >= 20, `the matmuls took ${most} ticks on their busiest thread: too little to tell threads apart`);
+  return gains.filter((g) => g >= most / 6).length;
+}
+
+describe('threads', () => {
+  it('shares the threads among sessions side by side, at least one each', () => {
+    assert.equal(threadShare(1, 2), 2);
+    assert.equal(threadShare(2, 2), 1);
+    assert.equal(threadShare(3, 2), 1);
+    assert.equal(threadShare(3, 8), 2);
+    assert.equal(threadShare(1), defaultThreads());
+  });
+
+  it('counts physical cores from the CPU topology: hyperthreads of one core once, only the CPUs allowed', () => {
+    assert.deepEqual(cpuList('0-3,8,10-11'), [0, 1, 2, 3, 8, 10, 11]);
+    assert.deepEqual(cpuList('5\n'), [5]);
+    assert.throws(() => cpuList('0-a'), /Not a CPU list/);
+    // 2 packages × 2 cores × 2 threads: CPUs 0–3 on package 0 (cores 0, 1), 4–7 on package 1
+    const topology = (allowed: string) => (path: string): string => {
+      if (path === '/proc/self/status') return `Name:\tnode\nCpus_allowed_list:\t${allowed}\n`;
+      const cpu = Number(/cpu(\d+)\/topology/.exec(path)![1]);
+      if (path.endsWith('physical_package_id')) return `${cpu >> 2}\n`;
+      if (path.endsWith('core_id')) return `${(cpu >> 1) & 1}\n`;
+      throw new Error(`unexpected read ${path}`);
+    };
+    assert.equal(physicalCores(topology('0-7')), 4);
+    assert.equal(physicalCores(topology('0-1')), 1);
+    assert.equal(physicalCores(topology('0,2,4')), 3);
+    assert.equal(physicalCores(() => { throw new Error('ENOENT'); }), null);
+    assert.equal(physicalCores(() => 'Name:\tnode\n'), null);
+    assert.ok(defaultThreads() >= 1);
+  });
+
+  it("a pool's task gets its share of the cores unless it names its threads", () => {
+    assert.deepEqual(withThreads({ packDir: 'p' }, 1), { packDir: 'p', threads: threadShare(1) });
+    assert.deepEqual(withThreads({ packDir: 'p', device: 'cpu' }, 2), { packDir: 'p', device: 'cpu', threads: threadShare(2) });
+    assert.deepEqual(withThreads({ packDir: 'p', threads: 3 }, 2), { packDir: 'p', threads: 3 });
+  });
+
+  const procThreads = existsSync('/proc/self/task') && defaultThreads() >= 2;
+  it('a graph opened without a thread count computes on more than one core; with 1 thread on one', { skip: procThreads ? false : 'needs Linux /proc and at least 2 cores' }, async () => {
+    assert.ok((await busyThreads()) >= 2, 'the default session computed on a single thread');
+    assert.equal(await busyThreads(1), 1);
+  });
+});
