@@ -27,7 +27,7 @@ import { createFlowedit } from '../src/api.js';
 import { readImage } from '../src/media/image.js';
 import type { Profile } from '../src/media/profile.js';
 import { builtinPackDir } from '../src/model/builtin.js';
-import { onnxModel } from '../src/model/onnx-proto.js';
+import { onnxModel, squareMatmulModel } from '../src/model/onnx-proto.js';
 import { openGraph, type Feed, type OnnxGraph } from '../src/model/ort.js';
 
 const { values } = parseArgs({ options: { 'skip-clip': { type: 'boolean', default: false }, matmul: { type: 'string', default: '1024' }, rounds: { type: 'string', default: '1' } } });
@@ -105,17 +105,7 @@ async function bestCallMs(graph: OnnxGraph, feeds: Record<string, Feed>, output:
 
 /** Best GFLOP/s of onnxruntime's MatMul of two n×n float32 matrices on `threads` threads. */
 async function ortMatmul(n: number, threads: number): Promise<number> {
-  const graph = await openGraph(
-    onnxModel({
-      inputs: [
-        { name: 'a', type: 'float32', shape: [n, n] },
-        { name: 'b', type: 'float32', shape: [n, n] },
-      ],
-      outputs: [{ name: 'y', type: 'float32', shape: [n, n] }],
-      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
-    }),
-    { threads, label: 'matmul' },
-  );
+  const graph = await openGraph(squareMatmulModel(n), { threads, label: 'matmul' });
   const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   const feeds = { a: { dtype: 'float32' as const, data: a, shape: [n, n] }, b: { dtype: 'float32' as const, data: a, shape: [n, n] } };
   return (2 * n ** 3) / (await bestCallMs(graph, feeds, 'y')) / 1e6;

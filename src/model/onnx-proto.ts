@@ -208,3 +208,15 @@ const dec = new TextDecoder();
 export function protoStrings(fields: readonly ProtoField[], no: number): string[] {
   return fields.filter((f) => f.no === no).map((f) => dec.decode(f.data));
 }
+
+/** A graph multiplying two float32 n × n matrices a · b = y (the machine's matmul rate, thread checks). */
+export function squareMatmulModel(n: number): Uint8Array {
+  return onnxModel({
+    inputs: [
+      { name: 'a', type: 'float32', shape: [n, n] },
+      { name: 'b', type: 'float32', shape: [n, n] },
+    ],
+    outputs: [{ name: 'y', type: 'float32', shape: [n, n] }],
+    nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
+  });
+}

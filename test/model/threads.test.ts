@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { withThreads } from '../../src/jobs/pool.js';
-import { onnxModel } from '../../src/model/onnx-proto.js';
+import { squareMatmulModel } from '../../src/model/onnx-proto.js';
 import { openGraph } from '../../src/model/ort.js';
 import { cpuList, defaultThreads, physicalCores, threadShare } from '../../src/model/threads.js';
 
@@ -30,17 +30,7 @@ function threadTicks(): Map<string, number> {
 async function busyThreads(threads?: number): Promise<number> {
   const before = threadTicks();
   const n = 768;
-  const graph = await openGraph(
-    onnxModel({
-      inputs: [
-        { name: 'a', type: 'float32', shape: [n, n] },
-        { name: 'b', type: 'float32', shape: [n, n] },
-      ],
-      outputs: [{ name: 'y', type: 'float32', shape: [n, n] }],
-      nodes: [{ op: 'MatMul', inputs: ['a', 'b'], outputs: ['y'] }],
-    }),
-    { ...(threads ? { threads } : {}), label: 'matmul' },
-  );
+  const graph = await openGraph(squareMatmulModel(n), { ...(threads ? { threads } : {}), label: 'matmul' });
   const a = new Float32Array(n * n).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5); // [n, n]
   const feeds = { a: { dtype: 'float32' as const, data: a, shape: [n, n] }, b: { dtype: 'float32' as const, data: a, shape: [n, n] } };
   let gains: number[];
