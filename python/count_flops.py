@@ -5,7 +5,8 @@
 Every MatMul, Gemm and MultiHeadAttention input that is not a weight is made a graph output, the
 graph runs once on onnxruntime (CPU) with random inputs of the given shapes, and each product
 counts 2·m·n·k (times its broadcast batch); MultiHeadAttention (query [B, S, h·d], keys and values
-[B, h, T, d]) holds two, Q·Kᵀ and softmax·V: 4·B·S·T·h·d. Prints {"flops": N, "matmuls": count} as the last line. An independent check
+[B, h, T, d]) holds two, Q·Kᵀ and softmax·V: 4·B·S·T·h·d. Products inside an If count once (its
+then branch: the attention that skips a key bias of zeros, flowedit_model/zero_bias.py). Prints {"flops": N, "matmuls": count} as the last line. An independent check
 of flowedit's formula (src/model/flops.ts), which counts from the manifest instead.
 """
 import json
@@ -21,7 +22,9 @@ def main() -> None:
     shapes = json.loads(sys.argv[2])
     g = model.graph
     weights = {t.name: list(t.dims) for t in g.initializer}
-    products = [n for n in g.node if n.op_type in ("MatMul", "Gemm", "MultiHeadAttention")]
+    # an If's branches read the main graph's values; one branch runs, so the then branch is counted
+    nodes = list(g.node) + [x for n in g.node if n.op_type == "If" for a in n.attribute if a.name == "then_branch" for x in a.g.node]
+    products = [n for n in nodes if n.op_type in ("MatMul", "Gemm", "MultiHeadAttention")]
     shown = {o.name for o in g.output}
     for n in products:
         for x in n.input[:2]:

@@ -40,7 +40,8 @@ def as_feeds(names: Sequence[str], args: Sequence[torch.Tensor]) -> Feeds:
 
 
 def transformer_calls(cfg: PackConfig) -> List[Feeds]:
-    """The exporter's trace inputs (context keys in every context layer), and the same without any."""
+    """The exporter's trace inputs (context keys in every context layer), the same without any, and
+    both again with key biases of zeros (the attention that skips them, flowedit_model/zero_bias.py)."""
     names = transformer_input_names(cfg)
     with_context = as_feeds(names, trace_transformer_inputs(cfg))
     if not cfg.context_layers:
@@ -49,7 +50,8 @@ def transformer_calls(cfg: PackConfig) -> List[Feeds]:
     seq = with_context[f"ctx_bias.{first}"].shape[1] - with_context[f"ctx_k.{first}"].shape[2]  # S
     without = {k: np.ascontiguousarray(v[:, :, :0] if k.startswith(("ctx_k.", "ctx_v.")) else v[:, :seq] if k.startswith("ctx_bias.") else v)
                for k, v in with_context.items()}
-    return [without, with_context]
+    unbiased = [{k: np.zeros_like(v) if k.startswith("ctx_bias.") else v for k, v in call.items()} for call in (without, with_context)]
+    return [without, with_context, *unbiased]
 
 
 def worst_difference(old: str, new: str, calls: Sequence[Feeds]) -> float:

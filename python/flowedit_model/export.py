@@ -34,6 +34,7 @@ from .ports import (
     vae_encoder_ports,
 )
 from .tokenizer import tokenizer_json
+from .zero_bias import skip_zero_bias
 
 OPSET = 17
 # torch 2.x exports with dynamo unless told not to; torch 1.13 has only the TorchScript exporter.
@@ -116,6 +117,10 @@ def export_transformer(models: PackModels, cfg: PackConfig, path: str) -> None:
         transformer_inputs(cfg),
         transformer_outputs(cfg),
     )
+    model = onnx.load(path)
+    if skip_zero_bias(model) > 0:  # the fused attention nodes (not the standard form)
+        onnx.checker.check_model(model)
+        onnx.save(model, path)
 
 
 def trace_text_inputs(cfg: PackConfig) -> List[torch.Tensor]:

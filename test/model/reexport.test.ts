@@ -1,8 +1,9 @@
 /**
  * python/reexport_pack.py on a copy of a pack exported in standard ONNX operators (the tiny-v2
  * fixture, which uses every format 2 port): its transformer and text encoder come back with
- * onnxruntime's fused operators, give the old graphs' outputs in onnxruntime-node (with and without
- * context keys), count the same FLOPs, and a second run changes nothing.
+ * onnxruntime's fused operators and attention that skips a key bias of zeros, give the old graphs'
+ * outputs in onnxruntime-node (with and without context keys, with and without a key bias), count
+ * the same FLOPs, and a second run changes nothing.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -62,7 +63,12 @@ test('reexport_pack.py rewrites a standard-operator pack with fused operators th
   const shapesOf = async (path: string) => (await openGraph(path, { threads: 1 }).then(async (g) => { const i = g.inputs; await g.release(); return i; }));
   const trInputs = await shapesOf(transformer);
   const teInputs = await shapesOf(textEncoder);
-  const feeds = calls.map((axes, k) => feedsFor(trInputs, axes, k + 1));
+  const biased = calls.map((axes, k) => feedsFor(trInputs, axes, k + 1));
+  // the same calls with key biases of zeros: the new graph's attention skips those (flowedit_model/zero_bias.py)
+  const zeros = (v: Feed): Feed => ({ dtype: 'float32', data: new Float32Array(v.shape.reduce((a, b) => a * b, 1)), shape: v.shape });
+  const unbiased = biased.map((f): Record<string, Feed> => Object.fromEntries(Object.entries(f).map(([name, v]) => [name, name.startsWith('ctx_bias.') ? zeros(v) : v])));
+  const feeds = [...biased, ...unbiased];
+  const label = (k: number) => `call ${k} (${k % 2 ? 'with' : 'without'} context, ${k < 2 ? 'a key bias' : 'no key bias'})`;
   const textFeeds = feedsFor(teInputs, (axis) => (axis === 'batch' ? 2 : assert.fail(`axis ${axis}`)), 3);
   const before = await Promise.all(feeds.map((f) => outputsOf(transformer, f)));
   const textBefore = await outputsOf(textEncoder, textFeeds);
@@ -75,14 +81,14 @@ test('reexport_pack.py rewrites a standard-operator pack with fused operators th
   const newBytes = await readFile(transformer);
   assert.notDeepEqual(newBytes, oldBytes, 'the transformer was rewritten');
   const ops = newBytes.toString('latin1');
-  for (const op of ['MultiHeadAttention', 'FastGelu']) assert.ok(ops.includes(op), `the new transformer holds ${op}`);
+  for (const op of ['MultiHeadAttention', 'FastGelu', 'without_bias']) assert.ok(ops.includes(op), `the new transformer holds ${op}`);
   assert.ok((await readFile(textEncoder)).toString('latin1').includes('FastGelu'), 'the new text encoder holds FastGelu');
 
   for (const [k, f] of feeds.entries()) {
     const after = await outputsOf(transformer, f);
     for (const [name, want] of Object.entries(before[k]!)) {
       const err = relativeError(after[name]!, want);
-      assert.ok(err <= 1e-4, `call ${k} (${k ? 'with' : 'without'} context) ${name}: relative error ${err}`);
+      assert.ok(err <= 1e-4, `${label(k)} ${name}: relative error ${err}`);
     }
   }
   const textAfter = await outputsOf(textEncoder, textFeeds);
