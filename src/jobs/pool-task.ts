@@ -10,7 +10,7 @@ import type { Device } from '../model/devices.js';
 /** The pack a task runs on, and how it is loaded. */
 export interface PackRef {
   readonly packDir: string;
-  /** CPU threads of the model's sessions (absent or 0: the physical cores; a pool gives each of its workers an equal share) */
+  /** CPU threads of the model's sessions (absent or 0: a session's default, the physical cores on Linux; a pool of several workers gives each an equal share) */
   readonly threads?: number;
   /** where the model runs (absent: cpu) */
   readonly device?: Device;

@@ -58,12 +58,12 @@ export interface PoolOptions {
 }
 
 /**
- * A task's pack ref with its CPU threads settled: the ones it names, else each of the pool's
- * `size` workers gets an equal share of the cores (at least 1), so workers running side by side
- * do not ask for more threads than there are cores.
+ * A task's pack ref with its CPU threads settled: the ones it names; else, in a pool of several
+ * workers, each gets an equal share of the cores (at least 1), so workers running side by side do
+ * not ask for more threads than there are cores. A lone worker keeps a session's default.
  */
 export function withThreads<I extends PackRef>(ref: I, size: number): I {
-  return ref.threads ? ref : { ...ref, threads: threadShare(size) };
+  return ref.threads || size === 1 ? ref : { ...ref, threads: threadShare(size) };
 }
 
 /** A task's worker stopped before the task ended (it crashed, or the pool was terminated). */
@@ -225,7 +225,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
       slot.worker.unref();
       // only the pack's fields: a job spec passed as the ref is not cloned whole
       const { threads } = withThreads(ref, size);
-      post(slot, { type: 'load', ref: { packDir: ref.packDir, threads, ...(ref.device ? { device: ref.device } : {}) } });
+      post(slot, { type: 'load', ref: { packDir: ref.packDir, ...(threads ? { threads } : {}), ...(ref.device ? { device: ref.device } : {}) } });
     },
     async close() {
       shut();

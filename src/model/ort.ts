@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { Tensor } from '../media/tensor.js';
 import { DEFAULT_DEVICE, howToGet, keepsOutputsOnDevice, missingProvider, noAdapter, type Device, type Provider } from './devices.js';
 import { fromFloat16, toFloat16 } from './float16.js';
-import { defaultThreads } from './threads.js';
+import { sessionThreads } from './threads.js';
 import { callEnd, callRead, callRun, callStart } from '../media/profile.js';
 
 // onnxruntime-node 1.30 on Linux and macOS records usage telemetry unless told not to: a device id
@@ -91,7 +91,7 @@ export const SESSION_DEFAULTS: Required<Omit<SessionTuning, 'interOpThreads' | '
 };
 
 export interface GraphOptions {
-  /** Threads for one operator (onnxruntime's intra-op pool); default: the physical cores (defaultThreads). */
+  /** Threads for one operator (onnxruntime's intra-op pool); default: the physical cores on Linux, elsewhere onnxruntime's own count (sessionThreads). */
   readonly threads?: number;
   /** session settings (default SESSION_DEFAULTS) */
   readonly tuning?: SessionTuning;
@@ -282,6 +282,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
   let session: ort.InferenceSession;
   try {
     const tuning = { ...SESSION_DEFAULTS, ...opts.tuning };
+    const threads = opts.threads || sessionThreads();
     const options: ort.InferenceSession.SessionOptions & { preferredOutputLocation?: Record<string, ort.Tensor.DataLocation> } = {
       executionProviders: [device], // flowedit's device names are onnxruntime's provider names
       graphOptimizationLevel: tuning.optimization,
@@ -291,7 +292,7 @@ export async function openGraph(source: string | Uint8Array, opts: GraphOptions 
       enableMemPattern: tuning.memPattern,
       executionMode: tuning.executionMode,
       extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0', ...(tuning.dynamicBlockBase ? { dynamic_block_base: String(tuning.dynamicBlockBase) } : {}) } } },
-      intraOpNumThreads: opts.threads || defaultThreads(),
+      ...(threads ? { intraOpNumThreads: threads } : {}),
       interOpNumThreads: 1,
       ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
     };

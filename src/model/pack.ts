@@ -161,7 +161,7 @@ export interface LoadedPack extends PackInfo {
 }
 
 export interface LoadOptions {
-  /** Threads for one operator; default: the physical cores (defaultThreads). */
+  /** Threads for one operator; default: the physical cores on Linux, elsewhere onnxruntime's own count (sessionThreads). */
   readonly threads?: number;
   /** Where the graphs run (default cpu). */
   readonly device?: GraphOptions['device'];

@@ -1,11 +1,12 @@
 /**
- * How many CPU threads a model session runs an operator on. flowedit always names the count.
+ * How many CPU threads a model session runs an operator on when the caller names no count.
  * onnxruntime's own default (0) is meant to be the number of physical cores, but its count ran a
  * single thread on a 2-core Linux machine here (two cores, one thread each, by the kernel's
- * topology), 1.6× slower on a clip's transformer calls (docs/lab/cpu-speed.md). So flowedit counts
- * the cores itself: on Linux the physical cores this process may run on, from the kernel's CPU
- * topology (hyperthreads of one core count once); elsewhere, or when that cannot be read, every
- * logical core this process may use.
+ * topology), 1.6× slower on a clip's transformer calls (docs/lab/cpu-speed.md). So on Linux flowedit
+ * counts the physical cores this process may run on itself, from the kernel's CPU topology
+ * (hyperthreads of one core count once), and names that count; elsewhere, or when the topology
+ * cannot be read, it leaves the count to onnxruntime. Sessions running side by side (a pool's
+ * workers, a batch's items) always get an explicit, equal share.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -42,12 +43,20 @@ export function physicalCores(read: (path: string) => string = (p) => readFileSy
   }
 }
 
-let counted: number | undefined;
+let counted: number | null | undefined;
 
-/** Threads for one operator when a caller names none: the physical cores (see above), at least 1. */
+/** The count a session is given when its caller names none: the physical cores on Linux (see above), else undefined (onnxruntime's own count). */
+export function sessionThreads(): number | undefined {
+  if (counted === undefined) {
+    const cores = physicalCores();
+    counted = cores === null ? null : Math.max(1, Math.min(cores, availableParallelism()));
+  }
+  return counted ?? undefined;
+}
+
+/** The cores to share among sessions running side by side: the physical cores where known, else every logical core this process may use. */
 export function defaultThreads(): number {
-  counted ??= Math.max(1, Math.min(physicalCores() ?? availableParallelism(), availableParallelism()));
-  return counted;
+  return sessionThreads() ?? availableParallelism();
 }
 
 /** Each of `workers` sessions running side by side gets an equal share of `total` threads, at least 1. */

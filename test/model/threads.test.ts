@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { withThreads } from '../../src/jobs/pool.js';
 import { squareMatmulModel } from '../../src/model/onnx-proto.js';
 import { openGraph } from '../../src/model/ort.js';
-import { cpuList, defaultThreads, physicalCores, threadShare } from '../../src/model/threads.js';
+import { cpuList, defaultThreads, physicalCores, sessionThreads, threadShare } from '../../src/model/threads.js';
 
 /** CPU time (clock ticks, user + system) of each thread of this process, by thread id. */
 function threadTicks(): Map<string, number> {
@@ -72,16 +72,19 @@ describe('threads', () => {
     assert.equal(physicalCores(() => { throw new Error('ENOENT'); }), null);
     assert.equal(physicalCores(() => 'Name:\tnode\n'), null);
     assert.ok(defaultThreads() >= 1);
+    // where the topology reads (Linux), a session is given the physical cores; elsewhere onnxruntime counts
+    const cores = physicalCores();
+    assert.equal(sessionThreads(), cores === null ? undefined : Math.min(cores, defaultThreads()));
   });
 
   it("a pool's task gets its share of the cores unless it names its threads", () => {
-    assert.deepEqual(withThreads({ packDir: 'p' }, 1), { packDir: 'p', threads: threadShare(1) });
+    assert.deepEqual(withThreads({ packDir: 'p' }, 1), { packDir: 'p' }, "a lone worker keeps a session's default");
     assert.deepEqual(withThreads({ packDir: 'p', device: 'cpu' }, 2), { packDir: 'p', device: 'cpu', threads: threadShare(2) });
     assert.deepEqual(withThreads({ packDir: 'p', threads: 3 }, 2), { packDir: 'p', threads: 3 });
   });
 
-  const procThreads = existsSync('/proc/self/task') && defaultThreads() >= 2;
-  it('a graph opened without a thread count computes on more than one core; with 1 thread on one', { skip: procThreads ? false : 'needs Linux /proc and at least 2 cores' }, async () => {
+  const procThreads = existsSync('/proc/self/task') && (sessionThreads() ?? 1) >= 2;
+  it('a graph opened without a thread count computes on more than one core; with 1 thread on one', { skip: procThreads ? false : 'needs Linux /proc and at least 2 physical cores' }, async () => {
     assert.ok((await busyThreads()) >= 2, 'the default session computed on a single thread');
     assert.equal(await busyThreads(1), 1);
   });
