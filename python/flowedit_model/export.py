@@ -10,7 +10,7 @@ import inspect
 import json
 import os
 import warnings
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import onnx
 import torch
@@ -76,10 +76,15 @@ def trace_transformer_inputs(cfg: PackConfig) -> List[torch.Tensor]:
 
 
 def export_graph(
-    module: nn.Module, args: Sequence[torch.Tensor], path: str, inputs: Ports, outputs: Ports
+    module: nn.Module,
+    args: Sequence[torch.Tensor],
+    path: str,
+    inputs: Ports,
+    outputs: Ports,
+    rewrite: Optional[Callable[[onnx.ModelProto], object]] = None,
 ) -> None:
-    """Trace `module` on `args` to an ONNX file (weights as initialisers), declare the port
-    shapes and check the result."""
+    """Trace `module` on `args` to an ONNX file (weights as initialisers), apply `rewrite` to the
+    graph in place if given, declare the port shapes and check the result."""
     module.eval()
     with torch.no_grad(), warnings.catch_warnings():
         # torch 1.13 reports a missing shape-inference rule for prim::Constant; harmless here.
@@ -103,6 +108,8 @@ def export_graph(
         raise RuntimeError(
             f"{path}: ports {got_in} -> {got_out}, expected {list(inputs)} -> {list(outputs)}"
         )
+    if rewrite is not None:
+        rewrite(model)
     declare_shapes(model.graph.input, inputs)
     declare_shapes(model.graph.output, outputs)
     onnx.checker.check_model(model)
@@ -116,11 +123,8 @@ def export_transformer(models: PackModels, cfg: PackConfig, path: str) -> None:
         path,
         transformer_inputs(cfg),
         transformer_outputs(cfg),
+        rewrite=skip_zero_bias,  # finds nothing to rewrite in the standard form (no fused attention)
     )
-    model = onnx.load(path)
-    if skip_zero_bias(model) > 0:  # the fused attention nodes (not the standard form)
-        onnx.checker.check_model(model)
-        onnx.save(model, path)
 
 
 def trace_text_inputs(cfg: PackConfig) -> List[torch.Tensor]:
