@@ -4,6 +4,8 @@
  * will run on, and the job then waits only for what is left of that load.
  */
 import { checkModelFlags, resolvePack } from '../jobs/checks.js';
+import { warmTools } from '../media/ffmpeg-tools.js';
+import { isVideoPath } from '../media/video.js';
 import type { Plan } from '../jobs/plan.js';
 import { createTaskPool, type TaskPool } from '../jobs/pool.js';
 import type { PackRef } from '../jobs/pool-task.js';
@@ -21,20 +23,31 @@ async function packRefOf(a: ModelRequest): Promise<PackRef | null> {
   }
 }
 
+/** Whether a command names a clip to read or write (its input, mask or output), so that it will run ffmpeg. */
+function namesClip(a: object): boolean {
+  const paths = a as { input?: unknown; image?: unknown; mask?: unknown; output?: unknown };
+  return [paths.input, paths.image, paths.mask, paths.output].some((p) => typeof p === 'string' && isVideoPath(p));
+}
+
 /**
  * Plans a command with its worker loading the pack alongside, then runs the plan on that worker.
- * A plan that fails or stops (--print-config, where no worker starts) stops the worker at once.
+ * A plan that fails or stops (--print-config, where no worker starts) stops the worker once the
+ * load it has begun has settled.
+ * A command on clips gets both threads ready to start ffmpeg (warmTools) as it begins.
  */
 export async function planWithWorker(a: ModelRequest & Partial<PresetArgs>, plan: () => Promise<Plan | undefined>, run: (plan: Plan, pool: TaskPool) => Promise<void>): Promise<void> {
   const pool = createTaskPool({ size: 1 });
-  if (!a['print-config']) void packRefOf(a).then((ref) => ref && pool.preload(ref));
+  const tools = !a['print-config'] && namesClip(a);
+  if (tools) warmTools();
+  if (!a['print-config']) void packRefOf(a).then((ref) => ref && pool.preload(ref, { tools }));
   let planned: Plan | undefined;
   try {
     planned = await plan();
   } catch (err) {
-    void pool.terminate();
+    // the worker stops once its load has settled: terminated while onnxruntime opens a session, the process would abort
+    void pool.close();
     throw err;
   }
-  if (!planned) return void pool.terminate();
+  if (!planned) return void pool.close();
   await run(planned, pool);
 }

@@ -5,6 +5,7 @@
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import { keepMediaFacts } from '../media/facts.js';
+import { keepToolFacts, warmTools } from '../media/ffmpeg-tools.js';
 import { startProfile, stopProfile } from '../media/profile.js';
 import { UserError } from './errors.js';
 import { createPackKeeper } from './kept-pack.js';
@@ -34,6 +35,10 @@ function serve(port: MessagePort): void {
         controller.abort();
         break;
       case 'load':
+        if (msg.tools) {
+          keepToolFacts(msg.tools);
+          warmTools();
+        }
         if (!running) void packs.preload(msg.ref);
         break;
       case 'stop':
@@ -43,7 +48,11 @@ function serve(port: MessagePort): void {
         controller = new AbortController();
         const signal = controller.signal;
         const input = msg.input as PackRef;
-        if (msg.media) keepMediaFacts(msg.media);
+        if (msg.media) {
+          keepMediaFacts(msg.media);
+          // the caller found ffmpeg for this task: the tool host starts beside the pack's load
+          if (msg.media.tools.found.length > 0) warmTools();
+        }
         if (msg.profile) startProfile();
         running = true;
         const run = async () => {

@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/latent/progress.js';
 import { mediaFacts } from '../media/facts.js';
+import { toolFacts } from '../media/ffmpeg-tools.js';
 import { threadShare } from '../model/threads.js';
 import type { Profile } from '../media/profile.js';
 import { UserError } from './errors.js';
@@ -38,8 +39,9 @@ export interface WorkerPool {
    * Starts loading a pack on an idle worker (one is started if none is idle and the pool has room),
    * for the next task on that pack, which then waits only for what is left of the load. A failed
    * load is dropped: the task loads again and reports it. Nothing happens once the pool is closing.
+   * With `tools`, the task will run ffmpeg: the worker gets ready to start it beside the load.
    */
-  preload(ref: PackRef): void;
+  preload(ref: PackRef, opts?: { readonly tools?: boolean }): void;
   /** lets running jobs finish, refuses queued and new ones, and stops the workers */
   close(): Promise<void>;
   /** stops the workers at once: running jobs fail (their worker stopped; a cancelled one with its signal's reason), queued and new ones are refused */
@@ -217,7 +219,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
     size,
     run: (spec, hooks) => runTask(jobTask, spec, hooks),
     runTask,
-    preload(ref) {
+    preload(ref, opts = {}) {
       if (closing) return;
       const slot = idleSlot();
       if (!slot) return;
@@ -225,7 +227,7 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
       slot.worker.unref();
       // only the pack's fields: a job spec passed as the ref is not cloned whole
       const { threads } = withThreads(ref, size);
-      post(slot, { type: 'load', ref: { packDir: ref.packDir, ...(threads ? { threads } : {}), ...(ref.device ? { device: ref.device } : {}) } });
+      post(slot, { type: 'load', ref: { packDir: ref.packDir, ...(threads ? { threads } : {}), ...(ref.device ? { device: ref.device } : {}) }, ...(opts.tools ? { tools: toolFacts() } : {}) });
     },
     async close() {
       shut();

@@ -3,12 +3,14 @@
  * FLOWEDIT_FFMPEG environment variable, then PATH, then the binaries shipped inside the
  * @ffmpeg-installer/@ffprobe-installer npm packages. This is the only module that knows about
  * those packages; each candidate is checked by running it with `-version`. Also how flowedit starts
- * them: startTool, and localFileUrl for the names of local files.
+ * them: startTool (through tool-host.ts where it runs), and localFileUrl for the names of local files.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { startHosted, warmHost, type ToolEnd } from './tool-host.js';
 
 export interface FfmpegTools {
   readonly ffmpeg: string;
@@ -21,11 +23,13 @@ const INSTALL_HINT =
   'install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg), ' +
   `or pass --ffmpeg <path to ffmpeg> (or set ${FFMPEG_ENV}); ffprobe must sit next to it or on PATH`;
 
-/** Runs `<bin> -version`; resolves to the first line, or null when it does not run. */
-function versionOf(bin: string): Promise<string | null> {
-  return new Promise((resolve) => {
-    execFile(bin, ['-version'], { timeout: 15_000 }, (err, stdout) => resolve(err ? null : (stdout.split('\n')[0] ?? '')));
-  });
+/** Runs `<bin> -version` (at most 15 s); resolves to the first line, or null when it does not run. */
+async function versionOf(bin: string): Promise<string | null> {
+  const proc = await startTool(bin, ['-version'], { stdout: 'pipe', signal: AbortSignal.timeout(15_000) });
+  const chunks: Buffer[] = [];
+  proc.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  const end = await proc.exited;
+  return end.code === 0 ? (Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '') : null;
 }
 
 /** Paths of the binaries shipped in npm packages, or null when they are not installed. */
@@ -118,11 +122,12 @@ export function keepToolFacts(facts: ToolFacts): void {
   if (deathSignalPrefix === undefined && Array.isArray(facts.deathSignal) && facts.deathSignal.every((a) => typeof a === 'string')) deathSignalPrefix = [...facts.deathSignal];
 }
 
-/** A running ffmpeg or ffprobe: its process, how it ended, and the end of what it wrote to stderr. */
+/** A running ffmpeg or ffprobe: its stdin and stdout where piped, how it ended, and the end of what it wrote to stderr. */
 export interface ToolProcess {
-  readonly child: ChildProcess;
-  /** settles when the process has exited and its output streams have closed (never rejects) */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  /** settles when the process has exited and its stdout has closed (never rejects) */
+  readonly exited: Promise<ToolEnd>;
   /** the last non-empty lines of its stderr, joined with ' | ' */
   stderrTail(lines?: number): string;
   /** kills it (SIGKILL) if it still runs */
@@ -149,33 +154,61 @@ function deathSignalCommand(): readonly string[] {
 }
 
 /**
- * Starts `bin` with `args` (no shell), stdin and stdout as asked, stderr collected. The process is
- * SIGKILLed when `signal` aborts (also when it had aborted already), and on Linux when the thread
- * that started it dies. Nothing here depends on timers: `exited` settles on the process's 'close'.
+ * Starts `bin` with `args` (no shell), stdin and stdout as asked, stderr collected: through this
+ * thread's tool host where there is one (tool-host.ts: on Linux, so that this process never
+ * forks), else directly. The process is SIGKILLed when `signal` aborts (also when it had aborted
+ * already), and on Linux when the thread that started it dies. Nothing here depends on timers:
+ * `exited` settles once the process has exited and its stdout has closed.
  */
-export function startTool(
+export async function startTool(
   bin: string,
   args: readonly string[],
   opts: { signal?: AbortSignal; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore' } = {},
-): ToolProcess {
+): Promise<ToolProcess> {
   const prefix = deathSignalCommand();
-  const [command, ...rest] = prefix.length > 0 ? [...prefix, bin, ...args] : [bin, ...args];
-  const child = spawn(command!, rest, { stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe'], windowsHide: true });
   let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
+  const keep = (text: string) => {
     stderr = (stderr + text).slice(-STDERR_KEEP);
-  });
-  // a write into a process that has died is reported through its exit, not as an unhandled error
-  child.stdin?.on('error', () => undefined);
-  child.stdout?.on('error', () => undefined);
-  const kill = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  const stderrTail = (lines = 3) => stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-lines).join(' | ');
+  let tool: { stdin: Writable | null; stdout: Readable | null; exited: Promise<ToolEnd>; kill: () => void } | null;
+  try {
+    tool = await startHosted([...prefix, bin, ...args], prefix, { stdin: opts.stdin === 'pipe', stdout: opts.stdout === 'pipe', stderr: keep });
+  } catch (err) {
+    // the host runs but the tool did not start: reported through its exit, as a direct start would
+    const error = err as Error;
+    tool = {
+      stdin: opts.stdin === 'pipe' ? new Writable({ write: (_chunk, _encoding, done) => done() }) : null,
+      stdout: opts.stdout === 'pipe' ? Readable.from([]) : null,
+      exited: Promise.resolve({ code: null, signal: null, error }),
+      kill: () => undefined,
+    };
+  }
+  tool ??= startDirect(bin, args, prefix, opts, keep);
+  const { kill } = tool;
   const onAbort = () => kill();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   if (opts.signal?.aborted) kill();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+  const exited = tool.exited.finally(() => opts.signal?.removeEventListener('abort', onAbort));
+  return { stdin: tool.stdin, stdout: tool.stdout, exited, stderrTail, kill };
+}
+
+/** Starts `bin` as a child of this process (where there is no tool host). */
+function startDirect(
+  bin: string,
+  args: readonly string[],
+  prefix: readonly string[],
+  opts: { stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore' },
+  keep: (text: string) => void,
+): { stdin: Writable | null; stdout: Readable | null; exited: Promise<ToolEnd>; kill: () => void } {
+  const [command, ...rest] = prefix.length > 0 ? [...prefix, bin, ...args] : [bin, ...args];
+  const child = spawn(command!, rest, { stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe'], windowsHide: true });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', keep);
+  // a write into a process that has died is reported through its exit, not as an unhandled error
+  child.stdin?.on('error', () => undefined);
+  child.stdout?.on('error', () => undefined);
+  const exited = new Promise<ToolEnd>((resolve) => {
     let spawnError: Error | undefined;
     child.once('error', (err) => {
       spawnError = err;
@@ -183,13 +216,16 @@ export function startTool(
       if (child.pid === undefined) resolve({ code: null, signal: null, error: err });
     });
     child.once('close', (code, sig) => resolve({ code, signal: sig, ...(spawnError ? { error: spawnError } : {}) }));
-  }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
-  return {
-    child,
-    exited,
-    stderrTail: (lines = 3) => stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-lines).join(' | '),
-    kill,
+  });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  return { stdin: child.stdin, stdout: child.stdout, exited, kill };
+}
+
+/** Gets this thread ready to start tools: its tool host starts now (where there is one), beside other work, instead of when the first tool is needed. */
+export function warmTools(): void {
+  warmHost(deathSignalCommand());
 }
 
 /** The name ffmpeg and ffprobe are given for a local file: `file:` and its absolute path, so no part of it reads as a protocol or option. */

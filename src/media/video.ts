@@ -189,9 +189,9 @@ async function runProbe(tools: FfmpegTools, path: string, options: readonly stri
 
 /** The work of runProbe. */
 async function probeRun(tools: FfmpegTools, path: string, options: readonly string[], signal?: AbortSignal): Promise<ProbeAnswer> {
-  const proc = startTool(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', ...options, localFileUrl(path)], { stdout: 'pipe', ...(signal ? { signal } : {}) });
+  const proc = await startTool(tools.ffprobe, ['-v', 'error', '-print_format', 'json', '-show_streams', ...options, localFileUrl(path)], { stdout: 'pipe', ...(signal ? { signal } : {}) });
   const chunks: Buffer[] = [];
-  proc.child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  proc.stdout!.on('data', (c: Buffer) => chunks.push(c));
   const end = await proc.exited;
   signal?.throwIfAborted();
   if (end.code !== 0) throw new Error(end.error?.message ?? (proc.stderrTail(2) || `exit status ${String(end.code ?? end.signal)}`));
@@ -446,7 +446,7 @@ async function* decodeFrames(path: string, opts: DecodeOptions): AsyncGenerator<
   const size = opts.size ?? info;
   checkDecodeSize(size);
   signal?.throwIfAborted();
-  const proc = startTool(tools.ffmpeg, decodeArgs(path, info, size), { stdout: 'pipe', ...(signal ? { signal } : {}) });
+  const proc = await startTool(tools.ffmpeg, decodeArgs(path, info, size), { stdout: 'pipe', ...(signal ? { signal } : {}) });
   const wide = wideSamples(info);
   const frameBytes = size.width * size.height * (wide ? 6 : 3);
   const frame = Buffer.allocUnsafe(frameBytes); // one frame's bytes, filled from the pipe's chunks
@@ -454,7 +454,7 @@ async function* decodeFrames(path: string, opts: DecodeOptions): AsyncGenerator<
   let count = 0;
   let finished = false;
   try {
-    for await (const chunk of proc.child.stdout! as AsyncIterable<Buffer>) {
+    for await (const chunk of proc.stdout! as AsyncIterable<Buffer>) {
       for (let at = 0; at < chunk.length; ) {
         const n = Math.min(frameBytes - filled, chunk.length - at);
         chunk.copy(frame, filled, at, at + n);
@@ -549,7 +549,7 @@ function frameIterator(frames: FrameSource): AsyncIterator<RgbImage> | Iterator<
 
 /** Resolves when `proc` can take more input, or when it has exited (then false). */
 async function ready(proc: ToolProcess): Promise<boolean> {
-  const stdin = proc.child.stdin!;
+  const stdin = proc.stdin!;
   return Promise.race([
     new Promise<boolean>((resolve) => stdin.once('drain', () => resolve(true))),
     proc.exited.then(() => false),
@@ -642,11 +642,11 @@ async function encodeFrames(
     ...audioInput,
     '-map', '0:v:0', ...audio, ...video, ...mp4, ...metadata, '-f', container, localFileUrl(tmp),
   ];
-  const proc = startTool(tools.ffmpeg, args, { stdin: 'pipe', ...(opts.signal ? { signal: opts.signal } : {}) });
+  const proc = await startTool(tools.ffmpeg, args, { stdin: 'pipe', ...(opts.signal ? { signal: opts.signal } : {}) });
   const failed = (end: { code: number | null; signal: NodeJS.Signals | null; error?: Error }) =>
     new Error(`Cannot write ${path}: ffmpeg failed: ${end.error?.message ?? (proc.stderrTail() || `exit status ${String(end.code ?? end.signal)}`)}`);
   try {
-    const stdin = proc.child.stdin!;
+    const stdin = proc.stdin!;
     let frame: RgbImage = first;
     for (let i = 0; ; i++) {
       opts.signal?.throwIfAborted();

@@ -204,14 +204,20 @@ test('a full-HD clip streams through videoFrames whole: every frame at its size,
   assert.equal(changed, 59);
 });
 
-/** The processes whose parent is `pid`, with their command name and state, from /proc (Linux). */
-async function childrenOf(pid: number): Promise<{ pid: number; comm: string; state: string }[]> {
-  const out: { pid: number; comm: string; state: string }[] = [];
+/** The processes descended from `pid` (its children, theirs, …), with their command name and state, from /proc (Linux). */
+async function descendantsOf(pid: number): Promise<{ pid: number; comm: string; state: string }[]> {
+  const all: { pid: number; parent: number; comm: string; state: string }[] = [];
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
     const m = /^\d+ \((.*)\) (\S) (\d+)/.exec(stat);
-    if (m && Number(m[3]) === pid) out.push({ pid: Number(name), comm: m[1]!, state: m[2]! });
+    if (m) all.push({ pid: Number(name), parent: Number(m[3]), comm: m[1]!, state: m[2]! });
+  }
+  const out: { pid: number; comm: string; state: string }[] = [];
+  for (let level = [pid]; level.length > 0; ) {
+    const next = all.filter((p) => level.includes(p.parent));
+    out.push(...next.map(({ pid, comm, state }) => ({ pid, comm, state })));
+    level = next.map((p) => p.pid);
   }
   return out;
 }
@@ -234,12 +240,12 @@ test('ffmpeg and ffprobe die with flowedit, also when flowedit is killed with SI
   const child = spawn(process.execPath, [script, long], { stdio: 'ignore' });
   let counting: { pid: number; comm: string } | undefined;
   for (const start = performance.now(); !counting && performance.now() - start < 20_000; await new Promise((r) => setTimeout(r, 20))) {
-    for (const p of await childrenOf(child.pid!)) {
+    for (const p of await descendantsOf(child.pid!)) {
       const cmd = await readFile(`/proc/${p.pid}/cmdline`, 'utf8').catch(() => '');
       if (cmd.includes('-count_frames')) counting = p;
     }
   }
-  assert.ok(counting, 'ffprobe counts the frames as a child of the probing process');
+  assert.ok(counting, 'ffprobe counts the frames as a descendant of the probing process');
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('close', resolve));
   const deadline = performance.now() + 500;
