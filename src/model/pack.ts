@@ -8,6 +8,7 @@ import { graphKey, graphLabel, graphSpecs, port, type GraphSpec } from './ports.
 import { deviceOps } from './device-ops.js';
 import { openGraph, type GraphOptions, type OnnxGraph, type PortInfo, type SessionTuning } from './ort.js';
 import { assertPromptTokens, createTextEncoder, type TextEncoder } from './text.js';
+import { sessionThreads } from './threads.js';
 import { Transformer } from './transformer.js';
 import { createVae, type Vae } from './vae.js';
 
@@ -185,6 +186,20 @@ export function graphTuning(spec: Pick<GraphSpec, 'role'>): SessionTuning | unde
   return spec.role === 'transformer' ? undefined : { memPattern: false };
 }
 
+/** Transformer files up to this size get a second, single-thread session for small calls (SMALL_CALL_FLOP). */
+export const SINGLE_THREAD_TWIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The transformer opened again in a session of one thread, for its small calls: on the CPU, where
+ * the sessions run on several threads and the graph is small enough to hold twice. Calls that
+ * small only come from small packs; larger ones get none.
+ */
+async function singleThreadTwin(graph: OnnxGraph, opts: LoadOptions): Promise<OnnxGraph | undefined> {
+  if (graph.device !== 'cpu' || (opts.threads || sessionThreads() || 0) < 2) return undefined;
+  if ((await stat(graph.path)).size > SINGLE_THREAD_TWIN_BYTES) return undefined;
+  return openGraph(graph.path, { threads: 1, device: 'cpu' });
+}
+
 /**
  * Loads a pack: reads the manifest, opens every graph and checks its ports against the
  * manifest before anything runs. Throws PackError listing every problem.
@@ -219,7 +234,15 @@ export async function loadPack(dir: string, opts: LoadOptions = {}): Promise<Loa
   }
   const trGraph = graphs.get('transformer')!;
   const ops = trGraph.deviceOutputs.size > 0 ? deviceOps(trGraph.device) : undefined;
-  const transformer = new Transformer(m, trGraph, ops);
+  let single: OnnxGraph | undefined;
+  try {
+    single = await singleThreadTwin(trGraph, opts);
+  } catch (err) {
+    await Promise.all([...graphs.values()].map((g) => g.release()));
+    throw err;
+  }
+  if (single) graphs.set('transformer, one thread', single);
+  const transformer = new Transformer(m, trGraph, ops, single);
   const text = m.text ? await createTextEncoder(m, info.dir, (encoder) => graphs.get(graphKey({ role: 'text encoder', encoder }))!) : null;
   const vae = createVae(m, graphs.get('vae encoder'), graphs.get('vae decoder'));
   return {

@@ -86,6 +86,14 @@ export interface Sequence {
   readonly grid: readonly [number, number, number];
 }
 
+/**
+ * Calls below this many FLOPs run on one thread where the pack has a single-thread session: on a
+ * 2-core machine the built-in pack's still calls (0.3 and 0.6 GFLOP) took a third longer inside a
+ * job on two threads, and clips cut to 2, 3, 5 and 9 frames put the crossover near 3 frames (calls
+ * of 1–2 GFLOP; docs/lab/cpu-speed.md, "Threads").
+ */
+export const SMALL_CALL_FLOP = 1e9;
+
 export class Transformer {
   readonly contextLayers: readonly number[];
   readonly heads: number;
@@ -98,6 +106,8 @@ export class Transformer {
     private readonly graph: OnnxGraph,
     /** operations on the graph's device, when it keeps keys/values there */
     private readonly ops?: DeviceOps,
+    /** the same graph in a session of one thread, for calls below SMALL_CALL_FLOP (small packs on a CPU of several cores) */
+    private readonly single?: OnnxGraph,
   ) {
     this.contextLayers = manifest.transformer.contextLayers;
     this.heads = manifest.transformer.heads;
@@ -169,13 +179,13 @@ export class Transformer {
   /** The MLP and timestep widths read from the graph, once (for FLOP counts). */
   private widths: Promise<Partial<DitWidths>> | null = null;
 
-  /** Adds this call's FLOPs to the profile (ditFlops over the token counts fed). */
-  private async countFlops(req: ForwardRequest, B: number): Promise<void> {
-    this.widths ??= timedLoad(() => graphFileWidths(this.graph.path, this.manifest).catch(() => ({})));
+  /** This call's FLOPs (ditFlops over the token counts fed); `exact`: with the widths read from the graph file. */
+  private async callFlops(req: ForwardRequest, B: number, exact: boolean): Promise<number> {
+    if (exact) this.widths ??= timedLoad(() => graphFileWidths(this.graph.path, this.manifest).catch(() => ({})));
     const seq = this.sequence(req.latents.shape);
     const context = new Map<number, number>();
     for (const [i, kv] of req.context ?? []) context.set(i, kv.k.shape[2]!);
-    recordFlops(basename(this.graph.path), ditFlops(this.manifest, { batch: B, imageTokens: seq.imageTokens, textTokens: seq.textTokens, context }, await this.widths));
+    return ditFlops(this.manifest, { batch: B, imageTokens: seq.imageTokens, textTokens: seq.textTokens, context }, exact ? await this.widths! : {});
   }
 
   /** The sequence a latent of shape [B, C, F', H', W'] makes; throws if it does not tile into patches. */
@@ -251,7 +261,9 @@ export class Transformer {
       if (!this.contextLayers.includes(i)) throw new Error(`Layer ${i} has no context ports (context layers: ${this.contextLayers.join(', ')})`);
     }
     const fetches = [port.velocity, ...fetchKV.flatMap((i) => [port.k(i), port.v(i)])];
-    if (profiling()) await this.countFlops(req, B);
+    if (profiling()) recordFlops(basename(this.graph.path), await this.callFlops(req, B, true));
+    // the MLP width the manifest implies (4w) is close enough to choose a session by
+    const graph = this.single && (await this.callFlops(req, B, false)) < SMALL_CALL_FLOP ? this.single : this.graph;
     let out: Record<string, Value>;
     const into: Record<string, Tensor> = {};
     if (req.into && !this.ops) {
@@ -262,7 +274,7 @@ export class Transformer {
       }
     }
     try {
-      out = await this.graph.runKeeping(feeds, fetches, into);
+      out = await graph.runKeeping(feeds, fetches, into);
     } finally {
       for (const t of temporaries) t.dispose();
     }

@@ -2,10 +2,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { join } from 'node:path';
 import { withThreads } from '../../src/jobs/pool.js';
+import { loadPack } from '../../src/model/pack.js';
 import { squareMatmulModel } from '../../src/model/onnx-proto.js';
 import { openGraph } from '../../src/model/ort.js';
 import { cpuList, defaultThreads, physicalCores, sessionThreads, threadShare } from '../../src/model/threads.js';
+import { ROOT } from '../paths.js';
 
 /** CPU time (clock ticks, user + system) of each thread of this process, by thread id. */
 function threadTicks(): Map<string, number> {
@@ -87,5 +90,28 @@ describe('threads', () => {
   it('a graph opened without a thread count computes on more than one core; with 1 thread on one', { skip: procThreads ? false : 'needs Linux /proc and at least 2 physical cores' }, async () => {
     assert.ok((await busyThreads()) >= 2, 'the default session computed on a single thread');
     assert.equal(await busyThreads(1), 1);
+  });
+
+  it("the built-in pack's small calls run on one thread, its large ones on every core", { skip: procThreads ? false : 'needs Linux /proc and at least 2 physical cores', timeout: 120_000 }, async () => {
+    const pack = await loadPack(join(ROOT, 'models/flowedit-tiny'), { threads: 2 });
+    const [h, w, C, L, D] = [32, 32, 4, 16, 128]; // its latent and text sizes (manifest.json)
+    const text = { data: new Float32Array(L * D).fill(0.01), shape: [1, L, D] }; // [1, L, D]
+    const latents = (frames: number) => ({ data: new Float32Array(C * frames * h * w).map((_, i) => Math.sin(i)), shape: [1, C, frames, h, w] }); // [1, C, F, H, W]
+    const busy = async (frames: number, calls: number) => {
+      const before = threadTicks();
+      const x = latents(frames);
+      for (let i = 0; i < calls; i++) await pack.transformer.forward({ latents: x, t: 0.5, text });
+      const gains = [...threadTicks()].map(([id, t]) => t - (before.get(id) ?? 0));
+      const most = Math.max(...gains);
+      assert.ok(most >= 15, `the calls took ${most} ticks on their busiest thread: too little to tell threads apart`);
+      return gains.filter((g) => g >= most / 6).length;
+    };
+    try {
+      // a still's call: 80 tokens, about 0.3 GFLOP; a 17-frame clip's: 1104 tokens, about 6 GFLOP (SMALL_CALL_FLOP between)
+      assert.equal(await busy(1, 80), 1, 'the still-sized calls computed on more than one thread');
+      assert.ok((await busy(17, 6)) >= 2, 'the clip-sized calls computed on a single thread');
+    } finally {
+      await pack.release();
+    }
   });
 });
