@@ -86,7 +86,10 @@ function startHost(prefix: readonly string[]): Host {
   const ready = new Promise<boolean>((resolve) => (announce = resolve));
   const h: Host = { child, pending, ready };
   let running = false;
+  let ended = false;
   const gone = (why: string) => {
+    if (ended) return;
+    ended = true;
     if (!running) hostFailed = true;
     announce(false);
     if (host === h) host = null;
@@ -112,7 +115,8 @@ function startHost(prefix: readonly string[]): Host {
       p.ended({ code: m.exit?.code ?? null, signal: m.exit?.signal ?? null, ...(m.error !== undefined ? { error: new Error(m.error) } : {}) });
     }
   });
-  child.once('error', (err) => gone(`the tool host could not start: ${err.message}`));
+  // also a message sent as the host went: every error is taken, the first one says why
+  child.on('error', (err) => gone(`the tool host failed: ${err.message}`));
   child.once('exit', (code, signal) => gone(`the tool host ended (${String(code ?? signal)})`));
   hold(h, false);
   return h;
@@ -170,7 +174,7 @@ export async function startHosted(
 ): Promise<HostedTool | null> {
   if (!hostsTools() || hostFailed) return null;
   const h = await hostFor(prefix);
-  if (!h) return null;
+  if (!h || !h.child.connected) return null;
   const id = nextId++;
   const inServer = io.stdin ? await listenOnce() : null;
   const outServer = io.stdout ? await listenOnce() : null;
