@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { startHosted, warmHost, type ToolEnd } from './tool-host.js';
+import { startHosted, warmHost, type HostedTool, type ToolEnd } from './tool-host.js';
 
 export interface FfmpegTools {
   readonly ffmpeg: string;
@@ -122,16 +122,10 @@ export function keepToolFacts(facts: ToolFacts): void {
   if (deathSignalPrefix === undefined && Array.isArray(facts.deathSignal) && facts.deathSignal.every((a) => typeof a === 'string')) deathSignalPrefix = [...facts.deathSignal];
 }
 
-/** A running ffmpeg or ffprobe: its stdin and stdout where piped, how it ended, and the end of what it wrote to stderr. */
-export interface ToolProcess {
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  /** settles when the process has exited and its stdout has closed (never rejects) */
-  readonly exited: Promise<ToolEnd>;
+/** A running ffmpeg or ffprobe: its stdin and stdout where piped, how it ended (settling once its stdout has closed too), and the end of what it wrote to stderr. */
+export interface ToolProcess extends HostedTool {
   /** the last non-empty lines of its stderr, joined with ' | ' */
   stderrTail(lines?: number): string;
-  /** kills it (SIGKILL) if it still runs */
-  kill(): void;
 }
 
 /** Bytes of stderr kept per process: enough for ffmpeg's last messages. */
@@ -171,7 +165,7 @@ export async function startTool(
     stderr = (stderr + text).slice(-STDERR_KEEP);
   };
   const stderrTail = (lines = 3) => stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').slice(-lines).join(' | ');
-  let tool: { stdin: Writable | null; stdout: Readable | null; exited: Promise<ToolEnd>; kill: () => void } | null;
+  let tool: HostedTool | null;
   try {
     tool = await startHosted([...prefix, bin, ...args], prefix, { stdin: opts.stdin === 'pipe', stdout: opts.stdout === 'pipe', stderr: keep });
   } catch (err) {
@@ -200,8 +194,8 @@ function startDirect(
   prefix: readonly string[],
   opts: { stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore' },
   keep: (text: string) => void,
-): { stdin: Writable | null; stdout: Readable | null; exited: Promise<ToolEnd>; kill: () => void } {
-  const [command, ...rest] = prefix.length > 0 ? [...prefix, bin, ...args] : [bin, ...args];
+): HostedTool {
+  const [command, ...rest] = [...prefix, bin, ...args];
   const child = spawn(command!, rest, { stdio: [opts.stdin ?? 'ignore', opts.stdout ?? 'ignore', 'pipe'], windowsHide: true });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', keep);

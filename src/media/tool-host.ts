@@ -29,12 +29,13 @@ export interface ToolEnd {
   readonly error?: Error;
 }
 
-/** A tool started through the host: its stdin and stdout (sockets) where piped, its stderr as it comes, its end. */
+/** A started tool: its stdin and stdout where piped (sockets when it runs through the host), its end. */
 export interface HostedTool {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
-  /** settles once the tool has exited and its stdout socket has closed (never rejects) */
+  /** settles once the tool has exited and its stdout has closed (never rejects) */
   readonly exited: Promise<ToolEnd>;
+  /** kills it (SIGKILL) if it still runs */
   kill(): void;
 }
 

@@ -179,13 +179,18 @@ export class Transformer {
   /** The MLP and timestep widths read from the graph, once (for FLOP counts). */
   private widths: Promise<Partial<DitWidths>> | null = null;
 
-  /** This call's FLOPs (ditFlops over the token counts fed); `exact`: with the widths read from the graph file. */
-  private async callFlops(req: ForwardRequest, B: number, exact: boolean): Promise<number> {
-    if (exact) this.widths ??= timedLoad(() => graphFileWidths(this.graph.path, this.manifest).catch(() => ({})));
+  /** This call's FLOPs for the profile, with the widths read from the graph file once. */
+  private async exactFlops(req: ForwardRequest, B: number): Promise<number> {
+    this.widths ??= timedLoad(() => graphFileWidths(this.graph.path, this.manifest).catch(() => ({})));
+    return this.callFlops(req, B, await this.widths);
+  }
+
+  /** This call's FLOPs: ditFlops over the token counts fed (widths absent: those the manifest implies). */
+  private callFlops(req: ForwardRequest, B: number, widths: Partial<DitWidths>): number {
     const seq = this.sequence(req.latents.shape);
     const context = new Map<number, number>();
     for (const [i, kv] of req.context ?? []) context.set(i, kv.k.shape[2]!);
-    return ditFlops(this.manifest, { batch: B, imageTokens: seq.imageTokens, textTokens: seq.textTokens, context }, exact ? await this.widths! : {});
+    return ditFlops(this.manifest, { batch: B, imageTokens: seq.imageTokens, textTokens: seq.textTokens, context }, widths);
   }
 
   /** The sequence a latent of shape [B, C, F', H', W'] makes; throws if it does not tile into patches. */
@@ -261,9 +266,9 @@ export class Transformer {
       if (!this.contextLayers.includes(i)) throw new Error(`Layer ${i} has no context ports (context layers: ${this.contextLayers.join(', ')})`);
     }
     const fetches = [port.velocity, ...fetchKV.flatMap((i) => [port.k(i), port.v(i)])];
-    if (profiling()) recordFlops(basename(this.graph.path), await this.callFlops(req, B, true));
+    if (profiling()) recordFlops(basename(this.graph.path), await this.exactFlops(req, B));
     // the MLP width the manifest implies (4w) is close enough to choose a session by
-    const graph = this.single && (await this.callFlops(req, B, false)) < SMALL_CALL_FLOP ? this.single : this.graph;
+    const graph = this.single && this.callFlops(req, B, {}) < SMALL_CALL_FLOP ? this.single : this.graph;
     let out: Record<string, Value>;
     const into: Record<string, Tensor> = {};
     if (req.into && !this.ops) {
