@@ -201,11 +201,32 @@ export function checkSharing(pack: PackInfo, s: Pick<Settings, 'shareLayers' | '
  * A swap's mask against its source of `frames` frames: within the pixel limit, selecting some
  * pixel (with `invert`, not every one), and with a frame count that agrees with the source's.
  */
-export async function checkMaskFor(mask: string, frames: number, o: { readonly maxInputPixels: number; readonly ffmpeg?: string | undefined; readonly invert: boolean }): Promise<void> {
-  await checkInputPixels(mask, o.maxInputPixels, o.ffmpeg);
-  const maskFrames = await inspectMask(mask, o.ffmpeg, o.invert);
-  // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
-  await userCheck(() => assertMaskFrames(maskFrames, frames));
+export async function checkMaskFor(mask: string, frames: number, o: MaskCheckOptions): Promise<void> {
+  await checkMaskAhead(mask, o).fits(frames);
+}
+
+export interface MaskCheckOptions {
+  readonly maxInputPixels: number;
+  readonly ffmpeg?: string | undefined;
+  readonly invert: boolean;
+}
+
+/**
+ * checkMaskFor in two parts: the mask is read now (its pixel limit, that it selects something),
+ * beside the checks of the input, and `fits` then checks its frame count against the input's.
+ * A failure of the reading is reported by `fits`, so a command reports its problems in the same
+ * order as with checkMaskFor.
+ */
+export function checkMaskAhead(mask: string, o: MaskCheckOptions): { fits(frames: number): Promise<void> } {
+  const reading = checkInputPixels(mask, o.maxInputPixels, o.ffmpeg).then(() => inspectMask(mask, o.ffmpeg, o.invert));
+  reading.catch(() => undefined); // reported where fits awaits it, not as an unhandled rejection
+  return {
+    async fits(frames) {
+      const maskFrames = await reading;
+      // declared counts must agree; decoding may then drop a frame or two of either, which prepareMask absorbs
+      await userCheck(() => assertMaskFrames(maskFrames, frames));
+    },
+  };
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   assertSourceUnchanged,
   checkEditable,
   checkInputPixels,
-  checkMaskFor,
+  checkMaskAhead,
   checkMediaOutput,
   checkModelFlags,
   checkPackWindow,
@@ -69,7 +69,9 @@ export async function planSwap(r: SwapRequest, stop?: ConfigStop): Promise<Plan 
   ];
   await checkPrompts(pack, prompts, { text: negative });
   const maskOptions: MaskOptions = { grow: settings.maskGrow, feather: settings.maskFeather, invert: invertMask };
-  // 2. the input: an image, a clip, or an inversion of one (which fixes steps, solver and source prompt)
+  // 2. the input: an image, a clip, or an inversion of one (which fixes steps, solver and source prompt);
+  // the mask is read beside it (each ffmpeg run is mostly start-up), its problems reported after the input's
+  const maskCheck = checkMaskAhead(mask, { maxInputPixels, ffmpeg: r.ffmpeg, invert: invertMask });
   const input = await inspectInput(r.input, r.ffmpeg, { maxInputPixels });
   const header = input.kind === 'inversion' ? await inversionInput(r, pack, 'swap') : null;
   if (header) await userCheck(() => assertSourceUnchanged(header));
@@ -95,7 +97,7 @@ export async function planSwap(r: SwapRequest, stop?: ConfigStop): Promise<Plan 
   });
   if (header) await checkInputPixels(source, maxInputPixels, r.ffmpeg); // the input itself was held to it above
   // the mask: within the limit, selecting something, its frame count agreeing with the input's
-  await checkMaskFor(mask, frames, { maxInputPixels, ffmpeg: r.ffmpeg, invert: invertMask });
+  await maskCheck.fits(frames);
   // 4. the output can be written
   await checkMediaOutput(r.output, isVideo, r.ffmpeg);
   const spec = {

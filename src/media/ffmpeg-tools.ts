@@ -49,6 +49,24 @@ function probeCandidates(ffmpeg: string): string[] {
   return [...(sibling && existsSync(sibling) ? [sibling] : []), 'ffprobe', ...(npm ? [npm] : [])];
 }
 
+/**
+ * The ffprobe that goes with `ffmpeg`, its first candidate checked at once, beside ffmpeg's own
+ * check (each -version run is mostly the binary starting up, ~0.1 s here): `working` resolves to
+ * the first candidate that runs, trying the others in turn; `settled` once the first one's check is over.
+ */
+function checkedBeside(ffmpeg: string): { working: () => Promise<string | null>; settled: Promise<unknown> } {
+  const [first, ...rest] = probeCandidates(ffmpeg);
+  const firstRuns = first !== undefined ? versionOf(first) : Promise.resolve(null);
+  return {
+    settled: firstRuns,
+    async working() {
+      if (first !== undefined && (await firstRuns)) return first;
+      for (const ffprobe of rest) if (await versionOf(ffprobe)) return ffprobe;
+      return null;
+    },
+  };
+}
+
 const cache = new Map<string, Promise<FfmpegTools>>();
 /** findFfmpeg's answers that have settled as found */
 const settled = new Map<string, FfmpegTools>();
@@ -76,10 +94,13 @@ export function findFfmpeg(explicit?: string): Promise<FfmpegTools> {
 async function locate(explicit: string | undefined): Promise<FfmpegTools> {
   if (explicit) {
     // a path the user named is used or refused, never silently replaced by another ffmpeg
-    if (!(await versionOf(explicit))) throw new Error(`--ffmpeg ${explicit} does not run as ffmpeg: give the path of a working ffmpeg binary, or leave out --ffmpeg to use the one on PATH`);
-    for (const ffprobe of probeCandidates(explicit)) {
-      if (await versionOf(ffprobe)) return { ffmpeg: explicit, ffprobe };
+    const probes = checkedBeside(explicit);
+    if (!(await versionOf(explicit))) {
+      await probes.settled;
+      throw new Error(`--ffmpeg ${explicit} does not run as ffmpeg: give the path of a working ffmpeg binary, or leave out --ffmpeg to use the one on PATH`);
     }
+    const ffprobe = await probes.working();
+    if (ffprobe) return { ffmpeg: explicit, ffprobe };
     throw new Error(`--ffmpeg ${explicit} has no working ffprobe beside it or on PATH: put ffprobe next to it, or leave out --ffmpeg`);
   }
   const env = process.env[FFMPEG_ENV];
@@ -87,13 +108,14 @@ async function locate(explicit: string | undefined): Promise<FfmpegTools> {
   const candidates = [...(env ? [env] : []), 'ffmpeg', ...(npm ? [npm] : [])];
   const tried: string[] = [];
   for (const ffmpeg of candidates) {
+    const probes = checkedBeside(ffmpeg);
     if (!(await versionOf(ffmpeg))) {
+      await probes.settled;
       tried.push(ffmpeg);
       continue;
     }
-    for (const ffprobe of probeCandidates(ffmpeg)) {
-      if (await versionOf(ffprobe)) return { ffmpeg, ffprobe };
-    }
+    const ffprobe = await probes.working();
+    if (ffprobe) return { ffmpeg, ffprobe };
     tried.push(`${ffmpeg} (no working ffprobe beside it or on PATH)`);
   }
   throw new Error(`Video needs ffmpeg and ffprobe, and none works here (tried: ${tried.join(', ')}): ${INSTALL_HINT}`);

@@ -137,8 +137,23 @@ interface ProbeAnswer {
  * ffprobe's options that count one stream's packets and list their timestamps, reading the
  * container only: one run serves both the completeness and the constant-rate check.
  */
-function packetOptions(stream: number): string[] {
-  return ['-count_packets', '-select_streams', `${stream}`, '-show_entries', 'packet=pts'];
+function packetOptions(stream: string): string[] {
+  return ['-count_packets', '-select_streams', stream, '-show_entries', 'packet=pts'];
+}
+
+/**
+ * The stream specifier packetOptions takes for the probed stream: `v:k`, the k-th video stream.
+ * The plain probe it reads is the one probeVideo made (kept), so this runs no ffprobe of its own.
+ */
+async function videoStreamSpecifier(tools: FfmpegTools, path: string, info: VideoInfo, signal?: AbortSignal): Promise<string> {
+  const { streams } = await runProbe(tools, path, [], signal);
+  const k = streams.filter((s) => s.codec_type === 'video').findIndex((s) => s.index === info.stream);
+  return k >= 0 ? `v:${k}` : String(info.stream);
+}
+
+/** The packets of the probed stream (packetOptions), kept like any probe. */
+async function packetsOf(tools: FfmpegTools, path: string, info: VideoInfo): Promise<ProbeAnswer> {
+  return runProbe(tools, path, packetOptions(await videoStreamSpecifier(tools, path, info)));
 }
 
 /** Recent probes' answers, by ffprobe, file (path, size, change time, inode) and options: a job probes its clip and mask several times. */
@@ -287,7 +302,7 @@ export async function assertVideoComplete(path: string, info: VideoInfo, tools?:
   const t = tools ?? (await findFfmpeg());
   let packets: number;
   try {
-    const data = await runProbe(t, path, packetOptions(info.stream));
+    const data = await packetsOf(t, path, info);
     packets = Number(data.streams[0]?.nb_read_packets ?? NaN);
   } catch (err) {
     throw notVideo(path, `ffprobe could not read it through: ${(err as Error).message}`);
@@ -307,7 +322,7 @@ export async function assertConstantRate(path: string, info: VideoInfo, tools?: 
   const t = tools ?? (await findFfmpeg());
   let data: ProbeAnswer;
   try {
-    data = await runProbe(t, path, packetOptions(info.stream));
+    data = await packetsOf(t, path, info);
   } catch (err) {
     throw notVideo(path, `ffprobe could not read its timestamps: ${(err as Error).message}`);
   }
@@ -674,7 +689,10 @@ async function encodeFrames(
  * complete (its packets against its declared frames) and at a constant frame rate. Returns the probe.
  */
 export async function assertClipReadable(path: string, tools: FfmpegTools, maxInputPixels: number = DEFAULT_MAX_INPUT_PIXELS): Promise<VideoInfo> {
-  const info = await probeVideo(path, tools);
+  // the packets of the first video stream are listed beside the probe (two ffprobe runs at once, each
+  // mostly start-up): that is the probed stream unless cover art comes first, and then they are listed again
+  const firstStream = stat(path).then((st) => (st.isFile() && st.size > 0 ? runProbe(tools, path, packetOptions('v:0')) : null)).catch(() => null);
+  const info = await probeVideo(path, tools).finally(() => firstStream);
   assertInputPixels(path, info.width, info.height, maxInputPixels);
   await assertVideoComplete(path, info, tools);
   await assertConstantRate(path, info, tools);

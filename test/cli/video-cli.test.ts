@@ -232,6 +232,8 @@ test('bad clips and masks: one clear message, non-zero exit, no output left', as
     [swap(truncated, maskVideo), /Cannot read .*truncated\.mp4 as a video/],
     [swap(clip, shortMask), /The mask has 9 frames but the input has 17/],
     [swap(clip, join(dir, 'missing-mask.png')), /Mask not found: .*missing-mask\.png/],
+    // the mask is read beside the input's checks, but a bad input is still the problem reported first
+    [swap(truncated, join(dir, 'missing-mask.png')), /^flowedit: Cannot read .*truncated\.mp4 as a video[^\n]*\n$/],
     [swap(clip, maskVideo, join(locked, 'x.mp4')), /Cannot write .*x\.mp4: directory .* is not writable/],
     [swap(clip, maskVideo, join(dir, 'no-such-dir', 'x.mp4')), /Cannot write .*x\.mp4: directory .*no-such-dir does not exist/],
     [swap(clip, maskVideo, join(dir, 'never.png')), /writes H\.264 video into .*: name the output .*never\.mp4/],
