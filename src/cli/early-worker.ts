@@ -8,6 +8,7 @@ import { warmTools } from '../media/ffmpeg-tools.js';
 import { isVideoPath } from '../media/video.js';
 import type { Plan } from '../jobs/plan.js';
 import { createTaskPool, type TaskPool } from '../jobs/pool.js';
+import { takeBootedWorker } from '../jobs/worker-boot.js';
 import type { PackRef } from '../jobs/pool-task.js';
 import type { ModelRequest } from '../jobs/request.js';
 import type { PresetArgs } from './options.js';
@@ -36,7 +37,8 @@ function namesClip(a: object): boolean {
  * A command on clips gets both threads ready to start ffmpeg (warmTools) as it begins.
  */
 export async function planWithWorker(a: ModelRequest & Partial<PresetArgs>, plan: () => Promise<Plan | undefined>, run: (plan: Plan, pool: TaskPool) => Promise<void>): Promise<void> {
-  const pool = createTaskPool({ size: 1 });
+  // the worker the command started first thing (cli/boot.ts), when it did
+  const pool = createTaskPool({ size: 1 }, takeBootedWorker());
   const tools = !a['print-config'] && namesClip(a);
   if (tools) warmTools();
   if (!a['print-config']) void packRefOf(a).then((ref) => ref && pool.preload(ref, { tools }));

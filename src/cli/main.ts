@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The flowedit command line: declarations only; each command loads its implementation lazily. */
+import './boot.js'; // first: a model command's worker starts while the rest loads
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { batchCommand } from './commands/batch.js';
@@ -19,6 +20,7 @@ import { assertKnownFlags, type DeclaredOptions } from './known-options.js';
 import { progressOption } from './options.js';
 import { reportFailure } from './progress/result.js';
 import { flowEditVersion } from '../version.js';
+import { stopBootedWorker } from '../jobs/worker-boot.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -63,4 +65,6 @@ try {
     .parseAsync();
 } catch (err) {
   process.exitCode = reportFailure(err, verbose, argv);
+  // a worker started first thing (boot.ts) that no command took: it may be loading the pack
+  await stopBootedWorker();
 }

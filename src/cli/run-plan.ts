@@ -10,7 +10,8 @@ import { profileSink } from './profile.js';
 export async function runPlan(a: ResultArgs & Partial<CompareArgs> & { force?: boolean | undefined; ffmpeg?: string | undefined; profile?: string | undefined }, plan: Plan, pool: TaskPool, what = 'wrote'): Promise<void> {
   const args = { ...a, compare: a.compare };
   const compare = await planCompare(args, plan.spec).catch((err: unknown) => {
-    void pool.terminate();
+    // the worker stops once the load it may have begun has settled: ended while onnxruntime opens a session, the process would abort
+    void pool.close();
     throw err;
   });
   const profile = profileSink(a.profile);

@@ -106,7 +106,8 @@ export function createPool(opts: PoolOptions = {}): WorkerPool {
   return createTaskPool(opts);
 }
 
-export function createTaskPool(opts: PoolOptions = {}): TaskPool {
+/** A pool that also runs other layers' tasks; its first worker is `booted` when one is given (worker-boot.ts) and still runs. */
+export function createTaskPool(opts: PoolOptions = {}, booted?: Worker | null): TaskPool {
   const size = opts.size ?? 1;
   if (!(Number.isInteger(size) && size > 0)) throw new Error(`Expected a positive integer for the pool size but received ${size}`);
   const queue: Queued[] = [];
@@ -118,8 +119,11 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
   /** An idle worker, started if none is and the pool has room. */
   const idleSlot = (): Slot | null => slots.find((s) => s.job === null && !s.stopping) ?? (slots.length < size ? startSlot() : null);
 
+  let adopt = booted ?? null;
   function startSlot(): Slot {
-    const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
+    const worker = adopt ?? new Worker(new URL('./pool-worker.js', import.meta.url));
+    adopt = null;
+    worker.unref(); // idle: it keeps the process alive only while it has a task, or while the pool closes
     const slot: Slot = { worker, abort: () => worker.postMessage({ type: 'abort' } satisfies PoolParentMessage), job: null, stopping: false, exited: new Promise((r) => worker.once('exit', () => r())) };
     worker.on('message', (m: PoolWorkerMessage) => onMessage(slot, m));
     const die = (err: Error) => {
@@ -214,6 +218,9 @@ export function createTaskPool(opts: PoolOptions = {}): TaskPool {
     closing = true;
     for (const job of queue.splice(0)) job.reject(new Error('The worker pool was closed before this job started'));
   }
+
+  // a booted worker may be loading a pack already: the pool owns it from now on, so that close() waits for that load
+  if (adopt) startSlot();
 
   return {
     size,
