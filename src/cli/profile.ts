@@ -37,13 +37,30 @@ export interface ProfileSink {
   finish(): Promise<void>;
 }
 
+/**
+ * The command's own times beside its tasks' profile, in milliseconds since the process started
+ * (performance.now() on the main thread): what the tasks' wall time leaves out.
+ */
+export interface CommandTimes {
+  /** from the start of the process to the end of its tasks (when the profile is written) */
+  readonly wallMs: number;
+  /** from the start of the process until its tasks were handed to the worker: Node's start, loading the command line, parsing, the checks; the pack's load runs beside them on the worker */
+  readonly beforeTasksMs: number;
+}
+
+/** A command's profile: its tasks' (media/profile.ts), and the command's own times. */
+export type CommandProfile = Profile & { readonly command: CommandTimes };
+
+/** Collects a command's task profiles from now on: make it right before the command hands its tasks to the worker. */
 export function profileSink(path: string | undefined, stream: NodeJS.WritableStream = process.stderr): ProfileSink {
   const got: Profile[] = [];
+  const tasksFrom = performance.now();
   return {
     onProfile: path === undefined ? undefined : (p) => got.push(p),
     async finish() {
-      const p = mergeProfiles(got);
-      if (path === undefined || !p) return;
+      const merged = mergeProfiles(got);
+      if (path === undefined || !merged) return;
+      const p: CommandProfile = { ...merged, command: { wallMs: performance.now(), beforeTasksMs: tasksFrom } };
       await writeFileAtomic(path, Buffer.from(`${JSON.stringify(p, null, 2)}\n`));
       stream.write(profileTable(p, path));
     },
@@ -53,8 +70,8 @@ export function profileSink(path: string | undefined, stream: NodeJS.WritableStr
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
-/** The profile as a few aligned lines. */
-export function profileTable(p: Profile, path?: string): string {
+/** The profile as a few aligned lines (with the command's own times when given). */
+export function profileTable(p: Profile | CommandProfile, path?: string): string {
   const share = (ms: number) => (p.wallMs > 0 ? `${Math.round((100 * ms) / p.wallMs)}%` : '—');
   const rows: [string, number, string][] = [['model load', p.loadMs, '']];
   for (const [name, g] of Object.entries(p.graphs).sort((a, b) => b[1].ms - a[1].ms)) {
@@ -69,5 +86,6 @@ export function profileTable(p: Profile, path?: string): string {
   const lines = rows.map(([name, ms, note]) => `  ${name.padEnd(width)}  ${s(ms).padStart(8)}  ${share(ms).padStart(4)}${note ? `  ${note}` : ''}`);
   const after = p.wallMs - p.loadMs;
   const inCalls = after > 0 ? ` (model calls ${Math.round((100 * p.modelMs) / after)}% of the time after load)` : '';
-  return `profile${path ? ` (${path})` : ''}: wall ${s(p.wallMs)}${inCalls}\n${lines.join('\n')}\n`;
+  const command = 'command' in p ? `command: ${s(p.command.wallMs)} since the process started, ${s(p.command.beforeTasksMs)} of it before the task (start-up, parsing, checks)\n` : '';
+  return `${command}profile${path ? ` (${path})` : ''}: wall ${s(p.wallMs)}${inCalls}\n${lines.join('\n')}\n`;
 }

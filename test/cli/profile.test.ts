@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { CommandProfile } from '../../src/cli/profile.js';
 import type { Profile } from '../../src/media/profile.js';
 import { ditFlops, graphWidths } from '../../src/model/flops.js';
 import { readPack } from '../../src/model/pack.js';
@@ -41,8 +42,11 @@ test('--profile on an edit writes where the time went: every graph call counted,
   for (const v of [p.loadMs, p.modelMs, p.copies.inMs, p.copies.outMs, p.betweenCallsMs, p.io.decode, p.io.encode, p.restMs]) assert.ok(v >= 0);
   assert.ok(p.loadMs > 0 && p.io.decode > 0 && p.io.encode > 0, JSON.stringify(p));
   assert.ok(p.copies.inBytes > 0 && p.copies.outBytes > 0);
+  // the command's own times: from the process's start, its tasks' wall within them
+  const { command } = p as CommandProfile;
+  assert.ok(command.beforeTasksMs > 0 && command.beforeTasksMs + p.wallMs <= command.wallMs + 1, JSON.stringify(command));
   // the table on stderr
-  assert.match(r.stderr, /profile \(.*profile\.json\): wall [\d.]+ s/);
+  assert.match(r.stderr, /command: [\d.]+ s since the process started, [\d.]+ s of it before the task \(start-up, parsing, checks\)\nprofile \(.*profile\.json\): wall [\d.]+ s/);
   assert.match(r.stderr, /transformer\.onnx\s+[\d.]+ s\s+\d+%\s+12 calls, mean [\d.]+ ms, [\d.]+ GFLOP at [\d.]+ GFLOP\/s/);
 });
 
