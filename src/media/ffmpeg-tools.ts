@@ -2,7 +2,8 @@
  * Finding working ffmpeg and ffprobe binaries: an explicit path (`--ffmpeg`, the only one tried when given), else the
  * FLOWEDIT_FFMPEG environment variable, then PATH, then the binaries shipped inside the
  * @ffmpeg-installer/@ffprobe-installer npm packages. This is the only module that knows about
- * those packages; each candidate is checked by running it with `-version`. Also how flowedit starts
+ * those packages; each candidate is checked by running it with `-version` (once: an unchanged
+ * binary that ran before is remembered, checked-tools.ts). Also how flowedit starts
  * them: startTool (through tool-host.ts where it runs), and localFileUrl for the names of local files.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -10,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { rememberedVersion, rememberVersion } from './checked-tools.js';
 import { startHosted, warmHost, type HostedTool, type ToolEnd } from './tool-host.js';
 
 export interface FfmpegTools {
@@ -23,13 +25,21 @@ const INSTALL_HINT =
   'install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg; macOS: brew install ffmpeg), ' +
   `or pass --ffmpeg <path to ffmpeg> (or set ${FFMPEG_ENV}); ffprobe must sit next to it or on PATH`;
 
-/** Runs `<bin> -version` (at most 15 s); resolves to the first line, or null when it does not run. */
+/**
+ * Runs `<bin> -version` (at most 15 s); resolves to the first line, or null when it does not run.
+ * A binary that ran here before and is unchanged since is not run again (checked-tools.ts).
+ */
 async function versionOf(bin: string): Promise<string | null> {
+  const remembered = rememberedVersion(bin);
+  if (remembered !== null) return remembered;
   const proc = await startTool(bin, ['-version'], { stdout: 'pipe', signal: AbortSignal.timeout(15_000) });
   const chunks: Buffer[] = [];
   proc.stdout!.on('data', (c: Buffer) => chunks.push(c));
   const end = await proc.exited;
-  return end.code === 0 ? (Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '') : null;
+  if (end.code !== 0) return null;
+  const line = Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? '';
+  rememberVersion(bin, line);
+  return line;
 }
 
 /** Paths of the binaries shipped in npm packages, or null when they are not installed. */
