@@ -1,7 +1,7 @@
 /**
  * The first thing the command line does: a command that runs a model starts its inference worker
  * (jobs/worker-boot.ts) before the argument parser and the command's modules load. Once yargs has
- * accepted the arguments (the command's handler), and when no flag or setting names another pack,
+ * accepted the arguments (main.ts's middleware), and when no flag or setting names another pack,
  * the worker starts loading the built-in pack on the CPU, the pack such a command runs on:
  * planWithWorker then finds it loading. A command line yargs refuses never starts a load, so it
  * exits at once. Imported first by main.ts, and light on purpose.
@@ -20,11 +20,12 @@ const args = process.argv.slice(2);
 if (MODEL_COMMANDS.has(args[0] ?? '') && !args.some((a) => NO_MODEL_FLAGS.has(a))) bootPoolWorker();
 
 /**
- * Called by a model command's handler with its parsed arguments: without --model, --threads,
- * --device and FLOWEDIT_DEVICE the job's pack is the built-in one on the CPU, and the worker
- * started first thing (if any) begins loading it now, before the command's modules load.
+ * Called with a command's accepted arguments, before its handler: without --model, --threads,
+ * --device and FLOWEDIT_DEVICE a model command's pack is the built-in one on the CPU, and the
+ * worker started first thing (only a model command has one) begins loading it now, before the
+ * command's modules load.
  */
-export function loadDefaultPack(argv: { readonly model?: unknown; readonly threads?: unknown; readonly device?: unknown }): void {
+export function loadDefaultPack(argv: Readonly<Record<string, unknown>>): void {
   const builtin = builtinPackDirs()[0];
   if (builtin === undefined || argv.model !== undefined || argv.threads !== undefined || argv.device !== undefined || process.env[DEVICE_ENV]) return;
   loadOnBootedWorker({ packDir: resolve(builtin) });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The flowedit command line: declarations only; each command loads its implementation lazily. */
-import './boot.js'; // first: a model command's worker starts while the rest loads
+import { loadDefaultPack } from './boot.js'; // first: a model command's worker starts while the rest loads
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { batchCommand } from './commands/batch.js';
@@ -38,6 +38,8 @@ try {
     .middleware(((parsed: { _: (string | number)[] }, y: { getOptions(): DeclaredOptions }) => {
       assertKnownFlags(argv, y.getOptions(), ['flowedit', ...parsed._.map(String)].join(' '));
     }) as never, true)
+    // once the arguments are accepted, before the command's modules load: the built-in pack's load begins (boot.ts)
+    .middleware((parsed) => loadDefaultPack(parsed))
     .command(invertCommand)
     .command(reconstructCommand)
     .command(editCommand)

@@ -4,7 +4,7 @@
  * order; each worker runs one at a time and keeps its loaded pack for the next task on the same
  * model, or loads one ahead of its task (preload). Idle workers do not keep the process alive.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Progress } from '../edit/latent/progress.js';
 import { mediaFacts } from '../media/facts.js';
 import { toolFacts } from '../media/ffmpeg-tools.js';
@@ -15,6 +15,7 @@ import type { JobSpec, JobSummary } from './job.js';
 import { jobTask } from './job-task.js';
 import type { PoolParentMessage, PoolWorkerMessage } from './pool-protocol.js';
 import type { PackRef, PoolTask } from './pool-task.js';
+import { newPoolWorker } from './worker-boot.js';
 
 export interface TaskHooks<P> {
   readonly onProgress?: (p: P) => void;
@@ -121,9 +122,10 @@ export function createTaskPool(opts: PoolOptions = {}, booted?: Worker | null): 
 
   let adopt = booted ?? null;
   function startSlot(): Slot {
-    const worker = adopt ?? new Worker(new URL('./pool-worker.js', import.meta.url));
+    // idle: it keeps the process alive only while it has a task, or while the pool closes
+    const worker = adopt ?? newPoolWorker();
     adopt = null;
-    worker.unref(); // idle: it keeps the process alive only while it has a task, or while the pool closes
+    worker.unref();
     const slot: Slot = { worker, abort: () => worker.postMessage({ type: 'abort' } satisfies PoolParentMessage), job: null, stopping: false, exited: new Promise((r) => worker.once('exit', () => r())) };
     worker.on('message', (m: PoolWorkerMessage) => onMessage(slot, m));
     const die = (err: Error) => {

@@ -15,11 +15,17 @@ let booted: Worker | null = null;
 /** whether it was asked to load a pack (then it must stop cleanly: see stopBootedWorker) */
 let loading = false;
 
+/** A new pool worker thread (pool-worker.ts), not keeping the process alive. */
+export function newPoolWorker(): Worker {
+  const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
+  worker.unref();
+  return worker;
+}
+
 /** Starts a pool worker now. It does not keep the process alive until a pool gives it work. */
 export function bootPoolWorker(): void {
   if (booted) return;
-  const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
-  worker.unref();
+  const worker = newPoolWorker();
   // a worker that fails before a pool takes it is dropped: the pool starts its own, which reports the failure
   const drop = () => {
     if (booted === worker) booted = null;

@@ -145,8 +145,8 @@ function packetOptions(stream: string): string[] {
  * The stream specifier packetOptions takes for the probed stream: `v:k`, the k-th video stream.
  * The plain probe it reads is the one probeVideo made (kept), so this runs no ffprobe of its own.
  */
-async function videoStreamSpecifier(tools: FfmpegTools, path: string, info: VideoInfo, signal?: AbortSignal): Promise<string> {
-  const { streams } = await runProbe(tools, path, [], signal);
+async function videoStreamSpecifier(tools: FfmpegTools, path: string, info: VideoInfo): Promise<string> {
+  const { streams } = await runProbe(tools, path, []);
   const k = streams.filter((s) => s.codec_type === 'video').findIndex((s) => s.index === info.stream);
   return k >= 0 ? `v:${k}` : String(info.stream);
 }

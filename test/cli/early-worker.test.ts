@@ -50,7 +50,7 @@ test('--print-config prints the settings and exits', async () => {
   assert.equal((JSON.parse(r.stdout) as { command: string }).command, 'edit');
 });
 
-test('a command on the built-in pack refused by its checks while that pack loads (started by its handler) ends with its usual message', async () => {
+test('a command on the built-in pack refused by its checks while that pack loads (begun once its arguments are accepted) ends with its usual message', async () => {
   const out = join(dir, 'never.png');
   for (const args of [
     ['edit', SAMPLE, '--target-prompt', 'x', '-o', out],

@@ -3,7 +3,6 @@ import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
 import { withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { EditCommandArgs } from '../actions/edit.js';
-import { loadDefaultPack } from '../boot.js';
 
 export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
   command: 'edit <input>',
@@ -32,8 +31,5 @@ export const editCommand: CommandModule<GlobalArgs, EditCommandArgs> = {
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', '')
       .example('$0 edit photo.png --preset recolor --steps 16 --source-prompt "a red circle" --target-prompt "a blue circle" -o blue.png', 'the recolor preset, with 16 steps')
       .example('$0 edit photo.png --source-prompt "a red circle" --target-prompt "a blue circle" --auto-mask 0 -o blue.png', 'edit everywhere, no automatic mask') as never,
-  handler: async (argv) => {
-    loadDefaultPack(argv);
-    return (await import('../actions/edit.js')).editAction(argv);
-  },
+  handler: async (argv) => (await import('../actions/edit.js')).editAction(argv),
 };

@@ -2,7 +2,6 @@ import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import type { GenerateArgs } from '../actions/generate.js';
 import { withVariantsOption, settingOption, withJsonOption, withModelOptions, withNegativePrompt, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
-import { loadDefaultPack } from '../boot.js';
 
 export const generateCommand: CommandModule<GlobalArgs, GenerateArgs> = {
   command: 'generate',
@@ -18,8 +17,5 @@ export const generateCommand: CommandModule<GlobalArgs, GenerateArgs> = {
       .epilog('Seeded Gaussian noise is integrated from t = 1 to 0 along the prompt\'s velocity; the same seed gives the same output.')
       .example('$0 generate --prompt "a red circle and a blue star on gray stripes" -o scene.png', 'a still with the built-in model')
       .example('$0 generate --prompt "a green square on pink dots" --frames 17 --seed 3 -o clip.mp4', 'a 17-frame clip') as never,
-  handler: async (argv) => {
-    loadDefaultPack(argv);
-    return (await import('../actions/generate.js')).generateAction(argv);
-  },
+  handler: async (argv) => (await import('../actions/generate.js')).generateAction(argv),
 };

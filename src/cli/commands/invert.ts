@@ -2,7 +2,6 @@ import { withProfileOption } from '../profile.js';
 import type { CommandModule } from 'yargs';
 import { withInputLimit, withJsonOption, withModelOptions, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { InvertArgs } from '../actions/invert.js';
-import { loadDefaultPack } from '../boot.js';
 
 export const invertCommand: CommandModule<GlobalArgs, InvertArgs> = {
   command: 'invert <image>',
@@ -12,8 +11,5 @@ export const invertCommand: CommandModule<GlobalArgs, InvertArgs> = {
       .positional('image', { type: 'string', demandOption: true, describe: 'PNG, JPEG or WebP image, or a clip (MP4, MOV, MKV, WebM, …; long clips are inverted in overlapping windows)' })
       .option('source-prompt', { type: 'string', default: '', describe: 'caption of the input; reconstruct and edit reuse it' })
       .example('$0 invert photo.png --source-prompt "a red circle on stripes" -o photo.flowinv', '') as never,
-  handler: async (argv) => {
-    loadDefaultPack(argv);
-    return (await import('../actions/invert.js')).invertAction(argv);
-  },
+  handler: async (argv) => (await import('../actions/invert.js')).invertAction(argv),
 };

@@ -3,7 +3,6 @@ import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
 import { withRecordPaths, settingOption, withJsonOption, withModelOptions, withOutput, withPresetOptions, type GlobalArgs } from '../options.js';
 import type { ReconstructArgs } from '../actions/reconstruct.js';
-import { loadDefaultPack } from '../boot.js';
 
 export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
   command: 'reconstruct <inversion>',
@@ -15,8 +14,5 @@ export const reconstructCommand: CommandModule<GlobalArgs, ReconstructArgs> = {
       .option('seed', settingOption('seed', 'reconstruct'))
       .option('ffmpeg', { type: 'string', describe: 'ffmpeg binary for clips (default: $FLOWEDIT_FFMPEG, PATH, then the npm-shipped one)', group: 'Video:' })
       .example('$0 reconstruct photo.flowinv -o photo-rec.png', '') as never,
-  handler: async (argv) => {
-    loadDefaultPack(argv);
-    return (await import('../actions/reconstruct.js')).reconstructAction(argv);
-  },
+  handler: async (argv) => (await import('../actions/reconstruct.js')).reconstructAction(argv),
 };

@@ -3,7 +3,6 @@ import type { CommandModule } from 'yargs';
 import { compareOption } from '../compare-option.js';
 import { settingOption, withVariantsOption, withRecordPaths, withEditOptions, withInputLimit, withMaskOptions, withJsonOption, withModelOptions, withOutput, withPresetOptions, withShiftOption, withSolverOptions, withVideoOptions, type GlobalArgs } from '../options.js';
 import type { SwapArgs } from '../actions/swap.js';
-import { loadDefaultPack } from '../boot.js';
 
 export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
   command: 'swap <input>',
@@ -32,8 +31,5 @@ export const swapCommand: CommandModule<GlobalArgs, SwapArgs> = {
       .example('$0 swap photo.png --mask circle.png --source-prompt "a red circle and a cyan star on stripes" --target-prompt "a blue square and a cyan star on stripes" --negative-prompt "a cyan star on stripes" -o square.png', 'steer away from the scene without the masked object')
       .example('$0 swap photo.flowinv --mask circle.png --target-prompt "a green star on stripes" -o star.png', 'swap from a saved inversion')
       .example('$0 swap clip.mp4 --mask clip-mask.mp4 --mask-grow 4 --source-prompt "a red circle on dots" --target-prompt "a green star on dots" -o star.mp4', 'swap in a clip with a per-frame mask video') as never,
-  handler: async (argv) => {
-    loadDefaultPack(argv);
-    return (await import('../actions/swap.js')).swapAction(argv);
-  },
+  handler: async (argv) => (await import('../actions/swap.js')).swapAction(argv),
 };
